@@ -1,0 +1,62 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { LogController } from 'fastify';
+import type { DestinationStream } from 'pino';
+import { AppModule } from './app.module';
+import type { OrchestratorConfig } from './config/config';
+import { correlationId } from './http/correlation';
+import { installGatewayHooks } from './http/gateway-hooks';
+import { createLogger, NestPinoLogger } from './logging/logger';
+
+/** Server timeouts and limits (documented in the README, "Server limits"). */
+export const SERVER_LIMITS = {
+  /** Time allowed to receive a request's headers. */
+  requestHeadersTimeoutMs: 10_000,
+  /** Time allowed to receive a whole request. */
+  requestTimeoutMs: 30_000,
+  /** Idle keep-alive connections are closed after this. */
+  keepAliveTimeoutMs: 65_000,
+  /** Requests served on one keep-alive connection before it is closed (0 = unlimited). */
+  maxRequestsPerSocket: 0,
+  /** Header section size limit in bytes. */
+  maxHeaderBytes: 16_384,
+} as const;
+
+/** Options for {@link createApp}. */
+export interface CreateAppOptions {
+  /** Where log lines go (default: buffered stdout). Tests pass a stream they read. */
+  readonly logDestination?: DestinationStream;
+}
+
+/** Builds the orchestrator application (not yet listening) from a validated configuration. */
+export async function createApp(config: OrchestratorConfig, options: CreateAppOptions = {}): Promise<NestFastifyApplication> {
+  const logger = createLogger(config.log.level, options.logDestination);
+  const adapter = new FastifyAdapter({
+    loggerInstance: logger,
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'corrId' }),
+    genReqId: correlationId,
+    bodyLimit: config.route.maxBytes,
+    return503OnClosing: true,
+    requestTimeout: SERVER_LIMITS.requestTimeoutMs,
+    keepAliveTimeout: SERVER_LIMITS.keepAliveTimeoutMs,
+    maxRequestsPerSocket: SERVER_LIMITS.maxRequestsPerSocket,
+    http: { requestTimeout: SERVER_LIMITS.requestTimeoutMs, headersTimeout: SERVER_LIMITS.requestHeadersTimeoutMs, maxHeaderSize: SERVER_LIMITS.maxHeaderBytes },
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+    logger: new NestPinoLogger(logger),
+    abortOnError: false,
+    // Fastify's own JSON parser stays: its errors carry codes we map, and no other body type is accepted.
+    bodyParser: false,
+  });
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.removeContentTypeParser('text/plain');
+  // Log lines are buffered for throughput; write out what is left when the server closes.
+  fastify.addHook('onClose', (_instance, done) => {
+    logger.flush();
+    done();
+  });
+  installGatewayHooks(app);
+  app.enableShutdownHooks();
+  return app;
+}

@@ -1,0 +1,33 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import type { OrchestratorConfig } from './config/config';
+import { ConfigModule } from './config/config.module';
+import { DemoModule } from './demo/demo.module';
+import { EventsModule } from './events/events.module';
+import { HealthModule } from './health/health.module';
+import { GatewayExceptionFilter } from './http/exception.filter';
+import { MetricsModule } from './metrics/metrics.module';
+import { PolicyModule } from './policy/policy.module';
+import { PoolsModule } from './pools/pools.module';
+import { RouteModule } from './route/route.module';
+
+/** The orchestrator, assembled from a validated configuration. */
+@Module({})
+export class AppModule {
+  static forRoot(config: OrchestratorConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        EventsModule,
+        MetricsModule,
+        PolicyModule,
+        PoolsModule,
+        RouteModule,
+        HealthModule,
+        ...(config.demo ? [DemoModule] : []),
+      ],
+      providers: [{ provide: APP_FILTER, useClass: GatewayExceptionFilter }],
+    };
+  }
+}

@@ -1,0 +1,397 @@
+import { readFileSync } from 'node:fs';
+import { isAlgoName, type AlgoName } from '@shieldx/lb';
+import { TrustedProxies } from '@shieldx/security';
+import { parse as parseYaml } from 'yaml';
+import {
+  parseBackendUrl,
+  parseDuration,
+  parseFlag,
+  parseInteger,
+  parseList,
+  parseNumber,
+  parseWeights,
+} from './parse';
+
+/** A pool as configured: backend URLs (normalised), optional algorithm and weights by URL. */
+export interface PoolConfig {
+  readonly urls: readonly string[];
+  readonly algo?: AlgoName;
+  readonly weights: ReadonlyMap<string, number>;
+}
+
+/** Log levels the orchestrator accepts. */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** The whole validated configuration. Durations are milliseconds; rates are tokens per minute. */
+export interface OrchestratorConfig {
+  readonly listen: { readonly host: string; readonly port: number; readonly insecure: boolean };
+  readonly tls: {
+    readonly certFile?: string;
+    readonly keyFile?: string;
+    readonly clientCaFile?: string;
+    readonly allowedSanPrefixes: readonly string[];
+  };
+  readonly pools: ReadonlyMap<string, PoolConfig>;
+  readonly lb: {
+    readonly algo: AlgoName;
+    readonly connPenalty: number;
+    /** EWMA decay time constant in ms (see README: ORCH_EWMA_DECAY). */
+    readonly ewmaDecayMs: number;
+    /** Share of eligible backends under which a pool balances over all of its backends. */
+    readonly panicThreshold: number;
+  };
+  readonly health: {
+    readonly everyMs: number;
+    readonly timeoutMs: number;
+    readonly path: string;
+    readonly degradedRatio: number;
+  };
+  readonly breaker: { readonly fails: number; readonly openForMs: number };
+  readonly route: { readonly maxBytes: number };
+  readonly rateLimit: {
+    readonly ipPerMinute: number;
+    readonly ipPerMinuteDegraded: number;
+    readonly tenantPerMinute: number;
+    readonly trustedProxies: readonly string[];
+  };
+  readonly redis: { readonly url?: string };
+  readonly policy: {
+    readonly path?: string;
+    readonly opaPath?: string;
+    readonly opaEntrypoint: string;
+    readonly opaEnforce: boolean;
+    readonly cacheTtlMs: number;
+    readonly cacheMax: number;
+    readonly divertPool?: string;
+    readonly tarpitMax: number;
+  };
+  readonly admission: { readonly secrets: readonly string[]; readonly header: string; readonly skewMs: number };
+  readonly dpop: { readonly required: boolean; readonly nonce: boolean; readonly publicUrl?: string };
+  readonly admin: { readonly token?: string; readonly allowPrivate: boolean };
+  readonly ledger: { readonly path: string };
+  readonly log: { readonly level: LogLevel; readonly fullIp: boolean };
+  /** Start the built-in demo backends and pools (dev only). */
+  readonly demo: boolean;
+}
+
+/** Thrown when configuration is invalid; `problems` holds one line per bad key. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Variables the orchestrator reads (besides the ORCH_POOL_* families). Unknown ORCH_* names are reported. */
+const KNOWN_KEYS = new Set([
+  'ORCH_CONFIG', 'ORCH_PORT', 'ORCH_HOST', 'ORCH_ALLOW_INSECURE', 'ORCH_TLS_CERT_FILE', 'ORCH_TLS_KEY_FILE',
+  'ORCH_TLS_CLIENT_CA_FILE', 'ORCH_ALLOWED_CLIENT_SAN_PREFIXES', 'ORCH_BACKENDS_JSON', 'ORCH_LB_ALGO',
+  'ORCH_P2C_CONN_PENALTY', 'ORCH_EWMA_DECAY', 'ORCH_PANIC_THRESHOLD', 'ORCH_HEALTH_EVERY', 'ORCH_HEALTH_TIMEOUT',
+  'ORCH_HEALTH_PATH', 'ORCH_CB_FAILS', 'ORCH_CB_OPEN_FOR', 'ORCH_MAX_ROUTE_BYTES', 'ORCH_IP_BURST',
+  'ORCH_IP_BURST_DEGRADED', 'ORCH_HEALTH_DEGRADED_RATIO', 'ORCH_TENANT_BURST', 'ORCH_TRUSTED_PROXIES', 'REDIS_ADDR',
+  'REDIS_URL', 'ORCH_POLICY_PATH', 'ORCH_OPA_POLICY_PATH', 'ORCH_OPA_ENTRYPOINT', 'ORCH_OPA_ENFORCE',
+  'ORCH_OPA_CACHE_TTL', 'ORCH_OPA_CACHE_MAX', 'ORCH_DIVERT_POOL', 'ORCH_TARPIT_MAX', 'ADMISSION_SECRET',
+  'ADMISSION_HEADER', 'ORCH_ADMISSION_SKEW', 'ORCH_DPOP_REQUIRED', 'ORCH_DPOP_NONCE', 'ORCH_PUBLIC_URL',
+  'ORCH_ADMIN_TOKEN', 'ORCH_ADMIN_ALLOW_PRIVATE', 'ORCH_LEDGER_PATH', 'ORCH_LOG_LEVEL', 'ORCH_LOG_FULL_IP', 'ORCH_DEMO',
+]);
+
+const POOL_NAME = /^[a-z0-9_-]{1,64}$/;
+const HEADER_NAME = /^[A-Za-z0-9-]{1,64}$/;
+const ENTRYPOINT = /^[A-Za-z0-9_]+(\/[A-Za-z0-9_]+)*$/;
+const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+/** Environment-like input: variable name → value. */
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Reads a file's text; injected so tests can supply files without touching the disk. */
+export type ReadText = (path: string) => string;
+
+/** What {@link loadConfig} returns: the configuration and notices worth logging at boot. */
+export interface LoadedConfig {
+  readonly config: OrchestratorConfig;
+  readonly warnings: readonly string[];
+}
+
+/**
+ * Validates the environment (and the optional `ORCH_CONFIG` YAML/JSON file of the same keys; the environment wins)
+ * into one typed object. Every bad key is collected; if any, a single {@link ConfigError} names them all.
+ */
+export function loadConfig(processEnv: Env, readText: ReadText = (path) => readFileSync(path, 'utf8')): LoadedConfig {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  const env = mergeConfigFile(processEnv, readText, problems);
+
+  function read<T>(key: string, fallback: T, parse: (raw: string) => T): T {
+    const raw = env[key];
+    if (raw === undefined || raw.trim() === '') return fallback;
+    try {
+      return parse(raw);
+    } catch (error) {
+      problems.push(`${key}: ${(error as Error).message}`);
+      return fallback;
+    }
+  }
+  const optional = (key: string): string | undefined => {
+    const raw = env[key]?.trim();
+    return raw === undefined || raw === '' ? undefined : raw;
+  };
+  const algo = (raw: string): AlgoName => {
+    const name = raw.trim();
+    if (!isAlgoName(name)) throw new Error(`'${raw}' is not one of round_robin, least_conn, ewma, p2c, rendezvous`);
+    return name;
+  };
+
+  for (const key of Object.keys(env)) {
+    if (key.startsWith('ORCH_') && !KNOWN_KEYS.has(key) && !key.startsWith('ORCH_POOL_')) {
+      warnings.push(`${key} is not a ShieldX setting and is ignored`);
+    }
+  }
+
+  const insecure = read('ORCH_ALLOW_INSECURE', false, parseFlag);
+  const tls = {
+    certFile: optional('ORCH_TLS_CERT_FILE'),
+    keyFile: optional('ORCH_TLS_KEY_FILE'),
+    clientCaFile: optional('ORCH_TLS_CLIENT_CA_FILE'),
+    allowedSanPrefixes: read('ORCH_ALLOWED_CLIENT_SAN_PREFIXES', [], parseList),
+  };
+  const tlsFiles = [tls.certFile, tls.keyFile, tls.clientCaFile].filter((f) => f !== undefined).length;
+  if (tlsFiles !== 0 && tlsFiles !== 3) {
+    problems.push('ORCH_TLS_CERT_FILE, ORCH_TLS_KEY_FILE, ORCH_TLS_CLIENT_CA_FILE: set all three or none');
+  }
+  if (tlsFiles === 0 && !insecure) {
+    problems.push(
+      'ORCH_TLS_CERT_FILE/ORCH_TLS_KEY_FILE/ORCH_TLS_CLIENT_CA_FILE are unset: set them for TLS 1.3 with client certificates, ' +
+        'or set ORCH_ALLOW_INSECURE=1 for plain HTTP (development only)',
+    );
+  }
+  if (tlsFiles === 3) {
+    problems.push('ORCH_TLS_*: TLS serving is not available in this build yet; run with ORCH_ALLOW_INSECURE=1 behind a TLS-terminating proxy');
+  }
+
+  const trustedProxies = read('ORCH_TRUSTED_PROXIES', [] as string[], (raw) => {
+    const list = parseList(raw);
+    new TrustedProxies(list);
+    return list;
+  });
+
+  const lbAlgo = read('ORCH_LB_ALGO', 'ewma' as AlgoName, algo);
+  const pools = readPools(env, algo, problems);
+
+  const divertPool = read('ORCH_DIVERT_POOL', undefined as string | undefined, (raw) => {
+    const name = raw.trim();
+    if (!POOL_NAME.test(name)) throw new Error(`'${raw}' is not a pool name (${POOL_NAME.source})`);
+    return name;
+  });
+
+  const config: OrchestratorConfig = {
+    listen: {
+      host: read('ORCH_HOST', insecure && tlsFiles === 0 ? '127.0.0.1' : '0.0.0.0', (raw) => raw.trim()),
+      port: read('ORCH_PORT', 8080, (raw) => parseInteger(raw, 0, 65535)),
+      insecure,
+    },
+    tls,
+    pools,
+    lb: {
+      algo: lbAlgo,
+      connPenalty: read('ORCH_P2C_CONN_PENALTY', 5, (raw) => parseNumber(raw, 0, 1000)),
+      ewmaDecayMs: read('ORCH_EWMA_DECAY', 10_000, parseEwmaDecay),
+      panicThreshold: read('ORCH_PANIC_THRESHOLD', 0.5, (raw) => parseNumber(raw, 0, 1)),
+    },
+    health: {
+      everyMs: read('ORCH_HEALTH_EVERY', 5000, positiveDuration),
+      timeoutMs: read('ORCH_HEALTH_TIMEOUT', 1500, positiveDuration),
+      path: read('ORCH_HEALTH_PATH', '/healthz', (raw) => {
+        if (!/^\/[\x21-\x7e]{0,255}$/.test(raw)) throw new Error(`'${raw}' must be a path starting with /`);
+        return raw;
+      }),
+      degradedRatio: read('ORCH_HEALTH_DEGRADED_RATIO', 0.5, (raw) => parseNumber(raw, 0, 1)),
+    },
+    breaker: {
+      fails: read('ORCH_CB_FAILS', 3, (raw) => parseInteger(raw, 1, 1000)),
+      openForMs: read('ORCH_CB_OPEN_FOR', 15_000, positiveDuration),
+    },
+    route: { maxBytes: read('ORCH_MAX_ROUTE_BYTES', 16_384, (raw) => parseInteger(raw, 256, 10 * 1024 * 1024)) },
+    rateLimit: {
+      ipPerMinute: read('ORCH_IP_BURST', 200, (raw) => parseInteger(raw, 1, 1e9)),
+      ipPerMinuteDegraded: read('ORCH_IP_BURST_DEGRADED', 50, (raw) => parseInteger(raw, 1, 1e9)),
+      tenantPerMinute: read('ORCH_TENANT_BURST', 1000, (raw) => parseInteger(raw, 1, 1e9)),
+      trustedProxies,
+    },
+    redis: { url: optional('REDIS_ADDR') ?? optional('REDIS_URL') },
+    policy: {
+      path: optional('ORCH_POLICY_PATH'),
+      opaPath: optional('ORCH_OPA_POLICY_PATH'),
+      opaEntrypoint: read('ORCH_OPA_ENTRYPOINT', 'shieldx/routing/decision', (raw) => {
+        if (!ENTRYPOINT.test(raw.trim())) throw new Error(`'${raw}' is not an entrypoint like shieldx/routing/decision`);
+        return raw.trim();
+      }),
+      opaEnforce: read('ORCH_OPA_ENFORCE', false, parseFlag),
+      cacheTtlMs: read('ORCH_OPA_CACHE_TTL', 2000, parseDuration),
+      cacheMax: read('ORCH_OPA_CACHE_MAX', 10_000, (raw) => parseInteger(raw, 0, 10_000_000)),
+      divertPool,
+      tarpitMax: read('ORCH_TARPIT_MAX', 1000, (raw) => parseInteger(raw, 0, 1_000_000)),
+    },
+    admission: {
+      secrets: read('ADMISSION_SECRET', [] as string[], (raw) => {
+        const secrets = parseList(raw);
+        if (secrets.some((s) => s.length < 16)) throw new Error('each secret must be at least 16 characters');
+        return secrets;
+      }),
+      header: read('ADMISSION_HEADER', 'X-ShieldX-Admission', (raw) => {
+        if (!HEADER_NAME.test(raw.trim())) throw new Error(`'${raw}' is not a header name`);
+        return raw.trim();
+      }),
+      skewMs: read('ORCH_ADMISSION_SKEW', 60_000, (raw) => parseInteger(raw, 1, 3600) * 1000),
+    },
+    dpop: {
+      required: read('ORCH_DPOP_REQUIRED', false, parseFlag),
+      nonce: read('ORCH_DPOP_NONCE', false, parseFlag),
+      publicUrl: read('ORCH_PUBLIC_URL', undefined as string | undefined, (raw) => {
+        const url = new URL(raw.trim());
+        if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`'${raw}' must be an http(s) URL`);
+        return url.origin;
+      }),
+    },
+    admin: {
+      token: read('ORCH_ADMIN_TOKEN', undefined as string | undefined, (raw) => {
+        if (raw.trim().length < 16) throw new Error('must be at least 16 characters');
+        return raw.trim();
+      }),
+      allowPrivate: read('ORCH_ADMIN_ALLOW_PRIVATE', false, parseFlag),
+    },
+    ledger: { path: optional('ORCH_LEDGER_PATH') ?? 'data/ledger-orchestrator.jsonl' },
+    log: {
+      level: read('ORCH_LOG_LEVEL', 'info' as LogLevel, (raw) => {
+        const level = raw.trim().toLowerCase();
+        if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new Error(`'${raw}' is not one of ${LOG_LEVELS.join(', ')}`);
+        return level as LogLevel;
+      }),
+      fullIp: read('ORCH_LOG_FULL_IP', false, parseFlag),
+    },
+    demo: read('ORCH_DEMO', false, parseFlag),
+  };
+
+  if (config.rateLimit.ipPerMinuteDegraded > config.rateLimit.ipPerMinute) {
+    problems.push('ORCH_IP_BURST_DEGRADED: must not exceed ORCH_IP_BURST');
+  }
+  if (config.health.timeoutMs > config.health.everyMs) {
+    problems.push('ORCH_HEALTH_TIMEOUT: must not exceed ORCH_HEALTH_EVERY');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { config, warnings };
+}
+
+function positiveDuration(raw: string): number {
+  const ms = parseDuration(raw);
+  if (ms <= 0) throw new Error(`'${raw}' must be longer than zero`);
+  return ms;
+}
+
+/**
+ * ORCH_EWMA_DECAY is either a weight in (0, 1] — the share a new sample takes when samples arrive one default
+ * probe interval apart, turned into a time constant τ = 5 s / −ln(1 − w) — or a decay time with a unit (`10s`).
+ */
+function parseEwmaDecay(raw: string): number {
+  if (/[a-z]$/i.test(raw.trim())) return positiveDuration(raw);
+  const weight = parseNumber(raw, 0, 1);
+  if (weight <= 0) throw new Error(`'${raw}' must be a weight in (0, 1] or a duration`);
+  return weight === 1 ? 1 : 5000 / -Math.log(1 - weight);
+}
+
+function mergeConfigFile(processEnv: Env, readText: ReadText, problems: string[]): Env {
+  const file = processEnv['ORCH_CONFIG']?.trim();
+  if (file === undefined || file === '') return processEnv;
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(readText(file));
+  } catch (error) {
+    problems.push(`ORCH_CONFIG: cannot read '${file}': ${(error as Error).message.split('\n')[0]}`);
+    return processEnv;
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    problems.push(`ORCH_CONFIG: '${file}' must hold a mapping of setting names to values`);
+    return processEnv;
+  }
+  const merged: Record<string, string | undefined> = {};
+  for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
+    if (value === null || value === undefined) continue;
+    if (Array.isArray(value)) merged[key] = value.map(String).join(',');
+    else if (typeof value === 'object') merged[key] = JSON.stringify(value);
+    else merged[key] = String(value);
+  }
+  return { ...merged, ...processEnv };
+}
+
+function readPools(env: Env, algo: (raw: string) => AlgoName, problems: string[]): Map<string, PoolConfig> {
+  const urls = new Map<string, { urls: string[]; from: string }>();
+  const algos = new Map<string, { algo: AlgoName; from: string }>();
+  const weights = new Map<string, { weights: Map<string, number>; from: string }>();
+
+  const addPool = (name: string, list: unknown, from: string): void => {
+    if (!POOL_NAME.test(name)) {
+      problems.push(`${from}: pool name '${name}' must match ${POOL_NAME.source}`);
+      return;
+    }
+    if (urls.has(name)) {
+      problems.push(`${from}: pool '${name}' is already defined by ${urls.get(name)?.from}`);
+      return;
+    }
+    if (!Array.isArray(list) || list.some((u) => typeof u !== 'string')) {
+      problems.push(`${from}: pool '${name}' must be a list of backend URLs`);
+      return;
+    }
+    const parsed: string[] = [];
+    for (const raw of list as string[]) {
+      try {
+        const url = parseBackendUrl(raw);
+        if (parsed.includes(url)) throw new Error(`'${raw}' is listed twice`);
+        parsed.push(url);
+      } catch (error) {
+        problems.push(`${from}: ${(error as Error).message}`);
+      }
+    }
+    urls.set(name, { urls: parsed, from });
+  };
+
+  const json = env['ORCH_BACKENDS_JSON'];
+  if (json !== undefined && json.trim() !== '') {
+    try {
+      const parsed: unknown = JSON.parse(json);
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+      for (const [name, list] of Object.entries(parsed)) addPool(name, list, 'ORCH_BACKENDS_JSON');
+    } catch (error) {
+      if (error instanceof SyntaxError || (error as Error).message === 'not an object') {
+        problems.push('ORCH_BACKENDS_JSON: must be a JSON object {"pool": ["url", …]}');
+      } else throw error;
+    }
+  }
+
+  for (const [key, value] of Object.entries(env)) {
+    if (!key.startsWith('ORCH_POOL_') || value === undefined) continue;
+    const rest = key.slice('ORCH_POOL_'.length);
+    try {
+      if (rest.startsWith('ALGO_')) {
+        algos.set(rest.slice(5).toLowerCase(), { algo: algo(value), from: key });
+      } else if (rest.startsWith('WEIGHTS_')) {
+        weights.set(rest.slice(8).toLowerCase(), { weights: parseWeights(value), from: key });
+      } else {
+        addPool(rest.toLowerCase(), parseList(value), key);
+      }
+    } catch (error) {
+      problems.push(`${key}: ${(error as Error).message}`);
+    }
+  }
+
+  const pools = new Map<string, PoolConfig>();
+  for (const [name, entry] of urls) {
+    const weightMap = weights.get(name)?.weights ?? new Map<string, number>();
+    for (const url of weightMap.keys()) {
+      if (!entry.urls.includes(url)) problems.push(`${weights.get(name)?.from}: '${url}' is not a backend of pool '${name}'`);
+    }
+    pools.set(name, { urls: entry.urls, algo: algos.get(name)?.algo, weights: weightMap });
+  }
+  for (const [name, { from }] of [...algos, ...weights]) {
+    if (!urls.has(name)) problems.push(`${from}: no pool '${name}' is defined (set ORCH_POOL_${name.toUpperCase()})`);
+  }
+  return pools;
+}

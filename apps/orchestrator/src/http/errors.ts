@@ -1,0 +1,75 @@
+/**
+ * Domain errors of the gateway. Each has a stable `code` (the `error` field of the JSON body) and an HTTP status;
+ * the one exception filter maps them to responses. Thrown by services, never built as responses in controllers.
+ */
+export abstract class GatewayError extends Error {
+  abstract readonly status: number;
+  abstract readonly code: string;
+  /** Extra response headers (e.g. `Retry-After`). */
+  readonly headers: Readonly<Record<string, string>> = {};
+  /** Structured details added to the body (e.g. validation problems). */
+  readonly details?: unknown;
+}
+
+/** 400: the request body or a header is malformed. */
+export class InvalidRequestError extends GatewayError {
+  readonly status = 400;
+  constructor(
+    readonly code: string,
+    message: string,
+    override readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+/** 404: the service names no pool and the request gave no candidates. */
+export class UnknownServiceError extends GatewayError {
+  readonly status = 404;
+  readonly code = 'unknown_service';
+  constructor(service: string) {
+    super(`no pool is configured for service '${service}'`);
+  }
+}
+
+/** 403: the policy denied the request. */
+export class PolicyDeniedError extends GatewayError {
+  readonly status = 403;
+  readonly code = 'policy_denied';
+  constructor(reason: string | undefined) {
+    super(reason === undefined ? 'denied by policy' : `denied by policy: ${reason}`);
+  }
+}
+
+/** 429: a token bucket is empty. */
+export class RateLimitedError extends GatewayError {
+  readonly status = 429;
+  readonly code = 'rate_limited';
+  override readonly headers: Readonly<Record<string, string>>;
+  constructor(
+    readonly scope: 'ip' | 'tenant',
+    headers: Record<string, string>,
+  ) {
+    super(`too many requests for this ${scope === 'ip' ? 'client address' : 'tenant'}; retry later`);
+    this.headers = headers;
+  }
+}
+
+/** 429: too many requests are already held in the tarpit. */
+export class TarpitFullError extends GatewayError {
+  readonly status = 429;
+  readonly code = 'tarpit_full';
+  override readonly headers = { 'retry-after': '1' };
+  constructor() {
+    super('too many requests are being held; retry later');
+  }
+}
+
+/** 503: the pool has no backend that can take the request. */
+export class NoHealthyBackendError extends GatewayError {
+  readonly status = 503;
+  readonly code = 'no_backend';
+  constructor(pool: string) {
+    super(`pool '${pool}' has no eligible backend`);
+  }
+}

@@ -1,0 +1,70 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { anonymizeIp, resolveClientIp, TrustedProxies } from '@shieldx/security';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { OrchestratorConfig } from '../config/config';
+import { ORCH_CONFIG } from '../config/config.module';
+import { GatewayMetrics } from '../metrics/gateway-metrics';
+import { RateLimitService } from '../ratelimit/rate-limit.service';
+import './request-state';
+
+/** Route templates of the data plane: per-IP limits apply to these, never to probes, metrics or the admin API. */
+function isDataPlane(route: string | undefined): boolean {
+  return route === '/route' || (route !== undefined && route.startsWith('/proxy/'));
+}
+
+/**
+ * Installs the Fastify hooks that frame every request, before Nest registers its routes (so they apply to all):
+ * correlation id header, client IP, the per-IP token bucket (before the body is read or parsed), RateLimit-*
+ * headers, the access log line and the request-duration histogram. What fails before a handler runs (body too
+ * large, bad JSON, wrong media type, a refused token) reaches the one exception filter through Nest's error handler.
+ */
+export function installGatewayHooks(app: NestFastifyApplication): void {
+  const config = app.get<OrchestratorConfig>(ORCH_CONFIG);
+  const limits = app.get(RateLimitService);
+  const metrics = app.get(GatewayMetrics);
+  const trusted = new TrustedProxies(config.rateLimit.trustedProxies);
+  const showIp = config.log.fullIp ? (ip: string) => ip : anonymizeIp;
+  const fastify = app.getHttpAdapter().getInstance();
+
+  fastify.decorateRequest('gateway', null as unknown as FastifyRequest['gateway']);
+
+  fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
+    const state = { clientIp: resolveClientIp(request.socket.remoteAddress ?? '', request.headers['x-forwarded-for'], trusted) };
+    request.gateway = state;
+    reply.header('x-correlation-id', request.id);
+    if (!isDataPlane(request.routeOptions.url)) return done();
+    let outcome: void | Promise<void>;
+    try {
+      outcome = limits.checkIp(state, request.id);
+    } catch (error) {
+      return done(error as Error);
+    }
+    if (outcome instanceof Promise) outcome.then(() => done(), done);
+    else done();
+  });
+
+  fastify.addHook('onSend', (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: null, payload: unknown) => void) => {
+    const limit = request.gateway?.limit;
+    if (limit !== undefined && !reply.hasHeader('ratelimit-limit')) reply.headers(RateLimitService.headers(limit.limit, limit.result));
+    done(null, payload);
+  });
+
+  fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const latencyMs = reply.elapsedTime;
+    metrics.observeRequest(request.method, route, reply.statusCode, latencyMs / 1000);
+    const state = request.gateway;
+    request.log.info({
+      event: 'access',
+      method: request.method,
+      route,
+      status: reply.statusCode,
+      ip: state === null ? undefined : showIp(state.clientIp),
+      tenant: state?.tenant,
+      action: state?.action,
+      backend: state?.backend,
+      latencyMs: Math.round(latencyMs * 1000) / 1000,
+    });
+    done();
+  });
+}

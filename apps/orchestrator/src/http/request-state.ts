@@ -1,0 +1,18 @@
+import type { BucketResult } from '@shieldx/security';
+
+/** What the gateway learns about one request as it moves through the pipeline (for headers and the access log). */
+export interface GatewayRequestState {
+  clientIp: string;
+  tenant?: string;
+  action?: string;
+  backend?: string;
+  /** The tightest rate-limit outcome seen so far, for the RateLimit-* headers. */
+  limit?: { readonly limit: number; readonly result: BucketResult };
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Per-request pipeline state; set in the first onRequest hook. */
+    gateway: GatewayRequestState;
+  }
+}

@@ -1,0 +1,37 @@
+import { ConfigError, loadConfig } from './config/config';
+import { createApp } from './app.factory';
+
+/**
+ * Entry point: the only place that reads `process.env`. Invalid configuration stops start-up with one message that
+ * names every bad key.
+ */
+async function main(): Promise<void> {
+  let loaded: ReturnType<typeof loadConfig>;
+  try {
+    loaded = loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`shieldx: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const { config, warnings } = loaded;
+  const app = await createApp(config);
+  const log = app.getHttpAdapter().getInstance().log;
+  for (const warning of warnings) log.warn({ event: 'config_warning' }, warning);
+  if (config.listen.insecure) {
+    log.warn(
+      { event: 'insecure_mode' },
+      '!!! ORCH_ALLOW_INSECURE=1: serving plain HTTP without client authentication. Development only. !!!',
+    );
+  }
+  await app.listen({ port: config.listen.port, host: config.listen.host });
+  const address = await app.getUrl();
+  log.info({ event: 'listening', url: address, pools: [...(config.pools.keys())], demo: config.demo }, `listening on ${address}`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`shieldx: failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,73 @@
+import { Injectable } from '@nestjs/common';
+import { InjectMetric } from '@willsoto/nestjs-prometheus';
+import type { Counter, Histogram } from 'prom-client';
+import { METRIC } from './metric-names';
+
+type LabelledCounter = ReturnType<Counter<string>['labels']>;
+type LabelledHistogram = ReturnType<Histogram<string>['labels']>;
+
+/**
+ * The gateway's instruments with their labelled children cached by label values, so the per-request cost is one Map
+ * look-up and an increment rather than prom-client's label hashing.
+ */
+@Injectable()
+export class GatewayMetrics {
+  private readonly children = new Map<string, LabelledCounter>();
+  private readonly durations = new Map<string, LabelledHistogram>();
+
+  constructor(
+    @InjectMetric(METRIC.routeTotal) private readonly routeTotal: Counter<string>,
+    @InjectMetric(METRIC.routeDenied) private readonly routeDenied: Counter<string>,
+    @InjectMetric(METRIC.routeError) private readonly routeError: Counter<string>,
+    @InjectMetric(METRIC.lbPick) private readonly lbPick: Counter<string>,
+    @InjectMetric(METRIC.rateLimitDenied) private readonly rateLimitDenied: Counter<string>,
+    @InjectMetric(METRIC.httpDuration) private readonly httpDuration: Histogram<string>,
+  ) {}
+
+  routed(action: string): void {
+    this.child(this.routeTotal, 'r', action).inc();
+  }
+
+  denied(reason: string): void {
+    this.child(this.routeDenied, 'd', reason).inc();
+  }
+
+  errored(code: string): void {
+    this.child(this.routeError, 'e', code).inc();
+  }
+
+  rateLimited(scope: string): void {
+    this.child(this.rateLimitDenied, 'l', scope).inc();
+  }
+
+  picked(pool: string, algo: string, healthy: boolean): void {
+    const key = `p\u0000${pool}\u0000${algo}\u0000${healthy ? '1' : '0'}`;
+    let child = this.children.get(key);
+    if (child === undefined) {
+      child = this.lbPick.labels(pool, algo, healthy ? 'true' : 'false');
+      this.children.set(key, child);
+    }
+    child.inc();
+  }
+
+  /** Records one request's duration in seconds under its route template (never the raw URL). */
+  observeRequest(method: string, route: string, status: number, seconds: number): void {
+    const key = `${method}\u0000${route}\u0000${status}`;
+    let child = this.durations.get(key);
+    if (child === undefined) {
+      child = this.httpDuration.labels(method, route, String(status));
+      this.durations.set(key, child);
+    }
+    child.observe(seconds);
+  }
+
+  private child(counter: Counter<string>, prefix: string, value: string): LabelledCounter {
+    const key = `${prefix}\u0000${value}`;
+    let child = this.children.get(key);
+    if (child === undefined) {
+      child = counter.labels(value);
+      this.children.set(key, child);
+    }
+    return child;
+  }
+}

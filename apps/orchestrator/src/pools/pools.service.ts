@@ -1,0 +1,128 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Backend, Pool, type AlgoName, type BackendOptions, type PoolOptions } from '@shieldx/lb';
+import type { OrchestratorConfig } from '../config/config';
+import { ORCH_CONFIG } from '../config/config.module';
+
+/** Most ad-hoc pools (from `candidates`) kept with their balancing state. */
+const AD_HOC_MAX = 1024;
+
+/** A backend to put in a pool: its URL and optional weight. */
+export interface BackendSpec {
+  readonly url: string;
+  readonly weight?: number;
+}
+
+/** `/health` body (contract). */
+export interface HealthSnapshot {
+  status: 'ok' | 'degraded';
+  health_ratio: number;
+  pools: Record<string, ReturnType<Pool['toJSON']>>;
+}
+
+/**
+ * The pools of this instance, built from configuration at boot. Owns every {@link Backend}, so ad-hoc pools and
+ * configured pools that name the same URL share its health, latency and breaker.
+ */
+@Injectable()
+export class PoolsService {
+  private readonly pools = new Map<string, Pool>();
+  private readonly adHocPools = new Map<string, Pool>();
+  private readonly backendOptions: BackendOptions;
+  private readonly poolOptions: PoolOptions;
+
+  constructor(@Inject(ORCH_CONFIG) private readonly config: OrchestratorConfig) {
+    this.backendOptions = {
+      ewmaDecayMs: config.lb.ewmaDecayMs,
+      breaker: { failureThreshold: config.breaker.fails, openForMs: config.breaker.openForMs },
+    };
+    this.poolOptions = {
+      algo: config.lb.algo,
+      connPenalty: config.lb.connPenalty,
+      ewmaDecayMs: config.lb.ewmaDecayMs,
+      panicThreshold: config.lb.panicThreshold,
+    };
+    for (const [name, pool] of config.pools) {
+      this.define(
+        name,
+        pool.urls.map((url) => ({ url, weight: pool.weights.get(url) })),
+        pool.algo,
+      );
+    }
+  }
+
+  /** The pool named `name`, if configured. */
+  get(name: string): Pool | undefined {
+    return this.pools.get(name);
+  }
+
+  /** True when a pool of that name exists. */
+  has(name: string): boolean {
+    return this.pools.has(name);
+  }
+
+  /** Names of all pools. */
+  names(): string[] {
+    return [...this.pools.keys()];
+  }
+
+  /** Creates or replaces pool `name`; backends whose URL stays keep their state. */
+  define(name: string, backends: readonly BackendSpec[], algo?: AlgoName): Pool {
+    const existing = this.pools.get(name);
+    const members = backends.map((spec) => this.backend(spec));
+    if (existing !== undefined) {
+      existing.update(backends.map((spec) => ({ url: spec.url, weight: spec.weight })), algo ?? existing.algo);
+      return existing;
+    }
+    const pool = new Pool(name, members, { ...this.poolOptions, algo: algo ?? this.config.lb.algo });
+    this.pools.set(name, pool);
+    return pool;
+  }
+
+  /**
+   * A pool over caller-given URLs (`candidates`), kept per distinct URL set (bounded, least recently used evicted)
+   * so its balancing state survives between calls. Backends already known keep their state.
+   */
+  adHoc(service: string, urls: readonly string[]): Pool {
+    const key = `${service}\u0000${urls.join('\u0000')}`;
+    let pool = this.adHocPools.get(key);
+    if (pool !== undefined) {
+      this.adHocPools.delete(key);
+    } else {
+      if (this.adHocPools.size >= AD_HOC_MAX) this.adHocPools.delete(this.adHocPools.keys().next().value as string);
+      const unique = [...new Set(urls)];
+      pool = new Pool(service, unique.map((url) => this.backend({ url })), this.poolOptions);
+    }
+    this.adHocPools.set(key, pool);
+    return pool;
+  }
+
+  /** Share of healthy backends over every configured pool; 1 when there are none. */
+  healthRatio(now?: number): number {
+    let healthy = 0;
+    let total = 0;
+    for (const pool of this.pools.values()) {
+      healthy += pool.healthyCount(now);
+      total += pool.backends.length;
+    }
+    return total === 0 ? 1 : healthy / total;
+  }
+
+  /** The `/health` body; `degraded` when the healthy ratio is under ORCH_HEALTH_DEGRADED_RATIO. */
+  snapshot(now?: number): HealthSnapshot {
+    const ratio = this.healthRatio(now);
+    const pools: HealthSnapshot['pools'] = {};
+    for (const [name, pool] of this.pools) pools[name] = pool.toJSON(now);
+    return {
+      status: ratio < this.config.health.degradedRatio ? 'degraded' : 'ok',
+      health_ratio: Math.round(ratio * 1000) / 1000,
+      pools,
+    };
+  }
+
+  private backend(spec: BackendSpec): Backend {
+    for (const pool of this.pools.values()) {
+      for (const backend of pool.backends) if (backend.url === spec.url && backend.weight === (spec.weight ?? 1)) return backend;
+    }
+    return new Backend(spec.url, spec.weight, this.backendOptions);
+  }
+}

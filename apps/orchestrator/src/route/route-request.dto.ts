@@ -1,0 +1,62 @@
+import { ALGO_NAMES, type AlgoName } from '@shieldx/lb';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsIn,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Length,
+  Matches,
+  MaxLength,
+} from 'class-validator';
+import { IsSafePath } from '../validation/safe-path';
+
+/** Service (pool) names: also the `ORCH_POOL_<NAME>` names, lowercased. */
+export const SERVICE_PATTERN = /^[a-z0-9_-]{1,64}$/;
+/** Tenant identifiers. */
+export const TENANT_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
+/** Scopes such as `read`, `orders:write`. */
+export const SCOPE_PATTERN = /^[a-z0-9:_-]{1,64}$/;
+/** Most ad-hoc candidates one request may name. */
+export const MAX_CANDIDATES = 32;
+
+/** Body of `POST /route` (contract: HTTP API). Unknown fields are refused. */
+export class RouteRequestDto {
+  @IsString()
+  @Matches(SERVICE_PATTERN)
+  service!: string;
+
+  @IsString()
+  @Matches(TENANT_PATTERN)
+  tenant!: string;
+
+  @IsString()
+  @Matches(SCOPE_PATTERN)
+  scope!: string;
+
+  @IsString()
+  @MaxLength(2048)
+  @IsSafePath()
+  path!: string;
+
+  /** Stickiness key for `rendezvous`; the client IP is used when absent. */
+  @IsOptional()
+  @IsString()
+  @Length(1, 256)
+  hashKey?: string;
+
+  @IsOptional()
+  @IsIn(ALGO_NAMES)
+  algo?: AlgoName;
+
+  /** Ad-hoc backends to balance over instead of the service's pool. */
+  @IsOptional()
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(MAX_CANDIDATES)
+  @IsString({ each: true })
+  @IsUrl({ protocols: ['http', 'https'], require_protocol: true, require_tld: false, require_host: true }, { each: true })
+  candidates?: string[];
+}

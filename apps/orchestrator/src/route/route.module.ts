@@ -1,0 +1,21 @@
+import { Module } from '@nestjs/common';
+import { MemoryBucketStore, systemClock } from '@shieldx/security';
+import { CLOCK } from '../clock/clock';
+import { PoolsModule } from '../pools/pools.module';
+import { BUCKET_STORE, RateLimitService } from '../ratelimit/rate-limit.service';
+import { RouteController } from './route.controller';
+import { RouteService } from './route.service';
+
+/** `POST /route` and the pipeline stages it needs. */
+@Module({
+  imports: [PoolsModule],
+  controllers: [RouteController],
+  providers: [
+    { provide: CLOCK, useValue: systemClock },
+    { provide: BUCKET_STORE, useFactory: () => new MemoryBucketStore() },
+    RateLimitService,
+    RouteService,
+  ],
+  exports: [RateLimitService, RouteService],
+})
+export class RouteModule {}

@@ -1,0 +1,44 @@
+import type { AlgoName } from '../algo';
+import type { Backend } from '../backend';
+import type { Clock, RandomSource } from '../clock';
+
+/** Per-request input of a pick. */
+export interface PickContext {
+  /** Affinity key for `rendezvous` (the request's hashKey or client IP); undefined counts as `''`. */
+  key?: string;
+  /** Current time in ms on the balancer's clock; default `clock.now()`. */
+  now?: number;
+}
+
+/** Options shared by the balancers (and by {@link Pool}, which also uses the backend-related ones). */
+export interface BalancerOptions {
+  /**
+   * In-flight penalty of the `ewma`/`p2c` cost (contract `ORCH_P2C_CONN_PENALTY`). Finite ≥ 0, default 5.
+   * cost = ewmaMs × (1 + connPenalty × inflight) / weight.
+   */
+  connPenalty?: number;
+  /**
+   * Time constant τ of the peak-EWMA decay in ms, for backends the pool creates. Finite > 0, default 10 000 (Finagle's
+   * and Linkerd's default): a faster sample after τ of silence carries 63 % of the weight, and an idle estimate falls
+   * to 37 % per τ. Contract `ORCH_EWMA_DECAY` may be given as this decay time.
+   */
+  ewmaDecayMs?: number;
+  /** Latency assumed for a new backend the pool creates, in ms. Finite > 0, default 50. */
+  defaultRttMs?: number;
+  /** Uniform [0, 1) source for tie-breaks and p2c sampling, default `Math.random`. */
+  random?: RandomSource;
+  /** Time source, default {@link systemClock}. */
+  clock?: Clock;
+}
+
+/**
+ * One balancing algorithm: picks a backend among candidates the caller has already filtered (health, breaker).
+ * Instances may keep state (round robin's counters) and are meant to serve one pool. `pick` does not acquire the
+ * backend; it returns undefined for an empty list and the only candidate directly.
+ */
+export interface Balancer {
+  /** The algorithm this instance implements. */
+  readonly algo: AlgoName;
+  /** Chooses one of `candidates`; never allocates per call. */
+  pick(candidates: readonly Backend[], ctx: PickContext): Backend | undefined;
+}

@@ -1,0 +1,212 @@
+import { type AlgoName, isAlgoName } from './algo';
+import { Backend, type BackendJSON, type BackendOptions, checkWeight } from './backend';
+import type { Balancer, BalancerOptions, PickContext } from './balancers/balancer';
+import { createBalancer } from './balancers/create-balancer';
+import { Breaker, type BreakerOptions } from './breaker';
+import { type Clock, systemClock } from './clock';
+import { requireNonNegative, requirePositive, requireRatio } from './options';
+
+/** Options of a {@link Pool}. */
+export interface PoolOptions extends BalancerOptions {
+  /** Algorithm used when a pick names none. Default `'ewma'` (contract `ORCH_LB_ALGO`). */
+  algo?: AlgoName;
+  /**
+   * Panic threshold, a share in [0, 1], default 0.5 (as Envoy's healthy panic threshold of 50 %). When fewer than
+   * this share of the backends are eligible, the pool balances over all backends, eligible or not, rather than
+   * piling the whole load onto the few that remain. 0 disables panic mode.
+   */
+  panicThreshold?: number;
+  /** Breaker options of the backends the pool creates in {@link Pool.update}; defaults as in {@link BreakerOptions}. */
+  breaker?: Omit<BreakerOptions, 'clock'>;
+}
+
+/** Outcome of {@link Pool.pick}. */
+export interface PickResult {
+  /** The chosen backend, already acquired (its `inflight` counts this request). */
+  backend: Backend;
+  /** The algorithm that chose it. */
+  algo: AlgoName;
+  /** False when the pick was made in panic mode, over all backends. */
+  healthy: boolean;
+}
+
+/** A pool's entry in the `/health` contract. `healthy` counts eligible backends. */
+export interface PoolJSON {
+  algo: AlgoName;
+  healthy: number;
+  total: number;
+  backends: BackendJSON[];
+}
+
+/**
+ * A named set of backends with a default algorithm. Filters the eligible backends (healthy, breaker admitting),
+ * falls back to panic mode under the threshold, and keeps one balancer per algorithm (created on first use) so
+ * stateful algorithms keep their state across picks and updates.
+ */
+export class Pool {
+  /** The pool's name (the service it serves). */
+  readonly name: string;
+  private algoValue: AlgoName;
+  private list: readonly Backend[];
+  private readonly panicThreshold: number;
+  private readonly clock: Clock;
+  private readonly balancerOptions: BalancerOptions;
+  private readonly backendOptions: BackendOptions;
+  private readonly balancers = new Map<AlgoName, Balancer>();
+  private readonly eligible: Backend[] = [];
+  private readonly pickContext: { key: string | undefined; now: number } = { key: undefined, now: 0 };
+
+  /**
+   * @param name the pool's name, non-empty
+   * @param backends its backends (may be empty); they should share the pool's clock
+   * @throws Error naming a duplicate URL, a bad option or an unknown algorithm
+   */
+  constructor(name: string, backends: Backend[], opts: PoolOptions = {}) {
+    if (typeof name !== 'string' || name.length === 0) {
+      throw new Error(`pool name must be a non-empty string, got ${JSON.stringify(name)}`);
+    }
+    this.name = name;
+    try {
+      this.panicThreshold = requireRatio('panicThreshold', opts.panicThreshold ?? 0.5);
+      requireNonNegative('connPenalty', opts.connPenalty ?? 0);
+      if (opts.ewmaDecayMs !== undefined) requirePositive('ewmaDecayMs', opts.ewmaDecayMs);
+      if (opts.defaultRttMs !== undefined) requirePositive('defaultRttMs', opts.defaultRttMs);
+      new Breaker(opts.breaker);
+    } catch (e) {
+      throw new Error(`pool ${name}: ${(e as Error).message}`, { cause: e });
+    }
+    this.algoValue = checkAlgo(name, opts.algo ?? 'ewma');
+    this.clock = opts.clock ?? systemClock;
+    this.balancerOptions = { connPenalty: opts.connPenalty, random: opts.random, clock: this.clock };
+    this.backendOptions = {
+      defaultRttMs: opts.defaultRttMs,
+      ewmaDecayMs: opts.ewmaDecayMs,
+      clock: this.clock,
+      breaker: opts.breaker,
+    };
+    const seen = new Set<string>();
+    for (const b of backends) checkUnique(name, seen, b.url);
+    this.list = Object.freeze([...backends]);
+  }
+
+  /** Default algorithm of the pool. Setting an unknown name throws. */
+  get algo(): AlgoName {
+    return this.algoValue;
+  }
+
+  set algo(value: AlgoName) {
+    this.algoValue = checkAlgo(this.name, value);
+  }
+
+  /** The current backends (a frozen array, replaced, never mutated, by {@link update}). */
+  get backends(): readonly Backend[] {
+    return this.list;
+  }
+
+  /**
+   * Chooses a backend for one request with `algo` (default: the pool's) and acquires it.
+   * Eligible = healthy and breaker admitting at `ctx.now` (default `clock.now()`). When the eligible share is below
+   * the panic threshold, all backends are candidates and the result says `healthy: false`. The chosen backend's
+   * breaker is asked {@link Breaker.allow}, which hands out the half-open trial when this pick is it. Returns
+   * undefined when the pool is empty, or when nothing is eligible and panic mode is off. No array is allocated
+   * per call.
+   */
+  pick(ctx: PickContext, algo: AlgoName = this.algoValue): PickResult | undefined {
+    const all = this.list;
+    const n = all.length;
+    if (n === 0) return undefined;
+    const now = ctx.now ?? this.clock.now();
+    const eligible = this.eligible;
+    let count = 0;
+    for (let i = 0; i < n; i++) {
+      const b = all[i]!;
+      if (b.isEligible(now)) eligible[count++] = b;
+    }
+    if (eligible.length !== count) eligible.length = count;
+    let candidates: readonly Backend[];
+    let panic = false;
+    if (count === n) {
+      candidates = all;
+    } else if (count < this.panicThreshold * n) {
+      candidates = all;
+      panic = true;
+    } else if (count === 0) {
+      return undefined;
+    } else {
+      candidates = eligible;
+    }
+    const pickContext = this.pickContext;
+    pickContext.key = ctx.key;
+    pickContext.now = now;
+    const backend = this.balancerFor(algo).pick(candidates, pickContext);
+    if (backend === undefined) return undefined;
+    backend.acquire();
+    backend.breaker.allow(now);
+    return { backend, algo, healthy: !panic };
+  }
+
+  /** Number of eligible backends (healthy and breaker admitting) at `now` (ms, default `clock.now()`). */
+  healthyCount(now: number = this.clock.now()): number {
+    let count = 0;
+    for (const b of this.list) if (b.isEligible(now)) count++;
+    return count;
+  }
+
+  /**
+   * Replaces the backend set. URLs that stay keep their Backend object (health, latency estimate, breaker, in-flight
+   * count; the weight is updated); new URLs get new backends with the pool's options; removed ones are dropped.
+   * `weight` defaults to 1. Sets the pool's algorithm when `algo` is given. All-or-nothing: on a duplicate URL, bad
+   * weight or unknown algorithm it throws an Error naming it and changes nothing.
+   */
+  update(backends: { url: string; weight?: number }[], algo?: AlgoName): void {
+    if (algo !== undefined) checkAlgo(this.name, algo);
+    const current = new Map<string, Backend>();
+    for (const b of this.list) current.set(b.url, b);
+    const seen = new Set<string>();
+    const next: Backend[] = [];
+    const weights: number[] = [];
+    for (const spec of backends) {
+      checkUnique(this.name, seen, spec.url);
+      const weight = spec.weight ?? 1;
+      const kept = current.get(spec.url);
+      next.push(kept ?? new Backend(spec.url, weight, this.backendOptions));
+      weights.push(kept === undefined ? weight : checkWeight(spec.url, weight));
+    }
+    for (let i = 0; i < next.length; i++) next[i]!.setWeight(weights[i]!);
+    this.list = Object.freeze(next);
+    if (algo !== undefined) this.algoValue = algo;
+  }
+
+  /**
+   * The `/health` entry of this pool at `now` (ms, default `clock.now()`); a non-number argument (JSON.stringify
+   * passes the property key) is ignored.
+   */
+  toJSON(now?: number): PoolJSON {
+    const t = typeof now === 'number' ? now : this.clock.now();
+    return {
+      algo: this.algoValue,
+      healthy: this.healthyCount(t),
+      total: this.list.length,
+      backends: this.list.map((b) => b.toJSON(t)),
+    };
+  }
+
+  private balancerFor(algo: AlgoName): Balancer {
+    let balancer = this.balancers.get(algo);
+    if (balancer === undefined) {
+      balancer = createBalancer(algo, this.balancerOptions);
+      this.balancers.set(algo, balancer);
+    }
+    return balancer;
+  }
+}
+
+function checkAlgo(pool: string, algo: string): AlgoName {
+  if (!isAlgoName(algo)) throw new Error(`pool ${pool}: unknown balancing algorithm ${JSON.stringify(algo)}`);
+  return algo;
+}
+
+function checkUnique(pool: string, seen: Set<string>, url: string): void {
+  if (seen.has(url)) throw new Error(`pool ${pool}: duplicate backend url ${url}`);
+  seen.add(url);
+}

@@ -1,0 +1,52 @@
+/** What the policy tells the gateway to do with one request. */
+export type PolicyAction = 'allow' | 'deny' | 'divert' | 'tarpit';
+
+/** Every action, in a stable order (for validation and metrics). */
+export const POLICY_ACTIONS: readonly PolicyAction[] = ['allow', 'deny', 'divert', 'tarpit'];
+
+/** One decision. `divertTo` names a pool for `divert`; `tarpitMs` is the hold time in ms for `tarpit`. */
+export interface Decision {
+  readonly action: PolicyAction;
+  readonly divertTo?: string;
+  readonly tarpitMs?: number;
+  readonly reason?: string;
+}
+
+/** The caller's verified identity as the transport and proof layers saw it. */
+export interface PolicyIdentity {
+  /** URI SANs (SPIFFE IDs) of the verified client certificate. */
+  readonly uris: readonly string[];
+  /** DNS SANs of the verified client certificate. */
+  readonly dns: readonly string[];
+}
+
+/** The input document every policy engine sees. Every field here can change a decision. */
+export interface PolicyInput {
+  readonly service: string;
+  readonly tenant: string;
+  readonly scope: string;
+  readonly path: string;
+  readonly method: string;
+  /** Client IP as the gateway resolved it (trusted proxies applied). */
+  readonly ip: string;
+  readonly identity: PolicyIdentity;
+  /** RFC 7638 thumbprint of the DPoP key, when a proof was presented. */
+  readonly dpop: { readonly jkt: string | null };
+  /** Share of healthy backends of the target pool, 0..1. */
+  readonly poolHealth: number;
+}
+
+/**
+ * The policy port. `decide` may answer synchronously (cache hit, base rules) or with a promise (an engine that must
+ * wait); callers handle both without awaiting a plain value.
+ */
+export interface PolicyEngine {
+  /** Short name for `/policy` and logs, e.g. `allow-all`, `base-rules`, `opa`. */
+  readonly source: string;
+  decide(input: PolicyInput): Decision | Promise<Decision>;
+}
+
+/** Type guard for a policy action name. */
+export function isPolicyAction(value: unknown): value is PolicyAction {
+  return typeof value === 'string' && (POLICY_ACTIONS as readonly string[]).includes(value);
+}

@@ -1,0 +1,82 @@
+/** Outcome of one take from a token bucket. Times are in milliseconds. */
+export interface BucketResult {
+  /** True when a token was taken. */
+  readonly ok: boolean;
+  /** Whole tokens left after this take. */
+  readonly remaining: number;
+  /** Time until the bucket is full again. */
+  readonly resetMs: number;
+  /** When refused: time until one token is available; 0 when ok. */
+  readonly retryAfterMs: number;
+}
+
+/**
+ * The bucket store port: one atomic take from the bucket named `key`, which holds at most `burst` tokens and refills
+ * at `ratePerMinute` tokens per minute. Implementations: in-process ({@link MemoryBucketStore}); Redis later.
+ */
+export interface BucketStore {
+  take(key: string, ratePerMinute: number, burst: number, now: number): BucketResult | Promise<BucketResult>;
+}
+
+interface Bucket {
+  tokens: number;
+  updatedAt: number;
+}
+
+/** Options of {@link MemoryBucketStore}. */
+export interface MemoryBucketStoreOptions {
+  /** Most buckets kept; the least recently used is evicted beyond it. Default 100 000. */
+  maxKeys?: number;
+}
+
+/**
+ * In-process token buckets with bounded memory. A bucket evicted while idle is recreated full, which is exactly the
+ * state it would have refilled to once idle for `burst / rate` minutes; a bucket evicted earlier (only under more than
+ * `maxKeys` live keys) is forgiven its debt — the price of a memory bound, documented in the README.
+ */
+export class MemoryBucketStore implements BucketStore {
+  private readonly buckets = new Map<string, Bucket>();
+  private readonly maxKeys: number;
+
+  constructor(options: MemoryBucketStoreOptions = {}) {
+    const maxKeys = options.maxKeys ?? 100_000;
+    if (!Number.isInteger(maxKeys) || maxKeys < 1) {
+      throw new Error(`MemoryBucketStore: maxKeys must be a positive integer, got ${String(maxKeys)}`);
+    }
+    this.maxKeys = maxKeys;
+  }
+
+  /** Number of buckets held. */
+  get size(): number {
+    return this.buckets.size;
+  }
+
+  take(key: string, ratePerMinute: number, burst: number, now: number): BucketResult {
+    const perMs = ratePerMinute / 60_000;
+    let bucket = this.buckets.get(key);
+    if (bucket === undefined) {
+      bucket = { tokens: burst, updatedAt: now };
+      if (this.buckets.size >= this.maxKeys) {
+        const oldest = this.buckets.keys().next().value as string;
+        this.buckets.delete(oldest);
+      }
+    } else {
+      // Re-insert so Map order is least-recently-used first.
+      this.buckets.delete(key);
+      const elapsed = now - bucket.updatedAt;
+      if (elapsed > 0) {
+        bucket.tokens = Math.min(burst, bucket.tokens + elapsed * perMs);
+        bucket.updatedAt = now;
+      }
+    }
+    this.buckets.set(key, bucket);
+    const ok = bucket.tokens >= 1;
+    if (ok) bucket.tokens -= 1;
+    return {
+      ok,
+      remaining: Math.floor(bucket.tokens),
+      resetMs: Math.ceil((burst - bucket.tokens) / perMs),
+      retryAfterMs: ok ? 0 : Math.ceil((1 - bucket.tokens) / perMs),
+    };
+  }
+}

@@ -1,0 +1,76 @@
+import { BlockList, isIP } from 'node:net';
+
+/** Strips the IPv4-mapped IPv6 prefix so `::ffff:10.0.0.1` and `10.0.0.1` are one client. */
+export function normalizeIp(ip: string): string {
+  return ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
+}
+
+/**
+ * A set of trusted proxy networks (CIDRs or single addresses, IPv4 and IPv6). Built once at boot; `has` is a
+ * `node:net` BlockList lookup.
+ */
+export class TrustedProxies {
+  private readonly list = new BlockList();
+  readonly size: number;
+
+  /** Throws naming the first entry that is not an address or CIDR. */
+  constructor(entries: readonly string[]) {
+    for (const raw of entries) {
+      const entry = raw.trim();
+      const [addr, bits, extra] = entry.split('/');
+      const family = isIP(addr ?? '');
+      const prefix = bits === undefined ? (family === 4 ? 32 : 128) : Number(bits);
+      if (family === 0 || extra !== undefined || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 4 ? 32 : 128)) {
+        throw new Error(`trusted proxy '${entry}' is not an IP address or CIDR`);
+      }
+      this.list.addSubnet(addr as string, prefix, family === 4 ? 'ipv4' : 'ipv6');
+    }
+    this.size = entries.length;
+  }
+
+  has(ip: string): boolean {
+    if (this.size === 0) return false;
+    const family = isIP(ip);
+    return family !== 0 && this.list.check(ip, family === 4 ? 'ipv4' : 'ipv6');
+  }
+}
+
+/**
+ * The client IP of a request: the socket peer, unless that peer is a trusted proxy, in which case the right-most
+ * `X-Forwarded-For` entry that is not itself a trusted proxy. A peer outside the trusted set cannot move the answer,
+ * whatever it writes in the header.
+ */
+export function resolveClientIp(socketIp: string, forwardedFor: string | string[] | undefined, trusted: TrustedProxies): string {
+  let ip = normalizeIp(socketIp);
+  if (forwardedFor === undefined || !trusted.has(ip)) return ip;
+  const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor).split(',');
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = normalizeIp((hops[i] as string).trim());
+    if (isIP(hop) === 0) return ip;
+    ip = hop;
+    if (!trusted.has(hop)) return hop;
+  }
+  return ip;
+}
+
+/**
+ * Anonymises an IP for logs: IPv4 keeps its first three octets (`203.0.113.7` → `203.0.113.0`), IPv6 keeps its /48
+ * (`2001:db8:1:2::5` → `2001:db8:1::`). Anything else becomes `unknown`.
+ */
+export function anonymizeIp(ip: string): string {
+  const addr = normalizeIp(ip);
+  const family = isIP(addr);
+  if (family === 4) return addr.slice(0, addr.lastIndexOf('.')) + '.0';
+  if (family !== 6) return 'unknown';
+  return expandIpv6(addr).slice(0, 3).map((group) => group.replace(/^0+(?=.)/, '')).join(':') + '::';
+}
+
+function expandIpv6(addr: string): string[] {
+  const zone = addr.indexOf('%');
+  const bare = zone === -1 ? addr : addr.slice(0, zone);
+  const [head = '', tail] = bare.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  const missing = 8 - left.length - right.length;
+  return [...left, ...Array<string>(Math.max(missing, 0)).fill('0'), ...right];
+}

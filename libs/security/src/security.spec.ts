@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryBucketStore } from './bucket-store';
+import { TrustedProxies, anonymizeIp, resolveClientIp } from './client-ip';
+import { MemoryReplayStore } from './replay-store';
+
+describe(MemoryBucketStore.name, () => {
+  it('admits a full burst, then refuses until a token refills', () => {
+    const store = new MemoryBucketStore();
+    const t0 = 1_000_000;
+    for (let i = 0; i < 5; i++) expect(store.take('k', 60, 5, t0).ok).toBe(true);
+    const refused = store.take('k', 60, 5, t0);
+    expect(refused).toEqual({ ok: false, remaining: 0, resetMs: 5000, retryAfterMs: 1000 });
+    expect(store.take('k', 60, 5, t0 + 999).ok).toBe(false);
+    const again = store.take('k', 60, 5, t0 + 1000);
+    expect(again.ok).toBe(true);
+    expect(again.remaining).toBe(0);
+  });
+
+  it('refills to the burst and no further', () => {
+    const store = new MemoryBucketStore();
+    store.take('k', 600, 3, 0);
+    const later = store.take('k', 600, 3, 3_600_000);
+    expect(later.remaining).toBe(2);
+  });
+
+  it('keys are independent and memory is bounded, least recently used first', () => {
+    const store = new MemoryBucketStore({ maxKeys: 2 });
+    store.take('a', 60, 1, 0);
+    store.take('b', 60, 1, 0);
+    store.take('a', 60, 1, 0);
+    store.take('c', 60, 1, 0);
+    expect(store.size).toBe(2);
+    expect(store.take('a', 60, 1, 0).ok).toBe(false);
+    expect(store.take('b', 60, 1, 0).ok).toBe(true);
+  });
+
+  it('rejects a nonsensical bound', () => {
+    expect(() => new MemoryBucketStore({ maxKeys: 0 })).toThrow(/maxKeys/);
+  });
+});
+
+describe(MemoryReplayStore.name, () => {
+  it('answers true once per key within the ttl and again after it expires', () => {
+    const store = new MemoryReplayStore();
+    expect(store.firstSeen('n1', 1000, 0)).toBe(true);
+    expect(store.firstSeen('n1', 1000, 999)).toBe(false);
+    expect(store.firstSeen('n2', 1000, 999)).toBe(true);
+    expect(store.firstSeen('n1', 1000, 1000)).toBe(true);
+  });
+
+  it('expires old keys as time passes so memory stays bounded by the window', () => {
+    const store = new MemoryReplayStore();
+    for (let i = 0; i < 1000; i++) store.firstSeen(`k${i}`, 10, i);
+    expect(store.size).toBeLessThanOrEqual(11);
+  });
+
+  it('fails closed when full', () => {
+    const store = new MemoryReplayStore({ maxKeys: 1 });
+    expect(store.firstSeen('a', 1000, 0)).toBe(true);
+    expect(store.firstSeen('b', 1000, 0)).toBe(false);
+  });
+});
+
+describe(TrustedProxies.name, () => {
+  it('matches CIDRs and single addresses of both families and rejects junk', () => {
+    const trusted = new TrustedProxies(['10.0.0.0/8', '2001:db8::/32', '192.0.2.1']);
+    expect(trusted.has('10.1.2.3')).toBe(true);
+    expect(trusted.has('11.1.2.3')).toBe(false);
+    expect(trusted.has('2001:db8:ff::1')).toBe(true);
+    expect(trusted.has('192.0.2.1')).toBe(true);
+    expect(trusted.has('192.0.2.2')).toBe(false);
+    expect(() => new TrustedProxies(['10.0.0.0/33'])).toThrow(/10.0.0.0\/33/);
+    expect(() => new TrustedProxies(['example.com'])).toThrow(/example.com/);
+  });
+});
+
+describe(resolveClientIp.name, () => {
+  const trusted = new TrustedProxies(['10.0.0.0/8']);
+
+  it('ignores X-Forwarded-For from an untrusted peer', () => {
+    expect(resolveClientIp('203.0.113.9', '1.2.3.4', trusted)).toBe('203.0.113.9');
+  });
+
+  it('takes the right-most untrusted hop behind trusted proxies', () => {
+    expect(resolveClientIp('10.0.0.1', '1.2.3.4, 198.51.100.7, 10.0.0.2', trusted)).toBe('198.51.100.7');
+    expect(resolveClientIp('::ffff:10.0.0.1', ['1.2.3.4', '10.9.9.9'], trusted)).toBe('1.2.3.4');
+  });
+
+  it('stops at a malformed hop instead of believing what is left of it', () => {
+    expect(resolveClientIp('10.0.0.1', '1.2.3.4, garbage', trusted)).toBe('10.0.0.1');
+  });
+});
+
+describe(anonymizeIp.name, () => {
+  it('zeroes the last IPv4 octet and keeps an IPv6 /48', () => {
+    expect(anonymizeIp('203.0.113.77')).toBe('203.0.113.0');
+    expect(anonymizeIp('::ffff:203.0.113.77')).toBe('203.0.113.0');
+    expect(anonymizeIp('2001:db8:abcd:12::5')).toBe('2001:db8:abcd::');
+    expect(anonymizeIp('::1')).toBe('0:0:0::');
+    expect(anonymizeIp('nonsense')).toBe('unknown');
+  });
+});
