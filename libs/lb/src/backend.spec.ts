@@ -15,14 +15,20 @@ describe(Backend.name, () => {
   });
 
   it.each([0, -1, Number.NaN, Infinity, -Infinity])('rejects weight %s naming the url and value', (w) => {
-    expect(() => new Backend('http://bad:9', w)).toThrow(`backend http://bad:9: weight must be a finite number > 0, got ${w}`);
+    expect(() => new Backend('http://bad:9', w)).toThrow(
+      `backend http://bad:9: weight must be a finite number > 0, got ${w}`,
+    );
   });
 
   it('rejects an empty url and bad options, naming them', () => {
     expect(() => new Backend('')).toThrow(/non-empty/);
-    expect(() => new Backend('http://a:1', 1, { defaultRttMs: 0 })).toThrow('backend http://a:1: defaultRttMs must be a finite number > 0, got 0');
+    expect(() => new Backend('http://a:1', 1, { defaultRttMs: 0 })).toThrow(
+      'backend http://a:1: defaultRttMs must be a finite number > 0, got 0',
+    );
     expect(() => new Backend('http://a:1', 1, { ewmaDecayMs: -5 })).toThrow(/ewmaDecayMs .* got -5/);
-    expect(() => new Backend('http://a:1', 1, { breaker: { failureThreshold: 0 } })).toThrow(/failureThreshold .* got 0/);
+    expect(() => new Backend('http://a:1', 1, { breaker: { failureThreshold: 0 } })).toThrow(
+      /failureThreshold .* got 0/,
+    );
   });
 
   it('setWeight validates and keeps the old weight on error', () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { Breaker, type BreakerEvent } from './breaker';
+import { Breaker, type BreakerEvent, type BreakerOptions } from './breaker';
 import { FakeClock } from './testing/fake-clock';
 
-function setup(opts: { failureThreshold?: number; openForMs?: number; maxOpenForMs?: number } = {}) {
+function setup(opts: Omit<BreakerOptions, 'clock'> = {}) {
   const clock = new FakeClock(1_000);
   const breaker = new Breaker({ ...opts, clock });
   const events: BreakerEvent[] = [];
@@ -49,6 +49,23 @@ describe(Breaker.name, () => {
     expect(breaker.canPass()).toBe(false);
     for (let i = 0; i < 10; i++) expect(breaker.allow()).toBe(false);
     expect(events.at(-1)).toEqual({ from: 'open', to: 'half_open', at: 16_000 });
+  });
+
+  it('admits a new trial when the last one went unreported for trialTimeoutMs', () => {
+    const { clock, breaker } = setup({ trialTimeoutMs: 5_000 });
+    fail(breaker, 3);
+    clock.advance(15_000);
+    expect(breaker.allow()).toBe(true);
+    clock.advance(4_999);
+    expect(breaker.canPass()).toBe(false);
+    expect(breaker.allow()).toBe(false);
+    clock.advance(1);
+    expect(breaker.canPass()).toBe(true);
+    expect(breaker.allow()).toBe(true);
+    expect(breaker.allow()).toBe(false);
+    expect(breaker.state).toEqual({ kind: 'half_open', trialInFlight: true, openForMs: 15_000 });
+    breaker.success();
+    expect(breaker.stateName).toBe('closed');
   });
 
   it('closes when the trial succeeds and starts over at the base open period', () => {
@@ -146,5 +163,6 @@ describe(Breaker.name, () => {
     expect(() => new Breaker({ failureThreshold: 1.5 })).toThrow(/got 1.5/);
     expect(() => new Breaker({ openForMs: Number.NaN })).toThrow('openForMs must be a finite number > 0, got NaN');
     expect(() => new Breaker({ openForMs: 10_000, maxOpenForMs: 5_000 })).toThrow(/maxOpenForMs .* got 5000/);
+    expect(() => new Breaker({ trialTimeoutMs: 0 })).toThrow('trialTimeoutMs must be a finite number > 0, got 0');
   });
 });

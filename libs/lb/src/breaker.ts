@@ -24,6 +24,11 @@ export interface BreakerOptions {
   openForMs?: number;
   /** Cap of the open period, which doubles on each failed half-open trial, in ms. ≥ openForMs, default 300 000. */
   maxOpenForMs?: number;
+  /**
+   * How long a half-open trial may stay unreported before another trial is admitted, in ms. > 0, default 30 000.
+   * A lost outcome (a code path that never reports) would otherwise keep the backend out of rotation for good.
+   */
+  trialTimeoutMs?: number;
   /** Time source, default {@link systemClock}. */
   clock?: Clock;
 }
@@ -48,9 +53,9 @@ const CLOSED: BreakerState = Object.freeze({ kind: 'closed', failures: 0 });
  * half_open ─(trial succeeds)→ closed (open period back to openForMs)
  * half_open ─(trial fails)→ open for twice the previous period, capped at maxOpenForMs.
  *
- * Contract with the caller: every request for which {@link allow} returned true must end in exactly one
- * {@link success} or {@link failure} (a timeout is a failure); otherwise a half-open breaker keeps waiting for its
- * trial. Outcomes reported while `open` belong to requests sent before it opened (or sent in panic mode) and are
+ * Contract with the caller: every request for which {@link allow} returned true should end in exactly one
+ * {@link success} or {@link failure} (a timeout is a failure); a half-open trial left unreported blocks further
+ * trials for `trialTimeoutMs`, after which the next {@link allow} takes a new trial. Outcomes reported while `open` belong to requests sent before it opened (or sent in panic mode) and are
  * ignored. Listeners run synchronously after the state changed; they must not throw (an exception reaches the
  * caller of the method that caused the transition).
  */
@@ -58,8 +63,10 @@ export class Breaker {
   private readonly failureThreshold: number;
   private readonly baseOpenForMs: number;
   private readonly maxOpenForMs: number;
+  private readonly trialTimeoutMs: number;
   private readonly clock: Clock;
   private current: BreakerState = CLOSED;
+  private trialStartedAt = 0;
   private listeners: ((e: BreakerEvent) => void)[] = [];
 
   /** @throws RangeError naming the bad option. */
@@ -68,10 +75,9 @@ export class Breaker {
     this.baseOpenForMs = requirePositive('openForMs', opts.openForMs ?? 15_000);
     this.maxOpenForMs = requirePositive('maxOpenForMs', opts.maxOpenForMs ?? 300_000);
     if (this.maxOpenForMs < this.baseOpenForMs) {
-      throw new RangeError(
-        `maxOpenForMs must be >= openForMs (${this.baseOpenForMs}), got ${this.maxOpenForMs}`,
-      );
+      throw new RangeError(`maxOpenForMs must be >= openForMs (${this.baseOpenForMs}), got ${this.maxOpenForMs}`);
     }
+    this.trialTimeoutMs = requirePositive('trialTimeoutMs', opts.trialTimeoutMs ?? 30_000);
     this.clock = opts.clock ?? systemClock;
   }
 
@@ -88,7 +94,7 @@ export class Breaker {
   /**
    * May a request go now? Closed: yes. Open: no, until `until`; from then the breaker moves to half_open and this call
    * takes the single trial (returns true). Half-open: true once for the trial, false to everyone else until the
-   * trial's outcome is reported. `now` in ms, default `clock.now()`.
+   * trial's outcome is reported or `trialTimeoutMs` passed. `now` in ms, default `clock.now()`.
    */
   allow(now: number = this.clock.now()): boolean {
     const s = this.current;
@@ -97,11 +103,13 @@ export class Breaker {
         return true;
       case 'open':
         if (now < s.until) return false;
+        this.trialStartedAt = now;
         this.transition({ kind: 'half_open', trialInFlight: true, openForMs: s.openForMs }, now);
         return true;
       case 'half_open':
-        if (s.trialInFlight) return false;
-        this.current = { kind: 'half_open', trialInFlight: true, openForMs: s.openForMs };
+        if (s.trialInFlight && now - this.trialStartedAt < this.trialTimeoutMs) return false;
+        this.trialStartedAt = now;
+        if (!s.trialInFlight) this.current = { kind: 'half_open', trialInFlight: true, openForMs: s.openForMs };
         return true;
       default:
         return unreachable(s);
@@ -117,7 +125,7 @@ export class Breaker {
       case 'open':
         return now >= s.until;
       case 'half_open':
-        return !s.trialInFlight;
+        return !s.trialInFlight || now - this.trialStartedAt >= this.trialTimeoutMs;
       default:
         return unreachable(s);
     }
@@ -184,7 +192,9 @@ export class Breaker {
     const from = this.current.kind;
     this.current = next;
     const event: BreakerEvent =
-      next.kind === 'open' ? { from, to: next.kind, at: now, openForMs: next.openForMs } : { from, to: next.kind, at: now };
+      next.kind === 'open'
+        ? { from, to: next.kind, at: now, openForMs: next.openForMs }
+        : { from, to: next.kind, at: now };
     // The array is replaced, never mutated, on (un)subscribe: a listener that unsubscribes during dispatch is safe.
     for (const listener of this.listeners) listener(event);
   }

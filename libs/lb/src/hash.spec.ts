@@ -29,7 +29,7 @@ describe(mixToUnit.name, () => {
     for (const a of edge) for (const b of edge) cases.push([a, b, b, a]);
     for (let i = 0; i < 2_000; i++) cases.push([next(), next(), next(), next()]);
     for (const [a, b, c, d] of cases) {
-      expect(mixToUnit(a!, b!, c!, d!)).toBe(unitRef(a!, b!, c!, d!));
+      expect(mixToUnit(a, b, c, d)).toBe(unitRef(a, b, c, d));
     }
   });
 

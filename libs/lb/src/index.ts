@@ -2,12 +2,6 @@ export { ALGO_NAMES, type AlgoName, isAlgoName } from './algo';
 export { Backend, type BackendJSON, type BackendOptions } from './backend';
 export type { Balancer, BalancerOptions, PickContext } from './balancers/balancer';
 export { createBalancer } from './balancers/create-balancer';
-export {
-  Breaker,
-  type BreakerEvent,
-  type BreakerOptions,
-  type BreakerState,
-  type BreakerStateName,
-} from './breaker';
+export { Breaker, type BreakerEvent, type BreakerOptions, type BreakerState, type BreakerStateName } from './breaker';
 export { type Clock, type RandomSource, systemClock } from './clock';
 export { type PickResult, Pool, type PoolJSON, type PoolOptions } from './pool';

@@ -104,7 +104,7 @@ export class Pool {
   }
 
   /**
-   * Chooses a backend for one request with `algo` (default: the pool's) and acquires it.
+   * Chooses a backend for one request with `algo` (default: the pool's) and, unless `ctx.reserve` is false, acquires it.
    * Eligible = healthy and breaker admitting at `ctx.now` (default `clock.now()`). When the eligible share is below
    * the panic threshold, all backends are candidates and the result says `healthy: false`. The chosen backend's
    * breaker is asked {@link Breaker.allow}, which hands out the half-open trial when this pick is it. Returns
@@ -119,7 +119,7 @@ export class Pool {
     const eligible = this.eligible;
     let count = 0;
     for (let i = 0; i < n; i++) {
-      const b = all[i]!;
+      const b = all[i];
       if (b.isEligible(now)) eligible[count++] = b;
     }
     if (eligible.length !== count) eligible.length = count;
@@ -140,8 +140,10 @@ export class Pool {
     pickContext.now = now;
     const backend = this.balancerFor(algo).pick(candidates, pickContext);
     if (backend === undefined) return undefined;
-    backend.acquire();
-    backend.breaker.allow(now);
+    if (ctx.reserve !== false) {
+      backend.acquire();
+      backend.breaker.allow(now);
+    }
     return { backend, algo, healthy: !panic };
   }
 
@@ -172,7 +174,7 @@ export class Pool {
       next.push(kept ?? new Backend(spec.url, weight, this.backendOptions));
       weights.push(kept === undefined ? weight : checkWeight(spec.url, weight));
     }
-    for (let i = 0; i < next.length; i++) next[i]!.setWeight(weights[i]!);
+    for (let i = 0; i < next.length; i++) next[i].setWeight(weights[i]);
     this.list = Object.freeze(next);
     if (algo !== undefined) this.algoValue = algo;
   }

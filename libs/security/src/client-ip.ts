@@ -23,7 +23,7 @@ export class TrustedProxies {
       if (family === 0 || extra !== undefined || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 4 ? 32 : 128)) {
         throw new Error(`trusted proxy '${entry}' is not an IP address or CIDR`);
       }
-      this.list.addSubnet(addr as string, prefix, family === 4 ? 'ipv4' : 'ipv6');
+      this.list.addSubnet(addr, prefix, family === 4 ? 'ipv4' : 'ipv6');
     }
     this.size = entries.length;
   }
@@ -45,7 +45,7 @@ export function resolveClientIp(socketIp: string, forwardedFor: string | string[
   if (forwardedFor === undefined || !trusted.has(ip)) return ip;
   const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor).split(',');
   for (let i = hops.length - 1; i >= 0; i--) {
-    const hop = normalizeIp((hops[i] as string).trim());
+    const hop = normalizeIp((hops[i]).trim());
     if (isIP(hop) === 0) return ip;
     ip = hop;
     if (!trusted.has(hop)) return hop;

@@ -174,7 +174,7 @@ export function loadConfig(processEnv: Env, readText: ReadText = (path) => readF
     return list;
   });
 
-  const lbAlgo = read('ORCH_LB_ALGO', 'ewma' as AlgoName, algo);
+  const lbAlgo = read('ORCH_LB_ALGO', 'ewma', algo);
   const pools = readPools(env, algo, problems);
 
   const divertPool = read('ORCH_DIVERT_POOL', undefined as string | undefined, (raw) => {
@@ -261,7 +261,7 @@ export function loadConfig(processEnv: Env, readText: ReadText = (path) => readF
     },
     ledger: { path: optional('ORCH_LEDGER_PATH') ?? 'data/ledger-orchestrator.jsonl' },
     log: {
-      level: read('ORCH_LOG_LEVEL', 'info' as LogLevel, (raw) => {
+      level: read('ORCH_LOG_LEVEL', 'info', (raw) => {
         const level = raw.trim().toLowerCase();
         if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new Error(`'${raw}' is not one of ${LOG_LEVELS.join(', ')}`);
         return level as LogLevel;
@@ -315,11 +315,15 @@ function mergeConfigFile(processEnv: Env, readText: ReadText, problems: string[]
   const merged: Record<string, string | undefined> = {};
   for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
     if (value === null || value === undefined) continue;
-    if (Array.isArray(value)) merged[key] = value.map(String).join(',');
+    if (Array.isArray(value)) merged[key] = value.map((item) => scalar(item)).join(',');
     else if (typeof value === 'object') merged[key] = JSON.stringify(value);
-    else merged[key] = String(value);
+    else merged[key] = scalar(value);
   }
   return { ...merged, ...processEnv };
+}
+
+function scalar(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
 function readPools(env: Env, algo: (raw: string) => AlgoName, problems: string[]): Map<string, PoolConfig> {

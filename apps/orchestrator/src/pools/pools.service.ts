@@ -20,8 +20,9 @@ export interface HealthSnapshot {
 }
 
 /**
- * The pools of this instance, built from configuration at boot. Owns every {@link Backend}, so ad-hoc pools and
- * configured pools that name the same URL share its health, latency and breaker.
+ * The pools of this instance, built from configuration at boot. Each configured pool owns its backends; an ad-hoc
+ * pool (from `candidates`) borrows a configured backend with the same URL, so it sees that backend's health,
+ * latency and breaker.
  */
 @Injectable()
 export class PoolsService {
@@ -36,6 +37,7 @@ export class PoolsService {
       breaker: { failureThreshold: config.breaker.fails, openForMs: config.breaker.openForMs },
     };
     this.poolOptions = {
+      breaker: this.backendOptions.breaker,
       algo: config.lb.algo,
       connPenalty: config.lb.connPenalty,
       ewmaDecayMs: config.lb.ewmaDecayMs,
@@ -68,11 +70,11 @@ export class PoolsService {
   /** Creates or replaces pool `name`; backends whose URL stays keep their state. */
   define(name: string, backends: readonly BackendSpec[], algo?: AlgoName): Pool {
     const existing = this.pools.get(name);
-    const members = backends.map((spec) => this.backend(spec));
     if (existing !== undefined) {
       existing.update(backends.map((spec) => ({ url: spec.url, weight: spec.weight })), algo ?? existing.algo);
       return existing;
     }
+    const members = backends.map((spec) => new Backend(spec.url, spec.weight, this.backendOptions));
     const pool = new Pool(name, members, { ...this.poolOptions, algo: algo ?? this.config.lb.algo });
     this.pools.set(name, pool);
     return pool;
@@ -90,7 +92,7 @@ export class PoolsService {
     } else {
       if (this.adHocPools.size >= AD_HOC_MAX) this.adHocPools.delete(this.adHocPools.keys().next().value as string);
       const unique = [...new Set(urls)];
-      pool = new Pool(service, unique.map((url) => this.backend({ url })), this.poolOptions);
+      pool = new Pool(service, unique.map((url) => this.known(url) ?? new Backend(url, 1, this.backendOptions)), this.poolOptions);
     }
     this.adHocPools.set(key, pool);
     return pool;
@@ -119,10 +121,11 @@ export class PoolsService {
     };
   }
 
-  private backend(spec: BackendSpec): Backend {
+  /** A configured backend with this URL, so ad-hoc pools share its health, latency and breaker (and weight). */
+  private known(url: string): Backend | undefined {
     for (const pool of this.pools.values()) {
-      for (const backend of pool.backends) if (backend.url === spec.url && backend.weight === (spec.weight ?? 1)) return backend;
+      for (const backend of pool.backends) if (backend.url === url) return backend;
     }
-    return new Backend(spec.url, spec.weight, this.backendOptions);
+    return undefined;
   }
 }

@@ -132,13 +132,9 @@ export class RouteService {
   }
 
   private pick(pool: Pool, body: RouteRequestDto, ctx: RouteContext, algo: AlgoName | undefined, action: Decision['action'], cached: boolean): RouteAnswer {
-    const picked = pool.pick({ key: body.hashKey ?? ctx.state.clientIp }, algo);
-    if (picked === undefined) {
-      this.metrics.errored('no_backend');
-      throw new NoHealthyBackendError(pool.name);
-    }
-    // `/route` only names the target; the caller's request is not ours to track, so the slot is returned at once.
-    picked.backend.release();
+    // `/route` only names the target: the caller's request never passes through us, so nothing is reserved.
+    const picked = pool.pick({ key: body.hashKey ?? ctx.state.clientIp, reserve: false }, algo);
+    if (picked === undefined) throw new NoHealthyBackendError(pool.name);
     this.metrics.picked(pool.name, picked.algo, picked.healthy);
     this.metrics.routed(action);
     ctx.state.backend = picked.backend.url;

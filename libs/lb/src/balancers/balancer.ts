@@ -8,6 +8,12 @@ export interface PickContext {
   key?: string;
   /** Current time in ms on the balancer's clock; default `clock.now()`. */
   now?: number;
+  /**
+   * Whether a request will be sent through the gateway to the pick (default true): then {@link Pool.pick} acquires
+   * the backend and takes its breaker's half-open trial. False for a decision only (`POST /route`), whose outcome the
+   * gateway never sees: nothing is acquired and no trial is spent.
+   */
+  reserve?: boolean;
 }
 
 /** Options shared by the balancers (and by {@link Pool}, which also uses the backend-related ones). */

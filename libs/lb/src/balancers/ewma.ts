@@ -28,11 +28,11 @@ export class EwmaBalancer implements Balancer {
     const n = candidates.length;
     if (n <= 1) return candidates[0];
     const now = ctx.now ?? this.clock.now();
-    let best = candidates[0]!;
+    let best = candidates[0];
     let bestCost = loadCost(best, now, this.connPenalty);
     let ties = 1;
     for (let i = 1; i < n; i++) {
-      const b = candidates[i]!;
+      const b = candidates[i];
       const cost = loadCost(b, now, this.connPenalty);
       if (cost < bestCost) {
         best = b;

@@ -36,28 +36,31 @@ describe(LeastConnBalancer.name, () => {
     }
     const counts = tally(backends, picks);
     [1_000, 2_000, 3_000, 4_000].forEach((expected, i) => {
-      expect(Math.abs(counts[i]! - expected)).toBeLessThanOrEqual(expected * 0.05);
+      expect(Math.abs(counts[i] - expected)).toBeLessThanOrEqual(expected * 0.05);
     });
   });
 
   it('picks the backend with the fewest in-flight requests relative to weight', () => {
     const lc = new LeastConnBalancer(mulberry32(3));
     const [a, b, c] = make([1, 1, 4]);
-    a!.inflight = 3;
-    b!.inflight = 1;
-    c!.inflight = 5; // 5/4 > 1/1
-    expect(lc.pick([a!, b!, c!], {})).toBe(b);
-    c!.inflight = 3; // 3/4 < 1/1
-    expect(lc.pick([a!, b!, c!], {})).toBe(c);
+    a.inflight = 3;
+    b.inflight = 1;
+    c.inflight = 5; // 5/4 > 1/1
+    expect(lc.pick([a, b, c], {})).toBe(b);
+    c.inflight = 3; // 3/4 < 1/1
+    expect(lc.pick([a, b, c], {})).toBe(c);
   });
 
   it('breaks ties at random, reaching every tied backend', () => {
     const lc = new LeastConnBalancer(mulberry32(4));
     const [a, b, c] = make([1, 2, 1]);
-    a!.inflight = 2;
-    b!.inflight = 4; // 4/2 ties 2/1
-    c!.inflight = 5;
-    const counts = tally([a, b, c], Array.from({ length: 2_000 }, () => lc.pick([a!, b!, c!], {})!));
+    a.inflight = 2;
+    b.inflight = 4; // 4/2 ties 2/1
+    c.inflight = 5;
+    const counts = tally(
+      [a, b, c],
+      Array.from({ length: 2_000 }, () => lc.pick([a, b, c], {})!),
+    );
     expect(counts[2]).toBe(0);
     expect(counts[0]).toBeGreaterThan(900);
     expect(counts[1]).toBeGreaterThan(900);
@@ -67,6 +70,6 @@ describe(LeastConnBalancer.name, () => {
     const lc = new LeastConnBalancer(() => 0);
     const [a] = make([1]);
     expect(lc.pick([], {})).toBeUndefined();
-    expect(lc.pick([a!], {})).toBe(a);
+    expect(lc.pick([a], {})).toBe(a);
   });
 });

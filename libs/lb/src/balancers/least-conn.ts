@@ -18,10 +18,10 @@ export class LeastConnBalancer implements Balancer {
   pick(candidates: readonly Backend[], _ctx: PickContext): Backend | undefined {
     const n = candidates.length;
     if (n <= 1) return candidates[0];
-    let best = candidates[0]!;
+    let best = candidates[0];
     let ties = 1;
     for (let i = 1; i < n; i++) {
-      const b = candidates[i]!;
+      const b = candidates[i];
       const lhs = b.inflight * best.weight;
       const rhs = best.inflight * b.weight;
       if (lhs < rhs) {

@@ -31,8 +31,8 @@ export class P2cBalancer implements Balancer {
     const i = index(this.random(), n);
     let j = index(this.random(), n - 1);
     if (j >= i) j++;
-    const a = candidates[i]!;
-    const b = candidates[j]!;
+    const a = candidates[i];
+    const b = candidates[j];
     const now = ctx.now ?? this.clock.now();
     const costA = loadCost(a, now, this.connPenalty);
     const costB = loadCost(b, now, this.connPenalty);

@@ -27,7 +27,7 @@ export class RendezvousBalancer implements Balancer {
     let best: Backend | undefined;
     let bestScore = -Infinity;
     for (let i = 0; i < n; i++) {
-      const b = candidates[i]!;
+      const b = candidates[i];
       const url = this.urlHash(b);
       const score = -b.weight / Math.log(mixToUnit(key.hi, key.lo, url.hi, url.lo));
       if (score > bestScore) {

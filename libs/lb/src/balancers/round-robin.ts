@@ -24,7 +24,7 @@ export class RoundRobinBalancer implements Balancer {
     let best: Backend | undefined;
     let bestSlot: RoundRobinSlot | undefined;
     for (let i = 0; i < n; i++) {
-      const b = candidates[i]!;
+      const b = candidates[i];
       const slot = this.slot(b);
       slot.current += b.weight;
       total += b.weight;

@@ -11,4 +11,3 @@ export function mulberry32(seed: number): RandomSource {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
-

@@ -1,6 +1,6 @@
 import { Backend } from '../backend';
 import type { Balancer } from '../balancers/balancer';
-import { FakeClock } from './fake-clock';
+import { type FakeClock } from './fake-clock';
 
 /**
  * Backends with fixed latencies (ms) on one fake clock, default RTT 50 ms and decay 10 s: the set-up of the
@@ -14,15 +14,21 @@ export function backendsWithLatency(clock: FakeClock, latencies: readonly number
  * Serial traffic: each request is picked, runs for its backend's latency (the clock advances by it), then is observed
  * and released. Returns how many requests each backend got.
  */
-export function runSerial(balancer: Balancer, clock: FakeClock, backends: readonly Backend[], latencies: readonly number[], requests: number): number[] {
+export function runSerial(
+  balancer: Balancer,
+  clock: FakeClock,
+  backends: readonly Backend[],
+  latencies: readonly number[],
+  requests: number,
+): number[] {
   const counts = backends.map(() => 0);
   for (let r = 0; r < requests; r++) {
     const b = balancer.pick(backends, { now: clock.now() })!;
     const i = backends.indexOf(b);
-    counts[i]!++;
+    counts[i]++;
     b.acquire();
-    clock.advance(latencies[i]!);
-    b.observe(latencies[i]!);
+    clock.advance(latencies[i]);
+    b.observe(latencies[i]);
     b.release();
   }
   return counts;
@@ -44,7 +50,7 @@ export function runConcurrent(
   const pending: { end: number; backend: Backend; latency: number }[] = [];
   const finishUntil = (t: number) => {
     pending.sort((a, b) => a.end - b.end);
-    while (pending.length > 0 && pending[0]!.end <= t) {
+    while (pending.length > 0 && pending[0].end <= t) {
       const p = pending.shift()!;
       p.backend.observe(p.latency, p.end);
       p.backend.release();
@@ -55,9 +61,9 @@ export function runConcurrent(
     finishUntil(now);
     const b = balancer.pick(backends, { now })!;
     const i = backends.indexOf(b);
-    counts[i]!++;
+    counts[i]++;
     b.acquire();
-    pending.push({ end: now + latencies[i]!, backend: b, latency: latencies[i]! });
+    pending.push({ end: now + latencies[i], backend: b, latency: latencies[i] });
   }
   return counts;
 }

@@ -1,0 +1,143 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, type Env } from './config';
+import { parseDuration, parseWeights } from './parse';
+
+const DEV: Env = { ORCH_ALLOW_INSECURE: '1' };
+
+function problems(env: Env, files: Record<string, string> = {}): readonly string[] {
+  try {
+    loadConfig(env, (path) => {
+      const text = files[path];
+      if (text === undefined) throw new Error(`ENOENT: ${path}`);
+      return text;
+    });
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe(loadConfig.name, () => {
+  it('gives the contract defaults in insecure dev mode', () => {
+    const { config } = loadConfig(DEV);
+    expect(config.listen).toEqual({ host: '127.0.0.1', port: 8080, insecure: true });
+    expect(config.lb.algo).toBe('ewma');
+    expect(config.lb.connPenalty).toBe(5);
+    expect(config.health).toMatchObject({ everyMs: 5000, timeoutMs: 1500, degradedRatio: 0.5 });
+    expect(config.breaker).toEqual({ fails: 3, openForMs: 15_000 });
+    expect(config.route.maxBytes).toBe(16_384);
+    expect(config.rateLimit).toMatchObject({ ipPerMinute: 200, ipPerMinuteDegraded: 50, tenantPerMinute: 1000 });
+    expect(config.policy).toMatchObject({ opaEntrypoint: 'shieldx/routing/decision', opaEnforce: false, cacheTtlMs: 2000, cacheMax: 10_000 });
+    expect(config.admission.header).toBe('X-ShieldX-Admission');
+    expect(config.ledger.path).toBe('data/ledger-orchestrator.jsonl');
+    expect(config.log.level).toBe('info');
+    expect(config.pools.size).toBe(0);
+  });
+
+  it('refuses to start without TLS files unless insecure mode is asked for, saying what to set', () => {
+    const found = problems({});
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(/ORCH_TLS_CERT_FILE.*ORCH_ALLOW_INSECURE=1/);
+  });
+
+  it('names every bad key in one error', () => {
+    const found = problems({
+      ...DEV,
+      ORCH_PORT: 'eighty',
+      ORCH_LB_ALGO: 'random',
+      ORCH_HEALTH_EVERY: '5',
+      ORCH_CB_FAILS: '0',
+      ORCH_TRUSTED_PROXIES: '10.0.0.0/8,not-an-ip',
+      ORCH_LOG_LEVEL: 'loud',
+    });
+    const keys = found.map((line) => line.split(':')[0]);
+    expect(keys).toEqual(
+      expect.arrayContaining(['ORCH_PORT', 'ORCH_LB_ALGO', 'ORCH_HEALTH_EVERY', 'ORCH_CB_FAILS', 'ORCH_TRUSTED_PROXIES', 'ORCH_LOG_LEVEL']),
+    );
+    expect(found).toHaveLength(6);
+    expect(() => loadConfig({ ...DEV, ORCH_PORT: 'x' })).toThrow(/invalid configuration \(1 problem\)/);
+  });
+
+  it('builds pools from ORCH_POOL_<NAME>, with host:port shorthand, weights and algorithm', () => {
+    const { config } = loadConfig({
+      ...DEV,
+      ORCH_POOL_API: '127.0.0.1:9001, http://127.0.0.1:9002/',
+      ORCH_POOL_ALGO_API: 'p2c',
+      ORCH_POOL_WEIGHTS_API: '127.0.0.1:9001=3,http://127.0.0.1:9002=1',
+      ORCH_BACKENDS_JSON: '{"search":["https://search.internal:8443"]}',
+    });
+    expect([...config.pools.keys()].sort()).toEqual(['api', 'search']);
+    const api = config.pools.get('api');
+    expect(api?.urls).toEqual(['http://127.0.0.1:9001', 'http://127.0.0.1:9002']);
+    expect(api?.algo).toBe('p2c');
+    expect(api?.weights.get('http://127.0.0.1:9001')).toBe(3);
+    expect(config.pools.get('search')?.urls).toEqual(['https://search.internal:8443']);
+  });
+
+  it('never creates a pool from ALGO_ or WEIGHTS_ keys, and says which pool is missing', () => {
+    const found = problems({ ...DEV, ORCH_POOL_ALGO_GHOST: 'p2c', ORCH_POOL_WEIGHTS_PHANTOM: '{"http://a:1":2}' });
+    expect(found).toEqual([
+      expect.stringMatching(/^ORCH_POOL_ALGO_GHOST: no pool 'ghost'/),
+      expect.stringMatching(/^ORCH_POOL_WEIGHTS_PHANTOM: no pool 'phantom'/),
+    ]);
+  });
+
+  it('refuses bad backend URLs, duplicate pools, zero weights and weights for strangers', () => {
+    const found = problems({
+      ...DEV,
+      ORCH_POOL_A: 'ftp://x:21,http://user:pw@h:1,http://h:2?q=1',
+      ORCH_POOL_B: 'h:1',
+      ORCH_POOL_WEIGHTS_B: 'h:1=0',
+      ORCH_POOL_C: 'h:3',
+      ORCH_POOL_WEIGHTS_C: 'h:4=2',
+      ORCH_BACKENDS_JSON: '{"c":["h:5"]}',
+    });
+    expect(found.join('\n')).toMatch(/ftp:\/\/x:21' must use http or https/);
+    expect(found.join('\n')).toMatch(/must not carry credentials/);
+    expect(found.join('\n')).toMatch(/must not have a query/);
+    expect(found.join('\n')).toMatch(/ORCH_POOL_WEIGHTS_B: weight of 'h:1' must be a number > 0/);
+    expect(found.join('\n')).toMatch(/ORCH_POOL_C: pool 'c' is already defined by ORCH_BACKENDS_JSON/);
+  });
+
+  it('reads the same keys from an ORCH_CONFIG file, the environment winning', () => {
+    const yaml = 'ORCH_ALLOW_INSECURE: 1\nORCH_PORT: 9000\nORCH_LB_ALGO: p2c\nORCH_BACKENDS_JSON:\n  api: ["h:1", "h:2"]\n';
+    const { config } = loadConfig({ ORCH_CONFIG: '/etc/shieldx.yaml', ORCH_PORT: '9100' }, () => yaml);
+    expect(config.listen.port).toBe(9100);
+    expect(config.lb.algo).toBe('p2c');
+    expect(config.pools.get('api')?.urls).toEqual(['http://h:1', 'http://h:2']);
+    expect(problems({ ORCH_CONFIG: '/missing.yaml' })[0]).toMatch(/^ORCH_CONFIG: cannot read '\/missing.yaml'/);
+  });
+
+  it('warns about unknown ORCH_ settings instead of ignoring them silently', () => {
+    const { warnings } = loadConfig({ ...DEV, ORCH_LB_ALG: 'p2c' });
+    expect(warnings).toEqual(['ORCH_LB_ALG is not a ShieldX setting and is ignored']);
+  });
+
+  it('accepts ORCH_EWMA_DECAY as a weight or a duration', () => {
+    expect(loadConfig({ ...DEV, ORCH_EWMA_DECAY: '10s' }).config.lb.ewmaDecayMs).toBe(10_000);
+    expect(loadConfig({ ...DEV, ORCH_EWMA_DECAY: '0.3' }).config.lb.ewmaDecayMs).toBeCloseTo(5000 / -Math.log(0.7), 6);
+    expect(problems({ ...DEV, ORCH_EWMA_DECAY: '0' })[0]).toMatch(/^ORCH_EWMA_DECAY/);
+  });
+});
+
+describe(parseDuration.name, () => {
+  it('takes ms, s, m, h and refuses a bare number', () => {
+    expect(parseDuration('1500ms')).toBe(1500);
+    expect(parseDuration('5s')).toBe(5000);
+    expect(parseDuration('2m')).toBe(120_000);
+    expect(parseDuration('1.5s')).toBe(1500);
+    expect(() => parseDuration('5')).toThrow(/needs|unit/);
+  });
+});
+
+describe(parseWeights.name, () => {
+  it('reads JSON and url=w lists alike', () => {
+    expect([...parseWeights('{"h:1": 2}')]).toEqual([['http://h:1', 2]]);
+    expect([...parseWeights('h:1=2, http://h:2=0.5')]).toEqual([
+      ['http://h:1', 2],
+      ['http://h:2', 0.5],
+    ]);
+    expect(() => parseWeights('h:1=-1')).toThrow(/> 0/);
+  });
+});

@@ -1,0 +1,211 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDemoBackend, type RunningDemoBackend } from '../src/demo/demo-backends';
+import { post, startOrchestrator, type RunningOrchestrator } from './harness';
+
+const VALID = { service: 'api', tenant: 'acme', scope: 'read', path: '/v1/items' };
+
+describe('POST /route over a real socket', () => {
+  let backends: RunningDemoBackend[];
+  let orch: RunningOrchestrator;
+  let route: string;
+
+  beforeAll(async () => {
+    backends = await Promise.all(
+      ['a', 'b', 'c', 'd'].map((name) => startDemoBackend({ name, delayMs: 0, jitterMs: 0 })),
+    );
+    orch = await startOrchestrator({
+      ORCH_POOL_API: backends.slice(0, 3).map((b) => b.url).join(','),
+      ORCH_POOL_SEARCH: backends[3]!.url,
+      ORCH_POOL_ALGO_SEARCH: 'round_robin',
+    });
+    route = `${orch.url}/route`;
+  });
+
+  afterAll(async () => {
+    await orch?.close();
+    await Promise.all(backends.map((b) => b.close()));
+  });
+
+  it('answers a valid request with a target from the pool and the contract fields', async () => {
+    const res = await post(route, VALID);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      target: expect.any(String),
+      algo: 'ewma',
+      policy: 'allow',
+      healthy: true,
+      pool: 'api',
+      cached: false,
+    });
+    expect(backends.slice(0, 3).map((b) => b.url)).toContain(res.body['target']);
+    expect(res.headers.get('x-correlation-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(res.headers.get('ratelimit-limit')).toBe('200');
+    expect(Number(res.headers.get('ratelimit-remaining'))).toBeLessThan(200);
+  });
+
+  it('keeps a sane caller correlation id and replaces an insane one', async () => {
+    expect((await post(route, VALID, { 'x-correlation-id': 'trace-42' })).headers.get('x-correlation-id')).toBe('trace-42');
+    const replaced = await post(route, VALID, { 'x-correlation-id': 'bad id with spaces' });
+    expect(replaced.headers.get('x-correlation-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  const badInputs: [string, unknown, number, string][] = [
+    ['unknown field', { ...VALID, admin: true }, 400, 'invalid_request'],
+    ['wrong type', { ...VALID, tenant: 42 }, 400, 'invalid_request'],
+    ['missing field', { service: 'api', tenant: 'acme', scope: 'read' }, 400, 'invalid_request'],
+    ['bad service name', { ...VALID, service: 'API!' }, 400, 'invalid_request'],
+    ['bad tenant', { ...VALID, tenant: 'a/b' }, 400, 'invalid_request'],
+    ['bad scope', { ...VALID, scope: 'Read' }, 400, 'invalid_request'],
+    ['path traversal', { ...VALID, path: '/a/../b' }, 400, 'invalid_request'],
+    ['encoded traversal', { ...VALID, path: '/a/%2e%2e/b' }, 400, 'invalid_request'],
+    ['double-encoded traversal', { ...VALID, path: '/a/%252e%252e/b' }, 400, 'invalid_request'],
+    ['relative path', { ...VALID, path: 'v1/items' }, 400, 'invalid_request'],
+    ['bad algo', { ...VALID, algo: 'random' }, 400, 'invalid_request'],
+    ['empty candidates', { ...VALID, candidates: [] }, 400, 'invalid_request'],
+    ['array body', [VALID], 400, 'invalid_request'],
+    ['bad JSON', '{"service":', 400, 'invalid_json'],
+    ['prototype pollution', '{"service":"api","__proto__":{"x":1}}', 400, 'invalid_json'],
+    ['unknown service', { ...VALID, service: 'nowhere' }, 404, 'unknown_service'],
+  ];
+
+  it.each(badInputs)('refuses %s with its 4xx JSON error', async (_name, body, status, code) => {
+    const res = await post(route, body, { 'x-correlation-id': 'bad-input' });
+    expect(res.status).toBe(status);
+    expect(res.body).toMatchObject({ error: code, message: expect.any(String), correlationId: 'bad-input' });
+  });
+
+  it('refuses a 17 KiB body with 413 before parsing it', async () => {
+    const res = await post(route, { ...VALID, hashKey: 'x'.repeat(17 * 1024) });
+    expect(res.status).toBe(413);
+    expect(res.body).toMatchObject({ error: 'body_too_large' });
+  });
+
+  it('refuses a body that is not JSON with 415', async () => {
+    const response = await fetch(route, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' });
+    expect(response.status).toBe(415);
+    expect(await response.json()).toMatchObject({ error: 'unsupported_media_type' });
+  });
+
+  it('answers unknown endpoints with a JSON 404', async () => {
+    const response = await fetch(`${orch.url}/nope`);
+    expect(response.status).toBe(404);
+    expect(await response.json()).toMatchObject({ error: 'not_found', correlationId: expect.any(String) });
+  });
+
+  it('honours X-LB-Algo: rendezvous and keeps a hashKey on one backend', async () => {
+    const targets = new Set<unknown>();
+    for (let i = 0; i < 30; i++) {
+      const res = await post(route, { ...VALID, hashKey: 'user-7' }, { 'x-lb-algo': 'rendezvous' });
+      expect(res.body['algo']).toBe('rendezvous');
+      targets.add(res.body['target']);
+    }
+    expect(targets.size).toBe(1);
+    const spread = new Set<unknown>();
+    for (let i = 0; i < 60; i++) spread.add((await post(route, { ...VALID, hashKey: `user-${i}` }, { 'x-lb-algo': 'rendezvous' })).body['target']);
+    expect(spread.size).toBe(3);
+  });
+
+  it('refuses an unknown X-LB-Algo', async () => {
+    const res = await post(route, VALID, { 'x-lb-algo': 'fastest' });
+    expect(res.status).toBe(400);
+    expect(res.body['error']).toBe('invalid_algo');
+  });
+
+  it('uses the pool algorithm when nothing overrides it, and the body algo when given', async () => {
+    expect((await post(route, { ...VALID, service: 'search' })).body['algo']).toBe('round_robin');
+    expect((await post(route, { ...VALID, algo: 'least_conn' })).body['algo']).toBe('least_conn');
+  });
+
+  it('balances over ad-hoc candidates instead of answering 503', async () => {
+    const candidates = ['http://10.1.0.1:80', 'http://10.1.0.2:80'];
+    const seen = new Set<unknown>();
+    for (let i = 0; i < 20; i++) {
+      const res = await post(route, { ...VALID, service: 'adhoc', candidates }, { 'x-lb-algo': 'round_robin' });
+      expect(res.status).toBe(200);
+      seen.add(res.body['target']);
+    }
+    expect([...seen].sort()).toEqual(candidates);
+  });
+
+  it('exposes the contract metrics', async () => {
+    const text = await (await fetch(`${orch.url}/metrics`)).text();
+    for (const name of [
+      'orchestrator_route_total',
+      'orchestrator_route_denied_total',
+      'orchestrator_route_error_total',
+      'orchestrator_lb_pick_total{pool="api",algo="ewma",healthy="true"}',
+      'orchestrator_ratelimit_denied_total',
+      'orchestrator_http_request_duration_seconds_bucket{',
+    ]) {
+      expect(text).toContain(name);
+    }
+  });
+
+  it('lists every backend with its state on /health, and answers /healthz and /readyz', async () => {
+    const health = (await (await fetch(`${orch.url}/health`)).json()) as Record<string, any>;
+    expect(health['status']).toBe('ok');
+    expect(health['health_ratio']).toBe(1);
+    expect(health['pools'].api).toMatchObject({ algo: 'ewma', healthy: 3, total: 3 });
+    expect(health['pools'].api.backends).toHaveLength(3);
+    expect(health['pools'].api.backends[0]).toEqual({
+      url: backends[0]!.url,
+      healthy: true,
+      ewma_ms: expect.any(Number),
+      inflight: 0,
+      cb_state: 'closed',
+      weight: 1,
+      last_error: null,
+    });
+    expect((await fetch(`${orch.url}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${orch.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ok', info: { policy: { status: 'up', source: 'allow-all' } } });
+  });
+
+  it('writes one access line per request with the correlation id, anonymised IP and no query string', async () => {
+    await post(route, { ...VALID, path: '/v1/items?token=secret' }, { 'x-correlation-id': 'log-check-1', authorization: 'Bearer hunter2' });
+    await new Promise((resolve) => setImmediate(resolve));
+    const line = orch.logs.find((l) => l['corrId'] === 'log-check-1' && l['event'] === 'access');
+    expect(line).toMatchObject({
+      level: 'info',
+      service: 'orchestrator',
+      event: 'access',
+      corrId: 'log-check-1',
+      tenant: 'acme',
+      action: 'allow',
+      backend: expect.stringMatching(/^http:\/\/127\.0\.0\.1:/),
+      ip: '127.0.0.0',
+      latencyMs: expect.any(Number),
+      timestamp: expect.any(String),
+    });
+    const all = JSON.stringify(orch.logs);
+    expect(all).not.toContain('hunter2');
+    expect(all).not.toContain('token=secret');
+  });
+});
+
+describe('per-IP rate limit', () => {
+  let orch: RunningOrchestrator;
+
+  beforeAll(async () => {
+    orch = await startOrchestrator({ ORCH_POOL_API: 'http://10.9.9.9:80', ORCH_IP_BURST: '5', ORCH_IP_BURST_DEGRADED: '5' });
+  });
+  afterAll(() => orch?.close());
+
+  it('answers 429 with Retry-After and RateLimit headers once the bucket is empty, and a spoofed XFF changes nothing', async () => {
+    const statuses: number[] = [];
+    let last: Awaited<ReturnType<typeof post>> | undefined;
+    for (let i = 0; i < 8; i++) {
+      last = await post(`${orch.url}/route`, VALID, { 'x-forwarded-for': `198.51.100.${i}` });
+      statuses.push(last.status);
+    }
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429, 429]);
+    expect(last!.body).toMatchObject({ error: 'rate_limited' });
+    expect(last!.headers.get('retry-after')).toBe('12');
+    expect(last!.headers.get('ratelimit-limit')).toBe('5');
+    expect(last!.headers.get('ratelimit-remaining')).toBe('0');
+    const metrics = await (await fetch(`${orch.url}/metrics`)).text();
+    expect(metrics).toContain('orchestrator_ratelimit_denied_total{scope="ip"} 3');
+    expect((await fetch(`${orch.url}/healthz`)).status).toBe(200);
+  });
+});

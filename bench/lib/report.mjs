@@ -1,0 +1,69 @@
+// Writes one benchmark's section of docs/BENCHMARKS.md. Each benchmark owns the text between
+// `<!-- bench:<name>:start -->` and `<!-- bench:<name>:end -->`; everything else in the file is left as it is.
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const BENCHMARKS_FILE = resolve(ROOT, 'docs/BENCHMARKS.md');
+
+const HEADER =
+  '# Benchmarks — every figure here is written by a script under bench/; do not edit by hand\n\n' +
+  'Run them all with `npm run bench` (or one with `npm run bench:<name>`). Each section below is replaced whole by ' +
+  'the script that owns it, between its `<!-- bench:<name>:start/end -->` markers.\n';
+
+/**
+ * Replaces (or appends) the section `name` of docs/BENCHMARKS.md with `markdown`. Creates the file with a short
+ * header when it does not exist. The write is atomic (temporary file + rename).
+ * @param {string} name section name, e.g. `route`
+ * @param {string} markdown the section's body (without the markers)
+ * @param {{ file?: string }} [options]
+ */
+export function writeSection(name, markdown, { file = BENCHMARKS_FILE } = {}) {
+  if (!/^[a-z0-9_-]+$/i.test(name)) throw new Error(`writeSection: bad section name ${JSON.stringify(name)}`);
+  const start = `<!-- bench:${name}:start -->`;
+  const end = `<!-- bench:${name}:end -->`;
+  let text;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    if (error.code !== 'ENOENT') throw error;
+    text = HEADER;
+  }
+  const block = `${start}\n${markdown.trim()}\n${end}`;
+  const from = text.indexOf(start);
+  const to = text.indexOf(end);
+  if (from !== -1 && to > from) {
+    text = text.slice(0, from) + block + text.slice(to + end.length);
+  } else if (from !== -1 || to !== -1) {
+    throw new Error(`writeSection: ${file} has a broken "${name}" section (one marker without the other)`);
+  } else {
+    text = `${text.replace(/\s*$/, '')}\n\n${block}\n`;
+  }
+  mkdirSync(dirname(file), { recursive: true });
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, text);
+  renameSync(temporary, file);
+  return file;
+}
+
+/**
+ * A markdown table. `align` is a string of `l`/`r` per column (default: first column left, the rest right).
+ * @param {string[]} headers
+ * @param {(string|number)[][]} rows
+ * @param {string} [align]
+ */
+export function markdownTable(headers, rows, align) {
+  const alignment = align ?? 'l' + 'r'.repeat(headers.length - 1);
+  const line = (cells) => `| ${cells.map((cell) => String(cell).replace(/\|/g, '\\|')).join(' | ')} |`;
+  const rule = `|${headers.map((_, i) => (alignment[i] === 'r' ? '---:' : '---')).join('|')}|`;
+  return [line(headers), rule, ...rows.map(line)].join('\n');
+}
+
+/** A plain-text table for the terminal (first column left-aligned, the rest right-aligned). */
+export function textTable(headers, rows) {
+  const all = [headers, ...rows].map((row) => row.map((cell) => String(cell)));
+  const widths = headers.map((_, i) => Math.max(...all.map((row) => row[i].length)));
+  const format = (row) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
+  return [format(all[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...all.slice(1).map(format)].join('\n');
+}

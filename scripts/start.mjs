@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+// `npm start`: build the orchestrator, run it in insecure dev mode with the built-in demo backends, and run the admin
+// UI beside it. Ctrl-C stops both. Settings in the environment pass through (e.g. ORCH_PORT, ORCH_LB_ALGO).
+import { spawn, spawnSync } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const env = { ...process.env, ORCH_ALLOW_INSECURE: process.env.ORCH_ALLOW_INSECURE ?? '1', ORCH_DEMO: process.env.ORCH_DEMO ?? '1' };
+const port = env.ORCH_PORT ?? '8080';
+const uiPort = env.ADMIN_UI_PORT ?? '3000';
+const orchUrl = `http://127.0.0.1:${port}`;
+
+const build = spawnSync('npx', ['nx', 'run', 'orchestrator:build', '--output-style=stream'], { stdio: 'inherit', env });
+if (build.status !== 0) process.exit(build.status ?? 1);
+
+const children = [];
+let stopping = false;
+function stop(code) {
+  if (stopping) return;
+  stopping = true;
+  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+  setTimeout(() => process.exit(code), 3000).unref();
+  Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : null))).then(() => process.exit(code));
+}
+function run(name, command, args, extraEnv) {
+  const child = spawn(command, args, { stdio: 'inherit', env: { ...env, ...extraEnv } });
+  child.once('exit', (code, signal) => {
+    if (!stopping) {
+      process.stderr.write(`shieldx: ${name} exited (${signal ?? code}); stopping\n`);
+      stop(code ?? 1);
+    }
+  });
+  children.push(child);
+  return child;
+}
+process.on('SIGINT', () => stop(0));
+process.on('SIGTERM', () => stop(0));
+
+run('orchestrator', process.execPath, ['dist/orchestrator/apps/orchestrator/src/main.js']);
+
+let ready = false;
+for (let i = 0; i < 100 && !ready && !stopping; i++) {
+  try {
+    ready = (await fetch(`${orchUrl}/readyz`)).ok;
+  } catch {
+    await sleep(200);
+  }
+}
+if (!ready) {
+  process.stderr.write(`shieldx: the orchestrator did not become ready on ${orchUrl}\n`);
+  stop(1);
+} else {
+  run('admin UI', 'npx', ['next', 'dev', 'apps/admin-ui', '-H', '127.0.0.1', '-p', uiPort], {
+    NEXT_TELEMETRY_DISABLED: '1',
+    ORCH_ADMIN_URL: env.ORCH_ADMIN_URL ?? orchUrl,
+  });
+  process.stdout.write(
+    [
+      '',
+      `ShieldX Orchestrator (dev, plain HTTP, demo pools api/search/static) on ${orchUrl}`,
+      `Admin UI on http://127.0.0.1:${uiPort}`,
+      'Try:',
+      `  curl -s -X POST ${orchUrl}/route -H 'content-type: application/json' \\`,
+      `    -d '{"service":"api","tenant":"acme","scope":"read","path":"/v1/items"}'`,
+      `  curl -s ${orchUrl}/health`,
+      '',
+    ].join('\n') + '\n',
+  );
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+// `npm test`: lint → typecheck → unit → e2e → build, stopping at the first failing stage. Ends with the plain
+// "N passed, N failed" line counted over every Vitest test.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const out = mkdtempSync(join(tmpdir(), 'shieldx-test-'));
+const env = { ...process.env, TZ: 'UTC', NEXT_TELEMETRY_DISABLED: '1', NX_DAEMON: 'false' };
+let passed = 0;
+let failed = 0;
+
+function step(name, command, args) {
+  process.stdout.write(`\n=== ${name}: ${command} ${args.join(' ')}\n`);
+  const started = Date.now();
+  const result = spawnSync(command, args, { stdio: 'inherit', env });
+  process.stdout.write(`=== ${name}: ${result.status === 0 ? 'ok' : 'FAILED'} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  return result.status === 0;
+}
+
+function vitest(name, projects) {
+  const file = join(out, `${name}.json`);
+  const ok = step(name, 'npx', ['vitest', 'run', ...projects.flatMap((p) => ['--project', p]), '--reporter=default', '--reporter=json', `--outputFile.json=${file}`]);
+  try {
+    const report = JSON.parse(readFileSync(file, 'utf8'));
+    passed += report.numPassedTests;
+    failed += report.numFailedTests;
+  } catch {
+    failed += 1;
+  }
+  return ok;
+}
+
+const ok =
+  step('format', 'npx', ['prettier', '--check', '.', '--log-level', 'warn']) &&
+  step('lint', 'npx', ['nx', 'run-many', '-t', 'lint', '--output-style=stream']) &&
+  step('typecheck', 'npx', ['nx', 'run-many', '-t', 'typecheck', '--output-style=stream']) &&
+  vitest('unit', ['lb', 'security', 'policy', 'ledger', 'orchestrator']) &&
+  vitest('e2e', ['orchestrator-e2e']) &&
+  step('build', 'npx', ['nx', 'run-many', '-t', 'build', '--output-style=stream']);
+
+process.stdout.write(`\n${passed} passed, ${failed} failed\n`);
+process.exit(ok && failed === 0 ? 0 : 1);
