@@ -4,7 +4,18 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['**/node_modules', '**/dist', '**/.nx', '**/.next', 'apps/admin-ui/next-env.d.ts', 'bench/**', 'scripts/**', 'packages/**', '**/*.mjs', '**/*.js'],
+    ignores: [
+      '**/node_modules',
+      '**/dist',
+      '**/.nx',
+      '**/.next',
+      'apps/admin-ui/next-env.d.ts',
+      'bench/**',
+      'scripts/**',
+      'packages/**',
+      '**/*.mjs',
+      '**/*.js',
+    ],
   },
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -39,6 +50,8 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',
       '@typescript-eslint/unbound-method': 'off',
+      // expect.any()/expect.stringMatching() are typed `any` by Vitest.
+      '@typescript-eslint/no-unsafe-assignment': 'off',
     },
   },
   prettier,

@@ -4,7 +4,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-const env = { ...process.env, ORCH_ALLOW_INSECURE: process.env.ORCH_ALLOW_INSECURE ?? '1', ORCH_DEMO: process.env.ORCH_DEMO ?? '1' };
+const env = {
+  ...process.env,
+  ORCH_ALLOW_INSECURE: process.env.ORCH_ALLOW_INSECURE ?? '1',
+  ORCH_DEMO: process.env.ORCH_DEMO ?? '1',
+};
 const port = env.ORCH_PORT ?? '8080';
 const uiPort = env.ADMIN_UI_PORT ?? '3000';
 const orchUrl = `http://127.0.0.1:${port}`;
@@ -19,7 +23,9 @@ function stop(code) {
   stopping = true;
   for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
   setTimeout(() => process.exit(code), 3000).unref();
-  Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : null))).then(() => process.exit(code));
+  Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : null))).then(() =>
+    process.exit(code),
+  );
 }
 function run(name, command, args, extraEnv) {
   const child = spawn(command, args, { stdio: 'inherit', env: { ...env, ...extraEnv } });

@@ -22,7 +22,9 @@ export function orchestratorUrl(): string {
 }
 
 /** Reads `/health` (which answers 503 with the same body while degraded). */
-export async function fetchHealth(): Promise<{ ok: true; health: HealthView } | { ok: false; url: string; error: string }> {
+export async function fetchHealth(): Promise<
+  { ok: true; health: HealthView } | { ok: false; url: string; error: string }
+> {
   const url = orchestratorUrl();
   try {
     const response = await fetch(`${url}/health`, { cache: 'no-store', signal: AbortSignal.timeout(3000) });

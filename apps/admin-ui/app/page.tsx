@@ -31,7 +31,10 @@ function Pools({ health }: { health: HealthView }) {
       {pools.map(([name, pool]) => (
         <div key={name}>
           <h2>
-            {name} <span className="muted">({pool.algo}, {pool.healthy}/{pool.total} healthy)</span>
+            {name}{' '}
+            <span className="muted">
+              ({pool.algo}, {pool.healthy}/{pool.total} healthy)
+            </span>
           </h2>
           <table>
             <thead>

@@ -30,7 +30,10 @@ export interface CreateAppOptions {
 }
 
 /** Builds the orchestrator application (not yet listening) from a validated configuration. */
-export async function createApp(config: OrchestratorConfig, options: CreateAppOptions = {}): Promise<NestFastifyApplication> {
+export async function createApp(
+  config: OrchestratorConfig,
+  options: CreateAppOptions = {},
+): Promise<NestFastifyApplication> {
   const logger = createLogger(config.log.level, options.logDestination);
   const adapter = new FastifyAdapter({
     loggerInstance: logger,
@@ -41,7 +44,11 @@ export async function createApp(config: OrchestratorConfig, options: CreateAppOp
     requestTimeout: SERVER_LIMITS.requestTimeoutMs,
     keepAliveTimeout: SERVER_LIMITS.keepAliveTimeoutMs,
     maxRequestsPerSocket: SERVER_LIMITS.maxRequestsPerSocket,
-    http: { requestTimeout: SERVER_LIMITS.requestTimeoutMs, headersTimeout: SERVER_LIMITS.requestHeadersTimeoutMs, maxHeaderSize: SERVER_LIMITS.maxHeaderBytes },
+    http: {
+      requestTimeout: SERVER_LIMITS.requestTimeoutMs,
+      headersTimeout: SERVER_LIMITS.requestHeadersTimeoutMs,
+      maxHeaderSize: SERVER_LIMITS.maxHeaderBytes,
+    },
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     logger: new NestPinoLogger(logger),

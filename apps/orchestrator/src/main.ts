@@ -28,10 +28,15 @@ async function main(): Promise<void> {
   }
   await app.listen({ port: config.listen.port, host: config.listen.host });
   const address = await app.getUrl();
-  log.info({ event: 'listening', url: address, pools: [...(config.pools.keys())], demo: config.demo }, `listening on ${address}`);
+  log.info(
+    { event: 'listening', url: address, pools: [...config.pools.keys()], demo: config.demo },
+    `listening on ${address}`,
+  );
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`shieldx: failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.stderr.write(
+    `shieldx: failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
   process.exit(1);
 });

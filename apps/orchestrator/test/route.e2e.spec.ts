@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemoBackend, type RunningDemoBackend } from '../src/demo/demo-backends';
+import type { HealthSnapshot } from '../src/pools/pools.service';
 import { post, startOrchestrator, type RunningOrchestrator } from './harness';
 
 const VALID = { service: 'api', tenant: 'acme', scope: 'read', path: '/v1/items' };
@@ -14,8 +15,11 @@ describe('POST /route over a real socket', () => {
       ['a', 'b', 'c', 'd'].map((name) => startDemoBackend({ name, delayMs: 0, jitterMs: 0 })),
     );
     orch = await startOrchestrator({
-      ORCH_POOL_API: backends.slice(0, 3).map((b) => b.url).join(','),
-      ORCH_POOL_SEARCH: backends[3]!.url,
+      ORCH_POOL_API: backends
+        .slice(0, 3)
+        .map((b) => b.url)
+        .join(','),
+      ORCH_POOL_SEARCH: backends[3].url,
       ORCH_POOL_ALGO_SEARCH: 'round_robin',
     });
     route = `${orch.url}/route`;
@@ -44,7 +48,9 @@ describe('POST /route over a real socket', () => {
   });
 
   it('keeps a sane caller correlation id and replaces an insane one', async () => {
-    expect((await post(route, VALID, { 'x-correlation-id': 'trace-42' })).headers.get('x-correlation-id')).toBe('trace-42');
+    expect((await post(route, VALID, { 'x-correlation-id': 'trace-42' })).headers.get('x-correlation-id')).toBe(
+      'trace-42',
+    );
     const replaced = await post(route, VALID, { 'x-correlation-id': 'bad id with spaces' });
     expect(replaced.headers.get('x-correlation-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
@@ -101,7 +107,8 @@ describe('POST /route over a real socket', () => {
     }
     expect(targets.size).toBe(1);
     const spread = new Set<unknown>();
-    for (let i = 0; i < 60; i++) spread.add((await post(route, { ...VALID, hashKey: `user-${i}` }, { 'x-lb-algo': 'rendezvous' })).body['target']);
+    for (let i = 0; i < 60; i++)
+      spread.add((await post(route, { ...VALID, hashKey: `user-${i}` }, { 'x-lb-algo': 'rendezvous' })).body['target']);
     expect(spread.size).toBe(3);
   });
 
@@ -142,13 +149,13 @@ describe('POST /route over a real socket', () => {
   });
 
   it('lists every backend with its state on /health, and answers /healthz and /readyz', async () => {
-    const health = (await (await fetch(`${orch.url}/health`)).json()) as Record<string, any>;
-    expect(health['status']).toBe('ok');
-    expect(health['health_ratio']).toBe(1);
-    expect(health['pools'].api).toMatchObject({ algo: 'ewma', healthy: 3, total: 3 });
-    expect(health['pools'].api.backends).toHaveLength(3);
-    expect(health['pools'].api.backends[0]).toEqual({
-      url: backends[0]!.url,
+    const health = (await (await fetch(`${orch.url}/health`)).json()) as HealthSnapshot;
+    expect(health.status).toBe('ok');
+    expect(health.health_ratio).toBe(1);
+    expect(health.pools['api']).toMatchObject({ algo: 'ewma', healthy: 3, total: 3 });
+    expect(health.pools['api'].backends).toHaveLength(3);
+    expect(health.pools['api'].backends[0]).toEqual({
+      url: backends[0].url,
       healthy: true,
       ewma_ms: expect.any(Number),
       inflight: 0,
@@ -163,7 +170,11 @@ describe('POST /route over a real socket', () => {
   });
 
   it('writes one access line per request with the correlation id, anonymised IP and no query string', async () => {
-    await post(route, { ...VALID, path: '/v1/items?token=secret' }, { 'x-correlation-id': 'log-check-1', authorization: 'Bearer hunter2' });
+    await post(
+      route,
+      { ...VALID, path: '/v1/items?token=secret' },
+      { 'x-correlation-id': 'log-check-1', authorization: 'Bearer hunter2' },
+    );
     await new Promise((resolve) => setImmediate(resolve));
     const line = orch.logs.find((l) => l['corrId'] === 'log-check-1' && l['event'] === 'access');
     expect(line).toMatchObject({
@@ -188,7 +199,11 @@ describe('per-IP rate limit', () => {
   let orch: RunningOrchestrator;
 
   beforeAll(async () => {
-    orch = await startOrchestrator({ ORCH_POOL_API: 'http://10.9.9.9:80', ORCH_IP_BURST: '5', ORCH_IP_BURST_DEGRADED: '5' });
+    orch = await startOrchestrator({
+      ORCH_POOL_API: 'http://10.9.9.9:80',
+      ORCH_IP_BURST: '5',
+      ORCH_IP_BURST_DEGRADED: '5',
+    });
   });
   afterAll(() => orch?.close());
 

@@ -20,7 +20,13 @@ export class TrustedProxies {
       const [addr, bits, extra] = entry.split('/');
       const family = isIP(addr ?? '');
       const prefix = bits === undefined ? (family === 4 ? 32 : 128) : Number(bits);
-      if (family === 0 || extra !== undefined || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 4 ? 32 : 128)) {
+      if (
+        family === 0 ||
+        extra !== undefined ||
+        !Number.isInteger(prefix) ||
+        prefix < 0 ||
+        prefix > (family === 4 ? 32 : 128)
+      ) {
         throw new Error(`trusted proxy '${entry}' is not an IP address or CIDR`);
       }
       this.list.addSubnet(addr, prefix, family === 4 ? 'ipv4' : 'ipv6');
@@ -40,12 +46,16 @@ export class TrustedProxies {
  * `X-Forwarded-For` entry that is not itself a trusted proxy. A peer outside the trusted set cannot move the answer,
  * whatever it writes in the header.
  */
-export function resolveClientIp(socketIp: string, forwardedFor: string | string[] | undefined, trusted: TrustedProxies): string {
+export function resolveClientIp(
+  socketIp: string,
+  forwardedFor: string | string[] | undefined,
+  trusted: TrustedProxies,
+): string {
   let ip = normalizeIp(socketIp);
   if (forwardedFor === undefined || !trusted.has(ip)) return ip;
   const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor).split(',');
   for (let i = hops.length - 1; i >= 0; i--) {
-    const hop = normalizeIp((hops[i]).trim());
+    const hop = normalizeIp(hops[i].trim());
     if (isIP(hop) === 0) return ip;
     ip = hop;
     if (!trusted.has(hop)) return hop;
@@ -62,7 +72,12 @@ export function anonymizeIp(ip: string): string {
   const family = isIP(addr);
   if (family === 4) return addr.slice(0, addr.lastIndexOf('.')) + '.0';
   if (family !== 6) return 'unknown';
-  return expandIpv6(addr).slice(0, 3).map((group) => group.replace(/^0+(?=.)/, '')).join(':') + '::';
+  return (
+    expandIpv6(addr)
+      .slice(0, 3)
+      .map((group) => group.replace(/^0+(?=.)/, ''))
+      .join(':') + '::'
+  );
 }
 
 function expandIpv6(addr: string): string[] {

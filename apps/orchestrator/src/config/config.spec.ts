@@ -28,7 +28,12 @@ describe(loadConfig.name, () => {
     expect(config.breaker).toEqual({ fails: 3, openForMs: 15_000 });
     expect(config.route.maxBytes).toBe(16_384);
     expect(config.rateLimit).toMatchObject({ ipPerMinute: 200, ipPerMinuteDegraded: 50, tenantPerMinute: 1000 });
-    expect(config.policy).toMatchObject({ opaEntrypoint: 'shieldx/routing/decision', opaEnforce: false, cacheTtlMs: 2000, cacheMax: 10_000 });
+    expect(config.policy).toMatchObject({
+      opaEntrypoint: 'shieldx/routing/decision',
+      opaEnforce: false,
+      cacheTtlMs: 2000,
+      cacheMax: 10_000,
+    });
     expect(config.admission.header).toBe('X-ShieldX-Admission');
     expect(config.ledger.path).toBe('data/ledger-orchestrator.jsonl');
     expect(config.log.level).toBe('info');
@@ -53,7 +58,14 @@ describe(loadConfig.name, () => {
     });
     const keys = found.map((line) => line.split(':')[0]);
     expect(keys).toEqual(
-      expect.arrayContaining(['ORCH_PORT', 'ORCH_LB_ALGO', 'ORCH_HEALTH_EVERY', 'ORCH_CB_FAILS', 'ORCH_TRUSTED_PROXIES', 'ORCH_LOG_LEVEL']),
+      expect.arrayContaining([
+        'ORCH_PORT',
+        'ORCH_LB_ALGO',
+        'ORCH_HEALTH_EVERY',
+        'ORCH_CB_FAILS',
+        'ORCH_TRUSTED_PROXIES',
+        'ORCH_LOG_LEVEL',
+      ]),
     );
     expect(found).toHaveLength(6);
     expect(() => loadConfig({ ...DEV, ORCH_PORT: 'x' })).toThrow(/invalid configuration \(1 problem\)/);
@@ -101,7 +113,8 @@ describe(loadConfig.name, () => {
   });
 
   it('reads the same keys from an ORCH_CONFIG file, the environment winning', () => {
-    const yaml = 'ORCH_ALLOW_INSECURE: 1\nORCH_PORT: 9000\nORCH_LB_ALGO: p2c\nORCH_BACKENDS_JSON:\n  api: ["h:1", "h:2"]\n';
+    const yaml =
+      'ORCH_ALLOW_INSECURE: 1\nORCH_PORT: 9000\nORCH_LB_ALGO: p2c\nORCH_BACKENDS_JSON:\n  api: ["h:1", "h:2"]\n';
     const { config } = loadConfig({ ORCH_CONFIG: '/etc/shieldx.yaml', ORCH_PORT: '9100' }, () => yaml);
     expect(config.listen.port).toBe(9100);
     expect(config.lb.algo).toBe('p2c');

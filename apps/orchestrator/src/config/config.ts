@@ -2,15 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isAlgoName, type AlgoName } from '@shieldx/lb';
 import { TrustedProxies } from '@shieldx/security';
 import { parse as parseYaml } from 'yaml';
-import {
-  parseBackendUrl,
-  parseDuration,
-  parseFlag,
-  parseInteger,
-  parseList,
-  parseNumber,
-  parseWeights,
-} from './parse';
+import { parseBackendUrl, parseDuration, parseFlag, parseInteger, parseList, parseNumber, parseWeights } from './parse';
 
 /** A pool as configured: backend URLs (normalised), optional algorithm and weights by URL. */
 export interface PoolConfig {
@@ -77,22 +69,61 @@ export interface OrchestratorConfig {
 /** Thrown when configuration is invalid; `problems` holds one line per bad key. */
 export class ConfigError extends Error {
   constructor(readonly problems: readonly string[]) {
-    super(`invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  - ${problems.join('\n  - ')}`);
+    super(
+      `invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  - ${problems.join('\n  - ')}`,
+    );
     this.name = 'ConfigError';
   }
 }
 
 /** Variables the orchestrator reads (besides the ORCH_POOL_* families). Unknown ORCH_* names are reported. */
 const KNOWN_KEYS = new Set([
-  'ORCH_CONFIG', 'ORCH_PORT', 'ORCH_HOST', 'ORCH_ALLOW_INSECURE', 'ORCH_TLS_CERT_FILE', 'ORCH_TLS_KEY_FILE',
-  'ORCH_TLS_CLIENT_CA_FILE', 'ORCH_ALLOWED_CLIENT_SAN_PREFIXES', 'ORCH_BACKENDS_JSON', 'ORCH_LB_ALGO',
-  'ORCH_P2C_CONN_PENALTY', 'ORCH_EWMA_DECAY', 'ORCH_PANIC_THRESHOLD', 'ORCH_HEALTH_EVERY', 'ORCH_HEALTH_TIMEOUT',
-  'ORCH_HEALTH_PATH', 'ORCH_CB_FAILS', 'ORCH_CB_OPEN_FOR', 'ORCH_MAX_ROUTE_BYTES', 'ORCH_IP_BURST',
-  'ORCH_IP_BURST_DEGRADED', 'ORCH_HEALTH_DEGRADED_RATIO', 'ORCH_TENANT_BURST', 'ORCH_TRUSTED_PROXIES', 'REDIS_ADDR',
-  'REDIS_URL', 'ORCH_POLICY_PATH', 'ORCH_OPA_POLICY_PATH', 'ORCH_OPA_ENTRYPOINT', 'ORCH_OPA_ENFORCE',
-  'ORCH_OPA_CACHE_TTL', 'ORCH_OPA_CACHE_MAX', 'ORCH_DIVERT_POOL', 'ORCH_TARPIT_MAX', 'ADMISSION_SECRET',
-  'ADMISSION_HEADER', 'ORCH_ADMISSION_SKEW', 'ORCH_DPOP_REQUIRED', 'ORCH_DPOP_NONCE', 'ORCH_PUBLIC_URL',
-  'ORCH_ADMIN_TOKEN', 'ORCH_ADMIN_ALLOW_PRIVATE', 'ORCH_LEDGER_PATH', 'ORCH_LOG_LEVEL', 'ORCH_LOG_FULL_IP', 'ORCH_DEMO',
+  'ORCH_CONFIG',
+  'ORCH_PORT',
+  'ORCH_HOST',
+  'ORCH_ALLOW_INSECURE',
+  'ORCH_TLS_CERT_FILE',
+  'ORCH_TLS_KEY_FILE',
+  'ORCH_TLS_CLIENT_CA_FILE',
+  'ORCH_ALLOWED_CLIENT_SAN_PREFIXES',
+  'ORCH_BACKENDS_JSON',
+  'ORCH_LB_ALGO',
+  'ORCH_P2C_CONN_PENALTY',
+  'ORCH_EWMA_DECAY',
+  'ORCH_PANIC_THRESHOLD',
+  'ORCH_HEALTH_EVERY',
+  'ORCH_HEALTH_TIMEOUT',
+  'ORCH_HEALTH_PATH',
+  'ORCH_CB_FAILS',
+  'ORCH_CB_OPEN_FOR',
+  'ORCH_MAX_ROUTE_BYTES',
+  'ORCH_IP_BURST',
+  'ORCH_IP_BURST_DEGRADED',
+  'ORCH_HEALTH_DEGRADED_RATIO',
+  'ORCH_TENANT_BURST',
+  'ORCH_TRUSTED_PROXIES',
+  'REDIS_ADDR',
+  'REDIS_URL',
+  'ORCH_POLICY_PATH',
+  'ORCH_OPA_POLICY_PATH',
+  'ORCH_OPA_ENTRYPOINT',
+  'ORCH_OPA_ENFORCE',
+  'ORCH_OPA_CACHE_TTL',
+  'ORCH_OPA_CACHE_MAX',
+  'ORCH_DIVERT_POOL',
+  'ORCH_TARPIT_MAX',
+  'ADMISSION_SECRET',
+  'ADMISSION_HEADER',
+  'ORCH_ADMISSION_SKEW',
+  'ORCH_DPOP_REQUIRED',
+  'ORCH_DPOP_NONCE',
+  'ORCH_PUBLIC_URL',
+  'ORCH_ADMIN_TOKEN',
+  'ORCH_ADMIN_ALLOW_PRIVATE',
+  'ORCH_LEDGER_PATH',
+  'ORCH_LOG_LEVEL',
+  'ORCH_LOG_FULL_IP',
+  'ORCH_DEMO',
 ]);
 
 const POOL_NAME = /^[a-z0-9_-]{1,64}$/;
@@ -165,7 +196,9 @@ export function loadConfig(processEnv: Env, readText: ReadText = (path) => readF
     );
   }
   if (tlsFiles === 3) {
-    problems.push('ORCH_TLS_*: TLS serving is not available in this build yet; run with ORCH_ALLOW_INSECURE=1 behind a TLS-terminating proxy');
+    problems.push(
+      'ORCH_TLS_*: TLS serving is not available in this build yet; run with ORCH_ALLOW_INSECURE=1 behind a TLS-terminating proxy',
+    );
   }
 
   const trustedProxies = read('ORCH_TRUSTED_PROXIES', [] as string[], (raw) => {
@@ -222,7 +255,8 @@ export function loadConfig(processEnv: Env, readText: ReadText = (path) => readF
       path: optional('ORCH_POLICY_PATH'),
       opaPath: optional('ORCH_OPA_POLICY_PATH'),
       opaEntrypoint: read('ORCH_OPA_ENTRYPOINT', 'shieldx/routing/decision', (raw) => {
-        if (!ENTRYPOINT.test(raw.trim())) throw new Error(`'${raw}' is not an entrypoint like shieldx/routing/decision`);
+        if (!ENTRYPOINT.test(raw.trim()))
+          throw new Error(`'${raw}' is not an entrypoint like shieldx/routing/decision`);
         return raw.trim();
       }),
       opaEnforce: read('ORCH_OPA_ENFORCE', false, parseFlag),
@@ -263,7 +297,8 @@ export function loadConfig(processEnv: Env, readText: ReadText = (path) => readF
     log: {
       level: read('ORCH_LOG_LEVEL', 'info', (raw) => {
         const level = raw.trim().toLowerCase();
-        if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new Error(`'${raw}' is not one of ${LOG_LEVELS.join(', ')}`);
+        if (!(LOG_LEVELS as readonly string[]).includes(level))
+          throw new Error(`'${raw}' is not one of ${LOG_LEVELS.join(', ')}`);
         return level as LogLevel;
       }),
       fullIp: read('ORCH_LOG_FULL_IP', false, parseFlag),
@@ -390,7 +425,8 @@ function readPools(env: Env, algo: (raw: string) => AlgoName, problems: string[]
   for (const [name, entry] of urls) {
     const weightMap = weights.get(name)?.weights ?? new Map<string, number>();
     for (const url of weightMap.keys()) {
-      if (!entry.urls.includes(url)) problems.push(`${weights.get(name)?.from}: '${url}' is not a backend of pool '${name}'`);
+      if (!entry.urls.includes(url))
+        problems.push(`${weights.get(name)?.from}: '${url}' is not a backend of pool '${name}'`);
     }
     pools.set(name, { urls: entry.urls, algo: algos.get(name)?.algo, weights: weightMap });
   }

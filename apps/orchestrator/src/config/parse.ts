@@ -7,7 +7,7 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_00
 export function parseDuration(raw: string): number {
   const match = DURATION.exec(raw.trim());
   if (match === null) throw new Error(`'${raw}' is not a duration; write a number with a unit: 1500ms, 5s, 2m, 1h`);
-  return Number(match[1]) * (UNIT_MS[match[2]]);
+  return Number(match[1]) * UNIT_MS[match[2]];
 }
 
 /** A decimal integer within [min, max]. */

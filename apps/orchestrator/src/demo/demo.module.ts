@@ -15,7 +15,10 @@ export class DemoBackends implements OnModuleInit, OnApplicationShutdown {
       if (this.pools.has(pool)) continue;
       const backends = await Promise.all(profiles.map((profile) => startDemoBackend(profile)));
       this.running.push(...backends);
-      this.pools.define(pool, backends.map((b) => ({ url: b.url })));
+      this.pools.define(
+        pool,
+        backends.map((b) => ({ url: b.url })),
+      );
       this.logger.log({ event: 'demo_pool', pool, backends: backends.map((b) => `${b.profile.name}=${b.url}`) });
     }
   }

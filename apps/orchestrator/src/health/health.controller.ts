@@ -38,7 +38,9 @@ export class HealthController {
     return this.health.check([
       () => {
         const indicator = this.indicators.check('policy');
-        return this.policy.source === '' ? indicator.down({ source: 'none' }) : indicator.up({ source: this.policy.source });
+        return this.policy.source === ''
+          ? indicator.down({ source: 'none' })
+          : indicator.up({ source: this.policy.source });
       },
     ]);
   }

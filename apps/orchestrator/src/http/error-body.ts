@@ -54,7 +54,12 @@ export function toErrorResponse(error: unknown, correlationId: string): ErrorRes
   const fastifyCode = (cause ?? (error as { code?: unknown } | null))?.code;
   const known = typeof fastifyCode === 'string' ? FASTIFY_CODES[fastifyCode] : undefined;
   if (known !== undefined) {
-    return { status: known[0], body: { error: known[1], message: known[2], correlationId }, headers: {}, unexpected: false };
+    return {
+      status: known[0],
+      body: { error: known[1], message: known[2], correlationId },
+      headers: {},
+      unexpected: false,
+    };
   }
   if (error instanceof GatewayError) {
     const body: ErrorBody = { error: error.code, message: error.message, correlationId };
@@ -78,7 +83,11 @@ export function toErrorResponse(error: unknown, correlationId: string): ErrorRes
   }
   return {
     status: 500,
-    body: { error: 'internal_error', message: 'the gateway failed to handle this request; it was logged', correlationId },
+    body: {
+      error: 'internal_error',
+      message: 'the gateway failed to handle this request; it was logged',
+      correlationId,
+    },
     headers: {},
     unexpected: true,
   };

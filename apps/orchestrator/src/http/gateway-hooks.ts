@@ -29,7 +29,9 @@ export function installGatewayHooks(app: NestFastifyApplication): void {
   fastify.decorateRequest('gateway', null as unknown as FastifyRequest['gateway']);
 
   fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
-    const state = { clientIp: resolveClientIp(request.socket.remoteAddress ?? '', request.headers['x-forwarded-for'], trusted) };
+    const state = {
+      clientIp: resolveClientIp(request.socket.remoteAddress ?? '', request.headers['x-forwarded-for'], trusted),
+    };
     request.gateway = state;
     reply.header('x-correlation-id', request.id);
     if (!isDataPlane(request.routeOptions.url)) return done();
@@ -43,11 +45,15 @@ export function installGatewayHooks(app: NestFastifyApplication): void {
     else done();
   });
 
-  fastify.addHook('onSend', (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: null, payload: unknown) => void) => {
-    const limit = request.gateway?.limit;
-    if (limit !== undefined && !reply.hasHeader('ratelimit-limit')) reply.headers(RateLimitService.headers(limit.limit, limit.result));
-    done(null, payload);
-  });
+  fastify.addHook(
+    'onSend',
+    (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: null, payload: unknown) => void) => {
+      const limit = request.gateway?.limit;
+      if (limit !== undefined && !reply.hasHeader('ratelimit-limit'))
+        reply.headers(RateLimitService.headers(limit.limit, limit.result));
+      done(null, payload);
+    },
+  );
 
   fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
     const route = request.routeOptions.url ?? 'unmatched';

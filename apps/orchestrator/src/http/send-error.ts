@@ -3,7 +3,12 @@ import type { GatewayMetrics } from '../metrics/gateway-metrics';
 import { toErrorResponse } from './error-body';
 
 /** Sends the contract's JSON error for anything thrown while handling `request`; logs the unexpected ones. */
-export function sendError(request: FastifyRequest, reply: FastifyReply, error: unknown, metrics: GatewayMetrics): FastifyReply {
+export function sendError(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  error: unknown,
+  metrics: GatewayMetrics,
+): FastifyReply {
   const response = toErrorResponse(error, request.id);
   if (response.unexpected) request.log.error({ event: 'unhandled_error', err: error }, 'request failed unexpectedly');
   metrics.errored(response.body.error);

@@ -8,11 +8,27 @@ import { GatewayMetrics } from './gateway-metrics';
 @Module({
   imports: [PrometheusModule.register({ path: '/metrics', defaultMetrics: { enabled: true } })],
   providers: [
-    makeCounterProvider({ name: METRIC.routeTotal, help: 'Answered /route and /proxy requests', labelNames: ['action'] }),
-    makeCounterProvider({ name: METRIC.routeDenied, help: 'Requests refused by policy, rate limit or caller proof', labelNames: ['reason'] }),
-    makeCounterProvider({ name: METRIC.routeError, help: 'Requests answered with an error status', labelNames: ['code'] }),
+    makeCounterProvider({
+      name: METRIC.routeTotal,
+      help: 'Answered /route and /proxy requests',
+      labelNames: ['action'],
+    }),
+    makeCounterProvider({
+      name: METRIC.routeDenied,
+      help: 'Requests refused by policy, rate limit or caller proof',
+      labelNames: ['reason'],
+    }),
+    makeCounterProvider({
+      name: METRIC.routeError,
+      help: 'Requests answered with an error status',
+      labelNames: ['code'],
+    }),
     makeCounterProvider({ name: METRIC.lbPick, help: 'Backend picks', labelNames: ['pool', 'algo', 'healthy'] }),
-    makeCounterProvider({ name: METRIC.rateLimitDenied, help: 'Requests refused by a token bucket', labelNames: ['scope'] }),
+    makeCounterProvider({
+      name: METRIC.rateLimitDenied,
+      help: 'Requests refused by a token bucket',
+      labelNames: ['scope'],
+    }),
     makeHistogramProvider({
       name: METRIC.httpDuration,
       help: 'Time from request start to response end',

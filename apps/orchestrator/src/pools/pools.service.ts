@@ -71,7 +71,10 @@ export class PoolsService {
   define(name: string, backends: readonly BackendSpec[], algo?: AlgoName): Pool {
     const existing = this.pools.get(name);
     if (existing !== undefined) {
-      existing.update(backends.map((spec) => ({ url: spec.url, weight: spec.weight })), algo ?? existing.algo);
+      existing.update(
+        backends.map((spec) => ({ url: spec.url, weight: spec.weight })),
+        algo ?? existing.algo,
+      );
       return existing;
     }
     const members = backends.map((spec) => new Backend(spec.url, spec.weight, this.backendOptions));
@@ -92,7 +95,11 @@ export class PoolsService {
     } else {
       if (this.adHocPools.size >= AD_HOC_MAX) this.adHocPools.delete(this.adHocPools.keys().next().value as string);
       const unique = [...new Set(urls)];
-      pool = new Pool(service, unique.map((url) => this.known(url) ?? new Backend(url, 1, this.backendOptions)), this.poolOptions);
+      pool = new Pool(
+        service,
+        unique.map((url) => this.known(url) ?? new Backend(url, 1, this.backendOptions)),
+        this.poolOptions,
+      );
     }
     this.adHocPools.set(key, pool);
     return pool;

@@ -59,13 +59,27 @@ export class RateLimitService {
     return headers;
   }
 
-  private take(scope: 'ip' | 'tenant', key: string, limit: number, state: GatewayRequestState, corrId: string): void | Promise<void> {
+  private take(
+    scope: 'ip' | 'tenant',
+    key: string,
+    limit: number,
+    state: GatewayRequestState,
+    corrId: string,
+  ): void | Promise<void> {
     const outcome = this.store.take(key, limit, limit, this.clock.now());
-    if (outcome instanceof Promise) return outcome.then((result) => this.settle(scope, key, limit, result, state, corrId));
+    if (outcome instanceof Promise)
+      return outcome.then((result) => this.settle(scope, key, limit, result, state, corrId));
     this.settle(scope, key, limit, outcome, state, corrId);
   }
 
-  private settle(scope: 'ip' | 'tenant', key: string, limit: number, result: BucketResult, state: GatewayRequestState, corrId: string): void {
+  private settle(
+    scope: 'ip' | 'tenant',
+    key: string,
+    limit: number,
+    result: BucketResult,
+    state: GatewayRequestState,
+    corrId: string,
+  ): void {
     if (state.limit === undefined || result.remaining <= state.limit.result.remaining) state.limit = { limit, result };
     if (result.ok) return;
     this.metrics.rateLimited(scope);

@@ -57,6 +57,9 @@ export class RouteRequestDto {
   @ArrayMinSize(1)
   @ArrayMaxSize(MAX_CANDIDATES)
   @IsString({ each: true })
-  @IsUrl({ protocols: ['http', 'https'], require_protocol: true, require_tld: false, require_host: true }, { each: true })
+  @IsUrl(
+    { protocols: ['http', 'https'], require_protocol: true, require_tld: false, require_host: true },
+    { each: true },
+  )
   candidates?: string[];
 }

@@ -4,7 +4,13 @@ import type { Decision, PolicyEngine, PolicyInput } from '@shieldx/policy';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import { SecurityEvents } from '../events/security-events';
-import { InvalidRequestError, NoHealthyBackendError, PolicyDeniedError, TarpitFullError, UnknownServiceError } from '../http/errors';
+import {
+  InvalidRequestError,
+  NoHealthyBackendError,
+  PolicyDeniedError,
+  TarpitFullError,
+  UnknownServiceError,
+} from '../http/errors';
 import type { GatewayRequestState } from '../http/request-state';
 import { GatewayMetrics } from '../metrics/gateway-metrics';
 import { POLICY_ENGINE } from '../policy/policy.module';
@@ -72,7 +78,12 @@ export class RouteService {
     return this.decide(body, ctx, pool, override);
   }
 
-  private decide(body: RouteRequestDto, ctx: RouteContext, pool: Pool, algo: AlgoName | undefined): RouteAnswer | Promise<RouteAnswer> {
+  private decide(
+    body: RouteRequestDto,
+    ctx: RouteContext,
+    pool: Pool,
+    algo: AlgoName | undefined,
+  ): RouteAnswer | Promise<RouteAnswer> {
     const input: PolicyInput = {
       service: body.service,
       tenant: body.tenant,
@@ -89,7 +100,13 @@ export class RouteService {
     return this.act(decision, body, ctx, pool, algo);
   }
 
-  private act(decision: Decision, body: RouteRequestDto, ctx: RouteContext, pool: Pool, algo: AlgoName | undefined): RouteAnswer | Promise<RouteAnswer> {
+  private act(
+    decision: Decision,
+    body: RouteRequestDto,
+    ctx: RouteContext,
+    pool: Pool,
+    algo: AlgoName | undefined,
+  ): RouteAnswer | Promise<RouteAnswer> {
     ctx.state.action = decision.action;
     const cached = (decision as { cached?: boolean }).cached === true;
     switch (decision.action) {
@@ -102,7 +119,11 @@ export class RouteService {
       case 'divert': {
         const target = decision.divertTo ?? this.config.policy.divertPool;
         const divertPool = target === undefined ? undefined : this.pools.get(target);
-        this.events.emit({ type: 'policy.divert', corrId: ctx.corrId, data: { ...this.eventData(body, decision), divertTo: target ?? null } });
+        this.events.emit({
+          type: 'policy.divert',
+          corrId: ctx.corrId,
+          data: { ...this.eventData(body, decision), divertTo: target ?? null },
+        });
         if (divertPool === undefined) throw new NoHealthyBackendError(target ?? '(no divert pool configured)');
         return this.pick(divertPool, body, ctx, algo, 'divert', cached);
       }
@@ -115,30 +136,53 @@ export class RouteService {
     }
   }
 
-  private tarpit(decision: Decision, body: RouteRequestDto, ctx: RouteContext, pool: Pool, algo: AlgoName | undefined, cached: boolean): Promise<RouteAnswer> {
+  private tarpit(
+    decision: Decision,
+    body: RouteRequestDto,
+    ctx: RouteContext,
+    pool: Pool,
+    algo: AlgoName | undefined,
+    cached: boolean,
+  ): Promise<RouteAnswer> {
     if (this.tarpitted >= this.config.policy.tarpitMax) {
       this.metrics.denied('tarpit_full');
       throw new TarpitFullError();
     }
     const holdMs = Math.min(Math.max(decision.tarpitMs ?? TARPIT_DEFAULT_MS, 0), TARPIT_MAX_MS);
-    this.events.emit({ type: 'policy.tarpit', corrId: ctx.corrId, data: { ...this.eventData(body, decision), holdMs } });
+    this.events.emit({
+      type: 'policy.tarpit',
+      corrId: ctx.corrId,
+      data: { ...this.eventData(body, decision), holdMs },
+    });
     this.tarpitted++;
-    return new Promise<void>((resolve) => setTimeout(resolve, holdMs)).then(
-      () => {
-        this.tarpitted--;
-        return this.pick(pool, body, ctx, algo, 'tarpit', cached);
-      },
-    );
+    return new Promise<void>((resolve) => setTimeout(resolve, holdMs)).then(() => {
+      this.tarpitted--;
+      return this.pick(pool, body, ctx, algo, 'tarpit', cached);
+    });
   }
 
-  private pick(pool: Pool, body: RouteRequestDto, ctx: RouteContext, algo: AlgoName | undefined, action: Decision['action'], cached: boolean): RouteAnswer {
+  private pick(
+    pool: Pool,
+    body: RouteRequestDto,
+    ctx: RouteContext,
+    algo: AlgoName | undefined,
+    action: Decision['action'],
+    cached: boolean,
+  ): RouteAnswer {
     // `/route` only names the target: the caller's request never passes through us, so nothing is reserved.
     const picked = pool.pick({ key: body.hashKey ?? ctx.state.clientIp, reserve: false }, algo);
     if (picked === undefined) throw new NoHealthyBackendError(pool.name);
     this.metrics.picked(pool.name, picked.algo, picked.healthy);
     this.metrics.routed(action);
     ctx.state.backend = picked.backend.url;
-    return { target: picked.backend.url, algo: picked.algo, policy: action, healthy: picked.healthy, pool: pool.name, cached };
+    return {
+      target: picked.backend.url,
+      algo: picked.algo,
+      policy: action,
+      healthy: picked.healthy,
+      pool: pool.name,
+      cached,
+    };
   }
 
   private resolvePool(body: RouteRequestDto): Pool {
@@ -152,12 +196,21 @@ export class RouteService {
     if (header === undefined) return undefined;
     const name = header.trim();
     if (!isAlgoName(name)) {
-      throw new InvalidRequestError('invalid_algo', `X-LB-Algo must be one of round_robin, least_conn, ewma, p2c, rendezvous`);
+      throw new InvalidRequestError(
+        'invalid_algo',
+        `X-LB-Algo must be one of round_robin, least_conn, ewma, p2c, rendezvous`,
+      );
     }
     return name;
   }
 
   private eventData(body: RouteRequestDto, decision: Decision): Record<string, unknown> {
-    return { service: body.service, tenant: body.tenant, scope: body.scope, path: body.path, reason: decision.reason ?? null };
+    return {
+      service: body.service,
+      tenant: body.tenant,
+      scope: body.scope,
+      path: body.path,
+      reason: decision.reason ?? null,
+    };
   }
 }

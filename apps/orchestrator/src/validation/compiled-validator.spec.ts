@@ -21,10 +21,35 @@ const VALUES: Record<string, unknown[]> = {
   service: ['api', 'search_2', 'API', 'a'.repeat(64), 'a'.repeat(65), '', 'a b', 7, null, ['api']],
   tenant: ['t1', 'Acme.Corp-1_x', 'x'.repeat(128), 'x'.repeat(129), 'bad/tenant', '', true, {}],
   scope: ['read', 'orders:write', 'Read', 's'.repeat(65), 'a b', 0],
-  path: ['/', '/update', '/system/@me', '/a/b?c=d', 'relative', '/../etc', '/a/%2e%2e/b', '/a/%252e%252e/b', '/a\\..\\b', '/x\u0000', '/' + 'p'.repeat(2048), '/%zz', 1],
+  path: [
+    '/',
+    '/update',
+    '/system/@me',
+    '/a/b?c=d',
+    'relative',
+    '/../etc',
+    '/a/%2e%2e/b',
+    '/a/%252e%252e/b',
+    '/a\\..\\b',
+    '/x\u0000',
+    '/' + 'p'.repeat(2048),
+    '/%zz',
+    1,
+  ],
   hashKey: [undefined, null, 'user-1', '', 'k'.repeat(256), 'k'.repeat(257), 5],
   algo: [undefined, null, 'p2c', 'rendezvous', 'random', 3],
-  candidates: [undefined, null, ['http://a:1'], ['https://b.internal:8443/x'], [], ['ftp://a'], ['not a url'], 'http://a:1', [1], Array(33).fill('http://a:1')],
+  candidates: [
+    undefined,
+    null,
+    ['http://a:1'],
+    ['https://b.internal:8443/x'],
+    [],
+    ['ftp://a'],
+    ['not a url'],
+    'http://a:1',
+    [1],
+    Array(33).fill('http://a:1'),
+  ],
 };
 
 function stockVerdict(body: Record<string, unknown>): boolean {
@@ -37,7 +62,7 @@ describe(CompiledValidator.name, () => {
 
   it('gives the stock class-validator verdict on a corpus of 5000 generated bodies', () => {
     const random = prng(42);
-    const pick = <T,>(list: T[]): T => list[Math.floor(random() * list.length)] as T;
+    const pick = <T>(list: T[]): T => list[Math.floor(random() * list.length)];
     let valid = 0;
     for (let i = 0; i < 5000; i++) {
       const body: Record<string, unknown> = {};
@@ -80,12 +105,36 @@ describe(CompiledValidator.name, () => {
 
 describe(isSafePath.name, () => {
   it('lets ordinary paths through, keyword-free', () => {
-    for (const path of ['/', '/update', '/system/@me', '/drop/table', '/a..b', '/.well-known/x', '/a%20b', '/select%2A'])
+    for (const path of [
+      '/',
+      '/update',
+      '/system/@me',
+      '/drop/table',
+      '/a..b',
+      '/.well-known/x',
+      '/a%20b',
+      '/select%2A',
+    ])
       expect(isSafePath(path), path).toBe(true);
   });
 
   it('refuses traversal raw, encoded, double-encoded and with backslashes, and control characters', () => {
-    for (const path of ['/..', '/a/../b', '/a/..', '/%2e%2e/x', '/a/%2E%2E%2Fb', '/%252e%252e/x', '/%25252e%25252e/x', '/a\\..\\b', '/a%5c..%5cb', '/x%00', '/x\r\n', 'x', '', '/%E0%A4%A'])
+    for (const path of [
+      '/..',
+      '/a/../b',
+      '/a/..',
+      '/%2e%2e/x',
+      '/a/%2E%2E%2Fb',
+      '/%252e%252e/x',
+      '/%25252e%25252e/x',
+      '/a\\..\\b',
+      '/a%5c..%5cb',
+      '/x%00',
+      '/x\r\n',
+      'x',
+      '',
+      '/%E0%A4%A',
+    ])
       expect(isSafePath(path), path).toBe(false);
   });
 });

@@ -7,7 +7,8 @@ export interface FieldProblem {
 }
 
 /** Outcome of a check: the typed value, or the problems found. */
-export type CheckResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly problems: FieldProblem[] };
+export type CheckResult<T> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly problems: FieldProblem[] };
 
 type Constructor<T> = new () => T;
 
@@ -44,11 +45,13 @@ export class CompiledValidator<T extends object> {
       let optional = false;
       const checks: PropertyCheck['checks'][number][] = [];
       for (const meta of list) {
-        if (meta.groups !== undefined && meta.groups.length > 0) throw new Error(`${dto.name}.${name}: validation groups are not supported`);
+        if (meta.groups !== undefined && meta.groups.length > 0)
+          throw new Error(`${dto.name}.${name}: validation groups are not supported`);
         if (meta.validateIf !== undefined) throw new Error(`${dto.name}.${name}: validateIf is not supported`);
         switch (meta.type) {
           case ValidationTypes.CONDITIONAL_VALIDATION:
-            if (meta.name !== 'isOptional') throw new Error(`${dto.name}.${name}: only @IsOptional conditions are supported`);
+            if (meta.name !== 'isOptional')
+              throw new Error(`${dto.name}.${name}: only @IsOptional conditions are supported`);
             optional = true;
             break;
           case ValidationTypes.CUSTOM_VALIDATION:
@@ -59,7 +62,13 @@ export class CompiledValidator<T extends object> {
               checks.push({
                 each: meta.each === true,
                 validate: instance.validate.bind(instance),
-                args: { targetName: dto.name, property: name, object: {}, value: undefined, constraints: meta.constraints },
+                args: {
+                  targetName: dto.name,
+                  property: name,
+                  object: {},
+                  value: undefined,
+                  constraints: meta.constraints,
+                },
               });
             }
             break;
@@ -79,7 +88,9 @@ export class CompiledValidator<T extends object> {
     if (body === null || typeof body !== 'object' || Array.isArray(body)) {
       return { ok: false, problems: [{ field: '', messages: ['the body must be a JSON object'] }] };
     }
-    return this.passes(body as Record<string, unknown>) ? { ok: true, value: body as T } : { ok: false, problems: this.explain(body) };
+    return this.passes(body as Record<string, unknown>)
+      ? { ok: true, value: body as T }
+      : { ok: false, problems: this.explain(body) };
   }
 
   private passes(body: Record<string, unknown>): boolean {

@@ -36,7 +36,8 @@ export function IsSafePath(options?: ValidationOptions): PropertyDecorator {
       name: 'isSafePath',
       validator: {
         validate: isSafePath,
-        defaultMessage: () => '$property must be an absolute path without traversal (.., encoded or not) or control characters',
+        defaultMessage: () =>
+          '$property must be an absolute path without traversal (.., encoded or not) or control characters',
       },
     },
     options,

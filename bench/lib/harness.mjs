@@ -1,0 +1,726 @@
+// Shared helpers for the benchmarks under bench/: child servers (start, wait ready, stop, always cleaned up), load
+// generators (wrk and autocannon closed-loop runs, an open-loop fixed-rate run), RSS, statistics, machine facts,
+// stub backends and a CPU profiler. Everything binds to loopback; every run is bounded in time.
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { ROOT } from './report.mjs';
+
+export { ROOT };
+
+const ORPHAN_GUARD = fileURLToPath(new URL('./orphan-guard.mjs', import.meta.url));
+export const CPU_PROFILER = fileURLToPath(new URL('./cpu-profiler.mjs', import.meta.url));
+
+// ---------------------------------------------------------------------------------------------------------------
+// Small utilities
+
+export const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
+
+/** Reads a numeric environment variable (or returns the default); rejects garbage loudly. */
+export function envNumber(name, fallback, { min = 0, integer = true } = {}) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
+    throw new Error(`${name}=${raw}: expected ${integer ? 'an integer' : 'a number'} ≥ ${min}`);
+  }
+  return value;
+}
+
+export function median(values) {
+  const sorted = values.filter((v) => typeof v === 'number' && Number.isFinite(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+export const sum = (values) => values.reduce((a, b) => a + b, 0);
+
+/** Machine facts for a report. */
+export function machineInfo() {
+  const cpus = os.cpus();
+  return {
+    cpu: cpus[0]?.model?.trim() ?? 'unknown',
+    cores: cpus.length,
+    memoryGB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+    loadavg: os.loadavg().map((v) => v.toFixed(2)),
+  };
+}
+
+/** The repository's commit and whether the working tree differs from it (read-only git commands). */
+export function gitInfo() {
+  const run = (args) => spawnSync('git', args, { cwd: ROOT, encoding: 'utf8', timeout: 10_000 });
+  const head = run(['rev-parse', '--short', 'HEAD']);
+  const status = run(['status', '--porcelain', '--untracked-files=no']);
+  return {
+    commit: head.status === 0 ? head.stdout.trim() : 'unknown',
+    dirty: status.status === 0 ? status.stdout.trim().length > 0 : null,
+  };
+}
+
+/** A free TCP port on 127.0.0.1 (asks the kernel, then releases it). */
+export function freePort() {
+  return new Promise((done, fail) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => done(port));
+    });
+  });
+}
+
+function procStatusKB(pid, field) {
+  try {
+    const match = readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm'));
+    return match ? Number(match[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Resident set size of a process in MB (VmRSS), or null when it is gone. */
+export const rssMB = (pid) => {
+  const kb = procStatusKB(pid, 'VmRSS');
+  return kb === null ? null : kb / 1024;
+};
+
+/** Peak resident set size of a process in MB (VmHWM), or null. */
+export const peakRssMB = (pid) => {
+  const kb = procStatusKB(pid, 'VmHWM');
+  return kb === null ? null : kb / 1024;
+};
+
+/** A temporary directory removed at exit (also on SIGINT and errors). */
+export function tempDir(prefix = 'shieldx-bench-') {
+  const dir = mkdtempSync(join(os.tmpdir(), prefix));
+  tempDirs.add(dir);
+  return dir;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Process bookkeeping: every child and every load run is registered so an interrupt or an error stops them all.
+
+const children = new Set();
+const cleanups = new Set();
+const tempDirs = new Set();
+let cleanupInstalled = false;
+
+/** Registers `fn` to run when the benchmark stops early (SIGINT/SIGTERM/crash). Returns an unregister function. */
+export function onAbort(fn) {
+  cleanups.add(fn);
+  return () => cleanups.delete(fn);
+}
+
+function killAllNow() {
+  for (const fn of cleanups) {
+    try {
+      fn();
+    } catch {
+      // keep going
+    }
+  }
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) {
+      try {
+        child.kill('SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  tempDirs.clear();
+}
+
+/**
+ * Installs handlers so that SIGINT/SIGTERM, an uncaught error or a hard deadline stop every child this process
+ * started. `deadlineMs` bounds the whole benchmark.
+ */
+export function installCleanup({ deadlineMs } = {}) {
+  if (cleanupInstalled) return;
+  cleanupInstalled = true;
+  const bail = (why, code) => {
+    process.stderr.write(`\nbench: ${why}; stopping every process this benchmark started\n`);
+    killAllNow();
+    process.exit(code);
+  };
+  process.on('SIGINT', () => bail('interrupted (SIGINT)', 130));
+  process.on('SIGTERM', () => bail('terminated (SIGTERM)', 143));
+  process.on('uncaughtException', (error) => bail(`uncaught error: ${error?.stack ?? error}`, 1));
+  process.on('unhandledRejection', (error) => bail(`unhandled rejection: ${error?.stack ?? error}`, 1));
+  process.on('exit', killAllNow);
+  if (deadlineMs) {
+    setTimeout(() => bail(`deadline of ${Math.round(deadlineMs / 1000)} s exceeded`, 124), deadlineMs).unref();
+  }
+}
+
+/** Environment for a child: ours without ORCH_*, REDIS_*, ADMISSION_* and NODE_OPTIONS, plus `extra`. */
+export function childEnv(extra = {}) {
+  const env = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (/^(ORCH_|REDIS_|ADMISSION_|NODE_OPTIONS$)/.test(key)) continue;
+    env[key] = value;
+  }
+  return { ...env, ...extra };
+}
+
+function httpRequest(url, { method = 'GET', headers = {}, body, timeoutMs = 2000 } = {}) {
+  return new Promise((done, fail) => {
+    const request = http.request(url, { method, headers, timeout: timeoutMs, agent: false }, (response) => {
+      const chunks = [];
+      response.on('data', (chunk) => chunks.push(chunk));
+      response.on('end', () =>
+        done({ status: response.statusCode, headers: response.headers, body: Buffer.concat(chunks).toString('utf8') }),
+      );
+      response.on('error', fail);
+    });
+    request.on('timeout', () => request.destroy(new Error(`timeout after ${timeoutMs} ms`)));
+    request.on('error', fail);
+    request.end(body);
+  });
+}
+
+/** One HTTP request (fresh connection); resolves `{status, headers, body, json}`. */
+export async function fetchJson(url, options = {}) {
+  const response = await httpRequest(url, options);
+  let json;
+  try {
+    json = JSON.parse(response.body);
+  } catch {
+    json = undefined;
+  }
+  return { ...response, json };
+}
+
+/**
+ * Starts a Node server as a child process and waits until `GET <readyPath>` answers 200.
+ * stdout goes to /dev/null (so a chatty logger cannot block on a full pipe); the last 16 KB of stderr are kept for
+ * error messages. The child also loads bench/lib/orphan-guard.mjs so it exits if this process dies.
+ * @returns {Promise<ServerHandle>}
+ */
+export async function startServer({
+  name,
+  script,
+  args = [],
+  nodeArgs = [],
+  env = {},
+  cwd = ROOT,
+  port,
+  host = '127.0.0.1',
+  readyPath = '/readyz',
+  readyTimeoutMs = 30_000,
+}) {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', ORPHAN_GUARD, script, ...args], {
+    cwd,
+    env: childEnv(env),
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  children.add(child);
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk) => {
+    stderr = (stderr + chunk).slice(-16_384);
+  });
+  const exited = new Promise((done) => child.once('exit', (code, signal) => done({ code, signal })));
+  exited.then(() => children.delete(child));
+  const handle = {
+    name,
+    pid: child.pid,
+    port,
+    origin: `http://${host}:${port}`,
+    child,
+    exited,
+    startedAt: Date.now(),
+    alive: () => child.exitCode === null && child.signalCode === null,
+    stderrTail: () => stderr,
+    stop: (options) => stopServer(handle, options),
+  };
+  const deadline = Date.now() + readyTimeoutMs;
+  let lastError = 'no answer';
+  while (Date.now() < deadline) {
+    if (!handle.alive()) {
+      const { code, signal } = await exited;
+      throw new Error(`${name} exited during start-up (code ${code}, signal ${signal}):\n${stderr.trim()}`);
+    }
+    try {
+      const response = await httpRequest(handle.origin + readyPath, { timeoutMs: 1000 });
+      if (response.status === 200) return handle;
+      lastError = `HTTP ${response.status} ${response.body.slice(0, 200)}`;
+    } catch (error) {
+      lastError = error.message;
+    }
+    await sleep(100);
+  }
+  await stopServer(handle);
+  throw new Error(`${name} not ready after ${readyTimeoutMs} ms (${lastError}):\n${stderr.trim()}`);
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`. Resolves `{code, signal}`. */
+export async function stopServer(handle, { graceMs = 5000 } = {}) {
+  if (handle.alive()) {
+    handle.child.kill('SIGTERM');
+    const timer = setTimeout(() => handle.alive() && handle.child.kill('SIGKILL'), graceMs);
+    const result = await handle.exited;
+    clearTimeout(timer);
+    return result;
+  }
+  return handle.exited;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Orchestrator build and snapshot
+
+/**
+ * Builds the orchestrator (`npx nx run orchestrator:build`), retrying while someone else's edit breaks the build.
+ * @returns {{ ok: boolean, output: string }}
+ */
+export async function buildOrchestrator({ retries = 2, waitMs = 60_000, log = console.log } = {}) {
+  let output = '';
+  for (let attempt = 0; attempt <= retries; attempt++) {
+    const started = Date.now();
+    const result = spawnSync('npx', ['nx', 'run', 'orchestrator:build', '--skip-nx-cache'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 180_000,
+      env: childEnv({ NX_DAEMON: 'false', NX_NO_CLOUD: 'true' }),
+    });
+    output = `${result.stdout ?? ''}${result.stderr ?? ''}`;
+    if (result.status === 0) {
+      log(`built the orchestrator in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      return { ok: true, output };
+    }
+    if (attempt < retries) {
+      log(`orchestrator build failed (attempt ${attempt + 1}); retrying in ${waitMs / 1000} s:\n${tail(output, 1500)}`);
+      await sleep(waitMs);
+    }
+  }
+  return { ok: false, output };
+}
+
+const ORCH_DIST = 'dist/orchestrator';
+export const ORCH_MAIN = 'dist/orchestrator/apps/orchestrator/src/main.js';
+
+/**
+ * Copies dist/orchestrator into a temporary directory (with a node_modules link back to the repository) so a
+ * colleague's rebuild, which starts with `rm -rf dist/orchestrator`, cannot change the code under test mid-run.
+ * @returns {{ dir: string, main: string }}
+ */
+export function snapshotOrchestrator() {
+  const source = resolve(ROOT, ORCH_DIST);
+  if (!existsSync(resolve(ROOT, ORCH_MAIN))) {
+    throw new Error(`${ORCH_MAIN} is missing: build first (npx nx run orchestrator:build)`);
+  }
+  const dir = tempDir('shieldx-bench-orch-');
+  cpSync(source, join(dir, ORCH_DIST), { recursive: true });
+  symlinkSync(resolve(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  return { dir, main: join(dir, ORCH_MAIN) };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Stub backends (so pools point at something that answers health probes)
+
+/**
+ * `count` tiny HTTP servers on free loopback ports, in this process, answering 200 `{"ok":true}` to everything.
+ * They only answer the orchestrator's health probes in the /route benchmark.
+ */
+export async function startStubBackends(count) {
+  const servers = [];
+  for (let i = 0; i < count; i++) {
+    const server = http.createServer((request, response) => {
+      request.resume();
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+    });
+    await new Promise((done, fail) => {
+      server.once('error', fail);
+      server.listen(0, '127.0.0.1', done);
+    });
+    server.unref();
+    servers.push(server);
+  }
+  const urls = servers.map((server) => `http://127.0.0.1:${server.address().port}`);
+  const close = () => Promise.all(servers.map((server) => new Promise((done) => server.close(() => done()))));
+  const closeNow = () => servers.forEach((server) => server.closeAllConnections?.() ?? server.close());
+  onAbort(closeNow);
+  return { urls, close };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Load generators. Every run returns the same summary shape:
+// { tool, durationS, requests, rps, p50, p90, p99, p999, max (ms), errors, timeouts, non2xx }
+
+/**
+ * Closed-loop load with wrk (`-t threads -c connections -d duration`), rotating over `requests`
+ * ([{method, path, headers, body}]). Latency percentiles come from wrk's histogram (µs resolution).
+ */
+export async function runWrk({ origin, requests, connections = 64, durationS = 10, threads = 1, timeoutS = 2 }) {
+  const dir = tempDir('shieldx-bench-wrk-');
+  const script = join(dir, 'requests.lua');
+  writeFileSync(script, wrkScript(requests));
+  const args = [`-t${threads}`, `-c${connections}`, `-d${durationS}s`, `--timeout`, `${timeoutS}s`, '-s', script];
+  const child = spawn('wrk', [...args, origin], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => (stdout += chunk));
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  const guard = setTimeout(() => child.kill('SIGKILL'), (durationS + 30) * 1000);
+  const [code, signal] = await new Promise((done) => child.once('exit', (...result) => done(result)));
+  clearTimeout(guard);
+  children.delete(child);
+  rmSync(dir, { recursive: true, force: true });
+  tempDirs.delete(dir);
+  const line = stdout.split('\n').find((l) => l.startsWith('WRK_JSON '));
+  if (code !== 0 || !line) {
+    throw new Error(`wrk failed (code ${code}, signal ${signal}):\n${stderr}${stdout}`);
+  }
+  const r = JSON.parse(line.slice('WRK_JSON '.length));
+  const durationSec = r.duration_us / 1e6;
+  return {
+    tool: 'wrk',
+    durationS: durationSec,
+    requests: r.requests,
+    rps: r.requests / durationSec,
+    p50: r.p50 / 1000,
+    p90: r.p90 / 1000,
+    p99: r.p99 / 1000,
+    p999: r.p999 / 1000,
+    max: r.max / 1000,
+    errors: r.connect + r.read + r.write,
+    timeouts: r.timeout,
+    non2xx: r.status,
+  };
+}
+
+function luaString(text) {
+  let level = '';
+  while (text.includes(`]${level}]`)) level += '=';
+  return `[${level}[${text}]${level}]`;
+}
+
+function wrkScript(requests) {
+  const formatted = requests.map((r) => {
+    const headers = Object.entries(r.headers ?? {})
+      .map(([key, value]) => `[ ${luaString(key)} ] = ${luaString(String(value))}`)
+      .join(', ');
+    const body = r.body === undefined ? 'nil' : luaString(r.body);
+    return `  add(${luaString(r.method ?? 'GET')}, ${luaString(r.path)}, { ${headers} }, ${body})`;
+  });
+  // No `response()` hook: defining one makes wrk keep every header and body, which slows the generator down.
+  // Non-2xx are therefore wrk's status errors (answers ≥ 400); /route never answers 1xx/3xx.
+  return `
+local requests = {}
+-- Built in init(), which wrk calls after it has set wrk.headers.Host; wrk.format() does not add Host by itself
+-- when given a headers table, and HTTP/1.1 servers answer 400 without one.
+local function add(method, path, extra, body)
+  local headers = {}
+  for key, value in pairs(wrk.headers) do headers[key] = value end
+  for key, value in pairs(extra) do headers[key] = value end
+  table.insert(requests, wrk.format(method, path, headers, body))
+end
+init = function(args)
+${formatted.join('\n')}
+end
+local index = 0
+request = function()
+  index = index % #requests + 1
+  return requests[index]
+end
+done = function(summary, latency, requests_)
+  local e = summary.errors
+  io.write(string.format(
+    'WRK_JSON {"requests":%d,"duration_us":%d,"bytes":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,' ..
+    '"p50":%d,"p90":%d,"p99":%d,"p999":%d,"max":%d,"mean":%.3f}\\n',
+    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency:percentile(99.9), latency.max,
+    latency.mean))
+end
+`;
+}
+
+let autocannonModule;
+async function loadAutocannon() {
+  autocannonModule ??= (await import('autocannon')).default;
+  return autocannonModule;
+}
+
+/**
+ * Load with autocannon's programmatic API (closed loop, or `overallRate` req/s). Note: autocannon records latencies
+ * in whole milliseconds (values are truncated), and its rate limit is a per-second budget per connection, spent as
+ * fast as possible at the start of each second — see runPaced() for an evenly paced fixed rate.
+ */
+export async function runAutocannon({ origin, requests, connections = 64, durationS = 10, overallRate, timeoutS = 2 }) {
+  const autocannon = await loadAutocannon();
+  const options = {
+    url: origin,
+    connections,
+    duration: durationS,
+    timeout: timeoutS,
+    requests,
+    ...(overallRate ? { overallRate } : {}),
+  };
+  let instance;
+  const result = await new Promise((done, fail) => {
+    instance = autocannon(options, (error, r) => (error ? fail(error) : done(r)));
+    const unregister = onAbort(() => instance.stop());
+    instance.once('done', unregister);
+  });
+  const completed = result['1xx'] + result['2xx'] + result['3xx'] + result['4xx'] + result['5xx'];
+  return {
+    tool: 'autocannon',
+    durationS: result.duration,
+    requests: completed,
+    rps: completed / result.duration,
+    p50: result.latency.p50,
+    p90: result.latency.p90,
+    p99: result.latency.p99,
+    p999: result.latency.p99_9,
+    max: result.latency.max,
+    errors: result.errors - result.timeouts,
+    timeouts: result.timeouts,
+    non2xx: result.non2xx,
+  };
+}
+
+/** Closed-loop load with the chosen tool (`wrk` or `autocannon`). */
+export function runLoad(tool, options) {
+  if (tool === 'wrk') return runWrk(options);
+  if (tool === 'autocannon') return runAutocannon(options);
+  throw new Error(`unknown load tool ${tool} (wrk or autocannon)`);
+}
+
+/** wrk is usable when /usr/bin/wrk (or wrk on PATH) runs. */
+export function hasWrk() {
+  const result = spawnSync('wrk', ['--version'], { encoding: 'utf8', timeout: 5000 });
+  return !result.error;
+}
+
+/** Latency histogram in µs with 1 µs buckets up to 100 ms (values above are kept exactly). */
+class LatencyHistogram {
+  constructor(limitUs = 100_000) {
+    this.limit = limitUs;
+    this.counts = new Uint32Array(limitUs);
+    this.over = [];
+    this.count = 0;
+    this.max = 0;
+  }
+  record(ms) {
+    const us = Math.max(0, Math.round(ms * 1000));
+    if (us < this.limit) this.counts[us]++;
+    else this.over.push(us);
+    this.count++;
+    if (us > this.max) this.max = us;
+  }
+  /** The value (ms) at percentile `p` (0–100). */
+  percentile(p) {
+    if (this.count === 0) return NaN;
+    const rank = Math.max(1, Math.ceil((p / 100) * this.count));
+    let seen = 0;
+    for (let us = 0; us < this.limit; us++) {
+      seen += this.counts[us];
+      if (seen >= rank) return us / 1000;
+    }
+    const over = this.over.sort((a, b) => a - b);
+    return over[Math.min(over.length - 1, rank - seen - 1)] / 1000;
+  }
+}
+
+/**
+ * Open-loop load at a fixed rate: request i is issued at start + i/rate (checked every ~1 ms, so requests leave in
+ * batches of about rate/1000), over a pool of keep-alive connections (undici Pool), whatever the answers are doing.
+ * Latency runs from the moment a request is handed to the pool (so time queued for a free connection counts) to its
+ * last body byte, at 1 µs resolution. `lateP99` is measured from each request's scheduled time instead (it adds the
+ * generator's timer lag, an upper bound).
+ */
+export async function runPaced({ origin, requests, rate = 10_000, durationS = 10, connections = 64, timeoutS = 2 }) {
+  const { Pool } = await import('undici');
+  const pool = new Pool(origin, {
+    connections,
+    pipelining: 1,
+    keepAliveTimeout: 60_000,
+    headersTimeout: timeoutS * 1000,
+    bodyTimeout: timeoutS * 1000,
+  });
+  const unregister = onAbort(() => pool.destroy());
+  const service = new LatencyHistogram();
+  const scheduled = new LatencyHistogram();
+  const total = Math.round(rate * durationS);
+  const counts = { ok: 0, non2xx: 0, errors: 0, timeouts: 0 };
+  let sent = 0;
+  let finished = 0;
+  let inflightMax = 0;
+  let allDone;
+  const done = new Promise((resolve_) => (allDone = resolve_));
+  const start = performance.now();
+
+  const issue = (index) => {
+    const r = requests[index % requests.length];
+    const due = start + (index * 1000) / rate;
+    const t0 = performance.now();
+    inflightMax = Math.max(inflightMax, index + 1 - finished);
+    pool
+      .request({ method: r.method ?? 'GET', path: r.path, headers: r.headers, body: r.body })
+      .then(async ({ statusCode, body }) => {
+        await body.dump();
+        const t1 = performance.now();
+        if (statusCode >= 200 && statusCode < 300) {
+          counts.ok++;
+          service.record(t1 - t0);
+          scheduled.record(t1 - due);
+        } else counts.non2xx++;
+      })
+      .catch((error) => {
+        if (/timeout/i.test(error.code ?? error.name ?? '')) counts.timeouts++;
+        else counts.errors++;
+      })
+      .finally(() => {
+        finished++;
+        if (finished === total) allDone();
+      });
+  };
+
+  const tick = () => {
+    const due = Math.min(total, Math.floor(((performance.now() - start) * rate) / 1000) + 1);
+    while (sent < due) issue(sent++);
+    if (sent < total) setTimeout(tick, 1);
+  };
+  tick();
+  const guard = sleep((durationS + timeoutS + 10) * 1000).then(() => 'timeout');
+  const outcome = await Promise.race([done, guard]);
+  const elapsed = (performance.now() - start) / 1000;
+  await pool.destroy().catch(() => {});
+  unregister();
+  if (outcome === 'timeout') counts.errors += total - finished;
+  return {
+    tool: 'paced (undici)',
+    durationS: elapsed,
+    requests: finished,
+    rps: finished / elapsed,
+    targetRate: rate,
+    p50: service.percentile(50),
+    p90: service.percentile(90),
+    p99: service.percentile(99),
+    p999: service.percentile(99.9),
+    max: service.max / 1000,
+    lateP99: scheduled.percentile(99),
+    inflightMax,
+    errors: counts.errors,
+    timeouts: counts.timeouts,
+    non2xx: counts.non2xx,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// CPU profiles
+
+/**
+ * Starts/stops the in-process profiler loaded with `--import bench/lib/cpu-profiler.mjs` (see that file): the first
+ * SIGUSR2 starts sampling, the second writes the profile to BENCH_CPU_PROFILE_FILE. Returns the parsed profile.
+ */
+export async function captureProfile(handle, file, during) {
+  handle.child.kill('SIGUSR2');
+  await sleep(50);
+  await during();
+  handle.child.kill('SIGUSR2');
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (existsSync(file) && existsSync(`${file}.done`)) return JSON.parse(readFileSync(file, 'utf8'));
+    if (!handle.alive()) throw new Error(`${handle.name} exited before writing its profile:\n${handle.stderrTail()}`);
+    await sleep(100);
+  }
+  throw new Error(`no CPU profile written to ${file}`);
+}
+
+/** Shortens a profile URL: repository files relative to the repo, packages as `pkg/path`. */
+function shortUrl(url) {
+  if (!url) return '';
+  let path = url.startsWith('file://') ? fileURLToPath(url) : url;
+  const nm = path.lastIndexOf('/node_modules/');
+  if (nm !== -1) return path.slice(nm + '/node_modules/'.length);
+  const dist = path.indexOf('/dist/orchestrator/');
+  if (dist !== -1) return path.slice(dist + 1);
+  if (path.startsWith(ROOT)) return relative(ROOT, path);
+  return path;
+}
+
+/** Which bucket a frame belongs to: a package name, `node:internal`, the app, or a V8 pseudo-frame. */
+function frameGroup(url, name) {
+  if (!url) return name.startsWith('(') ? name : '(native/V8)';
+  const short = shortUrl(url);
+  if (url.startsWith('node:')) return 'node: core';
+  const nm = url.lastIndexOf('/node_modules/');
+  if (nm !== -1) {
+    const parts = url.slice(nm + '/node_modules/'.length).split('/');
+    return parts[0].startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0];
+  }
+  if (short.startsWith('dist/orchestrator/')) {
+    const [, , area, project] = short.split('/');
+    return `${area}/${project}`;
+  }
+  return short;
+}
+
+/**
+ * Self time per function (name + url:line) from a .cpuprofile, plus self time per package/area.
+ * @returns {{ totalMs: number, functions: {name, where, selfMs, pct}[], groups: {group, selfMs, pct}[] }}
+ */
+export function summarizeProfile(profile, { top = 15 } = {}) {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const self = new Map();
+  const { samples = [], timeDeltas = [] } = profile;
+  for (let i = 0; i < samples.length; i++) {
+    // timeDeltas[i] is the time between sample i-1 and sample i; attribute the interval after a sample to it.
+    const dt = (i + 1 < timeDeltas.length ? timeDeltas[i + 1] : timeDeltas[i]) ?? 0;
+    self.set(samples[i], (self.get(samples[i]) ?? 0) + Math.max(0, dt));
+  }
+  const functions = new Map();
+  const groups = new Map();
+  let totalUs = 0;
+  for (const [id, us] of self) {
+    const { callFrame } = byId.get(id);
+    const name = callFrame.functionName || '(anonymous)';
+    const where = callFrame.url ? `${shortUrl(callFrame.url)}:${callFrame.lineNumber + 1}` : '';
+    const key = `${name}\u0000${where}`;
+    const entry = functions.get(key) ?? { name, where, selfUs: 0 };
+    entry.selfUs += us;
+    functions.set(key, entry);
+    const group = frameGroup(callFrame.url, name);
+    groups.set(group, (groups.get(group) ?? 0) + us);
+    totalUs += us;
+  }
+  const pct = (us) => (totalUs ? (100 * us) / totalUs : 0);
+  return {
+    totalMs: totalUs / 1000,
+    functions: [...functions.values()]
+      .sort((a, b) => b.selfUs - a.selfUs)
+      .slice(0, top)
+      .map((f) => ({ name: f.name, where: f.where, selfMs: f.selfUs / 1000, pct: pct(f.selfUs) })),
+    groups: [...groups.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([group, us]) => ({ group, selfMs: us / 1000, pct: pct(us) })),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Formatting
+
+export const fmt = {
+  int: (v) => (Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : '—'),
+  ms: (v) => (Number.isFinite(v) ? v.toFixed(v < 10 ? 2 : 1) : '—'),
+  mb: (v) => (Number.isFinite(v) ? v.toFixed(1) : '—'),
+  ratio: (v) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : '—'),
+  pct: (v) => (Number.isFinite(v) ? `${v.toFixed(1)}%` : '—'),
+};
+
+export function tail(text, chars) {
+  return text.length > chars ? `…${text.slice(-chars)}` : text;
+}
