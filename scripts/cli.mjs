@@ -1,8 +1,10 @@
 // The operator CLI behind `npx shieldx <command>`.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { certsCommand } from './certs.mjs';
+import { ensureOpa } from './opa.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const main = join(root, 'dist/orchestrator/apps/orchestrator/src/main.js');
@@ -12,15 +14,21 @@ const USAGE = `usage: shieldx <command>
 commands:
   serve     build the orchestrator if needed and run it with the configuration in the environment
             (see README: Configuration); e.g. ORCH_ALLOW_INSECURE=1 ORCH_POOL_API=127.0.0.1:9001 npx shieldx serve
+  policy build <dir> [--out <file>] [--entrypoint <ep>]
+            compile the Rego in <dir> to an OPA wasm bundle (default <dir>/build/policy.tar.gz, entrypoint
+            shieldx/routing/decision; *_test.rego files are left out). Needs the real opa (installed with go when missing)
+  policy test <dir>
+            run the Rego unit tests in <dir> with opa test
+  certs dev <dir> [--client <name>[=spiffe://…]]…
+            a dev CA, a server certificate for localhost/127.0.0.1 and client certificates with SPIFFE URI SANs
+            (default client: ingress); see shieldx certs help
   help      this text
 `;
 
 /** Commands of the contract that later work adds; named here so nobody mistakes them for typos. */
 const PLANNED = {
   ui: 'the admin UI server (issue 9)',
-  certs: 'dev certificates (issue 4)',
   ledger: 'ledger verification (issue 8)',
-  policy: 'policy build and test (issue 3)',
   admission: 'admission header signing (issue 5)',
 };
 
@@ -35,6 +43,12 @@ switch (command) {
     process.exit(result.status ?? 1);
     break;
   }
+  case 'policy':
+    process.exit(policy(args));
+    break;
+  case 'certs':
+    process.exit(certsCommand(args));
+    break;
   case undefined:
   case 'help':
   case '--help':
@@ -48,4 +62,42 @@ switch (command) {
       process.stderr.write(`shieldx: unknown command '${command}'\n\n${USAGE}`);
     }
     process.exit(2);
+}
+
+function option(list, name, fallback) {
+  const i = list.indexOf(name);
+  if (i === -1) return fallback;
+  const value = list[i + 1];
+  if (value === undefined || value.startsWith('--')) {
+    process.stderr.write(`shieldx: ${name} needs a value\n`);
+    process.exit(2);
+  }
+  list.splice(i, 2);
+  return value;
+}
+
+/** `shieldx policy build|test <dir>`: wraps the real opa binary. Returns the exit code. */
+function policy(list) {
+  const [sub, ...rest] = list;
+  const out = option(rest, '--out', undefined);
+  const entrypoint = option(rest, '--entrypoint', 'shieldx/routing/decision');
+  const dir = rest[0];
+  if ((sub !== 'build' && sub !== 'test') || dir === undefined || rest.length !== 1) {
+    process.stderr.write(
+      `usage: shieldx policy build <dir> [--out <file>] [--entrypoint <ep>] | shieldx policy test <dir>\n`,
+    );
+    return 2;
+  }
+  if (!existsSync(dir)) {
+    process.stderr.write(`shieldx: no such directory: ${dir}\n`);
+    return 2;
+  }
+  const opa = ensureOpa();
+  if (sub === 'test') return spawnSync(opa, ['test', dir, '-v'], { stdio: 'inherit' }).status ?? 1;
+  const target = resolve(out ?? join(dir, 'build', 'policy.tar.gz'));
+  mkdirSync(dirname(target), { recursive: true });
+  const args = ['build', '-t', 'wasm', '-e', entrypoint, '--ignore', '*_test.rego', '-o', target, dir];
+  const status = spawnSync(opa, args, { stdio: 'inherit' }).status ?? 1;
+  if (status === 0) process.stdout.write(`shieldx: wrote ${target}\n`);
+  return status;
 }

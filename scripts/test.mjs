@@ -3,11 +3,13 @@
 // "N passed, N failed" line counted over every Vitest test.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
+import { ensureOpa } from './opa.mjs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const out = mkdtempSync(join(tmpdir(), 'shieldx-test-'));
 const env = { ...process.env, TZ: 'UTC', NEXT_TELEMETRY_DISABLED: '1', NX_DAEMON: 'false' };
+env.OPA_BIN = ensureOpa();
 let passed = 0;
 let failed = 0;
 
@@ -45,6 +47,8 @@ const ok =
   step('format', 'npx', ['prettier', '--check', '.', '--log-level', 'warn']) &&
   step('lint', 'npx', ['nx', 'run-many', '-t', 'lint', '--output-style=stream']) &&
   step('typecheck', 'npx', ['nx', 'run-many', '-t', 'typecheck', '--output-style=stream']) &&
+  step('rego tests', env.OPA_BIN, ['test', 'policies', '-v']) &&
+  step('compiled default policy is current', process.execPath, ['scripts/check-policy-build.mjs']) &&
   vitest('unit', ['lb', 'security', 'policy', 'ledger', 'orchestrator']) &&
   vitest('e2e', ['orchestrator-e2e']) &&
   step('build', 'npx', ['nx', 'run-many', '-t', 'build', '--output-style=stream']);

@@ -534,13 +534,22 @@ class LatencyHistogram {
 }
 
 /**
- * Open-loop load at a fixed rate: request i is issued at start + i/rate (checked every ~1 ms, so requests leave in
- * batches of about rate/1000), over a pool of keep-alive connections (undici Pool), whatever the answers are doing.
- * Latency runs from the moment a request is handed to the pool (so time queued for a free connection counts) to its
- * last body byte, at 1 µs resolution. `lateP99` is measured from each request's scheduled time instead (it adds the
- * generator's timer lag, an upper bound).
+ * Open-loop load at a fixed rate: request i is due at start + i/rate; a timer checks every ~1 ms and sends what is
+ * due (so requests leave in batches of about rate/1000) over a pool of keep-alive connections (undici Pool, one
+ * request per connection at a time), whatever the answers are doing. Latency runs from the moment a request is handed
+ * to the pool (so time queued for a free connection counts) to its last body byte, at 1 µs resolution; `lateP99` is
+ * measured from each request's due time instead (it adds the generator's own timer lag, an upper bound). Requests due
+ * in the first `warmupS` seconds are sent but not counted.
  */
-export async function runPaced({ origin, requests, rate = 10_000, durationS = 10, connections = 64, timeoutS = 2 }) {
+export async function runPaced({
+  origin,
+  requests,
+  rate = 10_000,
+  durationS = 10,
+  warmupS = 2,
+  connections = 64,
+  timeoutS = 2,
+}) {
   const { Pool } = await import('undici');
   const pool = new Pool(origin, {
     connections,
@@ -550,41 +559,71 @@ export async function runPaced({ origin, requests, rate = 10_000, durationS = 10
     bodyTimeout: timeoutS * 1000,
   });
   const unregister = onAbort(() => pool.destroy());
+  const prepared = requests.map((r) => ({
+    method: r.method ?? 'GET',
+    path: r.path,
+    headers: r.headers ?? {},
+    body: r.body === undefined ? undefined : Buffer.from(r.body),
+  }));
   const service = new LatencyHistogram();
   const scheduled = new LatencyHistogram();
-  const total = Math.round(rate * durationS);
-  const counts = { ok: 0, non2xx: 0, errors: 0, timeouts: 0 };
+  const skip = Math.round(rate * warmupS);
+  const total = skip + Math.round(rate * durationS);
+  const counts = { ok: 0, non2xx: 0, errors: 0, timeouts: 0, finished: 0, measured: 0 };
   let sent = 0;
-  let finished = 0;
   let inflightMax = 0;
   let allDone;
   const done = new Promise((resolve_) => (allDone = resolve_));
   const start = performance.now();
+  let measureStart = 0;
+  let measureEnd = 0;
 
+  const finish = () => {
+    counts.finished++;
+    if (counts.finished === total) allDone();
+  };
   const issue = (index) => {
-    const r = requests[index % requests.length];
+    const r = prepared[index % prepared.length];
     const due = start + (index * 1000) / rate;
     const t0 = performance.now();
-    inflightMax = Math.max(inflightMax, index + 1 - finished);
-    pool
-      .request({ method: r.method ?? 'GET', path: r.path, headers: r.headers, body: r.body })
-      .then(async ({ statusCode, body }) => {
-        await body.dump();
-        const t1 = performance.now();
-        if (statusCode >= 200 && statusCode < 300) {
-          counts.ok++;
-          service.record(t1 - t0);
-          scheduled.record(t1 - due);
-        } else counts.non2xx++;
-      })
-      .catch((error) => {
-        if (/timeout/i.test(error.code ?? error.name ?? '')) counts.timeouts++;
-        else counts.errors++;
-      })
-      .finally(() => {
-        finished++;
-        if (finished === total) allDone();
-      });
+    const counted = index >= skip;
+    if (index === skip) measureStart = t0;
+    inflightMax = Math.max(inflightMax, index + 1 - counts.finished);
+    let status = 0;
+    pool.dispatch(
+      { origin, method: r.method, path: r.path, headers: r.headers, body: r.body },
+      {
+        onConnect() {},
+        onHeaders(statusCode) {
+          status = statusCode;
+          return true;
+        },
+        onData() {
+          return true;
+        },
+        onComplete() {
+          const t1 = performance.now();
+          if (counted) {
+            counts.measured++;
+            measureEnd = t1;
+            if (status >= 200 && status < 300) {
+              counts.ok++;
+              service.record(t1 - t0);
+              scheduled.record(t1 - due);
+            } else counts.non2xx++;
+          }
+          finish();
+        },
+        onError(error) {
+          if (counted) {
+            counts.measured++;
+            if (/timeout/i.test(`${error.code ?? ''} ${error.name ?? ''}`)) counts.timeouts++;
+            else counts.errors++;
+          }
+          finish();
+        },
+      },
+    );
   };
 
   const tick = () => {
@@ -593,17 +632,17 @@ export async function runPaced({ origin, requests, rate = 10_000, durationS = 10
     if (sent < total) setTimeout(tick, 1);
   };
   tick();
-  const guard = sleep((durationS + timeoutS + 10) * 1000).then(() => 'timeout');
+  const guard = sleep((warmupS + durationS + timeoutS + 10) * 1000).then(() => 'timeout');
   const outcome = await Promise.race([done, guard]);
-  const elapsed = (performance.now() - start) / 1000;
   await pool.destroy().catch(() => {});
   unregister();
-  if (outcome === 'timeout') counts.errors += total - finished;
+  if (outcome === 'timeout') counts.errors += total - counts.finished;
+  const elapsed = Math.max(1e-9, (measureEnd - measureStart) / 1000);
   return {
     tool: 'paced (undici)',
     durationS: elapsed,
-    requests: finished,
-    rps: finished / elapsed,
+    requests: counts.measured,
+    rps: counts.measured / elapsed,
     targetRate: rate,
     p50: service.percentile(50),
     p90: service.percentile(90),

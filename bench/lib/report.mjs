@@ -60,10 +60,12 @@ export function markdownTable(headers, rows, align) {
   return [line(headers), rule, ...rows.map(line)].join('\n');
 }
 
-/** A plain-text table for the terminal (first column left-aligned, the rest right-aligned). */
-export function textTable(headers, rows) {
+/** A plain-text table for the terminal. `align` as in markdownTable (default: first column left, the rest right). */
+export function textTable(headers, rows, align) {
+  const alignment = align ?? 'l' + 'r'.repeat(headers.length - 1);
   const all = [headers, ...rows].map((row) => row.map((cell) => String(cell)));
   const widths = headers.map((_, i) => Math.max(...all.map((row) => row[i].length)));
-  const format = (row) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
+  const format = (row) =>
+    row.map((cell, i) => (alignment[i] === 'r' ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join('  ');
   return [format(all[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...all.slice(1).map(format)].join('\n');
 }

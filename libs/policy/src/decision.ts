@@ -4,12 +4,16 @@ export type PolicyAction = 'allow' | 'deny' | 'divert' | 'tarpit';
 /** Every action, in a stable order (for validation and metrics). */
 export const POLICY_ACTIONS: readonly PolicyAction[] = ['allow', 'deny', 'divert', 'tarpit'];
 
-/** One decision. `divertTo` names a pool for `divert`; `tarpitMs` is the hold time in ms for `tarpit`. */
+/**
+ * One decision. `divertTo` names a pool for `divert`; `tarpitMs` is the hold time in ms for `tarpit`; `cached` is true
+ * when the decision came from the decision cache.
+ */
 export interface Decision {
   readonly action: PolicyAction;
   readonly divertTo?: string;
   readonly tarpitMs?: number;
   readonly reason?: string;
+  readonly cached?: boolean;
 }
 
 /** The caller's verified identity as the transport and proof layers saw it. */
@@ -34,6 +38,8 @@ export interface PolicyInput {
   readonly dpop: { readonly jkt: string | null };
   /** Share of healthy backends of the target pool, 0..1. */
   readonly poolHealth: number;
+  /** A few request headers policies may look at (lower-case names): `user-agent`. */
+  readonly headers: Readonly<Record<string, string>>;
 }
 
 /**

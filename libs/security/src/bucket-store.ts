@@ -12,7 +12,8 @@ export interface BucketResult {
 
 /**
  * The bucket store port: one atomic take from the bucket named `key`, which holds at most `burst` tokens and refills
- * at `ratePerMinute` tokens per minute. Implementations: in-process ({@link MemoryBucketStore}); Redis later.
+ * at `ratePerMinute` tokens per minute. Implementations: in-process ({@link MemoryBucketStore}), Redis
+ * (`RedisBucketStore`, one Lua script), and `FailoverBucketStore` (Redis with an in-process fallback).
  */
 export interface BucketStore {
   take(key: string, ratePerMinute: number, burst: number, now: number): BucketResult | Promise<BucketResult>;

@@ -1,7 +1,15 @@
 export { MemoryBucketStore } from './bucket-store';
 export type { BucketResult, BucketStore, MemoryBucketStoreOptions } from './bucket-store';
 export { TrustedProxies, anonymizeIp, normalizeIp, resolveClientIp } from './client-ip';
+export { CertificateSetError, certificateTime, inspectCertificateSet, splitPemCertificates } from './certificates';
+export type { CertificateSetInfo, CertificateSetPem } from './certificates';
+export { EMPTY_IDENTITY, SanAllowlist, parseSubjectAltName } from './san';
+export type { ClientIdentity, SanVerdict } from './san';
 export { systemClock } from './clock';
 export type { Clock } from './clock';
 export { MemoryReplayStore } from './replay-store';
 export type { MemoryReplayStoreOptions, ReplayStore } from './replay-store';
+export { BucketStoreUnavailableError, FailoverBucketStore } from './failover-bucket-store';
+export type { FailoverBucketStoreOptions, FailureMode, PrimaryStateChange } from './failover-bucket-store';
+export { RedisBucketStore, TAKE_TOKEN_LUA } from './redis-bucket-store';
+export type { RedisBucketStoreOptions, RedisScriptingClient } from './redis-bucket-store';

@@ -154,3 +154,61 @@ describe(parseWeights.name, () => {
     expect(() => parseWeights('h:1=-1')).toThrow(/> 0/);
   });
 });
+
+describe('rate-limit and Redis settings', () => {
+  it('defaults to in-process limits, fail-open and a 250 ms Redis bound', () => {
+    const { config } = loadConfig(DEV);
+    expect(config.redis).toEqual({ url: undefined, timeoutMs: 250 });
+    expect(config.rateLimit.redisFailure).toBe('open');
+    expect(config.rateLimit.tenantOverrides.size).toBe(0);
+  });
+
+  it('accepts host:port or redis(s):// URLs in REDIS_ADDR or REDIS_URL, REDIS_ADDR first', () => {
+    const url = (env: Env) => loadConfig({ ...DEV, ...env }).config.redis.url;
+    expect(url({ REDIS_ADDR: '127.0.0.1:6380' })).toBe('redis://127.0.0.1:6380');
+    expect(url({ REDIS_ADDR: 'cache.internal' })).toBe('redis://cache.internal:6379');
+    expect(url({ REDIS_URL: 'rediss://user:pw@cache.internal:6390/2' })).toBe(
+      'rediss://user:pw@cache.internal:6390/2',
+    );
+    expect(url({ REDIS_URL: 'redis://[::1]:6379/' })).toBe('redis://[::1]:6379');
+    expect(url({ REDIS_ADDR: 'a:1', REDIS_URL: 'redis://b:2' })).toBe('redis://a:1');
+  });
+
+  it('refuses bad Redis addresses without repeating the password', () => {
+    const found = problems({
+      ...DEV,
+      REDIS_ADDR: 'http://:hunter2@cache:6379',
+      ORCH_REDIS_TIMEOUT: '0ms',
+      ORCH_RATELIMIT_REDIS_FAILURE: 'maybe',
+    });
+    expect(found).toEqual([
+      "ORCH_RATELIMIT_REDIS_FAILURE: 'maybe' must be open or closed",
+      "REDIS_ADDR: 'http://:***@cache:6379' must use redis or rediss",
+      "ORCH_REDIS_TIMEOUT: '0ms' must be longer than zero",
+    ]);
+    expect(problems({ ...DEV, REDIS_URL: 'redis://cache:6379/db?x=1' }).join('\n')).toMatch(/REDIS_URL: .*query/);
+    expect(problems({ ...DEV, REDIS_URL: 'redis://cache:6379/db' }).join('\n')).toMatch(/database number/);
+    expect(problems({ ...DEV, REDIS_ADDR: 'cache:99999' })[0]).toMatch(/^REDIS_ADDR: /);
+  });
+
+  it('reads per-tenant overrides as JSON or tenant=rate lists, and checks them', () => {
+    const overrides = (raw: string) => [...loadConfig({ ...DEV, ORCH_TENANT_LIMITS: raw }).config.rateLimit.tenantOverrides];
+    expect(overrides('{"acme": 5000, "tiny.co": 10}')).toEqual([
+      ['acme', 5000],
+      ['tiny.co', 10],
+    ]);
+    expect(overrides('acme=5000, tiny.co=10')).toEqual([
+      ['acme', 5000],
+      ['tiny.co', 10],
+    ]);
+    expect(loadConfig({ ...DEV, ORCH_RATELIMIT_REDIS_FAILURE: 'Closed' }).config.rateLimit.redisFailure).toBe('closed');
+    const bad = (raw: string) => problems({ ...DEV, ORCH_TENANT_LIMITS: raw })[0];
+    expect(bad('acme=0')).toMatch(/^ORCH_TENANT_LIMITS: limit of 'acme' must be an integer/);
+    expect(bad('acme=1.5')).toMatch(/got "1.5"/);
+    expect(bad('{"a/b": 5}')).toMatch(/'a\/b' is not a tenant name/);
+    expect(bad('acme=5,acme=6')).toMatch(/listed twice/);
+    expect(bad('acme')).toMatch(/is not tenant=perMinute/);
+    expect(bad('{"acme": -5}')).toMatch(/got -5/);
+    expect(bad('[1]')).toMatch(/is not tenant=perMinute|JSON/);
+  });
+});

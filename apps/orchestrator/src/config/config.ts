@@ -2,7 +2,17 @@ import { readFileSync } from 'node:fs';
 import { isAlgoName, type AlgoName } from '@shieldx/lb';
 import { TrustedProxies } from '@shieldx/security';
 import { parse as parseYaml } from 'yaml';
-import { parseBackendUrl, parseDuration, parseFlag, parseInteger, parseList, parseNumber, parseWeights } from './parse';
+import {
+  parseBackendUrl,
+  parseDuration,
+  parseFlag,
+  parseInteger,
+  parseList,
+  parseNumber,
+  parseRedisUrl,
+  parseTenantLimits,
+  parseWeights,
+} from './parse';
 
 /** A pool as configured: backend URLs (normalised), optional algorithm and weights by URL. */
 export interface PoolConfig {
@@ -44,9 +54,18 @@ export interface OrchestratorConfig {
     readonly ipPerMinute: number;
     readonly ipPerMinuteDegraded: number;
     readonly tenantPerMinute: number;
+    /** Per-tenant figures (tokens per minute, bucket size the same) replacing `tenantPerMinute` (ORCH_TENANT_LIMITS). */
+    readonly tenantOverrides: ReadonlyMap<string, number>;
     readonly trustedProxies: readonly string[];
+    /** While Redis is unreachable: `open` = in-process buckets per instance, `closed` = refuse (429). */
+    readonly redisFailure: 'open' | 'closed';
   };
-  readonly redis: { readonly url?: string };
+  readonly redis: {
+    /** Normalised `redis://` or `rediss://` URL (REDIS_ADDR or REDIS_URL); unset = everything in-process. */
+    readonly url?: string;
+    /** Bound on each Redis command and on the connection attempt at boot (ORCH_REDIS_TIMEOUT), ms. */
+    readonly timeoutMs: number;
+  };
   readonly policy: {
     readonly path?: string;
     readonly opaPath?: string;
@@ -56,6 +75,10 @@ export interface OrchestratorConfig {
     readonly cacheMax: number;
     readonly divertPool?: string;
     readonly tarpitMax: number;
+    /** What decides when OPA fails to evaluate in enforce mode: `deny` (fail closed, default) or `allow`. */
+    readonly onError: 'deny' | 'allow';
+    /** An OPA evaluation longer than this (ms) counts as failed. */
+    readonly evalBudgetMs: number;
   };
   readonly admission: { readonly secrets: readonly string[]; readonly header: string; readonly skewMs: number };
   readonly dpop: { readonly required: boolean; readonly nonce: boolean; readonly publicUrl?: string };
@@ -104,12 +127,17 @@ const KNOWN_KEYS = new Set([
   'ORCH_TRUSTED_PROXIES',
   'REDIS_ADDR',
   'REDIS_URL',
+  'ORCH_REDIS_TIMEOUT',
+  'ORCH_TENANT_LIMITS',
+  'ORCH_RATELIMIT_REDIS_FAILURE',
   'ORCH_POLICY_PATH',
   'ORCH_OPA_POLICY_PATH',
   'ORCH_OPA_ENTRYPOINT',
   'ORCH_OPA_ENFORCE',
   'ORCH_OPA_CACHE_TTL',
   'ORCH_OPA_CACHE_MAX',
+  'ORCH_POLICY_ON_ERROR',
+  'ORCH_OPA_EVAL_BUDGET',
   'ORCH_DIVERT_POOL',
   'ORCH_TARPIT_MAX',
   'ADMISSION_SECRET',
@@ -248,9 +276,21 @@ export function loadConfig(processEnv: Env, readText: ReadText = (path) => readF
       ipPerMinute: read('ORCH_IP_BURST', 200, (raw) => parseInteger(raw, 1, 1e9)),
       ipPerMinuteDegraded: read('ORCH_IP_BURST_DEGRADED', 50, (raw) => parseInteger(raw, 1, 1e9)),
       tenantPerMinute: read('ORCH_TENANT_BURST', 1000, (raw) => parseInteger(raw, 1, 1e9)),
+      tenantOverrides: read('ORCH_TENANT_LIMITS', new Map<string, number>(), parseTenantLimits),
       trustedProxies,
+      redisFailure: read('ORCH_RATELIMIT_REDIS_FAILURE', 'open' as 'open' | 'closed', (raw) => {
+        const mode = raw.trim().toLowerCase();
+        if (mode !== 'open' && mode !== 'closed') throw new Error(`'${raw}' must be open or closed`);
+        return mode;
+      }),
     },
-    redis: { url: optional('REDIS_ADDR') ?? optional('REDIS_URL') },
+    redis: {
+      url:
+        optional('REDIS_ADDR') !== undefined
+          ? read('REDIS_ADDR', undefined as string | undefined, parseRedisUrl)
+        : read('REDIS_URL', undefined as string | undefined, parseRedisUrl),
+      timeoutMs: read('ORCH_REDIS_TIMEOUT', 250, positiveDuration),
+    },
     policy: {
       path: optional('ORCH_POLICY_PATH'),
       opaPath: optional('ORCH_OPA_POLICY_PATH'),
@@ -264,6 +304,12 @@ export function loadConfig(processEnv: Env, readText: ReadText = (path) => readF
       cacheMax: read('ORCH_OPA_CACHE_MAX', 10_000, (raw) => parseInteger(raw, 0, 10_000_000)),
       divertPool,
       tarpitMax: read('ORCH_TARPIT_MAX', 1000, (raw) => parseInteger(raw, 0, 1_000_000)),
+      onError: read('ORCH_POLICY_ON_ERROR', 'deny' as 'deny' | 'allow', (raw) => {
+        const mode = raw.trim().toLowerCase();
+        if (mode !== 'deny' && mode !== 'allow') throw new Error(`'${raw}' must be deny or allow`);
+        return mode;
+      }),
+      evalBudgetMs: read('ORCH_OPA_EVAL_BUDGET', 50, positiveDuration),
     },
     admission: {
       secrets: read('ADMISSION_SECRET', [] as string[], (raw) => {

@@ -97,3 +97,73 @@ export function parseWeights(raw: string): Map<string, number> {
   }
   return weights;
 }
+
+/**
+ * A Redis address: `host:port` (or a bare host, port 6379) means `redis://host:port`; otherwise a `redis://` or
+ * `rediss://` (TLS) URL with a host, an optional `user:password@`, an optional database `/<n>`, no query or
+ * fragment. Returned normalised. Error messages never repeat the password.
+ */
+export function parseRedisUrl(raw: string): string {
+  const text = raw.trim();
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `redis://${text}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    throw new Error(`'${redactUrl(text)}' is not a Redis address (host:port, redis://host:port or rediss://host:port)`);
+  }
+  const shown = redactUrl(text);
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new Error(`'${shown}' must use redis or rediss`);
+  if (url.hostname === '') throw new Error(`'${shown}' has no host`);
+  if (url.search !== '' || url.hash !== '') throw new Error(`'${shown}' must not have a query or fragment`);
+  if (url.pathname !== '' && url.pathname !== '/' && !/^\/\d{1,5}$/.test(url.pathname)) {
+    throw new Error(`'${shown}': the path may only be a database number, like /0`);
+  }
+  if (url.port === '') url.port = '6379';
+  return url.href.replace(/\/$/, '');
+}
+
+/** The URL with any password replaced by `***`, for messages and logs. */
+export function redactUrl(text: string): string {
+  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/]*:)[^@/]*@/i, '$1***@');
+}
+
+const TENANT = /^[A-Za-z0-9._-]{1,128}$/;
+
+/**
+ * Per-tenant rate figures as JSON `{"tenant": perMinute}` or `tenant=perMinute,…`; tenants follow the `/route`
+ * tenant rule, figures are integers from 1 to 1e9, a tenant listed twice is an error.
+ */
+export function parseTenantLimits(raw: string): Map<string, number> {
+  const text = raw.trim();
+  let pairs: [string, unknown][];
+  if (text.startsWith('{')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new Error('is not valid JSON');
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new Error('must be a JSON object of tenant → tokens per minute');
+    }
+    pairs = Object.entries(parsed);
+  } else {
+    pairs = parseList(text).map((item) => {
+      const eq = item.lastIndexOf('=');
+      if (eq <= 0) throw new Error(`'${item}' is not tenant=perMinute`);
+      return [item.slice(0, eq).trim(), item.slice(eq + 1).trim()];
+    });
+  }
+  const limits = new Map<string, number>();
+  for (const [tenant, value] of pairs) {
+    if (!TENANT.test(tenant)) throw new Error(`'${tenant}' is not a tenant name (${TENANT.source})`);
+    const rate = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+    if (typeof rate !== 'number' || !Number.isInteger(rate) || rate < 1 || rate > 1e9) {
+      throw new Error(`limit of '${tenant}' must be an integer between 1 and 1000000000, got ${JSON.stringify(value)}`);
+    }
+    if (limits.has(tenant)) throw new Error(`'${tenant}' is listed twice`);
+    limits.set(tenant, rate);
+  }
+  return limits;
+}

@@ -55,6 +55,19 @@ export class RateLimitedError extends GatewayError {
   }
 }
 
+/**
+ * 429: the shared rate-limit store (Redis) is unreachable and ORCH_RATELIMIT_REDIS_FAILURE=closed. A 429 rather than
+ * a 5xx: the gateway is healthy and the caller may retry shortly; `Retry-After` says when.
+ */
+export class RateLimitUnavailableError extends GatewayError {
+  readonly status = 429;
+  readonly code = 'ratelimit_unavailable';
+  override readonly headers = { 'retry-after': '1' };
+  constructor() {
+    super('rate limits cannot be checked right now (shared store unavailable); retry later');
+  }
+}
+
 /** 429: too many requests are already held in the tarpit. */
 export class TarpitFullError extends GatewayError {
   readonly status = 429;

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
-import type { Counter, Histogram } from 'prom-client';
+import type { Counter, Gauge, Histogram } from 'prom-client';
 import { METRIC } from './metric-names';
 
 type LabelledCounter = ReturnType<Counter<string>['labels']>;
@@ -22,7 +22,13 @@ export class GatewayMetrics {
     @InjectMetric(METRIC.lbPick) private readonly lbPick: Counter<string>,
     @InjectMetric(METRIC.rateLimitDenied) private readonly rateLimitDenied: Counter<string>,
     @InjectMetric(METRIC.httpDuration) private readonly httpDuration: Histogram<string>,
+    @InjectMetric(METRIC.tarpitActive) private readonly tarpitActive: Gauge<string>,
   ) {}
+
+  /** Requests held in the tarpit now. */
+  tarpitHeld(count: number): void {
+    this.tarpitActive.set(count);
+  }
 
   routed(action: string): void {
     this.child(this.routeTotal, 'r', action).inc();

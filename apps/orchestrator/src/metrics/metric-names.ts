@@ -6,4 +6,11 @@ export const METRIC = {
   lbPick: 'orchestrator_lb_pick_total',
   rateLimitDenied: 'orchestrator_ratelimit_denied_total',
   httpDuration: 'orchestrator_http_request_duration_seconds',
+  opaCacheHit: 'orchestrator_opa_cache_hit_total',
+  opaCacheMiss: 'orchestrator_opa_cache_miss_total',
+  policyReload: 'orchestrator_policy_reload_total',
+  policyVersion: 'orchestrator_policy_version',
+  policyDisagreement: 'orchestrator_policy_disagreement_total',
+  policyError: 'orchestrator_policy_error_total',
+  tarpitActive: 'orchestrator_tarpit_active',
 } as const;

@@ -1,6 +1,12 @@
 import { Global, Module } from '@nestjs/common';
-import { makeCounterProvider, makeHistogramProvider, PrometheusModule } from '@willsoto/nestjs-prometheus';
+import {
+  makeCounterProvider,
+  makeGaugeProvider,
+  makeHistogramProvider,
+  PrometheusModule,
+} from '@willsoto/nestjs-prometheus';
 import { METRIC } from './metric-names';
+import { PolicyMetrics } from '../policy/policy-metrics';
 import { GatewayMetrics } from './gateway-metrics';
 
 /** Prometheus registry, `/metrics`, and the gateway's own instruments. */
@@ -35,8 +41,23 @@ import { GatewayMetrics } from './gateway-metrics';
       labelNames: ['method', 'route', 'status'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     }),
+    makeCounterProvider({ name: METRIC.opaCacheHit, help: 'Policy decisions served from the decision cache' }),
+    makeCounterProvider({ name: METRIC.opaCacheMiss, help: 'Policy decisions computed (cache miss)' }),
+    makeCounterProvider({ name: METRIC.policyReload, help: 'Policy reloads by result', labelNames: ['result'] }),
+    makeGaugeProvider({ name: METRIC.policyVersion, help: 'Version of the running policy (+1 per successful reload)' }),
+    makeCounterProvider({
+      name: METRIC.policyDisagreement,
+      help: 'Shadow mode: OPA and base rules answered different actions',
+    }),
+    makeCounterProvider({
+      name: METRIC.policyError,
+      help: 'OPA evaluations that failed (error) or ran over budget (slow)',
+      labelNames: ['kind'],
+    }),
+    makeGaugeProvider({ name: METRIC.tarpitActive, help: 'Requests held in the tarpit now' }),
     GatewayMetrics,
+    PolicyMetrics,
   ],
-  exports: [GatewayMetrics],
+  exports: [GatewayMetrics, PolicyMetrics],
 })
 export class MetricsModule {}

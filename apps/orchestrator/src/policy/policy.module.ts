@@ -1,13 +1,27 @@
 import { Global, Module } from '@nestjs/common';
-import { AllowAllPolicy } from '@shieldx/policy';
+import type { OrchestratorConfig } from '../config/config';
+import { ORCH_CONFIG } from '../config/config.module';
+import { SecurityEvents } from '../events/security-events';
+import { PolicyController } from './policy.controller';
+import { PolicyMetrics } from './policy-metrics';
+import { PolicyService } from './policy.service';
 
-/** Injection token of the active {@link import('@shieldx/policy').PolicyEngine}. */
+/** Injection token of the active {@link import('@shieldx/policy').PolicyEngine} (the policy manager). */
 export const POLICY_ENGINE = Symbol('POLICY_ENGINE');
 
-/** Wires the policy port. Today: allow-all; base rules, OPA and the decision cache plug in here. */
+/** Base rules, OPA (enforce or shadow), the decision cache and hot reload, wired to the pipeline. */
 @Global()
 @Module({
-  providers: [{ provide: POLICY_ENGINE, useFactory: () => new AllowAllPolicy() }],
-  exports: [POLICY_ENGINE],
+  controllers: [PolicyController],
+  providers: [
+    {
+      provide: PolicyService,
+      inject: [ORCH_CONFIG, PolicyMetrics, SecurityEvents],
+      useFactory: (config: OrchestratorConfig, metrics: PolicyMetrics, events: SecurityEvents) =>
+        PolicyService.create(config, metrics, events),
+    },
+    { provide: POLICY_ENGINE, inject: [PolicyService], useFactory: (service: PolicyService) => service.manager },
+  ],
+  exports: [POLICY_ENGINE, PolicyService],
 })
 export class PolicyModule {}

@@ -25,6 +25,7 @@ export class RouteController {
       state: request.gateway,
       identity: ANONYMOUS,
       dpopJkt: null,
+      userAgent: request.headers['user-agent'],
     });
   }
 }

@@ -1,7 +1,8 @@
 import { Module } from '@nestjs/common';
-import { MemoryBucketStore, systemClock } from '@shieldx/security';
+import { systemClock } from '@shieldx/security';
 import { CLOCK } from '../clock/clock';
 import { PoolsModule } from '../pools/pools.module';
+import { RateLimitBackend } from '../ratelimit/rate-limit-backend';
 import { BUCKET_STORE, RateLimitService } from '../ratelimit/rate-limit.service';
 import { RouteController } from './route.controller';
 import { RouteService } from './route.service';
@@ -12,7 +13,8 @@ import { RouteService } from './route.service';
   controllers: [RouteController],
   providers: [
     { provide: CLOCK, useValue: systemClock },
-    { provide: BUCKET_STORE, useFactory: () => new MemoryBucketStore() },
+    RateLimitBackend,
+    { provide: BUCKET_STORE, useFactory: (backend: RateLimitBackend) => backend.store, inject: [RateLimitBackend] },
     RateLimitService,
     RouteService,
   ],

@@ -37,8 +37,11 @@ export interface RouteContext {
   readonly state: GatewayRequestState;
   readonly identity: PolicyInput['identity'];
   readonly dpopJkt: string | null;
+  /** The caller's `User-Agent`, given to the policy. */
+  readonly userAgent: string | undefined;
 }
 
+const NO_HEADERS: PolicyInput['headers'] = Object.freeze({});
 /** Longest hold a policy may ask for; longer values are clamped. */
 const TARPIT_MAX_MS = 30_000;
 /** Hold used when a tarpit decision names no time. */
@@ -94,6 +97,7 @@ export class RouteService {
       identity: ctx.identity,
       dpop: { jkt: ctx.dpopJkt },
       poolHealth: pool.backends.length === 0 ? 0 : pool.healthyCount() / pool.backends.length,
+      headers: ctx.userAgent === undefined ? NO_HEADERS : { 'user-agent': ctx.userAgent },
     };
     const decision = this.policy.decide(input);
     if (decision instanceof Promise) return decision.then((d) => this.act(d, body, ctx, pool, algo));
@@ -154,9 +158,9 @@ export class RouteService {
       corrId: ctx.corrId,
       data: { ...this.eventData(body, decision), holdMs },
     });
-    this.tarpitted++;
+    this.metrics.tarpitHeld(++this.tarpitted);
     return new Promise<void>((resolve) => setTimeout(resolve, holdMs)).then(() => {
-      this.tarpitted--;
+      this.metrics.tarpitHeld(--this.tarpitted);
       return this.pick(pool, body, ctx, algo, 'tarpit', cached);
     });
   }

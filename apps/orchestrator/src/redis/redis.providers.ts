@@ -1,0 +1,76 @@
+import { Logger, type FactoryProvider } from '@nestjs/common';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { OrchestratorConfig } from '../config/config';
+import { ORCH_CONFIG } from '../config/config.module';
+import { redactUrl } from '../config/parse';
+import { REDIS_CLIENT } from './redis.constants';
+
+/** Longest wait between two reconnection attempts, ms. */
+const RECONNECT_MAX_MS = 1000;
+
+/**
+ * Client options for a request path that must never hang on Redis: every command is bounded by
+ * ORCH_REDIS_TIMEOUT (`commandTimeout`); nothing queues while disconnected (`enableOfflineQueue: false`, so a call
+ * fails at once and the caller falls back); a command cut by a disconnection is not retried or resent (it would take
+ * a token twice); reconnection is tried forever, backing off to once a second. Concurrent commands share writes
+ * (`enableAutoPipelining`), which keeps the round trip per request cheap under load.
+ */
+export function redisOptions(timeoutMs: number): RedisOptions {
+  return {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    commandTimeout: timeoutMs,
+    connectTimeout: Math.max(1000, 4 * timeoutMs),
+    enableAutoPipelining: true,
+    connectionName: 'shieldx-orchestrator',
+    retryStrategy: (attempt: number) => Math.min(50 * 2 ** Math.min(attempt, 10), RECONNECT_MAX_MS),
+  };
+}
+
+/**
+ * Creates the shared client and tries to connect once before the application starts (bounded by the connect
+ * timeout). An unreachable Redis does not stop start-up: the client keeps reconnecting in the background and each
+ * user decides what to do meanwhile (rate limits: ORCH_RATELIMIT_REDIS_FAILURE).
+ */
+export async function createRedisClient(config: OrchestratorConfig): Promise<Redis | null> {
+  const { url, timeoutMs } = config.redis;
+  if (url === undefined) return null;
+  const logger = new Logger('redis');
+  const where = redactUrl(url);
+  const client = new Redis(url, redisOptions(timeoutMs));
+  let connected = false;
+  let lastError = '';
+  client.on('ready', () => {
+    connected = true;
+    logger.log({ event: 'redis_connected', url: where });
+  });
+  client.on('close', () => {
+    if (!connected) return;
+    connected = false;
+    logger.warn({ event: 'redis_disconnected', url: where, error: lastError || undefined });
+  });
+  // Without a listener ioredis prints every failed reconnection; the transitions above are what operators need.
+  client.on('error', (error: Error) => {
+    lastError = error.message;
+  });
+  try {
+    await client.connect();
+  } catch (error) {
+    logger.warn({
+      event: 'redis_unavailable_at_start',
+      url: where,
+      error: (error as Error).message,
+      msg: 'Redis is not reachable; retrying in the background',
+    });
+  }
+  return client;
+}
+
+/** The {@link REDIS_CLIENT} provider. */
+export const redisClientProvider: FactoryProvider<Promise<Redis | null>> = {
+  provide: REDIS_CLIENT,
+  inject: [ORCH_CONFIG],
+  useFactory: createRedisClient,
+};

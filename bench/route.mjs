@@ -1,0 +1,646 @@
+// Benchmark of `POST /route`: the orchestrator (default settings, and ORCH_LOG_LEVEL=warn) against a bare Fastify 5
+// server answering the same request (bench/baseline-fastify.mjs), measured in the same run, rounds interleaved so
+// that machine noise hits every target alike. Writes the `route` section of docs/BENCHMARKS.md.
+//
+//   node bench/route.mjs [--profile] [--no-build] [--no-write]
+//
+// Environment (defaults in brackets): BENCH_ROUNDS [3], BENCH_DURATION [10] s per round, BENCH_CONNECTIONS [64],
+// BENCH_WARMUP [3] s, BENCH_RATE [10000] req/s and BENCH_RATE_DURATION [10] s for the fixed-rate run, BENCH_SOAK [60] s
+// (0 skips it), BENCH_TOOL [wrk if installed, else autocannon] for the closed-loop runs.
+//
+// Budgets (from the issue): orchestrator/baseline req/s ≥ 0.5; p99 < 2 ms at 10k req/s; RSS < 100 MB after ~60 s of
+// load. Verdicts are printed and written as measured, pass or miss.
+import { existsSync, copyFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import {
+  ROOT,
+  buildOrchestrator,
+  captureProfile,
+  CPU_PROFILER,
+  envNumber,
+  fetchJson,
+  fmt,
+  freePort,
+  gitInfo,
+  hasWrk,
+  installCleanup,
+  machineInfo,
+  median,
+  peakRssMB,
+  rssMB,
+  runAutocannon,
+  runLoad,
+  runPaced,
+  sleep,
+  snapshotOrchestrator,
+  startServer,
+  startStubBackends,
+  summarizeProfile,
+  sum,
+  tempDir,
+} from './lib/harness.mjs';
+import { markdownTable, textTable, writeSection } from './lib/report.mjs';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Settings
+
+const argv = process.argv.slice(2);
+for (const arg of argv) {
+  if (!['--profile', '--no-build', '--no-write', '--help', '-h'].includes(arg)) {
+    console.error(`unknown argument ${arg}; usage: node bench/route.mjs [--profile] [--no-build] [--no-write]`);
+    process.exit(2);
+  }
+}
+if (argv.includes('--help') || argv.includes('-h')) {
+  console.log(
+    'usage: node bench/route.mjs [--profile] [--no-build] [--no-write]\n' +
+      'env: BENCH_ROUNDS=3 BENCH_DURATION=10 BENCH_CONNECTIONS=64 BENCH_WARMUP=3 BENCH_RATE=10000 ' +
+      'BENCH_RATE_DURATION=10 BENCH_SOAK=60 BENCH_TOOL=wrk|autocannon',
+  );
+  process.exit(0);
+}
+
+const DEFAULTS = { rounds: 3, duration: 10, connections: 64, warmup: 3, rate: 10_000, rateDuration: 10, soak: 60 };
+const S = {
+  rounds: envNumber('BENCH_ROUNDS', DEFAULTS.rounds, { min: 1 }),
+  duration: envNumber('BENCH_DURATION', DEFAULTS.duration, { min: 1 }),
+  connections: envNumber('BENCH_CONNECTIONS', DEFAULTS.connections, { min: 1 }),
+  warmup: envNumber('BENCH_WARMUP', DEFAULTS.warmup, { min: 0 }),
+  rate: envNumber('BENCH_RATE', DEFAULTS.rate, { min: 1 }),
+  rateDuration: envNumber('BENCH_RATE_DURATION', DEFAULTS.rateDuration, { min: 1 }),
+  soak: envNumber('BENCH_SOAK', DEFAULTS.soak, { min: 0 }),
+  tool: process.env.BENCH_TOOL || (hasWrk() ? 'wrk' : 'autocannon'),
+  profile: argv.includes('--profile'),
+  build: !argv.includes('--no-build') && process.env.BENCH_BUILD !== '0',
+  write: !argv.includes('--no-write'),
+};
+if (!['wrk', 'autocannon'].includes(S.tool)) {
+  console.error(`BENCH_TOOL=${S.tool}: expected wrk or autocannon`);
+  process.exit(2);
+}
+const BUDGET = { ratio: 0.5, p99Ms: 2, rssMB: 100 };
+const RATE_WARMUP = 2;
+
+const expectedS =
+  15 + // start-up
+  3 * (S.warmup + 1) +
+  S.rounds * 3 * (S.duration + 1) +
+  3 * (RATE_WARMUP + S.rateDuration + 3) +
+  S.rateDuration +
+  S.soak +
+  (S.profile ? S.warmup + S.duration + 20 : 0);
+installCleanup({ deadlineMs: (2 * expectedS + 300 + (S.build ? 400 : 0)) * 1000 });
+
+// ---------------------------------------------------------------------------------------------------------------
+// Requests: rotate over the three services, a few tenants, scopes and paths so there is no single hot key.
+
+const SERVICES = ['api', 'search', 'static'];
+const TENANTS = ['t1', 't2', 'acme', 'globex'];
+const SCOPES = ['read', 'write'];
+const PATHS = { api: ['/v1/items', '/v1/items/42'], search: ['/q', '/suggest'], static: ['/assets/app.js', '/index.html'] };
+const BODIES = [];
+for (let i = 0; i < 12; i++) {
+  const service = SERVICES[i % 3];
+  BODIES.push({ service, tenant: TENANTS[i % 4], scope: SCOPES[(i >> 2) % 2], path: PATHS[service][(i >> 1) % 2] });
+}
+const REQUESTS = BODIES.map((body) => ({
+  method: 'POST',
+  path: '/route',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+}));
+
+// ---------------------------------------------------------------------------------------------------------------
+
+const log = (...parts) => console.log(...parts);
+const say = (text) => log(`[${new Date().toISOString().slice(11, 19)}] ${text}`);
+const machine = machineInfo();
+const git = gitInfo();
+const startedAt = new Date();
+const benchEnv = Object.entries(process.env)
+  .filter(([key]) => key.startsWith('BENCH_'))
+  .sort()
+  .map(([key, value]) => `${key}=${value}`);
+const command = [...benchEnv, 'node bench/route.mjs', ...argv].join(' ');
+const nonDefault = Object.entries(DEFAULTS).filter(([key, value]) => S[key] !== value);
+
+say(`route benchmark: ${command}`);
+say(
+  `${machine.cpu}, ${machine.cores} cores, ${machine.memoryGB} GB, Node ${machine.node}, load average ` +
+    `${machine.loadavg.join(' ')}; ${S.rounds} round(s) × ${S.duration} s at ${S.connections} connections (${S.tool}), ` +
+    `fixed rate ${S.rate}/s for ${S.rateDuration} s, soak ${S.soak} s`,
+);
+
+if (S.build) {
+  const built = await buildOrchestrator({ log: say });
+  if (!built.ok) {
+    console.error(`orchestrator build failed; no figures written:\n${built.output.slice(-4000)}`);
+    process.exit(1);
+  }
+}
+const snapshot = snapshotOrchestrator();
+const stubs = await startStubBackends(7);
+const pools = { api: stubs.urls.slice(0, 3), search: stubs.urls.slice(3, 5), static: stubs.urls.slice(5, 7) };
+const hostPort = (urls) => urls.map((url) => url.replace('http://', '')).join(',');
+const work = tempDir('shieldx-bench-route-');
+
+function orchestratorEnv(port, extra = {}) {
+  return {
+    ORCH_ALLOW_INSECURE: '1',
+    ORCH_PORT: String(port),
+    ORCH_HOST: '127.0.0.1',
+    ORCH_POOL_API: hostPort(pools.api),
+    ORCH_POOL_SEARCH: hostPort(pools.search),
+    ORCH_POOL_STATIC: hostPort(pools.static),
+    ORCH_IP_BURST: '1000000000',
+    ORCH_IP_BURST_DEGRADED: '1000000000',
+    ORCH_TENANT_BURST: '1000000000',
+    ORCH_LEDGER_PATH: join(work, `ledger-${port}.jsonl`),
+    ...extra,
+  };
+}
+
+const TARGETS = [
+  {
+    key: 'baseline',
+    label: 'bare Fastify 5 (baseline)',
+    start: async () => {
+      const port = await freePort();
+      return startServer({
+        name: 'baseline',
+        script: join(ROOT, 'bench/baseline-fastify.mjs'),
+        env: { PORT: String(port), HOST: '127.0.0.1' },
+        port,
+      });
+    },
+  },
+  {
+    key: 'orch',
+    label: 'orchestrator, defaults (log level info)',
+    start: async ({ name = 'orchestrator (info)', nodeArgs = [], env = {} } = {}) => {
+      const port = await freePort();
+      return startServer({
+        name,
+        script: snapshot.main,
+        cwd: snapshot.dir,
+        env: orchestratorEnv(port, env),
+        port,
+        nodeArgs,
+      });
+    },
+  },
+  {
+    key: 'orchWarn',
+    label: 'orchestrator, ORCH_LOG_LEVEL=warn',
+    start: async () => {
+      const port = await freePort();
+      return startServer({
+        name: 'orchestrator (warn)',
+        script: snapshot.main,
+        cwd: snapshot.dir,
+        env: orchestratorEnv(port, { ORCH_LOG_LEVEL: 'warn' }),
+        port,
+      });
+    },
+  },
+];
+const byKey = Object.fromEntries(TARGETS.map((t) => [t.key, t]));
+const problems = [];
+
+/** One request per body: 200 with the documented shape, a target from the right pool. */
+async function sanityCheck(target) {
+  const examples = [];
+  for (const r of REQUESTS) {
+    const response = await fetchJson(target.server.origin + r.path, { method: r.method, headers: r.headers, body: r.body });
+    const body = JSON.parse(r.body);
+    const answer = response.json;
+    const shapeOk =
+      answer && ['target', 'algo', 'policy', 'healthy', 'pool', 'cached'].every((key) => Object.hasOwn(answer, key));
+    if (response.status !== 200 || !shapeOk) {
+      throw new Error(`${target.label}: POST /route ${r.body} → ${response.status} ${response.body.slice(0, 300)}`);
+    }
+    if (target.key !== 'baseline' && (answer.pool !== body.service || !pools[body.service].includes(answer.target))) {
+      throw new Error(`${target.label}: ${r.body} answered a target outside pool ${body.service}: ${response.body}`);
+    }
+    examples.push(answer);
+  }
+  return examples[0];
+}
+
+function checkAlive(target, during) {
+  if (!target.server.alive()) {
+    throw new Error(`${target.label} died during ${during}:\n${target.server.stderrTail().slice(-3000)}`);
+  }
+}
+
+const loadOptions = (target, durationS) => ({
+  origin: target.server.origin,
+  requests: REQUESTS,
+  connections: S.connections,
+  durationS,
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Start everything, check the answers, warm up.
+
+for (const target of TARGETS) {
+  target.server = await target.start();
+  target.example = await sanityCheck(target);
+  target.rounds = [];
+  say(`started ${target.label} (pid ${target.server.pid}, ${target.server.origin}); RSS ${fmt.mb(rssMB(target.server.pid))} MB`);
+}
+say(`example orchestrator answer: ${JSON.stringify(byKey.orch.example)}`);
+
+if (S.warmup > 0) {
+  for (const target of TARGETS) {
+    await runLoad(S.tool, loadOptions(target, S.warmup));
+    checkAlive(target, 'warm-up');
+  }
+  say(`warmed up (${S.warmup} s each)`);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Closed-loop rounds, interleaved (the order rotates every round).
+
+for (let round = 0; round < S.rounds; round++) {
+  const order = TARGETS.map((_, i) => TARGETS[(i + round) % TARGETS.length]);
+  for (const target of order) {
+    await sleep(500);
+    const result = await runLoad(S.tool, loadOptions(target, S.duration));
+    checkAlive(target, `round ${round + 1}`);
+    result.rss = rssMB(target.server.pid);
+    target.rounds.push(result);
+    say(
+      `round ${round + 1}/${S.rounds} ${target.label.padEnd(40)} ${fmt.int(result.rps).padStart(7)} req/s  ` +
+        `p50 ${fmt.ms(result.p50)} ms  p99 ${fmt.ms(result.p99)} ms  errors ${result.errors + result.timeouts}  ` +
+        `non-2xx ${result.non2xx}  RSS ${fmt.mb(result.rss)} MB`,
+    );
+  }
+}
+
+for (const target of TARGETS) {
+  const rounds = target.rounds;
+  target.summary = {
+    rps: median(rounds.map((r) => r.rps)),
+    p50: median(rounds.map((r) => r.p50)),
+    p99: median(rounds.map((r) => r.p99)),
+    rss: median(rounds.map((r) => r.rss)),
+    errors: sum(rounds.map((r) => r.errors + r.timeouts)),
+    non2xx: sum(rounds.map((r) => r.non2xx)),
+    requests: sum(rounds.map((r) => r.requests)),
+    perRound: rounds.map((r) => r.rps),
+  };
+}
+const baselineRps = byKey.baseline.summary.rps;
+for (const target of TARGETS) target.summary.ratio = target.summary.rps / baselineRps;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Fixed rate: an evenly paced open-loop run for every target, plus autocannon's overallRate for the orchestrator.
+
+for (const target of TARGETS) {
+  await sleep(500);
+  const result = await runPaced({
+    origin: target.server.origin,
+    requests: REQUESTS,
+    rate: S.rate,
+    durationS: S.rateDuration,
+    warmupS: RATE_WARMUP,
+    connections: S.connections,
+  });
+  checkAlive(target, 'the fixed-rate run');
+  result.rss = rssMB(target.server.pid);
+  target.paced = result;
+  say(
+    `fixed rate ${S.rate}/s ${target.label.padEnd(40)} achieved ${fmt.int(result.rps)}/s  p50 ${fmt.ms(result.p50)}  ` +
+      `p99 ${fmt.ms(result.p99)}  p99.9 ${fmt.ms(result.p999)}  max ${fmt.ms(result.max)} ms  ` +
+      `errors ${result.errors + result.timeouts}  non-2xx ${result.non2xx}`,
+  );
+}
+{
+  const target = byKey.orch;
+  await sleep(500);
+  const result = await runAutocannon({ ...loadOptions(target, S.rateDuration), overallRate: S.rate });
+  checkAlive(target, 'the autocannon fixed-rate run');
+  target.autocannonRate = result;
+  say(
+    `autocannon overallRate ${S.rate} ${target.label}: ${fmt.int(result.rps)}/s  p50 ${result.p50}  p99 ${result.p99} ms ` +
+      `(whole ms, corrected for coordinated omission)  errors ${result.errors + result.timeouts}  non-2xx ${result.non2xx}`,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Soak: closed-loop load on the default orchestrator for BENCH_SOAK seconds, RSS sampled every second.
+
+let soak = null;
+if (S.soak > 0) {
+  const target = byKey.orch;
+  const pid = target.server.pid;
+  const samples = [];
+  const before = rssMB(pid);
+  const sampler = setInterval(() => samples.push(rssMB(pid)), 1000);
+  say(`soak: ${S.soak} s of load on ${target.label}; RSS before ${fmt.mb(before)} MB`);
+  let result;
+  try {
+    result = await runLoad(S.tool, loadOptions(target, S.soak));
+  } finally {
+    clearInterval(sampler);
+  }
+  checkAlive(target, 'the soak');
+  const after = rssMB(pid);
+  soak = {
+    seconds: S.soak,
+    before,
+    after,
+    peak: Math.max(before, after, ...samples.filter(Number.isFinite)),
+    hwm: peakRssMB(pid),
+    rps: result.rps,
+    p99: result.p99,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+    loadSecondsBefore: S.warmup + S.rounds * S.duration + RATE_WARMUP + 2 * S.rateDuration,
+  };
+  say(
+    `soak: ${fmt.int(result.rps)} req/s, p99 ${fmt.ms(result.p99)} ms, errors ${soak.errors}, non-2xx ${soak.non2xx}; ` +
+      `RSS after ${fmt.mb(after)} MB (peak during soak ${fmt.mb(soak.peak)} MB, process peak ${fmt.mb(soak.hwm)} MB)`,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Final state of the orchestrators, then stop the servers.
+
+for (const target of TARGETS.filter((t) => t.key !== 'baseline')) {
+  try {
+    const health = await fetchJson(`${target.server.origin}/health`);
+    const state = Object.entries(health.json?.pools ?? {})
+      .map(([name, pool]) => `${name} ${pool.healthy}/${pool.total}`)
+      .join(', ');
+    target.health = `${health.status} ${health.json?.status ?? '?'} (${state})`;
+    if (health.status !== 200) problems.push(`${target.label}: GET /health answered ${health.status} after the load`);
+  } catch (error) {
+    target.health = `unavailable: ${error.message}`;
+    problems.push(`${target.label}: GET /health failed after the load: ${error.message}`);
+  }
+  const stderr = target.server.stderrTail().trim();
+  if (stderr) problems.push(`${target.label} wrote to stderr: ${stderr.slice(-500)}`);
+}
+for (const target of TARGETS) {
+  const s = target.summary;
+  if (s.errors || s.non2xx) {
+    problems.push(`${target.label}: ${s.errors} socket errors/timeouts and ${s.non2xx} non-2xx answers in the rounds`);
+  }
+  const p = target.paced;
+  if (p.errors || p.timeouts || p.non2xx) {
+    problems.push(`${target.label}: ${p.errors + p.timeouts} errors and ${p.non2xx} non-2xx in the fixed-rate run`);
+  }
+}
+if (soak && (soak.errors || soak.non2xx)) {
+  problems.push(`soak: ${soak.errors} socket errors/timeouts and ${soak.non2xx} non-2xx answers`);
+}
+for (const target of TARGETS) {
+  const { code, signal } = await target.server.stop();
+  if (!['SIGTERM', null].includes(signal) || ![0, null, 143].includes(code)) {
+    problems.push(`${target.label} exit on SIGTERM: code ${code}, signal ${signal}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Optional CPU profile of one round on a fresh default orchestrator.
+
+let profile = null;
+if (S.profile) {
+  const file = join(work, 'route.cpuprofile');
+  const target = byKey.orch;
+  const server = await target.start({
+    name: 'orchestrator (info, profiled)',
+    nodeArgs: ['--import', CPU_PROFILER],
+    env: { BENCH_CPU_PROFILE_FILE: file },
+  });
+  say(`profiling ${target.label} (pid ${server.pid}) for one ${S.duration} s round`);
+  try {
+    const profiled = { ...target, server };
+    if (S.warmup > 0) await runLoad(S.tool, loadOptions(profiled, S.warmup));
+    let result;
+    const raw = await captureProfile(server, file, async () => {
+      result = await runLoad(S.tool, loadOptions(profiled, S.duration));
+    });
+    profile = { ...summarizeProfile(raw, { top: 15 }), rps: result.rps };
+    const keep = join(os.tmpdir(), `shieldx-route-${startedAt.toISOString().replace(/[:.]/g, '-')}.cpuprofile`);
+    if (existsSync(file)) copyFileSync(file, keep);
+    profile.file = keep;
+  } finally {
+    await server.stop();
+  }
+}
+await stubs.close();
+
+// ---------------------------------------------------------------------------------------------------------------
+// Report
+
+const orch = byKey.orch;
+const orchWarn = byKey.orchWarn;
+const rateOk = (r) => r.rps >= 0.98 * S.rate;
+const verdict = (ok) => (ok ? 'pass' : 'miss');
+const verdicts = [
+  {
+    budget: `orchestrator/baseline req/s ≥ ${BUDGET.ratio}`,
+    measured: `${fmt.ratio(orch.summary.ratio)} (defaults); ${fmt.ratio(orchWarn.summary.ratio)} (log level warn)`,
+    result: verdict(orch.summary.ratio >= BUDGET.ratio),
+  },
+  {
+    budget: `p99 < ${BUDGET.p99Ms} ms at ${fmt.int(S.rate)} req/s`,
+    measured:
+      `${fmt.ms(orch.paced.p99)} ms at ${fmt.int(orch.paced.rps)} req/s (defaults); ` +
+      `${fmt.ms(orchWarn.paced.p99)} ms (log level warn); bare Fastify ${fmt.ms(byKey.baseline.paced.p99)} ms`,
+    result: rateOk(orch.paced)
+      ? verdict(orch.paced.p99 < BUDGET.p99Ms)
+      : `miss (rate not sustained: ${fmt.int(orch.paced.rps)} of ${fmt.int(S.rate)} req/s)`,
+  },
+  soak
+    ? {
+        budget: `RSS < ${BUDGET.rssMB} MB after ~60 s of load`,
+        measured: `${fmt.mb(soak.after)} MB after ${soak.seconds} s (peak during soak ${fmt.mb(soak.peak)} MB)`,
+        result: verdict(soak.after < BUDGET.rssMB),
+      }
+    : { budget: `RSS < ${BUDGET.rssMB} MB after ~60 s of load`, measured: 'not measured (BENCH_SOAK=0)', result: '—' },
+];
+
+const roundsHeaders = ['target', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', 'RSS MB', 'vs baseline', 'req/s by round'];
+const roundsRows = TARGETS.map((t) => [
+  t.label,
+  fmt.int(t.summary.rps),
+  fmt.ms(t.summary.p50),
+  fmt.ms(t.summary.p99),
+  t.summary.errors,
+  t.summary.non2xx,
+  fmt.mb(t.summary.rss),
+  fmt.ratio(t.summary.ratio),
+  t.summary.perRound.map((v) => fmt.int(v)).join(' / '),
+]);
+const rateHeaders = ['target', 'achieved req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'p99 from due time', 'errors', 'non-2xx'];
+const rateRows = TARGETS.map((t) => [
+  t.label,
+  fmt.int(t.paced.rps),
+  fmt.ms(t.paced.p50),
+  fmt.ms(t.paced.p99),
+  fmt.ms(t.paced.p999),
+  fmt.ms(t.paced.max),
+  fmt.ms(t.paced.lateP99),
+  t.paced.errors + t.paced.timeouts,
+  t.paced.non2xx,
+]);
+const ac = orch.autocannonRate;
+const verdictHeaders = ['budget', 'measured', 'verdict'];
+const verdictRows = verdicts.map((v) => [v.budget, v.measured, v.result]);
+
+log('');
+log(`Closed loop: median of ${S.rounds} round(s) of ${S.duration} s, ${S.connections} connections, ${S.tool}`);
+log(textTable(roundsHeaders, roundsRows));
+log('');
+log(`Fixed rate: ${fmt.int(S.rate)} req/s for ${S.rateDuration} s (paced open loop, ${S.connections} connections)`);
+log(textTable(rateHeaders, rateRows));
+log(
+  `autocannon overallRate ${S.rate} on the orchestrator (defaults): ${fmt.int(ac.rps)} req/s, p50 ${ac.p50} ms, ` +
+    `p99 ${ac.p99} ms, max ${ac.max} ms (whole ms; sends each second's budget as a burst)`,
+);
+if (soak) {
+  log('');
+  log(
+    `Soak (orchestrator, defaults): ${soak.seconds} s at ${fmt.int(soak.rps)} req/s, p99 ${fmt.ms(soak.p99)} ms; RSS ` +
+      `${fmt.mb(soak.before)} → ${fmt.mb(soak.after)} MB (peak ${fmt.mb(soak.peak)} MB); errors ${soak.errors}, ` +
+      `non-2xx ${soak.non2xx}`,
+  );
+}
+log('');
+log(textTable(verdictHeaders, verdictRows, 'lll'));
+if (profile) {
+  log('');
+  log(`CPU profile: orchestrator (defaults), one ${S.duration} s round at ${fmt.int(profile.rps)} req/s; self time:`);
+  log(
+    textTable(
+      ['function', 'where', 'self ms', 'self %'],
+      profile.functions.map((f) => [f.name, f.where, fmt.int(f.selfMs), fmt.pct(f.pct)]),
+      'llrr',
+    ),
+  );
+  log('');
+  log(textTable(['package / area', 'self ms', 'self %'], profile.groups.map((g) => [g.group, fmt.int(g.selfMs), fmt.pct(g.pct)])));
+  log(`profile kept at ${profile.file} (open in Chrome DevTools → Performance)`);
+}
+for (const target of TARGETS.filter((t) => t.health)) log(`GET /health after the load, ${target.label}: ${target.health}`);
+if (problems.length) {
+  log('');
+  log('Problems seen:');
+  for (const problem of problems) log(`- ${problem}`);
+}
+
+if (S.write) {
+  const md = [];
+  md.push('## `POST /route`');
+  md.push('');
+  md.push(`Command: \`${command}\`${process.env.npm_lifecycle_event ? ` (via \`npm run ${process.env.npm_lifecycle_event}\`)` : ''}  `);
+  md.push(`Date: ${startedAt.toISOString()}  `);
+  md.push(
+    `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGB} GB RAM, ${machine.os}; load average at start ` +
+      `${machine.loadavg.join(' ')} (shared machine; load generator on the same cores)  `,
+  );
+  md.push(`Node ${machine.node}; code: commit ${git.commit}${git.dirty ? ' plus uncommitted changes' : ''}  `);
+  md.push(
+    `Settings: ${S.rounds} round(s) × ${S.duration} s at ${S.connections} connections (${S.tool}), ${S.warmup} s ` +
+      `warm-up per target, fixed rate ${fmt.int(S.rate)} req/s for ${S.rateDuration} s (after ${RATE_WARMUP} s ` +
+      `unmeasured), soak ${S.soak ? `${S.soak} s` : 'skipped'}`,
+  );
+  if (nonDefault.length) {
+    md.push('');
+    md.push(
+      `> **Short run, not the default settings** (${nonDefault.map(([k, v]) => `${k} ${S[k]} instead of ${v}`).join(', ')}): ` +
+        'figures are indicative only.',
+    );
+  }
+  md.push('');
+  md.push(
+    'Setup: the baseline is `bench/baseline-fastify.mjs` (bare Fastify 5: parse the JSON body, answer a constant-shaped ' +
+      '`{target, algo, policy, healthy, pool, cached}`). The orchestrator is the built `dist/` (copied aside for the run), ' +
+      'started with `ORCH_ALLOW_INSECURE=1`, three pools (3, 2 and 2 stub backends on loopback that answer health ' +
+      'probes), rate limits raised out of the way (`ORCH_IP_BURST`, `ORCH_IP_BURST_DEGRADED`, `ORCH_TENANT_BURST` = 10⁹), ' +
+      'everything else at its default; its stdout (the JSON log) goes to /dev/null. Requests rotate over 12 bodies ' +
+      '(3 services × 4 tenants × 2 scopes, 2 paths per service). All servers run at once; each round measures them one ' +
+      'after the other, the order rotating every round.',
+  );
+  md.push('');
+  md.push(`### Closed loop (${S.tool}, ${S.connections} connections): medians of ${S.rounds} round(s) of ${S.duration} s`);
+  md.push('');
+  md.push(markdownTable(roundsHeaders, roundsRows));
+  md.push('');
+  md.push(
+    'Errors (socket errors and timeouts) and non-2xx are totals over all rounds; RSS is read from /proc after each ' +
+      'round (median shown).',
+  );
+  md.push('');
+  md.push(`### Fixed rate: ${fmt.int(S.rate)} req/s for ${S.rateDuration} s`);
+  md.push('');
+  md.push(markdownTable(rateHeaders, rateRows));
+  md.push('');
+  md.push(
+    'Paced open loop (`runPaced` in bench/lib/harness.mjs, undici Pool, ' +
+      `${S.connections} connections): request *i* is due at *i*/rate and sent on time whatever earlier answers are ` +
+      'doing; latency is measured at 1 µs resolution from hand-off to the last byte; "p99 from due time" also counts the ' +
+      "generator's own timer lag (~1 ms batches). The bare-Fastify row is the floor this generator and machine can show.",
+  );
+  md.push('');
+  md.push(
+    `For reference, autocannon \`overallRate: ${S.rate}\` on the orchestrator (defaults): ${fmt.int(ac.rps)} req/s, ` +
+      `p50 ${ac.p50} ms, p99 ${ac.p99} ms, max ${ac.max} ms. Not used for the verdict: autocannon records whole ` +
+      'milliseconds, and its rate limit gives each connection a per-second budget that it spends back-to-back at the ' +
+      'start of every second, so it measures bursts at saturation rather than a steady 10k req/s.',
+  );
+  md.push('');
+  md.push('### Memory (soak)');
+  md.push('');
+  md.push(
+    soak
+      ? `Orchestrator (defaults) under closed-loop load for ${soak.seconds} s (after ~${soak.loadSecondsBefore} s of ` +
+          `earlier load in this run): ${fmt.int(soak.rps)} req/s, p99 ${fmt.ms(soak.p99)} ms, errors ${soak.errors}, ` +
+          `non-2xx ${soak.non2xx}. RSS ${fmt.mb(soak.before)} MB before → **${fmt.mb(soak.after)} MB after**; highest ` +
+          `sample during the soak ${fmt.mb(soak.peak)} MB; process peak (VmHWM) ${fmt.mb(soak.hwm)} MB.`
+      : 'Skipped (BENCH_SOAK=0).',
+  );
+  md.push('');
+  md.push('### Budgets');
+  md.push('');
+  md.push(markdownTable(verdictHeaders, verdictRows, 'lll'));
+  if (profile) {
+    md.push('');
+    md.push(
+      `### Where the time goes (CPU profile of one ${S.duration} s round, orchestrator defaults, ` +
+        `${fmt.int(profile.rps)} req/s under the profiler)`,
+    );
+    md.push('');
+    md.push(
+      markdownTable(
+        ['function', 'where', 'self %'],
+        profile.functions.map((f) => [`\`${f.name}\``, f.where ? `\`${f.where}\`` : '', fmt.pct(f.pct)]),
+        'llr',
+      ),
+    );
+    md.push('');
+    md.push(
+      'Self time by package / area: ' +
+        profile.groups
+          .slice(0, 10)
+          .map((g) => `${g.group} ${fmt.pct(g.pct)}`)
+          .join(', ') +
+        '.',
+    );
+  }
+  if (problems.length) {
+    md.push('');
+    md.push('### Problems seen in this run');
+    md.push('');
+    for (const problem of problems) md.push(`- ${problem.replace(/\n/g, ' ')}`);
+  }
+  const file = writeSection('route', md.join('\n'));
+  log('');
+  log(`wrote the "route" section of ${file}`);
+}
+process.exit(0);

@@ -1,0 +1,59 @@
+import type { LedgerFileHandle } from './file-system';
+
+/** One line found by {@link readTailLines}. @internal */
+export interface TailLine {
+  /** Byte offset of the line's first byte in the file. */
+  readonly offset: number;
+  /** The line's bytes, including its newline when it has one. */
+  readonly raw: Buffer;
+  /** The line's text without the newline. */
+  readonly text: string;
+  /** Whether the line ends with a newline (only the file's last line can lack one). */
+  readonly terminated: boolean;
+}
+
+const NEWLINE = 0x0a;
+const FIRST_WINDOW_BYTES = 64 * 1024;
+
+async function readFully(handle: LedgerFileHandle, buffer: Buffer, position: number): Promise<void> {
+  let done = 0;
+  while (done < buffer.length) {
+    const n = await handle.read(buffer.subarray(done), buffer.length - done, position + done);
+    if (n === 0) throw new Error(`unexpected end of file at byte ${position + done}`);
+    done += n;
+  }
+}
+
+/**
+ * The last `count` lines of a file of `size` bytes, last line first, reading backwards in growing windows (so a long
+ * file costs one small read). Fewer lines when the file has fewer.
+ * @internal
+ */
+export async function readTailLines(handle: LedgerFileHandle, size: number, count: number): Promise<TailLine[]> {
+  for (let window = FIRST_WINDOW_BYTES; ; window *= 4) {
+    const start = Math.max(0, size - window);
+    const buffer = Buffer.alloc(size - start);
+    await readFully(handle, buffer, start);
+    const lines: TailLine[] = [];
+    let cursor = buffer.length;
+    let complete = true;
+    while (lines.length < count && cursor > 0) {
+      const terminated = buffer[cursor - 1] === NEWLINE;
+      const contentEnd = terminated ? cursor - 1 : cursor;
+      const newline = contentEnd === 0 ? -1 : buffer.lastIndexOf(NEWLINE, contentEnd - 1);
+      if (newline === -1 && start > 0) {
+        complete = false;
+        break;
+      }
+      const lineStart = newline + 1;
+      lines.push({
+        offset: start + lineStart,
+        raw: buffer.subarray(lineStart, cursor),
+        text: buffer.toString('utf8', lineStart, contentEnd),
+        terminated,
+      });
+      cursor = lineStart;
+    }
+    if (complete) return lines;
+  }
+}

@@ -1,0 +1,310 @@
+import { mkdtempSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { BaseRulesPolicy, parseBaseRules } from './base-rules';
+import { DecisionCache, decisionCacheKey } from './decision-cache';
+import type { PolicyInput } from './decision';
+import { OpaPolicy, toDecision } from './opa';
+import { PolicyManager, type PolicyManagerOptions } from './policy-manager';
+import { readTarGz } from './tar';
+import { buildBundle, regoDecision } from './testing/opa-build';
+
+const ROOT = join(__dirname, '../../..');
+const DEFAULT_RULES = join(ROOT, 'policies/shieldx/rules/data.json');
+const DEFAULT_BUNDLE = join(ROOT, 'policies/build/policy.tar.gz');
+
+const INPUT: PolicyInput = {
+  service: 'api',
+  tenant: 'acme',
+  scope: 'read',
+  path: '/v1/items',
+  method: 'POST',
+  ip: '10.0.0.1',
+  identity: { uris: [], dns: [] },
+  dpop: { jkt: null },
+  poolHealth: 1,
+  headers: {},
+};
+
+const input = (over: Partial<PolicyInput>): PolicyInput => ({ ...INPUT, ...over });
+
+describe(parseBaseRules.name, () => {
+  it('reads the bundled default', () => {
+    const rules = parseBaseRules(readFileSync(DEFAULT_RULES, 'utf8'));
+    expect(rules.allowAll).toBe(true);
+    expect(rules.advanced.map((r) => r.action)).toEqual(['deny', 'tarpit', 'divert']);
+    expect(rules.advanced[1]?.tarpitMs).toBe(1500);
+  });
+
+  it('names the bad field', () => {
+    expect(() => parseBaseRules('{')).toThrow(/not valid JSON/);
+    expect(() => parseBaseRules('{"allow_all":"yes"}')).toThrow(/allow_all must be true or false/);
+    expect(() => parseBaseRules('{"alow_all":true}')).toThrow(/unknown field 'alow_all'/);
+    expect(() => parseBaseRules('{"advanced":[{"tenant":"*","scopes":["*"],"action":"permit"}]}')).toThrow(
+      /advanced\[0\]\.action/,
+    );
+    expect(() => parseBaseRules('{"advanced":[{"tenant":"*","scopes":["*"],"action":"divert"}]}')).toThrow(/divert_to/);
+    expect(() => parseBaseRules('{"allowed":[{"tenant":"a","scopes":[]}]}')).toThrow(
+      /allowed\[0\]\.scopes must not be empty/,
+    );
+    expect(() => parseBaseRules('{"tarpit_ms":-1}')).toThrow(/tarpit_ms/);
+  });
+});
+
+describe(BaseRulesPolicy.name, () => {
+  const policy = new BaseRulesPolicy(parseBaseRules(readFileSync(DEFAULT_RULES, 'utf8')));
+
+  it('applies the first matching advanced rule, then allow_all', () => {
+    expect(policy.decide(INPUT).action).toBe('allow');
+    expect(policy.decide(input({ path: '/internal/x' })).action).toBe('deny');
+    expect(policy.decide(input({ path: '/internalize' })).action).toBe('allow');
+    expect(policy.decide(input({ scope: 'scanner' }))).toMatchObject({ action: 'tarpit', tarpitMs: 1500 });
+    expect(policy.decide(input({ tenant: 'quarantine' }))).toMatchObject({ action: 'divert', divertTo: 'static' });
+    expect(policy.decide(input({ tenant: 'quarantine', path: '/internal/x' })).action).toBe('deny');
+  });
+
+  it('uses the allowed list when allow_all is off and denies the rest', () => {
+    const strict = new BaseRulesPolicy(
+      parseBaseRules('{"allow_all":false,"allowed":[{"tenant":"acme","scopes":["read"]}]}'),
+    );
+    expect(strict.decide(INPUT).action).toBe('allow');
+    expect(strict.decide(input({ scope: 'write' })).action).toBe('deny');
+    expect(strict.decide(input({ tenant: 'other' })).action).toBe('deny');
+  });
+});
+
+describe(DecisionCache.name, () => {
+  it('keys on every field, without concatenation collisions', () => {
+    const keys = new Set([
+      decisionCacheKey(INPUT),
+      decisionCacheKey(input({ tenant: 'acm', scope: 'eread' })),
+      decisionCacheKey(input({ identity: { uris: ['spiffe://x'], dns: [] } })),
+      decisionCacheKey(input({ identity: { uris: [], dns: ['spiffe://x'] } })),
+      decisionCacheKey(input({ dpop: { jkt: 'abc' } })),
+      decisionCacheKey(input({ poolHealth: 0.5 })),
+      decisionCacheKey(input({ headers: { 'user-agent': 'curl' } })),
+      decisionCacheKey(input({ ip: '10.0.0.2' })),
+      decisionCacheKey(input({ method: 'GET' })),
+    ]);
+    expect(keys.size).toBe(9);
+    expect(decisionCacheKey({ ...INPUT })).toBe(decisionCacheKey(INPUT));
+  });
+
+  it('serves within the TTL, evicts least recently used, and forgets on clear', () => {
+    const cache = new DecisionCache(2, 1000);
+    const allow = { action: 'allow' as const };
+    cache.set('a', allow, 0, cache.currentGeneration);
+    cache.set('b', allow, 0, cache.currentGeneration);
+    expect(cache.get('a', 500)).toEqual({ action: 'allow', cached: true });
+    cache.set('c', allow, 0, cache.currentGeneration);
+    expect(cache.get('b', 500)).toBeUndefined();
+    expect(cache.get('a', 1000)).toBeUndefined();
+    const stale = cache.currentGeneration;
+    cache.clear();
+    cache.set('d', allow, 0, stale);
+    expect(cache.get('d', 1)).toBeUndefined();
+    expect(cache.stats()).toEqual({ hits: 1, misses: 3, size: 0 });
+  });
+});
+
+describe(toDecision.name, () => {
+  it('accepts a string action or a decision object and refuses anything else', () => {
+    expect(toDecision('deny')).toEqual({ action: 'deny' });
+    expect(toDecision({ action: 'divert', divert_to: 'x', reason: 'r' })).toEqual({
+      action: 'divert',
+      divertTo: 'x',
+      reason: 'r',
+    });
+    expect(toDecision({ action: 'tarpit', tarpit_ms: 250.4 })).toEqual({ action: 'tarpit', tarpitMs: 250 });
+    expect(() => toDecision(true)).toThrow(/not a decision/);
+    expect(() => toDecision({ action: 'maybe' })).toThrow(/action/);
+    expect(() => toDecision({ action: 'tarpit', tarpit_ms: -5 })).toThrow(/tarpit_ms/);
+  });
+});
+
+describe(OpaPolicy.name, () => {
+  it('loads the committed default bundle and agrees with the base rules on every action', async () => {
+    const opa = await OpaPolicy.load(readFileSync(DEFAULT_BUNDLE), 'shieldx/routing/decision', 'default');
+    const base = new BaseRulesPolicy(parseBaseRules(readFileSync(DEFAULT_RULES, 'utf8')));
+    for (const over of [
+      {},
+      { path: '/internal/x' },
+      { scope: 'scanner' },
+      { tenant: 'quarantine' },
+      { tenant: 'quarantine', path: '/internal/a' },
+    ]) {
+      const i = input(over);
+      expect(opa.decide(i)).toEqual(base.decide(i));
+    }
+  });
+
+  it('loads a bare policy.wasm too', async () => {
+    const wasm = readTarGz(readFileSync(DEFAULT_BUNDLE)).get('policy.wasm');
+    const opa = await OpaPolicy.load(wasm!, 'shieldx/routing/decision', 'policy.wasm');
+    // Without data.json the rules are undefined, so the policy's default (deny) answers.
+    expect(opa.decide(INPUT).action).toBe('deny');
+  });
+
+  it('refuses what is not a policy with a message naming the file', async () => {
+    await expect(OpaPolicy.load(new Uint8Array(), 'e', 'empty.wasm')).rejects.toThrow(/empty.wasm is empty/);
+    await expect(OpaPolicy.load(Buffer.from('hello'), 'e', 'text.wasm')).rejects.toThrow(/text.wasm is neither/);
+    const notOpa = Uint8Array.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
+    await expect(OpaPolicy.load(notOpa, 'e', 'plain.wasm')).rejects.toThrow(/plain.wasm is not an OPA policy/);
+    const bundle = readFileSync(DEFAULT_BUNDLE);
+    await expect(OpaPolicy.load(bundle.subarray(0, 2000), 'e', 'cut.tar.gz')).rejects.toThrow(
+      /cut.tar.gz is not a readable bundle/,
+    );
+    await expect(OpaPolicy.load(bundle, 'shieldx/other', 'default')).rejects.toThrow(/no entrypoint 'shieldx\/other'/);
+  });
+});
+
+describe(PolicyManager.name, () => {
+  let dir: string;
+  let bundles: Record<'deny' | 'tarpit' | 'divert' | 'bad' | 'allow', string>;
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'shieldx-policy-'));
+    bundles = {
+      allow: buildBundle(dir, 'allow', { 'p/policy.rego': regoDecision('"allow"') }),
+      deny: buildBundle(dir, 'deny', { 'p/policy.rego': regoDecision('{"action": "deny", "reason": "closed"}') }),
+      tarpit: buildBundle(dir, 'tarpit', { 'p/policy.rego': regoDecision('{"action": "tarpit", "tarpit_ms": 20}') }),
+      divert: buildBundle(dir, 'divert', {
+        'p/policy.rego': regoDecision('{"action": "divert", "divert_to": data.shieldx.honeypot}'),
+        'shieldx/data.json': '{"honeypot": "static"}',
+      }),
+      bad: buildBundle(dir, 'bad', { 'p/policy.rego': regoDecision('42') }),
+    };
+  }, 60_000);
+
+  function options(over: Partial<PolicyManagerOptions>, opaFile = join(dir, 'active.tar.gz')): PolicyManagerOptions {
+    return {
+      rulesPath: DEFAULT_RULES,
+      opaPath: opaFile,
+      entrypoint: 'shieldx/routing/decision',
+      enforce: true,
+      cache: { maxEntries: 100, ttlMs: 60_000 },
+      readFile: (path) => readFile(path),
+      clock: { now: () => 0 },
+      ...over,
+    };
+  }
+
+  it('enforces each action from real compiled Rego', async () => {
+    for (const [name, expected] of [
+      ['allow', { action: 'allow' }],
+      ['deny', { action: 'deny', reason: 'closed' }],
+      ['tarpit', { action: 'tarpit', tarpitMs: 20 }],
+      ['divert', { action: 'divert', divertTo: 'static' }],
+    ] as const) {
+      const manager = await PolicyManager.create(options({}, bundles[name]));
+      expect(manager.decide(INPUT)).toEqual(expected);
+      expect(manager.source).toBe('opa');
+    }
+  });
+
+  it('in shadow mode lets the base rules decide and reports disagreements', async () => {
+    const disagreements: string[] = [];
+    const manager = await PolicyManager.create(
+      options(
+        { enforce: false, hooks: { disagreement: (base, opa) => disagreements.push(`${base.action}/${opa.action}`) } },
+        bundles.deny,
+      ),
+    );
+    expect(manager.decide(INPUT).action).toBe('allow');
+    expect(disagreements).toEqual(['allow/deny']);
+    expect(manager.status()).toMatchObject({ source: 'base-rules (opa shadow)', opaLoaded: true, enforce: false });
+  });
+
+  it('serves the second identical call from the cache and misses after a reload', async () => {
+    const active = join(dir, 'active.tar.gz');
+    copyFileSync(bundles.allow, active);
+    let hits = 0;
+    let misses = 0;
+    const manager = await PolicyManager.create(
+      options({ hooks: { cacheHit: () => hits++, cacheMiss: () => misses++ } }),
+    );
+    expect(manager.decide(INPUT)).toEqual({ action: 'allow' });
+    expect(manager.decide(INPUT)).toEqual({ action: 'allow', cached: true });
+    expect([hits, misses]).toEqual([1, 1]);
+    copyFileSync(bundles.deny, active);
+    expect(await manager.reload()).toEqual({ ok: true, version: 2 });
+    expect(manager.decide(INPUT)).toEqual({ action: 'deny', reason: 'closed' });
+    expect([hits, misses]).toEqual([1, 2]);
+    expect(manager.status().lastError).toBeNull();
+  });
+
+  it('keeps the last good policy when the new file is corrupted, truncated, not a policy, or answers nonsense', async () => {
+    const active = join(dir, 'active.tar.gz');
+    copyFileSync(bundles.deny, active);
+    const manager = await PolicyManager.create(options({}));
+    const good = readFileSync(bundles.allow);
+    const breakages: [string, Uint8Array][] = [
+      ['truncated', good.subarray(0, good.length / 2)],
+      ['garbage', Buffer.from('not a policy at all')],
+      ['plain wasm', Uint8Array.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00])],
+      ['nonsense output', readFileSync(bundles.bad)],
+    ];
+    for (const [name, bytes] of breakages) {
+      writeFileSync(active, bytes);
+      const outcome = await manager.reload();
+      expect(outcome.ok, name).toBe(false);
+      expect(manager.version, name).toBe(1);
+      expect(manager.decide(INPUT), name).toMatchObject({ action: 'deny', reason: 'closed' });
+      expect(manager.status().lastError, name).toContain('active.tar.gz');
+    }
+  });
+
+  it('answers every concurrent request from one policy or the other during a swap', async () => {
+    const active = join(dir, 'active.tar.gz');
+    copyFileSync(bundles.allow, active);
+    const manager = await PolicyManager.create(options({ cache: { maxEntries: 0, ttlMs: 0 } }));
+    copyFileSync(bundles.deny, active);
+    const answers = new Set<string>();
+    const reload = manager.reload();
+    const ticks = Array.from(
+      { length: 200 },
+      (_, i) =>
+        new Promise<void>((resolve) =>
+          setImmediate(() => {
+            answers.add(manager.decide(input({ path: `/p/${i}` })).action);
+            resolve();
+          }),
+        ),
+    );
+    await Promise.all([reload, ...ticks]);
+    expect([...answers].every((a) => a === 'allow' || a === 'deny')).toBe(true);
+    expect(manager.decide(INPUT).action).toBe('deny');
+  });
+
+  it('fails closed when evaluation fails in enforce mode, or open when configured', async () => {
+    const errors: string[] = [];
+    const traps = buildBundle(dir, 'trap', {
+      'p/policy.rego': regoDecision('{"action": "allow", "n": 1 / count(input.identity.uris)}'),
+    });
+    // The self-check input has no URIs, so this policy cannot even load:
+    await expect(PolicyManager.create(options({}, traps))).rejects.toThrow(/self-check evaluation failed|no decision/);
+    const conditional = buildBundle(dir, 'conditional', {
+      'p/policy.rego': 'package shieldx.routing\n\nimport rego.v1\n\ndecision := "allow" if input.tenant != "ghost"\n',
+    });
+    const closed = await PolicyManager.create(
+      options({ hooks: { evalError: (kind) => errors.push(kind) } }, conditional),
+    );
+    expect(closed.decide(input({ tenant: 'ghost' }))).toEqual({ action: 'deny', reason: 'policy evaluation failed' });
+    const open = await PolicyManager.create(options({ onError: 'allow' }, conditional));
+    expect(open.decide(input({ tenant: 'ghost' })).action).toBe('allow');
+    expect(errors).toEqual(['error']);
+  });
+
+  it('refuses to start on a broken base-rules file, naming it', async () => {
+    const rules = join(dir, 'rules.json');
+    writeFileSync(rules, '{"allow_all": "maybe"}');
+    await expect(PolicyManager.create(options({ rulesPath: rules, opaPath: undefined }))).rejects.toThrow(
+      /rules.json: allow_all/,
+    );
+    await expect(
+      PolicyManager.create(options({ rulesPath: join(dir, 'missing.json'), opaPath: undefined })),
+    ).rejects.toThrow(/cannot read .*missing.json: ENOENT/);
+  });
+});
