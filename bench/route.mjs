@@ -48,8 +48,8 @@ import { markdownTable, textTable, writeSection } from './lib/report.mjs';
 const argv = process.argv.slice(2);
 for (const arg of argv) {
   if (!['--profile', '--no-build', '--no-write', '--help', '-h'].includes(arg)) {
-    console.error(`unknown argument ${arg}; usage: node bench/route.mjs [--profile] [--no-build] [--no-write]`);
-    process.exit(2);
+    // Not fatal: bench/run-all.mjs passes its arguments to every benchmark.
+    console.error(`ignoring unknown argument ${arg} (usage: node bench/route.mjs [--profile] [--no-build] [--no-write])`);
   }
 }
 if (argv.includes('--help') || argv.includes('-h')) {
@@ -98,7 +98,11 @@ installCleanup({ deadlineMs: (2 * expectedS + 300 + (S.build ? 400 : 0)) * 1000 
 const SERVICES = ['api', 'search', 'static'];
 const TENANTS = ['t1', 't2', 'acme', 'globex'];
 const SCOPES = ['read', 'write'];
-const PATHS = { api: ['/v1/items', '/v1/items/42'], search: ['/q', '/suggest'], static: ['/assets/app.js', '/index.html'] };
+const PATHS = {
+  api: ['/v1/items', '/v1/items/42'],
+  search: ['/q', '/suggest'],
+  static: ['/assets/app.js', '/index.html'],
+};
 const BODIES = [];
 for (let i = 0; i < 12; i++) {
   const service = SERVICES[i % 3];
@@ -178,7 +182,7 @@ const TARGETS = [
   {
     key: 'orch',
     label: 'orchestrator, defaults (log level info)',
-    start: async ({ name = 'orchestrator (info)', nodeArgs = [], env = {} } = {}) => {
+    start: async ({ name = 'orchestrator (info)', nodeArgs = [], env = {}, ipc = false } = {}) => {
       const port = await freePort();
       return startServer({
         name,
@@ -187,6 +191,7 @@ const TARGETS = [
         env: orchestratorEnv(port, env),
         port,
         nodeArgs,
+        ipc,
       });
     },
   },
@@ -212,7 +217,11 @@ const problems = [];
 async function sanityCheck(target) {
   const examples = [];
   for (const r of REQUESTS) {
-    const response = await fetchJson(target.server.origin + r.path, { method: r.method, headers: r.headers, body: r.body });
+    const response = await fetchJson(target.server.origin + r.path, {
+      method: r.method,
+      headers: r.headers,
+      body: r.body,
+    });
     const body = JSON.parse(r.body);
     const answer = response.json;
     const shapeOk =
@@ -248,7 +257,8 @@ for (const target of TARGETS) {
   target.server = await target.start();
   target.example = await sanityCheck(target);
   target.rounds = [];
-  say(`started ${target.label} (pid ${target.server.pid}, ${target.server.origin}); RSS ${fmt.mb(rssMB(target.server.pid))} MB`);
+  target.idleRss = rssMB(target.server.pid);
+  say(`started ${target.label} (pid ${target.server.pid}, ${target.server.origin}); RSS ${fmt.mb(target.idleRss)} MB`);
 }
 say(`example orchestrator answer: ${JSON.stringify(byKey.orch.example)}`);
 
@@ -415,6 +425,7 @@ if (S.profile) {
     name: 'orchestrator (info, profiled)',
     nodeArgs: ['--import', CPU_PROFILER],
     env: { BENCH_CPU_PROFILE_FILE: file },
+    ipc: true,
   });
   say(`profiling ${target.label} (pid ${server.pid}) for one ${S.duration} s round`);
   try {
@@ -465,7 +476,18 @@ const verdicts = [
     : { budget: `RSS < ${BUDGET.rssMB} MB after ~60 s of load`, measured: 'not measured (BENCH_SOAK=0)', result: '—' },
 ];
 
-const roundsHeaders = ['target', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', 'RSS MB', 'vs baseline', 'req/s by round'];
+const roundsHeaders = [
+  'target',
+  'req/s',
+  'p50 ms',
+  'p99 ms',
+  'errors',
+  'non-2xx',
+  'RSS MB idle',
+  'RSS MB after load',
+  'vs baseline',
+  'req/s by round',
+];
 const roundsRows = TARGETS.map((t) => [
   t.label,
   fmt.int(t.summary.rps),
@@ -473,11 +495,22 @@ const roundsRows = TARGETS.map((t) => [
   fmt.ms(t.summary.p99),
   t.summary.errors,
   t.summary.non2xx,
+  fmt.mb(t.idleRss),
   fmt.mb(t.summary.rss),
   fmt.ratio(t.summary.ratio),
   t.summary.perRound.map((v) => fmt.int(v)).join(' / '),
 ]);
-const rateHeaders = ['target', 'achieved req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'p99 from due time', 'errors', 'non-2xx'];
+const rateHeaders = [
+  'target',
+  'achieved req/s',
+  'p50 ms',
+  'p99 ms',
+  'p99.9 ms',
+  'max ms',
+  'p99 from due time',
+  'errors',
+  'non-2xx',
+];
 const rateRows = TARGETS.map((t) => [
   t.label,
   fmt.int(t.paced.rps),
@@ -524,10 +557,16 @@ if (profile) {
     ),
   );
   log('');
-  log(textTable(['package / area', 'self ms', 'self %'], profile.groups.map((g) => [g.group, fmt.int(g.selfMs), fmt.pct(g.pct)])));
+  log(
+    textTable(
+      ['package / area', 'self ms', 'self %'],
+      profile.groups.map((g) => [g.group, fmt.int(g.selfMs), fmt.pct(g.pct)]),
+    ),
+  );
   log(`profile kept at ${profile.file} (open in Chrome DevTools → Performance)`);
 }
-for (const target of TARGETS.filter((t) => t.health)) log(`GET /health after the load, ${target.label}: ${target.health}`);
+for (const target of TARGETS.filter((t) => t.health))
+  log(`GET /health after the load, ${target.label}: ${target.health}`);
 if (problems.length) {
   log('');
   log('Problems seen:');
@@ -538,13 +577,21 @@ if (S.write) {
   const md = [];
   md.push('## `POST /route`');
   md.push('');
-  md.push(`Command: \`${command}\`${process.env.npm_lifecycle_event ? ` (via \`npm run ${process.env.npm_lifecycle_event}\`)` : ''}  `);
+  md.push(
+    `Command: \`${command}\`${process.env.npm_lifecycle_event ? ` (via \`npm run ${process.env.npm_lifecycle_event}\`)` : ''}  `,
+  );
   md.push(`Date: ${startedAt.toISOString()}  `);
   md.push(
     `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGB} GB RAM, ${machine.os}; load average at start ` +
       `${machine.loadavg.join(' ')} (shared machine; load generator on the same cores)  `,
   );
   md.push(`Node ${machine.node}; code: commit ${git.commit}${git.dirty ? ' plus uncommitted changes' : ''}  `);
+  md.push(
+    `Load average at the end: ${os
+      .loadavg()
+      .map((v) => v.toFixed(2))
+      .join(' ')}  `,
+  );
   md.push(
     `Settings: ${S.rounds} round(s) × ${S.duration} s at ${S.connections} connections (${S.tool}), ${S.warmup} s ` +
       `warm-up per target, fixed rate ${fmt.int(S.rate)} req/s for ${S.rateDuration} s (after ${RATE_WARMUP} s ` +
@@ -568,13 +615,15 @@ if (S.write) {
       'after the other, the order rotating every round.',
   );
   md.push('');
-  md.push(`### Closed loop (${S.tool}, ${S.connections} connections): medians of ${S.rounds} round(s) of ${S.duration} s`);
+  md.push(
+    `### Closed loop (${S.tool}, ${S.connections} connections): medians of ${S.rounds} round(s) of ${S.duration} s`,
+  );
   md.push('');
   md.push(markdownTable(roundsHeaders, roundsRows));
   md.push('');
   md.push(
-    'Errors (socket errors and timeouts) and non-2xx are totals over all rounds; RSS is read from /proc after each ' +
-      'round (median shown).',
+    'Errors (socket errors and timeouts) and non-2xx are totals over all rounds. RSS (VmRSS from /proc) "idle" is ' +
+      'read after start-up and one request per body; "after load" after each round (median shown).',
   );
   md.push('');
   md.push(`### Fixed rate: ${fmt.int(S.rate)} req/s for ${S.rateDuration} s`);

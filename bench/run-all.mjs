@@ -29,7 +29,9 @@ for (const name of BENCHMARKS) {
   current = spawn(process.execPath, [join(here, name), ...args], { stdio: 'inherit' });
   const [code, signal] = await new Promise((done) => current.once('exit', (...result) => done(result)));
   current = null;
-  console.log(`=== bench/${name}: ${code === 0 ? 'done' : `failed (code ${code}, signal ${signal})`} in ${Math.round((Date.now() - started) / 1000)} s`);
+  console.log(
+    `=== bench/${name}: ${code === 0 ? 'done' : `failed (code ${code}, signal ${signal})`} in ${Math.round((Date.now() - started) / 1000)} s`,
+  );
   if (code !== 0) failed.push(name);
   if (signal === 'SIGINT' || signal === 'SIGTERM' || code === 130 || code === 143) break;
 }

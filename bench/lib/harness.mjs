@@ -2,7 +2,7 @@
 // generators (wrk and autocannon closed-loop runs, an open-loop fixed-rate run), RSS, statistics, machine facts,
 // stub backends and a CPU profiler. Everything binds to loopback; every run is bounded in time.
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -204,7 +204,8 @@ export async function fetchJson(url, options = {}) {
 /**
  * Starts a Node server as a child process and waits until `GET <readyPath>` answers 200.
  * stdout goes to /dev/null (so a chatty logger cannot block on a full pipe); the last 16 KB of stderr are kept for
- * error messages. The child also loads bench/lib/orphan-guard.mjs so it exits if this process dies.
+ * error messages. The child also loads bench/lib/orphan-guard.mjs so it exits if this process dies. `ipc: true` adds
+ * an IPC channel (used by the CPU profiler).
  * @returns {Promise<ServerHandle>}
  */
 export async function startServer({
@@ -218,11 +219,12 @@ export async function startServer({
   host = '127.0.0.1',
   readyPath = '/readyz',
   readyTimeoutMs = 30_000,
+  ipc = false,
 }) {
   const child = spawn(process.execPath, [...nodeArgs, '--import', ORPHAN_GUARD, script, ...args], {
     cwd,
     env: childEnv(env),
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'ignore', 'pipe', ...(ipc ? ['ipc'] : [])],
   });
   children.add(child);
   let stderr = '';
@@ -287,7 +289,7 @@ export async function buildOrchestrator({ retries = 2, waitMs = 60_000, log = co
   let output = '';
   for (let attempt = 0; attempt <= retries; attempt++) {
     const started = Date.now();
-    const result = spawnSync('npx', ['nx', 'run', 'orchestrator:build', '--skip-nx-cache'], {
+    const result = spawnSync('npx', ['nx', 'run', 'orchestrator:build'], {
       cwd: ROOT,
       encoding: 'utf8',
       timeout: 180_000,
@@ -307,11 +309,22 @@ export async function buildOrchestrator({ retries = 2, waitMs = 60_000, log = co
 }
 
 const ORCH_DIST = 'dist/orchestrator';
+
+function processExists(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return error.code === 'EPERM';
+  }
+}
 export const ORCH_MAIN = 'dist/orchestrator/apps/orchestrator/src/main.js';
 
 /**
- * Copies dist/orchestrator into a temporary directory (with a node_modules link back to the repository) so a
- * colleague's rebuild, which starts with `rm -rf dist/orchestrator`, cannot change the code under test mid-run.
+ * Copies dist/orchestrator to bench/.snapshot/run-XXXX/ (git-ignored, removed at exit) so a colleague's rebuild, which
+ * starts with `rm -rf dist/orchestrator`, cannot change the code under test mid-run. The copy stays inside the
+ * repository so that what the app finds by walking up from its own files (node_modules, the bundled policies/) is the
+ * repository's.
  * @returns {{ dir: string, main: string }}
  */
 export function snapshotOrchestrator() {
@@ -319,9 +332,16 @@ export function snapshotOrchestrator() {
   if (!existsSync(resolve(ROOT, ORCH_MAIN))) {
     throw new Error(`${ORCH_MAIN} is missing: build first (npx nx run orchestrator:build)`);
   }
-  const dir = tempDir('shieldx-bench-orch-');
+  const parent = resolve(ROOT, 'bench/.snapshot');
+  mkdirSync(parent, { recursive: true });
+  // Left behind by a run that was killed outright (its pid is in the name): remove.
+  for (const name of readdirSync(parent)) {
+    const pid = Number(/^run-(\d+)-/.exec(name)?.[1]);
+    if (pid && !processExists(pid)) rmSync(join(parent, name), { recursive: true, force: true });
+  }
+  const dir = mkdtempSync(join(parent, `run-${process.pid}-`));
+  tempDirs.add(dir);
   cpSync(source, join(dir, ORCH_DIST), { recursive: true });
-  symlinkSync(resolve(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
   return { dir, main: join(dir, ORCH_MAIN) };
 }
 
@@ -661,21 +681,21 @@ export async function runPaced({
 // CPU profiles
 
 /**
- * Starts/stops the in-process profiler loaded with `--import bench/lib/cpu-profiler.mjs` (see that file): the first
- * SIGUSR2 starts sampling, the second writes the profile to BENCH_CPU_PROFILE_FILE. Returns the parsed profile.
+ * Profiles `during()` with the in-process profiler loaded by `--import bench/lib/cpu-profiler.mjs` into a server
+ * started with `ipc: true` and BENCH_CPU_PROFILE_FILE=`file` (see that file). Returns the parsed .cpuprofile.
  */
 export async function captureProfile(handle, file, during) {
-  handle.child.kill('SIGUSR2');
-  await sleep(50);
+  handle.child.send({ benchProfile: 'start' });
+  await sleep(100);
   await during();
-  handle.child.kill('SIGUSR2');
+  handle.child.send({ benchProfile: 'stop' });
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     if (existsSync(file) && existsSync(`${file}.done`)) return JSON.parse(readFileSync(file, 'utf8'));
     if (!handle.alive()) throw new Error(`${handle.name} exited before writing its profile:\n${handle.stderrTail()}`);
     await sleep(100);
   }
-  throw new Error(`no CPU profile written to ${file}`);
+  throw new Error(`no CPU profile written to ${file}:\n${handle.stderrTail()}`);
 }
 
 /** Shortens a profile URL: repository files relative to the repo, packages as `pkg/path`. */
@@ -692,7 +712,7 @@ function shortUrl(url) {
 
 /** Which bucket a frame belongs to: a package name, `node:internal`, the app, or a V8 pseudo-frame. */
 function frameGroup(url, name) {
-  if (!url) return name.startsWith('(') ? name : '(native/V8)';
+  if (!url) return name.startsWith('(') ? name : `(native) ${name}`;
   const short = shortUrl(url);
   if (url.startsWith('node:')) return 'node: core';
   const nm = url.lastIndexOf('/node_modules/');

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import type { Server as HttpsServer } from 'node:https';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LogController } from 'fastify';
@@ -8,6 +9,8 @@ import type { OrchestratorConfig } from './config/config';
 import { correlationId } from './http/correlation';
 import { installGatewayHooks } from './http/gateway-hooks';
 import { createLogger, NestPinoLogger } from './logging/logger';
+import { buildHttpsOptions, readTlsMaterial, tlsFilesOf } from './tls/tls-material';
+import { TlsService } from './tls/tls.service';
 
 /** Server timeouts and limits (documented in the README, "Server limits"). */
 export const SERVER_LIMITS = {
@@ -21,6 +24,10 @@ export const SERVER_LIMITS = {
   maxRequestsPerSocket: 0,
   /** Header section size limit in bytes. */
   maxHeaderBytes: 16_384,
+  /** Time allowed for a TLS handshake (Node's default is 120 s). */
+  tlsHandshakeTimeoutMs: 10_000,
+  /** Open connections beyond this are closed as they arrive (`server.maxConnections`). */
+  maxConnections: 10_000,
 } as const;
 
 /** Options for {@link createApp}. */
@@ -35,6 +42,9 @@ export async function createApp(
   options: CreateAppOptions = {},
 ): Promise<NestFastifyApplication> {
   const logger = createLogger(config.log.level, options.logDestination);
+  // Read and validated before Nest exists: the HTTPS listener is created with the adapter. A bad set stops start-up.
+  const tlsFiles = tlsFilesOf(config.tls);
+  const tls = tlsFiles === undefined ? undefined : readTlsMaterial(tlsFiles, Date.now());
   const adapter = new FastifyAdapter({
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'corrId' }),
@@ -49,6 +59,17 @@ export async function createApp(
       headersTimeout: SERVER_LIMITS.requestHeadersTimeoutMs,
       maxHeaderSize: SERVER_LIMITS.maxHeaderBytes,
     },
+    // With `https` Fastify calls https.createServer(https, …) and ignores `http`, so the limits are in both.
+    ...(tls === undefined
+      ? {}
+      : {
+          https: buildHttpsOptions(tls, {
+            handshakeTimeoutMs: SERVER_LIMITS.tlsHandshakeTimeoutMs,
+            requestHeadersTimeoutMs: SERVER_LIMITS.requestHeadersTimeoutMs,
+            requestTimeoutMs: SERVER_LIMITS.requestTimeoutMs,
+            maxHeaderBytes: SERVER_LIMITS.maxHeaderBytes,
+          }),
+        }),
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     logger: new NestPinoLogger(logger),
@@ -64,6 +85,9 @@ export async function createApp(
     done();
   });
   installGatewayHooks(app);
+  const server = app.getHttpAdapter().getHttpServer() as HttpsServer;
+  server.maxConnections = SERVER_LIMITS.maxConnections;
+  if (tls !== undefined) app.get(TlsService).attach(server, tls);
   app.enableShutdownHooks();
   return app;
 }

@@ -9,7 +9,9 @@ import { GatewayExceptionFilter } from './http/exception.filter';
 import { MetricsModule } from './metrics/metrics.module';
 import { PolicyModule } from './policy/policy.module';
 import { PoolsModule } from './pools/pools.module';
+import { RedisModule } from './redis/redis.module';
 import { RouteModule } from './route/route.module';
+import { TlsModule } from './tls/tls.module';
 
 /** The orchestrator, assembled from a validated configuration. */
 @Module({})
@@ -21,6 +23,8 @@ export class AppModule {
         ConfigModule.forRoot(config),
         EventsModule,
         MetricsModule,
+        RedisModule,
+        TlsModule,
         PolicyModule,
         PoolsModule,
         RouteModule,

@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig } from './config/config';
 import { createApp } from './app.factory';
+import { TlsMaterialError } from './tls/tls-material';
 
 /**
  * Entry point: the only place that reads `process.env`. Invalid configuration stops start-up with one message that
@@ -35,6 +36,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  if (error instanceof TlsMaterialError) {
+    process.stderr.write(`shieldx: cannot serve TLS: ${error.message}\n`);
+    process.exit(2);
+  }
   process.stderr.write(
     `shieldx: failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
   );

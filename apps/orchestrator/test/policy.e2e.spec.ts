@@ -56,11 +56,11 @@ describe('policy actions through POST /route (base rules)', () => {
     await Promise.all(backends.map((b) => b.close()));
   });
 
-  it('allows, and serves the second identical decision from the cache', async () => {
+  it('allows; base rules alone are answered directly, never from the cache', async () => {
     const first = await post(route, { ...VALID, path: '/cache-check' });
     const second = await post(route, { ...VALID, path: '/cache-check' });
-    expect(first.body).toMatchObject({ policy: 'allow', cached: false, target: backends[0].url });
-    expect(second.body).toMatchObject({ policy: 'allow', cached: true });
+    expect(first.body).toMatchObject({ policy: 'allow', cached: false, target: backends[0]!.url });
+    expect(second.body).toMatchObject({ policy: 'allow', cached: false });
   });
 
   it('denies with 403 and the rule reason', async () => {
@@ -95,7 +95,7 @@ describe('policy actions through POST /route (base rules)', () => {
     expect((await fetch(`${orch.url}/healthz`)).status).toBe(200);
   });
 
-  it('reports the policy on GET /policy and counts cache hits and misses', async () => {
+  it('reports the policy on GET /policy', async () => {
     const status = (await (await fetch(`${orch.url}/policy`)).json()) as Record<string, unknown>;
     expect(status).toMatchObject({
       version: 1,
@@ -104,14 +104,8 @@ describe('policy actions through POST /route (base rules)', () => {
       enforce: false,
       lastError: null,
     });
-    expect(status['cache']).toMatchObject({
-      hits: expect.any(Number),
-      misses: expect.any(Number),
-      size: expect.any(Number),
-    });
+    expect(status['cache']).toEqual({ hits: 0, misses: 0, size: 0 });
     const metrics = await (await fetch(`${orch.url}/metrics`)).text();
-    expect(metrics).toMatch(/orchestrator_opa_cache_hit_total [1-9]/);
-    expect(metrics).toMatch(/orchestrator_opa_cache_miss_total [1-9]/);
     expect(metrics).toContain('orchestrator_policy_version 1');
     expect(metrics).toContain('orchestrator_route_denied_total{reason="policy"} 1');
   });
@@ -170,6 +164,7 @@ describe('OPA policy enforced, hot reload', () => {
     expect(performance.now() - started).toBeLessThan(2000);
     expect(after.status).toBe(200);
     expect(after.body).toMatchObject({ policy: 'allow', cached: false });
+    expect((await post(route, VALID)).body).toMatchObject({ policy: 'allow', cached: true });
 
     for (const broken of [
       Buffer.from('truncated junk'),
@@ -192,6 +187,8 @@ describe('OPA policy enforced, hot reload', () => {
     expect(metrics).toContain('orchestrator_policy_reload_total{result="success"} 1');
     expect(metrics).toContain('orchestrator_policy_reload_total{result="failure"} 2');
     expect(metrics).toContain('orchestrator_policy_version 2');
+    expect(metrics).toMatch(/orchestrator_opa_cache_hit_total [1-9]/);
+    expect(metrics).toMatch(/orchestrator_opa_cache_miss_total [1-9]/);
   });
 
   it('POST /admin/policy/reload needs the admin token, then reloads', async () => {

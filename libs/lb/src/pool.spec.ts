@@ -90,6 +90,14 @@ describe(Pool.name, () => {
     expect(flaky.breaker.state).toEqual({ kind: 'half_open', trialInFlight: true, openForMs: 1_000 });
   });
 
+  it('never picks an excluded backend (a retry elsewhere)', () => {
+    const { pool, backends } = setup(3);
+    const picks = new Set<Backend>();
+    for (let i = 0; i < 100; i++) picks.add(pool.pick({ exclude: [backends[0]], reserve: false })!.backend);
+    expect(picks.has(backends[0])).toBe(false);
+    expect(picks.size).toBe(2);
+  });
+
   it('enters panic mode under the threshold: balances over all and reports healthy=false', () => {
     const { pool, backends } = setup(4, { algo: 'round_robin' });
     backends[0].healthy = false;

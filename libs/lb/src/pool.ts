@@ -118,9 +118,10 @@ export class Pool {
     const now = ctx.now ?? this.clock.now();
     const eligible = this.eligible;
     let count = 0;
+    const exclude = ctx.exclude;
     for (let i = 0; i < n; i++) {
       const b = all[i];
-      if (b.isEligible(now)) eligible[count++] = b;
+      if (b.isEligible(now) && (exclude === undefined || !exclude.includes(b))) eligible[count++] = b;
     }
     if (eligible.length !== count) eligible.length = count;
     let candidates: readonly Backend[];

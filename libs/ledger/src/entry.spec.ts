@@ -48,5 +48,6 @@ describe(parseEntryLine.name, () => {
       seq: 3,
     });
     expect(parseEntryLine(text.replace('"type":"t"', '"type":"u"'))).toMatchObject({ kind: 'hash_mismatch' });
+    expect(parseEntryLine(text.replace('"data":{}', '"data":1e400'))).toMatchObject({ kind: 'malformed', seq: 3 });
   });
 });

@@ -70,12 +70,26 @@ export function encodeEntry(
   const serviceJson = JSON.stringify(service);
   const typeJson = JSON.stringify(type);
   const corrIdJson = corrId === null ? 'null' : JSON.stringify(corrId);
-  // Canonical member order: corrId < data < prevHash < seq < service < ts < type (UTF-16 code units).
-  const hash = sha256Hex(
-    `{"corrId":${corrIdJson},"data":${dataJson},"prevHash":"${prevHash}","seq":${seq},"service":${serviceJson},"ts":${tsJson},"type":${typeJson}}`,
-  );
+  const hash = sha256Hex(hashedText(seq, tsJson, serviceJson, typeJson, corrIdJson, dataJson, prevHash));
   const line = `{"seq":${seq},"ts":${tsJson},"service":${serviceJson},"type":${typeJson},"corrId":${corrIdJson},"data":${dataJson},"prevHash":"${prevHash}","hash":"${hash}"}\n`;
   return { hash, line };
+}
+
+/**
+ * The canonical JSON of an entry without `hash`, from its members' JSON texts (`prevHash` must be hex and `seq` an
+ * integer, so neither needs escaping). Equal to `canonicalJson` of the entry; faster, as nothing is sorted.
+ */
+function hashedText(
+  seq: number,
+  tsJson: string,
+  serviceJson: string,
+  typeJson: string,
+  corrIdJson: string,
+  dataJson: string,
+  prevHash: string,
+): string {
+  // Canonical member order: corrId < data < prevHash < seq < service < ts < type (UTF-16 code units).
+  return `{"corrId":${corrIdJson},"data":${dataJson},"prevHash":"${prevHash}","seq":${seq},"service":${serviceJson},"ts":${tsJson},"type":${typeJson}}`;
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -107,7 +121,23 @@ export function parseEntryLine(line: string): ParsedLine {
   const problem = shapeProblem(record, seq);
   if (problem !== null) return { kind: 'malformed', message: problem, seq };
   const entry = record as unknown as LedgerEntry;
-  const computed = hashEntry(entry);
+  let computed: string;
+  try {
+    computed = sha256Hex(
+      hashedText(
+        entry.seq,
+        JSON.stringify(entry.ts),
+        JSON.stringify(entry.service),
+        JSON.stringify(entry.type),
+        entry.corrId === null ? 'null' : JSON.stringify(entry.corrId),
+        canonicalJson(entry.data),
+        entry.prevHash,
+      ),
+    );
+  } catch (error) {
+    // Only a JSON number too large for a double (1e400 parses to Infinity) gets here.
+    return { kind: 'malformed', message: error instanceof Error ? error.message : String(error), seq };
+  }
   return computed === entry.hash ? { kind: 'ok', entry } : { kind: 'hash_mismatch', entry, computed };
 }
 

@@ -15,7 +15,7 @@ function ed25519Pems(): { privateKeyPem: string; publicKeyPem: string } {
   };
 }
 
-describe('signed checkpoints', () => {
+describe(`${LedgerWriter.name} signed checkpoints`, () => {
   let dir: string;
   let remove: () => Promise<void>;
   let path: string;
@@ -28,7 +28,13 @@ describe('signed checkpoints', () => {
   afterEach(() => remove());
 
   async function build(signingKey: SigningKey, count: number, checkpointEvery = 10): Promise<LedgerEntry[]> {
-    const writer = await LedgerWriter.open({ path, service: 'svc', clock: steppingClock(), signingKey, checkpointEvery });
+    const writer = await LedgerWriter.open({
+      path,
+      service: 'svc',
+      clock: steppingClock(),
+      signingKey,
+      checkpointEvery,
+    });
     for (let i = 0; i < count; i++) writer.enqueue({ type: 'e', data: { i } });
     await writer.close();
     return (await readLines(path)).map((line) => JSON.parse(line) as LedgerEntry);
@@ -45,7 +51,7 @@ describe('signed checkpoints', () => {
     const entries = await build(key, 25);
     const checkpoints = entries.filter((e) => e.type === 'ledger.checkpoint');
     expect(checkpoints.map((e) => e.seq)).toEqual([11, 21]);
-    expect(checkpoints[0]!.data).toEqual({ uptoSeq: 10, uptoHash: entries[9]!.hash, alg, sig: expect.any(String) });
+    expect(checkpoints[0].data).toEqual({ uptoSeq: 10, uptoHash: entries[9].hash, alg, sig: expect.any(String) });
     expect(entries).toHaveLength(27);
     const result = await verifyLedger(path, { key: verificationKeyFor(key) });
     expect(result).toMatchObject({ ok: true, entries: 27, checkpoints: 2, signaturesChecked: true });
@@ -72,13 +78,13 @@ describe('signed checkpoints', () => {
   it('a re-hashed checkpoint with a forged signature → bad_signature; pointing elsewhere → bad_checkpoint', async () => {
     await build(hmac, 25);
     const lines = await readLines(path);
-    lines[20] = editLine(lines[20]!, (e) => ((e.data as { sig: string }).sig = '00'.repeat(32)), true);
+    lines[20] = editLine(lines[20], (e) => ((e.data as { sig: string }).sig = '00'.repeat(32)), true);
     // The next entry must link to the re-hashed checkpoint, or the chain breaks first.
-    lines[21] = editLine(lines[21]!, (e) => (e.prevHash = (JSON.parse(lines[20]!) as LedgerEntry).hash), true);
+    lines[21] = editLine(lines[21], (e) => (e.prevHash = (JSON.parse(lines[20]) as LedgerEntry).hash), true);
     await writeLines(path, lines.slice(0, 22));
     expect(await verifyLedger(path, { key: hmac })).toMatchObject({ ok: false, reason: 'bad_signature', seq: 21 });
     expect(await verifyLedger(path)).toMatchObject({ ok: true });
-    lines[20] = editLine(lines[20]!, (e) => ((e.data as { uptoSeq: number }).uptoSeq = 5), true);
+    lines[20] = editLine(lines[20], (e) => ((e.data as { uptoSeq: number }).uptoSeq = 5), true);
     await writeLines(path, lines.slice(0, 21));
     expect(await verifyLedger(path)).toMatchObject({ ok: false, reason: 'bad_checkpoint', seq: 21 });
   });
@@ -93,13 +99,18 @@ describe(parseSigningKey.name, () => {
   it('parses hmac:<secret>, ed25519:<PEM> and a bare PEM', () => {
     expect(parseSigningKey('hmac:0123456789abcdef')).toEqual({ kind: 'hmac', secret: '0123456789abcdef' });
     const { privateKeyPem, publicKeyPem } = ed25519Pems();
-    expect(parseSigningKey(`ed25519:${privateKeyPem}`)).toEqual({ kind: 'ed25519', privateKeyPem: privateKeyPem.trim() });
+    expect(parseSigningKey(`ed25519:${privateKeyPem}`)).toEqual({
+      kind: 'ed25519',
+      privateKeyPem: privateKeyPem.trim(),
+    });
     expect(parseSigningKey(privateKeyPem)).toEqual({ kind: 'ed25519', privateKeyPem: privateKeyPem.trim() });
     expect(parseVerificationKey(publicKeyPem)).toEqual({ kind: 'ed25519', publicKeyPem: publicKeyPem.trim() });
   });
 
   it('fails naming the variable, never echoing the secret', () => {
-    expect(() => parseSigningKey('hmac:short')).toThrow(/ORCH_LEDGER_SIGNING_KEY: HMAC secret must be at least 16 bytes/);
+    expect(() => parseSigningKey('hmac:short')).toThrow(
+      /ORCH_LEDGER_SIGNING_KEY: HMAC secret must be at least 16 bytes/,
+    );
     expect(() => parseSigningKey('rsa:xyz')).toThrow(/ORCH_LEDGER_SIGNING_KEY: expected/);
     expect(() => parseSigningKey('ed25519:not a pem')).toThrow(/not a valid private key PEM/);
     const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' });

@@ -1,4 +1,12 @@
-import { createHmac, createPrivateKey, createPublicKey, type KeyObject, sign, timingSafeEqual, verify } from 'node:crypto';
+import {
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  type KeyObject,
+  sign,
+  timingSafeEqual,
+  verify,
+} from 'node:crypto';
 import { canonicalJson } from './canonical-json';
 import { LedgerError } from './errors';
 
@@ -80,7 +88,10 @@ function ed25519Key(pem: string, visibility: 'private' | 'public', option: strin
     );
   }
   if (key.asymmetricKeyType !== 'ed25519') {
-    throw new LedgerError('invalid_options', `${option}: expected an Ed25519 key, got ${String(key.asymmetricKeyType)}`);
+    throw new LedgerError(
+      'invalid_options',
+      `${option}: expected an Ed25519 key, got ${String(key.asymmetricKeyType)}`,
+    );
   }
   return key;
 }

@@ -51,7 +51,9 @@ describe(verifyLedger.name, () => {
         checkpoints: 0,
         tornTail: null,
       });
-      expect(formatVerifyResult(result)).toMatch(/^ledger OK: 20 entries, seq 1\.\.20, in 1 file\(s\)\n {2}last hash [0-9a-f]{64}$/);
+      expect(formatVerifyResult(result)).toMatch(
+        /^ledger OK: 20 entries, seq 1\.\.20, in 1 file\(s\)\n {2}last hash [0-9a-f]{64}$/,
+      );
     });
 
     it('verifies an empty ledger', async () => {
@@ -64,19 +66,25 @@ describe(verifyLedger.name, () => {
     beforeEach(() => build(20));
 
     it('a changed field in line 7 → hash_mismatch at seq 7', async () => {
-      await edit(path, (lines) => (lines[6] = editLine(lines[6]!, (e) => ((e.data as { i: number }).i = 99))));
-      expect(await failure()).toMatchObject({ reason: 'hash_mismatch', seq: 7, line: 7, file: path, entriesVerified: 6 });
+      await edit(path, (lines) => (lines[6] = editLine(lines[6], (e) => ((e.data as { i: number }).i = 99))));
+      expect(await failure()).toMatchObject({
+        reason: 'hash_mismatch',
+        seq: 7,
+        line: 7,
+        file: path,
+        entriesVerified: 6,
+      });
     });
 
     it('a changed line whose hash was recomputed → prev_hash_mismatch at the next seq', async () => {
-      await edit(path, (lines) => (lines[6] = editLine(lines[6]!, (e) => (e.type = 'forged'), true)));
+      await edit(path, (lines) => (lines[6] = editLine(lines[6], (e) => (e.type = 'forged'), true)));
       expect(await failure()).toMatchObject({ reason: 'prev_hash_mismatch', seq: 8, line: 8 });
     });
 
     it('a changed prevHash → hash_mismatch at its seq; re-hashed → prev_hash_mismatch at its seq', async () => {
-      await edit(path, (lines) => (lines[9] = editLine(lines[9]!, (e) => (e.prevHash = 'f'.repeat(64)))));
+      await edit(path, (lines) => (lines[9] = editLine(lines[9], (e) => (e.prevHash = 'f'.repeat(64)))));
       expect(await failure()).toMatchObject({ reason: 'hash_mismatch', seq: 10, line: 10 });
-      await edit(path, (lines) => (lines[9] = editLine(lines[9]!, () => undefined, true)));
+      await edit(path, (lines) => (lines[9] = editLine(lines[9], () => undefined, true)));
       expect(await failure()).toMatchObject({ reason: 'prev_hash_mismatch', seq: 10, line: 10 });
     });
 
@@ -89,7 +97,11 @@ describe(verifyLedger.name, () => {
 
     it('removed lines 7..9 → seq_gap at seq 10 naming the range', async () => {
       await edit(path, (lines) => lines.splice(6, 3));
-      expect(await failure()).toMatchObject({ reason: 'seq_gap', seq: 10, message: expect.stringMatching(/seq 7\.\.9/) as unknown });
+      expect(await failure()).toMatchObject({
+        reason: 'seq_gap',
+        seq: 10,
+        message: expect.stringMatching(/seq 7\.\.9/) as unknown,
+      });
     });
 
     it('the first line removed → seq_gap at seq 2', async () => {
@@ -99,24 +111,30 @@ describe(verifyLedger.name, () => {
 
     it('an inserted forged line (a well-formed seq 8) → seq_out_of_order at the genuine seq 8', async () => {
       await edit(path, (lines) => {
-        const forged = editLine(lines[7]!, (e) => ((e.data as { i: number }).i = -1), true);
+        const forged = editLine(lines[7], (e) => ((e.data as { i: number }).i = -1), true);
         lines.splice(7, 0, forged);
       });
       expect(await failure()).toMatchObject({ reason: 'seq_out_of_order', seq: 8, line: 9 });
     });
 
     it('an inserted copy of an earlier line → seq_out_of_order at its seq', async () => {
-      await edit(path, (lines) => lines.splice(7, 0, lines[2]!));
+      await edit(path, (lines) => lines.splice(7, 0, lines[2]));
       expect(await failure()).toMatchObject({ reason: 'seq_out_of_order', seq: 3, line: 8 });
     });
 
     it('an inserted line with a made-up hash → hash_mismatch at the seq it claims', async () => {
-      await edit(path, (lines) => lines.splice(7, 0, editLine(lines[7]!, (e) => (e.type = 'inserted'))));
+      await edit(path, (lines) =>
+        lines.splice(
+          7,
+          0,
+          editLine(lines[7], (e) => (e.type = 'inserted')),
+        ),
+      );
       expect(await failure()).toMatchObject({ reason: 'hash_mismatch', seq: 8, line: 8 });
     });
 
     it('two lines swapped (7 and 8) → seq_out_of_order at the first out-of-place seq (8)', async () => {
-      await edit(path, (lines) => ([lines[6], lines[7]] = [lines[7]!, lines[6]!]));
+      await edit(path, (lines) => ([lines[6], lines[7]] = [lines[7], lines[6]]));
       const result = await failure();
       expect(result).toMatchObject({ reason: 'seq_out_of_order', seq: 8, line: 7 });
       expect(result.message).toMatch(/seq 7 comes later \(ledger\.jsonl line 8\)/);
@@ -128,7 +146,7 @@ describe(verifyLedger.name, () => {
     });
 
     it('an unparsable or blank line → unparsable at the seq expected there', async () => {
-      await edit(path, (lines) => (lines[4] = lines[4]!.slice(0, 30)));
+      await edit(path, (lines) => (lines[4] = lines[4].slice(0, 30)));
       expect(await failure()).toMatchObject({ reason: 'unparsable', seq: 5, line: 5 });
       await rm(path);
       await build(20);
@@ -137,7 +155,7 @@ describe(verifyLedger.name, () => {
     });
 
     it('an extra member → malformed at its seq', async () => {
-      await edit(path, (lines) => (lines[3] = lines[3]!.replace('{"seq"', '{"extra":1,"seq"')));
+      await edit(path, (lines) => (lines[3] = lines[3].replace('{"seq"', '{"extra":1,"seq"')));
       expect(await failure()).toMatchObject({ reason: 'malformed', seq: 4, line: 4 });
     });
 
@@ -164,7 +182,7 @@ describe(verifyLedger.name, () => {
     });
 
     it('a broken link across a rotation → prev_hash_mismatch at the first entry of the later file', async () => {
-      await edit(file(3), (lines) => (lines[0] = editLine(lines[0]!, (e) => (e.prevHash = 'a'.repeat(64)), true)));
+      await edit(file(3), (lines) => (lines[0] = editLine(lines[0], (e) => (e.prevHash = 'a'.repeat(64)), true)));
       const result = await failure();
       expect(result).toMatchObject({ reason: 'prev_hash_mismatch', seq: 25, file: file(3), line: 1 });
       expect(result.message).toMatch(/across a rotation/);
@@ -227,6 +245,6 @@ describe(verifyLedger.name, () => {
   it('reads entries back as LedgerEntry objects', async () => {
     await build(1);
     const [line] = await readLines(path);
-    expect(JSON.parse(line!) as LedgerEntry).toMatchObject({ seq: 1, service: 'svc', corrId: 'c0', data: { i: 0 } });
+    expect(JSON.parse(line) as LedgerEntry).toMatchObject({ seq: 1, service: 'svc', corrId: 'c0', data: { i: 0 } });
   });
 });

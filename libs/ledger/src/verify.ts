@@ -213,7 +213,20 @@ function checkpointProblem(entry: LedgerEntry, verifier: CheckpointVerifier | nu
  */
 export async function verifyLedger(pathOrDir: string, options: VerifyOptions = {}): Promise<VerifyResult> {
   const verifier = options.key === undefined ? null : createVerifier(options.key);
-  const files = await resolveFiles(pathOrDir);
+  let files: string[] | VerifyFailure;
+  try {
+    files = await resolveFiles(pathOrDir);
+  } catch (error) {
+    files = {
+      ok: false,
+      reason: 'io_error',
+      seq: null,
+      file: null,
+      line: null,
+      message: `cannot list ledger files at ${pathOrDir}: ${String(error)}`,
+      entriesVerified: 0,
+    };
+  }
   if (!Array.isArray(files)) return files;
 
   let entries = 0;
@@ -370,7 +383,8 @@ export function formatVerifyResult(result: VerifyResult): string {
   if (!result.ok) {
     const where =
       result.file === null ? '' : `\n  at ${result.file}${result.line === null ? '' : `, line ${result.line}`}`;
-    const head = result.seq === null ? `ledger BROKEN: ${result.reason}` : `ledger BROKEN at seq ${result.seq}: ${result.reason}`;
+    const head =
+      result.seq === null ? `ledger BROKEN: ${result.reason}` : `ledger BROKEN at seq ${result.seq}: ${result.reason}`;
     return `${head}${where}\n  ${result.message}\n  ${result.entriesVerified} entries verified before it`;
   }
   const lines = [
@@ -388,7 +402,9 @@ export function formatVerifyResult(result: VerifyResult): string {
     lines.push(`  starts at seq ${result.startsAt.seq} (older entries pruned), prevHash ${result.startsAt.prevHash}`);
   }
   if (result.recoveries > 0) {
-    lines.push(`  ${result.recoveries} crash recovery record(s) (ledger.recovered): a torn last line was cut on restart`);
+    lines.push(
+      `  ${result.recoveries} crash recovery record(s) (ledger.recovered): a torn last line was cut on restart`,
+    );
   }
   if (result.tornTail !== null) {
     lines.push(

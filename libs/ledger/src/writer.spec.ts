@@ -56,7 +56,7 @@ describe(LedgerWriter.name, () => {
     expect(second).toMatchObject({ seq: 2, corrId: null, prevHash: first.hash, ts: '2025-01-01T00:00:00.001Z' });
     const lines = await readLines(path);
     expect(lines.map(parse)).toEqual([first, second]);
-    expect(Object.keys(parse(lines[0]!))).toEqual([
+    expect(Object.keys(parse(lines[0]))).toEqual([
       'seq',
       'ts',
       'service',
@@ -114,12 +114,17 @@ describe(LedgerWriter.name, () => {
     for (let i = 0; i < 5; i++) writer.enqueue({ type: 'e', data: { i } });
     await writer.close();
     const good = await readLines(path);
-    const half = good[2]!.slice(0, 40);
+    const half = good[2].slice(0, 40);
     await appendFile(path, half);
     expect(await verifyLedger(path)).toMatchObject({ ok: true, entries: 5, tornTail: { bytes: 40 } });
 
     const reopened = await open();
-    expect(reopened.recovery).toMatchObject({ file: 'ledger.jsonl', reason: 'torn_line', truncatedBytes: 40, afterSeq: 5 });
+    expect(reopened.recovery).toMatchObject({
+      file: 'ledger.jsonl',
+      reason: 'torn_line',
+      truncatedBytes: 40,
+      afterSeq: 5,
+    });
     const next = await reopened.append({ type: 'after' });
     expect(next.seq).toBe(7);
     await reopened.close();
@@ -130,7 +135,7 @@ describe(LedgerWriter.name, () => {
       seq: 6,
       type: 'ledger.recovered',
       data: { reason: 'torn_line', truncatedBytes: 40, afterSeq: 5, file: 'ledger.jsonl' },
-      prevHash: lines[4]!.hash,
+      prevHash: lines[4].hash,
     });
     expect(await verifyLedger(path)).toMatchObject({ ok: true, entries: 7, recoveries: 1, tornTail: null });
   });
@@ -140,7 +145,7 @@ describe(LedgerWriter.name, () => {
     for (let i = 0; i < 3; i++) writer.enqueue({ type: 'e', data: { i } });
     await writer.close();
     const lines = await readLines(path);
-    lines[2] = lines[2]!.replace('"i":2', '"i":9');
+    lines[2] = lines[2].replace('"i":2', '"i":9');
     await writeLines(path, lines);
     const reopened = await open();
     expect(reopened.recovery).toMatchObject({ reason: 'invalid_line', afterSeq: 2 });
@@ -153,7 +158,7 @@ describe(LedgerWriter.name, () => {
     for (let i = 0; i < 3; i++) writer.enqueue({ type: 'e', data: { i } });
     await writer.close();
     const lines = await readLines(path);
-    lines[2] = lines[2]!.replace('"i":2', '"i":7');
+    lines[2] = lines[2].replace('"i":2', '"i":7');
     await writeFile(path, `${lines.join('\n')}\n{"seq":4,`);
     await expect(open()).rejects.toBeInstanceOf(LedgerCorruptError);
     // The failed open released the file: a later open is refused for the same reason, not as "locked".
@@ -176,8 +181,8 @@ describe(LedgerWriter.name, () => {
     expect(files.map((f) => f.entries.length)).toEqual([12, 12, 6]);
     for (const file of files) expect(file.size).toBeLessThanOrEqual(4096);
     for (let n = 1; n < files.length; n++) {
-      expect(files[n]!.entries[0]!.prevHash).toBe(files[n - 1]!.entries.at(-1)!.hash);
-      expect(files[n]!.entries[0]!.seq).toBe(files[n - 1]!.entries.at(-1)!.seq + 1);
+      expect(files[n].entries[0].prevHash).toBe(files[n - 1].entries.at(-1)!.hash);
+      expect(files[n].entries[0].seq).toBe(files[n - 1].entries.at(-1)!.seq + 1);
     }
     expect(writer.stats.rotations).toBe(2);
     expect(await verifyLedger(path)).toMatchObject({

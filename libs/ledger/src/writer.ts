@@ -14,7 +14,13 @@ import {
 import { LedgerClosedError, LedgerCorruptError, LedgerError, LedgerWriteError } from './errors';
 import { type LedgerFileHandle, type LedgerFileSystem, nodeFileSystem } from './file-system';
 import { fileSetFromNames, looksRotated, rotatedPath } from './naming';
-import { type CheckpointData, checkpointPayload, type CheckpointSigner, createSigner, type SigningKey } from './signing';
+import {
+  type CheckpointData,
+  checkpointPayload,
+  type CheckpointSigner,
+  createSigner,
+  type SigningKey,
+} from './signing';
 import { readTailLines } from './tail';
 
 /** Timer seam of the writer (the batch interval); tests inject a manual one. */

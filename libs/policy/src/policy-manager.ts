@@ -73,7 +73,8 @@ const SELF_CHECK_INPUT: PolicyInput = Object.freeze({
 });
 
 /**
- * The policy engine the gateway asks: decision cache → OPA (enforce) or base rules (with OPA in shadow). Reloads load
+ * The policy engine the gateway asks: decision cache → OPA (enforce) or base rules (with OPA in shadow); base rules
+ * alone are answered directly, uncached, since they cost less than the cache key. Reloads load
  * the new files beside the running ones and swap one reference only after both loaded and passed a self-check
  * evaluation; a broken file keeps the last good policy and sets `lastError`. Every request reads the engines once,
  * so a request during a swap is answered wholly by the old policy or wholly by the new one.
@@ -122,6 +123,9 @@ export class PolicyManager implements PolicyEngine {
   }
 
   decide(input: PolicyInput): Decision {
+    const { base, opa } = this.engines;
+    // Base rules alone are cheaper to evaluate than a cache key is to hash: the cache fronts OPA only.
+    if (opa === undefined) return base.decide(input);
     const cache = this.cache;
     const now = this.options.clock.now();
     const key = cache.enabled ? decisionCacheKey(input) : '';
@@ -134,7 +138,7 @@ export class PolicyManager implements PolicyEngine {
       this.hooks.cacheMiss?.();
     }
     const generation = cache.currentGeneration;
-    const decision = this.evaluate(this.engines, input);
+    const decision = this.evaluate(base, opa, input);
     cache.set(key, decision, now, generation);
     return decision;
   }
@@ -175,9 +179,7 @@ export class PolicyManager implements PolicyEngine {
     return { ok: true, version: this.versionValue };
   }
 
-  private evaluate(engines: Engines, input: PolicyInput): Decision {
-    const { base, opa } = engines;
-    if (opa === undefined) return base.decide(input);
+  private evaluate(base: BaseRulesPolicy, opa: OpaPolicy, input: PolicyInput): Decision {
     if (this.options.enforce) return this.evaluateOpa(opa, input) ?? this.onError;
     const decision = base.decide(input);
     const shadow = this.evaluateOpa(opa, input);

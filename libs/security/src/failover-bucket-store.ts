@@ -152,22 +152,19 @@ export class FailoverBucketStore implements BucketStore {
   private runProbe(): void {
     if (this.probing) return;
     this.probing = true;
-    let pending: Promise<unknown>;
-    try {
-      pending = this.probe();
-    } catch (error) {
-      pending = Promise.reject(error);
-    }
-    pending.then(
-      () => {
-        this.probing = false;
-        this.markUp();
-      },
-      (error: unknown) => {
-        this.probing = false;
-        this.lastReason = describe(error);
-      },
-    );
+    // Through a settled promise so a probe that throws synchronously counts as a failed probe.
+    Promise.resolve()
+      .then(() => this.probe())
+      .then(
+        () => {
+          this.probing = false;
+          this.markUp();
+        },
+        (error: unknown) => {
+          this.probing = false;
+          this.lastReason = describe(error);
+        },
+      );
   }
 
   private markUp(): void {

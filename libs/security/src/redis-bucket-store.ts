@@ -94,6 +94,6 @@ function toResult(reply: unknown): BucketResult {
   if (!Array.isArray(reply) || reply.length !== 4 || !reply.every((n) => typeof n === 'number')) {
     throw new Error(`RedisBucketStore: unexpected reply ${JSON.stringify(reply)}`);
   }
-  const [ok, remaining, resetMs, retryAfterMs] = reply as number[];
+  const [ok, remaining, resetMs, retryAfterMs] = reply;
   return { ok: ok === 1, remaining, resetMs, retryAfterMs };
 }

@@ -81,8 +81,9 @@ describe(SanAllowlist.name, () => {
     expect(list.check(EMPTY_IDENTITY)).toEqual({ admitted: true, matched: null });
   });
 
-  it('rejects entries with spaces or control characters, naming them', () => {
+  it('rejects entries with spaces, control characters or wildcards, naming them', () => {
     expect(() => new SanAllowlist(['spiffe://a/b c'])).toThrow(/'spiffe:\/\/a\/b c'/);
     expect(() => new SanAllowlist([' '])).toThrow(/not a SAN/);
+    expect(() => new SanAllowlist(['spiffe://a/*'])).toThrow(/wildcards are not supported/);
   });
 });

@@ -72,12 +72,15 @@ export class SanAllowlist {
   private readonly exact = new Set<string>();
   private readonly prefixes: string[] = [];
 
-  /** @param entries exact SANs, or prefixes ending in `/`; whitespace-only entries are rejected. */
+  /** @param entries exact SANs, or prefixes ending in `/`; empty entries, spaces and wildcards are rejected. */
   constructor(entries: readonly string[]) {
     for (const raw of entries) {
       const entry = raw.trim();
       if (entry === '' || /[\s\x00-\x1f\x7f]/.test(entry)) {
         throw new Error(`'${raw}' is not a SAN or SAN prefix (no spaces or control characters)`);
+      }
+      if (entry.includes('*')) {
+        throw new Error(`'${raw}': wildcards are not supported; end an entry with / to admit everything under it`);
       }
       if (entry.endsWith('/')) this.prefixes.push(entry);
       else this.exact.add(entry);

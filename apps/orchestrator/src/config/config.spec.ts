@@ -46,6 +46,36 @@ describe(loadConfig.name, () => {
     expect(found[0]).toMatch(/ORCH_TLS_CERT_FILE.*ORCH_ALLOW_INSECURE=1/);
   });
 
+  it('serves TLS on 0.0.0.0 when the three TLS files are set, with the SAN allowlist', () => {
+    const files = { ORCH_TLS_CERT_FILE: 's.pem', ORCH_TLS_KEY_FILE: 's.key', ORCH_TLS_CLIENT_CA_FILE: 'ca.pem' };
+    const { config, warnings } = loadConfig({
+      ...files,
+      ORCH_ALLOWED_CLIENT_SAN_PREFIXES: 'spiffe://shieldx.local/ns/default/sa/ingress, spiffe://shieldx.local/ns/ops/',
+    });
+    expect(config.listen).toEqual({ host: '0.0.0.0', port: 8080, insecure: false });
+    expect(config.tls).toEqual({
+      certFile: 's.pem',
+      keyFile: 's.key',
+      clientCaFile: 'ca.pem',
+      allowedSanPrefixes: ['spiffe://shieldx.local/ns/default/sa/ingress', 'spiffe://shieldx.local/ns/ops/'],
+    });
+    expect(warnings).toEqual([]);
+    // TLS wins over ORCH_ALLOW_INSECURE=1, which is then reported as ignored.
+    const both = loadConfig({ ...files, ...DEV });
+    expect(both.config.listen.insecure).toBe(false);
+    expect(both.warnings).toEqual([expect.stringMatching(/ORCH_ALLOW_INSECURE=1 is ignored/)]);
+  });
+
+  it('refuses partial TLS settings and bad SAN allowlist entries', () => {
+    expect(problems({ ORCH_TLS_CERT_FILE: 's.pem' })).toEqual([expect.stringMatching(/set all three or none/)]);
+    expect(problems({ ...DEV, ORCH_ALLOWED_CLIENT_SAN_PREFIXES: 'spiffe://x/ns/*' })).toEqual([
+      expect.stringMatching(/^ORCH_ALLOWED_CLIENT_SAN_PREFIXES: .*wildcards/),
+    ]);
+    expect(loadConfig({ ...DEV, ORCH_ALLOWED_CLIENT_SAN_PREFIXES: 'spiffe://x/' }).warnings).toEqual([
+      expect.stringMatching(/no effect without TLS/),
+    ]);
+  });
+
   it('names every bad key in one error', () => {
     const found = problems({
       ...DEV,
@@ -167,9 +197,7 @@ describe('rate-limit and Redis settings', () => {
     const url = (env: Env) => loadConfig({ ...DEV, ...env }).config.redis.url;
     expect(url({ REDIS_ADDR: '127.0.0.1:6380' })).toBe('redis://127.0.0.1:6380');
     expect(url({ REDIS_ADDR: 'cache.internal' })).toBe('redis://cache.internal:6379');
-    expect(url({ REDIS_URL: 'rediss://user:pw@cache.internal:6390/2' })).toBe(
-      'rediss://user:pw@cache.internal:6390/2',
-    );
+    expect(url({ REDIS_URL: 'rediss://user:pw@cache.internal:6390/2' })).toBe('rediss://user:pw@cache.internal:6390/2');
     expect(url({ REDIS_URL: 'redis://[::1]:6379/' })).toBe('redis://[::1]:6379');
     expect(url({ REDIS_ADDR: 'a:1', REDIS_URL: 'redis://b:2' })).toBe('redis://a:1');
   });
@@ -192,7 +220,9 @@ describe('rate-limit and Redis settings', () => {
   });
 
   it('reads per-tenant overrides as JSON or tenant=rate lists, and checks them', () => {
-    const overrides = (raw: string) => [...loadConfig({ ...DEV, ORCH_TENANT_LIMITS: raw }).config.rateLimit.tenantOverrides];
+    const overrides = (raw: string) => [
+      ...loadConfig({ ...DEV, ORCH_TENANT_LIMITS: raw }).config.rateLimit.tenantOverrides,
+    ];
     expect(overrides('{"acme": 5000, "tiny.co": 10}')).toEqual([
       ['acme', 5000],
       ['tiny.co', 10],

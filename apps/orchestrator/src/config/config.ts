@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isAlgoName, type AlgoName } from '@shieldx/lb';
-import { TrustedProxies } from '@shieldx/security';
+import { SanAllowlist, TrustedProxies } from '@shieldx/security';
 import { parse as parseYaml } from 'yaml';
 import {
   parseBackendUrl,
@@ -211,7 +211,11 @@ export function loadConfig(processEnv: Env, readText: ReadText = (path) => readF
     certFile: optional('ORCH_TLS_CERT_FILE'),
     keyFile: optional('ORCH_TLS_KEY_FILE'),
     clientCaFile: optional('ORCH_TLS_CLIENT_CA_FILE'),
-    allowedSanPrefixes: read('ORCH_ALLOWED_CLIENT_SAN_PREFIXES', [], parseList),
+    allowedSanPrefixes: read('ORCH_ALLOWED_CLIENT_SAN_PREFIXES', [] as string[], (raw) => {
+      const list = parseList(raw);
+      new SanAllowlist(list);
+      return list;
+    }),
   };
   const tlsFiles = [tls.certFile, tls.keyFile, tls.clientCaFile].filter((f) => f !== undefined).length;
   if (tlsFiles !== 0 && tlsFiles !== 3) {
@@ -223,10 +227,11 @@ export function loadConfig(processEnv: Env, readText: ReadText = (path) => readF
         'or set ORCH_ALLOW_INSECURE=1 for plain HTTP (development only)',
     );
   }
-  if (tlsFiles === 3) {
-    problems.push(
-      'ORCH_TLS_*: TLS serving is not available in this build yet; run with ORCH_ALLOW_INSECURE=1 behind a TLS-terminating proxy',
-    );
+  if (tlsFiles === 3 && insecure) {
+    warnings.push('ORCH_ALLOW_INSECURE=1 is ignored: the TLS files are set, so the listener serves TLS 1.3 with mTLS');
+  }
+  if (tlsFiles === 0 && tls.allowedSanPrefixes.length > 0) {
+    warnings.push('ORCH_ALLOWED_CLIENT_SAN_PREFIXES has no effect without TLS (ORCH_TLS_* files)');
   }
 
   const trustedProxies = read('ORCH_TRUSTED_PROXIES', [] as string[], (raw) => {
@@ -248,7 +253,7 @@ export function loadConfig(processEnv: Env, readText: ReadText = (path) => readF
     listen: {
       host: read('ORCH_HOST', insecure && tlsFiles === 0 ? '127.0.0.1' : '0.0.0.0', (raw) => raw.trim()),
       port: read('ORCH_PORT', 8080, (raw) => parseInteger(raw, 0, 65535)),
-      insecure,
+      insecure: insecure && tlsFiles === 0,
     },
     tls,
     pools,
@@ -278,7 +283,7 @@ export function loadConfig(processEnv: Env, readText: ReadText = (path) => readF
       tenantPerMinute: read('ORCH_TENANT_BURST', 1000, (raw) => parseInteger(raw, 1, 1e9)),
       tenantOverrides: read('ORCH_TENANT_LIMITS', new Map<string, number>(), parseTenantLimits),
       trustedProxies,
-      redisFailure: read('ORCH_RATELIMIT_REDIS_FAILURE', 'open' as 'open' | 'closed', (raw) => {
+      redisFailure: read<'open' | 'closed'>('ORCH_RATELIMIT_REDIS_FAILURE', 'open', (raw) => {
         const mode = raw.trim().toLowerCase();
         if (mode !== 'open' && mode !== 'closed') throw new Error(`'${raw}' must be open or closed`);
         return mode;
@@ -288,7 +293,7 @@ export function loadConfig(processEnv: Env, readText: ReadText = (path) => readF
       url:
         optional('REDIS_ADDR') !== undefined
           ? read('REDIS_ADDR', undefined as string | undefined, parseRedisUrl)
-        : read('REDIS_URL', undefined as string | undefined, parseRedisUrl),
+          : read('REDIS_URL', undefined as string | undefined, parseRedisUrl),
       timeoutMs: read('ORCH_REDIS_TIMEOUT', 250, positiveDuration),
     },
     policy: {

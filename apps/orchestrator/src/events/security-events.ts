@@ -7,6 +7,8 @@ export type SecurityEventType =
   | 'policy.tarpit'
   | 'ratelimit.denied'
   | 'auth.failed'
+  | 'tls.reloaded'
+  | 'tls.rejected'
   | 'policy.reloaded'
   | 'pool.changed'
   | 'breaker.transition'

@@ -4,6 +4,8 @@ import type { PolicyEngine } from '@shieldx/policy';
 import type { FastifyReply } from 'fastify';
 import { POLICY_ENGINE } from '../policy/policy.module';
 import { PoolsService, type HealthSnapshot } from '../pools/pools.service';
+import { TlsService } from '../tls/tls.service';
+import { RedisHealthIndicator } from '../redis/redis.health';
 
 /** `/health` (pool status), `/healthz` (liveness) and `/readyz` (readiness), as the contract describes. */
 @Controller()
@@ -13,6 +15,8 @@ export class HealthController {
     private readonly indicators: HealthIndicatorService,
     private readonly pools: PoolsService,
     @Inject(POLICY_ENGINE) private readonly policy: PolicyEngine,
+    private readonly tls: TlsService,
+    private readonly redis: RedisHealthIndicator,
   ) {}
 
   /** Pool status; 503 while the healthy ratio is under ORCH_HEALTH_DEGRADED_RATIO. */
@@ -31,7 +35,10 @@ export class HealthController {
     return this.health.check([]);
   }
 
-  /** Readiness: a policy engine is loaded (Redis and certificates join this as they land). */
+  /**
+   * Readiness: a policy engine is loaded; Redis answers when configured (see RedisHealthIndicator); the serving
+   * certificate has not expired when TLS is configured.
+   */
   @Get('readyz')
   @HealthCheck()
   readiness() {
@@ -42,6 +49,19 @@ export class HealthController {
           ? indicator.down({ source: 'none' })
           : indicator.up({ source: this.policy.source });
       },
+      ...(this.redis.configured ? [() => this.redis.check()] : []),
+      ...(this.tls.enabled ? [() => this.tlsCertificate()] : []),
     ]);
+  }
+
+  /** TLS (when configured): down once the serving certificate has expired. */
+  private tlsCertificate() {
+    const indicator = this.indicators.check('tls');
+    const info = this.tls.current;
+    const details = {
+      notAfter: info === undefined ? null : new Date(info.notAfter).toISOString(),
+      secondsLeft: Math.floor(this.tls.secondsLeft() ?? 0),
+    };
+    return info === undefined || this.tls.expired() ? indicator.down(details) : indicator.up(details);
   }
 }

@@ -41,6 +41,15 @@ export class PolicyDeniedError extends GatewayError {
   }
 }
 
+/** 403: the client certificate is valid but none of its URI/DNS SANs is in ORCH_ALLOWED_CLIENT_SAN_PREFIXES. */
+export class ClientIdentityRefusedError extends GatewayError {
+  readonly status = 403;
+  readonly code = 'client_identity_refused';
+  constructor() {
+    super('the client certificate identity is not allowed here (ORCH_ALLOWED_CLIENT_SAN_PREFIXES)');
+  }
+}
+
 /** 429: a token bucket is empty. */
 export class RateLimitedError extends GatewayError {
   readonly status = 429;

@@ -1,10 +1,13 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { anonymizeIp, resolveClientIp, TrustedProxies } from '@shieldx/security';
+import { anonymizeIp, EMPTY_IDENTITY, resolveClientIp, TrustedProxies } from '@shieldx/security';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import { GatewayMetrics } from '../metrics/gateway-metrics';
 import { RateLimitService } from '../ratelimit/rate-limit.service';
+import { ClientIdentityService } from '../tls/client-identity.service';
+import { IDENTITY_EXEMPT_ROUTES } from '../tls/tls.constants';
+import { ClientIdentityRefusedError } from './errors';
 import './request-state';
 
 /** Route templates of the data plane: per-IP limits apply to these, never to probes, metrics or the admin API. */
@@ -14,7 +17,7 @@ function isDataPlane(route: string | undefined): boolean {
 
 /**
  * Installs the Fastify hooks that frame every request, before Nest registers its routes (so they apply to all):
- * correlation id header, client IP, the per-IP token bucket (before the body is read or parsed), RateLimit-*
+ * correlation id header, client IP, the verified client identity (mTLS SAN allowlist), the per-IP token bucket (before the body is read or parsed), RateLimit-*
  * headers, the access log line and the request-duration histogram. What fails before a handler runs (body too
  * large, bad JSON, wrong media type, a refused token) reaches the one exception filter through Nest's error handler.
  */
@@ -22,6 +25,7 @@ export function installGatewayHooks(app: NestFastifyApplication): void {
   const config = app.get<OrchestratorConfig>(ORCH_CONFIG);
   const limits = app.get(RateLimitService);
   const metrics = app.get(GatewayMetrics);
+  const identities = app.get(ClientIdentityService);
   const trusted = new TrustedProxies(config.rateLimit.trustedProxies);
   const showIp = config.log.fullIp ? (ip: string) => ip : anonymizeIp;
   const fastify = app.getHttpAdapter().getInstance();
@@ -31,9 +35,19 @@ export function installGatewayHooks(app: NestFastifyApplication): void {
   fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
     const state = {
       clientIp: resolveClientIp(request.socket.remoteAddress ?? '', request.headers['x-forwarded-for'], trusted),
+      identity: EMPTY_IDENTITY,
     };
     request.gateway = state;
     reply.header('x-correlation-id', request.id);
+    if (identities.enabled) {
+      // Once per connection (cached on the TLS socket); refused before the body is read, probes excepted.
+      const peer = identities.of(request.raw.socket, request.id);
+      if (peer.admitted) state.identity = peer.identity;
+      else if (!IDENTITY_EXEMPT_ROUTES.has(request.routeOptions.url ?? '')) {
+        metrics.denied('client_identity');
+        return done(new ClientIdentityRefusedError());
+      }
+    }
     if (!isDataPlane(request.routeOptions.url)) return done();
     let outcome: void | Promise<void>;
     try {

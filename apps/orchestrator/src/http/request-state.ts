@@ -1,8 +1,10 @@
-import type { BucketResult } from '@shieldx/security';
+import type { BucketResult, ClientIdentity } from '@shieldx/security';
 
 /** What the gateway learns about one request as it moves through the pipeline (for headers and the access log). */
 export interface GatewayRequestState {
   clientIp: string;
+  /** The verified client certificate's URI/DNS SANs (empty without TLS); for guards and the policy input. */
+  identity: ClientIdentity;
   tenant?: string;
   action?: string;
   backend?: string;

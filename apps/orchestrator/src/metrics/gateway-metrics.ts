@@ -21,13 +21,33 @@ export class GatewayMetrics {
     @InjectMetric(METRIC.routeError) private readonly routeError: Counter<string>,
     @InjectMetric(METRIC.lbPick) private readonly lbPick: Counter<string>,
     @InjectMetric(METRIC.rateLimitDenied) private readonly rateLimitDenied: Counter<string>,
+    @InjectMetric(METRIC.rateLimitRedisUp) private readonly rateLimitRedisUp: Gauge<string>,
     @InjectMetric(METRIC.httpDuration) private readonly httpDuration: Histogram<string>,
+    @InjectMetric(METRIC.certExpiry) private readonly certExpiry: Gauge<string>,
     @InjectMetric(METRIC.tarpitActive) private readonly tarpitActive: Gauge<string>,
   ) {}
 
   /** Requests held in the tarpit now. */
   tarpitHeld(count: number): void {
     this.tarpitActive.set(count);
+  }
+
+  /**
+   * Publishes the seconds left on the serving certificate, read afresh at every scrape; `undefined` (no TLS) leaves
+   * the gauge without a sample rather than a misleading 0.
+   */
+  certExpiryFrom(read: () => number | undefined): void {
+    const gauge = this.certExpiry;
+    // prom-client calls a metric's `collect` before each scrape. It is set here, not in the provider, so the reader is
+    // this app's even when the metric already exists in the process-wide registry (several apps in one test run).
+    Object.assign(gauge, {
+      collect: () => {
+        const seconds = read();
+        if (seconds === undefined) gauge.remove();
+        else gauge.set(Math.floor(seconds));
+      },
+    });
+    gauge.remove();
   }
 
   routed(action: string): void {
@@ -44,6 +64,11 @@ export class GatewayMetrics {
 
   rateLimited(scope: string): void {
     this.child(this.rateLimitDenied, 'l', scope).inc();
+  }
+
+  /** Whether rate limits are kept in Redis (1) or fall back (0). */
+  redisUp(up: boolean): void {
+    this.rateLimitRedisUp.set(up ? 1 : 0);
   }
 
   picked(pool: string, algo: string, healthy: boolean): void {

@@ -35,6 +35,10 @@ import { GatewayMetrics } from './gateway-metrics';
       help: 'Requests refused by a token bucket',
       labelNames: ['scope'],
     }),
+    makeGaugeProvider({
+      name: METRIC.rateLimitRedisUp,
+      help: '1 while rate limits are kept in Redis, 0 while they fall back (or Redis is not configured)',
+    }),
     makeHistogramProvider({
       name: METRIC.httpDuration,
       help: 'Time from request start to response end',
@@ -55,6 +59,10 @@ import { GatewayMetrics } from './gateway-metrics';
       labelNames: ['kind'],
     }),
     makeGaugeProvider({ name: METRIC.tarpitActive, help: 'Requests held in the tarpit now' }),
+    makeGaugeProvider({
+      name: METRIC.certExpiry,
+      help: 'Seconds until the serving TLS certificate expires (negative once expired; no sample without TLS)',
+    }),
     GatewayMetrics,
     PolicyMetrics,
   ],

@@ -1,10 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { BucketResult, BucketStore, Clock } from '@shieldx/security';
+import { BucketStoreUnavailableError, type BucketResult, type BucketStore, type Clock } from '@shieldx/security';
 import { CLOCK } from '../clock/clock';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import { SecurityEvents } from '../events/security-events';
-import { RateLimitedError } from '../http/errors';
+import { RateLimitedError, RateLimitUnavailableError } from '../http/errors';
 import type { GatewayRequestState } from '../http/request-state';
 import { GatewayMetrics } from '../metrics/gateway-metrics';
 import { PoolsService } from '../pools/pools.service';
@@ -43,9 +43,13 @@ export class RateLimitService {
     return this.take('ip', `ip:${state.clientIp}`, limit, state, corrId);
   }
 
-  /** Takes a token for the tenant; throws {@link RateLimitedError} when none is left. */
+  /**
+   * Takes a token for the tenant (its ORCH_TENANT_LIMITS figure, else ORCH_TENANT_BURST); throws
+   * {@link RateLimitedError} when none is left.
+   */
   checkTenant(tenant: string, state: GatewayRequestState, corrId: string): void | Promise<void> {
-    return this.take('tenant', `tenant:${tenant}`, this.config.rateLimit.tenantPerMinute, state, corrId);
+    const { tenantOverrides, tenantPerMinute } = this.config.rateLimit;
+    return this.take('tenant', `tenant:${tenant}`, tenantOverrides.get(tenant) ?? tenantPerMinute, state, corrId);
   }
 
   /** RateLimit-* headers (IETF draft, delta-seconds) for a bucket outcome. */
@@ -66,10 +70,27 @@ export class RateLimitService {
     state: GatewayRequestState,
     corrId: string,
   ): void | Promise<void> {
-    const outcome = this.store.take(key, limit, limit, this.clock.now());
+    let outcome: BucketResult | Promise<BucketResult>;
+    try {
+      outcome = this.store.take(key, limit, limit, this.clock.now());
+    } catch (error) {
+      throw this.unavailable(error);
+    }
     if (outcome instanceof Promise)
-      return outcome.then((result) => this.settle(scope, key, limit, result, state, corrId));
+      return outcome.then(
+        (result) => this.settle(scope, key, limit, result, state, corrId),
+        (error: unknown) => {
+          throw this.unavailable(error);
+        },
+      );
     this.settle(scope, key, limit, outcome, state, corrId);
+  }
+
+  /** A fail-closed store without its backend refuses with 429 `ratelimit_unavailable`; anything else is a bug. */
+  private unavailable(error: unknown): unknown {
+    if (!(error instanceof BucketStoreUnavailableError)) return error;
+    this.metrics.denied('ratelimit_unavailable');
+    return new RateLimitUnavailableError();
   }
 
   private settle(

@@ -2,7 +2,7 @@ import { Body, Controller, Headers, HttpCode, Post, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { DtoValidationPipe } from '../validation/validation.pipe';
 import { RouteRequestDto } from './route-request.dto';
-import { ANONYMOUS, RouteService, type RouteAnswer } from './route.service';
+import { RouteService, type RouteAnswer } from './route.service';
 
 const routeBody = new DtoValidationPipe(RouteRequestDto);
 
@@ -23,7 +23,7 @@ export class RouteController {
       method: request.method,
       algoHeader,
       state: request.gateway,
-      identity: ANONYMOUS,
+      identity: request.gateway.identity,
       dpopJkt: null,
       userAgent: request.headers['user-agent'],
     });

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { isAlgoName, type AlgoName, type Pool } from '@shieldx/lb';
-import type { Decision, PolicyEngine, PolicyInput } from '@shieldx/policy';
+import { isAlgoName, type AlgoName, type Backend, type PickResult, type Pool } from '@shieldx/lb';
+import type { Decision, PolicyAction, PolicyEngine, PolicyInput } from '@shieldx/policy';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import { SecurityEvents } from '../events/security-events';
@@ -16,7 +16,6 @@ import { GatewayMetrics } from '../metrics/gateway-metrics';
 import { POLICY_ENGINE } from '../policy/policy.module';
 import { PoolsService } from '../pools/pools.service';
 import { RateLimitService } from '../ratelimit/rate-limit.service';
-import type { RouteRequestDto } from './route-request.dto';
 
 /** The `POST /route` answer (contract). `policy` is the action taken. */
 export interface RouteAnswer {
@@ -26,6 +25,28 @@ export interface RouteAnswer {
   healthy: boolean;
   pool: string;
   cached: boolean;
+}
+
+/** One routing question: from the `/route` body, or from a `/proxy` request line and headers. */
+export interface RoutingRequest {
+  readonly service: string;
+  readonly tenant: string;
+  readonly scope: string;
+  readonly path: string;
+  readonly hashKey?: string;
+  readonly algo?: AlgoName;
+  readonly candidates?: readonly string[];
+}
+
+/** What the pipeline decided before a backend is picked: the pool, the algorithm and the policy's action. */
+export interface RoutePlan {
+  readonly pool: Pool;
+  /** Algorithm for this request (undefined: the pool's). */
+  readonly algo: AlgoName | undefined;
+  readonly action: PolicyAction;
+  readonly cached: boolean;
+  /** Rendezvous key: the request's hashKey, else the client IP. */
+  readonly key: string;
 }
 
 /** What the transport layer knows about the caller of one request. */
@@ -51,8 +72,8 @@ const TARPIT_DEFAULT_MS = 1000;
 export const ANONYMOUS: PolicyInput['identity'] = Object.freeze({ uris: Object.freeze([]), dns: Object.freeze([]) });
 
 /**
- * The routing engine behind `POST /route` (and later `/proxy`): tenant rate limit → policy → action → balancer.
- * Synchronous wherever its ports answer synchronously; returns a promise only when one of them (or a tarpit) waits.
+ * The routing engine behind `POST /route` and `/proxy`: tenant rate limit → policy → action → balancer. Synchronous
+ * wherever its ports answer synchronously; returns a promise only when one of them (or a tarpit) waits.
  */
 @Injectable()
 export class RouteService {
@@ -72,26 +93,56 @@ export class RouteService {
     return this.tarpitted;
   }
 
-  route(body: RouteRequestDto, ctx: RouteContext): RouteAnswer | Promise<RouteAnswer> {
-    const override = this.algoOverride(ctx.algoHeader) ?? body.algo;
-    const pool = this.resolvePool(body);
-    ctx.state.tenant = body.tenant;
-    const limited = this.limits.checkTenant(body.tenant, ctx.state, ctx.corrId);
-    if (limited instanceof Promise) return limited.then(() => this.decide(body, ctx, pool, override));
-    return this.decide(body, ctx, pool, override);
+  /** `POST /route`: plans, then names a target without reserving it (the caller's request never passes through us). */
+  route(request: RoutingRequest, ctx: RouteContext): RouteAnswer | Promise<RouteAnswer> {
+    const plan = this.plan(request, ctx);
+    return plan instanceof Promise ? plan.then((p) => this.answer(p, ctx)) : this.answer(plan, ctx);
   }
 
-  private decide(
-    body: RouteRequestDto,
-    ctx: RouteContext,
-    pool: Pool,
-    algo: AlgoName | undefined,
-  ): RouteAnswer | Promise<RouteAnswer> {
+  /**
+   * Everything before the pick: algorithm override, pool, tenant token bucket, policy, and the action (deny throws,
+   * divert changes the pool, tarpit waits on a timer).
+   */
+  plan(request: RoutingRequest, ctx: RouteContext): RoutePlan | Promise<RoutePlan> {
+    const algo = this.algoOverride(ctx.algoHeader) ?? request.algo;
+    const pool = this.resolvePool(request);
+    ctx.state.tenant = request.tenant;
+    const limited = this.limits.checkTenant(request.tenant, ctx.state, ctx.corrId);
+    if (limited instanceof Promise) return limited.then(() => this.decide(request, ctx, pool, algo));
+    return this.decide(request, ctx, pool, algo);
+  }
+
+  /**
+   * Picks a backend for a plan. `reserve` acquires it and takes a half-open trial (the proxy will report the
+   * outcome); `exclude` skips backends that already failed this request. Throws {@link NoHealthyBackendError}.
+   */
+  pick(plan: RoutePlan, ctx: RouteContext, reserve: boolean, exclude?: readonly Backend[]): PickResult {
+    const picked = plan.pool.pick({ key: plan.key, reserve, exclude }, plan.algo);
+    if (picked === undefined) throw new NoHealthyBackendError(plan.pool.name);
+    this.metrics.picked(plan.pool.name, picked.algo, picked.healthy);
+    ctx.state.backend = picked.backend.url;
+    return picked;
+  }
+
+  private answer(plan: RoutePlan, ctx: RouteContext): RouteAnswer {
+    const picked = this.pick(plan, ctx, false);
+    this.metrics.routed(plan.action);
+    return {
+      target: picked.backend.url,
+      algo: picked.algo,
+      policy: plan.action,
+      healthy: picked.healthy,
+      pool: plan.pool.name,
+      cached: plan.cached,
+    };
+  }
+
+  private decide(request: RoutingRequest, ctx: RouteContext, pool: Pool, algo: AlgoName | undefined): RoutePlan | Promise<RoutePlan> {
     const input: PolicyInput = {
-      service: body.service,
-      tenant: body.tenant,
-      scope: body.scope,
-      path: body.path,
+      service: request.service,
+      tenant: request.tenant,
+      scope: request.scope,
+      path: request.path,
       method: ctx.method,
       ip: ctx.state.clientIp,
       identity: ctx.identity,
@@ -100,39 +151,29 @@ export class RouteService {
       headers: ctx.userAgent === undefined ? NO_HEADERS : { 'user-agent': ctx.userAgent },
     };
     const decision = this.policy.decide(input);
-    if (decision instanceof Promise) return decision.then((d) => this.act(d, body, ctx, pool, algo));
-    return this.act(decision, body, ctx, pool, algo);
+    if (decision instanceof Promise) return decision.then((d) => this.act(d, request, ctx, pool, algo));
+    return this.act(decision, request, ctx, pool, algo);
   }
 
-  private act(
-    decision: Decision,
-    body: RouteRequestDto,
-    ctx: RouteContext,
-    pool: Pool,
-    algo: AlgoName | undefined,
-  ): RouteAnswer | Promise<RouteAnswer> {
+  private act(decision: Decision, request: RoutingRequest, ctx: RouteContext, pool: Pool, algo: AlgoName | undefined): RoutePlan | Promise<RoutePlan> {
     ctx.state.action = decision.action;
-    const cached = (decision as { cached?: boolean }).cached === true;
+    const plan = { pool, algo, action: decision.action, cached: decision.cached === true, key: request.hashKey ?? ctx.state.clientIp };
     switch (decision.action) {
       case 'allow':
-        return this.pick(pool, body, ctx, algo, 'allow', cached);
+        return plan;
       case 'deny':
         this.metrics.denied('policy');
-        this.events.emit({ type: 'policy.deny', corrId: ctx.corrId, data: this.eventData(body, decision) });
+        this.events.emit({ type: 'policy.deny', corrId: ctx.corrId, data: this.eventData(request, decision) });
         throw new PolicyDeniedError(decision.reason);
       case 'divert': {
         const target = decision.divertTo ?? this.config.policy.divertPool;
         const divertPool = target === undefined ? undefined : this.pools.get(target);
-        this.events.emit({
-          type: 'policy.divert',
-          corrId: ctx.corrId,
-          data: { ...this.eventData(body, decision), divertTo: target ?? null },
-        });
+        this.events.emit({ type: 'policy.divert', corrId: ctx.corrId, data: { ...this.eventData(request, decision), divertTo: target ?? null } });
         if (divertPool === undefined) throw new NoHealthyBackendError(target ?? '(no divert pool configured)');
-        return this.pick(divertPool, body, ctx, algo, 'divert', cached);
+        return { ...plan, pool: divertPool };
       }
       case 'tarpit':
-        return this.tarpit(decision, body, ctx, pool, algo, cached);
+        return this.tarpit(decision, request, ctx, plan);
       default: {
         const never: never = decision.action;
         throw new Error(`unknown policy action ${String(never)}`);
@@ -140,59 +181,26 @@ export class RouteService {
     }
   }
 
-  private tarpit(
-    decision: Decision,
-    body: RouteRequestDto,
-    ctx: RouteContext,
-    pool: Pool,
-    algo: AlgoName | undefined,
-    cached: boolean,
-  ): Promise<RouteAnswer> {
+  private tarpit(decision: Decision, request: RoutingRequest, ctx: RouteContext, plan: RoutePlan): Promise<RoutePlan> {
     if (this.tarpitted >= this.config.policy.tarpitMax) {
       this.metrics.denied('tarpit_full');
       throw new TarpitFullError();
     }
     const holdMs = Math.min(Math.max(decision.tarpitMs ?? TARPIT_DEFAULT_MS, 0), TARPIT_MAX_MS);
-    this.events.emit({
-      type: 'policy.tarpit',
-      corrId: ctx.corrId,
-      data: { ...this.eventData(body, decision), holdMs },
-    });
+    this.events.emit({ type: 'policy.tarpit', corrId: ctx.corrId, data: { ...this.eventData(request, decision), holdMs } });
     this.metrics.tarpitHeld(++this.tarpitted);
-    return new Promise<void>((resolve) => setTimeout(resolve, holdMs)).then(() => {
-      this.metrics.tarpitHeld(--this.tarpitted);
-      return this.pick(pool, body, ctx, algo, 'tarpit', cached);
-    });
+    return new Promise<RoutePlan>((resolve) =>
+      setTimeout(() => {
+        this.metrics.tarpitHeld(--this.tarpitted);
+        resolve(plan);
+      }, holdMs),
+    );
   }
 
-  private pick(
-    pool: Pool,
-    body: RouteRequestDto,
-    ctx: RouteContext,
-    algo: AlgoName | undefined,
-    action: Decision['action'],
-    cached: boolean,
-  ): RouteAnswer {
-    // `/route` only names the target: the caller's request never passes through us, so nothing is reserved.
-    const picked = pool.pick({ key: body.hashKey ?? ctx.state.clientIp, reserve: false }, algo);
-    if (picked === undefined) throw new NoHealthyBackendError(pool.name);
-    this.metrics.picked(pool.name, picked.algo, picked.healthy);
-    this.metrics.routed(action);
-    ctx.state.backend = picked.backend.url;
-    return {
-      target: picked.backend.url,
-      algo: picked.algo,
-      policy: action,
-      healthy: picked.healthy,
-      pool: pool.name,
-      cached,
-    };
-  }
-
-  private resolvePool(body: RouteRequestDto): Pool {
-    if (body.candidates !== undefined) return this.pools.adHoc(body.service, body.candidates);
-    const pool = this.pools.get(body.service);
-    if (pool === undefined) throw new UnknownServiceError(body.service);
+  private resolvePool(request: RoutingRequest): Pool {
+    if (request.candidates !== undefined) return this.pools.adHoc(request.service, request.candidates);
+    const pool = this.pools.get(request.service);
+    if (pool === undefined) throw new UnknownServiceError(request.service);
     return pool;
   }
 
@@ -200,21 +208,12 @@ export class RouteService {
     if (header === undefined) return undefined;
     const name = header.trim();
     if (!isAlgoName(name)) {
-      throw new InvalidRequestError(
-        'invalid_algo',
-        `X-LB-Algo must be one of round_robin, least_conn, ewma, p2c, rendezvous`,
-      );
+      throw new InvalidRequestError('invalid_algo', `X-LB-Algo must be one of round_robin, least_conn, ewma, p2c, rendezvous`);
     }
     return name;
   }
 
-  private eventData(body: RouteRequestDto, decision: Decision): Record<string, unknown> {
-    return {
-      service: body.service,
-      tenant: body.tenant,
-      scope: body.scope,
-      path: body.path,
-      reason: decision.reason ?? null,
-    };
+  private eventData(request: RoutingRequest, decision: Decision): Record<string, unknown> {
+    return { service: request.service, tenant: request.tenant, scope: request.scope, path: request.path, reason: decision.reason ?? null };
   }
 }

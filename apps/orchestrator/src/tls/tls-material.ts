@@ -11,6 +11,18 @@ export interface TlsFiles {
   readonly clientCaFile: string;
 }
 
+/** The TLS files of a configuration, when all three are set (config validation refuses one or two). */
+export function tlsFilesOf(tls: {
+  readonly certFile?: string;
+  readonly keyFile?: string;
+  readonly clientCaFile?: string;
+}): TlsFiles | undefined {
+  const { certFile, keyFile, clientCaFile } = tls;
+  return certFile !== undefined && keyFile !== undefined && clientCaFile !== undefined
+    ? { certFile, keyFile, clientCaFile }
+    : undefined;
+}
+
 /** A validated serving set: the bytes as read, what they say, and a digest that identifies this exact set. */
 export interface TlsMaterial {
   readonly files: TlsFiles;
@@ -55,11 +67,16 @@ export function digestFiles(cert: Buffer, key: Buffer, ca: Buffer): string {
   return hash.digest('hex');
 }
 
-/**
- * Reads and validates a serving set (see `inspectCertificateSet`: key matches certificate, certificate valid at
- * `nowMs`, CA file holds CA certificates). Throws {@link TlsMaterialError} naming the file at fault.
- */
-export function readTlsMaterial(files: TlsFiles, nowMs: number, read: ReadFileBytes = readFileSync): TlsMaterial {
+/** The raw bytes of a serving set and their digest, before validation. */
+export interface TlsBytes {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  readonly ca: Buffer;
+  readonly digest: string;
+}
+
+/** Reads the three files. Throws {@link TlsMaterialError} naming a file that cannot be read. */
+export function readTlsBytes(files: TlsFiles, read: ReadFileBytes = readFileSync): TlsBytes {
   const bytes = (file: string): Buffer => {
     try {
       return read(file);
@@ -70,14 +87,26 @@ export function readTlsMaterial(files: TlsFiles, nowMs: number, read: ReadFileBy
   const cert = bytes(files.certFile);
   const key = bytes(files.keyFile);
   const ca = bytes(files.clientCaFile);
+  return { cert, key, ca, digest: digestFiles(cert, key, ca) };
+}
+
+/**
+ * Validates a serving set (see `inspectCertificateSet`: key matches certificate, certificate valid at `nowMs`, CA
+ * file holds CA certificates). Throws {@link TlsMaterialError} naming the file at fault.
+ */
+export function validateTlsBytes(files: TlsFiles, bytes: TlsBytes, nowMs: number): TlsMaterial {
   try {
-    const info = inspectCertificateSet({ cert, key, ca }, nowMs);
-    return { files, cert, key, ca, info, digest: digestFiles(cert, key, ca) };
+    return { files, ...bytes, info: inspectCertificateSet(bytes, nowMs) };
   } catch (error) {
     if (!(error instanceof CertificateSetError)) throw error;
     const file = error.part === 'cert' ? files.certFile : error.part === 'key' ? files.keyFile : files.clientCaFile;
     throw new TlsMaterialError(file, error.message);
   }
+}
+
+/** Reads and validates a serving set: {@link readTlsBytes} then {@link validateTlsBytes}. */
+export function readTlsMaterial(files: TlsFiles, nowMs: number, read: ReadFileBytes = readFileSync): TlsMaterial {
+  return validateTlsBytes(files, readTlsBytes(files, read), nowMs);
 }
 
 /** The secure-context part of the listener options, also what `server.setSecureContext` receives on rotation. */

@@ -9,10 +9,11 @@ import { ORCH_CONFIG } from '../config/config.module';
 import { SecurityEvents } from '../events/security-events';
 import type { DirectoryWatcher, WatchHandle } from './directory-watcher';
 import {
-  readTlsMaterial,
+  readTlsBytes,
   secureContextOptions,
+  tlsFilesOf,
   TlsMaterialError,
-  type ReadFileBytes,
+  validateTlsBytes,
   type TlsFiles,
   type TlsMaterial,
 } from './tls-material';
@@ -60,13 +61,8 @@ export class TlsService implements OnApplicationShutdown {
     @Inject(DIRECTORY_WATCHER) private readonly watcher: DirectoryWatcher,
     @Inject(TLS_RELOAD_TIMING) private readonly timing: TlsReloadTiming,
     private readonly events: SecurityEvents,
-    private readonly read?: ReadFileBytes,
   ) {
-    const { certFile, keyFile, clientCaFile } = config.tls;
-    this.files =
-      certFile !== undefined && keyFile !== undefined && clientCaFile !== undefined
-        ? { certFile, keyFile, clientCaFile }
-        : undefined;
+    this.files = tlsFilesOf(config.tls);
   }
 
   /** True when TLS files are configured. */
@@ -161,11 +157,12 @@ export class TlsService implements OnApplicationShutdown {
     if (files === undefined || target === undefined) return { status: 'unchanged' };
     let next: TlsMaterial;
     try {
-      next = readTlsMaterial(files, this.clock.now(), this.read);
-      if (next.digest === this.material?.digest) {
+      const bytes = readTlsBytes(files);
+      if (bytes.digest === this.material?.digest) {
         this.lastRejection = undefined;
         return { status: 'unchanged' };
       }
+      next = validateTlsBytes(files, bytes, this.clock.now());
       target.setSecureContext(secureContextOptions(next));
     } catch (error) {
       const file = error instanceof TlsMaterialError ? error.file : files.certFile;
@@ -174,9 +171,9 @@ export class TlsService implements OnApplicationShutdown {
       const key = `${file}\u0000${reason}`;
       if (key !== this.lastRejection) {
         this.lastRejection = key;
-        const previous = this.material === undefined ? {} : describe(this.material);
-        this.logger.error({ event: 'tls_reload_rejected', file, reason, keptServing: previous });
-        this.events.emit({ type: 'tls.rejected', data: { file, reason, keptFingerprint: previous.fingerprint256 } });
+        const kept = this.material === undefined ? undefined : describe(this.material);
+        this.logger.error({ event: 'tls_reload_rejected', file, reason, keptServing: kept });
+        this.events.emit({ type: 'tls.rejected', data: { file, reason, keptFingerprint: kept?.fingerprint256 } });
       }
       return { status: 'rejected', file, reason };
     }

@@ -14,6 +14,8 @@ export interface PickContext {
    * gateway never sees: nothing is acquired and no trial is spent.
    */
   reserve?: boolean;
+  /** Backends not to pick this time (a retry after one of them failed); treated as ineligible. */
+  exclude?: readonly Backend[];
 }
 
 /** Options shared by the balancers (and by {@link Pool}, which also uses the backend-related ones). */

@@ -1,0 +1,202 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startDemoBackend, type RunningDemoBackend } from '../src/demo/demo-backends';
+import { RateLimitBackend } from '../src/ratelimit/rate-limit-backend';
+import { post, startOrchestrator, type RunningOrchestrator } from './harness';
+import { startRedis, type RunningRedis } from './redis-harness';
+
+/** Per-IP figure in these tests (tokens per minute = bucket size). */
+const IP_LIMIT = 300;
+const BODY = { service: 'api', tenant: 'acme', scope: 'read', path: '/v1/items' };
+
+/** Status counts of a set of answers. */
+type Tally = Map<number, number>;
+
+/**
+ * Sends `total` POST /route requests spread round-robin over `urls`, `concurrency` at a time (all at once in
+ * practice), and counts the statuses. `headers(i)` gives request i's extra headers.
+ */
+async function burst(
+  urls: readonly string[],
+  total: number,
+  { concurrency = 48, body = BODY, headers = () => ({}) as Record<string, string> } = {},
+): Promise<{ tally: Tally; elapsedMs: number; codes: Set<unknown> }> {
+  const tally: Tally = new Map();
+  const codes = new Set<unknown>();
+  let next = 0;
+  const started = performance.now();
+  const worker = async () => {
+    while (next < total) {
+      const i = next++;
+      const res = await post(`${urls[i % urls.length]}/route`, body, headers(i));
+      tally.set(res.status, (tally.get(res.status) ?? 0) + 1);
+      if (res.status !== 200) codes.add(res.body['error']);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return { tally, elapsedMs: performance.now() - started, codes };
+}
+
+const admitted = (tally: Tally) => tally.get(200) ?? 0;
+const fiveHundreds = (tally: Tally) => [...tally].filter(([status]) => status >= 500).reduce((n, [, c]) => n + c, 0);
+
+/** Tokens refilled during `ms` at `perMinute` (the exact slack a burst that lasts `ms` may see). */
+const refill = (perMinute: number, ms: number) => Math.ceil((perMinute * ms) / 60_000);
+
+/** Resolves when the instance's rate-limit backend reports `state` (at once if it already is there). */
+function backendState(orch: RunningOrchestrator, state: 'up' | 'down'): Promise<void> {
+  const failover = orch.app.get(RateLimitBackend).failover;
+  if (failover === null) throw new Error('this instance has no Redis backend');
+  if (failover.state === state) return Promise.resolve();
+  return new Promise((resolve) => {
+    const off = failover.onStateChange((change) => {
+      if (change.state !== state) return;
+      off();
+      resolve();
+    });
+  });
+}
+
+async function metric(orch: RunningOrchestrator, name: string): Promise<string | undefined> {
+  const text = await (await fetch(`${orch.url}/metrics`)).text();
+  return text.split('\n').find((line) => line.startsWith(`${name} `) || line.startsWith(`${name}{`));
+}
+
+describe('rate limits shared through Redis by two orchestrators', () => {
+  let redis: RunningRedis;
+  let admin: Redis;
+  let backend: RunningDemoBackend;
+  let a: RunningOrchestrator;
+  let b: RunningOrchestrator;
+  /** A third instance on the same Redis, configured fail-closed. */
+  let closed: RunningOrchestrator;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    admin = new Redis(redis.url, { maxRetriesPerRequest: 0, lazyConnect: true });
+    await admin.connect();
+    backend = await startDemoBackend({ name: 'a', delayMs: 0, jitterMs: 0 });
+    const env = {
+      ORCH_POOL_API: backend.url,
+      ORCH_IP_BURST: String(IP_LIMIT),
+      ORCH_IP_BURST_DEGRADED: String(IP_LIMIT),
+      ORCH_TENANT_BURST: '1000000',
+      ORCH_TENANT_LIMITS: 'small=40',
+      REDIS_ADDR: `127.0.0.1:${redis.port}`,
+      ORCH_REDIS_TIMEOUT: '200ms',
+    };
+    [a, b, closed] = await Promise.all([
+      startOrchestrator(env),
+      startOrchestrator(env),
+      startOrchestrator({ ...env, ORCH_RATELIMIT_REDIS_FAILURE: 'closed' }),
+    ]);
+  });
+
+  afterAll(async () => {
+    await Promise.all([a?.close(), b?.close(), closed?.close()]);
+    admin?.disconnect();
+    await backend?.close();
+    await redis?.stop();
+  });
+
+  beforeEach(async () => {
+    // Each test starts with full buckets: Redis is the only state the instances share.
+    if (admin.status === 'ready') await admin.flushall();
+  });
+
+  it('admits exactly the per-IP limit of a burst sent to both instances at once', async () => {
+    const { tally, elapsedMs } = await burst([a.url, b.url], 3 * IP_LIMIT);
+    const ok = admitted(tally);
+    expect(ok).toBeGreaterThanOrEqual(IP_LIMIT);
+    expect(ok).toBeLessThanOrEqual(IP_LIMIT + refill(IP_LIMIT, elapsedMs));
+    expect(ok).toBeLessThanOrEqual(Math.floor(IP_LIMIT * 1.01));
+    expect(tally.get(429)).toBe(3 * IP_LIMIT - ok);
+    expect(await metric(a, 'orchestrator_ratelimit_redis_up')).toBe('orchestrator_ratelimit_redis_up 1');
+  });
+
+  it('a spoofed X-Forwarded-For from an untrusted peer does not escape the shared limit', async () => {
+    const { tally, elapsedMs } = await burst([a.url, b.url], 2 * IP_LIMIT, {
+      headers: (i) => ({ 'x-forwarded-for': `198.51.${i % 250}.${i % 200}, 203.0.113.${i % 250}` }),
+    });
+    expect(admitted(tally)).toBeGreaterThanOrEqual(IP_LIMIT);
+    expect(admitted(tally)).toBeLessThanOrEqual(IP_LIMIT + refill(IP_LIMIT, elapsedMs));
+    const keys = await admin.keys('shieldx:rl:ip:*');
+    expect(keys).toEqual(['shieldx:rl:ip:127.0.0.1']);
+  });
+
+  it('applies a per-tenant override across instances, and RateLimit headers on both answers', async () => {
+    const { tally } = await burst([a.url, b.url], 100, { body: { ...BODY, tenant: 'small' } });
+    expect(admitted(tally)).toBe(40);
+    const refused = await post(`${b.url}/route`, { ...BODY, tenant: 'small' });
+    expect(refused.status).toBe(429);
+    expect(refused.body).toMatchObject({ error: 'rate_limited', correlationId: expect.any(String) });
+    expect(refused.headers.get('ratelimit-limit')).toBe('40');
+    expect(refused.headers.get('ratelimit-remaining')).toBe('0');
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    const other = await post(`${a.url}/route`, BODY);
+    expect(other.status).toBe(200);
+    expect(Number(other.headers.get('ratelimit-remaining'))).toBeLessThan(IP_LIMIT);
+    expect(await admin.exists('shieldx:rl:tenant:small')).toBe(1);
+  });
+
+  it('survives Redis dying under load: no 5xx, per-instance limits (fail-open) or 429 (fail-closed); then resumes', async () => {
+    // Load on both instances while Redis is killed.
+    let stop = false;
+    let answered = 0;
+    let warmedUp: () => void;
+    const warm = new Promise<void>((resolve) => (warmedUp = resolve));
+    const during: Tally = new Map();
+    const load = async (url: string) => {
+      while (!stop) {
+        const res = await post(`${url}/route`, BODY);
+        during.set(res.status, (during.get(res.status) ?? 0) + 1);
+        if (++answered === 100) warmedUp();
+      }
+    };
+    const loaders = [a.url, b.url, a.url, b.url].map(load);
+    const down = Promise.all([backendState(a, 'down'), backendState(b, 'down'), backendState(closed, 'down')]);
+    await warm;
+    await redis.kill();
+    await down;
+    await burst([a.url, b.url], 20);
+    stop = true;
+    await Promise.all(loaders);
+    expect(fiveHundreds(during)).toBe(0);
+    expect([...during.keys()].every((status) => status === 200 || status === 429)).toBe(true);
+
+    // Fail-open: each instance limits on its own; a burst at one instance is held to the limit.
+    const onA = await burst([a.url], 2 * IP_LIMIT);
+    expect(fiveHundreds(onA.tally)).toBe(0);
+    expect(admitted(onA.tally)).toBeLessThanOrEqual(IP_LIMIT + refill(IP_LIMIT, onA.elapsedMs));
+    expect(onA.tally.get(429)).toBeGreaterThanOrEqual(IP_LIMIT - refill(IP_LIMIT, onA.elapsedMs));
+    expect(await metric(a, 'orchestrator_ratelimit_redis_up')).toBe('orchestrator_ratelimit_redis_up 0');
+    const logs = [...a.logs, ...b.logs, ...closed.logs];
+    expect(logs).toContainEqual(
+      expect.objectContaining({ event: 'ratelimit_backend', state: 'down', failure: 'open', level: 'warn' }),
+    );
+    const readyA = await fetch(`${a.url}/readyz`);
+    expect(readyA.status).toBe(200);
+    expect(await readyA.json()).toMatchObject({ info: { redis: { status: 'up', degraded: true } } });
+
+    // Fail-closed: refused with 429 and a clear code, never a 5xx; not ready.
+    const refused = await post(`${closed.url}/route`, BODY);
+    expect(refused.status).toBe(429);
+    expect(refused.body).toMatchObject({ error: 'ratelimit_unavailable' });
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect((await fetch(`${closed.url}/readyz`)).status).toBe(503);
+
+    // Redis back (empty): every instance returns to it on its own, and the shared limit holds again.
+    const up = Promise.all([backendState(a, 'up'), backendState(b, 'up'), backendState(closed, 'up')]);
+    await redis.restart();
+    await up;
+    const after = await burst([a.url, b.url, closed.url], 3 * IP_LIMIT);
+    expect(fiveHundreds(after.tally)).toBe(0);
+    expect(admitted(after.tally)).toBeGreaterThanOrEqual(IP_LIMIT);
+    expect(admitted(after.tally)).toBeLessThanOrEqual(IP_LIMIT + refill(IP_LIMIT, after.elapsedMs));
+    expect(await metric(a, 'orchestrator_ratelimit_redis_up')).toBe('orchestrator_ratelimit_redis_up 1');
+    expect((await fetch(`${closed.url}/readyz`)).status).toBe(200);
+    expect([...a.logs, ...b.logs, ...closed.logs]).toContainEqual(
+      expect.objectContaining({ event: 'ratelimit_backend', state: 'up', backend: 'redis' }),
+    );
+  });
+});
