@@ -49,7 +49,9 @@ const argv = process.argv.slice(2);
 for (const arg of argv) {
   if (!['--profile', '--no-build', '--no-write', '--help', '-h'].includes(arg)) {
     // Not fatal: bench/run-all.mjs passes its arguments to every benchmark.
-    console.error(`ignoring unknown argument ${arg} (usage: node bench/route.mjs [--profile] [--no-build] [--no-write])`);
+    console.error(
+      `ignoring unknown argument ${arg} (usage: node bench/route.mjs [--profile] [--no-build] [--no-write])`,
+    );
   }
 }
 if (argv.includes('--help') || argv.includes('-h')) {

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 const BENCHMARKS = [
   'route.mjs',
+  'ratelimit.mjs',
   // 'policy.mjs', 'proxy.mjs', 'lb.mjs', 'ledger.mjs' — add each one here when it exists.
 ];
 

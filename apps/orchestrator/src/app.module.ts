@@ -5,10 +5,12 @@ import { ConfigModule } from './config/config.module';
 import { DemoModule } from './demo/demo.module';
 import { EventsModule } from './events/events.module';
 import { HealthModule } from './health/health.module';
+import { ResilienceModule } from './health/resilience.module';
 import { GatewayExceptionFilter } from './http/exception.filter';
 import { MetricsModule } from './metrics/metrics.module';
 import { PolicyModule } from './policy/policy.module';
 import { PoolsModule } from './pools/pools.module';
+import { ProxyModule } from './proxy/proxy.module';
 import { RedisModule } from './redis/redis.module';
 import { RouteModule } from './route/route.module';
 import { TlsModule } from './tls/tls.module';
@@ -28,6 +30,8 @@ export class AppModule {
         PolicyModule,
         PoolsModule,
         RouteModule,
+        ProxyModule,
+        ResilienceModule,
         HealthModule,
         ...(config.demo ? [DemoModule] : []),
       ],

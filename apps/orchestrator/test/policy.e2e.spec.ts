@@ -130,7 +130,7 @@ describe('OPA policy enforced, hot reload', () => {
     mkdirSync(join(dir, 'active'));
     copyFileSync(bundles.deny, active);
     orch = await startOrchestrator({
-      ORCH_POOL_API: 'http://10.20.30.40:80',
+      ORCH_POOL_API: 'http://127.0.0.1:9',
       ORCH_OPA_POLICY_PATH: active,
       ORCH_OPA_ENFORCE: '1',
       ORCH_ADMIN_TOKEN: 'admin-token-for-tests-0123456789',

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { Pool } from 'undici';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startDemoBackend, type RunningDemoBackend } from '../src/demo/demo-backends';
 import { RateLimitBackend } from '../src/ratelimit/rate-limit-backend';
@@ -12,29 +13,37 @@ const BODY = { service: 'api', tenant: 'acme', scope: 'read', path: '/v1/items' 
 /** Status counts of a set of answers. */
 type Tally = Map<number, number>;
 
+/** Keep-alive connection pools per orchestrator URL, so a burst is limited by the servers rather than the client. */
+const pools = new Map<string, Pool>();
+
 /**
- * Sends `total` POST /route requests spread round-robin over `urls`, `concurrency` at a time (all at once in
- * practice), and counts the statuses. `headers(i)` gives request i's extra headers.
+ * Sends `total` POST /route requests spread round-robin over `urls`, all at once (over pooled, pipelined
+ * connections), and counts the statuses. `headers(i)` gives request i's extra headers.
  */
 async function burst(
   urls: readonly string[],
   total: number,
-  { concurrency = 48, body = BODY, headers = () => ({}) as Record<string, string> } = {},
-): Promise<{ tally: Tally; elapsedMs: number; codes: Set<unknown> }> {
+  { body = BODY, headers = (_i: number): Record<string, string> => ({}) } = {},
+): Promise<{ tally: Tally; elapsedMs: number }> {
   const tally: Tally = new Map();
-  const codes = new Set<unknown>();
-  let next = 0;
+  const payload = JSON.stringify(body);
   const started = performance.now();
-  const worker = async () => {
-    while (next < total) {
-      const i = next++;
-      const res = await post(`${urls[i % urls.length]}/route`, body, headers(i));
-      tally.set(res.status, (tally.get(res.status) ?? 0) + 1);
-      if (res.status !== 200) codes.add(res.body['error']);
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return { tally, elapsedMs: performance.now() - started, codes };
+  await Promise.all(
+    Array.from({ length: total }, async (_, i) => {
+      const url = urls[i % urls.length];
+      let pool = pools.get(url);
+      if (pool === undefined) pools.set(url, (pool = new Pool(url, { connections: 16, pipelining: 4 })));
+      const res = await pool.request({
+        method: 'POST',
+        path: '/route',
+        headers: { 'content-type': 'application/json', ...headers(i) },
+        body: payload,
+      });
+      await res.body.dump();
+      tally.set(res.statusCode, (tally.get(res.statusCode) ?? 0) + 1);
+    }),
+  );
+  return { tally, elapsedMs: performance.now() - started };
 }
 
 const admitted = (tally: Tally) => tally.get(200) ?? 0;
@@ -74,6 +83,7 @@ describe('rate limits shared through Redis by two orchestrators', () => {
   beforeAll(async () => {
     redis = await startRedis();
     admin = new Redis(redis.url, { maxRetriesPerRequest: 0, lazyConnect: true });
+    admin.on('error', () => undefined); // reconnection noise while the server is killed on purpose
     await admin.connect();
     backend = await startDemoBackend({ name: 'a', delayMs: 0, jitterMs: 0 });
     const env = {
@@ -90,9 +100,12 @@ describe('rate limits shared through Redis by two orchestrators', () => {
       startOrchestrator(env),
       startOrchestrator({ ...env, ORCH_RATELIMIT_REDIS_FAILURE: 'closed' }),
     ]);
+    // Warm the code paths (admitted and refused) so a burst measures steady speed, not the JIT.
+    for (let round = 0; round < 3; round++) await burst([a.url, b.url, closed.url], 2 * IP_LIMIT);
   });
 
   afterAll(async () => {
+    await Promise.all([...pools.values()].map((pool) => pool.close()));
     await Promise.all([a?.close(), b?.close(), closed?.close()]);
     admin?.disconnect();
     await backend?.close();
@@ -107,9 +120,11 @@ describe('rate limits shared through Redis by two orchestrators', () => {
   it('admits exactly the per-IP limit of a burst sent to both instances at once', async () => {
     const { tally, elapsedMs } = await burst([a.url, b.url], 3 * IP_LIMIT);
     const ok = admitted(tally);
+    // Exact: the bucket, plus what refilled while the burst lasted (≤ 1 % of the limit for a burst under 0.6 s;
+    // in-process limiters on two instances would admit twice the limit).
     expect(ok).toBeGreaterThanOrEqual(IP_LIMIT);
     expect(ok).toBeLessThanOrEqual(IP_LIMIT + refill(IP_LIMIT, elapsedMs));
-    expect(ok).toBeLessThanOrEqual(Math.floor(IP_LIMIT * 1.01));
+    if (elapsedMs <= 600) expect(ok).toBeLessThanOrEqual(Math.floor(IP_LIMIT * 1.01));
     expect(tally.get(429)).toBe(3 * IP_LIMIT - ok);
     expect(await metric(a, 'orchestrator_ratelimit_redis_up')).toBe('orchestrator_ratelimit_redis_up 1');
   });
@@ -158,7 +173,9 @@ describe('rate limits shared through Redis by two orchestrators', () => {
     await warm;
     await redis.kill();
     await down;
-    await burst([a.url, b.url], 20);
+    await burst([a.url, b.url], 20).then(({ tally }) => {
+      for (const [status, count] of tally) during.set(status, (during.get(status) ?? 0) + count);
+    });
     stop = true;
     await Promise.all(loaders);
     expect(fiveHundreds(during)).toBe(0);

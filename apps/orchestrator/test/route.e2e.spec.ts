@@ -124,7 +124,7 @@ describe('POST /route over a real socket', () => {
   });
 
   it('balances over ad-hoc candidates instead of answering 503', async () => {
-    const candidates = ['http://10.1.0.1:80', 'http://10.1.0.2:80'];
+    const candidates = ['http://127.0.0.1:7', 'http://127.0.0.1:9'];
     const seen = new Set<unknown>();
     for (let i = 0; i < 20; i++) {
       const res = await post(route, { ...VALID, service: 'adhoc', candidates }, { 'x-lb-algo': 'round_robin' });
@@ -200,7 +200,7 @@ describe('per-IP rate limit', () => {
 
   beforeAll(async () => {
     orch = await startOrchestrator({
-      ORCH_POOL_API: 'http://10.9.9.9:80',
+      ORCH_POOL_API: 'http://127.0.0.1:9',
       ORCH_IP_BURST: '5',
       ORCH_IP_BURST_DEGRADED: '5',
     });

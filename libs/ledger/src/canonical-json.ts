@@ -15,61 +15,83 @@ import { CanonicalJsonError } from './errors';
  * @throws CanonicalJsonError when `value` has no canonical JSON form
  */
 export function canonicalJson(value: unknown): string {
-  return write(value, '$', []);
+  return write(value, { keys: [], objects: [] });
 }
 
-function write(value: unknown, path: string, stack: object[]): string {
+/**
+ * Where the writer is: the member names / array indexes and the objects on the way down (for cycle detection). The
+ * path text is built only for an error message, so a valid value costs no string per member.
+ */
+interface Trail {
+  keys: (string | number)[];
+  objects: object[];
+}
+
+function fail(trail: Trail, problem: string): never {
+  const path = trail.keys.map((key) => (typeof key === 'number' ? `[${key}]` : `.${key}`)).join('');
+  throw new CanonicalJsonError(`$${path}`, problem);
+}
+
+function write(value: unknown, trail: Trail): string {
   switch (typeof value) {
     case 'string':
       return JSON.stringify(value);
     case 'number':
-      if (!Number.isFinite(value)) throw new CanonicalJsonError(path, `non-finite number ${String(value)}`);
+      if (!Number.isFinite(value)) fail(trail, `non-finite number ${String(value)}`);
       return JSON.stringify(value);
     case 'boolean':
       return value ? 'true' : 'false';
     case 'undefined':
-      throw new CanonicalJsonError(path, 'undefined');
+      return fail(trail, 'undefined');
     case 'bigint':
-      throw new CanonicalJsonError(path, 'bigint (convert it to a string or number first)');
+      return fail(trail, 'bigint (convert it to a string or number first)');
     case 'function':
-      throw new CanonicalJsonError(path, 'function');
+      return fail(trail, 'function');
     case 'symbol':
-      throw new CanonicalJsonError(path, 'symbol');
+      return fail(trail, 'symbol');
     case 'object':
-      return value === null ? 'null' : writeObject(value, path, stack);
+      return value === null ? 'null' : writeObject(value, trail);
     default:
       // typeof has no other results in ECMAScript; kept for engines that add one.
-      throw new CanonicalJsonError(path, `unsupported type ${typeof value}`);
+      return fail(trail, `unsupported type ${typeof value}`);
   }
 }
 
-function writeObject(value: object, path: string, stack: object[]): string {
+function writeObject(value: object, trail: Trail): string {
   const withToJson = value as { toJSON?: unknown };
   if (typeof withToJson.toJSON === 'function') {
-    return write((withToJson.toJSON as (key: string) => unknown).call(value, ''), path, stack);
+    return write((withToJson.toJSON as (key: string) => unknown).call(value, ''), trail);
   }
   if (value instanceof Map || value instanceof Set) {
-    throw new CanonicalJsonError(path, `${value.constructor.name} (convert it to an object or array first)`);
+    fail(trail, `${value.constructor.name} (convert it to an object or array first)`);
   }
-  if (stack.includes(value)) throw new CanonicalJsonError(path, 'cycle');
-  stack.push(value);
+  if (trail.objects.includes(value)) fail(trail, 'cycle');
+  trail.objects.push(value);
   let out: string;
   if (Array.isArray(value)) {
-    const parts: string[] = [];
-    for (let i = 0; i < value.length; i++) parts.push(write(value[i], `${path}[${i}]`, stack));
-    out = `[${parts.join(',')}]`;
+    out = '[';
+    for (let i = 0; i < value.length; i++) {
+      trail.keys.push(i);
+      out += i === 0 ? write(value[i], trail) : `,${write(value[i], trail)}`;
+      trail.keys.pop();
+    }
+    out += ']';
   } else {
     const record = value as Record<string, unknown>;
     // Array.prototype.sort without a comparator orders strings by UTF-16 code units, as JCS requires.
     const keys = Object.keys(record).sort();
-    const parts: string[] = [];
+    out = '{';
+    let first = true;
     for (const key of keys) {
       const member = record[key];
       if (member === undefined) continue;
-      parts.push(`${JSON.stringify(key)}:${write(member, `${path}.${key}`, stack)}`);
+      trail.keys.push(key);
+      out += `${first ? '' : ','}${JSON.stringify(key)}:${write(member, trail)}`;
+      trail.keys.pop();
+      first = false;
     }
-    out = `{${parts.join(',')}}`;
+    out += '}';
   }
-  stack.pop();
+  trail.objects.pop();
   return out;
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash as digest } from 'node:crypto';
 import { canonicalJson } from './canonical-json';
 
 /** `prevHash` of the first entry of a ledger (seq 1): 64 zeros. */
@@ -48,7 +48,8 @@ export function hashEntry(entry: UnhashedLedgerEntry | LedgerEntry): string {
 
 /** SHA-256 hex of a string (as UTF-8) or of bytes. @internal */
 export function sha256Hex(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
+  // One-shot crypto.hash (Node >= 20.12) costs about half of createHash().update().digest() for short inputs.
+  return digest('sha256', data, 'hex');
 }
 
 /**

@@ -49,6 +49,24 @@ export interface OrchestratorConfig {
     readonly degradedRatio: number;
   };
   readonly breaker: { readonly fails: number; readonly openForMs: number };
+  readonly proxy: {
+    /** Time to open a connection to a backend. */
+    readonly connectTimeoutMs: number;
+    /** Time from sending the request to the backend's response headers. */
+    readonly headersTimeoutMs: number;
+    /** Longest silence between two chunks of a backend's response body. */
+    readonly bodyTimeoutMs: number;
+    /** Most connections to one backend. */
+    readonly maxConnections: number;
+    /** Retries of an idempotent, bodiless request on another backend (0 = off). */
+    readonly retries: number;
+    /** Retries in flight may be at most this share of active proxied requests (at least 3). */
+    readonly retryBudget: number;
+    /** Never let outlier detection eject more than this share of a pool (at least one backend). */
+    readonly maxEjection: number;
+    /** On shutdown, how long in-flight requests may take to finish. */
+    readonly shutdownGraceMs: number;
+  };
   readonly route: { readonly maxBytes: number };
   readonly rateLimit: {
     readonly ipPerMinute: number;
@@ -119,6 +137,14 @@ const KNOWN_KEYS = new Set([
   'ORCH_HEALTH_PATH',
   'ORCH_CB_FAILS',
   'ORCH_CB_OPEN_FOR',
+  'ORCH_PROXY_CONNECT_TIMEOUT',
+  'ORCH_PROXY_TIMEOUT',
+  'ORCH_PROXY_BODY_TIMEOUT',
+  'ORCH_PROXY_MAX_CONNECTIONS',
+  'ORCH_PROXY_RETRIES',
+  'ORCH_RETRY_BUDGET',
+  'ORCH_OUTLIER_MAX_EJECTION',
+  'ORCH_SHUTDOWN_GRACE',
   'ORCH_MAX_ROUTE_BYTES',
   'ORCH_IP_BURST',
   'ORCH_IP_BURST_DEGRADED',
@@ -275,6 +301,16 @@ export function loadConfig(processEnv: Env, readText: ReadText = (path) => readF
     breaker: {
       fails: read('ORCH_CB_FAILS', 3, (raw) => parseInteger(raw, 1, 1000)),
       openForMs: read('ORCH_CB_OPEN_FOR', 15_000, positiveDuration),
+    },
+    proxy: {
+      connectTimeoutMs: read('ORCH_PROXY_CONNECT_TIMEOUT', 2000, positiveDuration),
+      headersTimeoutMs: read('ORCH_PROXY_TIMEOUT', 15_000, positiveDuration),
+      bodyTimeoutMs: read('ORCH_PROXY_BODY_TIMEOUT', 30_000, positiveDuration),
+      maxConnections: read('ORCH_PROXY_MAX_CONNECTIONS', 128, (raw) => parseInteger(raw, 1, 100_000)),
+      retries: read('ORCH_PROXY_RETRIES', 1, (raw) => parseInteger(raw, 0, 5)),
+      retryBudget: read('ORCH_RETRY_BUDGET', 0.2, (raw) => parseNumber(raw, 0, 1)),
+      maxEjection: read('ORCH_OUTLIER_MAX_EJECTION', 0.5, (raw) => parseNumber(raw, 0, 1)),
+      shutdownGraceMs: read('ORCH_SHUTDOWN_GRACE', 10_000, positiveDuration),
     },
     route: { maxBytes: read('ORCH_MAX_ROUTE_BYTES', 16_384, (raw) => parseInteger(raw, 256, 10 * 1024 * 1024)) },
     rateLimit: {

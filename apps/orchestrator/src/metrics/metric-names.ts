@@ -15,4 +15,10 @@ export const METRIC = {
   policyDisagreement: 'orchestrator_policy_disagreement_total',
   policyError: 'orchestrator_policy_error_total',
   tarpitActive: 'orchestrator_tarpit_active',
+  healthOk: 'orchestrator_health_ok_total',
+  healthBad: 'orchestrator_health_bad_total',
+  healthProbe: 'orchestrator_health_probe_seconds',
+  cbOpen: 'orchestrator_cb_open_total',
+  cbHalfOpen: 'orchestrator_cb_halfopen_total',
+  cbClose: 'orchestrator_cb_close_total',
 } as const;

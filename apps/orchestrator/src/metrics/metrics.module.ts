@@ -8,6 +8,7 @@ import {
 import { METRIC } from './metric-names';
 import { PolicyMetrics } from '../policy/policy-metrics';
 import { GatewayMetrics } from './gateway-metrics';
+import { ResilienceMetrics } from './resilience-metrics';
 
 /** Prometheus registry, `/metrics`, and the gateway's own instruments. */
 @Global()
@@ -63,9 +64,21 @@ import { GatewayMetrics } from './gateway-metrics';
       name: METRIC.certExpiry,
       help: 'Seconds until the serving TLS certificate expires (negative once expired; no sample without TLS)',
     }),
+    makeCounterProvider({ name: METRIC.healthOk, help: 'Health probes that succeeded' }),
+    makeCounterProvider({ name: METRIC.healthBad, help: 'Health probes that failed (status, timeout, connection)' }),
+    makeHistogramProvider({
+      name: METRIC.healthProbe,
+      help: 'Health probe duration',
+      labelNames: ['result'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    }),
+    makeCounterProvider({ name: METRIC.cbOpen, help: 'Circuit breakers that opened' }),
+    makeCounterProvider({ name: METRIC.cbHalfOpen, help: 'Circuit breakers that went half-open' }),
+    makeCounterProvider({ name: METRIC.cbClose, help: 'Circuit breakers that closed' }),
     GatewayMetrics,
     PolicyMetrics,
+    ResilienceMetrics,
   ],
-  exports: [GatewayMetrics, PolicyMetrics],
+  exports: [GatewayMetrics, PolicyMetrics, ResilienceMetrics],
 })
 export class MetricsModule {}

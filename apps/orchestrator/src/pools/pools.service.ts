@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Backend, Pool, type AlgoName, type BackendOptions, type PoolOptions } from '@shieldx/lb';
+import { Backend, Pool, type AlgoName, type BackendOptions, type BreakerEvent, type PoolOptions } from '@shieldx/lb';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 
@@ -10,6 +10,19 @@ const AD_HOC_MAX = 1024;
 export interface BackendSpec {
   readonly url: string;
   readonly weight?: number;
+}
+
+/** A pool was created, changed or removed. */
+export interface PoolChange {
+  readonly kind: 'defined' | 'updated' | 'removed';
+  readonly pool: string;
+}
+
+/** A backend's breaker changed state. */
+export interface BreakerTransition {
+  readonly pool: string;
+  readonly backend: string;
+  readonly event: BreakerEvent;
 }
 
 /** `/health` body (contract). */
@@ -30,6 +43,9 @@ export class PoolsService {
   private readonly adHocPools = new Map<string, Pool>();
   private readonly backendOptions: BackendOptions;
   private readonly poolOptions: PoolOptions;
+  private readonly watched = new WeakSet<Backend>();
+  private changeListeners: ((change: PoolChange) => void)[] = [];
+  private breakerListeners: ((transition: BreakerTransition) => void)[] = [];
 
   constructor(@Inject(ORCH_CONFIG) private readonly config: OrchestratorConfig) {
     this.backendOptions = {
@@ -70,17 +86,66 @@ export class PoolsService {
   /** Creates or replaces pool `name`; backends whose URL stays keep their state. */
   define(name: string, backends: readonly BackendSpec[], algo?: AlgoName): Pool {
     const existing = this.pools.get(name);
+    let pool: Pool;
     if (existing !== undefined) {
       existing.update(
         backends.map((spec) => ({ url: spec.url, weight: spec.weight })),
         algo ?? existing.algo,
       );
-      return existing;
+      pool = existing;
+    } else {
+      const members = backends.map((spec) => new Backend(spec.url, spec.weight, this.backendOptions));
+      pool = new Pool(name, members, { ...this.poolOptions, algo: algo ?? this.config.lb.algo });
+      this.pools.set(name, pool);
     }
-    const members = backends.map((spec) => new Backend(spec.url, spec.weight, this.backendOptions));
-    const pool = new Pool(name, members, { ...this.poolOptions, algo: algo ?? this.config.lb.algo });
-    this.pools.set(name, pool);
+    this.watch(pool);
+    this.changed({ kind: existing === undefined ? 'defined' : 'updated', pool: name });
     return pool;
+  }
+
+  /** Removes pool `name`; false when there was none. */
+  remove(name: string): boolean {
+    if (!this.pools.delete(name)) return false;
+    this.changed({ kind: 'removed', pool: name });
+    return true;
+  }
+
+  /** Every backend of every configured pool, once per URL. */
+  backends(): Map<string, Backend> {
+    const all = new Map<string, Backend>();
+    for (const pool of this.pools.values()) for (const backend of pool.backends) if (!all.has(backend.url)) all.set(backend.url, backend);
+    return all;
+  }
+
+  /** Calls `listener` after every pool change. Returns an unsubscribe. */
+  onChange(listener: (change: PoolChange) => void): () => void {
+    this.changeListeners.push(listener);
+    return () => {
+      this.changeListeners = this.changeListeners.filter((l) => l !== listener);
+    };
+  }
+
+  /** Calls `listener` on every breaker transition of a pooled backend. Returns an unsubscribe. */
+  onBreakerTransition(listener: (transition: BreakerTransition) => void): () => void {
+    this.breakerListeners.push(listener);
+    return () => {
+      this.breakerListeners = this.breakerListeners.filter((l) => l !== listener);
+    };
+  }
+
+  private changed(change: PoolChange): void {
+    for (const listener of this.changeListeners) listener(change);
+  }
+
+  /** Subscribes to the breakers of backends not seen before. */
+  private watch(pool: Pool): void {
+    for (const backend of pool.backends) {
+      if (this.watched.has(backend)) continue;
+      this.watched.add(backend);
+      backend.breaker.onStateChange((event) => {
+        for (const listener of this.breakerListeners) listener({ pool: pool.name, backend: backend.url, event });
+      });
+    }
   }
 
   /**
@@ -100,6 +165,7 @@ export class PoolsService {
         unique.map((url) => this.known(url) ?? new Backend(url, 1, this.backendOptions)),
         this.poolOptions,
       );
+      this.watch(pool);
     }
     this.adHocPools.set(key, pool);
     return pool;

@@ -54,6 +54,7 @@ export class TlsService implements OnApplicationShutdown {
   private expiry: NodeJS.Timeout | undefined;
   private lastRejection: string | undefined;
   private readonly listeners = new Set<(outcome: TlsReloadOutcome) => void>();
+  private readonly expiryListeners = new Set<(info: CertificateSetInfo) => void>();
 
   constructor(
     @Inject(ORCH_CONFIG) config: OrchestratorConfig,
@@ -136,6 +137,17 @@ export class TlsService implements OnApplicationShutdown {
     });
   }
 
+  /** Resolves when the serving certificate expires without having been replaced (readiness turns down then). */
+  nextExpiry(): Promise<CertificateSetInfo> {
+    return new Promise((resolvePromise) => {
+      const listener = (info: CertificateSetInfo): void => {
+        this.expiryListeners.delete(listener);
+        resolvePromise(info);
+      };
+      this.expiryListeners.add(listener);
+    });
+  }
+
   onApplicationShutdown(): void {
     this.watch?.close();
     this.watch = undefined;
@@ -143,6 +155,7 @@ export class TlsService implements OnApplicationShutdown {
     clearInterval(this.poll);
     clearTimeout(this.expiry);
     this.listeners.clear();
+    this.expiryListeners.clear();
   }
 
   private changed(): void {
@@ -201,6 +214,7 @@ export class TlsService implements OnApplicationShutdown {
         if (this.material?.info !== info) return;
         if (this.expired()) {
           this.logger.error({ event: 'tls_certificate_expired', ...describe(this.material) });
+          for (const listener of this.expiryListeners) listener(info);
         } else this.armExpiry();
       },
       Math.min(left, MAX_TIMER_MS),

@@ -1,0 +1,214 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { Backend } from '@shieldx/lb';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { OrchestratorConfig } from '../config/config';
+import { ORCH_CONFIG } from '../config/config.module';
+import { toErrorResponse } from '../http/error-body';
+import { GatewayError, InvalidRequestError } from '../http/errors';
+import { GatewayMetrics } from '../metrics/gateway-metrics';
+import { RateLimitService } from '../ratelimit/rate-limit.service';
+import { SCOPE_PATTERN, SERVICE_PATTERN, TENANT_PATTERN } from '../route/route-request.dto';
+import { RouteService, type RouteContext, type RoutePlan } from '../route/route.service';
+import { isSafePath } from '../validation/safe-path';
+import { forward, isClientGone, type ForwardResult } from './forward';
+import { upstreamRequestHeaders } from './headers';
+import { OutlierDetector } from './outlier-detector';
+import { Upstreams } from './upstreams';
+
+/** 502: the backend could not be reached or broke the exchange. */
+export class BadGatewayError extends GatewayError {
+  readonly status = 502;
+  readonly code = 'bad_gateway';
+}
+
+/** 504: the backend did not answer in time. */
+export class GatewayTimeoutError extends GatewayError {
+  readonly status = 504;
+  readonly code = 'upstream_timeout';
+}
+
+/** Methods that may be sent twice without changing the outcome (RFC 9110 §9.2.2). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+/** Backend statuses worth another backend. */
+const RETRY_STATUSES: ReadonlySet<number> = new Set([502, 503]);
+/** undici error codes that mean the request never reached a backend's application. */
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET']);
+const TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+/** Retries in flight are always allowed up to this many, whatever the budget share (Envoy's min_retry_concurrency). */
+const MIN_RETRY_CONCURRENCY = 3;
+
+function errorCode(error: Error): string {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? code : error.name;
+}
+
+/**
+ * `ANY /proxy/<service>/<rest>`: the `/route` pipeline (caller IP limit in the hook, tenant limit, policy, action,
+ * balancer and breaker), then the request is forwarded over pooled keep-alive connections and the answer streamed
+ * back unbuffered. Idempotent requests without a body are retried once on another backend on connect errors and
+ * 502/503, within a retry budget. Every attempt's outcome feeds the backend's EWMA, breaker and outlier detection.
+ */
+@Injectable()
+export class ProxyService {
+  private readonly logger = new Logger('proxy');
+  private active = 0;
+  private retrying = 0;
+  private readonly strip: ReadonlySet<string>;
+
+  constructor(
+    @Inject(ORCH_CONFIG) private readonly config: OrchestratorConfig,
+    private readonly routes: RouteService,
+    private readonly upstreams: Upstreams,
+    private readonly outliers: OutlierDetector,
+    private readonly metrics: GatewayMetrics,
+  ) {
+    this.strip = new Set([config.admission.header.toLowerCase()]);
+  }
+
+  /** Proxied requests in flight. */
+  get inFlight(): number {
+    return this.active;
+  }
+
+  async handle(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const { service } = request.params as { service: string };
+    if (!SERVICE_PATTERN.test(service)) throw new InvalidRequestError('invalid_request', 'the service in /proxy/<service>/ must match ^[a-z0-9_-]{1,64}$');
+    const tenant = this.header(request, 'x-tenant', TENANT_PATTERN);
+    const scope = this.header(request, 'x-scope', SCOPE_PATTERN);
+    const raw = request.raw.url ?? '/';
+    const rest = raw.slice(`/proxy/${service}`.length);
+    const q = rest.indexOf('?');
+    const path = (q === -1 ? rest : rest.slice(0, q)) || '/';
+    const query = q === -1 ? '' : rest.slice(q);
+    if (path.length > 2048 || !isSafePath(path)) {
+      throw new InvalidRequestError('invalid_request', 'the proxied path must not hold traversal (.., encoded or not) or control characters');
+    }
+    const hashKey = request.headers['x-hash-key'];
+    const ctx: RouteContext = {
+      corrId: request.id,
+      method: request.method,
+      algoHeader: this.single(request.headers['x-lb-algo']),
+      state: request.gateway,
+      identity: request.gateway.identity,
+      dpopJkt: null,
+      userAgent: request.headers['user-agent'],
+    };
+    const plan = await this.routes.plan({ service, tenant, scope, path, hashKey: typeof hashKey === 'string' && hashKey !== '' ? hashKey.slice(0, 256) : undefined }, ctx);
+    // From here on the response is written by hand (streamed); onResponse hooks still log and measure it.
+    reply.hijack();
+    this.active++;
+    try {
+      await this.send(request, reply.raw, plan, ctx, path + query);
+    } finally {
+      this.active--;
+    }
+  }
+
+  private async send(request: FastifyRequest, res: ServerResponse, plan: RoutePlan, ctx: RouteContext, pathAndQuery: string): Promise<void> {
+    const hasBody = request.headers['content-length'] !== undefined ? request.headers['content-length'] !== '0' : request.headers['transfer-encoding'] !== undefined;
+    const retriable = !hasBody && IDEMPOTENT.has(request.method);
+    const limit = request.gateway.limit;
+    const rateHeaders = limit === undefined ? undefined : RateLimitService.headers(limit.limit, limit.result);
+    const headers = upstreamRequestHeaders(request.headers, {
+      clientIp: request.gateway.clientIp,
+      proto: request.protocol,
+      host: request.headers.host,
+      correlationId: request.id,
+      strip: this.strip,
+    });
+    const head = (_status: number, out: OutgoingHttpHeaders): OutgoingHttpHeaders => {
+      out['x-correlation-id'] = request.id;
+      if (rateHeaders !== undefined) Object.assign(out, rateHeaders);
+      return out;
+    };
+    const tried: Backend[] = [];
+    let lastFailure: ForwardResult | undefined;
+    for (let attempt = 0; ; attempt++) {
+      let backend: Backend;
+      try {
+        backend = this.routes.pick(plan, ctx, true, tried).backend;
+      } catch (error) {
+        // Nothing left to try: answer with what the last attempt saw, or with the pick's own error (503).
+        return this.fail(request, res, lastFailure === undefined ? error : this.failureError(lastFailure));
+      }
+      const retrying = attempt > 0;
+      if (retrying) this.retrying++;
+      const canRetry = retriable && attempt < this.config.proxy.retries && this.retryBudgetAllows();
+      const started = performance.now();
+      const result = await forward(
+        this.upstreams.get(backend.url),
+        { method: request.method, path: this.upstreams.basePath(backend.url) + pathAndQuery, headers, body: hasBody ? request.raw : null, retryOn: canRetry ? RETRY_STATUSES : undefined, head },
+        res,
+        started,
+      );
+      if (retrying) this.retrying--;
+      backend.release();
+      this.outliers.report(backend, plan.pool, result, performance.now() - started);
+      switch (result.kind) {
+        case 'done':
+          this.metrics.routed(plan.action);
+          return;
+        case 'retry_status':
+          tried.push(backend);
+          lastFailure = result;
+          continue;
+        case 'error':
+          if (isClientGone(result.error)) return;
+          if (result.responded) {
+            // The head is out: the only honest signal left is a broken response.
+            this.logger.warn({ event: 'upstream_failed_mid_response', backend: backend.url, code: errorCode(result.error), corrId: request.id });
+            res.destroy(result.error);
+            return;
+          }
+          lastFailure = result;
+          if (canRetry && CONNECT_ERRORS.has(errorCode(result.error))) {
+            tried.push(backend);
+            continue;
+          }
+          return this.fail(request, res, this.failureError(result));
+        default: {
+          const never: never = result;
+          throw new Error(`unknown forward result ${JSON.stringify(never)}`);
+        }
+      }
+    }
+  }
+
+  private retryBudgetAllows(): boolean {
+    return this.retrying < Math.max(MIN_RETRY_CONCURRENCY, this.config.proxy.retryBudget * this.active);
+  }
+
+  private failureError(result: ForwardResult): GatewayError {
+    if (result.kind === 'retry_status') return new BadGatewayError(`the backends answered ${result.status}`);
+    if (result.kind === 'error') {
+      const code = errorCode(result.error);
+      return TIMEOUTS.has(code) ? new GatewayTimeoutError(`the backend did not answer in time (${code})`) : new BadGatewayError(`the backend could not be reached (${code})`);
+    }
+    return new BadGatewayError('the backend failed');
+  }
+
+  /** Writes the contract's JSON error on a hijacked response (when its head is not out yet). */
+  private fail(request: FastifyRequest, res: ServerResponse, error: unknown): void {
+    if (res.headersSent || res.destroyed) return;
+    const response = toErrorResponse(error, request.id);
+    if (response.unexpected) this.logger.error({ event: 'proxy_failed', err: error, corrId: request.id });
+    this.metrics.errored(response.body.error);
+    const body = JSON.stringify(response.body);
+    res.writeHead(response.status, { ...response.headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-correlation-id': request.id });
+    res.end(body);
+  }
+
+  private header(request: FastifyRequest, name: string, pattern: RegExp): string {
+    const value = this.single(request.headers[name]);
+    if (value === undefined || !pattern.test(value)) {
+      throw new InvalidRequestError('invalid_request', `the ${name} header is required and must match ${pattern.source}`);
+    }
+    return value;
+  }
+
+  private single(value: string | string[] | undefined): string | undefined {
+    return Array.isArray(value) ? value[0] : value;
+  }
+}
+

@@ -1,0 +1,146 @@
+import {
+  FailoverBucketStore,
+  MemoryBucketStore,
+  type BucketResult,
+  type BucketStore,
+  type Clock,
+} from '@shieldx/security';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../config/config';
+import type { SecurityEvent, SecurityEvents } from '../events/security-events';
+import { RateLimitedError, RateLimitUnavailableError } from '../http/errors';
+import type { GatewayRequestState } from '../http/request-state';
+import type { GatewayMetrics } from '../metrics/gateway-metrics';
+import type { PoolsService } from '../pools/pools.service';
+import { RateLimitService } from './rate-limit.service';
+
+/** A fake clock advanced by hand. */
+class FakeClock implements Clock {
+  constructor(public t: number) {}
+  now(): number {
+    return this.t;
+  }
+}
+
+/** Stubs for the service's collaborators that only record what they are told (named as such). */
+function stubs(ratio: { value: number }) {
+  const counted: string[] = [];
+  const events: SecurityEvent[] = [];
+  const pools = { healthRatio: () => ratio.value } as unknown as PoolsService;
+  const metrics = {
+    rateLimited: (scope: string) => counted.push(`limited:${scope}`),
+    denied: (reason: string) => counted.push(`denied:${reason}`),
+  } as unknown as GatewayMetrics;
+  const sink = { emit: (event: SecurityEvent) => events.push(event) } as unknown as SecurityEvents;
+  return { counted, events, pools, metrics, sink };
+}
+
+describe(RateLimitService.name, () => {
+  const { config } = loadConfig({
+    ORCH_ALLOW_INSECURE: '1',
+    ORCH_IP_BURST: '10',
+    ORCH_IP_BURST_DEGRADED: '2',
+    ORCH_TENANT_BURST: '5',
+    ORCH_TENANT_LIMITS: 'big=50',
+  });
+  let clock: FakeClock;
+  let ratio: { value: number };
+  let parts: ReturnType<typeof stubs>;
+  let service: RateLimitService;
+  const state = (): GatewayRequestState => ({ clientIp: '203.0.113.9' }) as GatewayRequestState;
+
+  const make = (store: BucketStore = new MemoryBucketStore()) =>
+    new RateLimitService(config, store, clock, parts.pools, parts.metrics, parts.sink);
+
+  /** Synchronous checks that pass, until the first refusal; returns how many passed. */
+  const passes = (check: () => void | Promise<void>, max = 1000): number => {
+    for (let i = 0; i < max; i++) {
+      try {
+        check();
+      } catch (error) {
+        expect(error).toBeInstanceOf(RateLimitedError);
+        return i;
+      }
+    }
+    return max;
+  };
+
+  beforeEach(() => {
+    clock = new FakeClock(1_700_000_000_000);
+    ratio = { value: 1 };
+    parts = stubs(ratio);
+    service = make();
+  });
+
+  it('gives a tenant its ORCH_TENANT_LIMITS figure and everyone else ORCH_TENANT_BURST', () => {
+    expect(passes(() => service.checkTenant('big', state(), 'c'))).toBe(50);
+    expect(passes(() => service.checkTenant('acme', state(), 'c'))).toBe(5);
+    // 5 per minute: one token every 12 s, to the millisecond.
+    clock.t += 11_999;
+    expect(passes(() => service.checkTenant('acme', state(), 'c'))).toBe(0);
+    clock.t += 1;
+    expect(passes(() => service.checkTenant('acme', state(), 'c'))).toBe(1);
+  });
+
+  it('drops the per-IP figure while health is degraded and restores it when health recovers', () => {
+    ratio.value = 0.25;
+    const s = state();
+    expect(passes(() => service.checkIp(s, 'c'))).toBe(2);
+    expect(s.limit?.limit).toBe(2);
+    ratio.value = 1;
+    // The normal figure applies at once; the bucket refills at its rate up to the normal size.
+    clock.t += 60_000;
+    const after = state();
+    expect(passes(() => service.checkIp(after, 'c'))).toBe(10);
+    expect(after.limit?.limit).toBe(10);
+  });
+
+  it('answers 429 with Retry-After and RateLimit headers, counts it, and folds a flood into one event per 10 s', () => {
+    for (let i = 0; i < 5; i++) service.checkTenant('acme', state(), 'c');
+    let refusal: unknown;
+    for (let i = 0; i < 100; i++) {
+      try {
+        service.checkTenant('acme', state(), `flood-${i}`);
+      } catch (error) {
+        refusal = error;
+      }
+    }
+    expect(refusal).toBeInstanceOf(RateLimitedError);
+    expect((refusal as RateLimitedError).headers).toEqual({
+      'ratelimit-limit': '5',
+      'ratelimit-remaining': '0',
+      'ratelimit-reset': '60',
+      'retry-after': '12',
+    });
+    expect(parts.counted.filter((c) => c === 'limited:tenant')).toHaveLength(100);
+    expect(parts.events).toHaveLength(1);
+    expect(parts.events[0]).toMatchObject({
+      type: 'ratelimit.denied',
+      corrId: 'flood-0',
+      data: { scope: 'tenant', key: 'tenant:acme', suppressedSincePrevious: 0 },
+    });
+    clock.t += 10_000;
+    expect(() => service.checkTenant('acme', state(), 'later')).toThrow(RateLimitedError);
+    expect(parts.events[1]).toMatchObject({ corrId: 'later', data: { suppressedSincePrevious: 99 } });
+  });
+
+  it('keeps the tightest bucket on the request state for the headers of a successful answer', () => {
+    const s = state();
+    service.checkIp(s, 'c');
+    service.checkTenant('acme', s, 'c');
+    expect(s.limit).toEqual({ limit: 5, result: { ok: true, remaining: 4, resetMs: 12_000, retryAfterMs: 0 } });
+  });
+
+  it('refuses with 429 ratelimit_unavailable when a fail-closed store has lost its backend, sync or async', async () => {
+    const broken: BucketStore = { take: (): Promise<BucketResult> => Promise.reject(new Error('ECONNREFUSED')) };
+    const store = new FailoverBucketStore(broken, new MemoryBucketStore(), {
+      mode: 'closed',
+      probe: () => Promise.reject(new Error('ECONNREFUSED')),
+    });
+    service = make(store);
+    await expect(service.checkIp(state(), 'c')).rejects.toBeInstanceOf(RateLimitUnavailableError);
+    expect(() => service.checkTenant('acme', state(), 'c')).toThrow(RateLimitUnavailableError);
+    expect(parts.counted).toEqual(['denied:ratelimit_unavailable', 'denied:ratelimit_unavailable']);
+    store.close();
+  });
+});

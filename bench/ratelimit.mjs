@@ -1,0 +1,486 @@
+// Benchmark of the rate limiter's cost on `POST /route`: the same orchestrator build, same settings, once with the
+// in-process token buckets and once with the Redis buckets (REDIS_ADDR: one Lua script per take, two takes per request
+// — client IP and tenant — over one auto-pipelined ioredis connection), measured in the same run with rounds
+// interleaved. Limits are raised to 10⁹ so nothing is refused: every request pays for both takes. A redis-server is
+// started on a free loopback port for the run (it shares the machine's cores with everything else, as it would on a
+// one-box deployment). Writes the `ratelimit` section of docs/BENCHMARKS.md.
+//
+//   node bench/ratelimit.mjs [--no-build] [--no-write]
+//
+// Environment (defaults in brackets): BENCH_ROUNDS [3], BENCH_DURATION [10] s per round, BENCH_CONNECTIONS [64],
+// BENCH_WARMUP [3] s, BENCH_RATE [2000] req/s and BENCH_RATE_DURATION [10] s for the fixed-rate latency run,
+// BENCH_TOOL [wrk if installed, else autocannon].
+//
+// Budget (issue 6): the Redis limiter costs at most 25 % of /route throughput, i.e. Redis/in-process req/s ≥ 0.75.
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import { join } from 'node:path';
+import {
+  buildOrchestrator,
+  envNumber,
+  fetchJson,
+  fmt,
+  freePort,
+  gitInfo,
+  hasWrk,
+  installCleanup,
+  machineInfo,
+  median,
+  onAbort,
+  rssMB,
+  runLoad,
+  runPaced,
+  sleep,
+  snapshotOrchestrator,
+  startServer,
+  startStubBackends,
+  sum,
+  tempDir,
+} from './lib/harness.mjs';
+import { markdownTable, textTable, writeSection } from './lib/report.mjs';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Settings
+
+const argv = process.argv.slice(2);
+for (const arg of argv) {
+  if (!['--no-build', '--no-write', '--help', '-h', '--profile'].includes(arg)) {
+    console.error(`ignoring unknown argument ${arg} (usage: node bench/ratelimit.mjs [--no-build] [--no-write])`);
+  }
+}
+if (argv.includes('--help') || argv.includes('-h')) {
+  console.log(
+    'usage: node bench/ratelimit.mjs [--no-build] [--no-write]\n' +
+      'env: BENCH_ROUNDS=3 BENCH_DURATION=10 BENCH_CONNECTIONS=64 BENCH_WARMUP=3 BENCH_RATE=2000 ' +
+      'BENCH_RATE_DURATION=10 BENCH_TOOL=wrk|autocannon',
+  );
+  process.exit(0);
+}
+
+const DEFAULTS = { rounds: 3, duration: 10, connections: 64, warmup: 3, rate: 2000, rateDuration: 10 };
+const S = {
+  rounds: envNumber('BENCH_ROUNDS', DEFAULTS.rounds, { min: 1 }),
+  duration: envNumber('BENCH_DURATION', DEFAULTS.duration, { min: 1 }),
+  connections: envNumber('BENCH_CONNECTIONS', DEFAULTS.connections, { min: 1 }),
+  warmup: envNumber('BENCH_WARMUP', DEFAULTS.warmup, { min: 0 }),
+  rate: envNumber('BENCH_RATE', DEFAULTS.rate, { min: 1 }),
+  rateDuration: envNumber('BENCH_RATE_DURATION', DEFAULTS.rateDuration, { min: 1 }),
+  tool: process.env.BENCH_TOOL || (hasWrk() ? 'wrk' : 'autocannon'),
+  build: !argv.includes('--no-build') && process.env.BENCH_BUILD !== '0',
+  write: !argv.includes('--no-write'),
+};
+if (!['wrk', 'autocannon'].includes(S.tool)) {
+  console.error(`BENCH_TOOL=${S.tool}: expected wrk or autocannon`);
+  process.exit(2);
+}
+const BUDGET_RATIO = 0.75;
+const RATE_WARMUP = 2;
+const expectedS = 15 + 2 * (S.warmup + 1) + S.rounds * 2 * (S.duration + 1) + 2 * (RATE_WARMUP + S.rateDuration + 3);
+installCleanup({ deadlineMs: (2 * expectedS + 120 + (S.build ? 400 : 0)) * 1000 });
+
+// Requests rotate over services and tenants (as bench/route.mjs does); the client IP is always 127.0.0.1.
+const SERVICES = ['api', 'search', 'static'];
+const TENANTS = ['t1', 't2', 'acme', 'globex'];
+const REQUESTS = [];
+for (let i = 0; i < 12; i++) {
+  const service = SERVICES[i % 3];
+  REQUESTS.push({
+    method: 'POST',
+    path: '/route',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ service, tenant: TENANTS[i % 4], scope: i % 2 ? 'write' : 'read', path: `/v1/r${i}` }),
+  });
+}
+
+const log = (...parts) => console.log(...parts);
+const say = (text) => log(`[${new Date().toISOString().slice(11, 19)}] ${text}`);
+const machine = machineInfo();
+const git = gitInfo();
+const startedAt = new Date();
+const benchEnv = Object.entries(process.env)
+  .filter(([key]) => key.startsWith('BENCH_'))
+  .sort()
+  .map(([key, value]) => `${key}=${value}`);
+const command = [...benchEnv, 'node bench/ratelimit.mjs', ...argv].join(' ');
+const nonDefault = Object.entries(DEFAULTS).filter(([key, value]) => S[key] !== value);
+
+// ---------------------------------------------------------------------------------------------------------------
+// redis-server
+
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
+
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat; null when unreadable. */
+function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+
+/** Sends one inline command to Redis and returns the raw reply text. */
+function redisCommand(port, line) {
+  return new Promise((done, fail) => {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    let reply = '';
+    socket.setTimeout(2000, () => socket.destroy(new Error(`redis ${line}: timeout`)));
+    socket.once('error', fail);
+    socket.once('connect', () => socket.end(`${line}\r\n`));
+    socket.on('data', (chunk) => (reply += chunk.toString('utf8')));
+    socket.once('close', () => done(reply));
+  });
+}
+
+async function startRedisServer() {
+  const probe = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
+  if (probe.error) throw new Error('redis-server is not installed (Debian: apt-get install -y redis-server)');
+  const port = await freePort();
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  );
+  const unregister = onAbort(() => child.kill('SIGKILL'));
+  let output = '';
+  const ready = await new Promise((done) => {
+    const timer = setTimeout(() => done(false), 10_000);
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk) => {
+      output = (output + chunk).slice(-4096);
+      if (output.includes('Ready to accept connections')) {
+        clearTimeout(timer);
+        done(true);
+      }
+    });
+    child.once('exit', () => done(false));
+  });
+  if (!ready) {
+    child.kill('SIGKILL');
+    throw new Error(`redis-server did not start:\n${output}`);
+  }
+  const version = probe.stdout.match(/v=(\S+)/)?.[1] ?? 'unknown';
+  return {
+    port,
+    pid: child.pid,
+    version,
+    url: `redis://127.0.0.1:${port}`,
+    stop: async () => {
+      if (child.exitCode === null) {
+        const exited = new Promise((done) => child.once('exit', done));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      unregister();
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Start everything
+
+say(`rate-limit benchmark: ${command}`);
+say(
+  `${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, load average ${machine.loadavg.join(' ')}; ` +
+    `${S.rounds} round(s) × ${S.duration} s at ${S.connections} connections (${S.tool})`,
+);
+if (S.build) {
+  const built = await buildOrchestrator({ log: say });
+  if (!built.ok) {
+    console.error(`orchestrator build failed; no figures written:\n${built.output.slice(-4000)}`);
+    process.exit(1);
+  }
+}
+const snapshot = snapshotOrchestrator();
+const redis = await startRedisServer();
+say(`redis-server ${redis.version} on ${redis.url} (pid ${redis.pid})`);
+const stubs = await startStubBackends(7);
+const pools = { api: stubs.urls.slice(0, 3), search: stubs.urls.slice(3, 5), static: stubs.urls.slice(5, 7) };
+const hostPort = (urls) => urls.map((url) => url.replace('http://', '')).join(',');
+const work = tempDir('shieldx-bench-ratelimit-');
+
+const TARGETS = [
+  { key: 'memory', label: 'in-process token buckets', env: {} },
+  { key: 'redis', label: 'Redis token buckets (REDIS_ADDR)', env: { REDIS_ADDR: `127.0.0.1:${redis.port}` } },
+];
+
+for (const target of TARGETS) {
+  const port = await freePort();
+  target.server = await startServer({
+    name: `orchestrator (${target.key})`,
+    script: snapshot.main,
+    cwd: snapshot.dir,
+    port,
+    env: {
+      ORCH_ALLOW_INSECURE: '1',
+      ORCH_PORT: String(port),
+      ORCH_HOST: '127.0.0.1',
+      ORCH_POOL_API: hostPort(pools.api),
+      ORCH_POOL_SEARCH: hostPort(pools.search),
+      ORCH_POOL_STATIC: hostPort(pools.static),
+      ORCH_IP_BURST: '1000000000',
+      ORCH_IP_BURST_DEGRADED: '1000000000',
+      ORCH_TENANT_BURST: '1000000000',
+      ORCH_LEDGER_PATH: join(work, `ledger-${port}.jsonl`),
+      ...target.env,
+    },
+  });
+  for (const r of REQUESTS) {
+    const answer = await fetchJson(target.server.origin + r.path, {
+      method: r.method,
+      headers: r.headers,
+      body: r.body,
+    });
+    if (answer.status !== 200) {
+      throw new Error(`${target.label}: POST /route ${r.body} → ${answer.status} ${answer.body.slice(0, 300)}`);
+    }
+  }
+  const metrics = await fetchJson(`${target.server.origin}/metrics`);
+  target.redisUp = metrics.body.match(/^orchestrator_ratelimit_redis_up (\d+)/m)?.[1] ?? null;
+  target.rounds = [];
+  say(`started ${target.label} (pid ${target.server.pid}); orchestrator_ratelimit_redis_up ${target.redisUp ?? '—'}`);
+}
+const keys = await redisCommand(redis.port, 'KEYS shieldx:rl:*');
+if (byKey('redis').redisUp !== '1' || !keys.includes('shieldx:rl:ip:127.0.0.1')) {
+  throw new Error(`the Redis target does not keep its buckets in Redis (redis_up ${byKey('redis').redisUp}): ${keys}`);
+}
+
+function byKey(key) {
+  return TARGETS.find((t) => t.key === key);
+}
+function checkAlive(target, during) {
+  if (!target.server.alive()) {
+    throw new Error(`${target.label} died during ${during}:\n${target.server.stderrTail().slice(-3000)}`);
+  }
+}
+const loadOptions = (target, durationS) => ({
+  origin: target.server.origin,
+  requests: REQUESTS,
+  connections: S.connections,
+  durationS,
+});
+
+if (S.warmup > 0) {
+  for (const target of TARGETS) {
+    await runLoad(S.tool, loadOptions(target, S.warmup));
+    checkAlive(target, 'warm-up');
+  }
+  say(`warmed up (${S.warmup} s each)`);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Closed-loop rounds, interleaved; CPU of the orchestrator and of redis-server measured over each round.
+
+const redisCommandsBefore = await redisCommand(redis.port, 'INFO commandstats');
+for (let round = 0; round < S.rounds; round++) {
+  const order = round % 2 === 0 ? TARGETS : [...TARGETS].reverse();
+  for (const target of order) {
+    await sleep(500);
+    const cpu0 = cpuSeconds(target.server.pid);
+    const redisCpu0 = cpuSeconds(redis.pid);
+    const result = await runLoad(S.tool, loadOptions(target, S.duration));
+    checkAlive(target, `round ${round + 1}`);
+    result.cpu = (cpuSeconds(target.server.pid) - cpu0) / result.durationS;
+    result.redisCpu = (cpuSeconds(redis.pid) - redisCpu0) / result.durationS;
+    result.rss = rssMB(target.server.pid);
+    target.rounds.push(result);
+    say(
+      `round ${round + 1}/${S.rounds} ${target.label.padEnd(34)} ${fmt.int(result.rps).padStart(7)} req/s  ` +
+        `p50 ${fmt.ms(result.p50)} ms  p99 ${fmt.ms(result.p99)} ms  orchestrator CPU ${fmt.pct(100 * result.cpu)}  ` +
+        `redis CPU ${fmt.pct(100 * result.redisCpu)}  errors ${result.errors + result.timeouts}  non-2xx ${result.non2xx}`,
+    );
+  }
+}
+const redisCommandsAfter = await redisCommand(redis.port, 'INFO commandstats');
+const evalCalls = (text) =>
+  sum([...text.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+)/g)].map((match) => Number(match[1])));
+const scriptCalls = evalCalls(redisCommandsAfter) - evalCalls(redisCommandsBefore);
+
+for (const target of TARGETS) {
+  const rounds = target.rounds;
+  target.summary = {
+    rps: median(rounds.map((r) => r.rps)),
+    p50: median(rounds.map((r) => r.p50)),
+    p99: median(rounds.map((r) => r.p99)),
+    cpu: median(rounds.map((r) => r.cpu)),
+    redisCpu: median(rounds.map((r) => r.redisCpu)),
+    rss: median(rounds.map((r) => r.rss)),
+    errors: sum(rounds.map((r) => r.errors + r.timeouts)),
+    non2xx: sum(rounds.map((r) => r.non2xx)),
+    requests: sum(rounds.map((r) => r.requests)),
+    perRound: rounds.map((r) => r.rps),
+  };
+}
+const memory = byKey('memory');
+const viaRedis = byKey('redis');
+const ratio = viaRedis.summary.rps / memory.summary.rps;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Fixed rate: the latency the Redis round trips add at a rate both can sustain.
+
+for (const target of TARGETS) {
+  await sleep(500);
+  const result = await runPaced({
+    origin: target.server.origin,
+    requests: REQUESTS,
+    rate: S.rate,
+    durationS: S.rateDuration,
+    warmupS: RATE_WARMUP,
+    connections: S.connections,
+  });
+  checkAlive(target, 'the fixed-rate run');
+  target.paced = result;
+  say(
+    `fixed rate ${S.rate}/s ${target.label.padEnd(34)} achieved ${fmt.int(result.rps)}/s  p50 ${fmt.ms(result.p50)}  ` +
+      `p99 ${fmt.ms(result.p99)}  p99.9 ${fmt.ms(result.p999)} ms  errors ${result.errors + result.timeouts}  ` +
+      `non-2xx ${result.non2xx}`,
+  );
+}
+
+const problems = [];
+for (const target of TARGETS) {
+  const s = target.summary;
+  if (s.errors || s.non2xx) problems.push(`${target.label}: ${s.errors} errors and ${s.non2xx} non-2xx in the rounds`);
+  const p = target.paced;
+  if (p.errors || p.timeouts || p.non2xx) {
+    problems.push(`${target.label}: ${p.errors + p.timeouts} errors and ${p.non2xx} non-2xx in the fixed-rate run`);
+  }
+  const metrics = await fetchJson(`${target.server.origin}/metrics`);
+  const denied = [...metrics.body.matchAll(/^orchestrator_ratelimit_denied_total\{[^}]*\} (\d+)/gm)];
+  if (denied.some((match) => Number(match[1]) > 0)) problems.push(`${target.label}: some requests were rate limited`);
+  const { code, signal } = await target.server.stop();
+  if (!['SIGTERM', null].includes(signal) || ![0, null, 143].includes(code)) {
+    problems.push(`${target.label} exit on SIGTERM: code ${code}, signal ${signal}`);
+  }
+}
+await redis.stop();
+await stubs.close();
+
+// ---------------------------------------------------------------------------------------------------------------
+// Report
+
+const redisRequests = sum(viaRedis.rounds.map((r) => r.requests));
+const headers = [
+  'limiter',
+  'req/s',
+  'p50 ms',
+  'p99 ms',
+  'orchestrator CPU',
+  'redis-server CPU',
+  'errors',
+  'non-2xx',
+  'vs in-process',
+  'req/s by round',
+];
+const rows = TARGETS.map((t) => [
+  t.label,
+  fmt.int(t.summary.rps),
+  fmt.ms(t.summary.p50),
+  fmt.ms(t.summary.p99),
+  fmt.pct(100 * t.summary.cpu),
+  t.key === 'redis' ? fmt.pct(100 * t.summary.redisCpu) : '—',
+  t.summary.errors,
+  t.summary.non2xx,
+  fmt.ratio(t.summary.rps / memory.summary.rps),
+  t.summary.perRound.map((v) => fmt.int(v)).join(' / '),
+]);
+const rateHeaders = ['limiter', 'achieved req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'errors', 'non-2xx'];
+const rateRows = TARGETS.map((t) => [
+  t.label,
+  fmt.int(t.paced.rps),
+  fmt.ms(t.paced.p50),
+  fmt.ms(t.paced.p99),
+  fmt.ms(t.paced.p999),
+  fmt.ms(t.paced.max),
+  t.paced.errors + t.paced.timeouts,
+  t.paced.non2xx,
+]);
+const verdict = ratio >= BUDGET_RATIO ? 'pass' : 'miss';
+
+log('');
+log(`Closed loop: median of ${S.rounds} round(s) of ${S.duration} s, ${S.connections} connections, ${S.tool}`);
+log(textTable(headers, rows));
+log('');
+log(`Fixed rate ${fmt.int(S.rate)} req/s for ${S.rateDuration} s:`);
+log(textTable(rateHeaders, rateRows));
+log('');
+log(
+  `Redis/in-process req/s = ${fmt.ratio(ratio)} (budget ≥ ${BUDGET_RATIO}): ${verdict}. ` +
+    `Scripts run by Redis during the rounds: ${fmt.int(scriptCalls)} for ${fmt.int(redisRequests)} requests.`,
+);
+for (const problem of problems) log(`problem: ${problem}`);
+
+if (S.write) {
+  const md = [];
+  md.push('## Rate limiting: in-process vs Redis token buckets on `POST /route`');
+  md.push('');
+  md.push(
+    `Command: \`${command}\`${process.env.npm_lifecycle_event ? ` (via \`npm run ${process.env.npm_lifecycle_event}\`)` : ''}  `,
+  );
+  md.push(`Date: ${startedAt.toISOString()}  `);
+  md.push(
+    `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGB} GB RAM, ${machine.os}; load average at start ` +
+      `${machine.loadavg.join(' ')}, at the end ${os
+        .loadavg()
+        .map((v) => v.toFixed(2))
+        .join(' ')} (shared machine; load generator and redis-server on the same cores)  `,
+  );
+  md.push(
+    `Node ${machine.node}; redis-server ${redis.version}; code: commit ${git.commit}` +
+      `${git.dirty ? ' plus uncommitted changes' : ''}`,
+  );
+  if (nonDefault.length) {
+    md.push('');
+    md.push(
+      `> **Short run, not the default settings** (${nonDefault.map(([k, v]) => `${k} ${S[k]} instead of ${v}`).join(', ')}): ` +
+        'figures are indicative only.',
+    );
+  }
+  md.push('');
+  md.push(
+    'Setup: the built orchestrator twice, same settings (defaults, log level info to /dev/null, three pools of stub ' +
+      'backends, limits at 10⁹ so nothing is refused), once without Redis and once with `REDIS_ADDR` pointing at a ' +
+      'redis-server started for the run (`--save "" --appendonly no`). Each `/route` request takes two tokens (client IP ' +
+      'before the body is read, tenant after validation); with Redis each take is one `EVALSHA` of the Lua token bucket ' +
+      'over the shared ioredis connection with auto-pipelining, so concurrent requests share writes and reads. Rounds ' +
+      'alternate between the two.',
+  );
+  md.push('');
+  md.push(
+    `### Closed loop (${S.tool}, ${S.connections} connections): medians of ${S.rounds} round(s) of ${S.duration} s`,
+  );
+  md.push('');
+  md.push(markdownTable(headers, rows));
+  md.push('');
+  md.push(
+    'CPU is the share of one core used by the process during the round (/proc utime + stime). ' +
+      `Redis ran ${fmt.int(scriptCalls)} scripts for ${fmt.int(redisRequests)} requests in the Redis rounds ` +
+      '(two per request).',
+  );
+  md.push('');
+  md.push(`### Fixed rate: ${fmt.int(S.rate)} req/s for ${S.rateDuration} s (paced open loop)`);
+  md.push('');
+  md.push(markdownTable(rateHeaders, rateRows));
+  md.push('');
+  md.push('### Budget');
+  md.push('');
+  md.push(
+    markdownTable(
+      ['budget', 'measured', 'verdict'],
+      [[`Redis limiter costs ≤ 25 % of /route req/s (ratio ≥ ${BUDGET_RATIO})`, fmt.ratio(ratio), verdict]],
+      'lll',
+    ),
+  );
+  if (problems.length) {
+    md.push('');
+    md.push('### Problems seen in this run');
+    md.push('');
+    for (const problem of problems) md.push(`- ${problem.replace(/\n/g, ' ')}`);
+  }
+  const file = writeSection('ratelimit', md.join('\n'));
+  log(`wrote the "ratelimit" section of ${file}`);
+}
+process.exit(0);
