@@ -1,7 +1,6 @@
 // Benchmark of the rate limiter's cost on `POST /route`: the same orchestrator build, same settings, once with the
-// in-process token buckets and once with the Redis buckets (REDIS_ADDR: one Lua script per take, two takes per request
-// — client IP and tenant — over one auto-pipelined ioredis connection), measured in the same run with rounds
-// interleaved. Limits are raised to 10⁹ so nothing is refused: every request pays for both takes. A redis-server is
+// in-process token buckets and once with the Redis buckets (REDIS_ADDR: the client-IP and tenant tokens taken by one Lua
+// script per request, over one auto-pipelined ioredis connection), measured in the same run with rounds interleaved. Limits are raised to 10⁹ so nothing is refused: every request pays for both takes. A redis-server is
 // started on a free loopback port for the run (it shares the machine's cores with everything else, as it would on a
 // one-box deployment). Writes the `ratelimit` section of docs/BENCHMARKS.md.
 //
@@ -443,10 +442,11 @@ if (S.write) {
   md.push(
     'Setup: the built orchestrator twice, same settings (defaults, log level info to /dev/null, three pools of stub ' +
       'backends, limits at 10⁹ so nothing is refused), once without Redis and once with `REDIS_ADDR` pointing at a ' +
-      'redis-server started for the run (`--save "" --appendonly no`). Each `/route` request takes two tokens (client IP ' +
-      'before the body is read, tenant after validation); with Redis each take is one `EVALSHA` of the Lua token bucket ' +
-      'over the shared ioredis connection with auto-pipelining, so concurrent requests share writes and reads. Rounds ' +
-      'alternate between the two.',
+      'redis-server started for the run (`--save "" --appendonly no`). Each `/route` request takes two tokens, client IP ' +
+      'and tenant. In-process the IP token is taken before the body is read and the tenant token after validation; with ' +
+      'Redis both are taken by one `EVALSHA` of the Lua token bucket at the tenant step (one round trip per request; ' +
+      'refused IPs are still refused before the body, from a local memory of the refusal), over the shared ioredis ' +
+      'connection with auto-pipelining, so concurrent requests share writes and reads. Rounds alternate between the two.',
   );
   md.push('');
   md.push(
@@ -458,7 +458,7 @@ if (S.write) {
   md.push(
     'CPU is the share of one core used by the process during the round (/proc utime + stime). ' +
       `Redis ran ${fmt.int(scriptCalls)} scripts for ${fmt.int(redisRequests)} requests in the Redis rounds ` +
-      '(two per request).',
+      '(one per request).',
   );
   md.push('');
   md.push(`### Fixed rate: ${fmt.int(S.rate)} req/s for ${S.rateDuration} s (paced open loop)`);

@@ -107,6 +107,54 @@ export function tempDir(prefix = 'shieldx-bench-') {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// CPU used by other processes: the machine is shared, so every measurement says how busy the rest of it was.
+
+const CLK_TCK = 100; // Linux USER_HZ (`getconf CLK_TCK`)
+
+function processTicks(pid, withReapedChildren) {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    // After the command name: state is field 3, utime 14, stime 15, cutime 16, cstime 17 (1-based, proc(5)).
+    const [utime, stime, cutime, cstime] = fields.slice(11, 15).map(Number);
+    return utime + stime + (withReapedChildren ? cutime + cstime : 0);
+  } catch {
+    return 0;
+  }
+}
+
+function machineBusyTicks() {
+  const [user, nice, system] = readFileSync('/proc/stat', 'utf8')
+    .split('\n')[0]
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  return user + nice + system;
+}
+
+/**
+ * Starts measuring CPU time; the returned function gives the average number of cores used since, by the whole machine
+ * (user+nice+system), by this benchmark (this process, its finished children such as wrk, and the live `pids`), and
+ * by everything else (`othersCores`, approximate: kernel network work done in softirq is left out on both sides).
+ */
+export function cpuMeter(pids = []) {
+  const take = () => ({
+    at: performance.now(),
+    busy: machineBusyTicks(),
+    ours: processTicks(process.pid, true) + sum(pids.map((pid) => processTicks(pid, false))),
+  });
+  const first = take();
+  return () => {
+    const last = take();
+    const seconds = (last.at - first.at) / 1000;
+    const busyCores = (last.busy - first.busy) / CLK_TCK / seconds;
+    const oursCores = (last.ours - first.ours) / CLK_TCK / seconds;
+    return { busyCores, oursCores, othersCores: Math.max(0, busyCores - oursCores) };
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Process bookkeeping: every child and every load run is registered so an interrupt or an error stops them all.
 
 const children = new Set();
@@ -558,8 +606,13 @@ class LatencyHistogram {
  * due (so requests leave in batches of about rate/1000) over a pool of keep-alive connections (undici Pool, one
  * request per connection at a time), whatever the answers are doing. Latency runs from the moment a request is handed
  * to the pool (so time queued for a free connection counts) to its last body byte, at 1 µs resolution; `lateP99` is
- * measured from each request's due time instead (it adds the generator's own timer lag, an upper bound). Requests due
- * in the first `warmupS` seconds are sent but not counted.
+ * measured from each request's due time instead (it adds the generator's own timer lag, an upper bound). For the
+ * first `warmupS` seconds the rate ramps up linearly from 0 (a cold server and cold connections at full rate build a
+ * queue that takes seconds to drain); those requests are not counted.
+ *
+ * When the server cannot keep up, answers fall behind without bound; once `maxBacklog` requests are outstanding
+ * (default: half a second's worth) the generator stops sending, waits `timeoutS` for what is in flight and reports
+ * `sustained: false` with `gaveUpAtS` — a clear "this rate is beyond the server here" instead of minutes of queue.
  */
 export async function runPaced({
   origin,
@@ -569,6 +622,7 @@ export async function runPaced({
   warmupS = 2,
   connections = 64,
   timeoutS = 2,
+  maxBacklog = Math.max(connections * 16, Math.round(rate / 2)),
 }) {
   const { Pool } = await import('undici');
   const pool = new Pool(origin, {
@@ -587,11 +641,20 @@ export async function runPaced({
   }));
   const service = new LatencyHistogram();
   const scheduled = new LatencyHistogram();
-  const skip = Math.round(rate * warmupS);
+  const skip = Math.round((rate * warmupS) / 2); // requests in the ramp
   const total = skip + Math.round(rate * durationS);
+  const ramp = warmupS * 1000;
+  // Start time (ms after start) of request i, and how many requests are due after `ms`.
+  const dueAt = (i) => (i < skip ? Math.sqrt((2 * ramp * 1000 * i) / rate) : ramp + ((i - skip) * 1000) / rate);
+  const dueCount = (ms) =>
+    ms < ramp
+      ? Math.floor((rate * ms * ms) / (2 * ramp * 1000)) + 1
+      : skip + Math.floor(((ms - ramp) * rate) / 1000) + 1;
   const counts = { ok: 0, non2xx: 0, errors: 0, timeouts: 0, finished: 0, measured: 0 };
   let sent = 0;
+  let expected = total;
   let inflightMax = 0;
+  let gaveUp = null;
   let allDone;
   const done = new Promise((resolve_) => (allDone = resolve_));
   const start = performance.now();
@@ -600,11 +663,11 @@ export async function runPaced({
 
   const finish = () => {
     counts.finished++;
-    if (counts.finished === total) allDone();
+    if (counts.finished >= expected) allDone('done');
   };
   const issue = (index) => {
     const r = prepared[index % prepared.length];
-    const due = start + (index * 1000) / rate;
+    const due = start + dueAt(index);
     const t0 = performance.now();
     const counted = index >= skip;
     if (index === skip) measureStart = t0;
@@ -647,23 +710,38 @@ export async function runPaced({
   };
 
   const tick = () => {
-    const due = Math.min(total, Math.floor(((performance.now() - start) * rate) / 1000) + 1);
-    while (sent < due) issue(sent++);
+    const now = performance.now();
+    const due = Math.min(total, dueCount(now - start));
+    while (sent < due) {
+      if (sent - counts.finished >= maxBacklog) {
+        gaveUp = { atS: (now - start) / 1000, backlog: sent - counts.finished };
+        expected = sent;
+        if (counts.finished >= expected) allDone('done');
+        setTimeout(() => allDone('drain timeout'), (timeoutS + 1) * 1000).unref();
+        return;
+      }
+      issue(sent++);
+    }
     if (sent < total) setTimeout(tick, 1);
   };
   tick();
-  const guard = sleep((warmupS + durationS + timeoutS + 10) * 1000).then(() => 'timeout');
-  const outcome = await Promise.race([done, guard]);
+  const guard = sleep((warmupS + durationS + timeoutS + 10) * 1000).then(() => 'deadline');
+  await Promise.race([done, guard]);
+  const abandoned = sent - counts.finished;
   await pool.destroy().catch(() => {});
   unregister();
-  if (outcome === 'timeout') counts.errors += total - counts.finished;
-  const elapsed = Math.max(1e-9, (measureEnd - measureStart) / 1000);
+  const elapsed = (measureEnd - measureStart) / 1000;
+  const rps = counts.measured > 0 && elapsed > 0 ? counts.measured / elapsed : NaN;
   return {
     tool: 'paced (undici)',
     durationS: elapsed,
     requests: counts.measured,
-    rps: counts.measured / elapsed,
+    rps,
     targetRate: rate,
+    sustained: !gaveUp && abandoned === 0 && rps >= 0.98 * rate,
+    gaveUpAtS: gaveUp?.atS ?? null,
+    notSent: total - sent,
+    abandoned,
     p50: service.percentile(50),
     p90: service.percentile(90),
     p99: service.percentile(99),
@@ -778,6 +856,7 @@ export const fmt = {
   mb: (v) => (Number.isFinite(v) ? v.toFixed(1) : '—'),
   ratio: (v) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : '—'),
   pct: (v) => (Number.isFinite(v) ? `${v.toFixed(1)}%` : '—'),
+  cores: (v) => (Number.isFinite(v) ? `${v.toFixed(2)} cores` : '—'),
 };
 
 export function tail(text, chars) {

@@ -51,6 +51,32 @@ describe(`${RedisBucketStore.name} against redis-server`, () => {
     expect(new Set(remaining).size).toBe(150);
   });
 
+  it('takeAll takes several buckets in one atomic script, stopping at the first refusal', async () => {
+    const ip = `${key}:ip`;
+    const tenant = `${key}:tenant`;
+    const both = [
+      { key: ip, ratePerMinute: 1, burst: 100 },
+      { key: tenant, ratePerMinute: 1, burst: 1000 },
+    ];
+    const results = await Promise.all(
+      Array.from({ length: 300 }, (_, i) => (i % 2 === 0 ? storeA : storeB).takeAll(both)),
+    );
+    expect(results.filter((r) => r.length === 2 && r[0].ok && r[1].ok)).toHaveLength(100);
+    expect(results.filter((r) => r.length === 1 && !r[0].ok)).toHaveLength(200);
+    // The tenant gave exactly one token per admitted IP take, none for the refused ones.
+    expect(await storeA.take(tenant, 1, 1000)).toMatchObject({ ok: true, remaining: 899 });
+    // An empty second bucket: the first one's token is taken, as with two separate takes.
+    const tight = [
+      { key: `${key}:ip2`, ratePerMinute: 1, burst: 5 },
+      { key: `${key}:t2`, ratePerMinute: 1, burst: 1 },
+    ];
+    expect((await storeA.takeAll(tight)).map((r) => r.ok)).toEqual([true, true]);
+    expect((await storeA.takeAll(tight)).map((r) => [r.ok, r.remaining])).toEqual([
+      [true, 3],
+      [false, 0],
+    ]);
+  });
+
   it('answers like MemoryBucketStore for the same sequence', async () => {
     const memory = new MemoryBucketStore();
     for (let i = 0; i < 8; i++) {

@@ -129,7 +129,7 @@ export class Pool {
     if (count === n) {
       candidates = all;
     } else if (count < this.panicThreshold * n) {
-      candidates = all;
+      candidates = exclude === undefined ? all : this.withoutExcluded(exclude);
       panic = true;
     } else if (count === 0) {
       return undefined;
@@ -192,6 +192,14 @@ export class Pool {
       total: this.list.length,
       backends: this.list.map((b) => b.toJSON(t)),
     };
+  }
+
+  /** All backends but the excluded ones (panic mode during a retry); the scratch array is reused. */
+  private withoutExcluded(exclude: readonly Backend[]): readonly Backend[] {
+    const rest = this.eligible;
+    rest.length = 0;
+    for (const b of this.list) if (!exclude.includes(b)) rest.push(b);
+    return rest.length === 0 ? this.list : rest;
   }
 
   private balancerFor(algo: AlgoName): Balancer {

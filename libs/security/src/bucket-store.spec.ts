@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { MemoryBucketStore, type BucketResult, type BucketStore } from './bucket-store';
+import { MemoryBucketStore, type BucketResult, type BucketStore, type BucketTake } from './bucket-store';
 import { BucketStoreUnavailableError, FailoverBucketStore, type PrimaryStateChange } from './failover-bucket-store';
+import { RefusalCache } from './refusal-cache';
 
 /** Takes `n` tokens at one instant and returns how many were granted. */
 function drain(store: MemoryBucketStore, key: string, rate: number, burst: number, now: number, n: number): number {
@@ -89,6 +90,24 @@ describe(`${MemoryBucketStore.name} with fake time`, () => {
     expect(drain(store, 'c', 60, 2, T0 + 5, 5)).toBe(2);
   });
 
+  it('takeAll takes in order and stops at the first refusal, keeping what it took before', () => {
+    const store = new MemoryBucketStore();
+    const both: BucketTake[] = [
+      { key: 'ip:a', ratePerMinute: 60, burst: 3 },
+      { key: 'tenant:t', ratePerMinute: 60, burst: 1 },
+    ];
+    expect(store.takeAll(both, T0).map((r) => r.ok)).toEqual([true, true]);
+    // The tenant is empty: the IP token of this call is taken, the tenant is refused.
+    expect(store.takeAll(both, T0).map((r) => [r.ok, r.remaining])).toEqual([
+      [true, 1],
+      [false, 0],
+    ]);
+    drain(store, 'ip:a', 60, 3, T0, 1);
+    // The IP is empty: the tenant bucket is not touched.
+    expect(store.takeAll(both, T0 + 500)).toHaveLength(1);
+    expect(store.take('tenant:t', 60, 1, T0 + 1000).ok).toBe(true);
+  });
+
   it('stays bounded under a flood of distinct keys', () => {
     const store = new MemoryBucketStore({ maxKeys: 1000 });
     for (let i = 0; i < 50_000; i++) store.take(`ip:${i}`, 60, 5, T0 + i);
@@ -105,6 +124,11 @@ class FakePrimary implements BucketStore {
     this.calls++;
     const failing = this.failing;
     return failing === null ? Promise.resolve(this.inner.take(key, rate, burst, now)) : Promise.reject(failing);
+  }
+  takeAll(takes: readonly BucketTake[], now: number): Promise<readonly BucketResult[]> {
+    this.calls++;
+    const failing = this.failing;
+    return failing === null ? Promise.resolve(this.inner.takeAll(takes, now)) : Promise.reject(failing);
   }
 }
 
@@ -167,6 +191,22 @@ describe(FailoverBucketStore.name, () => {
     expect(fallback.size).toBe(0);
   });
 
+  it('answers takeAll from the fallback too, and refuses it fail-closed', async () => {
+    const takes = [
+      { key: 'ip:a', ratePerMinute: 60, burst: 1 },
+      { key: 'tenant:t', ratePerMinute: 60, burst: 5 },
+    ];
+    const open = make('open');
+    expect((await open.takeAll(takes, 0)).map((r) => r.ok)).toEqual([true, true]);
+    primary.failing = new Error('Connection is closed.');
+    expect((await open.takeAll(takes, 0)).map((r) => r.ok)).toEqual([true, true]);
+    expect((await open.takeAll(takes, 0)).map((r) => r.ok)).toEqual([false]);
+    expect(open.state).toBe('down');
+    const closed = make('closed');
+    await expect(closed.takeAll(takes, 0)).rejects.toBeInstanceOf(BucketStoreUnavailableError);
+    expect(() => closed.takeAll(takes, 0)).toThrow(BucketStoreUnavailableError);
+  });
+
   it('probes every interval while down and returns to the primary on the first success', async () => {
     const store = make();
     store.markDown('connection closed');
@@ -209,5 +249,50 @@ describe(FailoverBucketStore.name, () => {
     const probe = () => Promise.resolve();
     expect(() => new FailoverBucketStore(primary, fallback, { probe, probeEveryMs: 0 })).toThrow(/probeEveryMs/);
     expect(() => new FailoverBucketStore(primary, fallback, { probe, mode: 'maybe' as 'open' })).toThrow(/mode/);
+  });
+});
+
+describe(RefusalCache.name, () => {
+  const refused = (retryAfterMs: number, resetMs = 60_000): BucketResult => ({
+    ok: false,
+    remaining: 0,
+    resetMs,
+    retryAfterMs,
+  });
+
+  it('stands until exactly the Retry-After of the refusal, as the bucket would answer', () => {
+    const cache = new RefusalCache();
+    cache.remember('ip:a', 60, refused(400, 5000), 1000);
+    expect(cache.check('ip:a', 60, 1000)).toEqual(refused(400, 5000));
+    expect(cache.check('ip:a', 60, 1399)).toEqual(refused(1, 4601));
+    expect(cache.check('ip:a', 60, 1400)).toBeUndefined();
+    expect(cache.size).toBe(0);
+  });
+
+  it('agrees with the bucket: no take passes while a remembered refusal stands, one passes when it ends', () => {
+    const store = new MemoryBucketStore();
+    const cache = new RefusalCache();
+    let t = 0;
+    drain(store, 'k', 120, 4, t, 4);
+    const result = store.take('k', 120, 4, t);
+    cache.remember('k', 120, result, t);
+    for (t = 1; cache.check('k', 120, t) !== undefined; t++) expect(store.take('k', 120, 4, t).ok).toBe(false);
+    expect(t).toBe(500);
+    expect(store.take('k', 120, 4, t).ok).toBe(true);
+  });
+
+  it('ignores passing takes, forgets a refusal made at another rate, and stays bounded', () => {
+    const cache = new RefusalCache({ maxKeys: 2 });
+    cache.remember('a', 60, { ok: true, remaining: 3, resetMs: 1, retryAfterMs: 0 }, 0);
+    expect(cache.size).toBe(0);
+    cache.remember('a', 60, refused(1000), 0);
+    expect(cache.check('a', 50, 1)).toBeUndefined();
+    cache.remember('a', 60, refused(1000), 0);
+    cache.remember('b', 60, refused(1000), 0);
+    cache.remember('c', 60, refused(1000), 0);
+    expect(cache.size).toBe(2);
+    expect(cache.check('a', 60, 1)).toBeUndefined();
+    expect(cache.check('c', 60, 1)).toBeDefined();
+    expect(() => new RefusalCache({ maxKeys: 0 })).toThrow(/maxKeys/);
   });
 });

@@ -17,6 +17,19 @@ export interface BucketResult {
  */
 export interface BucketStore {
   take(key: string, ratePerMinute: number, burst: number, now: number): BucketResult | Promise<BucketResult>;
+  /**
+   * Takes one token from each bucket in order, as one atomic step, stopping at the first refusal: the results of the
+   * buckets tried (all of them when every take passed; otherwise up to and including the refused one). Tokens taken
+   * before a refusal stay taken, as with separate takes. One round trip for a remote store.
+   */
+  takeAll(takes: readonly BucketTake[], now: number): readonly BucketResult[] | Promise<readonly BucketResult[]>;
+}
+
+/** One bucket of a {@link BucketStore.takeAll}. */
+export interface BucketTake {
+  readonly key: string;
+  readonly ratePerMinute: number;
+  readonly burst: number;
 }
 
 interface Bucket {
@@ -79,5 +92,15 @@ export class MemoryBucketStore implements BucketStore {
       resetMs: Math.ceil((burst - bucket.tokens) / perMs),
       retryAfterMs: ok ? 0 : Math.ceil((1 - bucket.tokens) / perMs),
     };
+  }
+
+  takeAll(takes: readonly BucketTake[], now: number): BucketResult[] {
+    const results: BucketResult[] = [];
+    for (const { key, ratePerMinute, burst } of takes) {
+      const result = this.take(key, ratePerMinute, burst, now);
+      results.push(result);
+      if (!result.ok) break;
+    }
+    return results;
   }
 }

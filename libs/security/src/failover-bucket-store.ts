@@ -1,4 +1,4 @@
-import type { BucketResult, BucketStore } from './bucket-store';
+import type { BucketResult, BucketStore, BucketTake } from './bucket-store';
 import { systemClock, type Clock } from './clock';
 
 /**
@@ -104,6 +104,22 @@ export class FailoverBucketStore implements BucketStore {
     });
   }
 
+  takeAll(takes: readonly BucketTake[], now: number): readonly BucketResult[] | Promise<readonly BucketResult[]> {
+    if (!this.up) return this.degradedAll(takes, now);
+    let outcome: readonly BucketResult[] | Promise<readonly BucketResult[]>;
+    try {
+      outcome = this.primary.takeAll(takes, now);
+    } catch (error) {
+      this.markDown(describe(error));
+      return this.degradedAll(takes, now);
+    }
+    if (!(outcome instanceof Promise)) return outcome;
+    return outcome.catch((error: unknown) => {
+      this.markDown(describe(error));
+      return this.degradedAll(takes, this.clock.now());
+    });
+  }
+
   /** Subscribes to state changes; returns the unsubscribe function. */
   onStateChange(listener: (change: PrimaryStateChange) => void): () => void {
     this.listeners.add(listener);
@@ -136,6 +152,15 @@ export class FailoverBucketStore implements BucketStore {
     const result = this.fallback.take(key, ratePerMinute, burst, now);
     if (result instanceof Promise) throw new Error('FailoverBucketStore: the fallback store must answer synchronously');
     return result;
+  }
+
+  private degradedAll(takes: readonly BucketTake[], now: number): readonly BucketResult[] {
+    if (this.mode === 'closed') throw new BucketStoreUnavailableError(this.lastReason);
+    const results = this.fallback.takeAll(takes, now);
+    if (results instanceof Promise) {
+      throw new Error('FailoverBucketStore: the fallback store must answer synchronously');
+    }
+    return results;
   }
 
   private startProbing(): void {

@@ -1,5 +1,5 @@
 export { MemoryBucketStore } from './bucket-store';
-export type { BucketResult, BucketStore, MemoryBucketStoreOptions } from './bucket-store';
+export type { BucketResult, BucketStore, BucketTake, MemoryBucketStoreOptions } from './bucket-store';
 export { TrustedProxies, anonymizeIp, normalizeIp, resolveClientIp } from './client-ip';
 export { CertificateSetError, certificateTime, inspectCertificateSet, splitPemCertificates } from './certificates';
 export type { CertificateSetInfo, CertificateSetPem } from './certificates';
@@ -13,3 +13,5 @@ export { BucketStoreUnavailableError, FailoverBucketStore } from './failover-buc
 export type { FailoverBucketStoreOptions, FailureMode, PrimaryStateChange } from './failover-bucket-store';
 export { RedisBucketStore, TAKE_TOKEN_LUA } from './redis-bucket-store';
 export type { RedisBucketStoreOptions, RedisScriptingClient } from './redis-bucket-store';
+export { RefusalCache } from './refusal-cache';
+export type { RefusalCacheOptions } from './refusal-cache';

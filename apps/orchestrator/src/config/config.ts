@@ -308,7 +308,7 @@ export function loadConfig(processEnv: Env, readText: ReadText = (path) => readF
       bodyTimeoutMs: read('ORCH_PROXY_BODY_TIMEOUT', 30_000, positiveDuration),
       maxConnections: read('ORCH_PROXY_MAX_CONNECTIONS', 128, (raw) => parseInteger(raw, 1, 100_000)),
       retries: read('ORCH_PROXY_RETRIES', 1, (raw) => parseInteger(raw, 0, 5)),
-      retryBudget: read('ORCH_RETRY_BUDGET', 0.2, (raw) => parseNumber(raw, 0, 1)),
+      retryBudget: read('ORCH_RETRY_BUDGET', 0.5, (raw) => parseNumber(raw, 0, 1)),
       maxEjection: read('ORCH_OUTLIER_MAX_EJECTION', 0.5, (raw) => parseNumber(raw, 0, 1)),
       shutdownGraceMs: read('ORCH_SHUTDOWN_GRACE', 10_000, positiveDuration),
     },

@@ -34,10 +34,23 @@ export class BreakerMonitor implements OnModuleInit, OnApplicationShutdown {
     this.metrics.transition(event.to);
     this.history.push({ ...transition, at: new Date().toISOString() });
     if (this.history.length > 200) this.history.shift();
-    this.logger.warn({ event: 'breaker_transition', pool: transition.pool, backend: transition.backend, from: event.from, to: event.to, openForMs: event.openForMs });
+    this.logger.warn({
+      event: 'breaker_transition',
+      pool: transition.pool,
+      backend: transition.backend,
+      from: event.from,
+      to: event.to,
+      openForMs: event.openForMs,
+    });
     this.events.emit({
       type: 'breaker.transition',
-      data: { pool: transition.pool, backend: transition.backend, from: event.from, to: event.to, openForMs: event.openForMs ?? null },
+      data: {
+        pool: transition.pool,
+        backend: transition.backend,
+        from: event.from,
+        to: event.to,
+        openForMs: event.openForMs ?? null,
+      },
     });
   }
 }

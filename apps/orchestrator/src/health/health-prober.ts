@@ -114,7 +114,8 @@ export class HealthProber implements OnApplicationBootstrap, OnApplicationShutdo
         signal: AbortSignal.timeout(this.config.health.timeoutMs),
       });
       await response.body.dump();
-      if (response.statusCode < 200 || response.statusCode > 299) error = `health check answered ${response.statusCode}`;
+      if (response.statusCode < 200 || response.statusCode > 299)
+        error = `health check answered ${response.statusCode}`;
     } catch (caught) {
       const code = (caught as { code?: unknown }).code;
       error = `health check failed: ${typeof code === 'string' ? code : (caught as Error).name}`;

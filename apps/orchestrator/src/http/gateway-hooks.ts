@@ -85,6 +85,13 @@ export function installGatewayHooks(app: NestFastifyApplication): void {
       backend: state?.backend,
       latencyMs: Math.round(latencyMs * 1000) / 1000,
     });
+    if (state !== null) limits.takeOwedIp(state);
+    done();
+  });
+
+  // A request abandoned before its answer still owes its per-IP token (Redis mode defers it; see RateLimitService).
+  fastify.addHook('onRequestAbort', (request: FastifyRequest, done: () => void) => {
+    if (request.gateway !== null) limits.takeOwedIp(request.gateway);
     done();
   });
 }

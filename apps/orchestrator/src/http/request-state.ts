@@ -10,6 +10,8 @@ export interface GatewayRequestState {
   backend?: string;
   /** The tightest rate-limit outcome seen so far, for the RateLimit-* headers. */
   limit?: { readonly limit: number; readonly result: BucketResult };
+  /** With Redis: the per-IP take still owed, made together with the tenant's (see RateLimitService.checkIp). */
+  deferredIp?: { readonly key: string; readonly limit: number };
 }
 
 declare module 'fastify' {

@@ -113,7 +113,8 @@ export class PoolsService {
   /** Every backend of every configured pool, once per URL. */
   backends(): Map<string, Backend> {
     const all = new Map<string, Backend>();
-    for (const pool of this.pools.values()) for (const backend of pool.backends) if (!all.has(backend.url)) all.set(backend.url, backend);
+    for (const pool of this.pools.values())
+      for (const backend of pool.backends) if (!all.has(backend.url)) all.set(backend.url, backend);
     return all;
   }
 

@@ -41,7 +41,12 @@ class RetryElsewhere extends Error {}
  * response chunks are written as they arrive, the upstream is paused while the client's socket is full
  * (backpressure), and a client that goes away aborts the upstream request. Resolves once; never rejects.
  */
-export function forward(dispatcher: Dispatcher, request: ForwardRequest, res: ServerResponse, started: number): Promise<ForwardResult> {
+export function forward(
+  dispatcher: Dispatcher,
+  request: ForwardRequest,
+  res: ServerResponse,
+  started: number,
+): Promise<ForwardResult> {
   return new Promise<ForwardResult>((resolve) => {
     let settled = false;
     let headersMs: number | null = null;
@@ -91,7 +96,7 @@ export function forward(dispatcher: Dispatcher, request: ForwardRequest, res: Se
     };
     try {
       dispatcher.dispatch(
-        { path: request.path, method: request.method as Dispatcher.HttpMethod, headers: request.headers, body: request.body, blocking: false },
+        { path: request.path, method: request.method, headers: request.headers, body: request.body, blocking: false },
         handler,
       );
     } catch (error) {

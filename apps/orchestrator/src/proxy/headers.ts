@@ -15,7 +15,6 @@ const HOP_BY_HOP = new Set([
   'http2-settings',
 ]);
 
-
 function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
   if (value === undefined) return undefined;
   const tokens = new Set<string>();
@@ -41,7 +40,10 @@ export interface ForwardedFor {
  * own admission header removed, `X-Forwarded-For` extended with the client IP, `X-Forwarded-Proto/Host` and
  * `X-Correlation-ID` set.
  */
-export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, via: ForwardedFor): Record<string, string | string[]> {
+export function upstreamRequestHeaders(
+  incoming: IncomingHttpHeaders,
+  via: ForwardedFor,
+): Record<string, string | string[]> {
   const named = connectionTokens(incoming.connection);
   const out: Record<string, string | string[]> = {};
   for (const name in incoming) {
@@ -50,7 +52,8 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, via: Forwa
     out[name] = value;
   }
   const prior = incoming['x-forwarded-for'];
-  out['x-forwarded-for'] = prior === undefined ? via.clientIp : `${Array.isArray(prior) ? prior.join(', ') : prior}, ${via.clientIp}`;
+  out['x-forwarded-for'] =
+    prior === undefined ? via.clientIp : `${Array.isArray(prior) ? prior.join(', ') : prior}, ${via.clientIp}`;
   out['x-forwarded-proto'] = via.proto;
   if (via.host !== undefined) out['x-forwarded-host'] = via.host;
   out['x-correlation-id'] = via.correlationId;

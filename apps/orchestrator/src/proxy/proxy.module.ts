@@ -2,6 +2,7 @@ import { Module, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RouteModule } from '../route/route.module';
+import { GracefulShutdown } from './graceful-shutdown';
 import { OutlierDetector } from './outlier-detector';
 import { ProxyService } from './proxy.service';
 import { Upstreams } from './upstreams';
@@ -14,7 +15,7 @@ const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as 
  */
 @Module({
   imports: [RouteModule],
-  providers: [Upstreams, OutlierDetector, ProxyService],
+  providers: [Upstreams, OutlierDetector, ProxyService, GracefulShutdown],
   exports: [Upstreams, OutlierDetector, ProxyService],
 })
 export class ProxyModule implements OnModuleInit {

@@ -33,7 +33,16 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 /** Backend statuses worth another backend. */
 const RETRY_STATUSES: ReadonlySet<number> = new Set([502, 503]);
 /** undici error codes that mean the request never reached a backend's application. */
-const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET']);
+const CONNECT_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_SOCKET',
+]);
 const TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
 /** Retries in flight are always allowed up to this many, whatever the budget share (Envoy's min_retry_concurrency). */
 const MIN_RETRY_CONCURRENCY = 3;
@@ -73,7 +82,11 @@ export class ProxyService {
 
   async handle(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const { service } = request.params as { service: string };
-    if (!SERVICE_PATTERN.test(service)) throw new InvalidRequestError('invalid_request', 'the service in /proxy/<service>/ must match ^[a-z0-9_-]{1,64}$');
+    if (!SERVICE_PATTERN.test(service))
+      throw new InvalidRequestError(
+        'invalid_request',
+        'the service in /proxy/<service>/ must match ^[a-z0-9_-]{1,64}$',
+      );
     const tenant = this.header(request, 'x-tenant', TENANT_PATTERN);
     const scope = this.header(request, 'x-scope', SCOPE_PATTERN);
     const raw = request.raw.url ?? '/';
@@ -82,7 +95,10 @@ export class ProxyService {
     const path = (q === -1 ? rest : rest.slice(0, q)) || '/';
     const query = q === -1 ? '' : rest.slice(q);
     if (path.length > 2048 || !isSafePath(path)) {
-      throw new InvalidRequestError('invalid_request', 'the proxied path must not hold traversal (.., encoded or not) or control characters');
+      throw new InvalidRequestError(
+        'invalid_request',
+        'the proxied path must not hold traversal (.., encoded or not) or control characters',
+      );
     }
     const hashKey = request.headers['x-hash-key'];
     const ctx: RouteContext = {
@@ -94,7 +110,16 @@ export class ProxyService {
       dpopJkt: null,
       userAgent: request.headers['user-agent'],
     };
-    const plan = await this.routes.plan({ service, tenant, scope, path, hashKey: typeof hashKey === 'string' && hashKey !== '' ? hashKey.slice(0, 256) : undefined }, ctx);
+    const plan = await this.routes.plan(
+      {
+        service,
+        tenant,
+        scope,
+        path,
+        hashKey: typeof hashKey === 'string' && hashKey !== '' ? hashKey.slice(0, 256) : undefined,
+      },
+      ctx,
+    );
     // From here on the response is written by hand (streamed); onResponse hooks still log and measure it.
     reply.hijack();
     this.active++;
@@ -105,8 +130,17 @@ export class ProxyService {
     }
   }
 
-  private async send(request: FastifyRequest, res: ServerResponse, plan: RoutePlan, ctx: RouteContext, pathAndQuery: string): Promise<void> {
-    const hasBody = request.headers['content-length'] !== undefined ? request.headers['content-length'] !== '0' : request.headers['transfer-encoding'] !== undefined;
+  private async send(
+    request: FastifyRequest,
+    res: ServerResponse,
+    plan: RoutePlan,
+    ctx: RouteContext,
+    pathAndQuery: string,
+  ): Promise<void> {
+    const hasBody =
+      request.headers['content-length'] !== undefined
+        ? request.headers['content-length'] !== '0'
+        : request.headers['transfer-encoding'] !== undefined;
     const retriable = !hasBody && IDEMPOTENT.has(request.method);
     const limit = request.gateway.limit;
     const rateHeaders = limit === undefined ? undefined : RateLimitService.headers(limit.limit, limit.result);
@@ -138,7 +172,14 @@ export class ProxyService {
       const started = performance.now();
       const result = await forward(
         this.upstreams.get(backend.url),
-        { method: request.method, path: this.upstreams.basePath(backend.url) + pathAndQuery, headers, body: hasBody ? request.raw : null, retryOn: canRetry ? RETRY_STATUSES : undefined, head },
+        {
+          method: request.method,
+          path: this.upstreams.basePath(backend.url) + pathAndQuery,
+          headers,
+          body: hasBody ? request.raw : null,
+          retryOn: canRetry ? RETRY_STATUSES : undefined,
+          head,
+        },
         res,
         started,
       );
@@ -157,7 +198,12 @@ export class ProxyService {
           if (isClientGone(result.error)) return;
           if (result.responded) {
             // The head is out: the only honest signal left is a broken response.
-            this.logger.warn({ event: 'upstream_failed_mid_response', backend: backend.url, code: errorCode(result.error), corrId: request.id });
+            this.logger.warn({
+              event: 'upstream_failed_mid_response',
+              backend: backend.url,
+              code: errorCode(result.error),
+              corrId: request.id,
+            });
             res.destroy(result.error);
             return;
           }
@@ -183,7 +229,9 @@ export class ProxyService {
     if (result.kind === 'retry_status') return new BadGatewayError(`the backends answered ${result.status}`);
     if (result.kind === 'error') {
       const code = errorCode(result.error);
-      return TIMEOUTS.has(code) ? new GatewayTimeoutError(`the backend did not answer in time (${code})`) : new BadGatewayError(`the backend could not be reached (${code})`);
+      return TIMEOUTS.has(code)
+        ? new GatewayTimeoutError(`the backend did not answer in time (${code})`)
+        : new BadGatewayError(`the backend could not be reached (${code})`);
     }
     return new BadGatewayError('the backend failed');
   }
@@ -195,14 +243,22 @@ export class ProxyService {
     if (response.unexpected) this.logger.error({ event: 'proxy_failed', err: error, corrId: request.id });
     this.metrics.errored(response.body.error);
     const body = JSON.stringify(response.body);
-    res.writeHead(response.status, { ...response.headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-correlation-id': request.id });
+    res.writeHead(response.status, {
+      ...response.headers,
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+      'x-correlation-id': request.id,
+    });
     res.end(body);
   }
 
   private header(request: FastifyRequest, name: string, pattern: RegExp): string {
     const value = this.single(request.headers[name]);
     if (value === undefined || !pattern.test(value)) {
-      throw new InvalidRequestError('invalid_request', `the ${name} header is required and must match ${pattern.source}`);
+      throw new InvalidRequestError(
+        'invalid_request',
+        `the ${name} header is required and must match ${pattern.source}`,
+      );
     }
     return value;
   }
@@ -211,4 +267,3 @@ export class ProxyService {
     return Array.isArray(value) ? value[0] : value;
   }
 }
-

@@ -3,6 +3,7 @@ import {
   MemoryBucketStore,
   type BucketResult,
   type BucketStore,
+  type BucketTake,
   type Clock,
 } from '@shieldx/security';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -13,6 +14,11 @@ import type { GatewayRequestState } from '../http/request-state';
 import type { GatewayMetrics } from '../metrics/gateway-metrics';
 import type { PoolsService } from '../pools/pools.service';
 import { RateLimitService } from './rate-limit.service';
+
+/** Asserts a check answered synchronously (the stores in these tests are in-process). */
+function sync(outcome: void | Promise<void>): void {
+  if (outcome instanceof Promise) throw new Error('expected a synchronous answer');
+}
 
 /** A fake clock advanced by hand. */
 class FakeClock implements Clock {
@@ -53,7 +59,7 @@ describe(RateLimitService.name, () => {
     new RateLimitService(config, store, clock, parts.pools, parts.metrics, parts.sink);
 
   /** Synchronous checks that pass, until the first refusal; returns how many passed. */
-  const passes = (check: () => void | Promise<void>, max = 1000): number => {
+  const passes = (check: () => void, max = 1000): number => {
     for (let i = 0; i < max; i++) {
       try {
         check();
@@ -73,34 +79,34 @@ describe(RateLimitService.name, () => {
   });
 
   it('gives a tenant its ORCH_TENANT_LIMITS figure and everyone else ORCH_TENANT_BURST', () => {
-    expect(passes(() => service.checkTenant('big', state(), 'c'))).toBe(50);
-    expect(passes(() => service.checkTenant('acme', state(), 'c'))).toBe(5);
+    expect(passes(() => sync(service.checkTenant('big', state(), 'c')))).toBe(50);
+    expect(passes(() => sync(service.checkTenant('acme', state(), 'c')))).toBe(5);
     // 5 per minute: one token every 12 s, to the millisecond.
     clock.t += 11_999;
-    expect(passes(() => service.checkTenant('acme', state(), 'c'))).toBe(0);
+    expect(passes(() => sync(service.checkTenant('acme', state(), 'c')))).toBe(0);
     clock.t += 1;
-    expect(passes(() => service.checkTenant('acme', state(), 'c'))).toBe(1);
+    expect(passes(() => sync(service.checkTenant('acme', state(), 'c')))).toBe(1);
   });
 
   it('drops the per-IP figure while health is degraded and restores it when health recovers', () => {
     ratio.value = 0.25;
     const s = state();
-    expect(passes(() => service.checkIp(s, 'c'))).toBe(2);
+    expect(passes(() => sync(service.checkIp(s, 'c')))).toBe(2);
     expect(s.limit?.limit).toBe(2);
     ratio.value = 1;
     // The normal figure applies at once; the bucket refills at its rate up to the normal size.
     clock.t += 60_000;
     const after = state();
-    expect(passes(() => service.checkIp(after, 'c'))).toBe(10);
+    expect(passes(() => sync(service.checkIp(after, 'c')))).toBe(10);
     expect(after.limit?.limit).toBe(10);
   });
 
   it('answers 429 with Retry-After and RateLimit headers, counts it, and folds a flood into one event per 10 s', () => {
-    for (let i = 0; i < 5; i++) service.checkTenant('acme', state(), 'c');
+    for (let i = 0; i < 5; i++) sync(service.checkTenant('acme', state(), 'c'));
     let refusal: unknown;
     for (let i = 0; i < 100; i++) {
       try {
-        service.checkTenant('acme', state(), `flood-${i}`);
+        sync(service.checkTenant('acme', state(), `flood-${i}`));
       } catch (error) {
         refusal = error;
       }
@@ -120,27 +126,112 @@ describe(RateLimitService.name, () => {
       data: { scope: 'tenant', key: 'tenant:acme', suppressedSincePrevious: 0 },
     });
     clock.t += 10_000;
-    expect(() => service.checkTenant('acme', state(), 'later')).toThrow(RateLimitedError);
+    expect(() => sync(service.checkTenant('acme', state(), 'later'))).toThrow(RateLimitedError);
     expect(parts.events[1]).toMatchObject({ corrId: 'later', data: { suppressedSincePrevious: 99 } });
   });
 
   it('keeps the tightest bucket on the request state for the headers of a successful answer', () => {
     const s = state();
-    service.checkIp(s, 'c');
-    service.checkTenant('acme', s, 'c');
+    sync(service.checkIp(s, 'c'));
+    sync(service.checkTenant('acme', s, 'c'));
     expect(s.limit).toEqual({ limit: 5, result: { ok: true, remaining: 4, resetMs: 12_000, retryAfterMs: 0 } });
   });
 
   it('refuses with 429 ratelimit_unavailable when a fail-closed store has lost its backend, sync or async', async () => {
-    const broken: BucketStore = { take: (): Promise<BucketResult> => Promise.reject(new Error('ECONNREFUSED')) };
+    const broken: BucketStore = {
+      take: (): Promise<BucketResult> => Promise.reject(new Error('ECONNREFUSED')),
+      takeAll: (): Promise<BucketResult[]> => Promise.reject(new Error('ECONNREFUSED')),
+    };
     const store = new FailoverBucketStore(broken, new MemoryBucketStore(), {
       mode: 'closed',
       probe: () => Promise.reject(new Error('ECONNREFUSED')),
     });
     service = make(store);
-    await expect(service.checkIp(state(), 'c')).rejects.toBeInstanceOf(RateLimitUnavailableError);
-    expect(() => service.checkTenant('acme', state(), 'c')).toThrow(RateLimitUnavailableError);
+    await expect(service.checkIp(state(), 'c') as Promise<void>).rejects.toBeInstanceOf(RateLimitUnavailableError);
+    expect(() => sync(service.checkTenant('acme', state(), 'c'))).toThrow(RateLimitUnavailableError);
     expect(parts.counted).toEqual(['denied:ratelimit_unavailable', 'denied:ratelimit_unavailable']);
     store.close();
+  });
+});
+
+/** A store that answers like MemoryBucketStore and records what it was asked (a spy on a real store). */
+class RecordingStore implements BucketStore {
+  readonly inner = new MemoryBucketStore();
+  readonly calls: string[] = [];
+  take(key: string, rate: number, burst: number, now: number): BucketResult {
+    this.calls.push(`take ${key}`);
+    return this.inner.take(key, rate, burst, now);
+  }
+  takeAll(takes: readonly BucketTake[], now: number): readonly BucketResult[] {
+    this.calls.push(`takeAll ${takes.map((t) => t.key).join(' ')}`);
+    return this.inner.takeAll(takes, now);
+  }
+}
+
+describe(`${RateLimitService.name} with a shared store (Redis configured)`, () => {
+  const { config } = loadConfig({
+    ORCH_ALLOW_INSECURE: '1',
+    REDIS_ADDR: '127.0.0.1:6379',
+    ORCH_IP_BURST: '3',
+    ORCH_IP_BURST_DEGRADED: '3',
+    ORCH_TENANT_BURST: '100',
+  });
+  let clock: FakeClock;
+  let store: RecordingStore;
+  let parts: ReturnType<typeof stubs>;
+  let service: RateLimitService;
+  const state = (): GatewayRequestState => ({ clientIp: '198.51.100.4' }) as GatewayRequestState;
+
+  beforeEach(() => {
+    clock = new FakeClock(1_700_000_000_000);
+    store = new RecordingStore();
+    parts = stubs({ value: 1 });
+    service = new RateLimitService(config, store, clock, parts.pools, parts.metrics, parts.sink);
+  });
+
+  it('takes the IP and tenant tokens in one call at the tenant step', () => {
+    const s = state();
+    sync(service.checkIp(s, 'c'));
+    expect(store.calls).toEqual([]);
+    sync(service.checkTenant('acme', s, 'c'));
+    expect(store.calls).toEqual(['takeAll ip:198.51.100.4 tenant:acme']);
+    expect(s.limit).toMatchObject({ limit: 3, result: { remaining: 2 } });
+  });
+
+  it('remembers an IP refusal and refuses before the body until its Retry-After, exactly', () => {
+    for (let i = 0; i < 3; i++) {
+      const s = state();
+      sync(service.checkIp(s, 'c'));
+      sync(service.checkTenant('acme', s, 'c'));
+    }
+    const s = state();
+    sync(service.checkIp(s, 'c'));
+    expect(() => sync(service.checkTenant('acme', s, 'c'))).toThrow(RateLimitedError);
+    store.calls.length = 0;
+    // 3 per minute: the next token exists 20 s after the bucket emptied.
+    clock.t += 19_999;
+    expect(() => sync(service.checkIp(state(), 'early'))).toThrow(RateLimitedError);
+    expect(store.calls).toEqual([]);
+    clock.t += 1;
+    const later = state();
+    sync(service.checkIp(later, 'c'));
+    sync(service.checkTenant('acme', later, 'c'));
+    expect(store.calls).toEqual(['takeAll ip:198.51.100.4 tenant:acme']);
+    expect(parts.counted.filter((c) => c === 'limited:ip')).toHaveLength(2);
+  });
+
+  it('a request answered before its tenant step still pays its IP token afterwards', () => {
+    for (let i = 0; i < 3; i++) {
+      const s = state();
+      sync(service.checkIp(s, 'c'));
+      service.takeOwedIp(s);
+      service.takeOwedIp(s);
+    }
+    expect(store.calls).toEqual(['take ip:198.51.100.4', 'take ip:198.51.100.4', 'take ip:198.51.100.4']);
+    const s = state();
+    sync(service.checkIp(s, 'c'));
+    service.takeOwedIp(s);
+    // That take was refused: the next request is refused before its body.
+    expect(() => sync(service.checkIp(state(), 'c'))).toThrow(RateLimitedError);
   });
 });

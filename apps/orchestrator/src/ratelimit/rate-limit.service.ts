@@ -1,5 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { BucketStoreUnavailableError, type BucketResult, type BucketStore, type Clock } from '@shieldx/security';
+import {
+  BucketStoreUnavailableError,
+  RefusalCache,
+  type BucketResult,
+  type BucketStore,
+  type Clock,
+} from '@shieldx/security';
 import { CLOCK } from '../clock/clock';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
@@ -21,10 +27,21 @@ const EVENT_KEYS_MAX = 10_000;
  * Token buckets per client IP and per tenant (contract: ORCH_IP_BURST, ORCH_TENANT_BURST, tokens per minute, bucket
  * size = the same figure). While the healthy ratio is under ORCH_HEALTH_DEGRADED_RATIO the per-IP figure drops to
  * ORCH_IP_BURST_DEGRADED. Sets the tightest outcome on the request state for the RateLimit-* headers.
+ *
+ * In-process, the per-IP token is taken in the `onRequest` hook, before the body is read. With Redis each take is a
+ * round trip, and two per request halve throughput, so the per-IP take is deferred and made together with the
+ * tenant's in one atomic script ({@link BucketStore.takeAll}): the same tokens, in the same order, one round trip.
+ * Floods are still refused before their body is read: a refusal of an IP is remembered locally until its
+ * Retry-After ({@link RefusalCache}, exact: no token can exist before then), and `onRequest` refuses from it. A request
+ * answered before its tenant step (a 4xx, an unknown service) takes the token it owes after its answer
+ * ({@link takeOwedIp}), so every data-plane request counts against its IP either way.
  */
 @Injectable()
 export class RateLimitService {
   private readonly denials = new Map<string, { since: number; count: number }>();
+  private readonly refusals = new RefusalCache();
+  /** True with a shared (Redis) store: the per-IP take waits for the tenant's (see the class comment). */
+  private readonly deferIp: boolean;
 
   constructor(
     @Inject(ORCH_CONFIG) private readonly config: OrchestratorConfig,
@@ -33,14 +50,23 @@ export class RateLimitService {
     private readonly pools: PoolsService,
     private readonly metrics: GatewayMetrics,
     private readonly events: SecurityEvents,
-  ) {}
+  ) {
+    this.deferIp = config.redis.url !== undefined;
+  }
 
-  /** Takes a token for the client IP; throws {@link RateLimitedError} when none is left. */
+  /**
+   * Takes a token for the client IP; throws {@link RateLimitedError} when none is left. With Redis: refuses at once
+   * when a refusal of this IP still stands, otherwise leaves the take to {@link checkTenant} (or {@link takeOwedIp}).
+   */
   checkIp(state: GatewayRequestState, corrId: string): void | Promise<void> {
     const { ipPerMinute, ipPerMinuteDegraded } = this.config.rateLimit;
     const degraded = this.pools.healthRatio() < this.config.health.degradedRatio;
     const limit = degraded ? ipPerMinuteDegraded : ipPerMinute;
-    return this.take('ip', `ip:${state.clientIp}`, limit, state, corrId);
+    const key = `ip:${state.clientIp}`;
+    if (!this.deferIp) return this.take('ip', key, limit, state, corrId);
+    const standing = this.refusals.check(key, limit, this.clock.now());
+    if (standing !== undefined) return this.settle('ip', key, limit, standing, state, corrId);
+    state.deferredIp = { key, limit };
   }
 
   /**
@@ -49,7 +75,49 @@ export class RateLimitService {
    */
   checkTenant(tenant: string, state: GatewayRequestState, corrId: string): void | Promise<void> {
     const { tenantOverrides, tenantPerMinute } = this.config.rateLimit;
-    return this.take('tenant', `tenant:${tenant}`, tenantOverrides.get(tenant) ?? tenantPerMinute, state, corrId);
+    const limit = tenantOverrides.get(tenant) ?? tenantPerMinute;
+    const key = `tenant:${tenant}`;
+    const ip = state.deferredIp;
+    if (ip === undefined) return this.take('tenant', key, limit, state, corrId);
+    state.deferredIp = undefined;
+    const takes = [
+      { key: ip.key, ratePerMinute: ip.limit, burst: ip.limit },
+      { key, ratePerMinute: limit, burst: limit },
+    ];
+    let outcome: readonly BucketResult[] | Promise<readonly BucketResult[]>;
+    try {
+      outcome = this.store.takeAll(takes, this.clock.now());
+    } catch (error) {
+      throw this.unavailable(error);
+    }
+    const settleBoth = (results: readonly BucketResult[]): void => {
+      this.settle('ip', ip.key, ip.limit, results[0], state, corrId);
+      this.settle('tenant', key, limit, results[1], state, corrId);
+    };
+    if (outcome instanceof Promise)
+      return outcome.then(settleBoth, (error: unknown) => {
+        throw this.unavailable(error);
+      });
+    settleBoth(outcome);
+  }
+
+  /**
+   * After the answer to a request that never reached its tenant step: takes the per-IP token it still owes (in the
+   * background; the answer is already gone), so such requests count against their IP as they do in-process, and a
+   * refusal is remembered for the next ones. Does nothing when nothing is owed.
+   */
+  takeOwedIp(state: GatewayRequestState): void {
+    const ip = state.deferredIp;
+    if (ip === undefined) return;
+    state.deferredIp = undefined;
+    const note = (result: BucketResult): void => this.refusals.remember(ip.key, ip.limit, result, this.clock.now());
+    try {
+      const outcome = this.store.take(ip.key, ip.limit, ip.limit, this.clock.now());
+      if (outcome instanceof Promise) outcome.then(note, () => undefined);
+      else note(outcome);
+    } catch {
+      // Store unavailable (fail-closed): nothing to take; the next request is refused anyway.
+    }
   }
 
   /** RateLimit-* headers (IETF draft, delta-seconds) for a bucket outcome. */
@@ -103,6 +171,7 @@ export class RateLimitService {
   ): void {
     if (state.limit === undefined || result.remaining <= state.limit.result.remaining) state.limit = { limit, result };
     if (result.ok) return;
+    if (scope === 'ip' && this.deferIp) this.refusals.remember(key, limit, result, this.clock.now());
     this.metrics.rateLimited(scope);
     this.metrics.denied('ratelimit');
     this.recordDenial(scope, key, corrId);

@@ -137,7 +137,12 @@ export class RouteService {
     };
   }
 
-  private decide(request: RoutingRequest, ctx: RouteContext, pool: Pool, algo: AlgoName | undefined): RoutePlan | Promise<RoutePlan> {
+  private decide(
+    request: RoutingRequest,
+    ctx: RouteContext,
+    pool: Pool,
+    algo: AlgoName | undefined,
+  ): RoutePlan | Promise<RoutePlan> {
     const input: PolicyInput = {
       service: request.service,
       tenant: request.tenant,
@@ -155,9 +160,21 @@ export class RouteService {
     return this.act(decision, request, ctx, pool, algo);
   }
 
-  private act(decision: Decision, request: RoutingRequest, ctx: RouteContext, pool: Pool, algo: AlgoName | undefined): RoutePlan | Promise<RoutePlan> {
+  private act(
+    decision: Decision,
+    request: RoutingRequest,
+    ctx: RouteContext,
+    pool: Pool,
+    algo: AlgoName | undefined,
+  ): RoutePlan | Promise<RoutePlan> {
     ctx.state.action = decision.action;
-    const plan = { pool, algo, action: decision.action, cached: decision.cached === true, key: request.hashKey ?? ctx.state.clientIp };
+    const plan = {
+      pool,
+      algo,
+      action: decision.action,
+      cached: decision.cached === true,
+      key: request.hashKey ?? ctx.state.clientIp,
+    };
     switch (decision.action) {
       case 'allow':
         return plan;
@@ -168,7 +185,11 @@ export class RouteService {
       case 'divert': {
         const target = decision.divertTo ?? this.config.policy.divertPool;
         const divertPool = target === undefined ? undefined : this.pools.get(target);
-        this.events.emit({ type: 'policy.divert', corrId: ctx.corrId, data: { ...this.eventData(request, decision), divertTo: target ?? null } });
+        this.events.emit({
+          type: 'policy.divert',
+          corrId: ctx.corrId,
+          data: { ...this.eventData(request, decision), divertTo: target ?? null },
+        });
         if (divertPool === undefined) throw new NoHealthyBackendError(target ?? '(no divert pool configured)');
         return { ...plan, pool: divertPool };
       }
@@ -187,7 +208,11 @@ export class RouteService {
       throw new TarpitFullError();
     }
     const holdMs = Math.min(Math.max(decision.tarpitMs ?? TARPIT_DEFAULT_MS, 0), TARPIT_MAX_MS);
-    this.events.emit({ type: 'policy.tarpit', corrId: ctx.corrId, data: { ...this.eventData(request, decision), holdMs } });
+    this.events.emit({
+      type: 'policy.tarpit',
+      corrId: ctx.corrId,
+      data: { ...this.eventData(request, decision), holdMs },
+    });
     this.metrics.tarpitHeld(++this.tarpitted);
     return new Promise<RoutePlan>((resolve) =>
       setTimeout(() => {
@@ -208,12 +233,21 @@ export class RouteService {
     if (header === undefined) return undefined;
     const name = header.trim();
     if (!isAlgoName(name)) {
-      throw new InvalidRequestError('invalid_algo', `X-LB-Algo must be one of round_robin, least_conn, ewma, p2c, rendezvous`);
+      throw new InvalidRequestError(
+        'invalid_algo',
+        `X-LB-Algo must be one of round_robin, least_conn, ewma, p2c, rendezvous`,
+      );
     }
     return name;
   }
 
   private eventData(request: RoutingRequest, decision: Decision): Record<string, unknown> {
-    return { service: request.service, tenant: request.tenant, scope: request.scope, path: request.path, reason: decision.reason ?? null };
+    return {
+      service: request.service,
+      tenant: request.tenant,
+      scope: request.scope,
+      path: request.path,
+      reason: decision.reason ?? null,
+    };
   }
 }

@@ -1,0 +1,37 @@
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { Server } from 'node:http';
+import type { OrchestratorConfig } from '../config/config';
+import { ORCH_CONFIG } from '../config/config.module';
+import { ProxyService } from './proxy.service';
+
+/**
+ * Graceful shutdown: when the application closes (SIGTERM/SIGINT through Nest's shutdown hooks), the listener stops
+ * accepting, requests arriving on kept-alive connections get 503, in-flight requests finish, and after
+ * ORCH_SHUTDOWN_GRACE whatever is still open is cut.
+ */
+@Injectable()
+export class GracefulShutdown implements BeforeApplicationShutdown {
+  private readonly logger = new Logger('shutdown');
+
+  constructor(
+    @Inject(ORCH_CONFIG) private readonly config: OrchestratorConfig,
+    private readonly adapter: HttpAdapterHost,
+    private readonly proxy: ProxyService,
+  ) {}
+
+  beforeApplicationShutdown(signal?: string): void {
+    const server = this.adapter.httpAdapter?.getHttpServer() as Server | undefined;
+    this.logger.log({
+      event: 'shutdown',
+      signal: signal ?? null,
+      proxiedInFlight: this.proxy.inFlight,
+      graceMs: this.config.proxy.shutdownGraceMs,
+    });
+    if (server === undefined) return;
+    setTimeout(() => {
+      this.logger.warn({ event: 'shutdown_forced', proxiedInFlight: this.proxy.inFlight });
+      server.closeAllConnections();
+    }, this.config.proxy.shutdownGraceMs).unref();
+  }
+}

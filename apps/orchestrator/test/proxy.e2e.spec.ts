@@ -1,0 +1,287 @@
+import { request as httpRequest } from 'node:http';
+import { Readable } from 'node:stream';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { BreakerMonitor } from '../src/health/breaker-monitor';
+import { HealthProber, type ProbeResult } from '../src/health/health-prober';
+import { PoolsService, type HealthSnapshot } from '../src/pools/pools.service';
+import { startTestBackend, type TestBackend } from './backends';
+import { startOrchestrator, type RunningOrchestrator } from './harness';
+
+const CALLER = { 'x-tenant': 'acme', 'x-scope': 'read' };
+
+function waitForProbe(orch: RunningOrchestrator, match: (result: ProbeResult) => boolean): Promise<ProbeResult> {
+  const prober = orch.app.get(HealthProber);
+  return new Promise((resolve) => {
+    const off = prober.onProbe((result) => {
+      if (!match(result)) return;
+      off();
+      resolve(result);
+    });
+  });
+}
+
+async function get(
+  url: string,
+  headers: Record<string, string> = CALLER,
+): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+  const response = await fetch(url, { headers });
+  const text = await response.text();
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
+  };
+}
+
+/** A GET with the path and headers exactly as given (fetch normalises `%2e%2e` and drops `Connection`). */
+function rawGet(
+  base: string,
+  path: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: Record<string, unknown>; headers: Record<string, unknown> }> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: hostname, port, path, headers }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: JSON.parse(text) as Record<string, unknown>,
+        }),
+      );
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('ANY /proxy/<service>/<rest>', () => {
+  let backends: TestBackend[];
+  let orch: RunningOrchestrator;
+
+  beforeAll(async () => {
+    backends = await Promise.all(['a', 'b', 'c'].map((name) => startTestBackend(name)));
+    orch = await startOrchestrator({
+      ORCH_POOL_API: backends.map((b) => b.url).join(','),
+      ORCH_POOL_ALGO_API: 'round_robin',
+      ORCH_HEALTH_EVERY: '200ms',
+      ORCH_HEALTH_TIMEOUT: '150ms',
+      ORCH_CB_FAILS: '3',
+      ORCH_CB_OPEN_FOR: '400ms',
+      ORCH_PROXY_TIMEOUT: '300ms',
+      ORCH_IP_BURST: '1000000',
+      ORCH_IP_BURST_DEGRADED: '1000000',
+      ORCH_TENANT_BURST: '1000000',
+    });
+  });
+
+  afterAll(async () => {
+    await orch?.close();
+    await Promise.all(backends.map((b) => b.close()));
+  });
+
+  afterEach(() => {
+    for (const backend of backends) backend.failWith = undefined;
+  });
+
+  it('forwards method, path and query, strips hop-by-hop headers both ways and sets X-Forwarded-*', async () => {
+    const res = await rawGet(orch.url, '/proxy/api/v1/items?page=2', {
+      ...CALLER,
+      'x-correlation-id': 'proxy-1',
+      connection: 'keep-alive, x-secret-hop',
+      'x-secret-hop': 'drop me',
+      'x-forwarded-for': '198.51.100.1',
+      'x-shieldx-admission': 't=1,n=abc,v1=00',
+    });
+    expect(res.status).toBe(200);
+    expect(res.body['url']).toBe('/v1/items?page=2');
+    expect(res.body['method']).toBe('GET');
+    const sent = res.body['headers'] as Record<string, string>;
+    expect(sent['x-correlation-id']).toBe('proxy-1');
+    expect(sent['x-forwarded-for']).toBe('198.51.100.1, 127.0.0.1');
+    expect(sent['x-forwarded-proto']).toBe('http');
+    expect(sent['x-forwarded-host']).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(sent['x-tenant']).toBe('acme');
+    expect(sent['x-secret-hop']).toBeUndefined();
+    expect(sent['x-shieldx-admission']).toBeUndefined();
+    expect(res.headers['x-hop']).toBeUndefined();
+    expect(res.headers['keep-alive']).not.toBe('timeout=5');
+    expect(res.headers['x-correlation-id']).toBe('proxy-1');
+    expect(res.headers['ratelimit-limit']).toBe('1000000');
+  });
+
+  it('refuses bad callers and paths with 4xx JSON before reaching a backend', async () => {
+    const before = backends.reduce((n, b) => n + b.hits, 0);
+    expect((await get(`${orch.url}/proxy/api/x`, { 'x-scope': 'read' })).status).toBe(400);
+    expect((await get(`${orch.url}/proxy/api/x`, { 'x-tenant': 'a/b', 'x-scope': 'read' })).status).toBe(400);
+    expect((await rawGet(orch.url, '/proxy/api/a/%2e%2e/etc/passwd', CALLER)).body).toMatchObject({
+      error: 'invalid_request',
+    });
+    expect((await rawGet(orch.url, '/proxy/api/a/../../etc/passwd', CALLER)).body).toMatchObject({
+      error: 'invalid_request',
+    });
+    expect((await get(`${orch.url}/proxy/API/x`)).status).toBe(400);
+    expect((await get(`${orch.url}/proxy/nowhere/x`)).body).toMatchObject({ error: 'unknown_service' });
+    expect(backends.reduce((n, b) => n + b.hits, 0)).toBe(before);
+  });
+
+  it('answers 504 when the backend is slower than the timeout', async () => {
+    const res = await get(`${orch.url}/proxy/api/slow?ms=2000`);
+    expect(res.status).toBe(504);
+    expect(res.body).toMatchObject({ error: 'upstream_timeout', correlationId: expect.any(String) });
+  });
+
+  it('releases the in-flight count when the client aborts', async () => {
+    const pool = orch.app.get(PoolsService).get('api')!;
+    const controller = new AbortController();
+    const pending = fetch(`${orch.url}/proxy/api/hang`, { headers: CALLER, signal: controller.signal }).catch(
+      (e: Error) => e,
+    );
+    for (let i = 0; i < 100 && pool.backends.every((b) => b.inflight === 0); i++)
+      await new Promise((r) => setTimeout(r, 10));
+    expect(pool.backends.reduce((n, b) => n + b.inflight, 0)).toBe(1);
+    controller.abort();
+    await pending;
+    for (let i = 0; i < 100 && pool.backends.some((b) => b.inflight > 0); i++)
+      await new Promise((r) => setTimeout(r, 10));
+    expect(pool.backends.map((b) => b.inflight)).toEqual([0, 0, 0]);
+  });
+
+  it('streams a 64 MB upload and a 64 MB download without buffering them', async () => {
+    const size = 64 * 1024 * 1024;
+    const chunk = Buffer.alloc(1024 * 1024, 0x62);
+    const rssBefore = process.memoryUsage().rss;
+    const backend = (): TestBackend => backends.find((b) => b.uploadBytes > 0) ?? backends[0];
+    // The client sends half of the upload, then waits until a backend has received bytes before sending the rest: a
+    // proxy that buffered the body before forwarding it would never let that happen (and the test would time out).
+    let sent = 0;
+    const upload = Readable.from(
+      (async function* () {
+        while (sent < size) {
+          if (sent === size / 2) {
+            for (let i = 0; i < 500 && backends.every((b) => b.uploadBytes === 0); i++)
+              await new Promise((r) => setTimeout(r, 10));
+            expect(backend().uploadBytes).toBeGreaterThan(0);
+          }
+          sent += chunk.length;
+          yield chunk;
+        }
+      })(),
+    );
+    for (const b of backends) b.uploadBytes = 0;
+    const uploaded = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      const req = httpRequest(
+        `${orch.url}/proxy/api/upload`,
+        { method: 'POST', headers: { ...CALLER, 'content-type': 'application/octet-stream' } },
+        (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString()));
+          res.on('end', () => resolve(JSON.parse(text) as Record<string, unknown>));
+        },
+      );
+      req.on('error', reject);
+      upload.pipe(req);
+    });
+    expect(uploaded['bytes']).toBe(size);
+
+    // The backend sends half of the download, then waits until the client has received bytes.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    for (const b of backends) b.downloadGate = gate;
+    const response = await fetch(`${orch.url}/proxy/api/download?mb=64`, { headers: CALLER });
+    let received = 0;
+    for await (const part of response.body as unknown as AsyncIterable<Uint8Array>) {
+      received += part.length;
+      release();
+    }
+    for (const b of backends) b.downloadGate = undefined;
+    expect(received).toBe(size);
+    // Orchestrator, backends and client share this process; a buffered body would add 64 MB on its own.
+    expect((process.memoryUsage().rss - rssBefore) / 1024 / 1024).toBeLessThan(64);
+  });
+
+  it('opens the breaker of a backend answering 5xx and keeps traffic away from it, then recovers through a probe', async () => {
+    const bad = backends[0];
+    // Sick for traffic and for probes alike (a backend whose probe passes while it fails traffic would flap).
+    bad.failWith = 500;
+    bad.healthStatus = 500;
+    const statuses: number[] = [];
+    const pool = orch.app.get(PoolsService).get('api')!;
+    // Three consecutive failures open it, from traffic or from probes: a failing probe also marks the backend
+    // unhealthy, after which no traffic reaches it and the probes finish the count.
+    const deadline = performance.now() + 10_000;
+    while (pool.backends[0].breaker.stateName === 'closed' && performance.now() < deadline) {
+      statuses.push((await get(`${orch.url}/proxy/api/x`)).status);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(
+      pool.backends[0].breaker.stateName,
+      JSON.stringify({ statuses, history: orch.app.get(BreakerMonitor).recent() }),
+    ).not.toBe('closed');
+    // At most the three failures that opened it reached the client (GET retries hide most of them).
+    expect(statuses.filter((s) => s >= 500).length).toBeLessThanOrEqual(3);
+    const hitsWhileOpen = bad.hits;
+    for (let i = 0; i < 10; i++) expect((await get(`${orch.url}/proxy/api/x`)).status).toBe(200);
+    expect(bad.hits - hitsWhileOpen).toBeLessThanOrEqual(1);
+    bad.failWith = undefined;
+    bad.healthStatus = 200;
+    // The next probe after the open period is the half-open trial; success closes the breaker.
+    await waitForProbe(orch, (r) => r.backend === bad.url && pool.backends[0].breaker.stateName === 'closed');
+    const metrics = await (await fetch(`${orch.url}/metrics`)).text();
+    expect(metrics).toMatch(/orchestrator_cb_open_total [1-9]/);
+    expect(metrics).toMatch(/orchestrator_cb_close_total [1-9]/);
+    expect(metrics).toMatch(/orchestrator_health_probe_seconds_count\{result="ok"\} [1-9]/);
+  });
+
+  it('stops sending to a killed backend within one probe interval, with ≤ 0.1 % client errors under GET load', async () => {
+    const victim = backends[2];
+    const total = 2000;
+    let errors = 0;
+    let done = 0;
+    let killed = false;
+    const worker = async (): Promise<void> => {
+      while (done < total) {
+        done++;
+        if (!killed && done > total / 4) {
+          killed = true;
+          await victim.close();
+        }
+        const res = await fetch(`${orch.url}/proxy/api/x`, { headers: CALLER });
+        await res.arrayBuffer();
+        if (res.status !== 200) errors++;
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, worker));
+    expect(errors / total).toBeLessThanOrEqual(0.001);
+    await waitForProbe(orch, (r) => r.backend === victim.url && !r.healthy);
+    const hits = victim.hits;
+    for (let i = 0; i < 20; i++) expect((await get(`${orch.url}/proxy/api/x`)).status).toBe(200);
+    expect(victim.hits).toBe(hits);
+    const health = await get(`${orch.url}/health`);
+    const entry = (health.body as unknown as HealthSnapshot).pools['api'].backends.find((b) => b.url === victim.url);
+    expect(entry).toMatchObject({ healthy: false, last_error: expect.stringContaining('ECONNREFUSED') });
+    await victim.restart();
+    await waitForProbe(orch, (r) => r.backend === victim.url && r.healthy);
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('lets an in-flight proxied request finish while the server closes', async () => {
+    const backend = await startTestBackend('slow');
+    const orch = await startOrchestrator({ ORCH_POOL_API: backend.url, ORCH_SHUTDOWN_GRACE: '5s' });
+    try {
+      const pending = get(`${orch.url}/proxy/api/slow?ms=400`);
+      while (backend.hits === 0) await new Promise((r) => setTimeout(r, 5));
+      const closing = orch.close();
+      const res = await pending;
+      await closing;
+      expect(res.status).toBe(200);
+      expect(res.body['backend']).toBe('slow');
+      await expect(fetch(`${orch.url}/healthz`)).rejects.toThrow();
+    } finally {
+      await backend.close();
+    }
+  });
+});
