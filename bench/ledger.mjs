@@ -1,22 +1,43 @@
-// Benchmark of the audit ledger writer (libs/ledger): appends/s with group commit (one write + one fdatasync per
-// batch), compared with one fdatasync per append, plus verify throughput. Real files in a temporary directory on the
-// same file system as the OS temp dir; each figure is the median of BENCH_ROUNDS runs. Prints a markdown table only
-// (it writes nothing under docs/).
+// Benchmark of the audit ledger, in two parts, written to the `ledger` section of docs/BENCHMARKS.md:
 //
-//   node bench/ledger.mjs
+// 1. The writer alone (libs/ledger): appends/s with group commit (one write + one fdatasync per batch), compared with
+//    one fdatasync per append, plus verify throughput. Real files in a temporary directory on the file system of the
+//    OS temp dir; each figure is the median of BENCH_ROUNDS runs. The library is compiled with SWC (@swc/core, as the
+//    orchestrator build does) into the temporary directory first, so this measures the code the tests cover.
+// 2. `POST /route` req/s of the built orchestrator while policy denials are written to its ledger at ~1k/s, against
+//    the same side stream of allowed requests (nothing written), same process, rounds alternating.
+//
+//   node bench/ledger.mjs [--no-build] [--no-write] [--no-route]
 //
 // Environment (defaults in brackets): BENCH_ROUNDS [3], BENCH_LEDGER_ENTRIES [200000] for the group-commit runs,
-// BENCH_LEDGER_SYNC_ENTRIES [2000] for the one-fsync-per-append run, BENCH_LEDGER_DIR [os.tmpdir()].
-//
-// The library is compiled with SWC (@swc/core, as the orchestrator build does) into the temporary directory first,
-// so this runs with plain `node` and measures the same code the tests cover.
+// BENCH_LEDGER_SYNC_ENTRIES [2000] for the one-fsync-per-append run, BENCH_LEDGER_DIR [os.tmpdir()];
+// BENCH_DURATION [10] s per /route round, BENCH_CONNECTIONS [64], BENCH_DENY_RATE [1000] denials/s, BENCH_WARMUP [2] s,
+// BENCH_TOOL [wrk if installed, else autocannon].
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { transformFile } from '@swc/core';
-import { markdownTable } from './lib/report.mjs';
+import {
+  buildOrchestrator,
+  fetchJson,
+  fmt as format,
+  freePort,
+  gitInfo,
+  hasWrk,
+  installCleanup,
+  machineInfo,
+  median as medianOf,
+  runLoad,
+  runPaced,
+  sleep,
+  snapshotOrchestrator,
+  startServer,
+  startStubBackends,
+  tempDir,
+} from './lib/harness.mjs';
+import { markdownTable, textTable, writeSection } from './lib/report.mjs';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const SRC = join(ROOT, 'libs/ledger/src');
@@ -29,10 +50,46 @@ function envInt(name, fallback, min = 1) {
   return value;
 }
 
+const argv = process.argv.slice(2);
+for (const arg of argv) {
+  if (!['--no-build', '--no-write', '--no-route', '--help', '-h'].includes(arg)) {
+    console.error(`ignoring unknown argument ${arg} (usage: node bench/ledger.mjs [--no-build] [--no-write] [--no-route])`);
+  }
+}
+if (argv.includes('--help') || argv.includes('-h')) {
+  console.log(
+    'usage: node bench/ledger.mjs [--no-build] [--no-write] [--no-route]\n' +
+      'env: BENCH_ROUNDS=3 BENCH_LEDGER_ENTRIES=200000 BENCH_LEDGER_SYNC_ENTRIES=2000 BENCH_LEDGER_DIR=<tmp> ' +
+      'BENCH_DURATION=10 BENCH_CONNECTIONS=64 BENCH_DENY_RATE=1000 BENCH_WARMUP=2 BENCH_TOOL=wrk|autocannon',
+  );
+  process.exit(0);
+}
+
 const ROUNDS = envInt('BENCH_ROUNDS', 3);
 const ENTRIES = envInt('BENCH_LEDGER_ENTRIES', 200_000);
 const SYNC_ENTRIES = envInt('BENCH_LEDGER_SYNC_ENTRIES', 2000);
 const BASE_DIR = process.env.BENCH_LEDGER_DIR || os.tmpdir();
+const DURATION = envInt('BENCH_DURATION', 10);
+const CONNECTIONS = envInt('BENCH_CONNECTIONS', 64);
+const DENY_RATE = envInt('BENCH_DENY_RATE', 1000);
+const WARMUP = envInt('BENCH_WARMUP', 2, 0);
+const TOOL = process.env.BENCH_TOOL || (hasWrk() ? 'wrk' : 'autocannon');
+const BUILD = !argv.includes('--no-build') && process.env.BENCH_BUILD !== '0';
+const WRITE = !argv.includes('--no-write');
+const ROUTE = !argv.includes('--no-route');
+const DEFAULTS = { BENCH_ROUNDS: 3, BENCH_LEDGER_ENTRIES: 200_000, BENCH_DURATION: 10, BENCH_DENY_RATE: 1000 };
+const SETTINGS = { BENCH_ROUNDS: ROUNDS, BENCH_LEDGER_ENTRIES: ENTRIES, BENCH_DURATION: DURATION, BENCH_DENY_RATE: DENY_RATE };
+installCleanup({ deadlineMs: (600 + ROUNDS * 2 * (DURATION + WARMUP + 10) + (BUILD ? 400 : 0)) * 1000 });
+const startedAt = new Date();
+const command = [
+  ...Object.entries(process.env)
+    .filter(([key]) => key.startsWith('BENCH_'))
+    .sort()
+    .map(([key, value]) => `${key}=${value}`),
+  'node bench/ledger.mjs',
+  ...argv,
+].join(' ');
+const say = (text) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${text}`);
 
 function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
@@ -190,39 +247,215 @@ async function main() {
     }
     process.stderr.write('\n');
 
-    const cpu = os.cpus()[0]?.model?.trim() ?? 'unknown';
-    console.log(`### Audit ledger (libs/ledger) — appends/s with group commit\n`);
-    console.log(
-      `${cpu}, ${os.cpus().length} cores, ${process.version}, ${os.type()} ${os.release()}; ` +
-        `files under ${BASE_DIR}; median of ${ROUNDS} runs; entries are ~${rows[0][7]} B policy-deny events; load average ${os
-          .loadavg()
-          .map((v) => v.toFixed(1))
-          .join(
-            ' ',
-          )} (other work on the machine skews wall-clock figures: 'appends per CPU-s' counts this process's CPU time only).\n`,
-    );
-    console.log(
-      markdownTable(
-        [
-          'workload',
-          'entries',
-          'appends/s (median)',
-          'range',
-          'appends per CPU-s',
-          'fdatasyncs',
-          'entries/fsync',
-          'bytes/entry',
-        ],
-        rows,
-      ),
-    );
-    console.log(
-      `\nverifyLedger (streaming, SHA-256 + canonical JSON per line): ${fmt(median(verifyRates))} entries/s ` +
+    const headers = [
+      'workload',
+      'entries',
+      'appends/s (median)',
+      'range',
+      'appends per CPU-s',
+      'fdatasyncs',
+      'entries/fsync',
+      'bytes/entry',
+    ];
+    console.log(`\n${textTable(headers, rows)}\n`);
+    const verifyRate = median(verifyRates);
+    console.log(`verifyLedger: ${fmt(verifyRate)} entries/s`);
+    return [
+      `### The writer alone (libs/ledger): appends/s with group commit`,
+      '',
+      `Files under ${BASE_DIR}; median of ${ROUNDS} run(s); entries are ~${rows[0][7]} B policy-deny events. ` +
+        "Wall-clock figures move with other work on the machine; 'appends per CPU-s' counts this process's CPU time " +
+        'only. Every durable batch is one `write` + one `fdatasync`.',
+      '',
+      markdownTable(headers, rows),
+      '',
+      `\`verifyLedger\` (streaming; SHA-256 and canonical JSON per line): ${fmt(verifyRate)} entries/s ` +
         `(median of ${ROUNDS}, ${fmt(ENTRIES)} entries).`,
-    );
+    ].join('\n');
   } finally {
     await rm(work, { recursive: true, force: true });
   }
 }
 
-await main();
+// ---------------------------------------------------------------------------------------------------------------
+// Part 2: POST /route while denials are written to the ledger
+
+const ALLOWED_BODIES = [];
+for (let i = 0; i < 12; i++) {
+  ALLOWED_BODIES.push({
+    method: 'POST',
+    path: '/route',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ service: 'api', tenant: ['t1', 't2', 'acme', 'globex'][i % 4], scope: 'read', path: `/v1/r${i}` }),
+  });
+}
+/** The side stream: a distinct path per request, so every denial is an entry of its own (aggregation is off too). */
+function sideStream(deny) {
+  const requests = [];
+  for (let i = 0; i < 5000; i++) {
+    requests.push({
+      method: 'POST',
+      path: '/route',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        service: 'api',
+        tenant: 'side',
+        scope: 'read',
+        path: deny ? `/internal/bench/${i}` : `/v1/side/${i}`,
+      }),
+    });
+  }
+  return requests;
+}
+
+async function ledgerHead(origin) {
+  const answer = await fetchJson(`${origin}/admin/audit?limit=1`);
+  if (answer.status !== 200) throw new Error(`GET /admin/audit → ${answer.status} ${answer.body.slice(0, 200)}`);
+  return answer.json.lastSeq;
+}
+
+async function routePart() {
+  if (BUILD) {
+    const built = await buildOrchestrator({ log: say });
+    if (!built.ok) throw new Error(`orchestrator build failed:\n${built.output.slice(-4000)}`);
+  }
+  const snapshot = snapshotOrchestrator();
+  const stubs = await startStubBackends(3);
+  const work = tempDir('shieldx-bench-ledger-route-');
+  const ledgerPath = join(work, 'ledger.jsonl');
+  const port = await freePort();
+  const server = await startServer({
+    name: 'orchestrator',
+    script: snapshot.main,
+    cwd: snapshot.dir,
+    port,
+    env: {
+      ORCH_ALLOW_INSECURE: '1',
+      ORCH_PORT: String(port),
+      ORCH_HOST: '127.0.0.1',
+      ORCH_POOL_API: stubs.urls.map((url) => url.replace('http://', '')).join(','),
+      ORCH_IP_BURST: '1000000000',
+      ORCH_IP_BURST_DEGRADED: '1000000000',
+      ORCH_TENANT_BURST: '1000000000',
+      ORCH_LEDGER_PATH: ledgerPath,
+      ORCH_LEDGER_AGGREGATE_WINDOW: '0ms',
+      ORCH_LEDGER_MAX_PER_SECOND: '1000000',
+    },
+  });
+  say(`orchestrator pid ${server.pid} on ${server.origin}; ledger ${ledgerPath}`);
+  const check = await fetchJson(`${server.origin}/route`, sideStream(true)[0]);
+  if (check.status !== 403) throw new Error(`a side-stream denial answered ${check.status}: ${check.body}`);
+  const cases = [
+    { key: 'allowed', label: `side stream of ${fmt(DENY_RATE)} allowed req/s (nothing written)`, requests: sideStream(false) },
+    { key: 'denied', label: `side stream of ${fmt(DENY_RATE)} denied req/s (each one a ledger entry)`, requests: sideStream(true) },
+  ];
+  for (const c of cases) c.rounds = [];
+  if (WARMUP > 0) await runLoad(TOOL, { origin: server.origin, requests: ALLOWED_BODIES, connections: CONNECTIONS, durationS: WARMUP });
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const c of round % 2 === 0 ? cases : [...cases].reverse()) {
+      await sleep(500);
+      const seqBefore = await ledgerHead(server.origin);
+      const t0 = performance.now();
+      const [main, side] = await Promise.all([
+        runLoad(TOOL, { origin: server.origin, requests: ALLOWED_BODIES, connections: CONNECTIONS, durationS: DURATION }),
+        runPaced({
+          origin: server.origin,
+          requests: c.requests,
+          rate: DENY_RATE,
+          durationS: DURATION,
+          warmupS: 1,
+          connections: 16,
+        }),
+      ]);
+      const seqAfter = await ledgerHead(server.origin);
+      const seconds = (performance.now() - t0) / 1000;
+      if (!server.alive()) throw new Error(`the orchestrator died:\n${server.stderrTail()}`);
+      const result = { main, side, appendsPerS: (seqAfter - seqBefore) / seconds };
+      c.rounds.push(result);
+      say(
+        `round ${round + 1}/${ROUNDS} ${c.key.padEnd(8)} /route ${format.int(main.rps)} req/s p99 ${format.ms(main.p99)} ms; ` +
+          `side ${format.int(side.rps)}/s (non-2xx ${side.non2xx}); ledger ${format.int(result.appendsPerS)} appends/s`,
+      );
+    }
+  }
+  const verify = await fetchJson(`${server.origin}/admin/ledger/verify`);
+  await server.stop();
+  await stubs.close();
+  snapshot.dispose?.();
+  const base = medianOf(cases[0].rounds.map((r) => r.main.rps));
+  const headers = [
+    'case',
+    '/route req/s (median)',
+    'p50 ms',
+    'p99 ms',
+    'vs allowed side stream',
+    'side stream achieved/s',
+    'ledger appends/s',
+    'errors',
+    'req/s by round',
+  ];
+  const rows = cases.map((c) => {
+    const rps = medianOf(c.rounds.map((r) => r.main.rps));
+    return [
+      c.label,
+      format.int(rps),
+      format.ms(medianOf(c.rounds.map((r) => r.main.p50))),
+      format.ms(medianOf(c.rounds.map((r) => r.main.p99))),
+      format.ratio(rps / base),
+      format.int(medianOf(c.rounds.map((r) => r.side.rps))),
+      format.int(medianOf(c.rounds.map((r) => r.appendsPerS))),
+      c.rounds.reduce((n, r) => n + r.main.errors + r.main.timeouts + r.side.errors + r.side.timeouts, 0),
+      c.rounds.map((r) => format.int(r.main.rps)).join(' / '),
+    ];
+  });
+  console.log(`\n${textTable(headers, rows)}\n`);
+  const verdict = verify.json?.ok === true ? `intact, ${format.int(verify.json.entries)} entries` : `NOT intact: ${verify.body}`;
+  return [
+    `### \`POST /route\` while denials are written to the ledger at ~${fmt(DENY_RATE)}/s`,
+    '',
+    `The built orchestrator (dist/, copied aside), defaults except rate limits out of the way, ` +
+      '`ORCH_LEDGER_AGGREGATE_WINDOW=0ms` and `ORCH_LEDGER_MAX_PER_SECOND=1000000` (so every denial is its own entry: ' +
+      'with the defaults a flood of denials is aggregated and capped), one pool of 3 stub backends. Main load: ' +
+      `${TOOL}, ${CONNECTIONS} connections, 12 allowed \`/route\` bodies. At the same time a paced side stream ` +
+      `(\`runPaced\`, 16 connections) sends ${fmt(DENY_RATE)} req/s with a distinct path each: allowed paths in one ` +
+      'case, paths the default policy denies (`/internal/…`, 403, one `policy.deny` ledger entry each) in the other. ' +
+      `Same process, ${ROUNDS} round(s) of ${DURATION} s per case, order alternating. "ledger appends/s" is the ledger's ` +
+      'growth in seq over the round (from `GET /admin/audit`). After the rounds `GET /admin/ledger/verify`: ' +
+      `${verdict}.`,
+    '',
+    markdownTable(headers, rows),
+  ].join('\n');
+}
+
+const libMd = await main();
+const routeMd = ROUTE ? await routePart() : null;
+if (WRITE) {
+  const machine = machineInfo();
+  const git = gitInfo();
+  const nonDefault = Object.entries(DEFAULTS).filter(([key, value]) => SETTINGS[key] !== value);
+  const md = [
+    '## Audit ledger',
+    '',
+    `Command: \`${command}\`${process.env.npm_lifecycle_event ? ` (via \`npm run ${process.env.npm_lifecycle_event}\`)` : ''}  `,
+    `Date: ${startedAt.toISOString()}  `,
+    `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGB} GB RAM, ${machine.os}; load average at start ` +
+      `${machine.loadavg.join(' ')}, at the end ${os
+        .loadavg()
+        .map((v) => v.toFixed(2))
+        .join(' ')} (shared machine; load generators on the same cores)  `,
+    `Node ${machine.node}; code: commit ${git.commit}${git.dirty ? ' plus uncommitted changes' : ''}`,
+    ...(nonDefault.length
+      ? [
+          '',
+          `> **Short run, not the default settings** (${nonDefault.map(([k, v]) => `${k}=${SETTINGS[k]} instead of ${v}`).join(', ')}): ` +
+            'figures are indicative only.',
+        ]
+      : []),
+    '',
+    libMd,
+    ...(routeMd === null ? [] : ['', routeMd]),
+  ].join('\n');
+  const file = writeSection('ledger', md);
+  console.log(`wrote the "ledger" section of ${file}`);
+}
+process.exit(0);

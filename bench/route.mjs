@@ -39,6 +39,7 @@ import {
   startStubBackends,
   summarizeProfile,
   sum,
+  tail,
   tempDir,
 } from './lib/harness.mjs';
 import { markdownTable, textTable, writeSection } from './lib/report.mjs';
@@ -93,7 +94,7 @@ const expectedS =
   S.rateDuration +
   S.soak +
   (S.profile ? S.warmup + S.duration + 20 : 0);
-installCleanup({ deadlineMs: (2 * expectedS + 300 + (S.build ? 400 : 0)) * 1000 });
+installCleanup({ deadlineMs: (2 * expectedS + 300 + (S.build ? 600 : 0)) * 1000 });
 
 // ---------------------------------------------------------------------------------------------------------------
 // Requests: rotate over the three services, a few tenants, scopes and paths so there is no single hot key.
@@ -139,14 +140,7 @@ say(
     `fixed rate ${S.rate}/s for ${S.rateDuration} s, soak ${S.soak} s`,
 );
 
-if (S.build) {
-  const built = await buildOrchestrator({ log: say });
-  if (!built.ok) {
-    console.error(`orchestrator build failed; no figures written:\n${built.output.slice(-4000)}`);
-    process.exit(1);
-  }
-}
-const snapshot = snapshotOrchestrator();
+let snapshot; // set by prepareOrchestrator()
 const stubs = await startStubBackends(7);
 const pools = { api: stubs.urls.slice(0, 3), search: stubs.urls.slice(3, 5), static: stubs.urls.slice(5, 7) };
 const hostPort = (urls) => urls.map((url) => url.replace('http://', '')).join(',');
@@ -270,8 +264,40 @@ const loadOptions = (target, durationS) => ({
   durationS,
 });
 
+/**
+ * Builds (unless --no-build), snapshots dist/ and checks that the result starts. Colleagues edit the app while this
+ * runs: a build can fail, or succeed with an import of a file not written yet; then wait a minute and try again.
+ */
+async function prepareOrchestrator() {
+  const attempts = S.build ? 3 : 1;
+  for (let attempt = 1; ; attempt++) {
+    if (S.build) {
+      const built = await buildOrchestrator({ log: say });
+      if (!built.ok) {
+        console.error(`orchestrator build failed; no figures written:\n${built.output.slice(-4000)}`);
+        process.exit(1);
+      }
+    }
+    snapshot = snapshotOrchestrator();
+    try {
+      const probe = await byKey.orch.start({ name: 'orchestrator (start-up check)' });
+      await probe.stop();
+      return;
+    } catch (error) {
+      snapshot.dispose();
+      if (attempt >= attempts) throw error;
+      say(
+        `the built orchestrator does not start (a colleague mid-edit?); rebuilding in 60 s:\n${tail(error.message, 1500)}`,
+      );
+      await sleep(60_000);
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Start everything, check the answers, warm up.
+
+await prepareOrchestrator();
 
 for (const target of TARGETS) {
   target.server = await target.start();

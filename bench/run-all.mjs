@@ -9,7 +9,9 @@ import { fileURLToPath } from 'node:url';
 const BENCHMARKS = [
   'route.mjs',
   'ratelimit.mjs',
-  // 'policy.mjs', 'proxy.mjs', 'lb.mjs', 'ledger.mjs' — add each one here when it exists.
+  'caller-proof.mjs',
+  'ledger.mjs',
+  // 'policy.mjs', 'proxy.mjs', 'lb.mjs' — add each one here when it exists.
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));

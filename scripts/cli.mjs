@@ -3,8 +3,11 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { admissionCommand } from './admission.mjs';
 import { certsCommand } from './certs.mjs';
+import { ledgerCommand } from './ledger.mjs';
 import { ensureOpa } from './opa.mjs';
+import { uiCommand } from './ui.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const main = join(root, 'dist/orchestrator/apps/orchestrator/src/main.js');
@@ -22,15 +25,19 @@ commands:
   certs dev <dir> [--client <name>[=spiffe://…]]…
             a dev CA, a server certificate for localhost/127.0.0.1 and client certificates with SPIFFE URI SANs
             (default client: ingress); see shieldx certs help
+  admission sign --method <M> --path </path?query> [--secret <s>] [--time <unix>] [--curl]
+            print a valid admission header value (secret: --secret, else the first of ADMISSION_SECRET)
+  ledger verify <file|dir> [--hmac-secret-file <f> | --ed25519-public <pem>] [--json]
+            verify the audit ledger's hash chain (rotated files and signed checkpoints included): exit 0 when intact,
+            1 naming the first bad seq; see shieldx ledger help
+  ui [--build]
+            serve the admin UI (building it when needed) on ADMIN_UI_PORT (3000) / ADMIN_UI_HOST (127.0.0.1),
+            reading the orchestrator at ORCH_ADMIN_URL with ORCH_ADMIN_TOKEN; see shieldx ui --help
   help      this text
 `;
 
 /** Commands of the contract that later work adds; named here so nobody mistakes them for typos. */
-const PLANNED = {
-  ui: 'the admin UI server (issue 9)',
-  ledger: 'ledger verification (issue 8)',
-  admission: 'admission header signing (issue 5)',
-};
+const PLANNED = {};
 
 const [command, ...args] = process.argv.slice(2);
 switch (command) {
@@ -46,8 +53,17 @@ switch (command) {
   case 'policy':
     process.exit(policy(args));
     break;
+  case 'ui':
+    process.exit(await uiCommand(args));
+    break;
   case 'certs':
     process.exit(certsCommand(args));
+    break;
+  case 'ledger':
+    process.exit(await ledgerCommand(args));
+    break;
+  case 'admission':
+    process.exit(admissionCommand(args));
     break;
   case undefined:
   case 'help':

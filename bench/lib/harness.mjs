@@ -373,7 +373,7 @@ export const ORCH_MAIN = 'dist/orchestrator/apps/orchestrator/src/main.js';
  * starts with `rm -rf dist/orchestrator`, cannot change the code under test mid-run. The copy stays inside the
  * repository so that what the app finds by walking up from its own files (node_modules, the bundled policies/) is the
  * repository's.
- * @returns {{ dir: string, main: string }}
+ * @returns {{ dir: string, main: string, dispose: () => void }}
  */
 export function snapshotOrchestrator() {
   const source = resolve(ROOT, ORCH_DIST);
@@ -390,7 +390,11 @@ export function snapshotOrchestrator() {
   const dir = mkdtempSync(join(parent, `run-${process.pid}-`));
   tempDirs.add(dir);
   cpSync(source, join(dir, ORCH_DIST), { recursive: true });
-  return { dir, main: join(dir, ORCH_MAIN) };
+  const dispose = () => {
+    rmSync(dir, { recursive: true, force: true });
+    tempDirs.delete(dir);
+  };
+  return { dir, main: join(dir, ORCH_MAIN), dispose };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -6,9 +6,11 @@ import { LogController } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
 import type { OrchestratorConfig } from './config/config';
-import { correlationId } from './http/correlation';
 import { installGatewayHooks } from './http/gateway-hooks';
 import { createLogger, NestPinoLogger } from './logging/logger';
+import { correlationIdWithContext } from './logging/request-context';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { TracingService } from './tracing/tracing.service';
 import { buildHttpsOptions, readTlsMaterial, tlsFilesOf } from './tls/tls-material';
 import { TlsService } from './tls/tls.service';
 
@@ -34,6 +36,8 @@ export const SERVER_LIMITS = {
 export interface CreateAppOptions {
   /** Where log lines go (default: buffered stdout). Tests pass a stream they read. */
   readonly logDestination?: DestinationStream;
+  /** Test seam: trace every request into this exporter (see TracingService.useExporter). */
+  readonly spanExporter?: SpanExporter;
 }
 
 /** Builds the orchestrator application (not yet listening) from a validated configuration. */
@@ -41,14 +45,14 @@ export async function createApp(
   config: OrchestratorConfig,
   options: CreateAppOptions = {},
 ): Promise<NestFastifyApplication> {
-  const logger = createLogger(config.log.level, options.logDestination);
+  const logger = createLogger(config.log.level, options.logDestination, [config.admission.header]);
   // Read and validated before Nest exists: the HTTPS listener is created with the adapter. A bad set stops start-up.
   const tlsFiles = tlsFilesOf(config.tls);
   const tls = tlsFiles === undefined ? undefined : readTlsMaterial(tlsFiles, Date.now());
   const adapter = new FastifyAdapter({
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'corrId' }),
-    genReqId: correlationId,
+    genReqId: correlationIdWithContext,
     bodyLimit: config.route.maxBytes,
     return503OnClosing: true,
     requestTimeout: SERVER_LIMITS.requestTimeoutMs,
@@ -84,6 +88,7 @@ export async function createApp(
     logger.flush();
     done();
   });
+  if (options.spanExporter !== undefined) app.get(TracingService).useExporter(options.spanExporter);
   installGatewayHooks(app);
   const server = app.getHttpAdapter().getHttpServer() as HttpsServer;
   server.maxConnections = SERVER_LIMITS.maxConnections;

@@ -1,6 +1,8 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
+import { AdminModule } from './admin/admin.module';
 import type { OrchestratorConfig } from './config/config';
+import { AuthModule } from './auth/auth.module';
 import { ConfigModule } from './config/config.module';
 import { DemoModule } from './demo/demo.module';
 import { EventsModule } from './events/events.module';
@@ -14,6 +16,8 @@ import { ProxyModule } from './proxy/proxy.module';
 import { RedisModule } from './redis/redis.module';
 import { RouteModule } from './route/route.module';
 import { TlsModule } from './tls/tls.module';
+import { TracingModule } from './tracing/tracing.module';
+import { LedgerModule } from './ledger/ledger.module';
 
 /** The orchestrator, assembled from a validated configuration. */
 @Module({})
@@ -23,16 +27,20 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
+        TracingModule,
+        LedgerModule,
         EventsModule,
         MetricsModule,
         RedisModule,
         TlsModule,
+        AuthModule,
         PolicyModule,
         PoolsModule,
         RouteModule,
         ProxyModule,
         ResilienceModule,
         HealthModule,
+        AdminModule,
         ...(config.demo ? [DemoModule] : []),
       ],
       providers: [{ provide: APP_FILTER, useClass: GatewayExceptionFilter }],

@@ -1,4 +1,8 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { createApp } from '../src/app.factory';
 import { loadConfig, type Env } from '../src/config/config';
@@ -8,12 +12,28 @@ export interface RunningOrchestrator {
   readonly url: string;
   readonly app: NestFastifyApplication;
   readonly logs: Record<string, unknown>[];
+  /** The audit ledger file (a fresh temporary one, removed on close, unless the environment names one). */
+  readonly ledgerPath: string;
   close(): Promise<void>;
 }
 
-/** Starts the orchestrator from an environment, on 127.0.0.1 and a free port, capturing its log lines. */
-export async function startOrchestrator(env: Env): Promise<RunningOrchestrator> {
-  const { config } = loadConfig({ ORCH_ALLOW_INSECURE: '1', ORCH_PORT: '0', ...env });
+/** Options of {@link startOrchestrator}. */
+export interface StartOptions {
+  /** Listen address: `127.0.0.1` (default) or `::1` (an IPv6 client). */
+  readonly host?: '127.0.0.1' | '::1';
+  /** Trace every request into this exporter (an in-memory one in tests). */
+  readonly spanExporter?: SpanExporter;
+}
+
+/**
+ * Starts the orchestrator from an environment, on loopback and a free port, capturing its log lines. Each instance
+ * writes its audit ledger to its own temporary directory unless `ORCH_LEDGER_PATH` is given (one process may open a
+ * ledger file once).
+ */
+export async function startOrchestrator(env: Env, options: StartOptions = {}): Promise<RunningOrchestrator> {
+  const ledgerDir = env.ORCH_LEDGER_PATH === undefined ? mkdtempSync(join(tmpdir(), 'shieldx-e2e-ledger-')) : undefined;
+  const ledgerPath = env.ORCH_LEDGER_PATH ?? join(ledgerDir as string, 'ledger.jsonl');
+  const { config } = loadConfig({ ORCH_ALLOW_INSECURE: '1', ORCH_PORT: '0', ORCH_LEDGER_PATH: ledgerPath, ...env });
   const logs: Record<string, unknown>[] = [];
   let pending = '';
   const sink = new Writable({
@@ -28,10 +48,20 @@ export async function startOrchestrator(env: Env): Promise<RunningOrchestrator> 
       callback();
     },
   });
-  const app = await createApp(config, { logDestination: sink });
-  await app.listen({ port: 0, host: '127.0.0.1' });
+  const app = await createApp(config, { logDestination: sink, spanExporter: options.spanExporter });
+  const host = options.host ?? '127.0.0.1';
+  await app.listen({ port: 0, host });
   const url = await app.getUrl();
-  return { url: url.replace('[::1]', '127.0.0.1'), app, logs, close: () => app.close() };
+  return {
+    url: host === '::1' ? url : url.replace('[::1]', '127.0.0.1'),
+    app,
+    logs,
+    ledgerPath,
+    close: async () => {
+      await app.close();
+      if (ledgerDir !== undefined) rmSync(ledgerDir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** POSTs JSON (or a raw string) and returns status, headers and the parsed body. */

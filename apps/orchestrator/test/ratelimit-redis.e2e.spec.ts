@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemoBackend, type RunningDemoBackend } from '../src/demo/demo-backends';
 import { RateLimitBackend } from '../src/ratelimit/rate-limit-backend';
 import { post, startOrchestrator, type RunningOrchestrator } from './harness';
-import { startRedis, type RunningRedis } from './redis-harness';
+import { freePort, startRedis, type RunningRedis } from './redis-harness';
 
 /** Per-IP figure in these tests (tokens per minute = bucket size). */
 const IP_LIMIT = 300;
@@ -26,8 +26,9 @@ type Source = '127.0.0.1' | '127.0.0.2';
 async function burst(
   urls: readonly string[],
   total: number,
-  { body = BODY, headers = (_i: number): Record<string, string> => ({}), from = '127.0.0.1' as Source } = {},
+  options: { body?: object; headers?: (i: number) => Record<string, string>; from?: Source } = {},
 ): Promise<{ tally: Tally; elapsedMs: number }> {
+  const { body = BODY, headers = () => ({}), from = '127.0.0.1' } = options;
   const tally: Tally = new Map();
   const payload = JSON.stringify(body);
   const started = performance.now();
@@ -258,5 +259,45 @@ describe('rate limits shared through Redis by two orchestrators', () => {
     expect([...a.logs, ...b.logs, ...closed.logs]).toContainEqual(
       expect.objectContaining({ event: 'ratelimit_backend', state: 'up', backend: 'redis' }),
     );
+  });
+});
+
+describe('an orchestrator whose Redis is not there yet', () => {
+  let orch: RunningOrchestrator | undefined;
+  let redis: RunningRedis | undefined;
+
+  afterAll(async () => {
+    await orch?.close();
+    await redis?.stop();
+  });
+
+  it('starts and serves with in-process limits (fail-open), then moves to Redis once it appears', async () => {
+    const port = await freePort();
+    orch = await startOrchestrator({
+      ORCH_POOL_API: 'http://127.0.0.1:9',
+      ORCH_IP_BURST: '5',
+      ORCH_IP_BURST_DEGRADED: '5',
+      REDIS_ADDR: `127.0.0.1:${port}`,
+    });
+    expect(orch.app.get(RateLimitBackend).failover?.state).toBe('down');
+    expect(orch.logs).toContainEqual(expect.objectContaining({ event: 'redis_unavailable_at_start', level: 'warn' }));
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i++) statuses.push((await post(`${orch.url}/route`, BODY)).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429]);
+    const ready = await fetch(`${orch.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ info: { redis: { status: 'up', degraded: true } } });
+
+    const up = backendState(orch, 'up');
+    redis = await startRedis({ port });
+    await up;
+    expect(await metric(orch, 'orchestrator_ratelimit_redis_up')).toBe('orchestrator_ratelimit_redis_up 1');
+    // Redis holds fresh buckets: the shared limit starts full.
+    const after: number[] = [];
+    for (let i = 0; i < 6; i++) after.push((await post(`${orch.url}/route`, BODY)).status);
+    expect(after).toEqual([200, 200, 200, 200, 200, 429]);
+    expect(await (await fetch(`${orch.url}/readyz`)).json()).toMatchObject({
+      info: { redis: { status: 'up', connection: 'ready' } },
+    });
   });
 });

@@ -19,11 +19,12 @@ const running = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
 /**
- * Starts `redis-server --port <free> --save '' --appendonly no` on 127.0.0.1 and waits until it answers PING.
+ * Starts `redis-server --port <free> --save '' --appendonly no` on 127.0.0.1 (or on `options.port`) and waits until
+ * it answers PING.
  * Fails with a clear message when redis-server is not installed. Every server started here is killed when the
  * test process exits, whatever happens.
  */
-export async function startRedis(): Promise<RunningRedis> {
+export async function startRedis(options: { port?: number } = {}): Promise<RunningRedis> {
   const probe = spawnSync(REDIS_SERVER, ['--version'], { encoding: 'utf8' });
   if (probe.error !== undefined) {
     throw new Error(
@@ -37,7 +38,7 @@ export async function startRedis(): Promise<RunningRedis> {
       for (const child of running) child.kill('SIGKILL');
     });
   }
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   let child = await launch(port);
 
   const waitExit = (proc: ChildProcess, signal: NodeJS.Signals): Promise<void> => {
@@ -110,7 +111,8 @@ function ping(port: number): Promise<boolean> {
   });
 }
 
-function freePort(): Promise<number> {
+/** A free TCP port on 127.0.0.1 (the kernel's choice, released at once). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);

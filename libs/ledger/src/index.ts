@@ -17,7 +17,7 @@ export {
   LedgerWriteError,
 } from './errors';
 export { type LedgerFileHandle, type LedgerFileSystem, nodeFileSystem } from './file-system';
-export { type LedgerFileSet, rotatedPath, type RotatedFile } from './naming';
+export { fileSetFromNames, type LedgerFileSet, rotatedPath, type RotatedFile } from './naming';
 export {
   type CheckpointAlg,
   type CheckpointData,

@@ -294,5 +294,7 @@ describe(RefusalCache.name, () => {
     expect(cache.check('a', 60, 1)).toBeUndefined();
     expect(cache.check('c', 60, 1)).toBeDefined();
     expect(() => new RefusalCache({ maxKeys: 0 })).toThrow(/maxKeys/);
+    cache.clear();
+    expect(cache.check('c', 60, 1)).toBeUndefined();
   });
 });

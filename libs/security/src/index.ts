@@ -9,6 +9,36 @@ export { systemClock } from './clock';
 export type { Clock } from './clock';
 export { MemoryReplayStore } from './replay-store';
 export type { MemoryReplayStoreOptions, ReplayStore } from './replay-store';
+export { RedisReplayStore } from './redis-replay-store';
+export type { RedisReplayStoreOptions, RedisSetClient } from './redis-replay-store';
+export { FailoverReplayStore, ReplayStoreUnavailableError } from './failover-replay-store';
+export type { FailoverReplayStoreOptions } from './failover-replay-store';
+export { AdmissionVerifier, admissionMessage, signAdmission } from './admission';
+export type {
+  AdmissionFailureCode,
+  AdmissionRequest,
+  AdmissionResult,
+  AdmissionVerifierOptions,
+  SignAdmissionOptions,
+} from './admission';
+export {
+  DPOP_ALGORITHMS,
+  DpopVerifier,
+  accessTokenHash,
+  dpopAccessToken,
+  isDpopAuthorization,
+  normalizeHtu,
+} from './dpop';
+export type {
+  DpopAlgorithm,
+  DpopFailureCode,
+  DpopInvalidReason,
+  DpopRequest,
+  DpopResult,
+  DpopVerifierOptions,
+} from './dpop';
+export { DpopNonces } from './dpop-nonce';
+export type { DpopNoncesOptions } from './dpop-nonce';
 export { BucketStoreUnavailableError, FailoverBucketStore } from './failover-bucket-store';
 export type { FailoverBucketStoreOptions, FailureMode, PrimaryStateChange } from './failover-bucket-store';
 export { RedisBucketStore, TAKE_TOKEN_LUA } from './redis-bucket-store';

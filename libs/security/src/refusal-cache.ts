@@ -21,7 +21,8 @@ interface Refusal {
  * gains tokens by refilling at its rate (other instances can only take them), so after a refusal with
  * `retryAfterMs = r` no take can succeed before `r` has passed, whoever asks. The local deadline starts when the
  * answer arrives, so it errs (by the reply's transit time) on the side of refusing. An entry holds only for the rate
- * it was computed at: when the figure changes (degraded health), the store is asked again.
+ * it was computed at: when the figure changes (degraded health), the store is asked again. Refusals describe the
+ * store that gave them: clear the cache when another store takes over (a failover).
  */
 export class RefusalCache {
   private readonly entries = new Map<string, Refusal>();
@@ -38,6 +39,11 @@ export class RefusalCache {
   /** Keys remembered (expired ones linger until looked up or pushed out). */
   get size(): number {
     return this.entries.size;
+  }
+
+  /** Forgets every refusal (the buckets they were read from are no longer the ones in use). */
+  clear(): void {
+    this.entries.clear();
   }
 
   /** Records a refused take of `key` at rate `limit`, answered at `now`. Passing takes are ignored. */

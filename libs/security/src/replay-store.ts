@@ -1,6 +1,8 @@
 /**
  * The replay store port: `firstSeen` answers true exactly once per `key` within `ttlMs`, false for every repeat.
- * Implementations: in-process ({@link MemoryReplayStore}); Redis `SET NX PX` later.
+ * Implementations: in-process ({@link MemoryReplayStore}); Redis `SET NX PX` (`RedisReplayStore`), usually behind a
+ * `FailoverReplayStore` that defines what a Redis failure means. An implementation may throw (or reject) when it
+ * cannot tell; callers treat that as "unavailable", never as "first seen".
  */
 export interface ReplayStore {
   firstSeen(key: string, ttlMs: number, now: number): boolean | Promise<boolean>;

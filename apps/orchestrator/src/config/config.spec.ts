@@ -76,6 +76,23 @@ describe(loadConfig.name, () => {
     ]);
   });
 
+  it('reads ORCH_ADMIN_SANS like the client SAN allowlist, and warns that it needs TLS', () => {
+    const files = { ORCH_TLS_CERT_FILE: 's.pem', ORCH_TLS_KEY_FILE: 's.key', ORCH_TLS_CLIENT_CA_FILE: 'ca.pem' };
+    const { config, warnings } = loadConfig({
+      ...files,
+      ORCH_ADMIN_SANS: 'spiffe://shieldx.local/ns/ops/sa/admin, spiffe://shieldx.local/ns/sec/',
+    });
+    expect(config.admin.sans).toEqual(['spiffe://shieldx.local/ns/ops/sa/admin', 'spiffe://shieldx.local/ns/sec/']);
+    expect(warnings).toEqual([]);
+    expect(loadConfig(DEV).config.admin.sans).toEqual([]);
+    expect(problems({ ...DEV, ORCH_ADMIN_SANS: 'spiffe://x/*' })).toEqual([
+      expect.stringMatching(/^ORCH_ADMIN_SANS: .*wildcards/),
+    ]);
+    expect(loadConfig({ ...DEV, ORCH_ADMIN_SANS: 'spiffe://x/sa/admin' }).warnings).toEqual([
+      expect.stringMatching(/^ORCH_ADMIN_SANS has no effect without TLS/),
+    ]);
+  });
+
   it('names every bad key in one error', () => {
     const found = problems({
       ...DEV,
@@ -232,6 +249,11 @@ describe('rate-limit and Redis settings', () => {
       ['tiny.co', 10],
     ]);
     expect(loadConfig({ ...DEV, ORCH_RATELIMIT_REDIS_FAILURE: 'Closed' }).config.rateLimit.redisFailure).toBe('closed');
+    expect(loadConfig(DEV).config.replay.redisFailure).toBe('closed');
+    expect(loadConfig({ ...DEV, ORCH_REPLAY_REDIS_FAILURE: 'Open' }).config.replay.redisFailure).toBe('open');
+    expect(problems({ ...DEV, ORCH_REPLAY_REDIS_FAILURE: 'later' })).toEqual([
+      "ORCH_REPLAY_REDIS_FAILURE: 'later' must be open or closed",
+    ]);
     const bad = (raw: string) => problems({ ...DEV, ORCH_TENANT_LIMITS: raw })[0];
     expect(bad('acme=0')).toMatch(/^ORCH_TENANT_LIMITS: limit of 'acme' must be an integer/);
     expect(bad('acme=1.5')).toMatch(/got "1.5"/);
@@ -240,5 +262,85 @@ describe('rate-limit and Redis settings', () => {
     expect(bad('acme')).toMatch(/is not tenant=perMinute/);
     expect(bad('{"acme": -5}')).toMatch(/got -5/);
     expect(bad('[1]')).toMatch(/is not tenant=perMinute|JSON/);
+  });
+});
+
+describe('audit ledger and tracing settings', () => {
+  it('defaults to a 64 MiB rotation, group commit of 256 / 50 ms, 10 s aggregation, 1000 entries per type per s', () => {
+    const { config } = loadConfig(DEV);
+    expect(config.ledger).toEqual({
+      path: 'data/ledger-orchestrator.jsonl',
+      signingKey: undefined,
+      rotateBytes: 64 * 1024 * 1024,
+      batchMaxEntries: 256,
+      flushIntervalMs: 50,
+      aggregateWindowMs: 10_000,
+      maxPerTypePerSecond: 1000,
+    });
+    expect(config.tracing).toEqual({ otlpEndpoint: undefined, serviceName: 'shieldx-orchestrator' });
+  });
+
+  it('reads the ledger settings, sizes with units, and a signing key it never prints', () => {
+    const secret = 'hmac:correct-horse-battery-staple';
+    const { config } = loadConfig({
+      ...DEV,
+      ORCH_LEDGER_SIGNING_KEY: secret,
+      ORCH_LEDGER_ROTATE_BYTES: '8m',
+      ORCH_LEDGER_BATCH: '1024',
+      ORCH_LEDGER_FLUSH_INTERVAL: '5ms',
+      ORCH_LEDGER_AGGREGATE_WINDOW: '0s',
+      ORCH_LEDGER_MAX_PER_SECOND: '50',
+    });
+    expect(config.ledger).toMatchObject({
+      rotateBytes: 8 * 1024 * 1024,
+      batchMaxEntries: 1024,
+      flushIntervalMs: 5,
+      aggregateWindowMs: 0,
+      maxPerTypePerSecond: 50,
+    });
+    expect(config.ledger.signingKey).toMatchObject({ kind: 'hmac', secret: 'correct-horse-battery-staple' });
+    expect(JSON.stringify(config)).not.toContain('correct-horse');
+    expect(loadConfig({ ...DEV, ORCH_LEDGER_ROTATE_BYTES: '0' }).config.ledger.rotateBytes).toBe(0);
+  });
+
+  it('accepts an Ed25519 PEM written on one line with \\n escapes', async () => {
+    const { generateKeyPairSync } = await import('node:crypto');
+    const pem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const { config } = loadConfig({ ...DEV, ORCH_LEDGER_SIGNING_KEY: `ed25519:${pem.replace(/\n/g, '\\n')}` });
+    expect(config.ledger.signingKey?.kind).toBe('ed25519');
+  });
+
+  it('names bad ledger and tracing settings without repeating a secret', () => {
+    const found = problems({
+      ...DEV,
+      ORCH_LEDGER_SIGNING_KEY: 'hmac:short-secret',
+      ORCH_LEDGER_ROTATE_BYTES: 'lots',
+      ORCH_LEDGER_BATCH: '0',
+      ORCH_LEDGER_FLUSH_INTERVAL: '50',
+      ORCH_LEDGER_MAX_PER_SECOND: '-1',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://collector:4318',
+    });
+    expect(found.map((line) => line.split(':')[0])).toEqual([
+      'ORCH_LEDGER_SIGNING_KEY',
+      'ORCH_LEDGER_ROTATE_BYTES',
+      'ORCH_LEDGER_BATCH',
+      'ORCH_LEDGER_FLUSH_INTERVAL',
+      'ORCH_LEDGER_MAX_PER_SECOND',
+      'OTEL_EXPORTER_OTLP_ENDPOINT',
+    ]);
+    expect(found[0]).toMatch(/at least 16 bytes/);
+    expect(found.join('\n')).not.toContain('short-secret');
+    expect(problems({ ...DEV, ORCH_LEDGER_SIGNING_KEY: 'plain-secret-without-a-kind' })[0]).toMatch(
+      /^ORCH_LEDGER_SIGNING_KEY: expected "hmac:<secret>"/,
+    );
+  });
+
+  it('turns tracing on with an OTLP endpoint, without a trailing slash', () => {
+    const { config } = loadConfig({
+      ...DEV,
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318/',
+      OTEL_SERVICE_NAME: 'edge-gw',
+    });
+    expect(config.tracing).toEqual({ otlpEndpoint: 'http://127.0.0.1:4318', serviceName: 'edge-gw' });
   });
 });

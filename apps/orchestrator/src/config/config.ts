@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isAlgoName, type AlgoName } from '@shieldx/lb';
+import { parseSigningKey, type SigningKey } from '@shieldx/ledger';
 import { SanAllowlist, TrustedProxies } from '@shieldx/security';
 import { parse as parseYaml } from 'yaml';
 import {
@@ -81,7 +82,7 @@ export interface OrchestratorConfig {
   readonly redis: {
     /** Normalised `redis://` or `rediss://` URL (REDIS_ADDR or REDIS_URL); unset = everything in-process. */
     readonly url?: string;
-    /** Bound on each Redis command and on the connection attempt at boot (ORCH_REDIS_TIMEOUT), ms. */
+    /** Bound on each Redis command (ORCH_REDIS_TIMEOUT), ms; the connection attempt gets 4× that, at least 1 s. */
     readonly timeoutMs: number;
   };
   readonly policy: {
@@ -100,8 +101,36 @@ export interface OrchestratorConfig {
   };
   readonly admission: { readonly secrets: readonly string[]; readonly header: string; readonly skewMs: number };
   readonly dpop: { readonly required: boolean; readonly nonce: boolean; readonly publicUrl?: string };
-  readonly admin: { readonly token?: string; readonly allowPrivate: boolean };
-  readonly ledger: { readonly path: string };
+  /** Used admission nonces and DPoP jtis: while Redis fails, `closed` refuses proofs (401), `open` checks in-process. */
+  readonly replay: { readonly redisFailure: 'open' | 'closed' };
+  readonly admin: {
+    readonly token?: string;
+    readonly allowPrivate: boolean;
+    /** Client-certificate URI/DNS SANs (exact, or prefixes ending in `/`) admitted to /admin/* (ORCH_ADMIN_SANS). */
+    readonly sans: readonly string[];
+  };
+  readonly ledger: {
+    readonly path: string;
+    /** Signs a checkpoint every 1000 entries (ORCH_LEDGER_SIGNING_KEY); never logged (its JSON form is redacted). */
+    readonly signingKey?: SigningKey;
+    /** Rotate the active file before it exceeds this many bytes; 0 = never (ORCH_LEDGER_ROTATE_BYTES). */
+    readonly rotateBytes: number;
+    /** Entries per write + fdatasync (ORCH_LEDGER_BATCH). */
+    readonly batchMaxEntries: number;
+    /** Longest wait of an entry in a non-full batch, ms (ORCH_LEDGER_FLUSH_INTERVAL). */
+    readonly flushIntervalMs: number;
+    /** Identical events within this window become one entry with a count, ms; 0 = off (ORCH_LEDGER_AGGREGATE_WINDOW). */
+    readonly aggregateWindowMs: number;
+    /** Entries per event type per second; beyond it, one `audit.suppressed` summary (ORCH_LEDGER_MAX_PER_SECOND). */
+    readonly maxPerTypePerSecond: number;
+  };
+  /** OpenTelemetry tracing: on only when an OTLP endpoint is configured. */
+  readonly tracing: {
+    /** OTLP/HTTP base URL (OTEL_EXPORTER_OTLP_ENDPOINT); spans go to `<endpoint>/v1/traces`. Unset = tracing off. */
+    readonly otlpEndpoint?: string;
+    /** `service.name` of the spans (OTEL_SERVICE_NAME). */
+    readonly serviceName: string;
+  };
   readonly log: { readonly level: LogLevel; readonly fullIp: boolean };
   /** Start the built-in demo backends and pools (dev only). */
   readonly demo: boolean;
@@ -172,9 +201,17 @@ const KNOWN_KEYS = new Set([
   'ORCH_DPOP_REQUIRED',
   'ORCH_DPOP_NONCE',
   'ORCH_PUBLIC_URL',
+  'ORCH_REPLAY_REDIS_FAILURE',
   'ORCH_ADMIN_TOKEN',
   'ORCH_ADMIN_ALLOW_PRIVATE',
+  'ORCH_ADMIN_SANS',
   'ORCH_LEDGER_PATH',
+  'ORCH_LEDGER_SIGNING_KEY',
+  'ORCH_LEDGER_ROTATE_BYTES',
+  'ORCH_LEDGER_BATCH',
+  'ORCH_LEDGER_FLUSH_INTERVAL',
+  'ORCH_LEDGER_AGGREGATE_WINDOW',
+  'ORCH_LEDGER_MAX_PER_SECOND',
   'ORCH_LOG_LEVEL',
   'ORCH_LOG_FULL_IP',
   'ORCH_DEMO',
@@ -373,14 +410,59 @@ export function loadConfig(processEnv: Env, readText: ReadText = (path) => readF
         return url.origin;
       }),
     },
+    replay: {
+      redisFailure: read<'open' | 'closed'>('ORCH_REPLAY_REDIS_FAILURE', 'closed', (raw) => {
+        const mode = raw.trim().toLowerCase();
+        if (mode !== 'open' && mode !== 'closed') throw new Error(`'${raw}' must be open or closed`);
+        return mode;
+      }),
+    },
     admin: {
       token: read('ORCH_ADMIN_TOKEN', undefined as string | undefined, (raw) => {
         if (raw.trim().length < 16) throw new Error('must be at least 16 characters');
         return raw.trim();
       }),
       allowPrivate: read('ORCH_ADMIN_ALLOW_PRIVATE', false, parseFlag),
+      sans: read('ORCH_ADMIN_SANS', [] as string[], (raw) => {
+        const list = parseList(raw);
+        new SanAllowlist(list);
+        return list;
+      }),
     },
-    ledger: { path: optional('ORCH_LEDGER_PATH') ?? 'data/ledger-orchestrator.jsonl' },
+    ledger: {
+      path: optional('ORCH_LEDGER_PATH') ?? 'data/ledger-orchestrator.jsonl',
+      signingKey: read('ORCH_LEDGER_SIGNING_KEY', undefined as SigningKey | undefined, parseLedgerSigningKey),
+      rotateBytes: read('ORCH_LEDGER_ROTATE_BYTES', 64 * 1024 * 1024, parseByteSize),
+      batchMaxEntries: read('ORCH_LEDGER_BATCH', 256, (raw) => parseInteger(raw, 1, 65_536)),
+      flushIntervalMs: read('ORCH_LEDGER_FLUSH_INTERVAL', 50, (raw) => {
+        const ms = parseDuration(raw);
+        if (ms > 10_000) throw new Error(`'${raw}' must be at most 10s`);
+        return ms;
+      }),
+      aggregateWindowMs: read('ORCH_LEDGER_AGGREGATE_WINDOW', 10_000, (raw) => {
+        const ms = parseDuration(raw);
+        if (ms > 3_600_000) throw new Error(`'${raw}' must be at most 1h`);
+        return ms;
+      }),
+      maxPerTypePerSecond: read('ORCH_LEDGER_MAX_PER_SECOND', 1000, (raw) => parseInteger(raw, 1, 1_000_000)),
+    },
+    tracing: {
+      otlpEndpoint: read('OTEL_EXPORTER_OTLP_ENDPOINT', undefined as string | undefined, (raw) => {
+        let url: URL;
+        try {
+          url = new URL(raw.trim());
+        } catch {
+          throw new Error(`'${raw}' is not a URL (http://host:4318)`);
+        }
+        if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`'${raw}' must be an http(s) URL`);
+        if (url.search !== '' || url.hash !== '') throw new Error(`'${raw}' must not have a query or fragment`);
+        return url.href.replace(/\/+$/, '');
+      }),
+      serviceName: read('OTEL_SERVICE_NAME', 'shieldx-orchestrator', (raw) => {
+        if (!/^[\x21-\x7e]{1,128}$/.test(raw.trim())) throw new Error(`'${raw}' must be 1-128 printable characters`);
+        return raw.trim();
+      }),
+    },
     log: {
       level: read('ORCH_LOG_LEVEL', 'info', (raw) => {
         const level = raw.trim().toLowerCase();
@@ -393,6 +475,9 @@ export function loadConfig(processEnv: Env, readText: ReadText = (path) => readF
     demo: read('ORCH_DEMO', false, parseFlag),
   };
 
+  if (tlsFiles === 0 && config.admin.sans.length > 0) {
+    warnings.push('ORCH_ADMIN_SANS has no effect without TLS (ORCH_TLS_* files): no client certificate is verified');
+  }
   if (config.rateLimit.ipPerMinuteDegraded > config.rateLimit.ipPerMinute) {
     problems.push('ORCH_IP_BURST_DEGRADED: must not exceed ORCH_IP_BURST');
   }
@@ -401,6 +486,35 @@ export function loadConfig(processEnv: Env, readText: ReadText = (path) => readF
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return { config, warnings };
+}
+
+/**
+ * ORCH_LEDGER_SIGNING_KEY: `hmac:<secret ≥ 16 bytes>` or `ed25519:<PKCS#8 PEM>` (a bare PEM too; `\n` escapes in a
+ * one-line PEM are turned into newlines). The key's JSON form is `"[redacted]"`, so the configuration can be printed.
+ * Error messages never repeat the value.
+ */
+function parseLedgerSigningKey(raw: string): SigningKey {
+  const spec = raw.includes('-----BEGIN') ? raw.replace(/\\n/g, '\n') : raw;
+  let key: SigningKey;
+  try {
+    key = parseSigningKey(spec, 'ORCH_LEDGER_SIGNING_KEY');
+  } catch (error) {
+    throw new Error((error as Error).message.replace(/^ORCH_LEDGER_SIGNING_KEY: /, ''));
+  }
+  const redacted = () => '[redacted]';
+  Object.defineProperty(key, 'toJSON', { value: redacted, enumerable: false });
+  Object.defineProperty(key, Symbol.for('nodejs.util.inspect.custom'), { value: redacted, enumerable: false });
+  return key;
+}
+
+/** A byte count: an integer, optionally with a binary unit `k`, `m` or `g` (`64m` = 64 MiB); 0 allowed. */
+function parseByteSize(raw: string): number {
+  const match = /^(\d+)\s*([kmg]i?b?)?$/i.exec(raw.trim());
+  if (match === null) throw new Error(`'${raw}' is not a size; write bytes or a number with k, m or g (64m)`);
+  const unit = (match[2] ?? '').charAt(0).toLowerCase();
+  const value = Number(match[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1);
+  if (!Number.isSafeInteger(value) || value > 1024 ** 4) throw new Error(`'${raw}' is too large (at most 1024g)`);
+  return value;
 }
 
 function positiveDuration(raw: string): number {

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { anonymizeIp } from '@shieldx/security';
 
 /** Kinds of security event (contract: audit ledger). */
 export type SecurityEventType =
@@ -29,12 +30,34 @@ export interface SecurityEventSink {
 /** Injection token for the list of sinks. */
 export const SECURITY_EVENT_SINKS = Symbol('SECURITY_EVENT_SINKS');
 
-/** Writes each event as one warn-level log line: the first sink, until the audit ledger lands. */
+/** Data members holding a client address, or a rate-limit key naming one (`ip:<address>`). */
+const IP_MEMBER = /^(?:ip|clientIp|client_ip|sourceIp|remoteAddress|address)$/;
+
+/**
+ * Writes each event as one warn-level log line (the audit ledger has the full record). Client addresses in the data
+ * (`ip`, `clientIp`, … members, and `ip:<address>` rate-limit keys) are anonymised like the access log's unless
+ * `showIp` is the identity (ORCH_LOG_FULL_IP=1).
+ */
 export class LogEventSink implements SecurityEventSink {
   private readonly logger = new Logger('security');
 
+  constructor(private readonly showIp: (ip: string) => string = anonymizeIp) {}
+
   write(event: SecurityEvent): void {
-    this.logger.warn({ event: event.type, corrId: event.corrId, data: event.data });
+    this.logger.warn({ event: event.type, corrId: event.corrId, data: this.mask(event.data) });
+  }
+
+  private mask(data: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> {
+    let masked: Record<string, unknown> | undefined;
+    for (const key in data) {
+      const value = data[key];
+      if (typeof value !== 'string') continue;
+      let shown: string | undefined;
+      if (value.startsWith('ip:')) shown = `ip:${this.showIp(value.slice(3))}`;
+      else if (IP_MEMBER.test(key)) shown = this.showIp(value);
+      if (shown !== undefined && shown !== value) (masked ??= { ...data })[key] = shown;
+    }
+    return masked ?? data;
   }
 }
 
@@ -45,6 +68,7 @@ export class LogEventSink implements SecurityEventSink {
 @Injectable()
 export class SecurityEvents {
   private readonly logger = new Logger(SecurityEvents.name);
+  private listeners: ((event: SecurityEvent) => void)[] = [];
 
   constructor(@Inject(SECURITY_EVENT_SINKS) private readonly sinks: readonly SecurityEventSink[]) {}
 
@@ -56,5 +80,20 @@ export class SecurityEvents {
         this.logger.error({ event: 'security_event_sink_failed', type: event.type, err: error });
       }
     }
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.logger.error({ event: 'security_event_listener_failed', type: event.type, err: error });
+      }
+    }
+  }
+
+  /** Calls `listener` with every event after the sinks took it (the admin event stream). Returns an unsubscribe. */
+  onEvent(listener: (event: SecurityEvent) => void): () => void {
+    this.listeners = [...this.listeners, listener];
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== listener);
+    };
   }
 }

@@ -6,6 +6,7 @@ import { POLICY_ENGINE } from '../policy/policy.module';
 import { PoolsService, type HealthSnapshot } from '../pools/pools.service';
 import { TlsService } from '../tls/tls.service';
 import { RedisHealthIndicator } from '../redis/redis.health';
+import { LedgerService } from '../ledger/ledger.service';
 
 /** `/health` (pool status), `/healthz` (liveness) and `/readyz` (readiness), as the contract describes. */
 @Controller()
@@ -17,6 +18,7 @@ export class HealthController {
     @Inject(POLICY_ENGINE) private readonly policy: PolicyEngine,
     private readonly tls: TlsService,
     private readonly redis: RedisHealthIndicator,
+    private readonly ledger: LedgerService,
   ) {}
 
   /** Pool status; 503 while the healthy ratio is under ORCH_HEALTH_DEGRADED_RATIO. */
@@ -37,7 +39,7 @@ export class HealthController {
 
   /**
    * Readiness: a policy engine is loaded; Redis answers when configured (see RedisHealthIndicator); the serving
-   * certificate has not expired when TLS is configured.
+   * certificate has not expired when TLS is configured; the audit ledger is writing.
    */
   @Get('readyz')
   @HealthCheck()
@@ -51,7 +53,17 @@ export class HealthController {
       },
       ...(this.redis.configured ? [() => this.redis.check()] : []),
       ...(this.tls.enabled ? [() => this.tlsCertificate()] : []),
+      () => this.auditLedger(),
     ]);
+  }
+
+  /** The audit ledger: down while its writer has failed (events are then counted, not recorded; see LedgerService). */
+  private auditLedger() {
+    const indicator = this.indicators.check('ledger');
+    const { state, lastSeq, syncedSeq, lastError } = this.ledger.status();
+    return state === 'up'
+      ? indicator.up({ lastSeq, syncedSeq })
+      : indicator.down({ state, lastSeq, syncedSeq, error: lastError });
   }
 
   /** TLS (when configured): down once the serving certificate has expired. */

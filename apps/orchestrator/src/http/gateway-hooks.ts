@@ -1,12 +1,15 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { anonymizeIp, EMPTY_IDENTITY, resolveClientIp, TrustedProxies } from '@shieldx/security';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { CallerProofService } from '../auth/caller-proof.service';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import { GatewayMetrics } from '../metrics/gateway-metrics';
 import { RateLimitService } from '../ratelimit/rate-limit.service';
 import { ClientIdentityService } from '../tls/client-identity.service';
 import { IDENTITY_EXEMPT_ROUTES } from '../tls/tls.constants';
+import { traced } from '../tracing/spans';
+import { TracingService } from '../tracing/tracing.service';
 import { ClientIdentityRefusedError } from './errors';
 import './request-state';
 
@@ -26,6 +29,8 @@ export function installGatewayHooks(app: NestFastifyApplication): void {
   const limits = app.get(RateLimitService);
   const metrics = app.get(GatewayMetrics);
   const identities = app.get(ClientIdentityService);
+  const tracing = app.get(TracingService);
+  const proofs = app.get(CallerProofService);
   const trusted = new TrustedProxies(config.rateLimit.trustedProxies);
   const showIp = config.log.fullIp ? (ip: string) => ip : anonymizeIp;
   const fastify = app.getHttpAdapter().getInstance();
@@ -39,6 +44,7 @@ export function installGatewayHooks(app: NestFastifyApplication): void {
     };
     request.gateway = state;
     reply.header('x-correlation-id', request.id);
+    if (tracing.enabled) request.gateway.trace = tracing.startRequest(request);
     if (identities.enabled) {
       // Once per connection (cached on the TLS socket); refused before the body is read, probes excepted.
       const peer = identities.of(request.raw.socket, request.id);
@@ -48,16 +54,33 @@ export function installGatewayHooks(app: NestFastifyApplication): void {
         return done(new ClientIdentityRefusedError());
       }
     }
+    // Caller proof (admission header, DPoP), then the per-IP limit; probes and scrapes are exempt from both.
+    if (IDENTITY_EXEMPT_ROUTES.has(request.routeOptions.url ?? '')) return done();
+    let proven: void | Promise<void>;
+    try {
+      proven = proofs.check(request, reply);
+    } catch (error) {
+      return done(error as Error);
+    }
+    if (proven instanceof Promise) proven.then(() => limitIp(request, done), done);
+    else limitIp(request, done);
+  });
+
+  function limitIp(request: FastifyRequest, done: (err?: Error) => void): void {
     if (!isDataPlane(request.routeOptions.url)) return done();
     let outcome: void | Promise<void>;
     try {
-      outcome = limits.checkIp(state, request.id);
+      const trace = request.gateway.trace;
+      outcome =
+        trace === undefined
+          ? limits.checkIp(request.gateway, request.id)
+          : traced(trace, 'ratelimit.ip', () => limits.checkIp(request.gateway, request.id));
     } catch (error) {
       return done(error as Error);
     }
     if (outcome instanceof Promise) outcome.then(() => done(), done);
     else done();
-  });
+  }
 
   fastify.addHook(
     'onSend',
@@ -86,12 +109,17 @@ export function installGatewayHooks(app: NestFastifyApplication): void {
       latencyMs: Math.round(latencyMs * 1000) / 1000,
     });
     if (state !== null) limits.takeOwedIp(state);
+    if (state?.trace !== undefined) tracing.endRequest(state.trace, reply.statusCode, state);
     done();
   });
 
   // A request abandoned before its answer still owes its per-IP token (Redis mode defers it; see RateLimitService).
   fastify.addHook('onRequestAbort', (request: FastifyRequest, done: () => void) => {
     if (request.gateway !== null) limits.takeOwedIp(request.gateway);
+    if (request.gateway?.trace !== undefined) {
+      tracing.endRequest(request.gateway.trace, 499, request.gateway, true);
+      request.gateway.trace = undefined;
+    }
     done();
   });
 }

@@ -1,10 +1,13 @@
 import type { BucketResult, ClientIdentity } from '@shieldx/security';
+import type { RequestTrace } from '../tracing/spans';
 
 /** What the gateway learns about one request as it moves through the pipeline (for headers and the access log). */
 export interface GatewayRequestState {
   clientIp: string;
   /** The verified client certificate's URI/DNS SANs (empty without TLS); for guards and the policy input. */
   identity: ClientIdentity;
+  /** RFC 7638 thumbprint of the key of a verified DPoP proof; for the policy input (`input.dpop.jkt`). */
+  dpopJkt?: string;
   tenant?: string;
   action?: string;
   backend?: string;
@@ -12,6 +15,8 @@ export interface GatewayRequestState {
   limit?: { readonly limit: number; readonly result: BucketResult };
   /** With Redis: the per-IP take still owed, made together with the tenant's (see RateLimitService.checkIp). */
   deferredIp?: { readonly key: string; readonly limit: number };
+  /** The request's trace while tracing is on (absent when off: every traced stage tests this one property). */
+  trace?: RequestTrace;
 }
 
 declare module 'fastify' {

@@ -1,6 +1,7 @@
 import type { LoggerService } from '@nestjs/common';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { LogLevel } from '../config/config';
+import { requestContext, type RequestContext } from './request-context';
 
 /** Header values that must never reach a log line, whatever logs a request object. */
 export const REDACTED_PATHS = [
@@ -14,11 +15,51 @@ export const REDACTED_PATHS = [
   'headers["x-shieldx-admission"]',
 ];
 
+/** Redaction paths for a header name (lowercase), under both places a request's headers are logged from. */
+export function redactedPathsFor(header: string): string[] {
+  const name = JSON.stringify(header.toLowerCase());
+  return [`req.headers[${name}]`, `headers[${name}]`];
+}
+
+const NO_CONTEXT: Partial<RequestContext> = Object.freeze({});
+const CHINDINGS = pino.symbols.chindingsSym;
+
 /**
- * The process logger: pino, one JSON object per line with `timestamp`, `level` (as a word), `service`. Fastify uses
- * it for request-bound children (carrying `corrId`) and Nest through {@link NestPinoLogger}.
+ * pino `mixin`: the request context of the running code ({@link requestContext}), for loggers that are not already
+ * bound to a request. Fastify's request loggers carry `corrId` in their bindings; Nest's `Logger` (the root logger
+ * through {@link NestPinoLogger}) does not, so its lines written while serving a request get the request's `corrId`.
  */
-export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
+function contextMixin(_object: object, _level: number, logger: Logger): object {
+  const context = requestContext.getStore();
+  if (context === undefined) return NO_CONTEXT;
+  const bindings = (logger as unknown as Record<symbol, string | undefined>)[CHINDINGS];
+  return bindings !== undefined && bindings.includes('"corrId"') ? NO_CONTEXT : context;
+}
+
+/** Puts the context's `corrId` first, unless the line names its own (the line wins, as pino's default merge does). */
+function mergeContext(line: object, context: object): object {
+  if (context === NO_CONTEXT || (line as { corrId?: unknown }).corrId !== undefined) return line;
+  return { corrId: (context as RequestContext).corrId, ...line };
+}
+
+/** A request as it may be logged: method and path only (never the query string, never headers or the body). */
+function requestSerializer(request: { method?: string; url?: string; routeOptions?: { url?: string } }): object {
+  const url = typeof request.url === 'string' ? request.url : '';
+  const q = url.indexOf('?');
+  return { method: request.method, path: q === -1 ? url : url.slice(0, q), route: request.routeOptions?.url };
+}
+
+/**
+ * The process logger: pino, one JSON object per line with `timestamp`, `level` (as a word), `service`, and the
+ * `corrId` of the request being served (see {@link contextMixin}). Fastify uses it for request-bound children
+ * (carrying `corrId`) and Nest through {@link NestPinoLogger}. `redactHeaders` adds header names to
+ * {@link REDACTED_PATHS} (the configured admission header). A logged `req` keeps only method and path.
+ */
+export function createLogger(
+  level: LogLevel,
+  destination?: DestinationStream,
+  redactHeaders: readonly string[] = [],
+): Logger {
   return pino(
     {
       level,
@@ -26,7 +67,13 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
       messageKey: 'msg',
       timestamp: () => `,"timestamp":"${new Date().toISOString()}"`,
       formatters: { level: (label) => ({ level: label }) },
-      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+      mixin: contextMixin,
+      mixinMergeStrategy: mergeContext,
+      serializers: { req: requestSerializer },
+      redact: {
+        paths: [...new Set([...REDACTED_PATHS, ...redactHeaders.flatMap(redactedPathsFor)])],
+        censor: '[redacted]',
+      },
     },
     destination ?? pino.destination({ fd: 1, sync: false, minLength: 4096 }),
   );

@@ -25,7 +25,25 @@ export class GatewayMetrics {
     @InjectMetric(METRIC.httpDuration) private readonly httpDuration: Histogram<string>,
     @InjectMetric(METRIC.certExpiry) private readonly certExpiry: Gauge<string>,
     @InjectMetric(METRIC.tarpitActive) private readonly tarpitActive: Gauge<string>,
+    @InjectMetric(METRIC.authFailed) private readonly authFailedTotal: Counter<string>,
+    @InjectMetric(METRIC.replayStoreErrors) private readonly replayStoreErrorTotal: Counter<string>,
   ) {}
+
+  /** A caller proof refused: `scheme` is `admission` or `dpop`, `code` the 401's error code. */
+  authFailed(scheme: string, code: string): void {
+    const key = `a\u0000${scheme}\u0000${code}`;
+    let child = this.children.get(key);
+    if (child === undefined) {
+      child = this.authFailedTotal.labels(scheme, code);
+      this.children.set(key, child);
+    }
+    child.inc();
+  }
+
+  /** A check of the shared replay store failed (error or timeout). */
+  replayStoreError(): void {
+    this.replayStoreErrorTotal.inc();
+  }
 
   /** Requests held in the tarpit now. */
   tarpitHeld(count: number): void {

@@ -6,6 +6,8 @@ export const METRIC = {
   lbPick: 'orchestrator_lb_pick_total',
   rateLimitDenied: 'orchestrator_ratelimit_denied_total',
   rateLimitRedisUp: 'orchestrator_ratelimit_redis_up',
+  authFailed: 'orchestrator_auth_failed_total',
+  replayStoreErrors: 'orchestrator_replay_store_errors_total',
   httpDuration: 'orchestrator_http_request_duration_seconds',
   certExpiry: 'ratls_cert_expiry_seconds',
   opaCacheHit: 'orchestrator_opa_cache_hit_total',
@@ -21,4 +23,7 @@ export const METRIC = {
   cbOpen: 'orchestrator_cb_open_total',
   cbHalfOpen: 'orchestrator_cb_halfopen_total',
   cbClose: 'orchestrator_cb_close_total',
+  ledgerEvents: 'orchestrator_ledger_events_total',
+  ledgerErrors: 'orchestrator_ledger_errors_total',
+  ledgerUp: 'orchestrator_ledger_up',
 } as const;

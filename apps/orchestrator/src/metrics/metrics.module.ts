@@ -7,6 +7,7 @@ import {
 } from '@willsoto/nestjs-prometheus';
 import { METRIC } from './metric-names';
 import { PolicyMetrics } from '../policy/policy-metrics';
+import { LedgerMetrics } from '../ledger/ledger-metrics';
 import { GatewayMetrics } from './gateway-metrics';
 import { ResilienceMetrics } from './resilience-metrics';
 
@@ -35,6 +36,15 @@ import { ResilienceMetrics } from './resilience-metrics';
       name: METRIC.rateLimitDenied,
       help: 'Requests refused by a token bucket',
       labelNames: ['scope'],
+    }),
+    makeCounterProvider({
+      name: METRIC.authFailed,
+      help: 'Caller proofs refused (scheme: admission or dpop; code: the error code of the 401)',
+      labelNames: ['scheme', 'code'],
+    }),
+    makeCounterProvider({
+      name: METRIC.replayStoreErrors,
+      help: 'Failed or timed-out checks of the shared (Redis) replay store',
     }),
     makeGaugeProvider({
       name: METRIC.rateLimitRedisUp,
@@ -75,10 +85,22 @@ import { ResilienceMetrics } from './resilience-metrics';
     makeCounterProvider({ name: METRIC.cbOpen, help: 'Circuit breakers that opened' }),
     makeCounterProvider({ name: METRIC.cbHalfOpen, help: 'Circuit breakers that went half-open' }),
     makeCounterProvider({ name: METRIC.cbClose, help: 'Circuit breakers that closed' }),
+    makeCounterProvider({
+      name: METRIC.ledgerEvents,
+      help: 'Security events offered to the audit ledger, by outcome (written, aggregated, suppressed)',
+      labelNames: ['outcome'],
+    }),
+    makeCounterProvider({
+      name: METRIC.ledgerErrors,
+      help: 'Audit ledger problems: write (the writer failed), dropped (an event lost while it was down), invalid',
+      labelNames: ['kind'],
+    }),
+    makeGaugeProvider({ name: METRIC.ledgerUp, help: '1 while the audit ledger accepts entries, 0 while it is down' }),
     GatewayMetrics,
     PolicyMetrics,
     ResilienceMetrics,
+    LedgerMetrics,
   ],
-  exports: [GatewayMetrics, PolicyMetrics, ResilienceMetrics],
+  exports: [GatewayMetrics, PolicyMetrics, ResilienceMetrics, LedgerMetrics],
 })
 export class MetricsModule {}

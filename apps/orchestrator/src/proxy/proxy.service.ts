@@ -10,6 +10,7 @@ import { GatewayMetrics } from '../metrics/gateway-metrics';
 import { RateLimitService } from '../ratelimit/rate-limit.service';
 import { SCOPE_PATTERN, SERVICE_PATTERN, TENANT_PATTERN } from '../route/route-request.dto';
 import { RouteService, type RouteContext, type RoutePlan } from '../route/route.service';
+import { endUpstreamSpan, injectTraceContext, upstreamSpan } from '../tracing/spans';
 import { isSafePath } from '../validation/safe-path';
 import { forward, isClientGone, type ForwardResult } from './forward';
 import { upstreamRequestHeaders } from './headers';
@@ -107,7 +108,7 @@ export class ProxyService {
       algoHeader: this.single(request.headers['x-lb-algo']),
       state: request.gateway,
       identity: request.gateway.identity,
-      dpopJkt: null,
+      dpopJkt: request.gateway.dpopJkt ?? null,
       userAgent: request.headers['user-agent'],
     };
     const plan = await this.routes.plan(
@@ -169,6 +170,9 @@ export class ProxyService {
       const retrying = attempt > 0;
       if (retrying) this.retrying++;
       const canRetry = retriable && attempt < this.config.proxy.retries && this.retryBudgetAllows();
+      const trace = ctx.state.trace;
+      const span = trace === undefined ? undefined : upstreamSpan(trace, request.method, backend.url, attempt);
+      if (span !== undefined) injectTraceContext(span, headers);
       const started = performance.now();
       const result = await forward(
         this.upstreams.get(backend.url),
@@ -184,6 +188,7 @@ export class ProxyService {
         started,
       );
       if (retrying) this.retrying--;
+      if (span !== undefined) endUpstreamSpan(span, result.kind === 'error' ? { error: result.error } : result);
       backend.release();
       this.outliers.report(backend, plan.pool, result, performance.now() - started);
       switch (result.kind) {

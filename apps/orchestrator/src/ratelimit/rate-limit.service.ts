@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
   BucketStoreUnavailableError,
+  FailoverBucketStore,
   RefusalCache,
   type BucketResult,
   type BucketStore,
@@ -52,6 +53,8 @@ export class RateLimitService {
     private readonly events: SecurityEvents,
   ) {
     this.deferIp = config.redis.url !== undefined;
+    // Remembered refusals describe the buckets that gave them; after a switch between Redis and the fallback, ask.
+    if (store instanceof FailoverBucketStore) store.onStateChange(() => this.refusals.clear());
   }
 
   /**

@@ -10,7 +10,9 @@ import { REDIS_CLIENT } from './redis.constants';
  * The `redis` indicator of `/readyz`, present when Redis is configured: a `PING` (bounded by ORCH_REDIS_TIMEOUT).
  * Answered: up. Not answered: with ORCH_RATELIMIT_REDIS_FAILURE=open the instance still serves with per-instance
  * limits, so the indicator stays up and says `degraded: true`; with `closed` it refuses data-plane requests, so the
- * indicator is down and `/readyz` answers 503 (a load balancer should send traffic elsewhere).
+ * indicator is down and `/readyz` answers 503 (a load balancer should send traffic elsewhere). The same holds when
+ * caller proofs are required (ADMISSION_SECRET or ORCH_DPOP_REQUIRED=1) and ORCH_REPLAY_REDIS_FAILURE is `closed`:
+ * every guarded request would be refused.
  */
 @Injectable()
 export class RedisHealthIndicator {
@@ -33,11 +35,15 @@ export class RedisHealthIndicator {
       await this.client.ping();
       return indicator.up({ connection: 'ready', latencyMs: Math.round((performance.now() - started) * 100) / 100 });
     } catch (error) {
-      const failOpen = this.config.rateLimit.redisFailure === 'open';
+      // Caller proofs refused while Redis is down (ORCH_REPLAY_REDIS_FAILURE=closed) matter when proofs are required.
+      const { replay, admission, dpop } = this.config;
+      const proofsRefused = replay.redisFailure === 'closed' && (admission.secrets.length > 0 || dpop.required);
+      const failOpen = this.config.rateLimit.redisFailure === 'open' && !proofsRefused;
       const details = {
         connection: this.client.status,
         error: (error as Error).message,
-        rateLimits: failOpen ? 'in-process, per instance' : 'refused',
+        rateLimits: this.config.rateLimit.redisFailure === 'open' ? 'in-process, per instance' : 'refused',
+        replayChecks: replay.redisFailure === 'open' ? 'in-process, per instance' : 'refused',
       };
       return failOpen ? indicator.up({ ...details, degraded: true }) : indicator.down(details);
     }

@@ -61,7 +61,7 @@ export async function createRedisClient(config: OrchestratorConfig): Promise<Red
     logger.warn({
       event: 'redis_unavailable_at_start',
       url: where,
-      error: (error as Error).message,
+      error: lastError || (error as Error).message,
       msg: 'Redis is not reachable; retrying in the background',
     });
   }

@@ -24,7 +24,7 @@ export class RouteController {
       algoHeader,
       state: request.gateway,
       identity: request.gateway.identity,
-      dpopJkt: null,
+      dpopJkt: request.gateway.dpopJkt ?? null,
       userAgent: request.headers['user-agent'],
     });
   }

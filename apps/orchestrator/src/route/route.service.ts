@@ -16,6 +16,7 @@ import { GatewayMetrics } from '../metrics/gateway-metrics';
 import { POLICY_ENGINE } from '../policy/policy.module';
 import { PoolsService } from '../pools/pools.service';
 import { RateLimitService } from '../ratelimit/rate-limit.service';
+import { traced, tracedSync } from '../tracing/spans';
 
 /** The `POST /route` answer (contract). `policy` is the action taken. */
 export interface RouteAnswer {
@@ -107,7 +108,11 @@ export class RouteService {
     const algo = this.algoOverride(ctx.algoHeader) ?? request.algo;
     const pool = this.resolvePool(request);
     ctx.state.tenant = request.tenant;
-    const limited = this.limits.checkTenant(request.tenant, ctx.state, ctx.corrId);
+    const trace = ctx.state.trace;
+    const limited =
+      trace === undefined
+        ? this.limits.checkTenant(request.tenant, ctx.state, ctx.corrId)
+        : traced(trace, 'ratelimit.tenant', () => this.limits.checkTenant(request.tenant, ctx.state, ctx.corrId));
     if (limited instanceof Promise) return limited.then(() => this.decide(request, ctx, pool, algo));
     return this.decide(request, ctx, pool, algo);
   }
@@ -117,7 +122,11 @@ export class RouteService {
    * outcome); `exclude` skips backends that already failed this request. Throws {@link NoHealthyBackendError}.
    */
   pick(plan: RoutePlan, ctx: RouteContext, reserve: boolean, exclude?: readonly Backend[]): PickResult {
-    const picked = plan.pool.pick({ key: plan.key, reserve, exclude }, plan.algo);
+    const trace = ctx.state.trace;
+    const picked =
+      trace === undefined
+        ? plan.pool.pick({ key: plan.key, reserve, exclude }, plan.algo)
+        : tracedSync(trace, 'balancer.pick', () => plan.pool.pick({ key: plan.key, reserve, exclude }, plan.algo));
     if (picked === undefined) throw new NoHealthyBackendError(plan.pool.name);
     this.metrics.picked(plan.pool.name, picked.algo, picked.healthy);
     ctx.state.backend = picked.backend.url;
@@ -155,7 +164,9 @@ export class RouteService {
       poolHealth: pool.backends.length === 0 ? 0 : pool.healthyCount() / pool.backends.length,
       headers: ctx.userAgent === undefined ? NO_HEADERS : { 'user-agent': ctx.userAgent },
     };
-    const decision = this.policy.decide(input);
+    const trace = ctx.state.trace;
+    const decision =
+      trace === undefined ? this.policy.decide(input) : traced(trace, 'policy', () => this.policy.decide(input));
     if (decision instanceof Promise) return decision.then((d) => this.act(d, request, ctx, pool, algo));
     return this.act(decision, request, ctx, pool, algo);
   }

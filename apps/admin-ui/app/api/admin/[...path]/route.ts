@@ -1,0 +1,68 @@
+import { adminFetch, orchestratorUrl } from '../../../lib/admin-client';
+
+export const dynamic = 'force-dynamic';
+
+/** The admin routes the browser may reach through the UI's server, by method. Nothing else is relayed. */
+const ALLOWED: Readonly<Record<string, readonly RegExp[]>> = {
+  GET: [/^pools$/, /^breakers$/, /^policy$/, /^metrics$/, /^audit$/, /^ledger\/verify$/],
+  PUT: [/^pools\/[a-z0-9_-]{1,64}$/],
+  DELETE: [/^pools\/[a-z0-9_-]{1,64}$/],
+  POST: [/^policy\/reload$/],
+};
+
+/** Largest request body relayed (a pool edit), bytes. */
+const MAX_BODY = 64 * 1024;
+
+type Context = { params: Promise<{ path: string[] }> };
+
+function problem(status: number, error: string, message: string): Response {
+  return Response.json({ error, message }, { status, headers: { 'cache-control': 'no-store' } });
+}
+
+/**
+ * Relays one allowed admin call to the orchestrator, adding the credentials on the server, and passes its status
+ * and JSON body back. The browser never sees the token.
+ */
+async function relay(request: Request, context: Context): Promise<Response> {
+  const { path } = await context.params;
+  const joined = path.join('/');
+  const method = request.method.toUpperCase();
+  if (!(ALLOWED[method] ?? []).some((pattern) => pattern.test(joined))) {
+    return problem(404, 'not_found', `no admin route ${method} /${joined} in the UI`);
+  }
+  let body: string | undefined;
+  if (method === 'PUT') {
+    body = await request.text();
+    if (body.length > MAX_BODY) return problem(413, 'body_too_large', `the body may be at most ${MAX_BODY} bytes`);
+  }
+  const search = new URL(request.url).search;
+  try {
+    const upstream = await adminFetch(`/admin/${joined}${search}`, {
+      method,
+      body,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      timeoutMs: 15_000,
+    });
+    const text = await upstream.text();
+    return new Response(text, {
+      status: upstream.status,
+      headers: {
+        'content-type': upstream.headers.get('content-type') ?? 'application/json',
+        'cache-control': 'no-store',
+        'x-correlation-id': upstream.headers.get('x-correlation-id') ?? '',
+      },
+    });
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string } }).cause?.code;
+    return problem(
+      502,
+      'orchestrator_unreachable',
+      `the orchestrator at ${orchestratorUrl()} did not answer (${cause ?? (error as Error).message})`,
+    );
+  }
+}
+
+export const GET = relay;
+export const PUT = relay;
+export const DELETE = relay;
+export const POST = relay;

@@ -1,0 +1,128 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Agent, fetch as undiciFetch } from 'undici';
+
+/**
+ * How the UI's server reaches the orchestrator's admin API. Everything here runs on the server: the token, the
+ * admission secret and the client key never reach the browser.
+ *
+ * - `ORCH_ADMIN_URL` (default `http://127.0.0.1:8080`): the orchestrator.
+ * - `ORCH_ADMIN_TOKEN`: sent as `Authorization: Bearer …`.
+ * - `ADMISSION_SECRET` / `ADMISSION_HEADER`: when the orchestrator's admission guard is on, each request is signed
+ *   (`t=…,n=…,v1=HMAC-SHA256(secret, "<t>.<n>.<METHOD>.<path with query>")`; the first secret of a comma list).
+ * - `ORCH_ADMIN_CA_FILE`, `ORCH_ADMIN_CERT_FILE`, `ORCH_ADMIN_KEY_FILE`: for an `https://` orchestrator with mTLS,
+ *   the CA to trust and the client certificate (one with an `ORCH_ADMIN_SANS` identity) to present.
+ */
+export interface AdminTarget {
+  readonly url: string;
+}
+
+/** The orchestrator's base URL, without a trailing slash. */
+export function orchestratorUrl(): string {
+  return (process.env.ORCH_ADMIN_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
+}
+
+let agent: Agent | null | undefined;
+
+/** An undici agent with the configured CA and client certificate, or null when none is configured. */
+function tlsAgent(): Agent | null {
+  if (agent !== undefined) return agent;
+  const ca = process.env.ORCH_ADMIN_CA_FILE;
+  const cert = process.env.ORCH_ADMIN_CERT_FILE;
+  const key = process.env.ORCH_ADMIN_KEY_FILE;
+  agent =
+    ca === undefined && cert === undefined && key === undefined
+      ? null
+      : new Agent({
+          connect: {
+            ca: ca === undefined ? undefined : readFileSync(ca),
+            cert: cert === undefined ? undefined : readFileSync(cert),
+            key: key === undefined ? undefined : readFileSync(key),
+          },
+        });
+  return agent;
+}
+
+function admissionHeader(method: string, pathWithQuery: string): Record<string, string> {
+  const secret = process.env.ADMISSION_SECRET?.split(',')[0]?.trim();
+  if (secret === undefined || secret === '') return {};
+  const t = Math.floor(Date.now() / 1000);
+  const n = randomBytes(18).toString('base64url');
+  const v1 = createHmac('sha256', secret).update(`${t}.${n}.${method}.${pathWithQuery}`).digest('hex');
+  return { [process.env.ADMISSION_HEADER ?? 'X-ShieldX-Admission']: `t=${t},n=${n},v1=${v1}` };
+}
+
+/** Options of {@link adminFetch}. */
+export interface AdminFetchInit {
+  readonly method?: string;
+  readonly body?: string;
+  readonly headers?: Record<string, string>;
+  readonly signal?: AbortSignal;
+  /** Abort after this many ms (default 5000; 0 = never, for event streams). */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Calls the orchestrator at `pathWithQuery` (which must start with `/admin/`) with the admin credentials added.
+ * Rejects when the orchestrator cannot be reached.
+ */
+export async function adminFetch(pathWithQuery: string, init: AdminFetchInit = {}): Promise<Response> {
+  if (!pathWithQuery.startsWith('/admin/')) throw new Error(`not an admin path: ${pathWithQuery}`);
+  const method = init.method ?? 'GET';
+  const token = process.env.ORCH_ADMIN_TOKEN;
+  const headers: Record<string, string> = {
+    accept: 'application/json',
+    ...init.headers,
+    ...(token === undefined || token === '' ? {} : { authorization: `Bearer ${token}` }),
+    ...admissionHeader(method, pathWithQuery),
+  };
+  const timeoutMs = init.timeoutMs ?? 5000;
+  const signals = [init.signal, timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined].filter(
+    (s): s is AbortSignal => s !== undefined,
+  );
+  const signal = signals.length === 0 ? undefined : AbortSignal.any(signals);
+  const url = `${orchestratorUrl()}${pathWithQuery}`;
+  const dispatcher = tlsAgent();
+  if (dispatcher !== null) {
+    const response = await undiciFetch(url, { method, headers, body: init.body, signal, dispatcher });
+    return response as unknown as Response;
+  }
+  return fetch(url, { method, headers, body: init.body, signal, cache: 'no-store' });
+}
+
+/** A JSON answer of the admin API, or why there is none. */
+export type AdminResult<T> =
+  | { readonly ok: true; readonly data: T }
+  | {
+      readonly ok: false;
+      readonly status: number;
+      readonly error: string;
+      readonly message: string;
+      readonly details?: unknown;
+    };
+
+/** GETs a JSON admin resource for a server component; never throws. */
+export async function adminJson<T>(pathWithQuery: string): Promise<AdminResult<T>> {
+  try {
+    const response = await adminFetch(pathWithQuery);
+    const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+    if (!response.ok) {
+      return {
+        ok: false,
+        status: response.status,
+        error: typeof body.error === 'string' ? body.error : `http_${response.status}`,
+        message: typeof body.message === 'string' ? body.message : `the orchestrator answered ${response.status}`,
+        details: body.details,
+      };
+    }
+    return { ok: true, data: body as T };
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string } }).cause?.code;
+    return {
+      ok: false,
+      status: 502,
+      error: 'orchestrator_unreachable',
+      message: `the orchestrator at ${orchestratorUrl()} did not answer (${cause ?? (error as Error).message})`,
+    };
+  }
+}

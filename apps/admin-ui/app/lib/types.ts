@@ -1,0 +1,170 @@
+/** Shapes of the orchestrator's admin API as the UI reads them (the UI talks to it over HTTP only). */
+
+/** One backend in `GET /admin/pools`. */
+export interface BackendView {
+  url: string;
+  healthy: boolean;
+  ewma_ms: number;
+  inflight: number;
+  cb_state: BreakerState;
+  weight: number;
+  last_error: string | null;
+}
+
+/** One pool in `GET /admin/pools`. */
+export interface PoolView {
+  name: string;
+  algo: string;
+  healthy: number;
+  total: number;
+  backends: BackendView[];
+}
+
+/** `GET /admin/pools`. */
+export interface PoolsAnswer {
+  health_ratio: number;
+  pools: PoolView[];
+}
+
+/** A breaker's state name. */
+export type BreakerState = 'closed' | 'open' | 'half_open';
+
+/** One breaker in `GET /admin/breakers`. */
+export interface BreakerView {
+  pool: string;
+  backend: string;
+  state: BreakerState;
+  failures: number;
+  openForMs: number | null;
+  nextTrialInMs: number | null;
+  trialInFlight: boolean;
+  healthy: boolean;
+  lastError: string | null;
+}
+
+/** One transition, in `GET /admin/breakers` history and `breaker` events. */
+export interface BreakerTransition {
+  pool: string;
+  backend: string;
+  from: BreakerState;
+  to: BreakerState;
+  at: string;
+  openForMs: number | null;
+}
+
+/** `GET /admin/breakers`. */
+export interface BreakersAnswer {
+  breakers: BreakerView[];
+  history: BreakerTransition[];
+}
+
+/** `GET /admin/policy`. */
+export interface PolicyStatus {
+  version: number;
+  source: string;
+  opaLoaded: boolean;
+  enforce: boolean;
+  lastReload: string | null;
+  lastError: string | null;
+  cache: { hits: number; misses: number; size: number };
+}
+
+/** `POST /admin/policy/reload`. */
+export interface ReloadAnswer {
+  reloaded: boolean;
+  version: number;
+  error?: string;
+  status: PolicyStatus;
+}
+
+/** One overview sample (`metrics` events, `GET /admin/metrics`). */
+export interface MetricsSample {
+  ts: number;
+  requestsPerSec: number;
+  denialsPerSec: number;
+  p99Ms: number | null;
+  cacheHitRate: number | null;
+  healthyRatio: number;
+}
+
+/** `GET /admin/metrics`. */
+export interface MetricsAnswer {
+  intervalMs: number;
+  samples: MetricsSample[];
+}
+
+/** One audit ledger entry. */
+export interface AuditEntry {
+  seq: number;
+  ts: string;
+  service: string;
+  type: string;
+  corrId: string | null;
+  data: Record<string, unknown>;
+  prevHash: string;
+  hash: string;
+}
+
+/** One page of `GET /admin/audit` (newest first unless asked otherwise). */
+export interface AuditPage {
+  order: 'asc' | 'desc';
+  entries: AuditEntry[];
+  next: { after: number } | { before: number } | null;
+  lastSeq: number;
+}
+
+/** Filters of the audit page (the tenant and correlation id are matched by the UI's server). */
+export interface AuditFilter {
+  type?: string;
+  tenant?: string;
+  corrId?: string;
+  /** Entries with a seq below this (the next older page). */
+  before?: number;
+}
+
+/** One page of the UI's filtered audit view (`/api/audit`). */
+export interface AuditView {
+  entries: AuditEntry[];
+  /** `before` of the next older page, or null at the oldest entry. */
+  nextBefore: number | null;
+  /** Ledger entries read to fill this page. */
+  scanned: number;
+  /** True when the scan stopped at its budget before filling the page (older matches may exist). */
+  truncated: boolean;
+  lastSeq: number;
+}
+
+/** `GET /admin/ledger/verify` when intact. */
+export interface VerifyOk {
+  ok: true;
+  entries: number;
+  firstSeq: number;
+  lastSeq: number;
+  checkpoints: number;
+  signaturesChecked: boolean;
+}
+
+/** The verification failure (the `details` of a 409 `ledger_broken`). */
+export interface VerifyFailure {
+  ok: false;
+  reason: string;
+  seq: number | null;
+  file: string | null;
+  line: number | null;
+  message: string;
+  entriesVerified: number;
+}
+
+/** The chain verification as the audit page shows it: intact, broken (where), or not known. */
+export type Verification =
+  | { state: 'ok'; result: VerifyOk }
+  | { state: 'broken'; result: VerifyFailure; message: string }
+  | { state: 'error'; error: ErrorBody };
+
+/** An error body of the admin API (or of the UI's relay). */
+export interface ErrorBody {
+  error: string;
+  message: string;
+  /** Validation problems (`invalid_request`), or the verification failure (`ledger_broken`). */
+  details?: unknown;
+}

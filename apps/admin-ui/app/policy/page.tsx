@@ -1,0 +1,17 @@
+import type { Metadata } from 'next';
+import { adminJson } from '../lib/admin-client';
+import type { PolicyStatus } from '../lib/types';
+import { PolicyView } from './policy-view';
+
+export const dynamic = 'force-dynamic';
+export const metadata: Metadata = { title: 'Policy' };
+
+/** Policy: the running version and source, the last reload and its error, the decision cache; a reload button. */
+export default async function PolicyPage() {
+  const result = await adminJson<PolicyStatus>('/admin/policy');
+  return result.ok ? (
+    <PolicyView initial={result.data} />
+  ) : (
+    <PolicyView initial={undefined} initialError={{ error: result.error, message: result.message }} />
+  );
+}

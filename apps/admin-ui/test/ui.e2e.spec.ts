@@ -1,0 +1,399 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * The admin UI in a real Chromium against a real orchestrator: the orchestrator is built from source and run as a
+ * child process in insecure dev mode with its demo backends and an admin token; the UI runs as `shieldx ui` would
+ * run it (standalone production server, built when stale) and talks to the orchestrator only over HTTP. Pool `api`
+ * is served by two demo-style backends this test owns, so it can kill one.
+ */
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const ARTIFACTS = join(ROOT, 'test-artifacts/admin-ui');
+const CHROMIUM = '/usr/bin/chromium';
+const TOKEN = 'ui-e2e-admin-token-0123456789abcdef';
+const TENANT = 'ui-e2e-tenant';
+const LAPTOP = { width: 1366, height: 900 };
+const TABLET = { width: 820, height: 1180 };
+
+/** A loopback backend like the built-in demo ones: `/healthz` answers at once, anything else after a few ms. */
+async function demoBackend(name: string): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    if ((req.url ?? '/').startsWith('/healthz')) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+      return;
+    }
+    req.resume();
+    setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ backend: name })), 3);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts a child process and resolves once a line of its output matches `ready`. */
+function startProcess(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  ready: RegExp,
+  timeoutMs: number,
+): Promise<{ child: ChildProcess; output: () => string }> {
+  const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} not ready in ${timeoutMs} ms:\n${output}`)), timeoutMs);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+      if (ready.test(output)) {
+        clearTimeout(timer);
+        resolve({ child, output: () => output });
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${args.join(' ')} exited with ${code}:\n${output}`));
+    });
+  });
+}
+
+function stopProcess(child: ChildProcess | undefined): Promise<void> {
+  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const force = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => {
+      clearTimeout(force);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+async function orchestratorCall(base: string, method: string, path: string, body?: unknown) {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${TOKEN}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, headers: response.headers, body: (await response.json()) as Record<string, unknown> };
+}
+
+/** A raw request to the UI with headers `fetch` may not set (Host). */
+function rawRequest(url: string, method: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method, headers }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('admin UI in Chromium against a running orchestrator', () => {
+  let work: string;
+  let orchestrator: { child: ChildProcess; output: () => string } | undefined;
+  let ui: { child: ChildProcess; output: () => string } | undefined;
+  let orchUrl: string;
+  let uiUrl: string;
+  let browser: Browser;
+  let page: Page;
+  const backends: { url: string; server: Server }[] = [];
+  const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(`${CHROMIUM} is missing: apt-get install -y --no-install-recommends chromium (.ci/run does)`);
+    }
+    mkdirSync(ARTIFACTS, { recursive: true });
+    work = mkdtempSync(join(tmpdir(), 'shieldx-ui-e2e-'));
+
+    // The orchestrator, built from the current source into a folder of the repository (so its imports resolve).
+    const build = join(ROOT, 'test-artifacts/admin-ui/orchestrator-build');
+    rmSync(build, { recursive: true, force: true });
+    const swc = spawnSync(
+      'npx',
+      [
+        'swc',
+        ...['apps/orchestrator/src', 'libs/lb/src', 'libs/security/src', 'libs/policy/src', 'libs/ledger/src'],
+        '--config-file',
+        'apps/orchestrator/.swcrc',
+        '-d',
+        build,
+        '--quiet',
+      ],
+      { cwd: ROOT, encoding: 'utf8' },
+    );
+    if (swc.status !== 0) throw new Error(`building the orchestrator failed:\n${swc.stderr}`);
+    writeFileSync(join(build, 'package.json'), '{"type":"module"}');
+
+    backends.push(await demoBackend('api-a'), await demoBackend('api-b'));
+    const orchPort = await freePort();
+    orchUrl = `http://127.0.0.1:${orchPort}`;
+    orchestrator = await startProcess(
+      process.execPath,
+      [join(build, 'apps/orchestrator/src/main.js')],
+      {
+        ORCH_ALLOW_INSECURE: '1',
+        ORCH_PORT: String(orchPort),
+        ORCH_DEMO: '1',
+        ORCH_POOL_API: backends.map((b) => b.url).join(','),
+        ORCH_ADMIN_TOKEN: TOKEN,
+        ORCH_HEALTH_EVERY: '300ms',
+        ORCH_HEALTH_TIMEOUT: '200ms',
+        ORCH_CB_FAILS: '2',
+        ORCH_CB_OPEN_FOR: '60s',
+        ORCH_LEDGER_PATH: join(work, 'ledger/orchestrator.jsonl'),
+        ORCH_LOG_LEVEL: 'warn',
+      },
+      /"event":"listening"|listening on/,
+      30_000,
+    );
+
+    const uiPort = await freePort();
+    uiUrl = `http://127.0.0.1:${uiPort}`;
+    ui = await startProcess(
+      process.execPath,
+      [join(ROOT, 'scripts/cli.mjs'), 'ui'],
+      {
+        ADMIN_UI_PORT: String(uiPort),
+        ADMIN_UI_HOST: '127.0.0.1',
+        ORCH_ADMIN_URL: orchUrl,
+        ORCH_ADMIN_TOKEN: TOKEN,
+        NEXT_TELEMETRY_DISABLED: '1',
+      },
+      /shieldx ui: admin UI on http:\/\/127\.0\.0\.1:\d+/,
+      170_000,
+    );
+
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    page = await browser.newPage({ viewport: LAPTOP, colorScheme: 'light' });
+  }, 240_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await stopProcess(ui?.child);
+    await stopProcess(orchestrator?.child);
+    await Promise.all(backends.map((b) => new Promise((resolve) => b.server.close(resolve))));
+    if (work !== undefined) rmSync(work, { recursive: true, force: true });
+  });
+
+  it('shows live traffic charts on the overview', async () => {
+    await page.goto(uiUrl);
+    await expect.poll(() => page.getByTestId('live-state').textContent()).toBe('Live');
+    for (let i = 0; i < 30; i++) {
+      await fetch(`${orchUrl}/route`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ service: 'api', tenant: 'acme', scope: 'read', path: `/v1/items/${i}` }),
+      });
+    }
+    // The stat tiles and charts follow the metrics event every second, without a reload.
+    await expect
+      .poll(async () => Number(await page.getByTestId('stat-Requests/s').textContent()), { timeout: 5000 })
+      .toBeGreaterThan(0);
+    await expect.poll(() => page.getByTestId('stat-p99 latency').textContent()).toMatch(/ms$/);
+    expect(await page.locator('.chart canvas').count()).toBeGreaterThanOrEqual(4);
+    expect(await page.getByTestId('stat-Healthy backends').textContent()).toBe('100 %');
+    await shot('overview');
+  });
+
+  it('lists every pool with health, breaker, EWMA latency, in-flight count and weight', async () => {
+    await page.goto(`${uiUrl}/pools`);
+    for (const pool of ['api', 'search', 'static']) await page.getByTestId(`pool-${pool}`).waitFor();
+    const api = page.getByTestId('pool-api');
+    for (const backend of backends) await expect.poll(() => api.textContent()).toContain(backend.url);
+    expect(await api.locator('tbody tr').count()).toBe(2);
+    expect(await api.locator('tbody tr').first().locator('td').allTextContents()).toEqual([
+      backends[0].url,
+      'healthy',
+      'closed',
+      expect.stringMatching(/^\d+\.\d\d ms$/),
+      expect.stringMatching(/^\d+$/),
+      '1',
+      '—',
+    ]);
+    await shot('pools');
+  });
+
+  it('edits a pool with validation, and the change round-trips through the orchestrator', async () => {
+    const card = page.getByTestId('pool-search');
+    await card.getByRole('button', { name: 'Edit search' }).click();
+    const textarea = card.getByRole('textbox');
+    const original = await textarea.inputValue();
+    const urls = original.split('\n');
+    expect(urls).toHaveLength(2);
+
+    // Checked in the browser first: nothing is sent.
+    await textarea.fill(`${original}\nftp://127.0.0.1:21`);
+    await card.getByRole('button', { name: 'Save search' }).click();
+    await expect.poll(() => card.getByRole('alert').textContent()).toContain('must use http or https');
+    // Refused by the orchestrator (SSRF guard), its message shown.
+    await textarea.fill(`${original}\nhttp://169.254.169.254`);
+    await card.getByRole('button', { name: 'Save search' }).click();
+    await expect.poll(() => card.getByRole('alert').textContent()).toContain('cloud instance-metadata endpoint');
+
+    await textarea.fill(`${urls[0]} 3\n${urls[1]}`);
+    await card.getByRole('combobox').selectOption('p2c');
+    await card.getByRole('button', { name: 'Save search' }).click();
+    await expect.poll(() => page.locator('.notice-ok').textContent()).toBe('Saved pool search (2 backends).');
+    await expect.poll(() => card.locator('h2').textContent()).toContain('p2c');
+    await expect.poll(() => card.locator('tbody tr').first().locator('td').nth(5).textContent()).toBe('3');
+
+    const seen = await orchestratorCall(orchUrl, 'GET', '/admin/pools');
+    const search = (seen.body['pools'] as { name: string; algo: string; backends: { url: string; weight: number }[] }[]).find(
+      (p) => p.name === 'search',
+    )!;
+    expect(search.algo).toBe('p2c');
+    expect(search.backends.map((b) => [b.url, b.weight])).toEqual([
+      [urls[0], 3],
+      [urls[1], 1],
+    ]);
+  });
+
+  it('shows a killed backend’s breaker opening on the Breakers page without a reload', async () => {
+    await page.goto(`${uiUrl}/breakers`);
+    const row = page.getByTestId('breakers-table').locator('tr', { hasText: backends[1].url });
+    await expect.poll(() => row.getAttribute('data-state')).toBe('closed');
+    await shot('breakers-before');
+    const navigations: string[] = [];
+    page.on('framenavigated', (frame) => navigations.push(frame.url()));
+
+    await new Promise((resolve) => {
+      backends[1].server.closeAllConnections();
+      backends[1].server.close(resolve);
+    });
+    await expect.poll(() => row.getAttribute('data-state'), { timeout: 10_000 }).toBe('open');
+    await expect.poll(() => row.locator('td').nth(3).textContent()).toMatch(/^in \d/);
+    const transitions = page.getByTestId('transitions-table');
+    await expect.poll(() => transitions.locator('tbody tr').first().textContent()).toContain(backends[1].url);
+    expect(navigations).toEqual([]);
+    await shot('breakers');
+  });
+
+  it('shows the policy and reloads it with the button', async () => {
+    await page.goto(`${uiUrl}/policy`);
+    const version = Number(await page.getByTestId('policy-version').textContent());
+    await page.getByRole('button', { name: 'Reload policy' }).click();
+    await expect.poll(() => page.getByTestId('reload-outcome').textContent()).toBe(`Reloaded: now version ${version + 1}.`);
+    await expect.poll(() => page.getByTestId('policy-version').textContent()).toBe(String(version + 1));
+    await shot('policy');
+  });
+
+  it('shows a denial caused by the test in the audit table, filtered by tenant, with the chain verified', async () => {
+    const denied = await fetch(`${orchUrl}/route`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ service: 'api', tenant: TENANT, scope: 'read', path: '/internal/secrets' }),
+    });
+    expect(denied.status).toBe(403);
+    const corrId = denied.headers.get('x-correlation-id')!;
+
+    await page.goto(`${uiUrl}/audit`);
+    await expect.poll(() => page.getByTestId('chain-status').textContent()).toMatch(/^Chain intact: \d+ entries verified/);
+    await page.getByLabel('Tenant').fill(TENANT);
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.waitForURL(/\/audit\?tenant=ui-e2e-tenant$/);
+    const row = page.getByTestId('audit-table').locator('tbody tr').first();
+    await expect.poll(() => row.getAttribute('data-type'), { timeout: 5000 }).toBe('policy.deny');
+    expect(await row.locator('td').nth(3).textContent()).toBe(TENANT);
+    expect(await row.locator('td').nth(4).textContent()).toBe(corrId);
+    await shot('audit');
+
+    // Filtering by the correlation id finds exactly that entry.
+    await page.goto(`${uiUrl}/audit?corrId=${encodeURIComponent(corrId)}`);
+    await expect.poll(() => page.getByTestId('audit-table').locator('tbody tr').count()).toBe(1);
+  });
+
+  it('works at tablet width and in dark mode, and by keyboard alone', async () => {
+    await page.setViewportSize(TABLET);
+    for (const path of ['/', '/pools', '/breakers', '/audit']) {
+      await page.goto(`${uiUrl}${path}`);
+      await page.locator('main h1').waitFor();
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      expect({ path, overflow }).toEqual({ path, overflow: 0 });
+    }
+    await page.goto(`${uiUrl}/pools`);
+    await page.getByTestId('pool-api').waitFor();
+    await shot('pools-tablet');
+
+    await page.setViewportSize(LAPTOP);
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.goto(uiUrl);
+    await expect.poll(() => page.getByTestId('live-state').textContent()).toBe('Live');
+    await page.waitForTimeout(1500);
+    await shot('overview-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
+
+    // Skip link first, then the navigation; Enter follows a link.
+    await page.goto(uiUrl);
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+    const order: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      await page.keyboard.press('Tab');
+      order.push((await page.evaluate(() => document.activeElement?.textContent)) ?? '');
+    }
+    expect(order).toEqual(['Overview', 'Pools', 'Breakers', 'Policy', 'Audit']);
+    await page.keyboard.press('Shift+Tab');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/\/policy$/);
+    expect(await page.locator('nav a[aria-current="page"]').textContent()).toBe('Policy');
+  });
+
+  it('never hands the admin token to the browser, and refuses foreign hosts and cross-site writes', async () => {
+    for (const path of ['/', '/pools', '/breakers', '/policy', '/audit']) {
+      const html = await (await fetch(`${uiUrl}${path}`)).text();
+      expect(html).not.toContain(TOKEN);
+    }
+    const scripts = await page.evaluate(() => [...document.scripts].map((s) => s.src).filter((src) => src !== ''));
+    for (const src of scripts) expect(await (await fetch(src)).text()).not.toContain(TOKEN);
+    // Nothing is loaded from another origin (no web fonts, no CDNs).
+    const origins = await page.evaluate(() =>
+      performance.getEntriesByType('resource').map((entry) => new URL(entry.name).origin),
+    );
+    expect(new Set(origins)).toEqual(new Set([uiUrl]));
+
+    expect(await rawRequest(`${uiUrl}/pools`, 'GET', { host: 'rebound.example:3000' })).toBe(421);
+    expect(await rawRequest(`${uiUrl}/api/admin/policy/reload`, 'POST', { origin: 'http://evil.example' })).toBe(403);
+    expect(
+      await rawRequest(`${uiUrl}/api/admin/policy/reload`, 'POST', {
+        origin: 'http://evil.example',
+        'sec-fetch-site': 'cross-site',
+      }),
+    ).toBe(403);
+  });
+});

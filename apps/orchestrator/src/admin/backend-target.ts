@@ -1,0 +1,249 @@
+import { lookup } from 'node:dns/promises';
+import { BlockList, isIP } from 'node:net';
+
+/**
+ * What an address or host name is, for deciding whether the admin API may point a pool at it:
+ * - `metadata`: cloud instance-metadata endpoints (credentials live there: the classic SSRF prize);
+ * - `link-local`: 169.254.0.0/16, fe80::/10 (metadata services and other host-only endpoints live there);
+ * - `unspecified`: 0.0.0.0/8, `::` (connects to the gateway host itself on most systems);
+ * - `multicast`: 224.0.0.0/4, ff00::/8; `reserved`: 240.0.0.0/4 including the broadcast address;
+ * - `loopback`: 127.0.0.0/8, `::1`, `localhost` and `*.localhost` (services bound to the gateway host only);
+ * - `private`: RFC 1918, 100.64.0.0/10 (CGNAT), fc00::/7 (ULA): where backends normally live;
+ * - `public`: everything else.
+ */
+export type TargetClass =
+  | 'metadata'
+  | 'link-local'
+  | 'unspecified'
+  | 'multicast'
+  | 'reserved'
+  | 'loopback'
+  | 'private'
+  | 'public';
+
+/** Which classes the admin API may use: see {@link checkBackendTarget}. */
+export interface TargetRules {
+  /** ORCH_ADMIN_ALLOW_PRIVATE=1: every class is allowed and names are not resolved. */
+  readonly allowPrivate: boolean;
+  /** Loopback targets allowed (insecure dev mode, where the demo backends live on loopback). */
+  readonly allowLoopback: boolean;
+}
+
+/** Resolves a host name to every address it has (injected so tests never leave the machine). */
+export type ResolveHost = (hostname: string) => Promise<readonly string[]>;
+
+/** A backend URL the admin API refuses, with the reason. */
+export class TargetRefusedError extends Error {
+  constructor(
+    readonly url: string,
+    readonly targetClass: TargetClass | 'unresolvable',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'TargetRefusedError';
+  }
+}
+
+/** Host names that reach instance metadata without DNS (GCP, AWS); compared lowercased, without a trailing dot. */
+const METADATA_NAMES = new Set([
+  'metadata',
+  'metadata.google.internal',
+  'metadata.goog',
+  'instance-data',
+  'instance-data.ec2.internal',
+]);
+
+function blockList(v4: readonly [string, number][], v6: readonly [string, number][]): BlockList {
+  const list = new BlockList();
+  for (const [net, bits] of v4) list.addSubnet(net, bits, 'ipv4');
+  for (const [net, bits] of v6) list.addSubnet(net, bits, 'ipv6');
+  return list;
+}
+
+/** Checked in this order; instance metadata first (AWS/GCP/Azure/OpenStack IPv4 and AWS IPv6, Alibaba Cloud). */
+const CLASSES: readonly [TargetClass, BlockList][] = [
+  [
+    'metadata',
+    blockList(
+      [
+        ['169.254.169.254', 32],
+        ['100.100.100.200', 32],
+      ],
+      [['fd00:ec2::254', 128]],
+    ),
+  ],
+  ['unspecified', blockList([['0.0.0.0', 8]], [['::', 128]])],
+  ['link-local', blockList([['169.254.0.0', 16]], [['fe80::', 10]])],
+  ['multicast', blockList([['224.0.0.0', 4]], [['ff00::', 8]])],
+  ['reserved', blockList([['240.0.0.0', 4]], [])],
+  ['loopback', blockList([['127.0.0.0', 8]], [['::1', 128]])],
+  [
+    'private',
+    blockList(
+      [
+        ['10.0.0.0', 8],
+        ['172.16.0.0', 12],
+        ['192.168.0.0', 16],
+        ['100.64.0.0', 10],
+      ],
+      [['fc00::', 7]],
+    ),
+  ],
+];
+
+/**
+ * The IPv4 address inside an IPv4-mapped (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`, deprecated) or NAT64
+ * (`64:ff9b::/96`) IPv6 address, all of which reach that IPv4 host; undefined for any other address.
+ */
+function embeddedIpv4(ip: string): string | undefined {
+  const groups = expandIpv6(ip);
+  if (groups === undefined) return undefined;
+  const zeroUpTo = (n: number) => groups.slice(0, n).every((g) => g === 0);
+  const mapped = zeroUpTo(5) && groups[5] === 0xffff;
+  const compat = zeroUpTo(6) && (groups[6] !== 0 || groups[7] > 1);
+  const nat64 = groups[0] === 0x64 && groups[1] === 0xff9b && groups.slice(2, 6).every((g) => g === 0);
+  if (!mapped && !compat && !nat64) return undefined;
+  return [groups[6] >> 8, groups[6] & 0xff, groups[7] >> 8, groups[7] & 0xff].join('.');
+}
+
+/** The eight 16-bit groups of an IPv6 address (with a dotted IPv4 tail allowed), or undefined when it is not one. */
+function expandIpv6(ip: string): number[] | undefined {
+  if (isIP(ip) !== 6) return undefined;
+  let text = ip;
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (dotted !== null) {
+    const [a, b, c, d] = dotted.slice(1).map(Number);
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  const zeros = tail === undefined ? 0 : 8 - left.length - right.length;
+  return [...left, ...Array<string>(zeros).fill('0'), ...right].map((g) => parseInt(g, 16));
+}
+
+/** Classifies an IP address (IPv4, or IPv6 without brackets). */
+export function classifyAddress(ip: string): TargetClass {
+  const family = isIP(ip);
+  if (family === 0) throw new Error(`'${ip}' is not an IP address`);
+  const lower = ip.toLowerCase();
+  if (family === 6) {
+    const v4 = embeddedIpv4(lower);
+    if (v4 !== undefined) return classifyAddress(v4);
+  }
+  const type = family === 4 ? 'ipv4' : 'ipv6';
+  for (const [name, list] of CLASSES) if (list.check(lower, type)) return name;
+  return 'public';
+}
+
+/**
+ * Classifies a URL host as `new URL()` gives it (IPv6 in brackets, IPv4 already normalised from decimal, octal or hex
+ * forms). Returns undefined for an ordinary host name, whose class depends on what it resolves to.
+ */
+export function classifyHostname(hostname: string): TargetClass | undefined {
+  const host = hostname.toLowerCase().replace(/\.$/, '');
+  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  if (isIP(bare) !== 0) return classifyAddress(bare);
+  if (METADATA_NAMES.has(host)) return 'metadata';
+  if (host === 'localhost' || host.endsWith('.localhost')) return 'loopback';
+  return undefined;
+}
+
+const DESCRIBE: Record<TargetClass, string> = {
+  metadata: 'a cloud instance-metadata endpoint',
+  'link-local': 'a link-local address',
+  unspecified: 'an unspecified address (0.0.0.0/8 or ::)',
+  multicast: 'a multicast address',
+  reserved: 'a reserved or broadcast address',
+  loopback: 'a loopback address (allowed only in insecure dev mode)',
+  private: 'a private address',
+  public: 'a public address',
+};
+
+function allowed(cls: TargetClass, rules: TargetRules): boolean {
+  switch (cls) {
+    case 'private':
+    case 'public':
+      return true;
+    case 'loopback':
+      return rules.allowLoopback;
+    case 'metadata':
+    case 'link-local':
+    case 'unspecified':
+    case 'multicast':
+    case 'reserved':
+      return false;
+    default: {
+      const never: never = cls;
+      throw new Error(`unknown target class ${String(never)}`);
+    }
+  }
+}
+
+/** Longest wait for the system resolver, ms. */
+const RESOLVE_TIMEOUT_MS = 2000;
+
+/** Resolves with the system resolver (what the proxy's connections use), bounded in time. */
+export const systemResolve: ResolveHost = async (hostname) => {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(
+      () => reject(Object.assign(new Error('resolver timed out'), { code: 'ETIMEOUT' })),
+      RESOLVE_TIMEOUT_MS,
+    );
+  });
+  try {
+    const answers = await Promise.race([lookup(hostname, { all: true, verbatim: true }), timeout]);
+    return answers.map((a) => a.address);
+  } finally {
+    clearTimeout(timer);
+  }
+};
+
+/**
+ * Checks that a normalised backend URL (from `parseBackendUrl`) may be put in a pool through the admin API.
+ * Unless ORCH_ADMIN_ALLOW_PRIVATE is set, refuses instance-metadata hosts and addresses, link-local, unspecified,
+ * multicast and reserved addresses, and loopback unless `allowLoopback` (insecure dev mode). Private (RFC 1918, ULA,
+ * CGNAT) and public addresses pass: backends live there. A host name is resolved, and refused when any of its
+ * addresses is refused, or when it does not resolve. This is a check at the time of the edit: a name whose records
+ * change later (DNS rebinding) is not caught here; use IP literals for strictness.
+ *
+ * @throws TargetRefusedError naming the URL and the reason
+ */
+export async function checkBackendTarget(
+  url: string,
+  rules: TargetRules,
+  resolve: ResolveHost = systemResolve,
+): Promise<void> {
+  if (rules.allowPrivate) return;
+  const { hostname } = new URL(url);
+  const refuse = (cls: TargetClass, via?: string): never => {
+    throw new TargetRefusedError(
+      url,
+      cls,
+      `'${url}' is ${DESCRIBE[cls]}${via === undefined ? '' : ` (${hostname} resolves to ${via})`}; ` +
+        'set ORCH_ADMIN_ALLOW_PRIVATE=1 to allow it',
+    );
+  };
+  const direct = classifyHostname(hostname);
+  if (direct !== undefined) {
+    if (!allowed(direct, rules)) refuse(direct);
+    return;
+  }
+  let addresses: readonly string[];
+  try {
+    addresses = await resolve(hostname);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    throw new TargetRefusedError(
+      url,
+      'unresolvable',
+      `'${url}': ${hostname} does not resolve (${typeof code === 'string' ? code : (error as Error).message})`,
+    );
+  }
+  if (addresses.length === 0) throw new TargetRefusedError(url, 'unresolvable', `'${url}': ${hostname} has no address`);
+  for (const address of addresses) {
+    const cls = classifyAddress(address);
+    if (!allowed(cls, rules)) refuse(cls, address);
+  }
+}

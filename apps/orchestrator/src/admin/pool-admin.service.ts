@@ -1,0 +1,171 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { PoolJSON } from '@shieldx/lb';
+import type { OrchestratorConfig } from '../config/config';
+import { ORCH_CONFIG } from '../config/config.module';
+import { parseBackendUrl } from '../config/parse';
+import { SecurityEvents } from '../events/security-events';
+import { GatewayError, InvalidRequestError } from '../http/errors';
+import { PoolsService } from '../pools/pools.service';
+import { SERVICE_PATTERN } from '../route/route-request.dto';
+import { ADMIN_RESOLVE_HOST } from './admin.constants';
+import { checkBackendTarget, TargetRefusedError, type ResolveHost, type TargetRules } from './backend-target';
+import type { PoolEditDto } from './pool-edit.dto';
+
+/** Largest weight the admin API accepts. */
+const MAX_WEIGHT = 1_000_000;
+
+/** 400: a backend URL points where the admin API may not send traffic (SSRF guard). */
+export class BackendRefusedError extends GatewayError {
+  readonly status = 400;
+  readonly code = 'backend_refused';
+  constructor(override readonly details: readonly { url: string; reason: string; message: string }[]) {
+    super(details.map((d) => d.message).join('; '));
+  }
+}
+
+/** 404: no pool of that name. */
+export class UnknownPoolError extends GatewayError {
+  readonly status = 404;
+  readonly code = 'unknown_pool';
+  constructor(name: string) {
+    super(`no pool named '${name}'`);
+  }
+}
+
+/** A pool's definition as recorded in `pool.changed` events: its algorithm and backends with weights. */
+export interface PoolDefinition {
+  readonly algo: string;
+  readonly backends: readonly { readonly url: string; readonly weight: number }[];
+}
+
+/** Who asked, for the events. */
+export interface AdminContext {
+  readonly corrId: string;
+  readonly actor: string;
+}
+
+/** Answer of `PUT /admin/pools/<name>`. */
+export interface PoolEditAnswer extends PoolJSON {
+  readonly pool: string;
+  readonly created: boolean;
+}
+
+/**
+ * Pool edits through the admin API: validates names, URLs and weights, refuses SSRF targets (see
+ * {@link checkBackendTarget}; loopback is allowed in insecure dev mode, everything with ORCH_ADMIN_ALLOW_PRIVATE),
+ * applies the change through {@link PoolsService.define} (backends whose URL stays keep their health, latency and
+ * breaker; the health prober probes new ones at once), and records `pool.changed` with the definition before and
+ * after, and `admin.action`. Changes live in this instance's memory until restart.
+ */
+@Injectable()
+export class PoolAdminService {
+  private readonly rules: TargetRules;
+
+  constructor(
+    @Inject(ORCH_CONFIG) config: OrchestratorConfig,
+    private readonly pools: PoolsService,
+    private readonly events: SecurityEvents,
+    @Inject(ADMIN_RESOLVE_HOST) private readonly resolve: ResolveHost,
+  ) {
+    this.rules = { allowPrivate: config.admin.allowPrivate, allowLoopback: config.listen.insecure };
+  }
+
+  /** Creates or replaces pool `name`. @throws InvalidRequestError, BackendRefusedError */
+  async put(name: string, body: PoolEditDto, ctx: AdminContext): Promise<PoolEditAnswer> {
+    checkName(name);
+    const problems: { field: string; messages: string[] }[] = [];
+    const urls: string[] = [];
+    body.urls.forEach((raw, i) => {
+      try {
+        const url = parseBackendUrl(raw);
+        if (urls.includes(url)) throw new Error(`'${raw}' is listed twice`);
+        urls.push(url);
+      } catch (error) {
+        problems.push({ field: `urls[${i}]`, messages: [(error as Error).message] });
+      }
+    });
+    const weights = new Map<string, number>();
+    for (const [raw, weight] of Object.entries(body.weights ?? {})) {
+      let url: string;
+      try {
+        url = parseBackendUrl(raw);
+      } catch (error) {
+        problems.push({ field: `weights`, messages: [(error as Error).message] });
+        continue;
+      }
+      if (!urls.includes(url)) problems.push({ field: 'weights', messages: [`'${raw}' is not one of the urls`] });
+      else if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0 || weight > MAX_WEIGHT) {
+        problems.push({
+          field: 'weights',
+          messages: [`weight of '${raw}' must be a number > 0 and ≤ ${MAX_WEIGHT}, got ${JSON.stringify(weight)}`],
+        });
+      } else weights.set(url, weight);
+    }
+    if (problems.length > 0) {
+      throw new InvalidRequestError('invalid_request', problems.flatMap((p) => p.messages).join('; '), problems);
+    }
+    const refused: { url: string; reason: string; message: string }[] = [];
+    await Promise.all(
+      urls.map(async (url) => {
+        try {
+          await checkBackendTarget(url, this.rules, this.resolve);
+        } catch (error) {
+          if (!(error instanceof TargetRefusedError)) throw error;
+          refused.push({ url, reason: error.targetClass, message: error.message });
+        }
+      }),
+    );
+    if (refused.length > 0) throw new BackendRefusedError(refused);
+
+    const before = this.definition(name);
+    const pool = this.pools.define(
+      name,
+      urls.map((url) => ({ url, weight: weights.get(url) ?? 1 })),
+      body.algo,
+    );
+    const after = this.definition(name);
+    const kind = before === null ? 'created' : 'updated';
+    this.events.emit({
+      type: 'pool.changed',
+      corrId: ctx.corrId,
+      data: { pool: name, kind, before, after, actor: ctx.actor },
+    });
+    this.events.emit({
+      type: 'admin.action',
+      corrId: ctx.corrId,
+      data: { action: 'pool.put', pool: name, actor: ctx.actor },
+    });
+    return { pool: name, created: before === null, ...pool.toJSON() };
+  }
+
+  /** Removes pool `name`. @throws UnknownPoolError */
+  remove(name: string, ctx: AdminContext): { pool: string; removed: true } {
+    checkName(name);
+    const before = this.definition(name);
+    if (before === null || !this.pools.remove(name)) throw new UnknownPoolError(name);
+    this.events.emit({
+      type: 'pool.changed',
+      corrId: ctx.corrId,
+      data: { pool: name, kind: 'removed', before, after: null, actor: ctx.actor },
+    });
+    this.events.emit({
+      type: 'admin.action',
+      corrId: ctx.corrId,
+      data: { action: 'pool.delete', pool: name, actor: ctx.actor },
+    });
+    return { pool: name, removed: true };
+  }
+
+  /** The pool's algorithm and backends with weights, or null when there is none. */
+  definition(name: string): PoolDefinition | null {
+    const pool = this.pools.get(name);
+    if (pool === undefined) return null;
+    return { algo: pool.algo, backends: pool.backends.map((b) => ({ url: b.url, weight: b.weight })) };
+  }
+}
+
+function checkName(name: string): void {
+  if (!SERVICE_PATTERN.test(name)) {
+    throw new InvalidRequestError('invalid_pool_name', `'${name}' is not a pool name (${SERVICE_PATTERN.source})`);
+  }
+}

@@ -1,0 +1,15 @@
+import { Module } from '@nestjs/common';
+import { systemClock } from '@shieldx/security';
+import { CLOCK } from '../clock/clock';
+import { CallerProofService } from './caller-proof.service';
+import { ReplayBackend } from './replay-backend';
+
+/**
+ * Caller authentication beyond mTLS: the admission header and DPoP proofs ({@link CallerProofService}, run from the
+ * `onRequest` hook) and the replay store they share ({@link ReplayBackend}: in-process, or Redis when configured).
+ */
+@Module({
+  providers: [{ provide: CLOCK, useValue: systemClock }, ReplayBackend, CallerProofService],
+  exports: [CallerProofService, ReplayBackend],
+})
+export class AuthModule {}

@@ -1,0 +1,69 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { createLogger, NestPinoLogger } from './logger';
+import { requestContext } from './request-context';
+
+function capture() {
+  const lines: Record<string, unknown>[] = [];
+  const raw: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (line === '') continue;
+        raw.push(line);
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+      }
+      done();
+    },
+  });
+  return { lines, raw, logger: createLogger('info', stream, ['X-Edge-Admission']) };
+}
+
+describe(createLogger.name, () => {
+  it('adds the corrId of the request being served to lines that do not carry one', async () => {
+    const { lines, raw, logger } = capture();
+    const nest = new NestPinoLogger(logger);
+    nest.log({ event: 'outside' }, 'ctx');
+    await requestContext.run({ corrId: 'req-42' }, async () => {
+      await Promise.resolve();
+      nest.warn({ event: 'inside' }, 'ctx');
+      nest.warn({ event: 'own', corrId: 'explicit' }, 'ctx');
+      // A Fastify request logger is bound to its corrId already: no second one.
+      logger.child({ corrId: 'req-42' }).info({ event: 'request_logger' });
+    });
+    expect(lines.map((l) => [l.event, l.corrId])).toEqual([
+      ['outside', undefined],
+      ['inside', 'req-42'],
+      ['own', 'explicit'],
+      ['request_logger', 'req-42'],
+    ]);
+    expect(raw[3].match(/"corrId"/g)).toHaveLength(1);
+  });
+
+  it('redacts secret headers, the configured admission header included, and never logs a query string', () => {
+    const { raw, logger } = capture();
+    const headers = {
+      authorization: 'Bearer top-secret-token',
+      dpop: 'eyJ.dpop-proof.sig',
+      cookie: 'session=cookie-secret',
+      'x-shieldx-admission': 't=1,n=abc,v1=admission-mac',
+      'x-edge-admission': 't=1,n=abc,v1=custom-mac',
+      'user-agent': 'curl/8',
+    };
+    logger.warn({ event: 'with_headers', headers });
+    logger.warn({ event: 'with_req', req: { method: 'GET', url: '/proxy/api/x?token=query-secret', headers } });
+    const text = raw.join('\n');
+    for (const secret of [
+      'top-secret-token',
+      'dpop-proof',
+      'cookie-secret',
+      'admission-mac',
+      'custom-mac',
+      'query-secret',
+    ]) {
+      expect(text).not.toContain(secret);
+    }
+    expect(JSON.parse(raw[0])).toMatchObject({ headers: { authorization: '[redacted]', 'user-agent': 'curl/8' } });
+    expect(JSON.parse(raw[1])).toMatchObject({ req: { method: 'GET', path: '/proxy/api/x' } });
+  });
+});

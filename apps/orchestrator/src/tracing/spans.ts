@@ -1,0 +1,120 @@
+import {
+  type Attributes,
+  type Context,
+  defaultTextMapSetter,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Tracer,
+} from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+
+/**
+ * The trace of one request while tracing is on: its server span, the tracer, and the context that makes children of
+ * that span. Kept on the request state (`request.gateway.trace`); absent when tracing is off, so every stage tests one
+ * property and does nothing more.
+ */
+export interface RequestTrace {
+  readonly span: Span;
+  readonly tracer: Tracer;
+  /** `trace.setSpan(parent, span)`, computed once per request. */
+  readonly context: Context;
+}
+
+const propagator = new W3CTraceContextPropagator();
+
+/** Starts a child span of the request (internal kind unless given). Only called while tracing is on. */
+export function childSpan(
+  parent: RequestTrace,
+  name: string,
+  kind: SpanKind = SpanKind.INTERNAL,
+  attributes?: Attributes,
+): Span {
+  return parent.tracer.startSpan(name, { kind, attributes }, parent.context);
+}
+
+/** Ends `span`, recording `error` (as the span's status and an exception event) when given. */
+export function endSpan(span: Span, error?: unknown): void {
+  if (error !== undefined) {
+    const code = (error as { code?: unknown }).code;
+    const message = typeof code === 'string' ? code : error instanceof Error ? error.name : 'error';
+    span.setStatus({ code: SpanStatusCode.ERROR, message });
+    if (error instanceof Error) span.recordException(error);
+  }
+  span.end();
+}
+
+/**
+ * Runs `stage` inside a child span named `name`, ending it when the stage returns, throws, or (for a promise)
+ * settles. Returns what the stage returns, synchronous stays synchronous. Call it only while tracing is on: the
+ * closure it takes is the per-request allocation that tracing costs.
+ */
+export function traced<T>(parent: RequestTrace, name: string, stage: () => T | Promise<T>): T | Promise<T> {
+  const span = childSpan(parent, name);
+  let result: T | Promise<T>;
+  try {
+    result = stage();
+  } catch (error) {
+    endSpan(span, error);
+    throw error;
+  }
+  if (!(result instanceof Promise)) {
+    span.end();
+    return result;
+  }
+  return result.then(
+    (value) => {
+      span.end();
+      return value;
+    },
+    (error: unknown) => {
+      endSpan(span, error);
+      throw error;
+    },
+  );
+}
+
+/** {@link traced} for a stage that is always synchronous (the balancer pick). */
+export function tracedSync<T>(parent: RequestTrace, name: string, stage: () => T): T {
+  const span = childSpan(parent, name);
+  try {
+    const result = stage();
+    span.end();
+    return result;
+  } catch (error) {
+    endSpan(span, error);
+    throw error;
+  }
+}
+
+/**
+ * Writes the W3C `traceparent` (and the `tracestate` the trace carries) of `span` into outgoing `headers`, replacing
+ * whatever the caller sent: the backend's parent is the gateway's upstream span.
+ */
+export function injectTraceContext(span: Span, headers: Record<string, string | string[]>): void {
+  delete headers.traceparent;
+  delete headers.tracestate;
+  propagator.inject(trace.setSpan(ROOT_CONTEXT, span), headers, defaultTextMapSetter);
+}
+
+/** Starts the client span of one attempt to forward a request to `backend` (`/proxy`). */
+export function upstreamSpan(parent: RequestTrace, method: string, backend: string, attempt: number): Span {
+  return childSpan(parent, 'upstream', SpanKind.CLIENT, {
+    'http.request.method': method,
+    'server.address': backend,
+    'shieldx.attempt': attempt,
+  });
+}
+
+/** Ends an attempt's span with the backend's status (5xx is an error), or the error that ended the attempt. */
+export function endUpstreamSpan(span: Span, outcome: { readonly status: number } | { readonly error: Error }): void {
+  if ('error' in outcome) {
+    endSpan(span, outcome.error);
+    return;
+  }
+  span.setAttribute('http.response.status_code', outcome.status);
+  if (outcome.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+  span.end();
+}

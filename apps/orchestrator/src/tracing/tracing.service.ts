@@ -1,0 +1,124 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  type Attributes,
+  defaultTextMapGetter,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Tracer,
+} from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  SimpleSpanProcessor,
+  type SpanExporter,
+} from '@opentelemetry/sdk-trace-base';
+import type { FastifyRequest } from 'fastify';
+import type { OrchestratorConfig } from '../config/config';
+import { ORCH_CONFIG } from '../config/config.module';
+import type { GatewayRequestState } from '../http/request-state';
+import type { RequestTrace } from './spans';
+
+/** Name of the tracer (the instrumentation scope) of every span the gateway makes. */
+export const TRACER_NAME = 'shieldx-orchestrator';
+
+/**
+ * OpenTelemetry tracing of requests. On only when `OTEL_EXPORTER_OTLP_ENDPOINT` is configured (spans are batched and
+ * sent over OTLP/HTTP JSON to `<endpoint>/v1/traces`), or when a test installs an exporter with {@link useExporter}.
+ * Off, nothing is registered with the OpenTelemetry API and the request path only tests `request.gateway.trace`.
+ *
+ * The provider is this application's own, never the global one (several apps may share a process in tests), and
+ * parents are passed explicitly ({@link RequestTrace}), so no context manager is needed. A request span starts in the
+ * first `onRequest` hook, continuing the caller's W3C trace context when it sends one, and ends in `onResponse`;
+ * rate limit, policy, balancer and upstream call are its children, and `/proxy` sends the upstream span's
+ * `traceparent` to the backend.
+ */
+@Injectable()
+export class TracingService implements OnApplicationShutdown {
+  private readonly logger = new Logger('tracing');
+  private readonly propagator = new W3CTraceContextPropagator();
+  private provider: BasicTracerProvider | undefined;
+  private tracer: Tracer | undefined;
+
+  constructor(@Inject(ORCH_CONFIG) private readonly config: OrchestratorConfig) {
+    const endpoint = config.tracing.otlpEndpoint;
+    if (endpoint !== undefined) {
+      this.install(new BatchSpanProcessor(new OTLPTraceExporter({ url: `${endpoint}/v1/traces` })));
+      this.logger.log({ event: 'tracing_enabled', endpoint: `${endpoint}/v1/traces` });
+    }
+  }
+
+  /** Whether requests are traced. */
+  get enabled(): boolean {
+    return this.tracer !== undefined;
+  }
+
+  /**
+   * Test seam: traces every request from now on into `exporter`, one span at a time (no batching), replacing the
+   * OTLP exporter if one was configured. Call before the app serves.
+   */
+  useExporter(exporter: SpanExporter): void {
+    void this.provider?.shutdown();
+    this.install(new SimpleSpanProcessor(exporter));
+  }
+
+  /**
+   * Starts the server span of a request (continuing an incoming `traceparent`), or returns `undefined` when tracing is
+   * off. The span is named `<METHOD> <route template>` (never the URL: no query strings, no ids).
+   */
+  startRequest(request: FastifyRequest): RequestTrace | undefined {
+    const tracer = this.tracer;
+    if (tracer === undefined) return undefined;
+    const route = request.routeOptions.url ?? 'unmatched';
+    const parent =
+      request.headers.traceparent === undefined
+        ? ROOT_CONTEXT
+        : this.propagator.extract(ROOT_CONTEXT, request.headers, defaultTextMapGetter);
+    const attributes: Attributes = {
+      'http.request.method': request.method,
+      'http.route': route,
+      'url.scheme': request.protocol,
+      'shieldx.correlation_id': request.id,
+    };
+    const span = tracer.startSpan(`${request.method} ${route}`, { kind: SpanKind.SERVER, attributes }, parent);
+    return { span, tracer, context: trace.setSpan(parent, span) };
+  }
+
+  /** Ends a request's server span with what the pipeline learnt (status, tenant, action, backend). */
+  endRequest(requestTrace: RequestTrace, status: number, state: GatewayRequestState, aborted = false): void {
+    const span: Span = requestTrace.span;
+    span.setAttribute('http.response.status_code', status);
+    if (state.tenant !== undefined) span.setAttribute('shieldx.tenant', state.tenant);
+    if (state.action !== undefined) span.setAttribute('shieldx.action', state.action);
+    if (state.backend !== undefined) span.setAttribute('shieldx.backend', state.backend);
+    if (state.identity.uris.length > 0) span.setAttribute('shieldx.client.spiffe_id', state.identity.uris[0]);
+    if (aborted) span.setStatus({ code: SpanStatusCode.ERROR, message: 'client aborted the request' });
+    else if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+    span.end();
+  }
+
+  /** Flushes and stops the exporter (pending spans are sent). */
+  async onApplicationShutdown(): Promise<void> {
+    const provider = this.provider;
+    this.provider = undefined;
+    this.tracer = undefined;
+    try {
+      await provider?.shutdown();
+    } catch (error) {
+      this.logger.warn({ event: 'tracing_shutdown_failed', err: error });
+    }
+  }
+
+  private install(processor: BatchSpanProcessor | SimpleSpanProcessor): void {
+    this.provider = new BasicTracerProvider({
+      resource: resourceFromAttributes({ 'service.name': this.config.tracing.serviceName }),
+      spanProcessors: [processor],
+    });
+    this.tracer = this.provider.getTracer(TRACER_NAME);
+  }
+}

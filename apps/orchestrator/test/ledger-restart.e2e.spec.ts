@@ -1,0 +1,165 @@
+import { verifyLedger, type LedgerEntry } from '@shieldx/ledger';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { post, startOrchestrator } from './harness';
+
+const ROOT = join(__dirname, '../../..');
+const SOURCES = ['apps/orchestrator/src', 'libs/lb/src', 'libs/security/src', 'libs/policy/src', 'libs/ledger/src'];
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** The complete (newline-terminated) lines of a ledger file; a torn last line is what recovery cuts. */
+function entriesOf(path: string): LedgerEntry[] {
+  const text = readFileSync(path, 'utf8');
+  return text
+    .slice(0, text.lastIndexOf('\n') + 1)
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as LedgerEntry);
+}
+
+/**
+ * kill -9 of a real orchestrator process in the middle of a burst of denials (each one a ledger append), then a new
+ * orchestrator on the same ledger file: the chain verifies and goes on from where the disk had it.
+ */
+describe('audit ledger across kill -9 of the orchestrator', () => {
+  let work: string;
+  let build: string;
+  let child: ChildProcess | undefined;
+
+  beforeAll(() => {
+    work = mkdtempSync(join(tmpdir(), 'shieldx-e2e-restart-'));
+    // The app compiled as `orchestrator:build` does, into a directory of its own (under dist/, so node_modules and
+    // the bundled policies/ are found by walking up), so a colleague's rebuild cannot change it under this test.
+    build = mkdtempSync(join(ROOT, 'dist', 'e2e-ledger-restart-'));
+    const swc = spawnSync(
+      'npx',
+      ['swc', ...SOURCES, '--config-file', 'apps/orchestrator/.swcrc', '-d', build, '--quiet'],
+      { cwd: ROOT, encoding: 'utf8', timeout: 120_000 },
+    );
+    if (swc.status !== 0) throw new Error(`swc failed: ${swc.stderr}${swc.stdout}`);
+    writeFileSync(join(build, 'package.json'), '{"type":"module"}\n');
+  }, 120_000);
+
+  afterAll(() => {
+    child?.kill('SIGKILL');
+    rmSync(build, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('verifies after the kill, and the next process resumes the chain', async () => {
+    const ledgerPath = join(work, 'ledger.jsonl');
+    const port = await freePort();
+    const origin = `http://127.0.0.1:${port}`;
+    child = spawn(process.execPath, [join(build, 'apps/orchestrator/src/main.js')], {
+      env: {
+        PATH: process.env.PATH,
+        ORCH_ALLOW_INSECURE: '1',
+        ORCH_HOST: '127.0.0.1',
+        ORCH_PORT: String(port),
+        ORCH_POOL_API: 'http://127.0.0.1:9',
+        ORCH_LEDGER_PATH: ledgerPath,
+        // Every denial its own entry, written in small batches: the kill lands while writes are in flight.
+        ORCH_LEDGER_AGGREGATE_WINDOW: '0ms',
+        ORCH_LEDGER_MAX_PER_SECOND: '1000000',
+        ORCH_LEDGER_BATCH: '8',
+        ORCH_LEDGER_FLUSH_INTERVAL: '1ms',
+        ORCH_IP_BURST: '1000000000',
+        ORCH_IP_BURST_DEGRADED: '1000000000',
+        ORCH_TENANT_BURST: '1000000000',
+        ORCH_LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<string | null>((resolve) => child?.once('exit', (_code, signal) => resolve(signal)));
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const ready = await fetch(`${origin}/readyz`).then(
+        (r) => r.status,
+        () => 0,
+      );
+      if (ready === 200) break;
+      if (Date.now() > deadline || child.exitCode !== null)
+        throw new Error(`the orchestrator did not start: ${stderr}`);
+      await new Promise((done) => setTimeout(done, 50));
+    }
+
+    // 16 clients deny in a loop; kill -9 once 400 denials were answered (the ledger is mid-write then).
+    let answered = 0;
+    let killed = false;
+    const client = async (id: number): Promise<void> => {
+      for (let i = 0; !killed; i++) {
+        const status = await post(`${origin}/route`, {
+          service: 'api',
+          tenant: 'acme',
+          scope: 'read',
+          path: `/internal/c${id}/r${i}`,
+        }).then(
+          (answer) => answer.status,
+          () => 0,
+        );
+        if (status === 403 && ++answered >= 400 && !killed) {
+          killed = true;
+          child?.kill('SIGKILL');
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, (_, id) => client(id)));
+    expect(await exited).toBe('SIGKILL');
+
+    const afterKill = await verifyLedger(ledgerPath);
+    expect(afterKill.ok).toBe(true);
+    const before = entriesOf(ledgerPath);
+    const deniedBefore = before.filter((e) => e.type === 'policy.deny').length;
+    expect(deniedBefore).toBeGreaterThan(100);
+    const lastBefore = before.at(-1) as LedgerEntry;
+
+    const next = await startOrchestrator({ ORCH_POOL_API: 'http://127.0.0.1:9', ORCH_LEDGER_PATH: ledgerPath });
+    try {
+      for (let i = 0; i < 5; i++) {
+        const answer = await post(
+          `${next.url}/route`,
+          { service: 'api', tenant: 'acme', scope: 'read', path: `/internal/after/${i}` },
+          { 'x-correlation-id': `after-restart-${i}` },
+        );
+        expect(answer.status).toBe(403);
+      }
+    } finally {
+      await next.close();
+    }
+
+    const result = await verifyLedger(ledgerPath);
+    expect(result).toMatchObject({ ok: true, firstSeq: 1, tornTail: null });
+    const entries = entriesOf(ledgerPath);
+    expect(entries.map((e) => e.seq)).toEqual(entries.map((_, i) => i + 1));
+    // The chain goes on from the last entry the killed process got onto the disk (after a recovery record when the
+    // kill tore a line).
+    const resumed = entries.slice(lastBefore.seq);
+    expect(resumed[0].prevHash).toBe(lastBefore.hash);
+    const started = resumed.find((e) => e.type === 'audit.started');
+    expect(started?.data).toMatchObject({ resumedAfterSeq: expect.any(Number) });
+    expect(resumed.filter((e) => e.corrId?.startsWith('after-restart-')).map((e) => e.corrId)).toEqual([
+      'after-restart-0',
+      'after-restart-1',
+      'after-restart-2',
+      'after-restart-3',
+      'after-restart-4',
+    ]);
+    expect(entries.at(-1)?.type).toBe('audit.stopped');
+  }, 90_000);
+});
