@@ -10,13 +10,13 @@ import { RouteService } from './route.service';
 /** `POST /route` and the pipeline stages it needs. */
 @Module({
   imports: [PoolsModule],
-  controllers: [RouteController],
   providers: [
     { provide: CLOCK, useValue: systemClock },
     RateLimitBackend,
     { provide: BUCKET_STORE, useFactory: (backend: RateLimitBackend) => backend.store, inject: [RateLimitBackend] },
     RateLimitService,
     RouteService,
+    RouteController,
   ],
   exports: [RateLimitService, RouteService],
 })
