@@ -39,6 +39,21 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        extends: true,
+        test: { name: 'admin-ui', root: 'apps/admin-ui', include: ['app/**/*.spec.ts'] },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'admin-ui-e2e',
+          root: 'apps/admin-ui',
+          include: ['test/**/*.e2e.spec.ts'],
+          testTimeout: 30_000,
+          hookTimeout: 240_000,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

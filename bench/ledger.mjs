@@ -53,7 +53,9 @@ function envInt(name, fallback, min = 1) {
 const argv = process.argv.slice(2);
 for (const arg of argv) {
   if (!['--no-build', '--no-write', '--no-route', '--help', '-h'].includes(arg)) {
-    console.error(`ignoring unknown argument ${arg} (usage: node bench/ledger.mjs [--no-build] [--no-write] [--no-route])`);
+    console.error(
+      `ignoring unknown argument ${arg} (usage: node bench/ledger.mjs [--no-build] [--no-write] [--no-route])`,
+    );
   }
 }
 if (argv.includes('--help') || argv.includes('-h')) {
@@ -78,7 +80,12 @@ const BUILD = !argv.includes('--no-build') && process.env.BENCH_BUILD !== '0';
 const WRITE = !argv.includes('--no-write');
 const ROUTE = !argv.includes('--no-route');
 const DEFAULTS = { BENCH_ROUNDS: 3, BENCH_LEDGER_ENTRIES: 200_000, BENCH_DURATION: 10, BENCH_DENY_RATE: 1000 };
-const SETTINGS = { BENCH_ROUNDS: ROUNDS, BENCH_LEDGER_ENTRIES: ENTRIES, BENCH_DURATION: DURATION, BENCH_DENY_RATE: DENY_RATE };
+const SETTINGS = {
+  BENCH_ROUNDS: ROUNDS,
+  BENCH_LEDGER_ENTRIES: ENTRIES,
+  BENCH_DURATION: DURATION,
+  BENCH_DENY_RATE: DENY_RATE,
+};
 installCleanup({ deadlineMs: (600 + ROUNDS * 2 * (DURATION + WARMUP + 10) + (BUILD ? 400 : 0)) * 1000 });
 const startedAt = new Date();
 const command = [
@@ -286,7 +293,12 @@ for (let i = 0; i < 12; i++) {
     method: 'POST',
     path: '/route',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ service: 'api', tenant: ['t1', 't2', 'acme', 'globex'][i % 4], scope: 'read', path: `/v1/r${i}` }),
+    body: JSON.stringify({
+      service: 'api',
+      tenant: ['t1', 't2', 'acme', 'globex'][i % 4],
+      scope: 'read',
+      path: `/v1/r${i}`,
+    }),
   });
 }
 /** The side stream: a distinct path per request, so every denial is an entry of its own (aggregation is off too). */
@@ -315,49 +327,84 @@ async function ledgerHead(origin) {
 }
 
 async function routePart() {
-  if (BUILD) {
-    const built = await buildOrchestrator({ log: say });
-    if (!built.ok) throw new Error(`orchestrator build failed:\n${built.output.slice(-4000)}`);
-  }
-  const snapshot = snapshotOrchestrator();
   const stubs = await startStubBackends(3);
   const work = tempDir('shieldx-bench-ledger-route-');
   const ledgerPath = join(work, 'ledger.jsonl');
-  const port = await freePort();
-  const server = await startServer({
-    name: 'orchestrator',
-    script: snapshot.main,
-    cwd: snapshot.dir,
-    port,
-    env: {
-      ORCH_ALLOW_INSECURE: '1',
-      ORCH_PORT: String(port),
-      ORCH_HOST: '127.0.0.1',
-      ORCH_POOL_API: stubs.urls.map((url) => url.replace('http://', '')).join(','),
-      ORCH_IP_BURST: '1000000000',
-      ORCH_IP_BURST_DEGRADED: '1000000000',
-      ORCH_TENANT_BURST: '1000000000',
-      ORCH_LEDGER_PATH: ledgerPath,
-      ORCH_LEDGER_AGGREGATE_WINDOW: '0ms',
-      ORCH_LEDGER_MAX_PER_SECOND: '1000000',
-    },
-  });
+  // Colleagues edit the app while this runs: a build can fail, or start with an import of a file not written yet;
+  // then wait a minute and try again (as bench/route.mjs does).
+  let snapshot;
+  let server;
+  for (let attempt = 1; ; attempt++) {
+    if (BUILD) {
+      const built = await buildOrchestrator({ log: say });
+      if (!built.ok) throw new Error(`orchestrator build failed:\n${built.output.slice(-4000)}`);
+    }
+    snapshot = snapshotOrchestrator();
+    const port = await freePort();
+    try {
+      server = await startServer({
+        name: 'orchestrator',
+        script: snapshot.main,
+        cwd: snapshot.dir,
+        port,
+        env: {
+          ORCH_ALLOW_INSECURE: '1',
+          ORCH_PORT: String(port),
+          ORCH_HOST: '127.0.0.1',
+          ORCH_POOL_API: stubs.urls.map((url) => url.replace('http://', '')).join(','),
+          ORCH_IP_BURST: '1000000000',
+          ORCH_IP_BURST_DEGRADED: '1000000000',
+          ORCH_TENANT_BURST: '1000000000',
+          ORCH_LEDGER_PATH: ledgerPath,
+          ORCH_LEDGER_AGGREGATE_WINDOW: '0ms',
+          ORCH_LEDGER_MAX_PER_SECOND: '1000000',
+        },
+      });
+      break;
+    } catch (error) {
+      snapshot.dispose?.();
+      if (!BUILD || attempt >= 3) throw error;
+      say(
+        `the built orchestrator does not start (a colleague mid-edit?); rebuilding in 60 s:\n${error.message.slice(-1500)}`,
+      );
+      await sleep(60_000);
+    }
+  }
   say(`orchestrator pid ${server.pid} on ${server.origin}; ledger ${ledgerPath}`);
   const check = await fetchJson(`${server.origin}/route`, sideStream(true)[0]);
   if (check.status !== 403) throw new Error(`a side-stream denial answered ${check.status}: ${check.body}`);
   const cases = [
-    { key: 'allowed', label: `side stream of ${fmt(DENY_RATE)} allowed req/s (nothing written)`, requests: sideStream(false) },
-    { key: 'denied', label: `side stream of ${fmt(DENY_RATE)} denied req/s (each one a ledger entry)`, requests: sideStream(true) },
+    {
+      key: 'allowed',
+      label: `side stream of ${fmt(DENY_RATE)} allowed req/s (nothing written)`,
+      requests: sideStream(false),
+    },
+    {
+      key: 'denied',
+      label: `side stream of ${fmt(DENY_RATE)} denied req/s (each one a ledger entry)`,
+      requests: sideStream(true),
+    },
   ];
   for (const c of cases) c.rounds = [];
-  if (WARMUP > 0) await runLoad(TOOL, { origin: server.origin, requests: ALLOWED_BODIES, connections: CONNECTIONS, durationS: WARMUP });
+  if (WARMUP > 0)
+    await runLoad(TOOL, {
+      origin: server.origin,
+      requests: ALLOWED_BODIES,
+      connections: CONNECTIONS,
+      durationS: WARMUP,
+    });
   for (let round = 0; round < ROUNDS; round++) {
     for (const c of round % 2 === 0 ? cases : [...cases].reverse()) {
       await sleep(500);
       const seqBefore = await ledgerHead(server.origin);
       const t0 = performance.now();
       const [main, side] = await Promise.all([
-        runLoad(TOOL, { origin: server.origin, requests: ALLOWED_BODIES, connections: CONNECTIONS, durationS: DURATION }),
+        runLoad(TOOL, {
+          origin: server.origin,
+          requests: ALLOWED_BODIES,
+          connections: CONNECTIONS,
+          durationS: DURATION,
+        }),
         runPaced({
           origin: server.origin,
           requests: c.requests,
@@ -409,7 +456,8 @@ async function routePart() {
     ];
   });
   console.log(`\n${textTable(headers, rows)}\n`);
-  const verdict = verify.json?.ok === true ? `intact, ${format.int(verify.json.entries)} entries` : `NOT intact: ${verify.body}`;
+  const verdict =
+    verify.json?.ok === true ? `intact, ${format.int(verify.json.entries)} entries` : `NOT intact: ${verify.body}`;
   return [
     `### \`POST /route\` while denials are written to the ledger at ~${fmt(DENY_RATE)}/s`,
     '',

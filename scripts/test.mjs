@@ -49,8 +49,10 @@ const ok =
   step('typecheck', 'npx', ['nx', 'run-many', '-t', 'typecheck', '--output-style=stream']) &&
   step('rego tests', env.OPA_BIN, ['test', 'policies', '-v']) &&
   step('compiled default policy is current', process.execPath, ['scripts/check-policy-build.mjs']) &&
-  vitest('unit', ['lb', 'security', 'policy', 'ledger', 'orchestrator']) &&
+  vitest('unit', ['lb', 'security', 'policy', 'ledger', 'orchestrator', 'admin-ui']) &&
   vitest('e2e', ['orchestrator-e2e']) &&
+  // Alone, after the other e2e tests: it builds the UI (CPU-heavy) and must not slow timing-sensitive tests down.
+  vitest('browser', ['admin-ui-e2e']) &&
   step('build', 'npx', ['nx', 'run-many', '-t', 'build', '--output-style=stream']);
 
 process.stdout.write(`\n${passed} passed, ${failed} failed\n`);

@@ -89,7 +89,9 @@ export async function uiCommand(args) {
 
   const shown = host.includes(':') ? `[${host}]` : host;
   const url = `http://${shown}:${port}`;
-  const exited = new Promise((resolve) => server.once('exit', (code, signal) => resolve(signal === null ? (code ?? 1) : 0)));
+  const exited = new Promise((resolve) =>
+    server.once('exit', (code, signal) => resolve(signal === null ? (code ?? 1) : 0)),
+  );
   // Say where it is once it answers, so a script can wait for this line.
   for (let i = 0; i < 150 && server.exitCode === null; i++) {
     try {

@@ -52,7 +52,8 @@ export function proxy(request: NextRequest): NextResponse {
     const site = request.headers.get('sec-fetch-site');
     const origin = request.headers.get('origin');
     const sameOrigin = site !== null ? site === 'same-origin' : originHost(origin) === host.toLowerCase();
-    if (!sameOrigin) return refuse(403, 'cross_site_request', 'state-changing requests must come from the admin UI itself');
+    if (!sameOrigin)
+      return refuse(403, 'cross_site_request', 'state-changing requests must come from the admin UI itself');
   }
   return NextResponse.next();
 }

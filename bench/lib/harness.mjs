@@ -617,6 +617,9 @@ class LatencyHistogram {
  * When the server cannot keep up, answers fall behind without bound; once `maxBacklog` requests are outstanding
  * (default: half a second's worth) the generator stops sending, waits `timeoutS` for what is in flight and reports
  * `sustained: false` with `gaveUpAtS` — a clear "this rate is beyond the server here" instead of minutes of queue.
+ *
+ * `onResponse(status, rawHeaders)`, when given, is called for every measured (post-ramp) answer with its status and
+ * undici's raw header list (`[name, value, …]` as Buffers), e.g. to count which backend answered.
  */
 export async function runPaced({
   origin,
@@ -627,6 +630,7 @@ export async function runPaced({
   connections = 64,
   timeoutS = 2,
   maxBacklog = Math.max(connections * 16, Math.round(rate / 2)),
+  onResponse,
 }) {
   const { Pool } = await import('undici');
   const pool = new Pool(origin, {
@@ -677,12 +681,14 @@ export async function runPaced({
     if (index === skip) measureStart = t0;
     inflightMax = Math.max(inflightMax, index + 1 - counts.finished);
     let status = 0;
+    let rawHeaders;
     pool.dispatch(
       { origin, method: r.method, path: r.path, headers: r.headers, body: r.body },
       {
         onConnect() {},
-        onHeaders(statusCode) {
+        onHeaders(statusCode, raw) {
           status = statusCode;
+          if (onResponse) rawHeaders = raw;
           return true;
         },
         onData() {
@@ -698,6 +704,7 @@ export async function runPaced({
               service.record(t1 - t0);
               scheduled.record(t1 - due);
             } else counts.non2xx++;
+            onResponse?.(status, rawHeaders);
           }
           finish();
         },

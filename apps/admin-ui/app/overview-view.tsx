@@ -63,7 +63,11 @@ export function OverviewView({ initial, initialError }: { initial: MetricsSample
         <Stat label="Requests/s" value={last === undefined ? '–' : perSecond(last.requestsPerSec)} />
         <Stat label="Denials/s" value={last === undefined ? '–' : perSecond(last.denialsPerSec)} />
         <Stat label="p99 latency" value={p99 === null ? '–' : ms(p99)} hint="data plane, last second with traffic" />
-        <Stat label="Cache hit rate" value={hit === null ? '–' : percent(hit * 100)} hint="policy decisions" />
+        <Stat
+          label="Cache hit rate"
+          value={hit === null ? '–' : percent(hit * 100)}
+          hint={hit === null ? 'no OPA decisions yet' : 'OPA decision cache'}
+        />
         <Stat label="Healthy backends" value={last === undefined ? '–' : percent(last.healthyRatio * 100)} />
       </div>
       {samples.length === 0 && initialError === undefined ? (
@@ -83,7 +87,12 @@ export function OverviewView({ initial, initialError }: { initial: MetricsSample
         </figure>
         <figure className="card">
           <figcaption>p99 latency (data plane)</figcaption>
-          <TimeChart title="p99 latency over time" times={times} values={[samples.map((s) => s.p99Ms)]} series={LATENCY} />
+          <TimeChart
+            title="p99 latency over time"
+            times={times}
+            values={[samples.map((s) => s.p99Ms)]}
+            series={LATENCY}
+          />
         </figure>
         <figure className="card">
           <figcaption>Policy cache hit rate</figcaption>

@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, request as httpRequest, type Server } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,18 +23,32 @@ const TENANT = 'ui-e2e-tenant';
 const LAPTOP = { width: 1366, height: 900 };
 const TABLET = { width: 820, height: 1180 };
 
-/** A loopback backend like the built-in demo ones: `/healthz` answers at once, anything else after a few ms. */
-async function demoBackend(name: string): Promise<{ url: string; server: Server }> {
-  const server = createServer((req, res) => {
-    if ((req.url ?? '/').startsWith('/healthz')) {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
-      return;
-    }
-    req.resume();
-    setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ backend: name })), 3);
+/**
+ * A loopback backend like the built-in demo ones (`/healthz` at once, anything else after a few ms), in a process of
+ * its own so that killing it is what killing a demo backend is, and a busy test process never slows its answers.
+ */
+const BACKEND_SOURCE = `
+const { createServer } = require('node:http');
+const server = createServer((req, res) => {
+  if (req.url.startsWith('/healthz')) return res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+  req.resume();
+  setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{"backend":"' + process.argv[1] + '"}'), 3);
+});
+server.listen(0, '127.0.0.1', () => console.log('port ' + server.address().port));
+`;
+
+async function demoBackend(name: string): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, ['-e', BACKEND_SOURCE, name], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let text = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      text += chunk.toString('utf8');
+      const match = /port (\d+)/.exec(text);
+      if (match !== null) resolve(Number(match[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`backend ${name} exited with ${code}`)));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+  return { url: `http://127.0.0.1:${port}`, child };
 }
 
 function freePort(): Promise<number> {
@@ -48,31 +62,45 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Starts a child process and resolves once a line of its output matches `ready`. */
+/** Starts a child process and resolves once `ready` holds (a line of its output matches, or a URL answers 200). */
 function startProcess(
   command: string,
   args: string[],
   env: Record<string, string>,
-  ready: RegExp,
+  ready: RegExp | URL,
   timeoutMs: number,
 ): Promise<{ child: ChildProcess; output: () => string }> {
   const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
+  let settled = false;
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} not ready in ${timeoutMs} ms:\n${output}`)), timeoutMs);
+    const done = (error?: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (error === undefined) resolve({ child, output: () => output });
+      else reject(error);
+    };
+    const timer = setTimeout(
+      () => done(new Error(`${args.join(' ')} not ready in ${timeoutMs} ms:\n${output}`)),
+      timeoutMs,
+    );
     const onData = (chunk: Buffer) => {
       output += chunk.toString('utf8');
-      if (ready.test(output)) {
-        clearTimeout(timer);
-        resolve({ child, output: () => output });
-      }
+      if (ready instanceof RegExp && ready.test(output)) done();
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${args.join(' ')} exited with ${code}:\n${output}`));
-    });
+    child.once('exit', (code) => done(new Error(`${args.join(' ')} exited with ${code}:\n${output}`)));
+    if (ready instanceof URL) {
+      const poll = (): void => {
+        if (settled) return;
+        fetch(ready, { signal: AbortSignal.timeout(1000) })
+          .then((response) => (response.ok ? done() : setTimeout(poll, 100)))
+          .catch(() => setTimeout(poll, 100));
+      };
+      poll();
+    }
   });
 }
 
@@ -97,7 +125,11 @@ async function orchestratorCall(base: string, method: string, path: string, body
     },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  return { status: response.status, headers: response.headers, body: (await response.json()) as Record<string, unknown> };
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: (await response.json()) as Record<string, unknown>,
+  };
 }
 
 /** A raw request to the UI with headers `fetch` may not set (Host). */
@@ -120,7 +152,9 @@ describe('admin UI in Chromium against a running orchestrator', () => {
   let uiUrl: string;
   let browser: Browser;
   let page: Page;
-  const backends: { url: string; server: Server }[] = [];
+  const backends: { url: string; child: ChildProcess }[] = [];
+  // Scoped to <main>: while a page streams in, React may hold a hidden copy of its content elsewhere in the body.
+  const main = () => page.locator('main');
   const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 
   beforeAll(async () => {
@@ -161,14 +195,19 @@ describe('admin UI in Chromium against a running orchestrator', () => {
         ORCH_DEMO: '1',
         ORCH_POOL_API: backends.map((b) => b.url).join(','),
         ORCH_ADMIN_TOKEN: TOKEN,
-        ORCH_HEALTH_EVERY: '300ms',
-        ORCH_HEALTH_TIMEOUT: '200ms',
+        // The compiled default policy in shadow mode, as in npm start: its decision cache has figures to show.
+        ORCH_OPA_POLICY_PATH: join(ROOT, 'policies/build/policy.tar.gz'),
+        // Rate limits are not under test here: the test sends a few hundred requests from one address.
+        ORCH_IP_BURST: '100000',
+        ORCH_IP_BURST_DEGRADED: '100000',
+        ORCH_HEALTH_EVERY: '400ms',
+        ORCH_HEALTH_TIMEOUT: '300ms',
         ORCH_CB_FAILS: '2',
         ORCH_CB_OPEN_FOR: '60s',
         ORCH_LEDGER_PATH: join(work, 'ledger/orchestrator.jsonl'),
         ORCH_LOG_LEVEL: 'warn',
       },
-      /"event":"listening"|listening on/,
+      new URL(`${orchUrl}/readyz`),
       30_000,
     );
 
@@ -207,34 +246,45 @@ describe('admin UI in Chromium against a running orchestrator', () => {
     await browser?.close();
     await stopProcess(ui?.child);
     await stopProcess(orchestrator?.child);
-    await Promise.all(backends.map((b) => new Promise((resolve) => b.server.close(resolve))));
+    await Promise.all(backends.map((b) => stopProcess(b.child)));
     if (work !== undefined) rmSync(work, { recursive: true, force: true });
   });
 
   it('shows live traffic charts on the overview', async () => {
     await page.goto(uiUrl);
-    await expect.poll(() => page.getByTestId('live-state').textContent()).toBe('Live');
-    for (let i = 0; i < 30; i++) {
-      await fetch(`${orchUrl}/route`, {
+    await expect.poll(() => page.locator('header').getByTestId('live-state').textContent()).toBe('Live');
+    // About five seconds of traffic, a few requests denied, so every chart has a line to draw.
+    const route = (path: string) =>
+      fetch(`${orchUrl}/route`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ service: 'api', tenant: 'acme', scope: 'read', path: `/v1/items/${i}` }),
+        body: JSON.stringify({ service: 'api', tenant: 'acme', scope: 'read', path }),
       });
-    }
+    const traffic = (async () => {
+      for (let i = 0; i < 250; i++) {
+        await route(i % 25 === 0 ? '/internal/x' : `/v1/items/${i % 8}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })();
     // The stat tiles and charts follow the metrics event every second, without a reload.
     await expect
-      .poll(async () => Number(await page.getByTestId('stat-Requests/s').textContent()), { timeout: 5000 })
+      .poll(async () => Number(await main().getByTestId('stat-Requests/s').textContent()), { timeout: 5000 })
       .toBeGreaterThan(0);
-    await expect.poll(() => page.getByTestId('stat-p99 latency').textContent()).toMatch(/ms$/);
+    await expect.poll(() => main().getByTestId('stat-p99 latency').textContent()).toMatch(/ms$/);
     expect(await page.locator('.chart canvas').count()).toBeGreaterThanOrEqual(4);
-    expect(await page.getByTestId('stat-Healthy backends').textContent()).toBe('100 %');
+    await expect
+      .poll(async () => Number(await main().getByTestId('stat-Denials/s').textContent()), { timeout: 5000 })
+      .toBeGreaterThan(0);
+    await traffic;
+    await expect.poll(() => main().getByTestId('stat-Cache hit rate').textContent()).toMatch(/^\d+ %$/);
+    await expect.poll(() => main().getByTestId('stat-Healthy backends').textContent()).toBe('100 %');
     await shot('overview');
   });
 
   it('lists every pool with health, breaker, EWMA latency, in-flight count and weight', async () => {
     await page.goto(`${uiUrl}/pools`);
-    for (const pool of ['api', 'search', 'static']) await page.getByTestId(`pool-${pool}`).waitFor();
-    const api = page.getByTestId('pool-api');
+    for (const pool of ['api', 'search', 'static']) await main().getByTestId(`pool-${pool}`).waitFor();
+    const api = main().getByTestId('pool-api');
     for (const backend of backends) await expect.poll(() => api.textContent()).toContain(backend.url);
     expect(await api.locator('tbody tr').count()).toBe(2);
     expect(await api.locator('tbody tr').first().locator('td').allTextContents()).toEqual([
@@ -250,7 +300,7 @@ describe('admin UI in Chromium against a running orchestrator', () => {
   });
 
   it('edits a pool with validation, and the change round-trips through the orchestrator', async () => {
-    const card = page.getByTestId('pool-search');
+    const card = main().getByTestId('pool-search');
     await card.getByRole('button', { name: 'Edit search' }).click();
     const textarea = card.getByRole('textbox');
     const original = await textarea.inputValue();
@@ -274,9 +324,9 @@ describe('admin UI in Chromium against a running orchestrator', () => {
     await expect.poll(() => card.locator('tbody tr').first().locator('td').nth(5).textContent()).toBe('3');
 
     const seen = await orchestratorCall(orchUrl, 'GET', '/admin/pools');
-    const search = (seen.body['pools'] as { name: string; algo: string; backends: { url: string; weight: number }[] }[]).find(
-      (p) => p.name === 'search',
-    )!;
+    const search = (
+      seen.body['pools'] as { name: string; algo: string; backends: { url: string; weight: number }[] }[]
+    ).find((p) => p.name === 'search')!;
     expect(search.algo).toBe('p2c');
     expect(search.backends.map((b) => [b.url, b.weight])).toEqual([
       [urls[0], 3],
@@ -286,19 +336,16 @@ describe('admin UI in Chromium against a running orchestrator', () => {
 
   it('shows a killed backend’s breaker opening on the Breakers page without a reload', async () => {
     await page.goto(`${uiUrl}/breakers`);
-    const row = page.getByTestId('breakers-table').locator('tr', { hasText: backends[1].url });
+    const row = main().getByTestId('breakers-table').locator('tr', { hasText: backends[1].url });
     await expect.poll(() => row.getAttribute('data-state')).toBe('closed');
     await shot('breakers-before');
     const navigations: string[] = [];
     page.on('framenavigated', (frame) => navigations.push(frame.url()));
 
-    await new Promise((resolve) => {
-      backends[1].server.closeAllConnections();
-      backends[1].server.close(resolve);
-    });
+    await stopProcess(backends[1].child);
     await expect.poll(() => row.getAttribute('data-state'), { timeout: 10_000 }).toBe('open');
     await expect.poll(() => row.locator('td').nth(3).textContent()).toMatch(/^in \d/);
-    const transitions = page.getByTestId('transitions-table');
+    const transitions = main().getByTestId('transitions-table');
     await expect.poll(() => transitions.locator('tbody tr').first().textContent()).toContain(backends[1].url);
     expect(navigations).toEqual([]);
     await shot('breakers');
@@ -306,10 +353,12 @@ describe('admin UI in Chromium against a running orchestrator', () => {
 
   it('shows the policy and reloads it with the button', async () => {
     await page.goto(`${uiUrl}/policy`);
-    const version = Number(await page.getByTestId('policy-version').textContent());
+    const version = Number(await main().getByTestId('policy-version').textContent());
     await page.getByRole('button', { name: 'Reload policy' }).click();
-    await expect.poll(() => page.getByTestId('reload-outcome').textContent()).toBe(`Reloaded: now version ${version + 1}.`);
-    await expect.poll(() => page.getByTestId('policy-version').textContent()).toBe(String(version + 1));
+    await expect
+      .poll(() => main().getByTestId('reload-outcome').textContent())
+      .toBe(`Reloaded: now version ${version + 1}.`);
+    await expect.poll(() => main().getByTestId('policy-version').textContent()).toBe(String(version + 1));
     await shot('policy');
   });
 
@@ -323,11 +372,13 @@ describe('admin UI in Chromium against a running orchestrator', () => {
     const corrId = denied.headers.get('x-correlation-id')!;
 
     await page.goto(`${uiUrl}/audit`);
-    await expect.poll(() => page.getByTestId('chain-status').textContent()).toMatch(/^Chain intact: \d+ entries verified/);
+    await expect
+      .poll(() => main().getByTestId('chain-status').textContent())
+      .toMatch(/^Chain intact: \d+ entries verified/);
     await page.getByLabel('Tenant').fill(TENANT);
     await page.getByRole('button', { name: 'Apply filters' }).click();
     await page.waitForURL(/\/audit\?tenant=ui-e2e-tenant$/);
-    const row = page.getByTestId('audit-table').locator('tbody tr').first();
+    const row = main().getByTestId('audit-table').locator('tbody tr').first();
     await expect.poll(() => row.getAttribute('data-type'), { timeout: 5000 }).toBe('policy.deny');
     expect(await row.locator('td').nth(3).textContent()).toBe(TENANT);
     expect(await row.locator('td').nth(4).textContent()).toBe(corrId);
@@ -335,7 +386,7 @@ describe('admin UI in Chromium against a running orchestrator', () => {
 
     // Filtering by the correlation id finds exactly that entry.
     await page.goto(`${uiUrl}/audit?corrId=${encodeURIComponent(corrId)}`);
-    await expect.poll(() => page.getByTestId('audit-table').locator('tbody tr').count()).toBe(1);
+    await expect.poll(() => main().getByTestId('audit-table').locator('tbody tr').count()).toBe(1);
   });
 
   it('works at tablet width and in dark mode, and by keyboard alone', async () => {
@@ -343,17 +394,19 @@ describe('admin UI in Chromium against a running orchestrator', () => {
     for (const path of ['/', '/pools', '/breakers', '/audit']) {
       await page.goto(`${uiUrl}${path}`);
       await page.locator('main h1').waitFor();
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      const overflow = await page.evaluate(
+        () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+      );
       expect({ path, overflow }).toEqual({ path, overflow: 0 });
     }
     await page.goto(`${uiUrl}/pools`);
-    await page.getByTestId('pool-api').waitFor();
+    await main().getByTestId('pool-api').waitFor();
     await shot('pools-tablet');
 
     await page.setViewportSize(LAPTOP);
     await page.emulateMedia({ colorScheme: 'dark' });
     await page.goto(uiUrl);
-    await expect.poll(() => page.getByTestId('live-state').textContent()).toBe('Live');
+    await expect.poll(() => page.locator('header').getByTestId('live-state').textContent()).toBe('Live');
     await page.waitForTimeout(1500);
     await shot('overview-dark');
     await page.emulateMedia({ colorScheme: 'light' });

@@ -67,7 +67,8 @@ async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, tim
   for (;;) {
     const value = await read();
     if (done(value)) return value;
-    if (performance.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms: ${JSON.stringify(value)}`);
+    if (performance.now() > deadline)
+      throw new Error(`condition not met within ${timeoutMs} ms: ${JSON.stringify(value)}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
@@ -172,7 +173,15 @@ describe('admin API with a bearer token', () => {
     );
     expect(edge).toMatchObject({ name: 'edge', algo: 'ewma', total: 2 });
     expect(edge!.backends).toEqual([
-      { url: good.url, healthy: true, ewma_ms: expect.any(Number), inflight: 0, cb_state: 'closed', weight: 1, last_error: null },
+      {
+        url: good.url,
+        healthy: true,
+        ewma_ms: expect.any(Number),
+        inflight: 0,
+        cb_state: 'closed',
+        weight: 1,
+        last_error: null,
+      },
       {
         url: sick.url,
         healthy: false,
@@ -201,7 +210,10 @@ describe('admin API with a bearer token', () => {
       'http://224.0.0.251',
     ];
     for (const url of targets) {
-      const answer = await call(orch.url, 'PUT', '/admin/pools/api', { headers: AUTH, body: { urls: [good.url, url] } });
+      const answer = await call(orch.url, 'PUT', '/admin/pools/api', {
+        headers: AUTH,
+        body: { urls: [good.url, url] },
+      });
       expect({ url, status: answer.status, error: answer.body['error'] }).toEqual({
         url,
         status: 400,
@@ -214,11 +226,15 @@ describe('admin API with a bearer token', () => {
   });
 
   it('validates pool names, URLs, weights and the body shape', async () => {
-    const put = (name: string, body: unknown) =>
-      call(orch.url, 'PUT', `/admin/pools/${name}`, { headers: AUTH, body });
+    const put = (name: string, body: unknown) => call(orch.url, 'PUT', `/admin/pools/${name}`, { headers: AUTH, body });
     const bad = async (name: string, body: unknown, error: string, message: RegExp) => {
       const answer = await put(name, body);
-      expect({ name, body, status: answer.status, error: answer.body['error'] }).toEqual({ name, body, status: 400, error });
+      expect({ name, body, status: answer.status, error: answer.body['error'] }).toEqual({
+        name,
+        body,
+        status: 400,
+        error,
+      });
       expect(answer.body['message']).toMatch(message);
     };
     await bad('Bad.Name', { urls: [good.url] }, 'invalid_pool_name', /is not a pool name/);
@@ -231,14 +247,18 @@ describe('admin API with a bearer token', () => {
     await bad('ok', { urls: [good.url], algo: 'random' }, 'invalid_request', /algo/);
     await bad('ok', { urls: [good.url], extra: 1 }, 'invalid_request', /extra/);
     await bad('ok', { urls: [good.url], weights: { [good.url]: 0 } }, 'invalid_request', /must be a number > 0/);
-    await bad('ok', { urls: [good.url], weights: { 'http://127.0.0.1:9': 2 } }, 'invalid_request', /not one of the urls/);
+    await bad(
+      'ok',
+      { urls: [good.url], weights: { 'http://127.0.0.1:9': 2 } },
+      'invalid_request',
+      /not one of the urls/,
+    );
     expect((await pools()).map((p) => p.name)).not.toContain('ok');
   });
 
   it('keeps the health and breaker of backends that stay, probes new ones at once, and records before/after', async () => {
-    const before = await until(
-      breakers,
-      (list) => list.some((b) => b.pool === 'edge' && b.backend === sick.url && b.state === 'open'),
+    const before = await until(breakers, (list) =>
+      list.some((b) => b.pool === 'edge' && b.backend === sick.url && b.state === 'open'),
     );
     const sickBefore = before.find((b) => b.pool === 'edge' && b.backend === sick.url)!;
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -304,7 +324,10 @@ describe('admin API with a bearer token', () => {
       flaky.healthStatus = 500;
       try {
         const sent = performance.now();
-        const answer = await call(orch.url, 'PUT', '/admin/pools/flaky', { headers: AUTH, body: { urls: [flaky.url] } });
+        const answer = await call(orch.url, 'PUT', '/admin/pools/flaky', {
+          headers: AUTH,
+          body: { urls: [flaky.url] },
+        });
         expect(answer.body).toMatchObject({ pool: 'flaky', created: true });
         const opened = await stream.next(
           (e) => e.event === 'breaker' && (e.data as { backend: string; to: string }).backend === flaky.url,
@@ -346,7 +369,12 @@ describe('admin API with a bearer token', () => {
       for (let i = 0; i < 10; i++) {
         await post(`${orch.url}/route`, { service: 'api', tenant: 'acme', scope: 'read', path: '/v1/items' });
       }
-      const denied = await post(`${orch.url}/route`, { service: 'api', tenant: 'acme', scope: 'read', path: '/internal/x' });
+      const denied = await post(`${orch.url}/route`, {
+        service: 'api',
+        tenant: 'acme',
+        scope: 'read',
+        path: '/internal/x',
+      });
       expect(denied.status).toBe(403);
       const busy = await stream.next(
         (e) => e.event === 'metrics' && (e.data as { requestsPerSec: number }).requestsPerSec > 0,
@@ -381,7 +409,11 @@ describe('admin API with a bearer token', () => {
       const reload = await call(orch.url, 'POST', '/admin/policy/reload', { headers: AUTH });
       expect(reload.body).toMatchObject({ reloaded: true });
       const event = await stream.next((e) => e.event === 'policy', 1000);
-      expect(event.data).toMatchObject({ ok: true, version: reload.body['version'], status: { version: reload.body['version'] } });
+      expect(event.data).toMatchObject({
+        ok: true,
+        version: reload.body['version'],
+        status: { version: reload.body['version'] },
+      });
     } finally {
       stream.close();
     }
@@ -431,7 +463,9 @@ describe('admin API in insecure dev mode without a token', () => {
 
   it('is open to loopback callers and lets pools point at loopback (the demo backends live there)', async () => {
     expect((await call(orch.url, 'GET', '/admin/pools')).status).toBe(200);
-    const answer = await call(orch.url, 'PUT', '/admin/pools/local', { body: { urls: ['127.0.0.1:9', 'http://[::1]:9'] } });
+    const answer = await call(orch.url, 'PUT', '/admin/pools/local', {
+      body: { urls: ['127.0.0.1:9', 'http://[::1]:9'] },
+    });
     expect(answer).toMatchObject({ status: 200, body: { pool: 'local', created: true } });
     const refused = await call(orch.url, 'PUT', '/admin/pools/local', { body: { urls: ['http://169.254.169.254'] } });
     expect(refused).toMatchObject({ status: 400, body: { error: 'backend_refused' } });
@@ -489,9 +523,13 @@ describe('admin API over mTLS', () => {
 
   beforeAll(async () => {
     root = join(mkdtempSync(join(tmpdir(), 'shieldx-admin-e2e-')), 'pki');
-    execFileSync(process.execPath, [CLI, 'certs', 'dev', root, '--client', 'ingress', '--client', `admin=${ADMIN_SAN}`], {
-      stdio: 'pipe',
-    });
+    execFileSync(
+      process.execPath,
+      [CLI, 'certs', 'dev', root, '--client', 'ingress', '--client', `admin=${ADMIN_SAN}`],
+      {
+        stdio: 'pipe',
+      },
+    );
     const tls = {
       ORCH_TLS_CERT_FILE: join(root, 'server.pem'),
       ORCH_TLS_KEY_FILE: join(root, 'server.key'),
@@ -519,7 +557,9 @@ describe('admin API over mTLS', () => {
   });
 
   it('records the admitting SAN as the actor, and refuses loopback targets outside dev mode', async () => {
-    const loopback = await callTls(admin.url, 'PUT', '/admin/pools/local', client('admin'), { urls: ['http://127.0.0.1:9'] });
+    const loopback = await callTls(admin.url, 'PUT', '/admin/pools/local', client('admin'), {
+      urls: ['http://127.0.0.1:9'],
+    });
     expect(loopback).toMatchObject({ status: 400, body: { error: 'backend_refused' } });
     expect(loopback.body['message']).toMatch(/loopback/);
     // Private addresses pass too, but tests never put a non-loopback address in a pool (it would be probed):

@@ -43,7 +43,9 @@ export class EventStreamReader {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter);
-        reject(new Error(`no matching event within ${timeoutMs} ms (got: ${this.received.map((e) => e.event).join(', ')})`));
+        reject(
+          new Error(`no matching event within ${timeoutMs} ms (got: ${this.received.map((e) => e.event).join(', ')})`),
+        );
       }, timeoutMs);
       const waiter = {
         match,

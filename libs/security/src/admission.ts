@@ -1,4 +1,4 @@
-import { createHash, createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ReplayStore } from './replay-store';
 
 /** Why an admission header was refused; the `error` code of the 401 body. */
@@ -88,7 +88,8 @@ export function signAdmission(options: SignAdmissionOptions): string {
  * failure (error, timeout, fail-closed outage) is answered `replay_store_unavailable`, never thrown.
  */
 export class AdmissionVerifier {
-  private readonly keys: readonly KeyObject[];
+  /** Raw key bytes: Node's HMAC over a Buffer key is about twice as fast as over a KeyObject. */
+  private readonly keys: readonly Buffer[];
   private readonly skewSeconds: number;
   /** TTL of a used nonce in the replay store, ms. */
   readonly replayTtlMs: number;
@@ -101,7 +102,7 @@ export class AdmissionVerifier {
     if (!Number.isInteger(skewMs) || skewMs < 1000 || skewMs % 1000 !== 0) {
       throw new Error(`AdmissionVerifier: skewMs must be a whole number of seconds ≥ 1 s, got ${String(skewMs)}`);
     }
-    this.keys = options.secrets.map((secret) => createSecretKey(Buffer.from(secret, 'utf8')));
+    this.keys = options.secrets.map((secret) => Buffer.from(secret, 'utf8'));
     this.skewSeconds = skewMs / 1000;
     this.replayTtlMs = 2 * skewMs + 1000;
     this.replay = options.replay;

@@ -1,4 +1,4 @@
-import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /** Options of {@link DpopNonces}. */
 export interface DpopNoncesOptions {
@@ -26,7 +26,7 @@ const NONCE_PATTERN = new RegExp(`^[A-Za-z0-9_-]{${NONCE_LENGTH}}$`);
  * made, which is its purpose, and is not a secret).
  */
 export class DpopNonces {
-  private readonly keys: readonly KeyObject[];
+  private readonly keys: readonly Buffer[];
   private readonly periodMs: number;
   private cached: { period: number; nonce: string } | undefined;
 
@@ -37,7 +37,7 @@ export class DpopNonces {
     if (!Number.isInteger(this.periodMs) || this.periodMs < 1000) {
       throw new Error(`DpopNonces: periodMs must be an integer ≥ 1000, got ${String(options.periodMs)}`);
     }
-    this.keys = options.keys.map((key) => createSecretKey(key));
+    this.keys = options.keys.map((key) => Buffer.from(key));
   }
 
   /** The nonce to hand out at `now` (epoch ms): the same string for a whole period. */
@@ -68,7 +68,7 @@ export class DpopNonces {
     return matched === 1;
   }
 
-  private mac(key: KeyObject, period: Buffer): Buffer {
+  private mac(key: Buffer, period: Buffer): Buffer {
     return createHmac('sha256', key).update('shieldx-dpop-nonce.').update(period).digest().subarray(0, MAC_BYTES);
   }
 }

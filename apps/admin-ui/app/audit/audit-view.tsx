@@ -6,7 +6,15 @@ import { useState, type FormEvent } from 'react';
 import { Empty, ErrorNotice, PageHeader, Time } from '../components/status';
 import { api, useResource } from '../lib/api';
 import { useLiveEvent } from '../lib/live';
-import type { AuditEntry, AuditFilter, AuditView, ErrorBody, Verification, VerifyFailure, VerifyOk } from '../lib/types';
+import type {
+  AuditEntry,
+  AuditFilter,
+  AuditView,
+  ErrorBody,
+  Verification,
+  VerifyFailure,
+  VerifyOk,
+} from '../lib/types';
 
 /** Security event types of the contract (the ledger also writes `audit.*` and `ledger.*` entries of its own). */
 const TYPES = [
@@ -37,10 +45,29 @@ function query(filter: AuditFilter, before?: number): string {
   return text === '' ? '' : `?${text}`;
 }
 
+/** The tenant an entry concerns, when its data names one. */
+function tenantOf(entry: AuditEntry): string | null {
+  const tenant = entry.data?.tenant;
+  return typeof tenant === 'string' ? tenant : null;
+}
+
 /** A one-line summary of an entry's data, most telling fields first. */
 function summary(entry: AuditEntry): string {
-  const data = (entry.data ?? {}) as Record<string, unknown>;
-  const keys = ['action', 'reason', 'path', 'pool', 'backend', 'from', 'to', 'kind', 'scheme', 'result', 'version', 'error'];
+  const data = entry.data ?? {};
+  const keys = [
+    'action',
+    'reason',
+    'path',
+    'pool',
+    'backend',
+    'from',
+    'to',
+    'kind',
+    'scheme',
+    'result',
+    'version',
+    'error',
+  ];
   const parts = keys.filter((k) => data[k] !== undefined && data[k] !== null).map((k) => `${k}=${String(data[k])}`);
   return parts.length > 0 ? parts.join(' ') : JSON.stringify(data).slice(0, 120);
 }
@@ -108,8 +135,9 @@ export function AuditTable({
             </p>
           ) : verified.state === 'broken' ? (
             <p className="notice notice-error" role="alert" data-testid="chain-status">
-              Chain broken{verified.result.seq === null ? '' : ` at seq ${verified.result.seq}`}: {verified.result.reason}.{' '}
-              {verified.result.message} ({verified.result.entriesVerified} entries verified before it)
+              Chain broken{verified.result.seq === null ? '' : ` at seq ${verified.result.seq}`}:{' '}
+              {verified.result.reason}. {verified.result.message} ({verified.result.entriesVerified} entries verified
+              before it)
             </p>
           ) : (
             <ErrorNotice error={verified.error} title="The ledger could not be verified" />
@@ -135,7 +163,12 @@ export function AuditTable({
         </label>
         <label>
           Correlation id
-          <input name="corrId" defaultValue={filter.corrId ?? ''} pattern="[A-Za-z0-9._:\-]{1,128}" autoComplete="off" />
+          <input
+            name="corrId"
+            defaultValue={filter.corrId ?? ''}
+            pattern="[A-Za-z0-9._:\-]{1,128}"
+            autoComplete="off"
+          />
         </label>
         <div className="filter-actions">
           <button type="submit" className="primary">
@@ -186,11 +219,13 @@ export function AuditTable({
                         <Time iso={entry.ts} />
                       </td>
                       <td>
-                        <span className={`badge badge-type ${entry.type.startsWith('policy.deny') || entry.type === 'auth.failed' ? 'badge-bad' : ''}`}>
+                        <span
+                          className={`badge badge-type ${entry.type.startsWith('policy.deny') || entry.type === 'auth.failed' ? 'badge-bad' : ''}`}
+                        >
                           {entry.type}
                         </span>
                       </td>
-                      <td>{String((entry.data as { tenant?: unknown } | null)?.tenant ?? '—')}</td>
+                      <td>{tenantOf(entry) ?? '—'}</td>
                       <td className="mono">{entry.corrId ?? '—'}</td>
                       <td>
                         <details>

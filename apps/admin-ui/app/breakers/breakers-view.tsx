@@ -21,7 +21,13 @@ function nextTrial(breaker: BreakerView): string {
 }
 
 /** The breakers page, re-read on every breaker event (at once) and every second (for the countdowns). */
-export function BreakersView({ initial, initialError }: { initial: BreakersAnswer | undefined; initialError?: ErrorBody }) {
+export function BreakersView({
+  initial,
+  initialError,
+}: {
+  initial: BreakersAnswer | undefined;
+  initialError?: ErrorBody;
+}) {
   const breakers = useResource<BreakersAnswer>('/api/admin/breakers', initial, initialError);
   useLiveEvent(['breaker', 'pool', 'metrics'], breakers.refresh);
   const data = breakers.data;

@@ -49,8 +49,9 @@ export function TimeChart({ title, times, values, series, height = 160, range }:
     if (element === null) return undefined;
     const text = resolveColor(element, 'var(--muted)');
     const grid = resolveColor(element, 'var(--line)');
-    const axis = (format?: (value: number) => string): uPlot.Axis => ({
+    const axis = (format?: (value: number) => string, size?: number): uPlot.Axis => ({
       stroke: text,
+      ...(size === undefined ? {} : { size }),
       grid: { stroke: grid, width: 1 },
       ticks: { stroke: grid, width: 1 },
       ...(format === undefined ? {} : { values: (_u: uPlot, splits: number[]) => splits.map(format) }),
@@ -73,7 +74,7 @@ export function TimeChart({ title, times, values, series, height = 160, range }:
           x: { time: true },
           y: range === undefined ? { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } : { range: [...range] },
         },
-        axes: [axis(), axis(series[0]?.format)],
+        axes: [axis(), axis(series[0]?.format, 64)],
         legend: { live: true },
         cursor: { drag: { x: false, y: false } },
       },

@@ -13,7 +13,13 @@ export function HealthBadge({ healthy }: { healthy: boolean }) {
 }
 
 /** An error from the admin API, announced to screen readers. */
-export function ErrorNotice({ error, title = 'The orchestrator could not be read' }: { error: ErrorBody; title?: string }) {
+export function ErrorNotice({
+  error,
+  title = 'The orchestrator could not be read',
+}: {
+  error: ErrorBody;
+  title?: string;
+}) {
   return (
     <div className="notice notice-error" role="alert">
       <strong>{title}.</strong> {error.message} <span className="muted">({error.error})</span>

@@ -23,7 +23,7 @@ export async function api<T>(path: string, init: { method?: string; body?: unkno
       error: {
         error: typeof body.error === 'string' ? body.error : `http_${response.status}`,
         message: typeof body.message === 'string' ? body.message : `HTTP ${response.status}`,
-        details: body.details as ErrorBody['details'],
+        details: body.details,
       },
     };
   } catch (error) {
@@ -36,7 +36,8 @@ export interface Resource<T> {
   readonly data: T | undefined;
   readonly error: ErrorBody | undefined;
   readonly loading: boolean;
-  refresh(): void;
+  /** Re-reads the resource (a plain function: safe to pass as a callback). */
+  readonly refresh: () => void;
 }
 
 /**

@@ -34,7 +34,7 @@ export function readFilter(params: URLSearchParams | Record<string, string | str
 function matches(entry: AuditEntry, filter: AuditFilter): boolean {
   if (filter.corrId !== undefined && entry.corrId !== filter.corrId) return false;
   if (filter.tenant !== undefined) {
-    const tenant = (entry.data as { tenant?: unknown } | null)?.tenant;
+    const tenant = entry.data?.tenant;
     if (tenant !== filter.tenant) return false;
   }
   return true;

@@ -66,9 +66,9 @@ export function useLiveEvent(names: readonly LiveEventName[], listener: Listener
   const key = names.join(',');
   useEffect(() => {
     if (context === null) return undefined;
-    const unsubscribes = key.split(',').map((name) =>
-      context.subscribe(name as LiveEventName, (data) => latest.current(data)),
-    );
+    const unsubscribes = key
+      .split(',')
+      .map((name) => context.subscribe(name as LiveEventName, (data) => latest.current(data)));
     return () => unsubscribes.forEach((unsubscribe) => unsubscribe());
   }, [context, key]);
 }

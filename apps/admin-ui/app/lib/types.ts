@@ -100,7 +100,7 @@ export interface AuditEntry {
   service: string;
   type: string;
   corrId: string | null;
-  data: Record<string, unknown>;
+  data: Record<string, unknown> | null;
   prevHash: string;
   hash: string;
 }

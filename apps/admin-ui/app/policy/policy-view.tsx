@@ -56,7 +56,9 @@ export function PolicyView({ initial, initialError }: { initial: PolicyStatus | 
               <dd className="mono">{status.source}</dd>
               <dt>Engine</dt>
               <dd>
-                {status.opaLoaded ? `OPA (${status.enforce ? 'enforcing' : 'shadow mode'}) with base rules` : 'base rules'}
+                {status.opaLoaded
+                  ? `OPA (${status.enforce ? 'enforcing' : 'shadow mode'}) with base rules`
+                  : 'base rules'}
               </dd>
               <dt>Last reload</dt>
               <dd>

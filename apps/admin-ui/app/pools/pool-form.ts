@@ -22,7 +22,10 @@ export function toLines(backends: readonly { url: string; weight: number }[]): s
  * Reads the editor's text, checking what the browser can (URL shape, http/https, a host, weights > 0, no duplicates;
  * the orchestrator checks again and also refuses SSRF targets). Returns the body or one message per bad line.
  */
-export function parseLines(text: string, algo: string): { ok: true; body: PoolBody } | { ok: false; problems: string[] } {
+export function parseLines(
+  text: string,
+  algo: string,
+): { ok: true; body: PoolBody } | { ok: false; problems: string[] } {
   const problems: string[] = [];
   const urls: string[] = [];
   const weights: Record<string, number> = {};

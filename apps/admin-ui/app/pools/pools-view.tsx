@@ -45,7 +45,9 @@ export function PoolsView({ initial, initialError }: { initial: PoolsAnswer | un
       {pools.data !== undefined && pools.data.pools.length === 0 ? (
         <Empty>No pools are configured. Create one with “New pool”.</Empty>
       ) : null}
-      {pools.data?.pools.map((pool) => <PoolCard key={pool.name} pool={pool} onSaved={saved} />)}
+      {pools.data?.pools.map((pool) => (
+        <PoolCard key={pool.name} pool={pool} onSaved={saved} />
+      ))}
     </section>
   );
 }
@@ -173,7 +175,12 @@ function PoolEditor({ pool, onDone }: { pool?: PoolView; onDone: (message?: stri
 
   const errorsId = `${id}-errors`;
   return (
-    <form className="editor" onSubmit={(e) => void submit(e)} aria-describedby={problems.length > 0 ? errorsId : undefined} noValidate>
+    <form
+      className="editor"
+      onSubmit={(e) => void submit(e)}
+      aria-describedby={problems.length > 0 ? errorsId : undefined}
+      noValidate
+    >
       {pool === undefined ? (
         <label>
           Name

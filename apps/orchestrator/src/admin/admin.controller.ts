@@ -102,9 +102,7 @@ export class AdminController {
         });
       }
     }
-    const history = this.breakers
-      .recent()
-      .map((entry) => breakerView(entry, new Date(entry.at)));
+    const history = this.breakers.recent().map((entry) => breakerView(entry, new Date(entry.at)));
     return { breakers, history };
   }
 

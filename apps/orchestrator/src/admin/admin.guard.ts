@@ -92,7 +92,10 @@ export class AdminGuard implements CanActivate {
     this.token = config.admin.token === undefined ? undefined : digest(config.admin.token);
     this.sans = config.admin.sans.length === 0 ? undefined : new SanAllowlist(config.admin.sans);
     let table = refusalTables.get(events);
-    if (table === undefined) refusalTables.set(events, (table = new Map()));
+    if (table === undefined) {
+      table = new Map<string, { until: number; folded: number }>();
+      refusalTables.set(events, table);
+    }
     this.refusals = table;
   }
 

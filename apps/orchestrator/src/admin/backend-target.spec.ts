@@ -122,7 +122,9 @@ describe(checkBackendTarget.name, () => {
     expect(await refusal('http://sneaky.example', PROD, dns)).toBe('loopback');
     expect(await refusal('http://sneaky.example', DEV, dns)).toBeNull();
     expect(await refusal('http://gone.example', PROD, dns)).toBe('unresolvable');
-    await expect(checkBackendTarget('http://gone.example', PROD, dns)).rejects.toThrow(/does not resolve \(ENOTFOUND\)/);
+    await expect(checkBackendTarget('http://gone.example', PROD, dns)).rejects.toThrow(
+      /does not resolve \(ENOTFOUND\)/,
+    );
   });
 
   it('allows everything, without resolving, when ORCH_ADMIN_ALLOW_PRIVATE is set', async () => {

@@ -12,14 +12,7 @@ import { BlockList, isIP } from 'node:net';
  * - `public`: everything else.
  */
 export type TargetClass =
-  | 'metadata'
-  | 'link-local'
-  | 'unspecified'
-  | 'multicast'
-  | 'reserved'
-  | 'loopback'
-  | 'private'
-  | 'public';
+  'metadata' | 'link-local' | 'unspecified' | 'multicast' | 'reserved' | 'loopback' | 'private' | 'public';
 
 /** Which classes the admin API may use: see {@link checkBackendTarget}. */
 export interface TargetRules {

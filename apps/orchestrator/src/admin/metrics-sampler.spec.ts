@@ -33,7 +33,12 @@ describe(sampleBetween.name, () => {
   });
 
   it('turns two readings into per-second rates, the interval p99 and the cache hit rate', () => {
-    const before = reading({ at: 10_000, requests: 1000, denials: 10, buckets: cumulative([500, 900, 1000, 1000, 1000]) });
+    const before = reading({
+      at: 10_000,
+      requests: 1000,
+      denials: 10,
+      buckets: cumulative([500, 900, 1000, 1000, 1000]),
+    });
     const after = reading({
       at: 12_000,
       requests: 1200,

@@ -105,7 +105,7 @@ export class CallerProofService {
       request.headers.dpop === undefined
     ) {
       // The common case without caller proofs: only a DPoP-bound Authorization header still needs a look.
-      return isDpopAuthorization(request.headers.authorization) ? this.checkDpop(request, 0) : undefined;
+      return isDpopAuthorization(request.headers.authorization) ? this.checkDpop(request, this.clock.now()) : undefined;
     }
     const now = this.clock.now();
     if (this.nonces !== undefined) reply.header('dpop-nonce', this.nonces.current(now));

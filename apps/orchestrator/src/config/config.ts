@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { availableParallelism, hostname } from 'node:os';
+import { basename, dirname, extname, join } from 'node:path';
 import { isAlgoName, type AlgoName } from '@shieldx/lb';
 import { parseSigningKey, type SigningKey } from '@shieldx/ledger';
 import { SanAllowlist, TrustedProxies } from '@shieldx/security';
@@ -80,8 +82,13 @@ export interface OrchestratorConfig {
     readonly redisFailure: 'open' | 'closed';
   };
   readonly redis: {
-    /** Normalised `redis://` or `rediss://` URL (REDIS_ADDR or REDIS_URL); unset = everything in-process. */
+    /**
+     * Normalised `redis://` or `rediss://` URL (REDIS_ADDR or REDIS_URL; with REDIS_CLUSTER its first node); unset =
+     * everything in-process.
+     */
     readonly url?: string;
+    /** Seed nodes of a Redis Cluster (REDIS_CLUSTER), normalised URLs; unset = one Redis server at `url`. */
+    readonly cluster?: readonly string[];
     /** Bound on each Redis command (ORCH_REDIS_TIMEOUT), ms; the connection attempt gets 4× that, at least 1 s. */
     readonly timeoutMs: number;
   };
@@ -132,6 +139,24 @@ export interface OrchestratorConfig {
     readonly serviceName: string;
   };
   readonly log: { readonly level: LogLevel; readonly fullIp: boolean };
+  /** Scale-out: worker processes on this host, and coherence between instances through Redis. */
+  readonly cluster: {
+    /** Worker processes sharing the port (ORCH_WORKERS, `auto` = available cores); 1 = this process serves alone. */
+    readonly workers: number;
+    /** This process's worker slot, 1..workers, set by the primary for each worker (ORCH_WORKER_INDEX); else unset. */
+    readonly workerIndex?: number;
+    /**
+     * Name of this instance in the shared channels and the audit stream (ORCH_INSTANCE_ID; default
+     * `<hostname>:<pid>`); a worker appends `/w<slot>` so that workers of one host are told apart.
+     */
+    readonly instanceId: string;
+    /** Redis Stream that mirrors the audit entries of every instance (ORCH_AUDIT_STREAM). */
+    readonly auditStream: string;
+    /** Approximate length cap of that stream (`XADD MAXLEN ~`, ORCH_AUDIT_STREAM_MAXLEN); 0 = no mirror. */
+    readonly auditStreamMaxLen: number;
+    /** How often the shared pool version is compared with the applied one, ms (ORCH_CLUSTER_RESYNC_EVERY). */
+    readonly resyncEveryMs: number;
+  };
   /** Start the built-in demo backends and pools (dev only). */
   readonly demo: boolean;
 }
@@ -215,12 +240,23 @@ const KNOWN_KEYS = new Set([
   'ORCH_LOG_LEVEL',
   'ORCH_LOG_FULL_IP',
   'ORCH_DEMO',
+  'REDIS_CLUSTER',
+  'ORCH_WORKERS',
+  'ORCH_WORKER_INDEX',
+  'ORCH_INSTANCE_ID',
+  'ORCH_AUDIT_STREAM',
+  'ORCH_AUDIT_STREAM_MAXLEN',
+  'ORCH_CLUSTER_RESYNC_EVERY',
 ]);
 
 const POOL_NAME = /^[a-z0-9_-]{1,64}$/;
 const HEADER_NAME = /^[A-Za-z0-9-]{1,64}$/;
 const ENTRYPOINT = /^[A-Za-z0-9_]+(\/[A-Za-z0-9_]+)*$/;
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+/** Most worker processes ORCH_WORKERS may ask for. */
+const MAX_WORKERS = 64;
+/** Instance ids and stream names: printable, no spaces (they are Redis keys and message fields). */
+const CLUSTER_NAME = /^[\x21-\x7e]{1,128}$/;
 
 /** Environment-like input: variable name → value. */
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -312,6 +348,11 @@ export function loadConfig(processEnv: Env, readText: ReadText = (path) => readF
     return name;
   });
 
+  const workerIndex = read('ORCH_WORKER_INDEX', undefined as number | undefined, (raw) =>
+    parseInteger(raw, 1, MAX_WORKERS),
+  );
+  const ledgerPath = optional('ORCH_LEDGER_PATH') ?? 'data/ledger-orchestrator.jsonl';
+
   const config: OrchestratorConfig = {
     listen: {
       host: read('ORCH_HOST', insecure && tlsFiles === 0 ? '127.0.0.1' : '0.0.0.0', (raw) => raw.trim()),
@@ -362,13 +403,7 @@ export function loadConfig(processEnv: Env, readText: ReadText = (path) => readF
         return mode;
       }),
     },
-    redis: {
-      url:
-        optional('REDIS_ADDR') !== undefined
-          ? read('REDIS_ADDR', undefined as string | undefined, parseRedisUrl)
-          : read('REDIS_URL', undefined as string | undefined, parseRedisUrl),
-      timeoutMs: read('ORCH_REDIS_TIMEOUT', 250, positiveDuration),
-    },
+    redis: readRedis(read, optional, problems),
     policy: {
       path: optional('ORCH_POLICY_PATH'),
       opaPath: optional('ORCH_OPA_POLICY_PATH'),
@@ -430,7 +465,7 @@ export function loadConfig(processEnv: Env, readText: ReadText = (path) => readF
       }),
     },
     ledger: {
-      path: optional('ORCH_LEDGER_PATH') ?? 'data/ledger-orchestrator.jsonl',
+      path: workerIndex === undefined ? ledgerPath : workerLedgerPath(ledgerPath, workerIndex),
       signingKey: read('ORCH_LEDGER_SIGNING_KEY', undefined as SigningKey | undefined, parseLedgerSigningKey),
       rotateBytes: read('ORCH_LEDGER_ROTATE_BYTES', 64 * 1024 * 1024, parseByteSize),
       batchMaxEntries: read('ORCH_LEDGER_BATCH', 256, (raw) => parseInteger(raw, 1, 65_536)),
@@ -473,6 +508,20 @@ export function loadConfig(processEnv: Env, readText: ReadText = (path) => readF
       fullIp: read('ORCH_LOG_FULL_IP', false, parseFlag),
     },
     demo: read('ORCH_DEMO', false, parseFlag),
+    cluster: {
+      workers: read('ORCH_WORKERS', 1, parseWorkers),
+      workerIndex,
+      instanceId: `${read('ORCH_INSTANCE_ID', `${hostname()}:${process.pid}`, (raw) => {
+        if (!CLUSTER_NAME.test(raw.trim())) throw new Error(`'${raw}' must be 1-128 printable characters, no spaces`);
+        return raw.trim();
+      })}${workerIndex === undefined ? '' : `/w${workerIndex}`}`,
+      auditStream: read('ORCH_AUDIT_STREAM', 'shieldx:audit', (raw) => {
+        if (!CLUSTER_NAME.test(raw.trim())) throw new Error(`'${raw}' must be 1-128 printable characters, no spaces`);
+        return raw.trim();
+      }),
+      auditStreamMaxLen: read('ORCH_AUDIT_STREAM_MAXLEN', 100_000, (raw) => parseInteger(raw, 0, 100_000_000)),
+      resyncEveryMs: read('ORCH_CLUSTER_RESYNC_EVERY', 5000, positiveDuration),
+    },
   };
 
   if (tlsFiles === 0 && config.admin.sans.length > 0) {
@@ -486,6 +535,58 @@ export function loadConfig(processEnv: Env, readText: ReadText = (path) => readF
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return { config, warnings };
+}
+
+/** ORCH_WORKERS: an integer 1..64, or `auto` (the cores Node says are available, at most 64). */
+function parseWorkers(raw: string): number {
+  const text = raw.trim().toLowerCase();
+  if (text === 'auto') return Math.max(1, Math.min(MAX_WORKERS, availableParallelism()));
+  return parseInteger(text, 1, MAX_WORKERS);
+}
+
+/**
+ * A worker's own ledger file: `.w<slot>` before the extension (`data/ledger.jsonl` → `data/ledger.w2.jsonl`), so
+ * workers never share a hash chain and a restarted worker continues its slot's chain.
+ */
+export function workerLedgerPath(path: string, slot: number): string {
+  const name = basename(path);
+  const ext = extname(name);
+  return join(dirname(path), `${name.slice(0, name.length - ext.length)}.w${slot}${ext}`);
+}
+
+type Read = <T>(key: string, fallback: T, parse: (raw: string) => T) => T;
+
+/**
+ * REDIS_ADDR (or REDIS_URL), or REDIS_CLUSTER: a comma list of seed nodes of a Redis Cluster, each `host:port` or a
+ * `redis(s)://` URL (user and password taken from the first). Both at once is an error.
+ */
+function readRedis(
+  read: Read,
+  optional: (key: string) => string | undefined,
+  problems: string[],
+): OrchestratorConfig['redis'] {
+  const cluster = read('REDIS_CLUSTER', undefined as string[] | undefined, (raw) => {
+    const nodes = parseList(raw).map(parseRedisUrl);
+    if (nodes.length === 0) throw new Error('must list at least one node (host:port)');
+    if (nodes.some((node) => /\/\d+$/.test(new URL(node).pathname))) {
+      throw new Error('a Redis Cluster has no database numbers (drop the /<db>)');
+    }
+    return [...new Set(nodes)];
+  });
+  let url: string | undefined;
+  if (cluster !== undefined) {
+    if (optional('REDIS_ADDR') !== undefined || optional('REDIS_URL') !== undefined) {
+      problems.push('REDIS_CLUSTER: set either REDIS_CLUSTER (a Redis Cluster) or REDIS_ADDR/REDIS_URL, not both');
+    }
+    url = cluster[0];
+  } else {
+    url =
+      optional('REDIS_ADDR') !== undefined
+        ? read('REDIS_ADDR', undefined as string | undefined, parseRedisUrl)
+        : read('REDIS_URL', undefined as string | undefined, parseRedisUrl);
+  }
+  const timeoutMs = read('ORCH_REDIS_TIMEOUT', 250, positiveDuration);
+  return cluster === undefined ? { url, timeoutMs } : { url, cluster, timeoutMs };
 }
 
 /**

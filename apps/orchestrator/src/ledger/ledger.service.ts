@@ -14,6 +14,7 @@ import { ORCH_CONFIG } from '../config/config.module';
 import { currentCorrId } from '../logging/request-context';
 import { readAuditPage, type AuditPage, type AuditQuery } from './audit-reader';
 import { EventGuard, type GuardedEntry, unrefTimers } from './event-guard';
+import { acquireLedgerLock } from './ledger-lock';
 import { LedgerMetrics } from './ledger-metrics';
 
 /** `service` of every entry this process writes. */
@@ -49,12 +50,21 @@ export interface LedgerEvent {
   readonly data: Readonly<Record<string, unknown>>;
 }
 
+/** An entry as accepted into this process's chain: what mirrors (the cluster's audit stream) receive. */
+export interface AcceptedLedgerEntry extends GuardedEntry {
+  readonly seq: number;
+  /** The entry's hash in this process's chain. */
+  readonly hash: string;
+  /** When it was accepted (ISO-8601). */
+  readonly ts: string;
+}
+
 const noop = (): void => undefined;
 
 /**
  * The orchestrator's audit ledger (contract "Audit ledger"): opens the `@shieldx/ledger` writer at
- * `ORCH_LEDGER_PATH` when the app starts (creating the directory; a ledger that cannot be opened, or is corrupt,
- * stops start-up), takes security events through an {@link EventGuard} (aggregation and a per-type cap), and flushes
+ * `ORCH_LEDGER_PATH` when the app starts (creating the directory; a ledger that cannot be opened, is corrupt, or is
+ * in use by another process — `<path>.lock` — stops start-up), takes security events through an {@link EventGuard} (aggregation and a per-type cap), and flushes
  * and closes on shutdown.
  *
  * Recording never fails a request: {@link record} does not throw and does not wait for the disk. When the writer fails
@@ -79,6 +89,8 @@ export class LedgerService implements OnModuleInit, OnApplicationShutdown {
   private reopenTimer: ReturnType<typeof setTimeout> | undefined;
   private reopenDelayMs = REOPEN_FIRST_MS;
   private verifying: Promise<VerifyResult> | null = null;
+  private releaseLock: (() => Promise<void>) | null = null;
+  private entryListeners: ((entry: AcceptedLedgerEntry) => void)[] = [];
 
   constructor(
     @Inject(ORCH_CONFIG) private readonly config: OrchestratorConfig,
@@ -101,9 +113,12 @@ export class LedgerService implements OnModuleInit, OnApplicationShutdown {
   /** Opens the ledger (resuming its chain) and writes an `audit.started` entry. Throws when it cannot be opened. */
   async onModuleInit(): Promise<void> {
     try {
+      this.releaseLock = await acquireLedgerLock(this.path);
       this.writer = await LedgerWriter.open(this.writerOptions());
     } catch (error) {
       this.state = 'down';
+      await this.releaseLock?.().catch(noop);
+      this.releaseLock = null;
       throw new Error(
         `cannot open the audit ledger ${this.path} (ORCH_LEDGER_PATH): ${error instanceof Error ? error.message : String(error)}`,
         { cause: error },
@@ -136,6 +151,8 @@ export class LedgerService implements OnModuleInit, OnApplicationShutdown {
     } catch (error) {
       this.logger.error({ event: 'ledger_close_failed', path: this.path, err: error });
     }
+    await this.releaseLock?.().catch(noop);
+    this.releaseLock = null;
   }
 
   /**
@@ -148,6 +165,17 @@ export class LedgerService implements OnModuleInit, OnApplicationShutdown {
     } catch (error) {
       this.invalid(event.type, error);
     }
+  }
+
+  /**
+   * Calls `listener` with every entry the writer accepts (seq and hash of this chain), after it was queued for the
+   * disk. A throwing listener is logged and ignored. Returns an unsubscribe.
+   */
+  onEntry(listener: (entry: AcceptedLedgerEntry) => void): () => void {
+    this.entryListeners = [...this.entryListeners, listener];
+    return () => {
+      this.entryListeners = this.entryListeners.filter((l) => l !== listener);
+    };
   }
 
   /** Writer state and chain position (for `/readyz`). */
@@ -235,12 +263,29 @@ export class LedgerService implements OnModuleInit, OnApplicationShutdown {
       }
     }
     try {
-      this.writer?.enqueue(entry);
+      const seq = this.writer?.enqueue(entry);
+      if (seq !== undefined && this.entryListeners.length > 0) this.accepted(entry, seq);
     } catch (error) {
       if (error instanceof LedgerError && error.code === 'invalid_value') this.invalid(entry.type, error);
       else {
         if (this.state === 'up') this.failed(error);
         this.countLost(entry.type);
+      }
+    }
+  }
+
+  private accepted(entry: GuardedEntry, seq: number): void {
+    const accepted: AcceptedLedgerEntry = {
+      ...entry,
+      seq,
+      hash: this.writer?.stats.lastHash ?? '',
+      ts: new Date().toISOString(),
+    };
+    for (const listener of this.entryListeners) {
+      try {
+        listener(accepted);
+      } catch (error) {
+        this.logger.error({ event: 'ledger_listener_failed', type: entry.type, err: error });
       }
     }
   }

@@ -26,4 +26,9 @@ export const METRIC = {
   ledgerEvents: 'orchestrator_ledger_events_total',
   ledgerErrors: 'orchestrator_ledger_errors_total',
   ledgerUp: 'orchestrator_ledger_up',
+  clusterUp: 'orchestrator_cluster_up',
+  clusterSyncErrors: 'orchestrator_cluster_sync_errors_total',
+  clusterSync: 'orchestrator_cluster_sync_total',
+  clusterPoolVersion: 'orchestrator_cluster_pool_version',
+  auditStream: 'orchestrator_audit_stream_total',
 } as const;

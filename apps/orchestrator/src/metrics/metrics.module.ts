@@ -8,6 +8,7 @@ import {
 import { METRIC } from './metric-names';
 import { PolicyMetrics } from '../policy/policy-metrics';
 import { LedgerMetrics } from '../ledger/ledger-metrics';
+import { ClusterMetrics } from '../cluster/cluster-metrics';
 import { GatewayMetrics } from './gateway-metrics';
 import { ResilienceMetrics } from './resilience-metrics';
 
@@ -96,11 +97,35 @@ import { ResilienceMetrics } from './resilience-metrics';
       labelNames: ['kind'],
     }),
     makeGaugeProvider({ name: METRIC.ledgerUp, help: '1 while the audit ledger accepts entries, 0 while it is down' }),
+    makeGaugeProvider({
+      name: METRIC.clusterUp,
+      help: '1 while this instance is subscribed to the shared Redis channels and in sync, 0 otherwise (or no Redis)',
+    }),
+    makeCounterProvider({
+      name: METRIC.clusterSyncErrors,
+      help: 'Failures of cluster coherence through Redis (publish, subscribe, resync, apply, audit)',
+      labelNames: ['kind'],
+    }),
+    makeCounterProvider({
+      name: METRIC.clusterSync,
+      help: 'Pool changes and policy reloads published to, or applied from, the other instances',
+      labelNames: ['kind', 'direction'],
+    }),
+    makeGaugeProvider({
+      name: METRIC.clusterPoolVersion,
+      help: 'Highest shared pool-configuration version this instance has applied (0 = none)',
+    }),
+    makeCounterProvider({
+      name: METRIC.auditStream,
+      help: 'Audit entries mirrored to the shared Redis stream, or dropped (Redis unavailable, buffer full)',
+      labelNames: ['outcome'],
+    }),
     GatewayMetrics,
     PolicyMetrics,
     ResilienceMetrics,
     LedgerMetrics,
+    ClusterMetrics,
   ],
-  exports: [GatewayMetrics, PolicyMetrics, ResilienceMetrics, LedgerMetrics],
+  exports: [GatewayMetrics, PolicyMetrics, ResilienceMetrics, LedgerMetrics, ClusterMetrics],
 })
 export class MetricsModule {}

@@ -13,6 +13,9 @@ const DEBOUNCE_MS = 200;
 /** At most one disagreement log line per this interval; the counter counts them all. */
 const DISAGREEMENT_LOG_INTERVAL_MS = 1000;
 
+/** What started a reload: the admin API, a watched file, or an admin reload on another instance (cluster channel). */
+export type PolicyReloadTrigger = 'watch' | 'admin' | 'cluster';
+
 /**
  * Owns the running {@link PolicyManager}: loads it at boot (a broken policy stops start-up), watches both policy files
  * and reloads on change, and turns reloads into metrics, log lines and security events.
@@ -22,7 +25,7 @@ export class PolicyService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('policy');
   private readonly watchers: FSWatcher[] = [];
   private debounce: NodeJS.Timeout | undefined;
-  private reloadListeners: ((outcome: ReloadOutcome) => void)[] = [];
+  private reloadListeners: ((outcome: ReloadOutcome, trigger: PolicyReloadTrigger) => void)[] = [];
 
   private constructor(
     /** The engine the pipeline asks. */
@@ -105,8 +108,8 @@ export class PolicyService implements OnModuleInit, OnApplicationShutdown {
     return this.manager.status();
   }
 
-  /** Reloads now (admin API or watcher); records the outcome. Never rejects. */
-  async reload(trigger: 'watch' | 'admin', corrId?: string): Promise<ReloadOutcome> {
+  /** Reloads now (admin API, watcher, or another instance's admin reload); records the outcome. Never rejects. */
+  async reload(trigger: PolicyReloadTrigger, corrId?: string): Promise<ReloadOutcome> {
     const outcome = await this.manager.reload();
     this.metrics.reload.labels(outcome.ok ? 'success' : 'failure').inc();
     if (outcome.ok) {
@@ -122,12 +125,15 @@ export class PolicyService implements OnModuleInit, OnApplicationShutdown {
         ? { result: 'success', trigger, version: outcome.version }
         : { result: 'rejected', trigger, version: outcome.version, error: outcome.error },
     });
-    for (const listener of this.reloadListeners) listener(outcome);
+    for (const listener of this.reloadListeners) listener(outcome, trigger);
     return outcome;
   }
 
-  /** Calls `listener` after every reload attempt (tests and the admin event stream). Returns an unsubscribe. */
-  onReload(listener: (outcome: ReloadOutcome) => void): () => void {
+  /**
+   * Calls `listener` after every reload attempt, with what triggered it (tests, the admin event stream, the cluster
+   * channel). Returns an unsubscribe.
+   */
+  onReload(listener: (outcome: ReloadOutcome, trigger: PolicyReloadTrigger) => void): () => void {
     this.reloadListeners.push(listener);
     return () => {
       this.reloadListeners = this.reloadListeners.filter((l) => l !== listener);

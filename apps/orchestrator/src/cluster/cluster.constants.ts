@@ -1,0 +1,28 @@
+/**
+ * Redis keys and channels of the cluster coherence (README "Scale-out"). Every command touches one key, so they work
+ * unchanged on a Redis Cluster.
+ */
+export const CLUSTER_KEYS = {
+  /** INCR counter: the version of every pool change, shared by all instances (last writer wins by version). */
+  poolsVersion: 'shieldx:pools:version',
+  /** Hash pool name → `{v, origin, at, def}` (def `null` = removed): the current pool edits, read on (re)connect. */
+  pools: 'shieldx:pools',
+  /** Channel of pool changes: the same JSON as a hash value, plus the pool name. */
+  poolsChannel: 'shieldx:pools:changes',
+  /** INCR counter of admin-triggered policy reloads, so an instance that missed one reloads on (re)connect. */
+  policyVersion: 'shieldx:policy:version',
+  /** Channel of admin-triggered policy reloads. */
+  policyChannel: 'shieldx:policy:reload',
+} as const;
+
+/** Entries kept for the audit stream while Redis is unavailable; beyond it the oldest are dropped (and counted). */
+export const AUDIT_BACKLOG_MAX = 10_000;
+
+/** Entries sent to the audit stream per batch while catching up after an outage. */
+export const AUDIT_DRAIN_BATCH = 500;
+
+/** Failures of one kind are logged at most once per this interval, ms (every one is counted). */
+export const CLUSTER_LOG_EVERY_MS = 10_000;
+
+/** Most backends a pool received from another instance may have (the admin API's DTO caps it lower). */
+export const MAX_SYNCED_BACKENDS = 1024;

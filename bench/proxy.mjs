@@ -1,0 +1,510 @@
+// Benchmark of `GET /proxy/api/…`: the orchestrator (built dist/, full pipeline at its defaults, and again at
+// ORCH_LOG_LEVEL=warn) against two peers in front of the same loopback backends, measured in the same run with
+// rounds interleaved: @fastify/http-proxy on bare Fastify 5 (bench/baseline-http-proxy.mjs) and nginx (Debian's
+// /usr/sbin/nginx, one worker, generated config in a temporary directory). Writes the `proxy` section of
+// docs/BENCHMARKS.md.
+//
+//   node bench/proxy.mjs [--no-build] [--no-write]
+//
+// Environment (defaults in brackets): BENCH_ROUNDS [3], BENCH_DURATION [5] s per round, BENCH_CONNECTIONS [64],
+// BENCH_WARMUP [2] s per target, BENCH_BACKENDS [3] backend processes, BENCH_TOOL [wrk if installed, else
+// autocannon], BENCH_NGINX [/usr/sbin/nginx].
+//
+// Budgets (from the issue): orchestrator req/s ≥ 1.2 × @fastify/http-proxy's and ≥ 0.5 × nginx's. Verdicts are
+// printed and written as measured, pass or miss.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  ROOT,
+  cpuMeter,
+  envNumber,
+  fetchJson,
+  fmt,
+  freePort,
+  hasWrk,
+  installCleanup,
+  median,
+  onAbort,
+  rssMB,
+  runLoad,
+  sleep,
+  startServer,
+  sum,
+  tempDir,
+} from './lib/harness.mjs';
+import {
+  benchArgs,
+  busyNote,
+  factsMarkdown,
+  loadAverage,
+  nonDefaultNote,
+  orchestratorTrouble,
+  pairedRatio,
+  prepareOrchestrator,
+  runFacts,
+  startHttpBackends,
+  startOrchestrator,
+} from './lib/common.mjs';
+import { markdownTable, textTable, writeSection } from './lib/report.mjs';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Settings
+
+const { argv, build, write } = benchArgs(
+  'proxy.mjs',
+  'env: BENCH_ROUNDS=3 BENCH_DURATION=5 BENCH_CONNECTIONS=64 BENCH_WARMUP=2 BENCH_BACKENDS=3 BENCH_TOOL=wrk|autocannon ' +
+    'BENCH_NGINX=/usr/sbin/nginx',
+);
+const DEFAULTS = { rounds: 3, duration: 5, connections: 64, warmup: 2, backends: 3 };
+const S = {
+  rounds: envNumber('BENCH_ROUNDS', DEFAULTS.rounds, { min: 1 }),
+  duration: envNumber('BENCH_DURATION', DEFAULTS.duration, { min: 1 }),
+  connections: envNumber('BENCH_CONNECTIONS', DEFAULTS.connections, { min: 1 }),
+  warmup: envNumber('BENCH_WARMUP', DEFAULTS.warmup, { min: 0 }),
+  backends: envNumber('BENCH_BACKENDS', DEFAULTS.backends, { min: 1 }),
+  tool: process.env.BENCH_TOOL || (hasWrk() ? 'wrk' : 'autocannon'),
+  nginx: process.env.BENCH_NGINX || '/usr/sbin/nginx',
+};
+if (!['wrk', 'autocannon'].includes(S.tool)) {
+  console.error(`BENCH_TOOL=${S.tool}: expected wrk or autocannon`);
+  process.exit(2);
+}
+const BUDGET = { vsHttpProxy: 1.2, vsNginx: 0.5 };
+const TARGET_COUNT = 4;
+const expectedS = 30 + TARGET_COUNT * (S.warmup + 1) + S.rounds * TARGET_COUNT * (S.duration + 1.5);
+const deadlineS = Math.round(2 * expectedS + 300 + (build ? 600 : 0));
+installCleanup({ deadlineMs: deadlineS * 1000 });
+
+const facts = runFacts('proxy.mjs', argv);
+const { say, log, machine } = facts;
+say(`proxy benchmark: ${facts.command}`);
+say(
+  `${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, load average ${machine.loadavg.join(' ')}; ` +
+    `${S.rounds} round(s) × ${S.duration} s at ${S.connections} connections (${S.tool}), ${S.backends} backends`,
+);
+
+const nginxVersion = (() => {
+  const result = spawnSync(S.nginx, ['-v'], { encoding: 'utf8', timeout: 5000 });
+  return result.error ? null : (result.stderr || result.stdout).trim().replace(/^nginx version: /, '');
+})();
+if (!nginxVersion) {
+  console.error(`${S.nginx} does not run: install nginx (Debian: apt-get install -y nginx-light) or set BENCH_NGINX`);
+  process.exit(2);
+}
+const httpProxyVersion = JSON.parse(
+  readFileSync(join(ROOT, 'node_modules/@fastify/http-proxy/package.json'), 'utf8'),
+).version;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Requests: GET through the `api` pool, rotating over tenants, scopes and paths (12 variants, one with a query).
+
+const TENANTS = ['t1', 't2', 'acme', 'globex'];
+const SCOPES = ['read', 'write'];
+const PATHS = ['/v1/items', '/v1/items/42', '/v1/orders?page=2'];
+const REQUESTS = [];
+for (let i = 0; i < 12; i++) {
+  REQUESTS.push({
+    method: 'GET',
+    path: `/proxy/api${PATHS[i % 3]}`,
+    headers: { 'x-tenant': TENANTS[i % 4], 'x-scope': SCOPES[(i >> 2) % 2] },
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Backends and the four proxies
+
+const work = tempDir('shieldx-bench-proxy-');
+const backends = await startHttpBackends(Array.from({ length: S.backends }, (_, i) => ({ name: `b${i + 1}` })));
+const backendUrls = backends.map((b) => b.url);
+say(`backends: ${backends.map((b) => `${b.name} ${b.url} (pid ${b.server.pid})`).join(', ')}`);
+
+/** nginx with a generated config in a temporary directory, bounded by `timeout` even if this process is killed. */
+async function startNginx() {
+  const dir = tempDir('shieldx-bench-nginx-');
+  const port = await freePort();
+  const conf = join(dir, 'nginx.conf');
+  writeFileSync(
+    conf,
+    `daemon off;
+master_process off;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/client_body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  keepalive_requests 1000000;
+  upstream backends {
+${backendUrls.map((url) => `    server ${url.replace('http://', '')};`).join('\n')}
+    keepalive 64;
+    keepalive_requests 1000000;
+  }
+  server {
+    listen 127.0.0.1:${port};
+    location = /readyz { return 200 "ok"; }
+    location /proxy/api/ {
+      proxy_pass http://backends/;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+`,
+  );
+  const errorLog = join(dir, 'error.log');
+  const child = spawn('timeout', ['--kill-after=5', `${deadlineS}s`, S.nginx, '-p', dir, '-c', conf, '-e', errorLog], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk) => (stderr = (stderr + chunk).slice(-8000)));
+  // `timeout` passes SIGTERM on to nginx (fast shutdown).
+  const unregister = onAbort(() => child.kill('SIGTERM'));
+  const exited = new Promise((done) => child.once('exit', (code, signal) => done({ code, signal })));
+  exited.then(unregister);
+  const handle = {
+    name: 'nginx',
+    origin: `http://127.0.0.1:${port}`,
+    child,
+    pid: child.pid, // replaced by nginx's own pid once it has written it
+    alive: () => child.exitCode === null && child.signalCode === null,
+    stderrTail: () => {
+      const log = existsSync(errorLog) ? readFileSync(errorLog, 'utf8') : '';
+      return `${stderr}${log}`.slice(-4000);
+    },
+    stop: async () => {
+      if (handle.alive()) child.kill('SIGTERM');
+      const timer = setTimeout(() => handle.alive() && child.kill('SIGKILL'), 5000);
+      const result = await exited;
+      clearTimeout(timer);
+      return result;
+    },
+  };
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (!handle.alive()) throw new Error(`nginx exited during start-up:\n${handle.stderrTail()}`);
+    try {
+      const answer = await fetchJson(`${handle.origin}/readyz`, { timeoutMs: 1000 });
+      if (answer.status === 200 && existsSync(join(dir, 'nginx.pid'))) {
+        handle.pid = Number(readFileSync(join(dir, 'nginx.pid'), 'utf8').trim()) || child.pid;
+        return handle;
+      }
+    } catch {
+      // not yet
+    }
+    await sleep(100);
+  }
+  await handle.stop();
+  throw new Error(`nginx not ready after 15 s:\n${handle.stderrTail()}`);
+}
+
+let snapshot;
+const pools = { api: backendUrls };
+const TARGETS = [
+  {
+    key: 'orch',
+    label: 'orchestrator /proxy, defaults (log level info)',
+    start: () => startOrchestrator({ snapshot, name: 'orchestrator (info)', work, pools }),
+  },
+  {
+    key: 'orchWarn',
+    label: 'orchestrator /proxy, ORCH_LOG_LEVEL=warn',
+    start: () =>
+      startOrchestrator({ snapshot, name: 'orchestrator (warn)', work, pools, env: { ORCH_LOG_LEVEL: 'warn' } }),
+  },
+  {
+    key: 'httpProxy',
+    label: `@fastify/http-proxy ${httpProxyVersion} (bare Fastify 5)`,
+    start: async () => {
+      const port = await freePort();
+      return startServer({
+        name: '@fastify/http-proxy',
+        script: join(ROOT, 'bench/baseline-http-proxy.mjs'),
+        port,
+        env: { PORT: String(port), HOST: '127.0.0.1', UPSTREAMS: backendUrls.join(',') },
+      });
+    },
+  },
+  { key: 'nginx', label: `nginx ${nginxVersion} (1 worker)`, start: startNginx },
+];
+const byKey = Object.fromEntries(TARGETS.map((t) => [t.key, t]));
+
+snapshot = await prepareOrchestrator({
+  build,
+  say,
+  check: async (s) => {
+    const probe = await startOrchestrator({ snapshot: s, name: 'orchestrator (start-up check)', work, pools });
+    await probe.stop();
+  },
+});
+
+/** One request per variant: 200 from one of our backends. */
+async function sanityCheck(target) {
+  const seen = new Set();
+  for (const r of REQUESTS) {
+    const answer = await fetchJson(target.server.origin + r.path, { method: r.method, headers: r.headers });
+    if (answer.status !== 200 || answer.json?.ok !== true) {
+      throw new Error(`${target.label}: GET ${r.path} → ${answer.status} ${answer.body.slice(0, 300)}`);
+    }
+    seen.add(answer.json.backend);
+  }
+  return [...seen].sort();
+}
+
+const problems = [];
+for (const target of TARGETS) {
+  target.server = await target.start();
+  target.seen = await sanityCheck(target);
+  target.rounds = [];
+  target.idleRss = rssMB(target.server.pid);
+  say(
+    `started ${target.label} (pid ${target.server.pid}, ${target.server.origin}); RSS ${fmt.mb(target.idleRss)} MB; ` +
+      `sanity requests reached ${target.seen.join(', ')}`,
+  );
+}
+
+const serverPids = () => [
+  ...TARGETS.filter((t) => t.server?.alive()).map((t) => t.server.pid),
+  ...backends.map((b) => b.server.pid),
+];
+function checkAlive(target, during) {
+  if (!target.server.alive()) {
+    throw new Error(`${target.label} died during ${during}:\n${target.server.stderrTail().slice(-3000)}`);
+  }
+}
+const loadOptions = (target, durationS) => ({
+  origin: target.server.origin,
+  requests: REQUESTS,
+  connections: S.connections,
+  durationS,
+});
+
+if (S.warmup > 0) {
+  for (const target of TARGETS) {
+    await runLoad(S.tool, loadOptions(target, S.warmup));
+    checkAlive(target, 'warm-up');
+  }
+  say(`warmed up (${S.warmup} s each)`);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Closed-loop rounds, interleaved (the order rotates every round).
+
+for (let round = 0; round < S.rounds; round++) {
+  const order = TARGETS.map((_, i) => TARGETS[(i + round) % TARGETS.length]);
+  for (const target of order) {
+    await Promise.all(backends.map((b) => b.stats({ reset: true })));
+    await sleep(500);
+    const meter = cpuMeter(serverPids());
+    const result = await runLoad(S.tool, loadOptions(target, S.duration));
+    result.cpu = meter();
+    checkAlive(target, `round ${round + 1}`);
+    result.rss = rssMB(target.server.pid);
+    result.backendCounts = await Promise.all(backends.map((b) => b.stats()));
+    target.rounds.push(result);
+    say(
+      `round ${round + 1}/${S.rounds} ${target.label.padEnd(48)} ${fmt.int(result.rps).padStart(7)} req/s  ` +
+        `p50 ${fmt.ms(result.p50)} ms  p99 ${fmt.ms(result.p99)} ms  errors ${result.errors + result.timeouts}  ` +
+        `non-2xx ${result.non2xx}  backends ${result.backendCounts.map((c) => fmt.int(c)).join('/')}  ` +
+        `other processes ${fmt.cores(result.cpu.othersCores)}`,
+    );
+  }
+}
+
+for (const target of TARGETS) {
+  const rounds = target.rounds;
+  const counts = backends.map((_, i) => sum(rounds.map((r) => r.backendCounts[i])));
+  const reached = sum(counts);
+  target.summary = {
+    rps: median(rounds.map((r) => r.rps)),
+    p50: median(rounds.map((r) => r.p50)),
+    p99: median(rounds.map((r) => r.p99)),
+    rss: median(rounds.map((r) => r.rss)),
+    errors: sum(rounds.map((r) => r.errors + r.timeouts)),
+    non2xx: sum(rounds.map((r) => r.non2xx)),
+    requests: sum(rounds.map((r) => r.requests)),
+    perRound: rounds.map((r) => r.rps),
+    others: median(rounds.map((r) => r.cpu.othersCores)),
+    split: counts.map((c) => (reached ? (100 * c) / reached : NaN)),
+    reached,
+  };
+}
+const rpsOf = (key) => byKey[key].summary.rps;
+const perRound = (key) => byKey[key].summary.perRound;
+for (const target of TARGETS) {
+  const s = target.summary;
+  s.vsHttpProxy = s.rps / rpsOf('httpProxy');
+  s.vsNginx = s.rps / rpsOf('nginx');
+  s.vsHttpProxyPaired = pairedRatio(s.perRound, perRound('httpProxy'));
+  s.vsNginxPaired = pairedRatio(s.perRound, perRound('nginx'));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// After the load: health, counters, stderr, then stop everything.
+
+for (const target of TARGETS.filter((t) => t.key.startsWith('orch'))) {
+  try {
+    const health = await fetchJson(`${target.server.origin}/health`);
+    const pool = health.json?.pools?.api;
+    target.health = `${health.status} ${health.json?.status ?? '?'} (api ${pool?.healthy ?? '?'}/${pool?.total ?? '?'})`;
+    if (health.status !== 200) problems.push(`${target.label}: GET /health answered ${health.status} after the load`);
+    const trouble = await orchestratorTrouble(target.server.origin);
+    if (trouble.length) problems.push(`${target.label}: counters after the run: ${trouble.join('; ')}`);
+  } catch (error) {
+    problems.push(`${target.label}: GET /health or /metrics failed after the load: ${error.message}`);
+  }
+}
+for (const target of TARGETS) {
+  const s = target.summary;
+  if (s.errors || s.non2xx) {
+    problems.push(`${target.label}: ${s.errors} socket errors/timeouts and ${s.non2xx} non-2xx answers in the rounds`);
+  }
+  // Backends count requests received; the generator counts answers completed. More received than answered is the
+  // requests in flight at the end of each round (at most the connections) plus retries; fewer means answers that
+  // never reached a backend.
+  const gap = s.reached - s.requests;
+  if (gap < 0 || gap > S.connections * S.rounds) {
+    problems.push(
+      `${target.label}: the backends received ${fmt.int(s.reached)} requests, the generator completed ` +
+        `${fmt.int(s.requests)}`,
+    );
+  }
+  const stderr = target.server.stderrTail().trim();
+  if (stderr) problems.push(`${target.label} wrote to stderr / its error log: ${stderr.slice(-500)}`);
+}
+for (const target of TARGETS) {
+  const { code, signal } = await target.server.stop();
+  if (target.key !== 'nginx' && (!['SIGTERM', null].includes(signal) || ![0, null, 143].includes(code))) {
+    problems.push(`${target.label} exit on SIGTERM: code ${code}, signal ${signal}`);
+  }
+}
+for (const backend of backends) await backend.stop();
+snapshot.dispose();
+
+// ---------------------------------------------------------------------------------------------------------------
+// Report
+
+const orch = byKey.orch.summary;
+const orchWarn = byKey.orchWarn.summary;
+const verdict = (ok) => (ok ? 'pass' : 'miss');
+const verdicts = [
+  {
+    budget: `orchestrator req/s ≥ ${BUDGET.vsHttpProxy} × @fastify/http-proxy`,
+    measured:
+      `${fmt.ratio(orch.vsHttpProxy)} (defaults; paired by round ${fmt.ratio(orch.vsHttpProxyPaired)}); ` +
+      `${fmt.ratio(orchWarn.vsHttpProxy)} (log level warn)`,
+    result: verdict(orch.vsHttpProxy >= BUDGET.vsHttpProxy),
+  },
+  {
+    budget: `orchestrator req/s ≥ ${BUDGET.vsNginx} × nginx`,
+    measured:
+      `${fmt.ratio(orch.vsNginx)} (defaults; paired by round ${fmt.ratio(orch.vsNginxPaired)}); ` +
+      `${fmt.ratio(orchWarn.vsNginx)} (log level warn)`,
+    result: verdict(orch.vsNginx >= BUDGET.vsNginx),
+  },
+];
+const headers = [
+  'target',
+  'req/s',
+  'p50 ms',
+  'p99 ms',
+  'vs @fastify/http-proxy',
+  'vs nginx',
+  'errors',
+  'non-2xx',
+  'RSS MB after load',
+  'req/s by round',
+  'backend split %',
+  'other processes',
+];
+const rows = TARGETS.map((t) => [
+  t.label,
+  fmt.int(t.summary.rps),
+  fmt.ms(t.summary.p50),
+  fmt.ms(t.summary.p99),
+  fmt.ratio(t.summary.vsHttpProxy),
+  fmt.ratio(t.summary.vsNginx),
+  t.summary.errors,
+  t.summary.non2xx,
+  fmt.mb(t.summary.rss),
+  t.summary.perRound.map((v) => fmt.int(v)).join(' / '),
+  t.summary.split.map((v) => v.toFixed(0)).join(' / '),
+  fmt.cores(t.summary.others),
+]);
+const verdictHeaders = ['budget', 'measured', 'verdict'];
+const verdictRows = verdicts.map((v) => [v.budget, v.measured, v.result]);
+const othersAll = median(TARGETS.flatMap((t) => t.rounds.map((r) => r.cpu.othersCores)));
+
+log('');
+log(`Closed loop: median of ${S.rounds} round(s) of ${S.duration} s, ${S.connections} connections, ${S.tool}`);
+log(textTable(headers, rows));
+log('');
+log(textTable(verdictHeaders, verdictRows, 'lll'));
+for (const target of TARGETS.filter((t) => t.health)) log(`GET /health after the load, ${target.label}: ${target.health}`);
+log(`load average at the end: ${loadAverage()}`);
+if (problems.length) {
+  log('');
+  log('Problems seen:');
+  for (const problem of problems) log(`- ${problem}`);
+}
+
+if (write) {
+  const md = [];
+  md.push('## `/proxy`: the orchestrator against @fastify/http-proxy and nginx');
+  md.push('');
+  md.push(...factsMarkdown(facts, { what: `${S.tool} and the backends` }));
+  md.push(
+    `Settings: ${S.rounds} round(s) × ${S.duration} s at ${S.connections} connections (${S.tool}, one thread), ` +
+      `${S.warmup} s warm-up per target, ${S.backends} backends`,
+  );
+  md.push(...busyNote(othersAll, machine.cores));
+  md.push(...nonDefaultNote(DEFAULTS, S));
+  md.push('');
+  md.push(
+    `Setup: ${S.backends} loopback backends, one \`node:http\` process each (\`bench/backend-http.mjs\`: a 26-byte ` +
+      'JSON answer, no delay, keep-alive). In front of them, all running at once: the orchestrator (the built `dist/`, ' +
+      'snapshotted for the run; `ORCH_ALLOW_INSECURE=1`, one pool `api` of the backends, every other setting at its ' +
+      'default: balancing `ewma`, health probes every 5 s, policy base rules, metrics, access log to /dev/null; rate ' +
+      'limits raised out of the way with `ORCH_IP_BURST`, `ORCH_IP_BURST_DEGRADED`, `ORCH_TENANT_BURST` = 10⁹), the ' +
+      `same at \`ORCH_LOG_LEVEL=warn\`, @fastify/http-proxy ${httpProxyVersion} on bare Fastify 5 ` +
+      '(`bench/baseline-http-proxy.mjs`: prefix `/proxy/api`, an undici `BalancedPool` of 128 connections per ' +
+      `backend, no logging), and nginx ${nginxVersion} (\`daemon off; master_process off; worker_processes 1\`, ` +
+      'access log off, `upstream` round robin with `keepalive 64`, `proxy_http_version 1.1`, ' +
+      '`proxy_set_header Connection ""`, `keepalive_requests` raised so it does not recycle connections every 1000 ' +
+      'requests as Node does not either). Requests: `GET /proxy/api/<path>` rotating over 12 variants (paths ' +
+      '`/v1/items`, `/v1/items/42`, `/v1/orders?page=2`; `x-tenant` t1/t2/acme/globex; `x-scope` read/write). Each ' +
+      'round measures the four one after the other, the order rotating every round.',
+  );
+  md.push('');
+  md.push(`### Closed loop (${S.tool}, ${S.connections} connections): medians of ${S.rounds} round(s) of ${S.duration} s`);
+  md.push('');
+  md.push(markdownTable(headers, rows));
+  md.push('');
+  md.push(
+    'Ratios are of the medians; the budget line also gives the median of the per-round ratios (each round measures ' +
+      'the targets within seconds of each other). Errors (socket errors and timeouts) and non-2xx are totals over ' +
+      'all rounds. "Backend split": share of the requests each backend received (counted by the backends, health ' +
+      'probes excluded). "Other processes": CPU cores used by everything outside this benchmark (its servers, ' +
+      'backends and load generator) during the round, median.',
+  );
+  md.push('');
+  md.push('### Budgets');
+  md.push('');
+  md.push(markdownTable(verdictHeaders, verdictRows, 'lll'));
+  if (problems.length) {
+    md.push('');
+    md.push('### Problems seen in this run');
+    md.push('');
+    for (const problem of problems) md.push(`- ${problem.replace(/\n/g, ' ')}`);
+  }
+  const file = writeSection('proxy', md.join('\n'));
+  log('');
+  log(`wrote the "proxy" section of ${file}`);
+}
+process.exit(0);
