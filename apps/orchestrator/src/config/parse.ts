@@ -66,11 +66,12 @@ export function parseBackendUrl(raw: string): string {
   return url.href.replace(/\/+$/, '');
 }
 
-/** Weights as JSON `{"url": w}` or `url=w,url=w`; URLs are normalised like backend URLs, weights must be > 0. */
-export function parseWeights(raw: string): Map<string, number> {
-  const weights = new Map<string, number>();
+/**
+ * Key → value pairs written either as a JSON object (`{"k": v}`) or as a list `k=v,k=v` (values kept as text, split
+ * at the last `=`). `what` names the pair for messages, e.g. `url=weight`.
+ */
+export function parsePairs(raw: string, what: string): [string, unknown][] {
   const text = raw.trim();
-  let pairs: [string, unknown][];
   if (text.startsWith('{')) {
     let parsed: unknown;
     try {
@@ -79,19 +80,24 @@ export function parseWeights(raw: string): Map<string, number> {
       throw new Error('is not valid JSON');
     }
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-      throw new Error('must be a JSON object of url → weight');
+      throw new Error(`must be a JSON object of ${what.replace('=', ' → ')}`);
     }
-    pairs = Object.entries(parsed);
-  } else {
-    pairs = parseList(text).map((item) => {
-      const eq = item.lastIndexOf('=');
-      if (eq <= 0) throw new Error(`'${item}' is not url=weight`);
-      return [item.slice(0, eq), Number(item.slice(eq + 1))];
-    });
+    return Object.entries(parsed);
   }
-  for (const [url, weight] of pairs) {
+  return parseList(text).map((item) => {
+    const eq = item.lastIndexOf('=');
+    if (eq <= 0) throw new Error(`'${item}' is not ${what}`);
+    return [item.slice(0, eq).trim(), item.slice(eq + 1).trim()];
+  });
+}
+
+/** Weights as JSON `{"url": w}` or `url=w,url=w`; URLs are normalised like backend URLs, weights must be > 0. */
+export function parseWeights(raw: string): Map<string, number> {
+  const weights = new Map<string, number>();
+  for (const [url, value] of parsePairs(raw, 'url=weight')) {
+    const weight = typeof value === 'string' && value !== '' ? Number(value) : value;
     if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0) {
-      throw new Error(`weight of '${url}' must be a number > 0, got ${JSON.stringify(weight)}`);
+      throw new Error(`weight of '${url}' must be a number > 0, got ${JSON.stringify(value)}`);
     }
     weights.set(parseBackendUrl(url), weight);
   }
@@ -135,26 +141,7 @@ const TENANT = /^[A-Za-z0-9._-]{1,128}$/;
  * tenant rule, figures are integers from 1 to 1e9, a tenant listed twice is an error.
  */
 export function parseTenantLimits(raw: string): Map<string, number> {
-  const text = raw.trim();
-  let pairs: [string, unknown][];
-  if (text.startsWith('{')) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      throw new Error('is not valid JSON');
-    }
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-      throw new Error('must be a JSON object of tenant → tokens per minute');
-    }
-    pairs = Object.entries(parsed);
-  } else {
-    pairs = parseList(text).map((item) => {
-      const eq = item.lastIndexOf('=');
-      if (eq <= 0) throw new Error(`'${item}' is not tenant=perMinute`);
-      return [item.slice(0, eq).trim(), item.slice(eq + 1).trim()];
-    });
-  }
+  const pairs = parsePairs(raw, 'tenant=perMinute');
   const limits = new Map<string, number>();
   for (const [tenant, value] of pairs) {
     if (!TENANT.test(tenant)) throw new Error(`'${tenant}' is not a tenant name (${TENANT.source})`);
