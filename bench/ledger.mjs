@@ -88,6 +88,7 @@ const SETTINGS = {
 };
 installCleanup({ deadlineMs: (600 + ROUNDS * 2 * (DURATION + WARMUP + 10) + (BUILD ? 400 : 0)) * 1000 });
 const startedAt = new Date();
+const machineAtStart = machineInfo();
 const command = [
   ...Object.entries(process.env)
     .filter(([key]) => key.startsWith('BENCH_'))
@@ -478,7 +479,7 @@ async function routePart() {
 const libMd = await main();
 const routeMd = ROUTE ? await routePart() : null;
 if (WRITE) {
-  const machine = machineInfo();
+  const machine = machineAtStart;
   const git = gitInfo();
   const nonDefault = Object.entries(DEFAULTS).filter(([key, value]) => SETTINGS[key] !== value);
   const md = [

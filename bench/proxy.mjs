@@ -446,7 +446,8 @@ log(`Closed loop: median of ${S.rounds} round(s) of ${S.duration} s, ${S.connect
 log(textTable(headers, rows));
 log('');
 log(textTable(verdictHeaders, verdictRows, 'lll'));
-for (const target of TARGETS.filter((t) => t.health)) log(`GET /health after the load, ${target.label}: ${target.health}`);
+for (const target of TARGETS.filter((t) => t.health))
+  log(`GET /health after the load, ${target.label}: ${target.health}`);
 log(`load average at the end: ${loadAverage()}`);
 if (problems.length) {
   log('');
@@ -482,7 +483,9 @@ if (write) {
       'round measures the four one after the other, the order rotating every round.',
   );
   md.push('');
-  md.push(`### Closed loop (${S.tool}, ${S.connections} connections): medians of ${S.rounds} round(s) of ${S.duration} s`);
+  md.push(
+    `### Closed loop (${S.tool}, ${S.connections} connections): medians of ${S.rounds} round(s) of ${S.duration} s`,
+  );
   md.push('');
   md.push(markdownTable(headers, rows));
   md.push('');

@@ -11,7 +11,9 @@ const BENCHMARKS = [
   'ratelimit.mjs',
   'caller-proof.mjs',
   'ledger.mjs',
-  // 'policy.mjs', 'proxy.mjs', 'lb.mjs' — add each one here when it exists.
+  'policy.mjs',
+  'proxy.mjs',
+  'lb.mjs',
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));

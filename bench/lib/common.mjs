@@ -27,7 +27,8 @@ export function benchArgs(script, usage) {
   const argv = process.argv.slice(2);
   const known = ['--no-build', '--no-write', '--help', '-h'];
   for (const arg of argv) {
-    if (!known.includes(arg)) console.error(`ignoring unknown argument ${arg} (usage: node bench/${script} [--no-build] [--no-write])`);
+    if (!known.includes(arg))
+      console.error(`ignoring unknown argument ${arg} (usage: node bench/${script} [--no-build] [--no-write])`);
   }
   if (argv.includes('--help') || argv.includes('-h')) {
     console.log(`usage: node bench/${script} [--no-build] [--no-write]\n${usage}`);
@@ -120,7 +121,9 @@ export async function prepareOrchestrator({ build, say, check }) {
     } catch (error) {
       snapshot.dispose();
       if (attempt >= attempts) throw error;
-      say(`the built orchestrator does not start (a colleague mid-edit?); rebuilding in 60 s:\n${tail(error.message, 1500)}`);
+      say(
+        `the built orchestrator does not start (a colleague mid-edit?); rebuilding in 60 s:\n${tail(error.message, 1500)}`,
+      );
       await sleep(60_000);
     }
   }

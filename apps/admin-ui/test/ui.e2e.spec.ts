@@ -78,8 +78,13 @@ function startProcess(
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      if (error === undefined) resolve({ child, output: () => output });
-      else reject(error);
+      if (error === undefined) {
+        resolve({ child, output: () => output });
+        return;
+      }
+      // Never leave a process behind that the test's clean-up cannot see.
+      if (child.exitCode === null) child.kill('SIGKILL');
+      reject(error);
     };
     const timer = setTimeout(
       () => done(new Error(`${args.join(' ')} not ready in ${timeoutMs} ms:\n${output}`)),
@@ -407,7 +412,7 @@ describe('admin UI in Chromium against a running orchestrator', () => {
     await page.emulateMedia({ colorScheme: 'dark' });
     await page.goto(uiUrl);
     await expect.poll(() => page.locator('header').getByTestId('live-state').textContent()).toBe('Live');
-    await page.waitForTimeout(1500);
+    await expect.poll(() => main().locator('.chart canvas').count()).toBeGreaterThanOrEqual(4);
     await shot('overview-dark');
     await page.emulateMedia({ colorScheme: 'light' });
 

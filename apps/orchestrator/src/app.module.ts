@@ -3,6 +3,7 @@ import { APP_FILTER } from '@nestjs/core';
 import { AdminModule } from './admin/admin.module';
 import type { OrchestratorConfig } from './config/config';
 import { AuthModule } from './auth/auth.module';
+import { ClusterModule } from './cluster/cluster.module';
 import { ConfigModule } from './config/config.module';
 import { DemoModule } from './demo/demo.module';
 import { EventsModule } from './events/events.module';
@@ -42,6 +43,7 @@ export class AppModule {
         HealthModule,
         AdminModule,
         ...(config.demo ? [DemoModule] : []),
+        ...(config.redis.url !== undefined ? [ClusterModule] : []),
       ],
       providers: [{ provide: APP_FILTER, useClass: GatewayExceptionFilter }],
     };

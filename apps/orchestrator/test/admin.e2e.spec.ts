@@ -261,6 +261,7 @@ describe('admin API with a bearer token', () => {
       list.some((b) => b.pool === 'edge' && b.backend === sick.url && b.state === 'open'),
     );
     const sickBefore = before.find((b) => b.pool === 'edge' && b.backend === sick.url)!;
+    // A gap, so a breaker that kept running shows less time left than before (a new one would show the full 30 s).
     await new Promise((resolve) => setTimeout(resolve, 50));
 
     const answer = await call(orch.url, 'PUT', '/admin/pools/edge', {

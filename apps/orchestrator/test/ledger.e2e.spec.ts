@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SecurityEvents } from '../src/events/security-events';
 import { post, startOrchestrator, type RunningOrchestrator } from './harness';
 
 const ROOT = join(__dirname, '../../..');
@@ -192,6 +193,44 @@ describe('audit ledger: security events, /admin/audit, /admin/ledger/verify', ()
     } finally {
       await guarded.close();
     }
+  });
+});
+
+describe('audit ledger: signed checkpoints (ORCH_LEDGER_SIGNING_KEY)', () => {
+  it('signs a checkpoint every 1000 entries; verify checks the signatures over HTTP and in the CLI', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shieldx-e2e-ledger-signed-'));
+    const ledgerPath = join(dir, 'ledger.jsonl');
+    const secret = 'checkpoint-secret-0123456789abcdef';
+    const orch = await startOrchestrator({
+      ORCH_POOL_API: CLOSED,
+      ORCH_LEDGER_PATH: ledgerPath,
+      ORCH_LEDGER_SIGNING_KEY: `hmac:${secret}`,
+      ORCH_LEDGER_MAX_PER_SECOND: '100000',
+    });
+    try {
+      const events = orch.app.get(SecurityEvents);
+      for (let i = 0; i < 1200; i++) {
+        events.emit({ type: 'policy.deny', corrId: `signed-${i}`, data: { path: `/internal/${i}`, reason: 'test' } });
+      }
+      const { status, body } = await getJson(`${orch.url}/admin/ledger/verify`);
+      expect(status).toBe(200);
+      expect(body).toMatchObject({ ok: true, checkpoints: 1, signaturesChecked: true });
+      expect(JSON.stringify(orch.logs)).not.toContain(secret);
+    } finally {
+      await orch.close();
+    }
+    const checkpoint = readEntries(ledgerPath).find((e) => e.type === 'ledger.checkpoint');
+    expect(checkpoint).toMatchObject({ seq: 1001, data: { uptoSeq: 1000, alg: 'hmac-sha256' } });
+    writeFileSync(join(dir, 'secret'), `${secret}\n`);
+    writeFileSync(join(dir, 'wrong'), 'another-secret-0123456789abcdef\n');
+    const good = cli('ledger', 'verify', ledgerPath, '--hmac-secret-file', join(dir, 'secret'));
+    expect(good.status).toBe(0);
+    expect(good.stdout).toContain('1 checkpoint(s), signatures verified');
+    const wrong = cli('ledger', 'verify', ledgerPath, '--hmac-secret-file', join(dir, 'wrong'), '--json');
+    expect(wrong.status).toBe(1);
+    expect(JSON.parse(wrong.stdout)).toMatchObject({ ok: false, reason: 'bad_signature', seq: 1001 });
+    expect(cli('ledger', 'verify', ledgerPath, '--hmac-secret', 'short').status).toBe(2);
+    rmSync(dir, { recursive: true, force: true });
   });
 });
 

@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TracingService } from '../src/tracing/tracing.service';
 import { startTestBackend, type TestBackend } from './backends';
 import { post, startOrchestrator, type RunningOrchestrator } from './harness';
 
@@ -136,6 +137,7 @@ describe('tracing off', () => {
     const backend = await startTestBackend('untraced');
     const orch = await startOrchestrator({ ORCH_POOL_API: backend.url });
     try {
+      expect(orch.app.get(TracingService).enabled).toBe(false);
       const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
       const response = await fetch(`${orch.url}/proxy/api/x`, {
         headers: { 'x-tenant': 'acme', 'x-scope': 'read', traceparent },

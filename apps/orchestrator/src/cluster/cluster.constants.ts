@@ -21,6 +21,9 @@ export const AUDIT_BACKLOG_MAX = 10_000;
 /** Entries sent to the audit stream per batch while catching up after an outage. */
 export const AUDIT_DRAIN_BATCH = 500;
 
+/** Wait before the audit backlog is tried again after a failure, ms. */
+export const AUDIT_RETRY_MS = 1000;
+
 /** Failures of one kind are logged at most once per this interval, ms (every one is counted). */
 export const CLUSTER_LOG_EVERY_MS = 10_000;
 

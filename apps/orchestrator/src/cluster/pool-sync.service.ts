@@ -8,22 +8,8 @@ import { PoolsService } from '../pools/pools.service';
 import { ClusterChannel } from './cluster-channel';
 import { CLUSTER_KEYS } from './cluster.constants';
 import { ClusterMetrics } from './cluster-metrics';
-import { encodePool, parsePool, SET_IF_NEWER_LUA, type PoolMessage, type SyncedPoolDefinition } from './pool-sync.codec';
-
-/** ioredis command defined from {@link SET_IF_NEWER_LUA}. */
-const SET_IF_NEWER = 'shieldxPoolSetIfNewer';
-/** Raises a counter to at least ARGV[1] (after Redis lost its data, so new versions stay above every known one). */
-const RAISE_COUNTER = 'shieldxRaiseCounter';
-const RAISE_COUNTER_LUA = `
-local current = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
-if current < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) return 1 end
-return 0
-`;
-
-type SyncClient = Redis & {
-  [SET_IF_NEWER](key: string, field: string, version: number, value: string): Promise<number>;
-  [RAISE_COUNTER](key: string, value: number): Promise<number>;
-};
+import { clusterScripts, type ClusterScripts } from './cluster-scripts';
+import { encodePool, parsePool, type PoolMessage, type SyncedPoolDefinition } from './pool-sync.codec';
 
 /** What `GET /admin/cluster` says about pools. */
 export interface PoolSyncStatus {
@@ -56,10 +42,10 @@ function adminPoolChange(event: SecurityEvent): AdminPoolChange | null {
  * Pool edits made through the admin API, on every instance (README "Scale-out"). An edit is applied locally by the
  * admin API first (it never waits on Redis), then published here: a version from the shared INCR counter
  * `shieldx:pools:version`, the record written to the hash `shieldx:pools` only if its stored version is older
- * ({@link SET_IF_NEWER_LUA}: last writer wins by version, atomically), and a message on `shieldx:pools:changes`.
+ * (last writer wins by version, atomically in Redis), and a message on `shieldx:pools:changes`.
  * Every instance applies a change whose version is newer than the one it applied for that pool, so messages may
  * arrive in any order, twice, or be missed (the hash is read again on every (re)connect, and whenever the counter
- * moved past what was seen). A change applied from the channel is recorded as `pool.changed` with
+ * moved past what was seen; {@link import('./pool-sync.codec').SET_IF_NEWER_LUA} keeps the hash last-writer-wins). A change applied from the channel is recorded as `pool.changed` with
  * `source: 'cluster'` and is never published again; its own version is already applied, so echoes are ignored too.
  *
  * Redis unavailable: the edit stays applied here and pending, and is published (with a new version, so it wins) once
@@ -69,7 +55,8 @@ function adminPoolChange(event: SecurityEvent): AdminPoolChange | null {
 @Injectable()
 export class PoolSyncService implements OnModuleInit {
   private readonly logger = new Logger('cluster');
-  private readonly redis: SyncClient;
+  private readonly redis: Redis;
+  private scripts!: ClusterScripts;
   private readonly rules: TargetRules;
   /** Version applied (or published) per pool. */
   private readonly applied = new Map<string, number>();
@@ -91,13 +78,12 @@ export class PoolSyncService implements OnModuleInit {
     private readonly metrics: ClusterMetrics,
     @Inject(ORCH_CONFIG) config: OrchestratorConfig,
   ) {
-    this.redis = channel.redis as SyncClient;
+    this.redis = channel.redis;
     this.rules = { allowPrivate: config.admin.allowPrivate, allowLoopback: config.listen.insecure };
   }
 
   onModuleInit(): void {
-    this.redis.defineCommand(SET_IF_NEWER, { numberOfKeys: 1, lua: SET_IF_NEWER_LUA });
-    this.redis.defineCommand(RAISE_COUNTER, { numberOfKeys: 1, lua: RAISE_COUNTER_LUA });
+    this.scripts = clusterScripts(this.redis);
     this.events.onEvent((event) => {
       const change = adminPoolChange(event);
       if (change !== null) this.localChange(change);
@@ -138,7 +124,7 @@ export class PoolSyncService implements OnModuleInit {
         def: entry.def,
       };
       const { pool: _name, ...record } = message;
-      written = (await this.redis[SET_IF_NEWER](CLUSTER_KEYS.pools, pool, version, encodePool(record))) === 1;
+      written = (await this.scripts.setIfNewer(CLUSTER_KEYS.pools, pool, version, encodePool(record))) === 1;
       if (written) await this.redis.publish(CLUSTER_KEYS.poolsChannel, encodePool(message));
       if (this.pending.get(pool) === entry) this.pending.delete(pool);
       this.inFlight.delete(pool);
@@ -289,10 +275,10 @@ export class PoolSyncService implements OnModuleInit {
       pools: this.records.size,
       msg: 'the shared pool version went back (Redis lost its data): restoring it from this instance',
     });
-    await this.redis[RAISE_COUNTER](CLUSTER_KEYS.poolsVersion, this.highest);
+    await this.scripts.raiseCounter(CLUSTER_KEYS.poolsVersion, this.highest);
     for (const message of this.records.values()) {
       const { pool, ...record } = message;
-      await this.redis[SET_IF_NEWER](CLUSTER_KEYS.pools, pool, record.v, encodePool(record));
+      await this.scripts.setIfNewer(CLUSTER_KEYS.pools, pool, record.v, encodePool(record));
     }
   }
 

@@ -417,7 +417,7 @@ export function loadConfig(processEnv: Env, readText: ReadText = (path) => readF
       cacheMax: read('ORCH_OPA_CACHE_MAX', 10_000, (raw) => parseInteger(raw, 0, 10_000_000)),
       divertPool,
       tarpitMax: read('ORCH_TARPIT_MAX', 1000, (raw) => parseInteger(raw, 0, 1_000_000)),
-      onError: read('ORCH_POLICY_ON_ERROR', 'deny' as 'deny' | 'allow', (raw) => {
+      onError: read('ORCH_POLICY_ON_ERROR', 'deny', (raw) => {
         const mode = raw.trim().toLowerCase();
         if (mode !== 'deny' && mode !== 'allow') throw new Error(`'${raw}' must be deny or allow`);
         return mode;

@@ -219,9 +219,12 @@ export class LedgerService implements OnModuleInit, OnApplicationShutdown {
   private async runVerify(): Promise<VerifyResult> {
     await this.flush();
     const options = this.verificationKey === undefined ? {} : { key: this.verificationKey };
+    const rotations = this.writer?.stats.rotations;
     const result = await verifyLedger(this.path, options);
-    // A batch being appended while the last line was read can look cut; verify again once it is on disk.
-    if (!result.ok && result.file === this.path && (result.reason === 'unparsable' || result.reason === 'malformed')) {
+    // The writer goes on appending (and may rotate) while the files are read: a batch half-written when the last line
+    // was read, or a file renamed after the directory was listed, looks like damage. Verify again once; real damage
+    // is found again.
+    if (!result.ok && (result.file === this.path || this.writer?.stats.rotations !== rotations)) {
       await this.flush();
       return verifyLedger(this.path, options);
     }

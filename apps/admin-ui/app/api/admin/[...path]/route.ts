@@ -44,14 +44,13 @@ async function relay(request: Request, context: Context): Promise<Response> {
       timeoutMs: 15_000,
     });
     const text = await upstream.text();
-    return new Response(text, {
-      status: upstream.status,
-      headers: {
-        'content-type': upstream.headers.get('content-type') ?? 'application/json',
-        'cache-control': 'no-store',
-        'x-correlation-id': upstream.headers.get('x-correlation-id') ?? '',
-      },
-    });
+    const headers: Record<string, string> = {
+      'content-type': upstream.headers.get('content-type') ?? 'application/json',
+      'cache-control': 'no-store',
+    };
+    const correlationId = upstream.headers.get('x-correlation-id');
+    if (correlationId !== null) headers['x-correlation-id'] = correlationId;
+    return new Response(text, { status: upstream.status, headers });
   } catch (error) {
     const cause = (error as { cause?: { code?: string } }).cause?.code;
     return problem(

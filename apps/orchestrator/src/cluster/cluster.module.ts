@@ -1,0 +1,17 @@
+import { Module } from '@nestjs/common';
+import { AuditStreamService } from './audit-stream.service';
+import { ClusterChannel } from './cluster-channel';
+import { ClusterController } from './cluster.controller';
+import { PolicySyncService } from './policy-sync.service';
+import { PoolSyncService } from './pool-sync.service';
+
+/**
+ * Coherence between instances through the shared Redis (registered when Redis is configured): pool edits of the
+ * admin API and admin policy reloads on every instance, and the audit entries of every instance in one Redis Stream.
+ * Rate limits and replay keys are shared by their own modules through the same client. See README "Scale-out".
+ */
+@Module({
+  controllers: [ClusterController],
+  providers: [ClusterChannel, PoolSyncService, PolicySyncService, AuditStreamService],
+})
+export class ClusterModule {}

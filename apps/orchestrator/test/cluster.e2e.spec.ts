@@ -1,0 +1,289 @@
+import { signAdmission } from '@shieldx/security';
+import { Redis } from 'ioredis';
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ClusterChannel } from '../src/cluster/cluster-channel';
+import { startDemoBackend, type RunningDemoBackend } from '../src/demo/demo-backends';
+import { startOrchestrator, type RunningOrchestrator } from './harness';
+import { startRedis, type RunningRedis } from './redis-harness';
+
+const TOKEN = 'cluster-e2e-admin-token-0001';
+const SECRET = 'cluster-e2e-admission-secret';
+const PUBLIC_URL = 'https://gw.shieldx.test';
+const ROUTE = { service: 'api', tenant: 'acme', scope: 'read', path: '/v1/items' };
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  body: Record<string, unknown>;
+}
+
+/** One request to an instance, with a fresh admission header (unless one is given) and the admin token. */
+async function call(
+  orch: RunningOrchestrator,
+  method: string,
+  path: string,
+  options: { body?: unknown; headers?: Record<string, string> } = {},
+): Promise<Answer> {
+  const headers: Record<string, string> = {
+    authorization: `Bearer ${TOKEN}`,
+    'x-shieldx-admission': signAdmission({ secret: SECRET, method, pathWithQuery: path }),
+    ...options.headers,
+  };
+  if (options.body !== undefined) headers['content-type'] = 'application/json';
+  const response = await fetch(`${orch.url}${path}`, {
+    method,
+    headers,
+    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+  });
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: (await response.json()) as Record<string, unknown>,
+  };
+}
+
+const route = (orch: RunningOrchestrator) => call(orch, 'POST', '/route', { body: ROUTE });
+
+const hasPool = async (orch: RunningOrchestrator, name: string) =>
+  ((await call(orch, 'GET', '/health')).body.pools as Record<string, unknown>)[name] !== undefined;
+
+/** Polls `check` every 10 ms until it is true; resolves with the time it took, or fails after `timeoutMs`. */
+async function within(timeoutMs: number, check: () => Promise<boolean>, what: string): Promise<number> {
+  const started = performance.now();
+  for (;;) {
+    if (await check()) return performance.now() - started;
+    if (performance.now() - started > timeoutMs) throw new Error(`not within ${timeoutMs} ms: ${what}`);
+    await new Promise((done) => setTimeout(done, 10));
+  }
+}
+
+/** Waits until both instances are subscribed and in sync (the first resync runs before listening). */
+async function inSync(orch: RunningOrchestrator): Promise<void> {
+  await within(5000, async () => orch.app.get(ClusterChannel).status().inSync, 'instance in sync');
+}
+
+interface Signer {
+  privateKey: CryptoKey;
+  jwk: JWK;
+}
+
+function dpopProof(signer: Signer, method: string, path: string): Promise<string> {
+  return new SignJWT({
+    htm: method,
+    htu: `${PUBLIC_URL}${path}`,
+    iat: Math.floor(Date.now() / 1000),
+    jti: `cluster-${Math.random().toString(36).slice(2)}`,
+  })
+    .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: signer.jwk })
+    .sign(signer.privateKey);
+}
+
+/**
+ * Two orchestrator instances (A and B, in this process, each its own Nest app, ledger and Redis connections) and one
+ * real redis-server: the acceptance test of scale-out (issue 10).
+ */
+describe('two instances sharing one Redis', () => {
+  let redis: RunningRedis;
+  let oldBackend: RunningDemoBackend;
+  let newBackend: RunningDemoBackend;
+  let a: RunningOrchestrator;
+  let b: RunningOrchestrator;
+  let inspect: Redis;
+
+  const env = (id: string) => ({
+    REDIS_ADDR: redis.url,
+    ORCH_INSTANCE_ID: id,
+    ORCH_ADMIN_TOKEN: TOKEN,
+    ADMISSION_SECRET: SECRET,
+    ORCH_PUBLIC_URL: PUBLIC_URL,
+    ORCH_POOL_API: oldBackend.url,
+    ORCH_IP_BURST: '1000000',
+    ORCH_IP_BURST_DEGRADED: '1000000',
+    ORCH_TENANT_BURST: '1000000',
+    ORCH_CLUSTER_RESYNC_EVERY: '250ms',
+    // The outage test sends proofs while Redis is down: check them per instance then (the default refuses them).
+    ORCH_REPLAY_REDIS_FAILURE: 'open',
+    ORCH_LOG_LEVEL: 'warn',
+  });
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    oldBackend = await startDemoBackend({ name: 'old', delayMs: 0, jitterMs: 0 });
+    newBackend = await startDemoBackend({ name: 'new', delayMs: 0, jitterMs: 0 });
+    a = await startOrchestrator(env('instance-a'));
+    b = await startOrchestrator(env('instance-b'));
+    inspect = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    await inspect.connect();
+    await inSync(a);
+    await inSync(b);
+  });
+
+  afterAll(async () => {
+    inspect?.disconnect();
+    await a?.close();
+    await b?.close();
+    await oldBackend?.close();
+    await newBackend?.close();
+    await redis?.stop();
+  });
+
+  it('uses on B, within 1 s, a pool edited on A through the admin API', async () => {
+    expect((await route(b)).body.target).toBe(oldBackend.url);
+    const put = await call(a, 'PUT', '/admin/pools/api', { body: { urls: [newBackend.url], algo: 'round_robin' } });
+    expect(put.status).toBe(200);
+    const took = await within(
+      1000,
+      async () => (await route(b)).body.target === newBackend.url,
+      'B routes api to the new backend',
+    );
+    expect(took).toBeLessThan(1000);
+    const pools = await call(b, 'GET', '/admin/pools');
+    const api = (pools.body.pools as { name: string; algo: string; backends: { url: string }[] }[]).find(
+      (pool) => pool.name === 'api',
+    );
+    expect(api?.algo).toBe('round_robin');
+    expect(api?.backends.map((backend) => backend.url)).toEqual([newBackend.url]);
+
+    // The shared record: the version counter and the hash read by instances on (re)connect.
+    const version = Number(await inspect.get('shieldx:pools:version'));
+    expect(version).toBeGreaterThanOrEqual(1);
+    expect(JSON.parse((await inspect.hget('shieldx:pools', 'api')) ?? '{}')).toMatchObject({
+      v: version,
+      origin: 'instance-a',
+      def: { algo: 'round_robin', backends: [{ url: newBackend.url, weight: 1 }] },
+    });
+  });
+
+  it('creates and removes pools everywhere, and never echoes a change back (one version per edit)', async () => {
+    const before = Number(await inspect.get('shieldx:pools:version'));
+    expect((await call(b, 'PUT', '/admin/pools/extra', { body: { urls: [oldBackend.url] } })).status).toBe(200);
+    await within(1000, async () => await hasPool(a, 'extra'), 'A has pool extra');
+    expect((await call(a, 'DELETE', '/admin/pools/extra')).status).toBe(200);
+    await within(1000, async () => !(await hasPool(b, 'extra')), 'B lost pool extra');
+    // Two edits, two versions: the instance applying a change does not publish it again.
+    await new Promise((done) => setTimeout(done, 300));
+    expect(Number(await inspect.get('shieldx:pools:version'))).toBe(before + 2);
+    expect(JSON.parse((await inspect.hget('shieldx:pools', 'extra')) ?? '{}')).toMatchObject({
+      v: before + 2,
+      origin: 'instance-a',
+      def: null,
+    });
+  });
+
+  it('last writer wins: concurrent edits of one pool on A and B converge on the higher version', async () => {
+    const [onA, onB] = await Promise.all([
+      call(a, 'PUT', '/admin/pools/race', { body: { urls: [oldBackend.url] } }),
+      call(b, 'PUT', '/admin/pools/race', { body: { urls: [newBackend.url] } }),
+    ]);
+    expect([onA.status, onB.status]).toEqual([200, 200]);
+    const targetOf = async (orch: RunningOrchestrator) =>
+      ((await call(orch, 'POST', '/route', { body: { ...ROUTE, service: 'race' } })).body.target as string) ?? '';
+    await within(
+      1000,
+      async () => {
+        const record = JSON.parse((await inspect.hget('shieldx:pools', 'race')) ?? '{}') as {
+          def?: { backends: { url: string }[] };
+        };
+        const winner = record.def?.backends[0]?.url;
+        return winner !== undefined && (await targetOf(a)) === winner && (await targetOf(b)) === winner;
+      },
+      'both instances use the pool of the higher version',
+    );
+  });
+
+  it('refuses on B an admission header or a DPoP proof already used on A', async () => {
+    const admission = signAdmission({ secret: SECRET, method: 'POST', pathWithQuery: '/route' });
+    const first = await call(a, 'POST', '/route', { body: ROUTE, headers: { 'x-shieldx-admission': admission } });
+    expect(first.status).toBe(200);
+    const replayed = await call(b, 'POST', '/route', { body: ROUTE, headers: { 'x-shieldx-admission': admission } });
+    expect([replayed.status, replayed.body.error]).toEqual([401, 'admission_replayed']);
+
+    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+    const signer = { privateKey, jwk: await exportJWK(publicKey) };
+    const proof = await dpopProof(signer, 'POST', '/route');
+    const withProof = await call(a, 'POST', '/route', { body: ROUTE, headers: { dpop: proof } });
+    expect(withProof.status).toBe(200);
+    const proofReplayed = await call(b, 'POST', '/route', { body: ROUTE, headers: { dpop: proof } });
+    expect([proofReplayed.status, proofReplayed.body.error]).toEqual([401, 'dpop_replayed']);
+    // A fresh proof of the same key is fine on B: what is refused is the replay, not the client.
+    const fresh = await call(b, 'POST', '/route', { body: ROUTE, headers: { dpop: await dpopProof(signer, 'POST', '/route') } });
+    expect(fresh.status).toBe(200);
+  });
+
+  it('reloads the policy on B when an admin reloads it on A', async () => {
+    const version = async (orch: RunningOrchestrator) => (await call(orch, 'GET', '/policy')).body.version as number;
+    const before = await version(b);
+    const reload = await call(a, 'POST', '/admin/policy/reload');
+    expect(reload.status).toBe(200);
+    await within(1000, async () => (await version(b)) > before, 'B reloaded its policy');
+  });
+
+  it('mirrors the audit events of both instances to the shared stream (XRANGE), each with its own chain', async () => {
+    type Fields = Record<string, string>;
+    const read = async (): Promise<Fields[]> =>
+      (await inspect.xrange('shieldx:audit', '-', '+')).map(([, fields]) => {
+        const map: Fields = {};
+        for (let i = 0; i < fields.length; i += 2) map[fields[i]] = fields[i + 1];
+        return map;
+      });
+    await within(
+      2000,
+      async () => {
+        const entries = await read();
+        const of = (instance: string) => entries.filter((entry) => entry.instance === instance);
+        return (
+          of('instance-a').some((e) => e.type === 'admin.action') &&
+          of('instance-b').some((e) => e.type === 'auth.failed') &&
+          of('instance-b').some((e) => e.type === 'pool.changed' && JSON.parse(e.data).source === 'cluster')
+        );
+      },
+      'audit entries of A and B in the stream',
+    );
+    const entries = await read();
+    for (const instance of ['instance-a', 'instance-b']) {
+      const own = entries.filter((entry) => entry.instance === instance);
+      expect(own[0]).toMatchObject({ type: 'audit.started' });
+      // The stream carries each instance's own seq and hash: strictly increasing seqs, hashes of 64 hex digits.
+      const seqs = own.map((entry) => Number(entry.seq));
+      expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
+      expect(new Set(seqs).size).toBe(seqs.length);
+      for (const entry of own) expect(entry.hash).toMatch(/^[0-9a-f]{64}$/);
+    }
+    // The same page through the admin API of either instance (for the admin UI).
+    const page = await call(b, 'GET', '/admin/cluster/audit?limit=500');
+    expect(page.status).toBe(200);
+    const instances = new Set((page.body.entries as { instance: string }[]).map((entry) => entry.instance));
+    expect([...instances].sort()).toEqual(['instance-a', 'instance-b']);
+    const bad = await call(b, 'GET', '/admin/cluster/audit?limit=0');
+    expect([bad.status, bad.body.error]).toEqual([400, 'invalid_query']);
+  });
+
+  it('survives a Redis outage: requests keep working, an edit made meanwhile is shared once Redis is back', async () => {
+    await redis.kill();
+    // Requests are still answered (rate limits and replay checks fall back as configured; never a 5xx).
+    expect((await route(b)).status).toBe(200);
+    const edit = await call(a, 'PUT', '/admin/pools/api', { body: { urls: [oldBackend.url] } });
+    expect(edit.status).toBe(200);
+    expect((await route(a)).body.target).toBe(oldBackend.url);
+    const status = await call(a, 'GET', '/admin/cluster');
+    expect(status.body).toMatchObject({ inSync: false, pools: { pending: ['api'] } });
+    const metrics = await (await fetch(`${a.url}/metrics`)).text();
+    expect(metrics).toMatch(/^orchestrator_cluster_sync_errors_total\{kind="publish"\} [1-9]/m);
+
+    // Redis comes back empty (no persistence): the pending edit is published, versions stay above what was seen.
+    await redis.restart();
+    await within(5000, async () => (await route(b)).body.target === oldBackend.url, 'B applied the pending edit');
+    await inSync(a);
+    await inSync(b);
+    const after = await call(a, 'GET', '/admin/cluster');
+    expect(after.body).toMatchObject({ inSync: true, pools: { pending: [] } });
+    const record = JSON.parse((await inspect.hget('shieldx:pools', 'api')) ?? '{}') as { v: number };
+    expect(record.v).toBeGreaterThan(3);
+    expect(Number(await inspect.get('shieldx:pools:version'))).toBeGreaterThanOrEqual(record.v);
+
+    // And an edit on B after the restart reaches A as usual.
+    expect((await call(b, 'PUT', '/admin/pools/api', { body: { urls: [newBackend.url] } })).status).toBe(200);
+    await within(1000, async () => (await route(a)).body.target === newBackend.url, 'A applied the edit made on B');
+  });
+});
