@@ -422,7 +422,8 @@ async function routePart() {
       c.rounds.push(result);
       say(
         `round ${round + 1}/${ROUNDS} ${c.key.padEnd(8)} /route ${format.int(main.rps)} req/s p99 ${format.ms(main.p99)} ms; ` +
-          `side ${format.int(side.rps)}/s (non-2xx ${side.non2xx}); ledger ${format.int(result.appendsPerS)} appends/s`,
+          `side ${format.int(side.rps)}/s${side.sustained ? '' : ' (NOT sustained)'} (non-2xx ${side.non2xx}); ` +
+          `ledger ${format.int(result.appendsPerS)} appends/s`,
       );
     }
   }
@@ -450,7 +451,7 @@ async function routePart() {
       format.ms(medianOf(c.rounds.map((r) => r.main.p50))),
       format.ms(medianOf(c.rounds.map((r) => r.main.p99))),
       format.ratio(rps / base),
-      format.int(medianOf(c.rounds.map((r) => r.side.rps))),
+      `${format.int(medianOf(c.rounds.map((r) => r.side.rps)))}${c.rounds.every((r) => r.side.sustained) ? '' : ` (sustained in ${c.rounds.filter((r) => r.side.sustained).length} of ${c.rounds.length} rounds)`}`,
       format.int(medianOf(c.rounds.map((r) => r.appendsPerS))),
       c.rounds.reduce((n, r) => n + r.main.errors + r.main.timeouts + r.side.errors + r.side.timeouts, 0),
       c.rounds.map((r) => format.int(r.main.rps)).join(' / '),
@@ -469,7 +470,8 @@ async function routePart() {
       `(\`runPaced\`, 16 connections) sends ${fmt(DENY_RATE)} req/s with a distinct path each: allowed paths in one ` +
       'case, paths the default policy denies (`/internal/…`, 403, one `policy.deny` ledger entry each) in the other. ' +
       `Same process, ${ROUNDS} round(s) of ${DURATION} s per case, order alternating. "ledger appends/s" is the ledger's ` +
-      'growth in seq over the round (from `GET /admin/audit`). After the rounds `GET /admin/ledger/verify`: ' +
+      'growth in seq over the round (from `GET /admin/audit`); a side stream that fell 500 requests behind stops and ' +
+      'is marked as not sustained. After the rounds `GET /admin/ledger/verify`: ' +
       `${verdict}.`,
     '',
     markdownTable(headers, rows),

@@ -375,7 +375,7 @@ for (let round = 0; round < S.rounds; round++) {
     target.rounds.push(result);
     say(
       `round ${round + 1}/${S.rounds} ${target.label.padEnd(46)} ${fmt.int(result.rps).padStart(7)} req/s  ` +
-        `p50 ${fmt.ms(result.p50)} ms  p99 ${fmt.ms(result.p99)} ms  errors ${result.errors + result.timeouts}  ` +
+        `p50 ${fmt.ms(result.p50)} ms  p99 ${fmt.ms(result.p99)} ms  errors ${result.errors}  timeouts ${result.timeouts}  ` +
         `non-2xx ${result.non2xx}  other processes ${fmt.cores(result.cpu.othersCores)}`,
     );
   }
@@ -388,6 +388,9 @@ for (const target of TARGETS) {
     p50: median(rounds.map((r) => r.p50)),
     p99: median(rounds.map((r) => r.p99)),
     errors: sum(rounds.map((r) => r.errors + r.timeouts)),
+    socketErrors: sum(rounds.map((r) => r.errors)),
+    timeouts: sum(rounds.map((r) => r.timeouts)),
+    maxLatency: Math.max(...rounds.map((r) => r.max)),
     non2xx: sum(rounds.map((r) => r.non2xx)),
     perRound: rounds.map((r) => r.rps),
     others: median(rounds.map((r) => r.cpu.othersCores)),
@@ -411,7 +414,9 @@ for (const target of TARGETS) {
   if (stderr) problems.push(`${target.label} wrote to stderr: ${stderr.slice(-500)}`);
   const s = target.summary;
   if (s.errors || s.non2xx)
-    problems.push(`${target.label}: ${s.errors} socket errors/timeouts and ${s.non2xx} non-2xx answers`);
+    problems.push(
+      `${target.label}: ${s.socketErrors} socket errors, ${s.timeouts} timeouts (no answer within 2 s) and ${s.non2xx} non-2xx answers; slowest answer ${fmt.ms(s.maxLatency)} ms`,
+    );
 }
 const baseSummary = TARGETS[0].summary;
 for (const target of TARGETS) {

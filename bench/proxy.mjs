@@ -310,7 +310,7 @@ for (let round = 0; round < S.rounds; round++) {
     target.rounds.push(result);
     say(
       `round ${round + 1}/${S.rounds} ${target.label.padEnd(48)} ${fmt.int(result.rps).padStart(7)} req/s  ` +
-        `p50 ${fmt.ms(result.p50)} ms  p99 ${fmt.ms(result.p99)} ms  errors ${result.errors + result.timeouts}  ` +
+        `p50 ${fmt.ms(result.p50)} ms  p99 ${fmt.ms(result.p99)} ms  errors ${result.errors}  timeouts ${result.timeouts}  ` +
         `non-2xx ${result.non2xx}  backends ${result.backendCounts.map((c) => fmt.int(c)).join('/')}  ` +
         `other processes ${fmt.cores(result.cpu.othersCores)}`,
     );
@@ -327,6 +327,9 @@ for (const target of TARGETS) {
     p99: median(rounds.map((r) => r.p99)),
     rss: median(rounds.map((r) => r.rss)),
     errors: sum(rounds.map((r) => r.errors + r.timeouts)),
+    socketErrors: sum(rounds.map((r) => r.errors)),
+    timeouts: sum(rounds.map((r) => r.timeouts)),
+    maxLatency: Math.max(...rounds.map((r) => r.max)),
     non2xx: sum(rounds.map((r) => r.non2xx)),
     requests: sum(rounds.map((r) => r.requests)),
     perRound: rounds.map((r) => r.rps),
@@ -363,7 +366,9 @@ for (const target of TARGETS.filter((t) => t.key.startsWith('orch'))) {
 for (const target of TARGETS) {
   const s = target.summary;
   if (s.errors || s.non2xx) {
-    problems.push(`${target.label}: ${s.errors} socket errors/timeouts and ${s.non2xx} non-2xx answers in the rounds`);
+    problems.push(
+      `${target.label}: ${s.socketErrors} socket errors, ${s.timeouts} timeouts (no answer within 2 s) and ${s.non2xx} non-2xx answers; slowest answer ${fmt.ms(s.maxLatency)} ms in the rounds`,
+    );
   }
   // Backends count requests received; the generator counts answers completed. More received than answered is the
   // requests in flight at the end of each round (at most the connections) plus retries; fewer means answers that

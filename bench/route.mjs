@@ -10,7 +10,7 @@
 //
 // Budgets (from the issue): orchestrator/baseline req/s ≥ 0.5; p99 < 2 ms at 10k req/s; RSS < 100 MB after ~60 s of
 // load. Verdicts are printed and written as measured, pass or miss.
-import { existsSync, copyFileSync } from 'node:fs';
+import { copyFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import {
@@ -166,13 +166,15 @@ const TARGETS = [
   {
     key: 'baseline',
     label: 'bare Fastify 5 (baseline)',
-    start: async () => {
+    start: async ({ name = 'baseline', nodeArgs = [], env = {}, ipc = false } = {}) => {
       const port = await freePort();
       return startServer({
-        name: 'baseline',
+        name,
         script: join(ROOT, 'bench/baseline-fastify.mjs'),
-        env: { PORT: String(port), HOST: '127.0.0.1' },
+        env: { PORT: String(port), HOST: '127.0.0.1', ...env },
         port,
+        nodeArgs,
+        ipc,
       });
     },
   },
@@ -473,12 +475,11 @@ for (const target of TARGETS) {
 // ---------------------------------------------------------------------------------------------------------------
 // Optional CPU profile of one round on a fresh default orchestrator.
 
-let profile = null;
-if (S.profile) {
-  const file = join(work, 'route.cpuprofile');
-  const target = byKey.orch;
+/** One closed-loop round on a fresh, profiled server of `target`; returns the profile summary. */
+async function profileTarget(target, keepAs) {
+  const file = join(work, `${target.key}.cpuprofile`);
   const server = await target.start({
-    name: 'orchestrator (info, profiled)',
+    name: `${target.label} (profiled)`,
     nodeArgs: ['--import', CPU_PROFILER],
     env: { BENCH_CPU_PROFILE_FILE: file },
     ipc: true,
@@ -491,13 +492,23 @@ if (S.profile) {
     const raw = await captureProfile(server, file, async () => {
       result = await runLoad(S.tool, loadOptions(profiled, S.duration));
     });
-    profile = { ...summarizeProfile(raw, { top: 15 }), rps: result.rps };
-    const keep = join(os.tmpdir(), `shieldx-route-${startedAt.toISOString().replace(/[:.]/g, '-')}.cpuprofile`);
-    if (existsSync(file)) copyFileSync(file, keep);
-    profile.file = keep;
+    const summary = summarizeProfile(raw, { top: 15 });
+    const keep = join(
+      os.tmpdir(),
+      `shieldx-route-${keepAs}-${startedAt.toISOString().replace(/[:.]/g, '-')}.cpuprofile`,
+    );
+    copyFileSync(file, keep);
+    return { ...summary, rps: result.rps, file: keep };
   } finally {
     await server.stop();
   }
+}
+
+let profile = null;
+let baselineProfile = null;
+if (S.profile) {
+  baselineProfile = await profileTarget(byKey.baseline, 'baseline');
+  profile = await profileTarget(byKey.orch, 'orchestrator');
 }
 await stubs.close();
 
@@ -622,7 +633,9 @@ if (profile) {
       profile.groups.map((g) => [g.group, fmt.int(g.selfMs), fmt.pct(g.pct)]),
     ),
   );
-  log(`profile kept at ${profile.file} (open in Chrome DevTools → Performance)`);
+  log('');
+  log(`For scale, bare Fastify profiled the same way (${fmt.int(baselineProfile.rps)} req/s): ${baselineTop()}.`);
+  log(`profiles kept at ${profile.file} and ${baselineProfile.file} (open in Chrome DevTools → Performance)`);
 }
 for (const target of TARGETS.filter((t) => t.health))
   log(`GET /health after the load, ${target.label}: ${target.health}`);
@@ -630,6 +643,13 @@ if (problems.length) {
   log('');
   log('Problems seen:');
   for (const problem of problems) log(`- ${problem}`);
+}
+
+function baselineTop() {
+  return baselineProfile.functions
+    .slice(0, 5)
+    .map((f) => `${f.name}${f.where ? ` (${f.where})` : ''} ${fmt.pct(f.pct)}`)
+    .join(', ');
 }
 
 const loadEnd = os
@@ -760,8 +780,10 @@ if (S.write) {
     );
     md.push('');
     md.push(
-      '`writev` is the native socket write of each response; its self time includes the kernel delivering it over ' +
-        'loopback TCP. Self time by package / area: ' +
+      '`writev` is the native socket write of each response: its self time includes the kernel delivering it over ' +
+        'loopback TCP and time the server spends descheduled after waking the load generator on the same two cores. ' +
+        `For scale, bare Fastify profiled the same way (${fmt.int(baselineProfile.rps)} req/s): ${baselineTop()}. ` +
+        'Orchestrator self time by package / area: ' +
         profile.groups
           .slice(0, 10)
           .map((g) => `${g.group} ${fmt.pct(g.pct)}`)

@@ -618,8 +618,9 @@ class LatencyHistogram {
  * (default: half a second's worth) the generator stops sending, waits `timeoutS` for what is in flight and reports
  * `sustained: false` with `gaveUpAtS` — a clear "this rate is beyond the server here" instead of minutes of queue.
  *
- * `onResponse(status, rawHeaders)`, when given, is called for every measured (post-ramp) answer with its status and
- * undici's raw header list (`[name, value, …]` as Buffers), e.g. to count which backend answered.
+ * `onResponse(status, rawHeaders, latencyMs)`, when given, is called for every measured (post-ramp) answer with its
+ * status, undici's raw header list (`[name, value, …]` as Buffers) and its latency, e.g. to count which backend
+ * answered.
  */
 export async function runPaced({
   origin,
@@ -704,7 +705,7 @@ export async function runPaced({
               service.record(t1 - t0);
               scheduled.record(t1 - due);
             } else counts.non2xx++;
-            onResponse?.(status, rawHeaders);
+            onResponse?.(status, rawHeaders, t1 - t0);
           }
           finish();
         },

@@ -1,5 +1,9 @@
+import cluster from 'node:cluster';
 import { ConfigError, loadConfig } from './config/config';
 import { createApp } from './app.factory';
+import { installWorkerRuntime } from './cluster/worker-runtime';
+import { startOpsServer } from './ops/ops-server';
+import { runPrimary } from './cluster/workers';
 import { TlsMaterialError } from './tls/tls-material';
 
 /**
@@ -18,7 +22,17 @@ async function main(): Promise<void> {
     throw error;
   }
   const { config, warnings } = loaded;
+  // ORCH_WORKERS > 1: this process supervises the workers (cluster/workers.ts); each worker runs the app below.
+  if (config.cluster.workers > 1 && cluster.isPrimary) return runPrimary(config, warnings);
   const app = await createApp(config);
+  const worker =
+    cluster.isWorker && config.cluster.workerIndex !== undefined
+      ? installWorkerRuntime(app, config.cluster.workerIndex)
+      : undefined;
+  const ops =
+    config.ops.port === undefined
+      ? undefined
+      : await startOpsServer(app, { host: config.ops.host, port: config.ops.port, metrics: worker?.allMetrics });
   const log = app.getHttpAdapter().getInstance().log;
   for (const warning of warnings) log.warn({ event: 'config_warning' }, warning);
   if (config.listen.insecure) {
@@ -30,7 +44,14 @@ async function main(): Promise<void> {
   await app.listen({ port: config.listen.port, host: config.listen.host });
   const address = await app.getUrl();
   log.info(
-    { event: 'listening', url: address, pools: [...config.pools.keys()], demo: config.demo },
+    {
+      event: 'listening',
+      url: address,
+      pools: [...config.pools.keys()],
+      demo: config.demo,
+      ...(config.cluster.workerIndex === undefined ? {} : { worker: config.cluster.workerIndex }),
+      ...(ops === undefined ? {} : { ops: ops.url }),
+    },
     `listening on ${address}`,
   );
 }

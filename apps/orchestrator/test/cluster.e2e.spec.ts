@@ -1,10 +1,11 @@
 import { signAdmission } from '@shieldx/security';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClusterChannel } from '../src/cluster/cluster-channel';
 import { startDemoBackend, type RunningDemoBackend } from '../src/demo/demo-backends';
 import { startOrchestrator, type RunningOrchestrator } from './harness';
+import { startRedisCluster, type RunningRedisCluster } from './redis-cluster-harness';
 import { startRedis, type RunningRedis } from './redis-harness';
 
 const TOKEN = 'cluster-e2e-admin-token-0001';
@@ -60,7 +61,7 @@ async function within(timeoutMs: number, check: () => Promise<boolean>, what: st
 
 /** Waits until both instances are subscribed and in sync (the first resync runs before listening). */
 async function inSync(orch: RunningOrchestrator): Promise<void> {
-  await within(5000, async () => orch.app.get(ClusterChannel).status().inSync, 'instance in sync');
+  await within(5000, () => Promise.resolve(orch.app.get(ClusterChannel).status().inSync), 'instance in sync');
 }
 
 interface Signer {
@@ -207,7 +208,10 @@ describe('two instances sharing one Redis', () => {
     const proofReplayed = await call(b, 'POST', '/route', { body: ROUTE, headers: { dpop: proof } });
     expect([proofReplayed.status, proofReplayed.body.error]).toEqual([401, 'dpop_replayed']);
     // A fresh proof of the same key is fine on B: what is refused is the replay, not the client.
-    const fresh = await call(b, 'POST', '/route', { body: ROUTE, headers: { dpop: await dpopProof(signer, 'POST', '/route') } });
+    const fresh = await call(b, 'POST', '/route', {
+      body: ROUTE,
+      headers: { dpop: await dpopProof(signer, 'POST', '/route') },
+    });
     expect(fresh.status).toBe(200);
   });
 
@@ -235,7 +239,9 @@ describe('two instances sharing one Redis', () => {
         return (
           of('instance-a').some((e) => e.type === 'admin.action') &&
           of('instance-b').some((e) => e.type === 'auth.failed') &&
-          of('instance-b').some((e) => e.type === 'pool.changed' && JSON.parse(e.data).source === 'cluster')
+          of('instance-b').some(
+            (e) => e.type === 'pool.changed' && (JSON.parse(e.data) as { source?: string }).source === 'cluster',
+          )
         );
       },
       'audit entries of A and B in the stream',
@@ -285,5 +291,90 @@ describe('two instances sharing one Redis', () => {
     // And an edit on B after the restart reaches A as usual.
     expect((await call(b, 'PUT', '/admin/pools/api', { body: { urls: [newBackend.url] } })).status).toBe(200);
     await within(1000, async () => (await route(a)).body.target === newBackend.url, 'A applied the edit made on B');
+  });
+});
+
+/**
+ * The same coherence on a Redis Cluster (REDIS_CLUSTER, three masters): every ShieldX command stays within one hash
+ * slot (rate-limit buckets share the `{shieldx:rl}` tag because one script takes a request's IP and tenant tokens).
+ */
+describe('two instances on a Redis Cluster (REDIS_CLUSTER)', () => {
+  let redis: RunningRedisCluster;
+  let oldBackend: RunningDemoBackend;
+  let newBackend: RunningDemoBackend;
+  let a: RunningOrchestrator;
+  let b: RunningOrchestrator;
+  let inspect: Cluster;
+
+  const env = (id: string) => ({
+    REDIS_CLUSTER: redis.nodes.join(','),
+    ORCH_INSTANCE_ID: id,
+    ORCH_ADMIN_TOKEN: TOKEN,
+    ADMISSION_SECRET: SECRET,
+    ORCH_POOL_API: oldBackend.url,
+    ORCH_IP_BURST: '1000000',
+    ORCH_IP_BURST_DEGRADED: '1000000',
+    // Shared by both instances: 12 tokens for tenant `small`, whichever instance takes them.
+    ORCH_TENANT_LIMITS: 'small=12',
+    ORCH_REDIS_TIMEOUT: '1s',
+    ORCH_LOG_LEVEL: 'warn',
+  });
+
+  beforeAll(async () => {
+    redis = await startRedisCluster();
+    oldBackend = await startDemoBackend({ name: 'old', delayMs: 0, jitterMs: 0 });
+    newBackend = await startDemoBackend({ name: 'new', delayMs: 0, jitterMs: 0 });
+    a = await startOrchestrator(env('cluster-a'));
+    b = await startOrchestrator(env('cluster-b'));
+    inspect = new Cluster(
+      redis.nodes.map((node) => ({ host: '127.0.0.1', port: Number(node.split(':')[1]) })),
+      { lazyConnect: true },
+    );
+    await inspect.connect();
+    await inSync(a);
+    await inSync(b);
+  }, 60_000);
+
+  afterAll(async () => {
+    inspect?.disconnect();
+    await a?.close();
+    await b?.close();
+    await oldBackend?.close();
+    await newBackend?.close();
+    await redis?.stop();
+  });
+
+  it('shares pool edits, replay keys, rate limits and the audit stream', async () => {
+    const put = await call(a, 'PUT', '/admin/pools/api', { body: { urls: [newBackend.url] } });
+    expect(put.status).toBe(200);
+    await within(1000, async () => (await route(b)).body.target === newBackend.url, 'B uses the pool edited on A');
+
+    const admission = signAdmission({ secret: SECRET, method: 'POST', pathWithQuery: '/route' });
+    expect(
+      (await call(a, 'POST', '/route', { body: ROUTE, headers: { 'x-shieldx-admission': admission } })).status,
+    ).toBe(200);
+    const replayed = await call(b, 'POST', '/route', { body: ROUTE, headers: { 'x-shieldx-admission': admission } });
+    expect([replayed.status, replayed.body.error]).toEqual([401, 'admission_replayed']);
+
+    // The tenant's 12 tokens are one bucket in the cluster: 6 on A and 6 on B pass, the next one is refused.
+    const small = { ...ROUTE, tenant: 'small' };
+    for (let i = 0; i < 6; i++) {
+      expect((await call(a, 'POST', '/route', { body: small })).status).toBe(200);
+      expect((await call(b, 'POST', '/route', { body: small })).status).toBe(200);
+    }
+    const refused = await call(a, 'POST', '/route', { body: small });
+    expect([refused.status, refused.body.error]).toEqual([429, 'rate_limited']);
+    expect(await inspect.exists('{shieldx:rl}:tenant:small')).toBe(1);
+
+    await within(
+      2000,
+      async () => {
+        const instances = new Set(
+          (await inspect.xrange('shieldx:audit', '-', '+')).map(([, fields]) => fields[fields.indexOf('instance') + 1]),
+        );
+        return instances.has('cluster-a') && instances.has('cluster-b');
+      },
+      'audit entries of both instances in the stream',
+    );
   });
 });

@@ -1,7 +1,12 @@
 import { Controller, Get, Query, UseGuards } from '@nestjs/common';
 import { AdminGuard } from '../admin/admin.guard';
 import { GatewayError, InvalidRequestError } from '../http/errors';
-import { AuditStreamService, type AuditStreamStatus, type StreamAuditEntry, type StreamQuery } from './audit-stream.service';
+import {
+  AuditStreamService,
+  type AuditStreamStatus,
+  type StreamAuditEntry,
+  type StreamQuery,
+} from './audit-stream.service';
 import { ClusterChannel, type ChannelStatus } from './cluster-channel';
 import { PolicySyncService, type PolicySyncStatus } from './policy-sync.service';
 import { PoolSyncService, type PoolSyncStatus } from './pool-sync.service';

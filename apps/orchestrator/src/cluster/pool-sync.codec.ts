@@ -85,7 +85,8 @@ function parseDefinition(def: unknown): SyncedPoolDefinition {
   const parsed = backends.map((backend: unknown) => {
     if (backend === null || typeof backend !== 'object') throw new Error('bad backend');
     const { url, weight } = backend as Record<string, unknown>;
-    if (typeof url !== 'string' || parseBackendUrl(url) !== url) throw new Error(`bad backend URL ${JSON.stringify(url)}`);
+    if (typeof url !== 'string' || parseBackendUrl(url) !== url)
+      throw new Error(`bad backend URL ${JSON.stringify(url)}`);
     if (seen.has(url)) throw new Error(`backend ${url} listed twice`);
     seen.add(url);
     if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0 || weight > MAX_WEIGHT) {

@@ -9,7 +9,7 @@ import { ClusterChannel } from './cluster-channel';
 import { CLUSTER_KEYS } from './cluster.constants';
 import { ClusterMetrics } from './cluster-metrics';
 import { clusterScripts, type ClusterScripts } from './cluster-scripts';
-import { encodePool, parsePool, type PoolMessage, type SyncedPoolDefinition } from './pool-sync.codec';
+import { encodePool, parsePool, type PoolMessage, type PoolRecord, type SyncedPoolDefinition } from './pool-sync.codec';
 
 /** What `GET /admin/cluster` says about pools. */
 export interface PoolSyncStatus {
@@ -28,6 +28,11 @@ interface AdminPoolChange {
   readonly pool: string;
   readonly after: SyncedPoolDefinition | null;
   readonly source?: string;
+}
+
+/** The hash value of a message: the same fields without the pool's name (the hash field names it). */
+function recordOf(message: PoolMessage): PoolRecord {
+  return { v: message.v, origin: message.origin, at: message.at, def: message.def };
 }
 
 function adminPoolChange(event: SecurityEvent): AdminPoolChange | null {
@@ -123,8 +128,7 @@ export class PoolSyncService implements OnModuleInit {
         at: new Date().toISOString(),
         def: entry.def,
       };
-      const { pool: _name, ...record } = message;
-      written = (await this.scripts.setIfNewer(CLUSTER_KEYS.pools, pool, version, encodePool(record))) === 1;
+      written = (await this.scripts.setIfNewer(CLUSTER_KEYS.pools, pool, version, encodePool(recordOf(message)))) === 1;
       if (written) await this.redis.publish(CLUSTER_KEYS.poolsChannel, encodePool(message));
       if (this.pending.get(pool) === entry) this.pending.delete(pool);
       this.inFlight.delete(pool);
@@ -185,8 +189,7 @@ export class PoolSyncService implements OnModuleInit {
 
   private async applyNow(message: PoolMessage): Promise<void> {
     const { pool, v, def, origin } = message;
-    const isCurrent = () =>
-      v > (this.applied.get(pool) ?? 0) && !this.pending.has(pool) && !this.inFlight.has(pool);
+    const isCurrent = () => v > (this.applied.get(pool) ?? 0) && !this.pending.has(pool) && !this.inFlight.has(pool);
     if (!isCurrent()) return;
     try {
       if (def !== null) await this.checkTargets(def);
@@ -195,11 +198,16 @@ export class PoolSyncService implements OnModuleInit {
       if (!isCurrent()) return;
       this.applied.set(pool, v);
       this.refused.set(pool, { pool, version: v, origin, reason: error.message });
-      this.channel.problem('apply', error, 'refused a pool change from another instance: a backend is not allowed here', {
-        pool,
-        version: v,
-        origin,
-      });
+      this.channel.problem(
+        'apply',
+        error,
+        'refused a pool change from another instance: a backend is not allowed here',
+        {
+          pool,
+          version: v,
+          origin,
+        },
+      );
       return;
     }
     if (!isCurrent()) return;
@@ -277,8 +285,7 @@ export class PoolSyncService implements OnModuleInit {
     });
     await this.scripts.raiseCounter(CLUSTER_KEYS.poolsVersion, this.highest);
     for (const message of this.records.values()) {
-      const { pool, ...record } = message;
-      await this.scripts.setIfNewer(CLUSTER_KEYS.pools, pool, record.v, encodePool(record));
+      await this.scripts.setIfNewer(CLUSTER_KEYS.pools, message.pool, message.v, encodePool(recordOf(message)));
     }
   }
 

@@ -4,12 +4,18 @@ import { formatWorkerMetrics, type JsonMetric } from './worker-metrics';
 
 async function registryOf(worker: number): Promise<JsonMetric[]> {
   const registry = new Registry();
-  const counter = new Counter({ name: 'x_total', help: 'a "count"\nof things', labelNames: ['code'], registers: [registry] });
+  const counter = new Counter({
+    name: 'x_total',
+    help: 'a "count"\nof things',
+    labelNames: ['code'],
+    registers: [registry],
+  });
   counter.labels('a\\b"c').inc(worker);
   new Gauge({ name: 'x_version', help: 'version', registers: [registry] }).set(3);
   const histogram = new Histogram({ name: 'x_seconds', help: 'time', buckets: [0.1], registers: [registry] });
   histogram.observe(0.08 * worker);
-  return (await registry.getMetricsAsJSON()) as JsonMetric[];
+  const metrics: JsonMetric[] = await registry.getMetricsAsJSON();
+  return metrics;
 }
 
 describe(formatWorkerMetrics.name, () => {

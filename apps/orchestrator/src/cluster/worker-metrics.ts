@@ -10,7 +10,8 @@ export interface JsonSample {
 export interface JsonMetric {
   readonly name: string;
   readonly help: string;
-  readonly type: string;
+  /** `counter`, `gauge`, `histogram` or `summary` (prom-client's typings call it a numeric enum). */
+  readonly type: unknown;
   readonly values: readonly JsonSample[];
 }
 
@@ -18,6 +19,13 @@ export interface JsonMetric {
 export interface WorkerMetrics {
   readonly worker: number;
   readonly metrics: readonly JsonMetric[];
+}
+
+const TYPES = ['counter', 'gauge', 'histogram', 'summary'];
+
+function typeName(type: unknown): string {
+  if (typeof type === 'number') return TYPES[type] ?? 'untyped';
+  return typeof type === 'string' ? type : 'untyped';
 }
 
 const escapeHelp = (text: string) => text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
@@ -45,11 +53,12 @@ export function formatWorkerMetrics(workers: readonly WorkerMetrics[]): string {
     for (const metric of metrics) {
       let family = families.get(metric.name);
       if (family === undefined) {
-        family = { help: metric.help, type: metric.type, lines: [] };
+        family = { help: metric.help, type: typeName(metric.type), lines: [] };
         families.set(metric.name, family);
       }
       for (const sample of metric.values) {
-        const labels = Object.entries({ ...sample.labels, worker })
+        const all: Record<string, string | number | undefined> = { ...sample.labels, worker };
+        const labels = Object.entries(all)
           .filter((entry): entry is [string, string | number] => entry[1] !== undefined)
           .map(([key, value]) => `${key}="${formatLabel(value)}"`)
           .join(',');

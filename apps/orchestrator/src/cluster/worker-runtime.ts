@@ -6,15 +6,21 @@ import { isWorkerMessage, METRICS_COLLECT_TIMEOUT_MS, type WorkerMessage } from 
 /** Response header naming the worker slot that answered (ORCH_WORKERS > 1). */
 export const WORKER_HEADER = 'x-shieldx-worker';
 
+/** What the worker side offers the rest of the process. */
+export interface WorkerRuntime {
+  /** Every worker's metrics (the `/metrics` text), or `null` when the primary did not answer in time. */
+  allMetrics(): Promise<string | null>;
+}
+
 /**
  * Worker side of ORCH_WORKERS (call before `listen`): every response names its worker slot in `x-shieldx-worker`;
  * `GET /metrics` answers the metrics of every worker, collected by the primary, each sample labelled `worker`
  * (falling back to this worker's own when the primary does not answer within 1 s, unlabelled); the worker shuts
  * down gracefully when its primary is gone (the IPC channel closed).
  */
-export function installWorkerRuntime(app: NestFastifyApplication, slot: number): void {
+export function installWorkerRuntime(app: NestFastifyApplication, slot: number): WorkerRuntime | undefined {
   const send = process.send?.bind(process);
-  if (send === undefined) return;
+  if (send === undefined) return undefined;
   const fastify = app.getHttpAdapter().getInstance();
   const value = String(slot);
   let nextId = 1;
@@ -44,7 +50,8 @@ export function installWorkerRuntime(app: NestFastifyApplication, slot: number):
     if (message.shieldx === 'metrics-collect') {
       void register.getMetricsAsJSON().then(
         (metrics) => {
-          if (process.connected) send({ shieldx: 'metrics-collected', id: message.id, metrics } as WorkerMessage);
+          if (process.connected)
+            send({ shieldx: 'metrics-collected', id: message.id, metrics } satisfies WorkerMessage);
         },
         () => undefined,
       );
@@ -63,4 +70,5 @@ export function installWorkerRuntime(app: NestFastifyApplication, slot: number):
       void reply.type('text/plain; version=0.0.4; charset=utf-8').send(text);
     });
   });
+  return { allMetrics };
 }

@@ -180,7 +180,8 @@ export async function runPrimary(config: OrchestratorConfig, warnings: readonly 
       });
       // Ids are per worker; the collection key adds the slot so two workers' requests never mix.
       for (const other of alive()) {
-        other.worker?.send({ shieldx: 'metrics-collect', id: message.id + slot.index * 2 ** 32 } as WorkerMessage);
+        const collect: WorkerMessage = { shieldx: 'metrics-collect', id: message.id + slot.index * 2 ** 32 };
+        other.worker?.send(collect);
       }
     } else if (message.shieldx === 'metrics-collected') {
       const collection = collections.get(message.id);
@@ -203,11 +204,8 @@ export async function runPrimary(config: OrchestratorConfig, warnings: readonly 
     clearTimeout(collection.timer);
     const id = key % 2 ** 32;
     if (!collection.requester.isConnected()) return;
-    collection.requester.send({
-      shieldx: 'metrics-response',
-      id,
-      text: formatWorkerMetrics(collection.received),
-    } as WorkerMessage);
+    const response: WorkerMessage = { shieldx: 'metrics-response', id, text: formatWorkerMetrics(collection.received) };
+    collection.requester.send(response);
   };
 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => stopAll(signal));

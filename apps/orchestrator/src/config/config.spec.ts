@@ -344,3 +344,61 @@ describe('audit ledger and tracing settings', () => {
     expect(config.tracing).toEqual({ otlpEndpoint: 'http://127.0.0.1:4318', serviceName: 'edge-gw' });
   });
 });
+
+describe('scale-out settings', () => {
+  it('defaults to one process, an instance id of host and pid, and a 100 000-entry audit stream', () => {
+    const { config } = loadConfig(DEV);
+    expect(config.cluster).toMatchObject({
+      workers: 1,
+      workerIndex: undefined,
+      auditStream: 'shieldx:audit',
+      auditStreamMaxLen: 100_000,
+      resyncEveryMs: 5000,
+    });
+    expect(config.cluster.instanceId).toMatch(new RegExp(`:${process.pid}$`));
+    expect(config.redis.cluster).toBeUndefined();
+  });
+
+  it('reads ORCH_WORKERS as a count or auto, and gives a worker its slot, instance suffix and ledger file', () => {
+    expect(loadConfig({ ...DEV, ORCH_WORKERS: '4' }).config.cluster.workers).toBe(4);
+    expect(loadConfig({ ...DEV, ORCH_WORKERS: 'auto' }).config.cluster.workers).toBeGreaterThanOrEqual(1);
+    const { config } = loadConfig({
+      ...DEV,
+      ORCH_WORKERS: '2',
+      ORCH_WORKER_INDEX: '2',
+      ORCH_INSTANCE_ID: 'gw-0',
+      ORCH_LEDGER_PATH: '/var/lib/shieldx/ledger.jsonl',
+    });
+    expect(config.cluster).toMatchObject({ workers: 2, workerIndex: 2, instanceId: 'gw-0/w2' });
+    expect(config.ledger.path).toBe('/var/lib/shieldx/ledger.w2.jsonl');
+    expect(loadConfig({ ...DEV, ORCH_WORKER_INDEX: '1' }).config.ledger.path).toBe('data/ledger-orchestrator.w1.jsonl');
+  });
+
+  it('reads REDIS_CLUSTER seed nodes and refuses it beside REDIS_ADDR', () => {
+    const { config } = loadConfig({ ...DEV, REDIS_CLUSTER: '127.0.0.1:7000, redis://:s3cret@127.0.0.1:7001' });
+    expect(config.redis.cluster).toEqual(['redis://127.0.0.1:7000', 'redis://:s3cret@127.0.0.1:7001']);
+    expect(config.redis.url).toBe('redis://127.0.0.1:7000');
+    const found = problems({ ...DEV, REDIS_CLUSTER: '127.0.0.1:7000', REDIS_ADDR: '127.0.0.1:6379' });
+    expect(found).toEqual([expect.stringMatching(/^REDIS_CLUSTER: set either REDIS_CLUSTER/)]);
+    expect(problems({ ...DEV, REDIS_CLUSTER: 'redis://127.0.0.1:7000/2' })[0]).toMatch(/no database numbers/);
+  });
+
+  it('names bad scale-out settings', () => {
+    const found = problems({
+      ...DEV,
+      ORCH_WORKERS: '0',
+      ORCH_WORKER_INDEX: 'x',
+      ORCH_INSTANCE_ID: 'has space',
+      ORCH_AUDIT_STREAM: '',
+      ORCH_AUDIT_STREAM_MAXLEN: '-1',
+      ORCH_CLUSTER_RESYNC_EVERY: '0s',
+    });
+    expect(found.map((line) => line.split(':')[0]).sort()).toEqual([
+      'ORCH_AUDIT_STREAM_MAXLEN',
+      'ORCH_CLUSTER_RESYNC_EVERY',
+      'ORCH_INSTANCE_ID',
+      'ORCH_WORKERS',
+      'ORCH_WORKER_INDEX',
+    ]);
+  });
+});

@@ -30,6 +30,11 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 /** The whole validated configuration. Durations are milliseconds; rates are tokens per minute. */
 export interface OrchestratorConfig {
   readonly listen: { readonly host: string; readonly port: number; readonly insecure: boolean };
+  /**
+   * Plain-HTTP listener serving only `/healthz`, `/readyz` and `/metrics` (ORCH_OPS_PORT; unset = off), for
+   * Kubernetes probes and Prometheus, which present no client certificate; on ORCH_OPS_HOST (default ORCH_HOST).
+   */
+  readonly ops: { readonly port?: number; readonly host: string };
   readonly tls: {
     readonly certFile?: string;
     readonly keyFile?: string;
@@ -241,6 +246,8 @@ const KNOWN_KEYS = new Set([
   'ORCH_LOG_FULL_IP',
   'ORCH_DEMO',
   'REDIS_CLUSTER',
+  'ORCH_OPS_PORT',
+  'ORCH_OPS_HOST',
   'ORCH_WORKERS',
   'ORCH_WORKER_INDEX',
   'ORCH_INSTANCE_ID',
@@ -352,12 +359,17 @@ export function loadConfig(processEnv: Env, readText: ReadText = (path) => readF
     parseInteger(raw, 1, MAX_WORKERS),
   );
   const ledgerPath = optional('ORCH_LEDGER_PATH') ?? 'data/ledger-orchestrator.jsonl';
+  const listenHost = read('ORCH_HOST', insecure && tlsFiles === 0 ? '127.0.0.1' : '0.0.0.0', (raw) => raw.trim());
 
   const config: OrchestratorConfig = {
     listen: {
-      host: read('ORCH_HOST', insecure && tlsFiles === 0 ? '127.0.0.1' : '0.0.0.0', (raw) => raw.trim()),
+      host: listenHost,
       port: read('ORCH_PORT', 8080, (raw) => parseInteger(raw, 0, 65535)),
       insecure: insecure && tlsFiles === 0,
+    },
+    ops: {
+      port: read('ORCH_OPS_PORT', undefined as number | undefined, (raw) => parseInteger(raw, 0, 65535)),
+      host: read('ORCH_OPS_HOST', listenHost, (raw) => raw.trim()),
     },
     tls,
     pools,

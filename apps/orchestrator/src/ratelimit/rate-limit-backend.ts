@@ -41,7 +41,9 @@ export class RateLimitBackend implements BeforeApplicationShutdown {
       return;
     }
     const mode = config.rateLimit.redisFailure;
-    const failover = new FailoverBucketStore(new RedisBucketStore(redis), memory, {
+    // A Redis Cluster: one script takes a request's IP and tenant tokens, so every bucket shares one hash tag (slot).
+    const buckets = new RedisBucketStore(redis, config.redis.cluster === undefined ? {} : { prefix: '{shieldx:rl}:' });
+    const failover = new FailoverBucketStore(buckets, memory, {
       mode,
       probe: () => redis.ping(),
       probeEveryMs: PROBE_EVERY_MS,

@@ -1,5 +1,5 @@
 import { Logger, type FactoryProvider } from '@nestjs/common';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import { redactUrl } from '../config/parse';
@@ -30,6 +30,37 @@ export function redisOptions(timeoutMs: number): RedisOptions {
 }
 
 /**
+ * A Redis Cluster client (REDIS_CLUSTER seed nodes; user, password and TLS from the first) with the same bounds as
+ * {@link redisOptions}. It answers the same commands as a single connection, so it stands in for one behind
+ * {@link REDIS_CLIENT}; every ShieldX key is used alone or hash-tagged (rate-limit buckets: `{shieldx:rl}:…`), so no
+ * command crosses slots.
+ */
+export function clusterClient(nodes: readonly string[], timeoutMs: number): Redis {
+  const first = new URL(nodes[0]);
+  const { lazyConnect, enableOfflineQueue, enableAutoPipelining, retryStrategy, ...perNode } = redisOptions(timeoutMs);
+  const cluster = new Cluster(
+    nodes.map((node) => {
+      const url = new URL(node);
+      return { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(url.port) };
+    }),
+    {
+      lazyConnect,
+      enableOfflineQueue,
+      enableAutoPipelining,
+      clusterRetryStrategy: retryStrategy,
+      slotsRefreshTimeout: Math.max(1000, 4 * timeoutMs),
+      redisOptions: {
+        ...perNode,
+        username: first.username === '' ? undefined : decodeURIComponent(first.username),
+        password: first.password === '' ? undefined : decodeURIComponent(first.password),
+        tls: first.protocol === 'rediss:' ? {} : undefined,
+      },
+    },
+  );
+  return cluster as unknown as Redis;
+}
+
+/**
  * Creates the shared client and tries to connect once before the application starts (bounded by the connect
  * timeout). An unreachable Redis does not stop start-up: the client keeps reconnecting in the background and each
  * user decides what to do meanwhile (rate limits: ORCH_RATELIMIT_REDIS_FAILURE).
@@ -39,7 +70,10 @@ export async function createRedisClient(config: OrchestratorConfig): Promise<Red
   if (url === undefined) return null;
   const logger = new Logger('redis');
   const where = redactUrl(url);
-  const client = new Redis(url, redisOptions(timeoutMs));
+  const client =
+    config.redis.cluster === undefined
+      ? new Redis(url, redisOptions(timeoutMs))
+      : clusterClient(config.redis.cluster, timeoutMs);
   let connected = false;
   let lastError = '';
   client.on('ready', () => {

@@ -1,0 +1,42 @@
+# syntax=docker/dockerfile:1
+# ShieldX Orchestrator image: build with the dev dependencies, run with the runtime ones only, as a non-root user.
+#   docker build -t shieldx-orchestrator .
+#   docker run --init -p 8443:8443 -p 9090:9090 -e ORCH_TLS_CERT_FILE=… shieldx-orchestrator
+# See deploy/k8s/ for Kubernetes manifests and README "Deployment".
+
+ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+COPY packages ./packages
+RUN npm ci --no-audit --no-fund
+COPY . .
+# The same compilation as `nx run orchestrator:build` (SWC, about a second), without needing the Nx daemon.
+RUN npx swc apps/orchestrator/src libs/lb/src libs/security/src libs/policy/src libs/ledger/src \
+      --config-file apps/orchestrator/.swcrc -d dist/orchestrator --quiet \
+ && node -e "require('fs').writeFileSync('dist/orchestrator/package.json', JSON.stringify({type:'module'}))" \
+ && npm prune --omit=dev --no-audit --no-fund
+
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production \
+    ORCH_PORT=8443 \
+    ORCH_OPS_PORT=9090 \
+    ORCH_LEDGER_PATH=/app/data/ledger-orchestrator.jsonl
+WORKDIR /app
+COPY --from=build /src/package.json ./package.json
+COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /src/dist/orchestrator ./dist/orchestrator
+COPY --from=build /src/policies ./policies
+# The operator CLI, for `npx shieldx ledger verify /app/data/…` inside the container.
+COPY --from=build /src/scripts ./scripts
+COPY --from=build /src/packages ./packages
+# The ledger directory is the only place the process writes (mount a volume there to keep the audit ledger).
+RUN mkdir -p /app/data && chown 1000:1000 /app/data
+# uid/gid 1000 is the image's `node` user; numeric, so Kubernetes can verify runAsNonRoot.
+USER 1000:1000
+EXPOSE 8443 9090
+# Liveness over the plain-HTTP ops listener (the main listener requires client certificates).
+HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.ORCH_OPS_PORT||9090)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+CMD ["node", "dist/orchestrator/apps/orchestrator/src/main.js"]

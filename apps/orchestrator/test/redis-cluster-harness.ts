@@ -1,0 +1,133 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** A Redis Cluster of three masters (no replicas) on 127.0.0.1, started by a test. */
+export interface RunningRedisCluster {
+  /** `127.0.0.1:<port>` of each node, for REDIS_CLUSTER. */
+  readonly nodes: readonly string[];
+  stop(): Promise<void>;
+}
+
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** A free port p whose cluster bus port p + 10000 is free too. */
+async function clusterPort(taken: Set<number>): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 30_000);
+    if (taken.has(port) || taken.has(port + 10_000)) continue;
+    if ((await bindable(port)) && (await bindable(port + 10_000))) return port;
+  }
+  throw new Error('no free port pair for a Redis Cluster node');
+}
+
+function cli(args: readonly string[]): string {
+  const result = spawnSync('redis-cli', args, { encoding: 'utf8', timeout: 20_000 });
+  if (result.status !== 0) throw new Error(`redis-cli ${args.join(' ')}: ${result.stderr}${result.stdout}`);
+  return result.stdout;
+}
+
+/**
+ * Starts three `redis-server --cluster-enabled yes` nodes on loopback (no persistence), joins them with
+ * `redis-cli --cluster create … --cluster-replicas 0`, and waits until every node says `cluster_state:ok`. Needs
+ * redis-server and redis-cli (Debian: redis-server, redis-tools); fails saying so when they are missing. Every node
+ * is killed when the test process exits.
+ */
+export async function startRedisCluster(): Promise<RunningRedisCluster> {
+  for (const tool of ['redis-server', 'redis-cli']) {
+    if (spawnSync(tool, ['--version']).error !== undefined) {
+      throw new Error(`${tool} is needed by this test and was not found (Debian: apt-get install -y redis-server)`);
+    }
+  }
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const child of running) child.kill('SIGKILL');
+    });
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'shieldx-redis-cluster-'));
+  const taken = new Set<number>();
+  const ports: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const port = await clusterPort(taken);
+    taken.add(port).add(port + 10_000);
+    ports.push(port);
+  }
+  const children = await Promise.all(
+    ports.map(async (port) => {
+      const child = spawn(
+        'redis-server',
+        [
+          '--port',
+          String(port),
+          '--bind',
+          '127.0.0.1',
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          join(dir, `nodes-${port}.conf`),
+          '--cluster-node-timeout',
+          '2000',
+          '--dir',
+          dir,
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--daemonize',
+          'no',
+        ],
+        { stdio: ['ignore', 'pipe', 'ignore'] },
+      );
+      running.add(child);
+      child.once('exit', () => running.delete(child));
+      let output = '';
+      const ready = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), 10_000);
+        child.stdout?.setEncoding('utf8');
+        child.stdout?.on('data', (chunk: string) => {
+          output = (output + chunk).slice(-4096);
+          if (output.includes('Ready to accept connections')) {
+            clearTimeout(timer);
+            resolve(true);
+          }
+        });
+        child.once('exit', () => resolve(false));
+      });
+      if (!ready) throw new Error(`redis-server (cluster node ${port}) did not start:\n${output}`);
+      return child;
+    }),
+  );
+  const nodes = ports.map((port) => `127.0.0.1:${port}`);
+  cli(['--cluster', 'create', ...nodes, '--cluster-replicas', '0', '--cluster-yes']);
+  const deadline = Date.now() + 20_000;
+  while (!ports.every((port) => cli(['-p', String(port), 'cluster', 'info']).includes('cluster_state:ok'))) {
+    if (Date.now() > deadline) throw new Error('the Redis Cluster did not reach cluster_state:ok');
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  return {
+    nodes,
+    stop: async () => {
+      await Promise.all(
+        children.map((child) => {
+          if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+          const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+          child.kill('SIGTERM');
+          return exited;
+        }),
+      );
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
