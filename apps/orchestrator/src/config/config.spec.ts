@@ -176,7 +176,8 @@ describe(loadConfig.name, () => {
 
   it('accepts ORCH_EWMA_DECAY as a weight or a duration', () => {
     expect(loadConfig({ ...DEV, ORCH_EWMA_DECAY: '10s' }).config.lb.ewmaDecayMs).toBe(10_000);
-    expect(loadConfig({ ...DEV, ORCH_EWMA_DECAY: '0.3' }).config.lb.ewmaDecayMs).toBeCloseTo(5000 / -Math.log(0.7), 6);
+    expect(loadConfig({ ...DEV, ORCH_EWMA_DECAY: '0.3' }).config.lb.ewmaDecayMs).toBeCloseTo(1000 / -Math.log(0.7), 6);
+    expect(loadConfig(DEV).config.lb.ewmaDecayMs).toBeCloseTo(1000 / -Math.log(0.7), 6);
     expect(problems({ ...DEV, ORCH_EWMA_DECAY: '0' })[0]).toMatch(/^ORCH_EWMA_DECAY/);
   });
 });

@@ -376,7 +376,7 @@ export function loadConfig(processEnv: Env, readText: ReadText = (path) => readF
     lb: {
       algo: lbAlgo,
       connPenalty: read('ORCH_P2C_CONN_PENALTY', 5, (raw) => parseNumber(raw, 0, 1000)),
-      ewmaDecayMs: read('ORCH_EWMA_DECAY', 10_000, parseEwmaDecay),
+      ewmaDecayMs: read('ORCH_EWMA_DECAY', parseEwmaDecay('0.3'), parseEwmaDecay),
       panicThreshold: read('ORCH_PANIC_THRESHOLD', 0.5, (raw) => parseNumber(raw, 0, 1)),
     },
     health: {
@@ -637,14 +637,19 @@ function positiveDuration(raw: string): number {
 }
 
 /**
- * ORCH_EWMA_DECAY is either a weight in (0, 1] — the share a new sample takes when samples arrive one default
- * probe interval apart, turned into a time constant τ = 5 s / −ln(1 − w) — or a decay time with a unit (`10s`).
+/** The spacing of samples at which an ORCH_EWMA_DECAY weight is the share a new sample takes. */
+const EWMA_REFERENCE_MS = 1000;
+
+/**
+ * ORCH_EWMA_DECAY is either a weight in (0, 1] — the share a new (faster) sample takes when it arrives 1 s after the
+ * previous one, turned into a time constant τ = 1 s / −ln(1 − w), so the default 0.3 gives τ ≈ 2.8 s — or a decay
+ * time with a unit (`10s`).
  */
 function parseEwmaDecay(raw: string): number {
   if (/[a-z]$/i.test(raw.trim())) return positiveDuration(raw);
   const weight = parseNumber(raw, 0, 1);
   if (weight <= 0) throw new Error(`'${raw}' must be a weight in (0, 1] or a duration`);
-  return weight === 1 ? 1 : 5000 / -Math.log(1 - weight);
+  return weight === 1 ? 1 : EWMA_REFERENCE_MS / -Math.log(1 - weight);
 }
 
 function mergeConfigFile(processEnv: Env, readText: ReadText, problems: string[]): Env {
