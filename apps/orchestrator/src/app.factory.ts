@@ -88,11 +88,12 @@ export async function createApp(
     logger.flush();
     done();
   });
-  if (options.spanExporter !== undefined) app.get(TracingService).useExporter(options.spanExporter);
+  if (options.spanExporter !== undefined) await app.get(TracingService).useExporter(options.spanExporter);
   installGatewayHooks(app);
   const server = app.getHttpAdapter().getHttpServer() as HttpsServer;
   server.maxConnections = SERVER_LIMITS.maxConnections;
   if (tls !== undefined) app.get(TlsService).attach(server, tls);
-  app.enableShutdownHooks();
+  // SIGTERM/SIGINT only: other signals (SIGUSR2, SIGHUP…) must not stop the gateway.
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   return app;
 }

@@ -1,4 +1,4 @@
-import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
+import type { LoadedPolicy, loadPolicy } from '@open-policy-agent/opa-wasm';
 import { isPolicyAction, type Decision, type PolicyEngine, type PolicyInput } from './decision';
 import { readTarGz } from './tar';
 
@@ -62,7 +62,9 @@ export class OpaPolicy implements PolicyEngine {
     }
     let policy: LoadedPolicy;
     try {
-      policy = await loadPolicy(wasm as Parameters<typeof loadPolicy>[0]);
+      // Loaded on first use: a gateway without OPA does not carry the SDK.
+      const sdk = await import('@open-policy-agent/opa-wasm');
+      policy = await sdk.loadPolicy(wasm as Parameters<typeof loadPolicy>[0]);
     } catch (error) {
       throw new OpaPolicyError(`${name} is not an OPA policy: ${(error as Error).message}`);
     }

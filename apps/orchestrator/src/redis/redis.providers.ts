@@ -1,5 +1,5 @@
 import { Logger, type FactoryProvider } from '@nestjs/common';
-import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import { redactUrl } from '../config/parse';
@@ -35,7 +35,9 @@ export function redisOptions(timeoutMs: number): RedisOptions {
  * {@link REDIS_CLIENT}; every ShieldX key is used alone or hash-tagged (rate-limit buckets: `{shieldx:rl}:…`), so no
  * command crosses slots.
  */
-export function clusterClient(nodes: readonly string[], timeoutMs: number): Redis {
+export async function clusterClient(nodes: readonly string[], timeoutMs: number): Promise<Redis> {
+  // ioredis is loaded only when Redis is configured: it weighs about 20 MB of memory.
+  const { Cluster } = await import('ioredis');
   const first = new URL(nodes[0]);
   const { lazyConnect, enableOfflineQueue, enableAutoPipelining, retryStrategy, ...perNode } = redisOptions(timeoutMs);
   const cluster = new Cluster(
@@ -72,8 +74,8 @@ export async function createRedisClient(config: OrchestratorConfig): Promise<Red
   const where = redactUrl(url);
   const client =
     config.redis.cluster === undefined
-      ? new Redis(url, redisOptions(timeoutMs))
-      : clusterClient(config.redis.cluster, timeoutMs);
+      ? new (await import('ioredis')).Redis(url, redisOptions(timeoutMs))
+      : await clusterClient(config.redis.cluster, timeoutMs);
   let connected = false;
   let lastError = '';
   client.on('ready', () => {

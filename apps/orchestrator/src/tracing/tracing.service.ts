@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import {
   type Attributes,
   defaultTextMapGetter,
@@ -10,14 +10,7 @@ import {
   type Tracer,
 } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  BasicTracerProvider,
-  BatchSpanProcessor,
-  SimpleSpanProcessor,
-  type SpanExporter,
-} from '@opentelemetry/sdk-trace-base';
+import type { BasicTracerProvider, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { FastifyRequest } from 'fastify';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
@@ -36,21 +29,27 @@ export const TRACER_NAME = 'shieldx-orchestrator';
  * parents are passed explicitly ({@link RequestTrace}), so no context manager is needed. A request span starts in the
  * first `onRequest` hook, continuing the caller's W3C trace context when it sends one, and ends in `onResponse`;
  * rate limit, policy, balancer and upstream call are its children, and `/proxy` sends the upstream span's
- * `traceparent` to the backend.
+ * `traceparent` to the backend. The SDK and the exporter are imported only when tracing is on: off, they cost
+ * neither start-up time nor memory.
  */
 @Injectable()
-export class TracingService implements OnApplicationShutdown {
+export class TracingService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('tracing');
   private readonly propagator = new W3CTraceContextPropagator();
   private provider: BasicTracerProvider | undefined;
   private tracer: Tracer | undefined;
 
-  constructor(@Inject(ORCH_CONFIG) private readonly config: OrchestratorConfig) {
-    const endpoint = config.tracing.otlpEndpoint;
-    if (endpoint !== undefined) {
-      this.install(new BatchSpanProcessor(new OTLPTraceExporter({ url: `${endpoint}/v1/traces` })));
-      this.logger.log({ event: 'tracing_enabled', endpoint: `${endpoint}/v1/traces` });
-    }
+  constructor(@Inject(ORCH_CONFIG) private readonly config: OrchestratorConfig) {}
+
+  async onModuleInit(): Promise<void> {
+    const endpoint = this.config.tracing.otlpEndpoint;
+    if (endpoint === undefined || this.provider !== undefined) return;
+    const [{ OTLPTraceExporter }, { BatchSpanProcessor }] = await Promise.all([
+      import('@opentelemetry/exporter-trace-otlp-http'),
+      import('@opentelemetry/sdk-trace-base'),
+    ]);
+    await this.install(new BatchSpanProcessor(new OTLPTraceExporter({ url: `${endpoint}/v1/traces` })));
+    this.logger.log({ event: 'tracing_enabled', endpoint: `${endpoint}/v1/traces` });
   }
 
   /** Whether requests are traced. */
@@ -62,9 +61,10 @@ export class TracingService implements OnApplicationShutdown {
    * Test seam: traces every request from now on into `exporter`, one span at a time (no batching), replacing the
    * OTLP exporter if one was configured. Call before the app serves.
    */
-  useExporter(exporter: SpanExporter): void {
+  async useExporter(exporter: SpanExporter): Promise<void> {
     void this.provider?.shutdown();
-    this.install(new SimpleSpanProcessor(exporter));
+    const { SimpleSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
+    await this.install(new SimpleSpanProcessor(exporter));
   }
 
   /**
@@ -114,7 +114,11 @@ export class TracingService implements OnApplicationShutdown {
     }
   }
 
-  private install(processor: BatchSpanProcessor | SimpleSpanProcessor): void {
+  private async install(processor: SpanProcessor): Promise<void> {
+    const [{ BasicTracerProvider }, { resourceFromAttributes }] = await Promise.all([
+      import('@opentelemetry/sdk-trace-base'),
+      import('@opentelemetry/resources'),
+    ]);
     this.provider = new BasicTracerProvider({
       resource: resourceFromAttributes({ 'service.name': this.config.tracing.serviceName }),
       spanProcessors: [processor],
