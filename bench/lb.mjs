@@ -2,16 +2,17 @@
 // two fast, one ten times slower, one jittery — and every algorithm (`round_robin`, `least_conn`, `ewma`, `p2c`,
 // `rendezvous`, chosen per request with the `X-LB-Algo` header; `rendezvous` keys rotate over many `X-Hash-Key`
 // values) at the same evenly paced request rate. Reports p50/p99 and the share of requests each backend got (from the
-// `x-backend` header of every answer), rounds interleaved; plus a reference row through a pool of the fast backends
-// alone (the floor the machine and the proxy allow). Writes the `lb` section of docs/BENCHMARKS.md.
+// `x-backend` header of every answer), rounds interleaved; optionally (BENCH_LB_REFERENCE=1) a reference row through a
+// pool of the fast backends alone (the floor the machine and the proxy allow). Writes the `lb` section of
+// docs/BENCHMARKS.md.
 //
 //   node bench/lb.mjs [--no-build] [--no-write]
 //
-// Environment (defaults in brackets): BENCH_ROUNDS [3], BENCH_DURATION [5] s measured per algorithm and round,
-// BENCH_WARMUP [2] s of ramp before each measurement (same algorithm, not counted: the EWMA learns), BENCH_LB_RATE
-// [400] req/s, BENCH_CONNECTIONS [64] (most requests in flight), BENCH_LB_FAST_MS [2], BENCH_LB_SLOW_MS [20],
+// Environment (defaults in brackets): BENCH_ROUNDS [3], BENCH_DURATION [4] s measured per algorithm and round,
+// BENCH_WARMUP [1.5] s of ramp before each measurement (same algorithm, not counted: the EWMA learns), BENCH_LB_RATE
+// [500] req/s, BENCH_CONNECTIONS [64] (most requests in flight), BENCH_LB_FAST_MS [2], BENCH_LB_SLOW_MS [20],
 // BENCH_LB_JITTER_MS [30] (the jittery backend answers after FAST + uniform 0..JITTER ms), BENCH_LB_KEYS [1000]
-// rendezvous keys.
+// rendezvous keys, BENCH_LB_REFERENCE [0] (1 adds the reference row).
 //
 // Budget (from the issue): p99 of `ewma` and of `p2c` ≤ 0.3 × p99 of `round_robin`. Verdicts as measured.
 import { performance } from 'node:perf_hooks';
@@ -47,36 +48,38 @@ import { markdownTable, textTable, writeSection } from './lib/report.mjs';
 
 const { argv, build, write } = benchArgs(
   'lb.mjs',
-  'env: BENCH_ROUNDS=3 BENCH_DURATION=5 BENCH_WARMUP=2 BENCH_LB_RATE=400 BENCH_CONNECTIONS=64 BENCH_LB_FAST_MS=2 ' +
-    'BENCH_LB_SLOW_MS=20 BENCH_LB_JITTER_MS=30 BENCH_LB_KEYS=1000',
+  'env: BENCH_ROUNDS=3 BENCH_DURATION=4 BENCH_WARMUP=1.5 BENCH_LB_RATE=500 BENCH_CONNECTIONS=64 BENCH_LB_FAST_MS=2 ' +
+    'BENCH_LB_SLOW_MS=20 BENCH_LB_JITTER_MS=30 BENCH_LB_KEYS=1000 BENCH_LB_REFERENCE=0',
 );
 const DEFAULTS = {
   rounds: 3,
-  duration: 5,
-  warmup: 2,
-  rate: 400,
+  duration: 4,
+  warmup: 1.5,
+  rate: 500,
   connections: 64,
   fastMs: 2,
   slowMs: 20,
   jitterMs: 30,
   keys: 1000,
+  reference: 0,
 };
 const S = {
   rounds: envNumber('BENCH_ROUNDS', DEFAULTS.rounds, { min: 1 }),
   duration: envNumber('BENCH_DURATION', DEFAULTS.duration, { min: 1 }),
-  warmup: envNumber('BENCH_WARMUP', DEFAULTS.warmup, { min: 1 }),
+  warmup: envNumber('BENCH_WARMUP', DEFAULTS.warmup, { min: 0.5, integer: false }),
   rate: envNumber('BENCH_LB_RATE', DEFAULTS.rate, { min: 10 }),
   connections: envNumber('BENCH_CONNECTIONS', DEFAULTS.connections, { min: 1 }),
   fastMs: envNumber('BENCH_LB_FAST_MS', DEFAULTS.fastMs, { min: 0, integer: false }),
   slowMs: envNumber('BENCH_LB_SLOW_MS', DEFAULTS.slowMs, { min: 0, integer: false }),
   jitterMs: envNumber('BENCH_LB_JITTER_MS', DEFAULTS.jitterMs, { min: 0, integer: false }),
   keys: envNumber('BENCH_LB_KEYS', DEFAULTS.keys, { min: 1 }),
+  reference: envNumber('BENCH_LB_REFERENCE', DEFAULTS.reference, { min: 0 }),
 };
 const ALGOS = ['round_robin', 'least_conn', 'ewma', 'p2c', 'rendezvous'];
 const BUDGET = { p99VsRoundRobin: 0.3 };
 const ROWS = [
   ...ALGOS.map((algo) => ({ key: algo, algo, pool: 'api' })),
-  { key: 'reference', algo: 'round_robin', pool: 'fast' },
+  ...(S.reference ? [{ key: 'reference', algo: 'round_robin', pool: 'fast' }] : []),
 ];
 const expectedS = 40 + S.warmup + S.rounds * ROWS.length * (S.warmup + S.duration + 3);
 installCleanup({ deadlineMs: (2 * expectedS + 300 + (build ? 600 : 0)) * 1000 });
@@ -425,9 +428,9 @@ if (write) {
     `Setup: four loopback backends, one \`node:http\` process each (\`bench/backend-http.mjs\`): \`fast-1\` and ` +
       `\`fast-2\` answer after ${S.fastMs} ms, \`slow\` after ${S.slowMs} ms, \`jittery\` after ${S.fastMs} ms plus a ` +
       `uniform random 0–${S.jitterMs} ms (health probes included). One orchestrator (the built \`dist/\`, defaults: ` +
-      'log level info to /dev/null, health probes every 5 s, `ORCH_EWMA_DECAY` 10 s, `ORCH_P2C_CONN_PENALTY` 5; rate ' +
-      'limits raised out of the way) with pool `api` = the four, and pool `fast` = the two fast ones for the ' +
-      'reference row. Requests: `GET /proxy/api/v1/items/<n>` with `x-tenant`/`x-scope` rotating and the ' +
+      'log level info to /dev/null, health probes, `ORCH_EWMA_DECAY` and `ORCH_P2C_CONN_PENALTY` at their defaults; ' +
+      'rate limits raised out of the way) with pool `api` = the four (and pool `fast` = the two fast ones, used by the ' +
+      'reference row when BENCH_LB_REFERENCE=1). Requests: `GET /proxy/api/v1/items/<n>` with `x-tenant`/`x-scope` rotating and the ' +
       `algorithm in \`X-LB-Algo\`; for \`rendezvous\`, \`X-Hash-Key\` rotates over ${fmt.int(S.keys)} keys. The ` +
       'load is `runPaced` (bench/lib/harness.mjs): request *i* leaves at *i*/rate whatever earlier answers do, ' +
       'latency from hand-off to last byte at 1 µs resolution. Shares come from the `x-backend` header of each ' +
@@ -440,15 +443,27 @@ if (write) {
   md.push(markdownTable(headers, rows));
   md.push('');
   md.push(
-    "Latencies are medians over rounds of each round's percentile; shares are over all measured answers. The " +
-      'reference row goes through a pool of only the two fast backends: the latency the proxy and this machine allow ' +
-      'when nothing slow is picked. "p99 of fast-backend answers": the p99 of the answers that came from `fast-1` ' +
+    "Latencies are medians over rounds of each round's percentile; shares are over all measured answers. " +
+      (S.reference
+        ? 'The reference row goes through a pool of only the two fast backends: the latency the proxy and this ' +
+          'machine allow when nothing slow is picked. '
+        : '') +
+      '"p99 of fast-backend answers": the p99 of the answers that came from `fast-1` ' +
       'or `fast-2` in the same measurement — above a few ms it is the machine (or the proxy) stalling, not the ' +
       'backends. "Median 1-s p99": the p99 of each second of the measurement, median over the seconds and rounds — ' +
       'a stall of the shared machine spoils a second or two, not this figure. "EWMA seen": the estimates of ' +
       '`GET /health` polled every second during the rows of that algorithm (median); they are the time to response ' +
       'headers measured inside the orchestrator, so its own event-loop delays are part of them. Estimates at the end: ' +
       `${beliefText || 'unavailable'}.`,
+  );
+  const bad = SPECS.filter((spec) => spec.role !== 'fast').length;
+  const floor = (bad * (bad - 1)) / (SPECS.length * (SPECS.length - 1));
+  md.push('');
+  md.push(
+    `Arithmetic, not a measurement: \`p2c\` draws two distinct backends of ${SPECS.length}; with ${bad} of them slow ` +
+      `or jittery, both draws are bad in ${fmt.pct(100 * floor)} of picks, so whatever its estimates say it sends ` +
+      'at least that share to `slow` or `jittery` — far above 1 %, so its p99 lands among their answers, near ' +
+      "round robin's. `least_conn` sees only requests in flight, which at this rate are mostly zero everywhere.",
   );
   md.push('');
   md.push('### Budgets');

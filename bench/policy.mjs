@@ -10,9 +10,9 @@
 //
 //   node bench/policy.mjs [--no-build] [--no-write]
 //
-// Environment (defaults in brackets): BENCH_MICRO_RUNS [5] runs per micro-benchmark (median), BENCH_MICRO_N [5000]
-// decisions per run for the rows that evaluate OPA (ten times as many for the others), BENCH_ROUNDS [3],
-// BENCH_DURATION [5] s per /route round, BENCH_CONNECTIONS [64], BENCH_WARMUP [2] s, BENCH_TOOL [wrk if installed,
+// Environment (defaults in brackets): BENCH_MICRO_RUNS [5] runs per micro-benchmark (median), BENCH_MICRO_N [10000]
+// decisions per run for the rows that evaluate OPA (ten times as many for the others), BENCH_ROUNDS [4],
+// BENCH_DURATION [3] s per /route round, BENCH_CONNECTIONS [64], BENCH_WARMUP [2] s, BENCH_TOOL [wrk if installed,
 // else autocannon].
 //
 // Budgets (from the issue): /route with OPA and the cache ≥ 0.9 × /route without OPA; without the cache ≥ 0.5 ×.
@@ -55,10 +55,10 @@ import { markdownTable, textTable, writeSection } from './lib/report.mjs';
 
 const { argv, build, write } = benchArgs(
   'policy.mjs',
-  'env: BENCH_MICRO_RUNS=5 BENCH_MICRO_N=5000 BENCH_ROUNDS=3 BENCH_DURATION=5 BENCH_CONNECTIONS=64 BENCH_WARMUP=2 ' +
+  'env: BENCH_MICRO_RUNS=5 BENCH_MICRO_N=10000 BENCH_ROUNDS=4 BENCH_DURATION=3 BENCH_CONNECTIONS=64 BENCH_WARMUP=2 ' +
     'BENCH_TOOL=wrk|autocannon',
 );
-const DEFAULTS = { microRuns: 5, microN: 5000, rounds: 3, duration: 5, connections: 64, warmup: 2 };
+const DEFAULTS = { microRuns: 5, microN: 10_000, rounds: 4, duration: 3, connections: 64, warmup: 2 };
 const S = {
   microRuns: envNumber('BENCH_MICRO_RUNS', DEFAULTS.microRuns, { min: 1 }),
   microN: envNumber('BENCH_MICRO_N', DEFAULTS.microN, { min: 100 }),
@@ -183,89 +183,97 @@ let decisionMix = '';
   if (disagreements) problems.push(`OPA and the base rules disagreed on ${disagreements} of ${VARIED.length} inputs`);
 }
 
-/** Runs `fn(inputs[k % length])` `n` times per run; returns decisions per second for each run. */
-function timeRuns(fn, inputs, n) {
-  const perSecond = [];
+/** Calls `fn(inputs[k % length])` `n` times; returns decisions per second. */
+function timeOnce(fn, inputs, n) {
   let sink = 0;
-  for (let run = 0; run < S.microRuns; run++) {
-    const t0 = performance.now();
-    for (let k = 0; k < n; k++) {
-      const d = fn(inputs[k % inputs.length]);
-      if (d.action === 'allow') sink++;
-    }
-    perSecond.push(n / ((performance.now() - t0) / 1000));
+  const t0 = performance.now();
+  for (let k = 0; k < n; k++) {
+    const d = fn(inputs[k % inputs.length]);
+    if (d.action === 'allow') sink++;
   }
+  const perSecond = n / ((performance.now() - t0) / 1000);
   if (sink < 0) log(sink); // keep the results alive
   return perSecond;
 }
 
-const micro = [];
-function addMicro(label, inputsText, perSecond) {
-  const m = median(perSecond);
-  micro.push({ label, inputsText, perSecond: m, usEach: 1e6 / m, runs: perSecond });
-  say(`  ${label.padEnd(64)} ${fmt.int(m).padStart(10)} /s  (${(1e6 / m).toFixed(2)} µs each)`);
-}
-
 say('micro-benchmarks (in this process, the built libs/policy, the committed bundle)');
 const N = S.microN;
-// Warm the JIT and wasm on every path first (not counted).
-timeRuns((i) => opa.decide(i), VARIED, Math.min(N, 2000));
-timeRuns((i) => base.decide(i), VARIED, 2000);
 const cachedManager = await manager();
 const uncachedManager = await manager({ cacheMax: 0 });
+const missManager = await manager();
 const baseManager = await manager({ withOpa: false });
 if (baseManager.source !== 'base-rules' || cachedManager.source !== 'opa') {
   throw new Error(`unexpected manager sources: ${baseManager.source}, ${cachedManager.source}`);
 }
-timeRuns((i) => cachedManager.decide(i), REPEATED, 2000);
-
-addMicro(
-  '`OpaPolicy.decide` (wasm evaluation)',
-  `${VARIED.length} varied, every call evaluates`,
-  timeRuns((i) => opa.decide(i), VARIED, N),
-);
-addMicro(
-  '`PolicyManager.decide`, OPA enforced, cache off',
-  `${VARIED.length} varied, every call evaluates`,
-  timeRuns((i) => uncachedManager.decide(i), VARIED, N),
-);
-{
-  // Every input new: cache key, lookup miss, evaluation, store (and LRU eviction once full).
-  const fresh = Array.from({ length: N * S.microRuns }, (_, i) => input(1_000_000 + i));
-  let next = 0;
-  const missManager = await manager();
-  addMicro(
-    '`PolicyManager.decide`, OPA enforced, cache on, all misses',
-    'every input new',
-    timeRuns(() => missManager.decide(fresh[next++]), [null], N),
-  );
-  const stats = missManager.status().cache;
-  if (stats.hits !== 0) problems.push(`the all-miss micro-benchmark had ${stats.hits} cache hits`);
+// Every input new for the all-miss row: cache key, lookup miss, evaluation, store (and LRU eviction once full).
+const fresh = Array.from({ length: N * (S.microRuns + 1) }, (_, i) => input(1_000_000 + i));
+let nextFresh = 0;
+const ENGINES = [
+  {
+    label: '`OpaPolicy.decide` (wasm evaluation)',
+    inputsText: `${VARIED.length} varied, every call evaluates`,
+    run: (n) => timeOnce((i) => opa.decide(i), VARIED, n),
+    n: N,
+  },
+  {
+    label: '`PolicyManager.decide`, OPA enforced, cache off',
+    inputsText: `${VARIED.length} varied, every call evaluates`,
+    run: (n) => timeOnce((i) => uncachedManager.decide(i), VARIED, n),
+    n: N,
+  },
+  {
+    label: '`PolicyManager.decide`, OPA enforced, cache on, all misses',
+    inputsText: 'every input new',
+    run: (n) => timeOnce(() => missManager.decide(fresh[nextFresh++ % fresh.length]), [null], n),
+    n: N,
+  },
+  {
+    label: '`PolicyManager.decide`, OPA enforced, cache on, hits',
+    inputsText: `${REPEATED.length} repeated`,
+    run: (n) => timeOnce((i) => cachedManager.decide(i), REPEATED, n),
+    n: 10 * N,
+  },
+  {
+    label: '`decisionCacheKey` alone (SHA-256 of the input)',
+    inputsText: `${VARIED.length} varied`,
+    run: (n) => timeOnce((i) => ({ action: policy.decisionCacheKey(i) && 'allow' }), VARIED, n),
+    n: 10 * N,
+  },
+  {
+    label: '`BaseRulesPolicy.decide`',
+    inputsText: `${VARIED.length} varied`,
+    run: (n) => timeOnce((i) => base.decide(i), VARIED, n),
+    n: 10 * N,
+  },
+  {
+    label: '`PolicyManager.decide`, base rules only (no OPA)',
+    inputsText: `${VARIED.length} varied`,
+    run: (n) => timeOnce((i) => baseManager.decide(i), VARIED, n),
+    n: 10 * N,
+  },
+];
+// Warm every path (JIT, wasm) with a tenth of a run, not counted; then interleaved runs, the order rotating.
+for (const engine of ENGINES) {
+  engine.run(Math.ceil(engine.n / 10));
+  engine.runs = [];
 }
-addMicro(
-  '`PolicyManager.decide`, OPA enforced, cache on, hits',
-  `${REPEATED.length} repeated`,
-  timeRuns((i) => cachedManager.decide(i), REPEATED, 10 * N),
-);
-{
-  const stats = cachedManager.status().cache;
-  say(`  (cache on, repeated inputs: ${fmt.int(stats.hits)} hits, ${fmt.int(stats.misses)} misses)`);
+for (let run = 0; run < S.microRuns; run++) {
+  for (let j = 0; j < ENGINES.length; j++) {
+    const engine = ENGINES[(j + run) % ENGINES.length];
+    engine.runs.push(engine.run(engine.n));
+  }
 }
-addMicro(
-  '`decisionCacheKey` alone (SHA-256 of the input)',
-  `${VARIED.length} varied`,
-  timeRuns((i) => ({ action: policy.decisionCacheKey(i) && 'allow' }), VARIED, 10 * N),
-);
-addMicro(
-  '`BaseRulesPolicy.decide`',
-  `${VARIED.length} varied`,
-  timeRuns((i) => base.decide(i), VARIED, 10 * N),
-);
-addMicro(
-  '`PolicyManager.decide`, base rules only (no OPA)',
-  `${VARIED.length} varied`,
-  timeRuns((i) => baseManager.decide(i), VARIED, 10 * N),
-);
+const micro = ENGINES.map((engine) => {
+  const m = median(engine.runs);
+  say(`  ${engine.label.padEnd(64)} ${fmt.int(m).padStart(10)} /s  (${(1e6 / m).toFixed(2)} µs each)`);
+  return { label: engine.label, inputsText: engine.inputsText, perSecond: m, usEach: 1e6 / m, runs: engine.runs };
+});
+{
+  const hitStats = cachedManager.status().cache;
+  say(`  (cache on, repeated inputs: ${fmt.int(hitStats.hits)} hits, ${fmt.int(hitStats.misses)} misses)`);
+  const missStats = missManager.status().cache;
+  if (missStats.hits !== 0) problems.push(`the all-miss micro-benchmark had ${missStats.hits} cache hits`);
+}
 if (evalErrors.length) {
   problems.push(
     `${evalErrors.length} OPA evaluation(s) failed or went over the 50 ms budget in the micro-benchmarks ` +
@@ -507,7 +515,7 @@ if (write) {
   md.push('');
   md.push(...factsMarkdown(facts, { what: S.tool }));
   md.push(
-    `Settings: micro-benchmarks ${S.microRuns} runs each (median), ${fmt.int(N)} decisions per run where OPA ` +
+    `Settings: micro-benchmarks ${S.microRuns} interleaved runs each (median), ${fmt.int(N)} decisions per run where OPA ` +
       `evaluates, ${fmt.int(10 * N)} otherwise; /route ${S.rounds} round(s) × ${S.duration} s at ${S.connections} ` +
       `connections (${S.tool}), ${S.warmup} s warm-up per target`,
   );
@@ -520,7 +528,7 @@ if (write) {
       `\`${RULES_REL}\`.`,
   );
   md.push('');
-  md.push(`### Decisions per second in one process (median of ${S.microRuns} runs)`);
+  md.push(`### Decisions per second in one process (median of ${S.microRuns} interleaved runs)`);
   md.push('');
   md.push(markdownTable(microHeaders, microRows, 'llrrr'));
   md.push('');

@@ -6,7 +6,7 @@
 //
 //   node bench/proxy.mjs [--no-build] [--no-write]
 //
-// Environment (defaults in brackets): BENCH_ROUNDS [3], BENCH_DURATION [5] s per round, BENCH_CONNECTIONS [64],
+// Environment (defaults in brackets): BENCH_ROUNDS [3], BENCH_DURATION [4] s per round, BENCH_CONNECTIONS [64],
 // BENCH_WARMUP [2] s per target, BENCH_BACKENDS [3] backend processes, BENCH_TOOL [wrk if installed, else
 // autocannon], BENCH_NGINX [/usr/sbin/nginx].
 //
@@ -53,10 +53,10 @@ import { markdownTable, textTable, writeSection } from './lib/report.mjs';
 
 const { argv, build, write } = benchArgs(
   'proxy.mjs',
-  'env: BENCH_ROUNDS=3 BENCH_DURATION=5 BENCH_CONNECTIONS=64 BENCH_WARMUP=2 BENCH_BACKENDS=3 BENCH_TOOL=wrk|autocannon ' +
+  'env: BENCH_ROUNDS=3 BENCH_DURATION=4 BENCH_CONNECTIONS=64 BENCH_WARMUP=2 BENCH_BACKENDS=3 BENCH_TOOL=wrk|autocannon ' +
     'BENCH_NGINX=/usr/sbin/nginx',
 );
-const DEFAULTS = { rounds: 3, duration: 5, connections: 64, warmup: 2, backends: 3 };
+const DEFAULTS = { rounds: 3, duration: 4, connections: 64, warmup: 2, backends: 3 };
 const S = {
   rounds: envNumber('BENCH_ROUNDS', DEFAULTS.rounds, { min: 1 }),
   duration: envNumber('BENCH_DURATION', DEFAULTS.duration, { min: 1 }),
@@ -476,7 +476,7 @@ if (write) {
     `Setup: ${S.backends} loopback backends, one \`node:http\` process each (\`bench/backend-http.mjs\`: a 26-byte ` +
       'JSON answer, no delay, keep-alive). In front of them, all running at once: the orchestrator (the built `dist/`, ' +
       'snapshotted for the run; `ORCH_ALLOW_INSECURE=1`, one pool `api` of the backends, every other setting at its ' +
-      'default: balancing `ewma`, health probes every 5 s, policy base rules, metrics, access log to /dev/null; rate ' +
+      'default: balancing `ewma`, active health probes, policy base rules, metrics, access log to /dev/null; rate ' +
       'limits raised out of the way with `ORCH_IP_BURST`, `ORCH_IP_BURST_DEGRADED`, `ORCH_TENANT_BURST` = 10⁹), the ' +
       `same at \`ORCH_LOG_LEVEL=warn\`, @fastify/http-proxy ${httpProxyVersion} on bare Fastify 5 ` +
       '(`bench/baseline-http-proxy.mjs`: prefix `/proxy/api`, an undici `BalancedPool` of 128 connections per ' +

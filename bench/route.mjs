@@ -686,8 +686,8 @@ if (S.write) {
   md.push(`Load average at the end: ${loadEnd}  `);
   md.push(
     `Settings: ${S.rounds} round(s) × ${S.duration} s at ${S.connections} connections (${S.tool}), ${S.warmup} s ` +
-      `warm-up per target, fixed rate ${fmt.int(S.rate)} req/s for ${S.rateDuration} s (after ${RATE_WARMUP} s ` +
-      `unmeasured), soak ${S.soak ? `${S.soak} s` : 'skipped'}`,
+      `warm-up per target, fixed rate ${fmt.int(S.rate)} req/s for ${S.rateDuration} s (after an unmeasured ` +
+      `${RATE_WARMUP} s ramp-up), soak ${S.soak ? `${S.soak} s` : 'skipped'}`,
   );
   if (noisy) {
     md.push('');
@@ -735,8 +735,8 @@ if (S.write) {
   md.push('');
   md.push(
     'Paced open loop (`runPaced` in bench/lib/harness.mjs, undici Pool, ' +
-      `${S.connections} connections): request *i* is due at *i*/rate and sent on time whatever earlier answers are ` +
-      'doing; latency is measured at 1 µs resolution from hand-off to the last byte; "p99 from due time" also counts the ' +
+      `${S.connections} connections): after a linear ramp-up, request *i* is due at *i*/rate and sent on time whatever ` +
+      'earlier answers are doing; latency is measured at 1 µs resolution from hand-off to the last byte; "p99 from due time" also counts the ' +
       "generator's own timer lag (~1 ms batches). The bare-Fastify row is the floor this generator and machine can show. " +
       'If the server falls half a second behind (that many requests outstanding), the generator stops and the rate ' +
       'counts as not sustained.',

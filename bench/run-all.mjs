@@ -11,6 +11,7 @@ const BENCHMARKS = [
   'ratelimit.mjs',
   'caller-proof.mjs',
   'ledger.mjs',
+  'workers.mjs',
   'policy.mjs',
   'proxy.mjs',
   'lb.mjs',

@@ -43,6 +43,7 @@ async function main(): Promise<void> {
   }
   await app.listen({ port: config.listen.port, host: config.listen.host });
   const address = await app.getUrl();
+  worker?.ready(address);
   log.info(
     {
       event: 'listening',

@@ -6,7 +6,7 @@ import { ClusterChannel } from '../src/cluster/cluster-channel';
 import { startDemoBackend, type RunningDemoBackend } from '../src/demo/demo-backends';
 import { startOrchestrator, type RunningOrchestrator } from './harness';
 import { startRedisCluster, type RunningRedisCluster } from './redis-cluster-harness';
-import { startRedis, type RunningRedis } from './redis-harness';
+import { freePort, startRedis, type RunningRedis } from './redis-harness';
 
 const TOKEN = 'cluster-e2e-admin-token-0001';
 const SECRET = 'cluster-e2e-admission-secret';
@@ -376,5 +376,49 @@ describe('two instances on a Redis Cluster (REDIS_CLUSTER)', () => {
       },
       'audit entries of both instances in the stream',
     );
+  });
+});
+
+/** An instance that starts while Redis is unreachable serves at once, and joins the cluster when Redis appears. */
+describe('an instance started while Redis is down', () => {
+  let redis: RunningRedis | undefined;
+  let backend: RunningDemoBackend;
+  let a: RunningOrchestrator;
+  let b: RunningOrchestrator | undefined;
+  let port: number;
+
+  const env = (id: string) => ({
+    REDIS_ADDR: `127.0.0.1:${port}`,
+    ORCH_INSTANCE_ID: id,
+    ORCH_ADMIN_TOKEN: TOKEN,
+    ADMISSION_SECRET: SECRET,
+    ORCH_REPLAY_REDIS_FAILURE: 'open',
+    ORCH_POOL_API: 'http://127.0.0.1:9',
+    ORCH_CLUSTER_RESYNC_EVERY: '250ms',
+    ORCH_LOG_LEVEL: 'warn',
+  });
+
+  beforeAll(async () => {
+    port = await freePort();
+    backend = await startDemoBackend({ name: 'late', delayMs: 0, jitterMs: 0 });
+    a = await startOrchestrator(env('early'));
+  });
+
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await backend?.close();
+    await redis?.stop();
+  });
+
+  it('serves without Redis, then applies pool edits made elsewhere once Redis is reachable', async () => {
+    expect((await route(a)).status).toBe(200);
+    expect((await call(a, 'GET', '/admin/cluster')).body).toMatchObject({ instanceId: 'early', inSync: false });
+    redis = await startRedis({ port });
+    b = await startOrchestrator(env('late'));
+    await inSync(b);
+    expect((await call(b, 'PUT', '/admin/pools/api', { body: { urls: [backend.url] } })).status).toBe(200);
+    await within(10_000, async () => (await route(a)).body.target === backend.url, 'A applied the edit made on B');
+    await inSync(a);
   });
 });

@@ -11,8 +11,9 @@ const LOG_EVERY_MS = 10_000;
 
 /**
  * Chooses and owns the {@link ReplayStore} of the caller proofs: in-process (bounded, expiring) without Redis; with
- * Redis, `SET NX PX` on the shared client (keys `shieldx:replay:<admission|dpop>:<sha256>`, so every instance
- * refuses every other's replays) behind a {@link FailoverReplayStore}: when a check fails (error, timeout after
+ * Redis, `SET NX PX` on the shared client (keys `shieldx:replay:admission:<nonce>` and
+ * `shieldx:replay:dpop:<sha256 of jkt and jti>`, so every instance refuses every other's replays) behind a
+ * {@link FailoverReplayStore}: when a check fails (error, timeout after
  * ORCH_REDIS_TIMEOUT, no connection) the proof is refused with 401 `replay_store_unavailable` (`closed`, the
  * default of ORCH_REPLAY_REDIS_FAILURE), or checked against this instance's own record (`open`). Every failure counts
  * in `orchestrator_replay_store_errors_total`; a `replay_store_error` warning is logged at most once per 10 s.

@@ -1,4 +1,11 @@
-import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import {
+  type BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  type OnModuleDestroy,
+  type OnModuleInit,
+} from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
@@ -46,7 +53,7 @@ export interface StreamQuery {
  * Mirrors this instance's audit ledger into the shared Redis Stream ORCH_AUDIT_STREAM (`shieldx:audit`), so the admin
  * UI can show the audit events of every instance in one place; each instance still keeps (and verifies) its own hash
  * chain file. Every entry the ledger writer accepts (after the ledger's aggregation and per-type cap) becomes one
- * `XADD <stream> MAXLEN ~ <ORCH_AUDIT_STREAM_MAXLEN> * instance … seq … ts … type … corrId … hash … data <json>`
+ * `XADD <stream> MAXLEN ~ <maxlen> * instance … seq … ts … type … corrId … hash … data <json>`
  * on the shared, auto-pipelined client.
  *
  * Never in a request's way: the XADD is not awaited by anyone. While Redis is unavailable entries wait in a bounded
@@ -55,7 +62,7 @@ export interface StreamQuery {
  * `orchestrator_cluster_sync_errors_total{kind="audit"}`.
  */
 @Injectable()
-export class AuditStreamService implements OnModuleInit, OnModuleDestroy {
+export class AuditStreamService implements OnModuleInit, OnModuleDestroy, BeforeApplicationShutdown {
   private readonly logger = new Logger('cluster');
   private readonly stream: string;
   private readonly maxLen: string;
@@ -64,8 +71,8 @@ export class AuditStreamService implements OnModuleInit, OnModuleDestroy {
   private draining = false;
   private mirrored = 0;
   private dropped = 0;
-  private unsubscribe: (() => void) | undefined;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private stopped = false;
   private readonly onReady = () => void this.drain();
 
   constructor(
@@ -79,17 +86,26 @@ export class AuditStreamService implements OnModuleInit, OnModuleDestroy {
     this.maxLen = String(config.cluster.auditStreamMaxLen);
     this.enabled = config.cluster.auditStreamMaxLen > 0;
     // Here rather than in onModuleInit: the ledger writes `audit.started` in its own onModuleInit, which may run first.
-    if (this.enabled) this.unsubscribe = this.ledger.onEntry((entry) => this.offer(entry));
+    if (this.enabled) this.ledger.onEntry((entry) => this.offer(entry));
   }
 
   onModuleInit(): void {
     if (this.enabled) this.redis.on('ready', this.onReady);
   }
 
+  /**
+   * Stops retrying. The ledger listener stays, so `audit.stopped` (written in the ledger's shutdown hook) is still sent
+   * when the shared client is open then; when it is already closed, the entry is in the ledger file only.
+   */
   onModuleDestroy(): void {
+    this.stopped = true;
     clearTimeout(this.retryTimer);
-    this.unsubscribe?.();
     this.redis.off('ready', this.onReady);
+  }
+
+  /** Shutting down: entries that cannot be sent any more are counted as dropped, without a warning. */
+  beforeApplicationShutdown(): void {
+    this.stopped = true;
   }
 
   status(): AuditStreamStatus {
@@ -165,6 +181,11 @@ export class AuditStreamService implements OnModuleInit, OnModuleDestroy {
       this.metrics.audit('mirrored');
       return true;
     } catch (error) {
+      if (this.stopped) {
+        this.dropped++;
+        this.metrics.audit('dropped');
+        return true;
+      }
       this.channel.problem('audit', error, 'audit entries wait for Redis (the ledger file has them)', {
         stream: this.stream,
       });
@@ -173,6 +194,11 @@ export class AuditStreamService implements OnModuleInit, OnModuleDestroy {
   }
 
   private keep(entry: AcceptedLedgerEntry): void {
+    if (this.stopped) {
+      this.dropped++;
+      this.metrics.audit('dropped');
+      return;
+    }
     this.backlog.push(entry);
     this.scheduleDrain();
     if (this.backlog.length > AUDIT_BACKLOG_MAX) {
@@ -185,7 +211,7 @@ export class AuditStreamService implements OnModuleInit, OnModuleDestroy {
 
   /** Tries the backlog again in a second (a failure without a disconnection brings no `ready` event). */
   private scheduleDrain(): void {
-    if (this.retryTimer !== undefined) return;
+    if (this.retryTimer !== undefined || this.stopped) return;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       void this.drain();

@@ -87,7 +87,7 @@ export class ClusterChannel implements OnApplicationBootstrap, OnApplicationShut
     subscriber.on('error', (error: Error) => (this.lastError = error.message));
     subscriber.on('message', (channel: string, message: string) => this.dispatch(channel, message));
     subscriber.on('close', () => {
-      if (this.subscribed) {
+      if (this.subscribed && !this.closed) {
         this.logger.warn({
           event: 'cluster_disconnected',
           instance: this.instanceId,

@@ -50,8 +50,9 @@ function adminPoolChange(event: SecurityEvent): AdminPoolChange | null {
  * (last writer wins by version, atomically in Redis), and a message on `shieldx:pools:changes`.
  * Every instance applies a change whose version is newer than the one it applied for that pool, so messages may
  * arrive in any order, twice, or be missed (the hash is read again on every (re)connect, and whenever the counter
- * moved past what was seen; {@link import('./pool-sync.codec').SET_IF_NEWER_LUA} keeps the hash last-writer-wins). A change applied from the channel is recorded as `pool.changed` with
- * `source: 'cluster'` and is never published again; its own version is already applied, so echoes are ignored too.
+ * moved past what was seen; `SET_IF_NEWER_LUA` keeps the hash last-writer-wins). A change applied from the channel is
+ * recorded as `pool.changed` with `source: 'cluster'` and is never published again; its own version is already
+ * applied, so echoes are ignored too.
  *
  * Redis unavailable: the edit stays applied here and pending, and is published (with a new version, so it wins) once
  * Redis answers. Redis restarted empty: the counter is raised above every version known here and the records known

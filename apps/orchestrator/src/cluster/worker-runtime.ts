@@ -9,7 +9,9 @@ export const WORKER_HEADER = 'x-shieldx-worker';
 /** What the worker side offers the rest of the process. */
 export interface WorkerRuntime {
   /** Every worker's metrics (the `/metrics` text), or `null` when the primary did not answer in time. */
-  allMetrics(): Promise<string | null>;
+  readonly allMetrics: () => Promise<string | null>;
+  /** Tells the primary that the application listens on `url` (call after `listen`). */
+  readonly ready: (url: string) => void;
 }
 
 /**
@@ -70,5 +72,8 @@ export function installWorkerRuntime(app: NestFastifyApplication, slot: number):
       void reply.type('text/plain; version=0.0.4; charset=utf-8').send(text);
     });
   });
-  return { allMetrics };
+  const ready = (url: string): void => {
+    if (process.connected) send({ shieldx: 'ready', url } satisfies WorkerMessage);
+  };
+  return { allMetrics, ready };
 }

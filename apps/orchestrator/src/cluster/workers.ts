@@ -5,7 +5,7 @@ import { DEMO_POOLS, startDemoBackend, type RunningDemoBackend } from '../demo/d
 import { createLogger } from '../logging/logger';
 import { formatWorkerMetrics, type JsonMetric, type WorkerMetrics } from './worker-metrics';
 
-/** First wait before a crashed worker is started again, ms; doubles per crash in a row, up to {@link RESTART_MAX_MS}. */
+/** First wait before a crashed worker is started again, ms; doubles per crash in a row up to {@link RESTART_MAX_MS}. */
 export const RESTART_FIRST_MS = 250;
 /** Longest wait before a crashed worker is started again, ms. */
 export const RESTART_MAX_MS = 30_000;
@@ -16,6 +16,7 @@ export const METRICS_COLLECT_TIMEOUT_MS = 1000;
 
 /** IPC messages between the primary and its workers (everything else on the channel is ignored). */
 export type WorkerMessage =
+  | { readonly shieldx: 'ready'; readonly url: string }
   | { readonly shieldx: 'metrics-request'; readonly id: number }
   | { readonly shieldx: 'metrics-collect'; readonly id: number }
   | { readonly shieldx: 'metrics-collected'; readonly id: number; readonly metrics: readonly JsonMetric[] }
@@ -48,12 +49,12 @@ interface Collection {
  * The primary process of ORCH_WORKERS=n (node:cluster): it serves nothing itself. It starts the demo backends once
  * (ORCH_DEMO; their pools go to every worker as ORCH_POOL_<NAME>), forks n workers that share the listening port
  * (the primary hands out connections round-robin), and gives each its slot (ORCH_WORKER_INDEX: its own ledger file
- * `<path>.w<slot>`, instance id `…/w<slot>`, the `x-shieldx-worker` response header). A worker that crashes is started
- * again after 250 ms, doubling per crash in a row up to 30 s; a worker that fails before it ever listened stops
- * everything (a start-up error, as without workers). SIGTERM/SIGINT go to every worker, which finish their in-flight
- * requests (ORCH_SHUTDOWN_GRACE); the primary exits when all have. It also answers the workers' `/metrics` by
- * collecting every worker's metrics over IPC (see {@link formatWorkerMetrics}).
- * @returns when the primary exits (it calls `process.exit`)
+ * `<path>.w<slot>`, instance id `…/w<slot>`, the `x-shieldx-worker` response header). A worker that crashes is
+ * started again after 250 ms, doubling per crash in a row up to 30 s; a worker that fails before it ever listened
+ * stops everything (a start-up error, as without workers). SIGTERM/SIGINT go to every worker, which finish their
+ * in-flight requests (ORCH_SHUTDOWN_GRACE); the primary exits when all have. It also answers the workers' `/metrics`
+ * by collecting every worker's metrics over IPC (see {@link formatWorkerMetrics}).
+ * @returns when the primary is set up (it calls `process.exit` once every worker has stopped)
  */
 export async function runPrimary(config: OrchestratorConfig, warnings: readonly string[]): Promise<void> {
   const log = createLogger(config.log.level, pino.destination({ fd: 1, sync: true })).child({ role: 'primary' });
@@ -117,18 +118,6 @@ export async function runPrimary(config: OrchestratorConfig, warnings: readonly 
     slot.startedAt = Date.now();
     log.info({ event: 'worker_started', slot: slot.index, pid: worker.process.pid });
     worker.on('message', (message: unknown) => onMessage(slot, worker, message));
-    worker.on('listening', (address) => {
-      slot.listened = true;
-      log.info({ event: 'worker_listening', slot: slot.index, pid: worker.process.pid, port: address.port });
-      if (!announced && [...slots.values()].every((s) => s.listened)) {
-        announced = true;
-        const host = address.address ?? config.listen.host;
-        log.info(
-          { event: 'listening', workers: count, port: address.port, host, pools: [...config.pools.keys()] },
-          `listening on port ${address.port} with ${count} workers`,
-        );
-      }
-    });
     worker.on('exit', (code, signal) => onExit(slot, worker, code, signal));
   };
 
@@ -167,9 +156,24 @@ export async function runPrimary(config: OrchestratorConfig, warnings: readonly 
     slot.timer = setTimeout(() => fork(slot), delayMs);
   };
 
+  /** A worker's application listens (its `ready` message: the ops listener may have opened before). */
+  const onReady = (slot: Slot, worker: Worker, url: string): void => {
+    slot.listened = true;
+    log.info({ event: 'worker_listening', slot: slot.index, pid: worker.process.pid, url });
+    if (!announced && [...slots.values()].every((s) => s.listened)) {
+      announced = true;
+      log.info(
+        { event: 'listening', workers: count, url, pools: [...config.pools.keys()] },
+        `listening on ${url} with ${count} workers`,
+      );
+    }
+  };
+
   const onMessage = (slot: Slot, worker: Worker, message: unknown): void => {
     if (!isWorkerMessage(message)) return;
-    if (message.shieldx === 'metrics-request') {
+    if (message.shieldx === 'ready') {
+      onReady(slot, worker, message.url);
+    } else if (message.shieldx === 'metrics-request') {
       const expected = new Set(alive().map((s) => s.index));
       const timer = setTimeout(() => answer(message.id), METRICS_COLLECT_TIMEOUT_MS);
       collections.set(message.id + slot.index * 2 ** 32, {

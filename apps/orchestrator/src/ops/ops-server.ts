@@ -54,7 +54,12 @@ export async function startOpsServer(app: NestFastifyApplication, options: OpsSe
         return send(response, 200, register.contentType, text);
       }
       default:
-        return send(response, 404, JSON_TYPE, errorBody('not_found', 'the ops listener serves /healthz, /readyz, /metrics'));
+        return send(
+          response,
+          404,
+          JSON_TYPE,
+          errorBody('not_found', 'the ops listener serves /healthz, /readyz, /metrics'),
+        );
     }
   };
   const server: Server = createServer((request, response) => {
