@@ -166,7 +166,10 @@ describe('POST /route over a real socket', () => {
     expect((await fetch(`${orch.url}/healthz`)).status).toBe(200);
     const ready = await fetch(`${orch.url}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toMatchObject({ status: 'ok', info: { policy: { status: 'up', source: 'base-rules' } } });
+    expect(await ready.json()).toMatchObject({
+      status: 'ok',
+      info: { policy: { status: 'up', source: 'base-rules' } },
+    });
   });
 
   it('writes one access line per request with the correlation id, anonymised IP and no query string', async () => {

@@ -98,7 +98,7 @@ export class PolicyManager implements PolicyEngine {
     this.lastReloadAt = new Date().toISOString();
     this.cache = new DecisionCache(options.cache.maxEntries, options.cache.ttlMs);
     this.hooks = options.hooks ?? {};
-    this.budgetMs = options.evalBudgetMs ?? 50;
+    this.budgetMs = options.evalBudgetMs ?? 1000;
     this.onError = Object.freeze({
       action: options.onError === 'allow' ? 'allow' : 'deny',
       reason: 'policy evaluation failed',

@@ -434,7 +434,7 @@ export function loadConfig(processEnv: Env, readText: ReadText = (path) => readF
         if (mode !== 'deny' && mode !== 'allow') throw new Error(`'${raw}' must be deny or allow`);
         return mode;
       }),
-      evalBudgetMs: read('ORCH_OPA_EVAL_BUDGET', 50, positiveDuration),
+      evalBudgetMs: read('ORCH_OPA_EVAL_BUDGET', 1000, positiveDuration),
     },
     admission: {
       secrets: read('ADMISSION_SECRET', [] as string[], (raw) => {
