@@ -37,8 +37,6 @@ commands:
 `;
 
 /** Commands of the contract that later work adds; named here so nobody mistakes them for typos. */
-const PLANNED = {};
-
 const [command, ...args] = process.argv.slice(2);
 switch (command) {
   case 'serve': {
@@ -72,11 +70,7 @@ switch (command) {
     process.stdout.write(USAGE);
     break;
   default:
-    if (command in PLANNED) {
-      process.stderr.write(`shieldx: '${command}' is not built yet: ${PLANNED[command]}\n`);
-    } else {
-      process.stderr.write(`shieldx: unknown command '${command}'\n\n${USAGE}`);
-    }
+    process.stderr.write(`shieldx: unknown command '${command}'\n\n${USAGE}`);
     process.exit(2);
 }
 
