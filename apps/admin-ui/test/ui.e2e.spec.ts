@@ -380,7 +380,9 @@ describe('admin UI in Chromium against a running orchestrator', () => {
     await expect
       .poll(() => main().getByTestId('chain-status').textContent())
       .toMatch(/^Chain intact: \d+ entries verified/);
-    await page.getByLabel('Tenant').fill(TENANT);
+    // While Next streams the page, its final markup can sit in a hidden node beside the shell: wait for one form.
+    await expect.poll(() => page.getByLabel('Tenant').count()).toBe(1);
+    await main().getByLabel('Tenant').fill(TENANT);
     await page.getByRole('button', { name: 'Apply filters' }).click();
     await page.waitForURL(/\/audit\?tenant=ui-e2e-tenant$/);
     const row = main().getByTestId('audit-table').locator('tbody tr').first();
