@@ -8,6 +8,8 @@ const env = {
   ...process.env,
   ORCH_ALLOW_INSECURE: process.env.ORCH_ALLOW_INSECURE ?? '1',
   ORCH_DEMO: process.env.ORCH_DEMO ?? '1',
+  // The committed compiled default policy, in shadow mode unless ORCH_OPA_ENFORCE=1: no Go needed.
+  ORCH_OPA_POLICY_PATH: process.env.ORCH_OPA_POLICY_PATH ?? 'policies/build/policy.tar.gz',
 };
 const port = env.ORCH_PORT ?? '8080';
 const uiPort = env.ADMIN_UI_PORT ?? '3000';
