@@ -11,7 +11,6 @@
 // BENCH_WARMUP [2] s.
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
@@ -35,6 +34,7 @@ import {
   sum,
   tempDir,
 } from './lib/harness.mjs';
+import { factsMarkdown } from './lib/common.mjs';
 import { markdownTable, textTable, writeSection } from './lib/report.mjs';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -443,18 +443,7 @@ if (S.write) {
   const md = [];
   md.push('## Caller proofs: admission header and DPoP');
   md.push('');
-  md.push(
-    `Command: \`${command}\`${process.env.npm_lifecycle_event ? ` (via \`npm run ${process.env.npm_lifecycle_event}\`)` : ''}  `,
-  );
-  md.push(`Date: ${startedAt.toISOString()}  `);
-  md.push(
-    `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGB} GB RAM, ${machine.os}; load average at start ` +
-      `${machine.loadavg.join(' ')}, at the end ${os
-        .loadavg()
-        .map((v) => v.toFixed(2))
-        .join(' ')} (shared machine; wrk on the same cores)  `,
-  );
-  md.push(`Node ${machine.node}; code: commit ${git.commit}${git.dirty ? ' plus uncommitted changes' : ''}`);
+  md.push(...factsMarkdown({ command, startedAt, machine, git }, { what: 'wrk' }));
   if (nonDefault.length) {
     md.push('');
     md.push(

@@ -37,6 +37,7 @@ import {
   startStubBackends,
   tempDir,
 } from './lib/harness.mjs';
+import { factsMarkdown } from './lib/common.mjs';
 import { markdownTable, textTable, writeSection } from './lib/report.mjs';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -487,14 +488,7 @@ if (WRITE) {
   const md = [
     '## Audit ledger',
     '',
-    `Command: \`${command}\`${process.env.npm_lifecycle_event ? ` (via \`npm run ${process.env.npm_lifecycle_event}\`)` : ''}  `,
-    `Date: ${startedAt.toISOString()}  `,
-    `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGB} GB RAM, ${machine.os}; load average at start ` +
-      `${machine.loadavg.join(' ')}, at the end ${os
-        .loadavg()
-        .map((v) => v.toFixed(2))
-        .join(' ')} (shared machine; load generators on the same cores)  `,
-    `Node ${machine.node}; code: commit ${git.commit}${git.dirty ? ' plus uncommitted changes' : ''}`,
+    ...factsMarkdown({ command, startedAt, machine, git }, { what: 'load generators' }),
     ...(nonDefault.length
       ? [
           '',

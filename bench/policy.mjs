@@ -35,6 +35,7 @@ import {
   startStubBackends,
   sum,
   tempDir,
+  summarizeRounds,
 } from './lib/harness.mjs';
 import {
   benchArgs,
@@ -391,18 +392,7 @@ for (let round = 0; round < S.rounds; round++) {
 
 for (const target of TARGETS) {
   const rounds = target.rounds;
-  target.summary = {
-    rps: median(rounds.map((r) => r.rps)),
-    p50: median(rounds.map((r) => r.p50)),
-    p99: median(rounds.map((r) => r.p99)),
-    errors: sum(rounds.map((r) => r.errors + r.timeouts)),
-    socketErrors: sum(rounds.map((r) => r.errors)),
-    timeouts: sum(rounds.map((r) => r.timeouts)),
-    maxLatency: Math.max(...rounds.map((r) => r.max)),
-    non2xx: sum(rounds.map((r) => r.non2xx)),
-    perRound: rounds.map((r) => r.rps),
-    others: median(rounds.map((r) => r.cpu.othersCores)),
-  };
+  target.summary = { ...summarizeRounds(rounds), others: median(rounds.map((r) => r.cpu.othersCores)) };
   const after = (await fetchJson(`${target.server.origin}/policy`)).json?.cache;
   const before = target.cacheBefore;
   if (after && before) {

@@ -32,6 +32,7 @@ import {
   startServer,
   sum,
   tempDir,
+  summarizeRounds,
 } from './lib/harness.mjs';
 import {
   benchArgs,
@@ -322,17 +323,7 @@ for (const target of TARGETS) {
   const counts = backends.map((_, i) => sum(rounds.map((r) => r.backendCounts[i])));
   const reached = sum(counts);
   target.summary = {
-    rps: median(rounds.map((r) => r.rps)),
-    p50: median(rounds.map((r) => r.p50)),
-    p99: median(rounds.map((r) => r.p99)),
-    rss: median(rounds.map((r) => r.rss)),
-    errors: sum(rounds.map((r) => r.errors + r.timeouts)),
-    socketErrors: sum(rounds.map((r) => r.errors)),
-    timeouts: sum(rounds.map((r) => r.timeouts)),
-    maxLatency: Math.max(...rounds.map((r) => r.max)),
-    non2xx: sum(rounds.map((r) => r.non2xx)),
-    requests: sum(rounds.map((r) => r.requests)),
-    perRound: rounds.map((r) => r.rps),
+    ...summarizeRounds(rounds),
     others: median(rounds.map((r) => r.cpu.othersCores)),
     split: counts.map((c) => (reached ? (100 * c) / reached : NaN)),
     reached,

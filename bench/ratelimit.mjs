@@ -14,7 +14,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import { join } from 'node:path';
 import {
   buildOrchestrator,
@@ -37,7 +36,9 @@ import {
   startStubBackends,
   sum,
   tempDir,
+  summarizeRounds,
 } from './lib/harness.mjs';
+import { factsMarkdown } from './lib/common.mjs';
 import { markdownTable, textTable, writeSection } from './lib/report.mjs';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -301,16 +302,9 @@ const scriptCalls = evalCalls(redisCommandsAfter) - evalCalls(redisCommandsBefor
 for (const target of TARGETS) {
   const rounds = target.rounds;
   target.summary = {
-    rps: median(rounds.map((r) => r.rps)),
-    p50: median(rounds.map((r) => r.p50)),
-    p99: median(rounds.map((r) => r.p99)),
+    ...summarizeRounds(rounds),
     cpu: median(rounds.map((r) => r.cpu)),
     redisCpu: median(rounds.map((r) => r.redisCpu)),
-    rss: median(rounds.map((r) => r.rss)),
-    errors: sum(rounds.map((r) => r.errors + r.timeouts)),
-    non2xx: sum(rounds.map((r) => r.non2xx)),
-    requests: sum(rounds.map((r) => r.requests)),
-    perRound: rounds.map((r) => r.rps),
   };
 }
 const memory = byKey('memory');
@@ -417,19 +411,10 @@ if (S.write) {
   md.push('## Rate limiting: in-process vs Redis token buckets on `POST /route`');
   md.push('');
   md.push(
-    `Command: \`${command}\`${process.env.npm_lifecycle_event ? ` (via \`npm run ${process.env.npm_lifecycle_event}\`)` : ''}  `,
-  );
-  md.push(`Date: ${startedAt.toISOString()}  `);
-  md.push(
-    `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGB} GB RAM, ${machine.os}; load average at start ` +
-      `${machine.loadavg.join(' ')}, at the end ${os
-        .loadavg()
-        .map((v) => v.toFixed(2))
-        .join(' ')} (shared machine; load generator and redis-server on the same cores)  `,
-  );
-  md.push(
-    `Node ${machine.node}; redis-server ${redis.version}; code: commit ${git.commit}` +
-      `${git.dirty ? ' plus uncommitted changes' : ''}`,
+    ...factsMarkdown(
+      { command, startedAt, machine, git },
+      { what: 'load generator and redis-server', versions: `; redis-server ${redis.version}` },
+    ),
   );
   if (nonDefault.length) {
     md.push('');

@@ -41,6 +41,7 @@ import {
   sum,
   tail,
   tempDir,
+  summarizeRounds,
 } from './lib/harness.mjs';
 import { markdownTable, textTable, writeSection } from './lib/report.mjs';
 
@@ -341,17 +342,7 @@ for (let round = 0; round < S.rounds; round++) {
 
 for (const target of TARGETS) {
   const rounds = target.rounds;
-  target.summary = {
-    rps: median(rounds.map((r) => r.rps)),
-    p50: median(rounds.map((r) => r.p50)),
-    p99: median(rounds.map((r) => r.p99)),
-    rss: median(rounds.map((r) => r.rss)),
-    errors: sum(rounds.map((r) => r.errors + r.timeouts)),
-    non2xx: sum(rounds.map((r) => r.non2xx)),
-    requests: sum(rounds.map((r) => r.requests)),
-    perRound: rounds.map((r) => r.rps),
-    others: median(rounds.map((r) => r.cpu.othersCores)),
-  };
+  target.summary = { ...summarizeRounds(rounds), others: median(rounds.map((r) => r.cpu.othersCores)) };
 }
 const baselineRps = byKey.baseline.summary.rps;
 for (const target of TARGETS) target.summary.ratio = target.summary.rps / baselineRps;

@@ -10,7 +10,6 @@
 // Environment (defaults in brackets): BENCH_ROUNDS [3], BENCH_DURATION [10] s per round, BENCH_CONNECTIONS [64],
 // BENCH_WARMUP [3] s, BENCH_TOOL [wrk if installed, else autocannon].
 import { readFileSync, readdirSync } from 'node:fs';
-import os from 'node:os';
 import { join } from 'node:path';
 import {
   buildOrchestrator,
@@ -32,7 +31,9 @@ import {
   startStubBackends,
   sum,
   tempDir,
+  summarizeRounds,
 } from './lib/harness.mjs';
+import { factsMarkdown } from './lib/common.mjs';
 import { markdownTable, textTable, writeSection } from './lib/report.mjs';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -240,15 +241,9 @@ for (let round = 0; round < S.rounds; round++) {
 for (const target of TARGETS) {
   const rounds = target.rounds;
   target.summary = {
-    rps: median(rounds.map((r) => r.rps)),
-    p50: median(rounds.map((r) => r.p50)),
-    p99: median(rounds.map((r) => r.p99)),
+    ...summarizeRounds(rounds),
     busy: median(rounds.map((r) => r.busyCores)),
     others: median(rounds.map((r) => r.othersCores)),
-    rss: median(rounds.map((r) => r.rss)),
-    errors: sum(rounds.map((r) => r.errors + r.timeouts)),
-    non2xx: sum(rounds.map((r) => r.non2xx)),
-    perRound: rounds.map((r) => r.rps),
   };
 }
 const one = TARGETS[0];
@@ -309,18 +304,7 @@ if (S.write) {
   const md = [];
   md.push('## Workers: `POST /route` with ORCH_WORKERS=1 and ORCH_WORKERS=2');
   md.push('');
-  md.push(
-    `Command: \`${command}\`${process.env.npm_lifecycle_event ? ` (via \`npm run ${process.env.npm_lifecycle_event}\`)` : ''}  `,
-  );
-  md.push(`Date: ${startedAt.toISOString()}  `);
-  md.push(
-    `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGB} GB RAM, ${machine.os}; load average at start ` +
-      `${machine.loadavg.join(' ')}, at the end ${os
-        .loadavg()
-        .map((v) => v.toFixed(2))
-        .join(' ')} (shared machine; the load generator runs on the same cores)  `,
-  );
-  md.push(`Node ${machine.node}; code: commit ${git.commit}${git.dirty ? ' plus uncommitted changes' : ''}`);
+  md.push(...factsMarkdown({ command, startedAt, machine, git }, { what: 'the load generator' }));
   if (nonDefault.length) {
     md.push('');
     md.push(

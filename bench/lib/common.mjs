@@ -65,7 +65,7 @@ export const loadAverage = () =>
     .join(' ');
 
 /** The opening lines of a section: command, date, machine and load average, Node and commit. */
-export function factsMarkdown(facts, { what = 'load generator' } = {}) {
+export function factsMarkdown(facts, { what = 'load generator', versions = '' } = {}) {
   const { command, startedAt, machine, git } = facts;
   const npm = process.env.npm_lifecycle_event ? ` (via \`npm run ${process.env.npm_lifecycle_event}\`)` : '';
   return [
@@ -73,7 +73,7 @@ export function factsMarkdown(facts, { what = 'load generator' } = {}) {
     `Date: ${startedAt.toISOString()}  `,
     `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGB} GB RAM, ${machine.os}; load average at start ` +
       `${machine.loadavg.join(' ')}, at the end ${loadAverage()} (shared machine; ${what} on the same cores)  `,
-    `Node ${machine.node}; code: commit ${git.commit}${git.dirty ? ' plus uncommitted changes' : ''}  `,
+    `Node ${machine.node}${versions}; code: commit ${git.commit}${git.dirty ? ' plus uncommitted changes' : ''}  `,
   ];
 }
 

@@ -41,6 +41,28 @@ export function median(values) {
 
 export const sum = (values) => values.reduce((a, b) => a + b, 0);
 
+/**
+ * What every closed-loop table shows, over a target's rounds: medians of req/s, p50, p99 (and RSS when measured),
+ * totals of errors (socket errors plus timeouts, also apart), non-2xx and requests, the slowest answer, and the req/s
+ * of each round. Scripts spread their own extra fields beside it.
+ */
+export function summarizeRounds(rounds) {
+  const summary = {
+    rps: median(rounds.map((r) => r.rps)),
+    p50: median(rounds.map((r) => r.p50)),
+    p99: median(rounds.map((r) => r.p99)),
+    errors: sum(rounds.map((r) => r.errors + (r.timeouts ?? 0))),
+    socketErrors: sum(rounds.map((r) => r.errors)),
+    timeouts: sum(rounds.map((r) => r.timeouts ?? 0)),
+    maxLatency: Math.max(...rounds.map((r) => r.max ?? 0)),
+    non2xx: sum(rounds.map((r) => r.non2xx)),
+    requests: sum(rounds.map((r) => r.requests ?? 0)),
+    perRound: rounds.map((r) => r.rps),
+  };
+  if (rounds.every((r) => r.rss !== undefined)) summary.rss = median(rounds.map((r) => r.rss));
+  return summary;
+}
+
 /** Machine facts for a report. */
 export function machineInfo() {
   const cpus = os.cpus();
