@@ -105,6 +105,12 @@ export function forward(
   });
 }
 
+/** The error's code (`ECONNREFUSED`, `UND_ERR_HEADERS_TIMEOUT`, …), or its name when it has none. */
+export function errorCode(error: Error): string {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? code : error.name;
+}
+
 /** True when the error means the client left (nothing to answer). */
 export function isClientGone(error: Error): boolean {
   return error instanceof ClientGone;

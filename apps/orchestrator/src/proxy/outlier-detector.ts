@@ -2,13 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Backend, Pool } from '@shieldx/lb';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
-import type { ForwardResult } from './forward';
-import { isClientGone } from './forward';
-
-function errorCode(error: Error): string {
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' ? code : error.name;
-}
+import { errorCode, isClientGone, type ForwardResult } from './forward';
 
 /**
  * Passive health from proxied traffic: every attempt's outcome feeds the backend's latency estimate and breaker.

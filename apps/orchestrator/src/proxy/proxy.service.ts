@@ -12,7 +12,7 @@ import { SCOPE_PATTERN, SERVICE_PATTERN, TENANT_PATTERN } from '../route/route-r
 import { RouteService, type RouteContext, type RoutePlan } from '../route/route.service';
 import { endUpstreamSpan, injectTraceContext, upstreamSpan } from '../tracing/spans';
 import { isSafePath } from '../validation/safe-path';
-import { forward, isClientGone, type ForwardResult } from './forward';
+import { errorCode, forward, isClientGone, type ForwardResult } from './forward';
 import { upstreamRequestHeaders } from './headers';
 import { OutlierDetector } from './outlier-detector';
 import { Upstreams } from './upstreams';
@@ -47,11 +47,6 @@ const CONNECT_ERRORS = new Set([
 const TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
 /** Retries in flight are always allowed up to this many, whatever the budget share (Envoy's min_retry_concurrency). */
 const MIN_RETRY_CONCURRENCY = 3;
-
-function errorCode(error: Error): string {
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' ? code : error.name;
-}
 
 /**
  * `ANY /proxy/<service>/<rest>`: the `/route` pipeline (caller IP limit in the hook, tenant limit, policy, action,

@@ -36,7 +36,7 @@ export function redisOptions(timeoutMs: number): RedisOptions {
  * command crosses slots.
  */
 export async function clusterClient(nodes: readonly string[], timeoutMs: number): Promise<Redis> {
-  // ioredis is loaded only when Redis is configured: it weighs about 20 MB of memory.
+  // ioredis is loaded only when Redis is configured: a gateway without Redis does not carry it in memory.
   const { Cluster } = await import('ioredis');
   const first = new URL(nodes[0]);
   const { lazyConnect, enableOfflineQueue, enableAutoPipelining, retryStrategy, ...perNode } = redisOptions(timeoutMs);

@@ -22,7 +22,7 @@ const ANSWER_SCHEMA = {
 /**
  * `POST /route`: maps the routing engine's outcome to HTTP. The route is registered on Fastify directly rather than
  * through a Nest `@Controller`: Nest's router adds a per-request execution context (guards, interceptors, param
- * factories) that measured at about a seventh of the request's CPU time on this hot path (README: Performance), and
+ * factories) that showed up as a measurable share of this hot path's CPU time (README: Performance notes), and
  * nothing here needs it. The body is still validated against the class-validator DTO (`RouteRequestDto`), errors
  * still go through the one exception filter, and the service stays framework-free of HTTP details.
  */
