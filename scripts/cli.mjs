@@ -4,6 +4,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { admissionCommand } from './admission.mjs';
+import { buildOrchestrator } from './build.mjs';
 import { certsCommand } from './certs.mjs';
 import { ledgerCommand } from './ledger.mjs';
 import { ensureOpa } from './opa.mjs';
@@ -36,13 +37,11 @@ commands:
   help      this text
 `;
 
-/** Commands of the contract that later work adds; named here so nobody mistakes them for typos. */
 const [command, ...args] = process.argv.slice(2);
 switch (command) {
   case 'serve': {
     if (!existsSync(main) || args.includes('--build')) {
-      const build = spawnSync('npx', ['nx', 'run', 'orchestrator:build'], { cwd: root, stdio: 'inherit' });
-      if (build.status !== 0) process.exit(build.status ?? 1);
+      if (!buildOrchestrator(args.includes('--build') ? '--build' : 'dist/ is missing')) process.exit(1);
     }
     const result = spawnSync(process.execPath, [main], { stdio: 'inherit' });
     process.exit(result.status ?? 1);

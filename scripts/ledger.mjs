@@ -1,8 +1,9 @@
 // `shieldx ledger verify`: checks an audit ledger's hash chain with the orchestrator's own compiled ledger library.
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+
+import { buildOrchestrator } from './build.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const LIB = join(root, 'dist/orchestrator/libs/ledger/src/index.js');
@@ -47,9 +48,7 @@ function takeFlag(list, name) {
 /** The compiled ledger library of the orchestrator build (built first when missing, as `serve` does). */
 async function loadLedgerLib() {
   if (!existsSync(LIB)) {
-    process.stderr.write('shieldx: building the orchestrator (dist/ is missing)…\n');
-    const build = spawnSync('npx', ['nx', 'run', 'orchestrator:build'], { cwd: root, stdio: ['ignore', 2, 2] });
-    if (build.status !== 0 || !existsSync(LIB)) throw new Error('the orchestrator build failed; see above');
+    if (!buildOrchestrator('dist/ is missing') || !existsSync(LIB)) throw new Error('the orchestrator build failed');
   }
   return import(pathToFileURL(LIB).href);
 }
