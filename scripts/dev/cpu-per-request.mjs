@@ -1,61 +1,60 @@
 #!/usr/bin/env node
 // Development aid: CPU time per /route request (user+sys of the server process over N requests), for the orchestrator
-// and the bare Fastify baseline. CPU time, unlike req/s, hardly moves when the shared machine is busy, so it shows
-// where a change helps. Not a benchmark of record (those are under bench/).
-//   node scripts/dev/cpu-per-request.mjs [N]
+// and the bare Fastify baseline. CPU time, unlike req/s, moves less when the shared machine is busy, so it shows
+// where a change helps. All servers run at once; each round measures them one after the other; medians are printed.
+// Not a benchmark of record (those are under bench/).
+//   node scripts/dev/cpu-per-request.mjs [N] [ROUNDS] [name=dir[:level[:node flags]] …]
+// Without variants: dist/prof/o (a copy of dist/orchestrator) at warn and at info.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import autocannon from 'autocannon';
 
-const N = Number(process.argv[2] ?? 30000);
+const tmp = mkdtempSync(join(tmpdir(), 'cpu-per-request-'));
+
+const N = Number(process.argv[2] ?? 20000);
+const ROUNDS = Number(process.argv[3] ?? 3);
 const body = JSON.stringify({ service: 'api', tenant: 'acme', scope: 'read', path: '/v1/items' });
+/** [user, system] CPU ms of a process (100 Hz ticks). */
 const cpu = (pid) => {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10; // ms (100 Hz ticks)
+  return [Number(f[11]) * 10, Number(f[12]) * 10];
 };
-async function measure(name, command, args, env, port) {
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function start(name, command, args, env, port) {
   const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
   for (let i = 0; i < 100; i++) {
     try {
-      if (
-        (
-          await fetch(`http://127.0.0.1:${port}/route`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body,
-          })
-        ).ok
-      )
-        break;
+      const res = await fetch(`http://127.0.0.1:${port}/route`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+      if (res.ok) break;
     } catch {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  const run = (amount) =>
-    new Promise((resolve) =>
-      autocannon(
-        {
-          url: `http://127.0.0.1:${port}/route`,
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body,
-          connections: 32,
-          amount,
-        },
-        (_e, r) => resolve(r),
-      ),
-    );
-  await run(5000);
-  const before = cpu(child.pid);
-  const result = await run(N);
-  const used = cpu(child.pid) - before;
-  const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))[1]) / 1024;
-  console.log(
-    `${name.padEnd(28)} ${((used * 1000) / N).toFixed(1).padStart(6)} µs CPU/request  ${Math.round(result.requests.average)} req/s  non2xx ${result.non2xx}  RSS ${rss.toFixed(0)} MB`,
-  );
-  child.kill('SIGTERM');
-  await new Promise((r) => child.once('exit', r));
+  return { name, child, port, user: [], sys: [] };
 }
+const run = (port, amount) =>
+  new Promise((resolve) =>
+    autocannon(
+      {
+        url: `http://127.0.0.1:${port}/route`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+        connections: 32,
+        amount,
+      },
+      (_e, r) => resolve(r),
+    ),
+  );
+
 const orchEnv = {
   ORCH_ALLOW_INSECURE: '1',
   ORCH_HOST: '127.0.0.1',
@@ -66,18 +65,41 @@ const orchEnv = {
   ORCH_HEALTH_EVERY: '1m',
   ORCH_HEALTH_TIMEOUT: '1s',
 };
-await measure('bare fastify', process.execPath, ['bench/baseline-fastify.mjs'], { PORT: '18501' }, 18501);
-await measure(
-  'orchestrator (warn)',
-  process.execPath,
-  ['dist/prof/o/apps/orchestrator/src/main.js'],
-  { ...orchEnv, ORCH_PORT: '18502', ORCH_LOG_LEVEL: 'warn' },
-  18502,
-);
-await measure(
-  'orchestrator (info)',
-  process.execPath,
-  ['dist/prof/o/apps/orchestrator/src/main.js'],
-  { ...orchEnv, ORCH_PORT: '18503' },
-  18503,
-);
+const variants = process.argv.slice(4);
+if (variants.length === 0) variants.push('warn=dist/prof/o:warn', 'info=dist/prof/o:info');
+const servers = [
+  await start('bare fastify', process.execPath, ['bench/baseline-fastify.mjs'], { PORT: '18501' }, 18501),
+];
+let port = 18502;
+for (const variant of variants) {
+  const name = variant.slice(0, variant.indexOf('='));
+  const [dir, level = 'info', flags = ''] = variant.slice(variant.indexOf('=') + 1).split(':');
+  servers.push(
+    await start(
+      `${name} (${level})`,
+      process.execPath,
+      [...flags.split(' ').filter(Boolean), `${dir}/apps/orchestrator/src/main.js`],
+      { ...orchEnv, ORCH_PORT: String(port), ORCH_LOG_LEVEL: level, ORCH_LEDGER_PATH: `${tmp}/${port}/ledger.jsonl` },
+      port++,
+    ),
+  );
+}
+for (const server of servers) await run(server.port, 5000);
+for (let round = 0; round < ROUNDS; round++) {
+  for (const server of round % 2 === 0 ? servers : [...servers].reverse()) {
+    const before = cpu(server.child.pid);
+    const result = await run(server.port, N);
+    const after = cpu(server.child.pid);
+    if (result.non2xx > 0) console.log(`${server.name}: ${result.non2xx} non-2xx`);
+    server.user.push(((after[0] - before[0]) * 1000) / N);
+    server.sys.push(((after[1] - before[1]) * 1000) / N);
+  }
+}
+for (const server of servers) {
+  const total = server.user.map((u, i) => u + server.sys[i]);
+  const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${server.child.pid}/status`, 'utf8'))[1]) / 1024;
+  console.log(
+    `${server.name.padEnd(30)} ${median(total).toFixed(1).padStart(6)} µs CPU/request (user ${median(server.user).toFixed(1)}, system ${median(server.sys).toFixed(1)}; rounds ${total.map((t) => t.toFixed(0)).join(' / ')})  RSS ${rss.toFixed(0)} MB`,
+  );
+  server.child.kill('SIGTERM');
+}

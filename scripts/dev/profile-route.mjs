@@ -17,6 +17,7 @@ const env = {
   ORCH_HEALTH_TIMEOUT: '1s',
   ORCH_LOG_LEVEL: process.argv[2] ?? 'info',
 };
+const spawnedAt = Date.now();
 const child = spawn(
   process.execPath,
   ['--cpu-prof', '--cpu-prof-dir=/tmp/cpuprof', process.env.TARGET ?? 'dist/prof/o/apps/orchestrator/src/main.js'],
@@ -30,6 +31,9 @@ for (let i = 0; i < 100; i++) {
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+// Samples taken before the load starts (module loading, boot) are left out of the figures.
+const loadAfterMs = Date.now() - spawnedAt;
+const REQUESTS = 40000;
 await new Promise((resolve) =>
   autocannon(
     {
@@ -38,7 +42,7 @@ await new Promise((resolve) =>
       headers: { 'content-type': 'application/json' },
       body,
       connections: 32,
-      amount: 40000,
+      amount: REQUESTS,
     },
     resolve,
   ),
@@ -50,14 +54,19 @@ const p = JSON.parse(readFileSync('/tmp/cpuprof/' + file));
 const self = new Map();
 const byId = new Map(p.nodes.map((n) => [n.id, n]));
 const dt = new Map();
-for (let i = 0; i < p.samples.length; i++) dt.set(p.samples[i], (dt.get(p.samples[i]) ?? 0) + (p.timeDeltas[i] ?? 0));
+let elapsedUs = 0;
+for (let i = 0; i < p.samples.length; i++) {
+  elapsedUs += p.timeDeltas[i] ?? 0;
+  if (elapsedUs < loadAfterMs * 1000) continue;
+  dt.set(p.samples[i], (dt.get(p.samples[i]) ?? 0) + (p.timeDeltas[i] ?? 0));
+}
 let total = 0;
 for (const [id, t] of dt) {
   const n = byId.get(id);
   const cf = n.callFrame;
   if (cf.functionName === '(idle)') continue;
   total += t;
-  const url = cf.url.replace(/.*node_modules\//, '').replace(/.*dist\/prof\/o\//, '');
+  const url = cf.url.replace(/.*node_modules\//, '').replace(/.*dist\/prof\/[^/]+\//, '');
   const key = `${cf.functionName || '(anon)'} ${url}:${cf.lineNumber}`;
   self.set(key, (self.get(key) ?? 0) + t);
 }
@@ -83,12 +92,23 @@ for (const [k, t] of self) {
                   : url.split('/')[0];
   groups.set(g, (groups.get(g) ?? 0) + t);
 }
-console.log('busy ms', (total / 1000).toFixed(0));
+if (process.env.SELF_JSON) {
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(
+    process.env.SELF_JSON,
+    JSON.stringify(Object.fromEntries([...self].map(([k, t]) => [k.replace(/dist\/prof\/[^/]+\//, ''), t / REQUESTS]))),
+  );
+}
+console.log('busy ms', (total / 1000).toFixed(0), ' µs/request', (total / REQUESTS).toFixed(1));
 for (const [g, t] of [...groups].sort((a, b) => b[1] - a[1]))
-  console.log(g.padEnd(20), ((100 * t) / total).toFixed(1) + '%');
+  console.log(
+    g.padEnd(20),
+    ((100 * t) / total).toFixed(1).padStart(5) + '%',
+    (t / REQUESTS).toFixed(1).padStart(6) + 'µs',
+  );
 console.log('---');
 for (const [k, t] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 45))
-  console.log(((100 * t) / total).toFixed(2).padStart(6) + '%', k);
+  console.log(((100 * t) / total).toFixed(2).padStart(6) + '%', (t / REQUESTS).toFixed(2).padStart(6) + 'µs', k);
 // Inclusive time of frames whose name or file matches the filters given after the log level.
 const filters = process.argv.slice(3);
 if (filters.length > 0) {
@@ -99,7 +119,7 @@ if (filters.length > 0) {
     const seen = new Set();
     for (let cur = id; cur !== undefined; cur = parent.get(cur)) {
       const cf = byId.get(cur).callFrame;
-      const url = cf.url.replace(/.*node_modules\//, '').replace(/.*dist\/prof\/o\//, '');
+      const url = cf.url.replace(/.*node_modules\//, '').replace(/.*dist\/prof\/[^/]+\//, '');
       const key = `${cf.functionName || '(anon)'} ${url}:${cf.lineNumber}`;
       if (seen.has(key) || !filters.some((f) => key.includes(f))) continue;
       seen.add(key);
