@@ -7,7 +7,7 @@ import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
 import type { OrchestratorConfig } from './config/config';
 import { installGatewayHooks } from './http/gateway-hooks';
-import { createLogger, NestPinoLogger } from './logging/logger';
+import { createLogger, lazyRequestLogger, NestPinoLogger } from './logging/logger';
 import { correlationIdWithContext } from './logging/request-context';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { TracingService } from './tracing/tracing.service';
@@ -53,6 +53,7 @@ export async function createApp(
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'corrId' }),
     genReqId: correlationIdWithContext,
+    childLoggerFactory: lazyRequestLogger,
     bodyLimit: config.route.maxBytes,
     return503OnClosing: true,
     requestTimeout: SERVER_LIMITS.requestTimeoutMs,

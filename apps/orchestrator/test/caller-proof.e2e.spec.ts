@@ -490,6 +490,41 @@ describe('DPoP required, with server nonces, behind a proxy (ORCH_PUBLIC_URL)', 
   });
 });
 
+describe('the per-IP limit before caller proofs', () => {
+  let backend: RunningDemoBackend;
+  let orch: RunningOrchestrator;
+  let es: Signer;
+
+  beforeAll(async () => {
+    es = await signer('ES256');
+    backend = await startDemoBackend({ name: 'a', delayMs: 0, jitterMs: 0 });
+    orch = await startOrchestrator({
+      ORCH_POOL_API: backend.url,
+      ORCH_DPOP_REQUIRED: '1',
+      ORCH_IP_BURST: '3',
+      ORCH_IP_BURST_DEGRADED: '3',
+    });
+  });
+
+  afterAll(async () => {
+    await orch?.close();
+    await backend?.close();
+  });
+
+  it('refuses a flood of forged proofs from one IP with 429 once its bucket is empty, without verifying them', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const [head, payload, signature] = (await proof(es, 'POST', `${orch.url}/route`)).split('.');
+      // A signature over something else: well-formed, and only a verification can tell it is forged.
+      const forged = `${head}.${payload}.${signature.startsWith('A') ? 'B' : 'A'}${signature.slice(1)}`;
+      statuses.push((await send(`${orch.url}/route`, { headers: { dpop: forged } })).status);
+    }
+    expect(statuses).toEqual([401, 401, 401, 429, 429, 429, 429, 429]);
+    // Only the three requests the bucket let through had their proof checked.
+    expect(await metrics(orch)).toMatch(/orchestrator_auth_failed_total\{scheme="dpop",code="dpop_invalid"\} 3\n/);
+  });
+});
+
 describe('replay protection shared through Redis by two orchestrators', () => {
   let redis: RunningRedis;
   let admin: Redis;

@@ -1,9 +1,11 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { anonymizeIp, EMPTY_IDENTITY, resolveClientIp, TrustedProxies } from '@shieldx/security';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
 import { CallerProofService } from '../auth/caller-proof.service';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
+import { AccessLog } from '../logging/access-log';
 import { GatewayMetrics } from '../metrics/gateway-metrics';
 import { RateLimitService } from '../ratelimit/rate-limit.service';
 import { ClientIdentityService } from '../tls/client-identity.service';
@@ -11,7 +13,7 @@ import { IDENTITY_EXEMPT_ROUTES } from '../tls/tls.constants';
 import { traced } from '../tracing/spans';
 import { TracingService } from '../tracing/tracing.service';
 import { ClientIdentityRefusedError } from './errors';
-import './request-state';
+import type { GatewayRequestState } from './request-state';
 
 /** Route templates of the data plane: per-IP limits apply to these, never to probes, metrics or the admin API. */
 function isDataPlane(route: string | undefined): boolean {
@@ -20,8 +22,8 @@ function isDataPlane(route: string | undefined): boolean {
 
 /**
  * Installs the Fastify hooks that frame every request, before Nest registers its routes (so they apply to all):
- * correlation id header, client IP, the verified client identity (mTLS SAN allowlist), the per-IP token bucket (before the body is read or parsed), RateLimit-*
- * headers, the access log line and the request-duration histogram. What fails before a handler runs (body too
+ * correlation id header, client IP, the verified client identity (mTLS SAN allowlist), the per-IP token bucket and the
+ * caller proof (both before the body is read or parsed), RateLimit-* headers, the access log line and the request-duration histogram. What fails before a handler runs (body too
  * large, bad JSON, wrong media type, a refused token) reaches the one exception filter through Nest's error handler.
  */
 export function installGatewayHooks(app: NestFastifyApplication): void {
@@ -34,40 +36,40 @@ export function installGatewayHooks(app: NestFastifyApplication): void {
   const trusted = new TrustedProxies(config.rateLimit.trustedProxies);
   const showIp = config.log.fullIp ? (ip: string) => ip : anonymizeIp;
   const fastify = app.getHttpAdapter().getInstance();
+  const access = new AccessLog(fastify.log as Logger);
 
   fastify.decorateRequest('gateway', null as unknown as FastifyRequest['gateway']);
 
   fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
-    const state = {
+    // Read once: Fastify builds a new routeOptions object on every access.
+    const route = request.routeOptions.url;
+    const state: GatewayRequestState = {
       clientIp: resolveClientIp(request.socket.remoteAddress ?? '', request.headers['x-forwarded-for'], trusted),
       identity: EMPTY_IDENTITY,
+      route,
     };
     request.gateway = state;
     reply.header('x-correlation-id', request.id);
-    if (tracing.enabled) request.gateway.trace = tracing.startRequest(request);
+    if (tracing.enabled) state.trace = tracing.startRequest(request);
+    const exempt = route !== undefined && IDENTITY_EXEMPT_ROUTES.has(route);
     if (identities.enabled) {
       // Once per connection (cached on the TLS socket); refused before the body is read, probes excepted.
       const peer = identities.of(request.raw.socket, request.id);
       if (peer.admitted) state.identity = peer.identity;
-      else if (!IDENTITY_EXEMPT_ROUTES.has(request.routeOptions.url ?? '')) {
+      else if (!exempt) {
         metrics.denied('client_identity');
         return done(new ClientIdentityRefusedError());
       }
     }
-    // Caller proof (admission header, DPoP), then the per-IP limit; probes and scrapes are exempt from both.
-    if (IDENTITY_EXEMPT_ROUTES.has(request.routeOptions.url ?? '')) return done();
-    let proven: void | Promise<void>;
-    try {
-      proven = proofs.check(request, reply);
-    } catch (error) {
-      return done(error as Error);
-    }
-    if (proven instanceof Promise) proven.then(() => limitIp(request, done), done);
-    else limitIp(request, done);
+    // The per-IP limit, then the caller proof (admission header, DPoP); probes and scrapes are exempt from both. The
+    // limit comes first because it is the cheap check: a flood of forged DPoP proofs is refused by its bucket instead
+    // of costing a signature verification each.
+    if (exempt) return done();
+    if (isDataPlane(route)) limitIp(request, reply, done);
+    else proveCaller(request, reply, done);
   });
 
-  function limitIp(request: FastifyRequest, done: (err?: Error) => void): void {
-    if (!isDataPlane(request.routeOptions.url)) return done();
+  function limitIp(request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void {
     let outcome: void | Promise<void>;
     try {
       const trace = request.gateway.trace;
@@ -78,7 +80,18 @@ export function installGatewayHooks(app: NestFastifyApplication): void {
     } catch (error) {
       return done(error as Error);
     }
-    if (outcome instanceof Promise) outcome.then(() => done(), done);
+    if (outcome instanceof Promise) outcome.then(() => proveCaller(request, reply, done), done);
+    else proveCaller(request, reply, done);
+  }
+
+  function proveCaller(request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void {
+    let proven: void | Promise<void>;
+    try {
+      proven = proofs.check(request, reply);
+    } catch (error) {
+      return done(error as Error);
+    }
+    if (proven instanceof Promise) proven.then(() => done(), done);
     else done();
   }
 
@@ -93,21 +106,23 @@ export function installGatewayHooks(app: NestFastifyApplication): void {
   );
 
   fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
-    const route = request.routeOptions.url ?? 'unmatched';
+    const state = request.gateway;
+    const route = (state === null ? request.routeOptions.url : state.route) ?? 'unmatched';
     const latencyMs = reply.elapsedTime;
     metrics.observeRequest(request.method, route, reply.statusCode, latencyMs / 1000);
-    const state = request.gateway;
-    request.log.info({
-      event: 'access',
-      method: request.method,
-      route,
-      status: reply.statusCode,
-      ip: state === null ? undefined : showIp(state.clientIp),
-      tenant: state?.tenant,
-      action: state?.action,
-      backend: state?.backend,
-      latencyMs: Math.round(latencyMs * 1000) / 1000,
-    });
+    if (access.enabled) {
+      access.write({
+        corrId: request.id,
+        method: request.method,
+        route,
+        status: reply.statusCode,
+        ip: state === null ? undefined : showIp(state.clientIp),
+        tenant: state?.tenant,
+        action: state?.action,
+        backend: state?.backend,
+        latencyMs: Math.round(latencyMs * 1000) / 1000,
+      });
+    }
     if (state !== null) limits.takeOwedIp(state);
     if (state?.trace !== undefined) tracing.endRequest(state.trace, reply.statusCode, state);
     done();

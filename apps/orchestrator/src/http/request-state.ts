@@ -4,6 +4,8 @@ import type { RequestTrace } from '../tracing/spans';
 /** What the gateway learns about one request as it moves through the pipeline (for headers and the access log). */
 export interface GatewayRequestState {
   clientIp: string;
+  /** The matched route template (`/route`, `/proxy/:service/*`…); undefined when no route matched. */
+  readonly route?: string;
   /** The verified client certificate's URI/DNS SANs (empty without TLS); for guards and the policy input. */
   identity: ClientIdentity;
   /** RFC 7638 thumbprint of the key of a verified DPoP proof; for the policy input (`input.dpop.jkt`). */

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
-import { createLogger, NestPinoLogger } from './logger';
+import { describe, expect, it, vi } from 'vitest';
+import type { Logger } from 'pino';
+import { createLogger, lazyRequestLogger, NestPinoLogger } from './logger';
 import { requestContext } from './request-context';
 
 function capture() {
@@ -65,5 +66,24 @@ describe(createLogger.name, () => {
     }
     expect(JSON.parse(raw[0])).toMatchObject({ headers: { authorization: '[redacted]', 'user-agent': 'curl/8' } });
     expect(JSON.parse(raw[1])).toMatchObject({ req: { method: 'GET', path: '/proxy/api/x' } });
+  });
+
+  it('request loggers become pino children on first use only, and then write what a child writes', () => {
+    const { raw, logger } = capture();
+    const child = vi.spyOn(logger, 'child');
+    const lazy = lazyRequestLogger(logger, { corrId: 'r-1' }, {}) as unknown as Logger;
+    lazy.debug({ event: 'below_level' });
+    expect(child).not.toHaveBeenCalled();
+    lazy.warn({ event: 'lazy' }, 'message %s', 'here');
+    lazy.error({ event: 'again' });
+    expect(child).toHaveBeenCalledTimes(1);
+    child.mockRestore();
+    (logger.child({ corrId: 'r-1' }) as Logger).warn({ event: 'lazy' }, 'message %s', 'here');
+    const strip = (line: string) => line.replace(/"timestamp":"[^"]+"/, '');
+    expect(raw).toHaveLength(3);
+    expect(strip(raw[0])).toBe(strip(raw[2]));
+    expect(JSON.parse(raw[1])).toMatchObject({ level: 'error', corrId: 'r-1', event: 'again' });
+    expect(lazy.isLevelEnabled('info')).toBe(true);
+    expect(lazy.child({ extra: 1 }).bindings()).toMatchObject({ corrId: 'r-1', extra: 1 });
   });
 });
