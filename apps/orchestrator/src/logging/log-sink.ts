@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { writeSync } from 'node:fs';
 
 /** The `fs.writeSync` overload the sink uses; replaceable in tests. Returns the bytes written, throws on error. */
@@ -145,11 +146,12 @@ let stdout: LogSink | undefined;
 
 /**
  * The process's one sink on standard output, shared by every logger of the process (one queue keeps their lines in
- * order); what is still queued when the process exits is written then.
+ * order); what is still queued when the process exits is written then. A worker of several shares stdout with its
+ * siblings and writes at most PIPE_BUF at a time; a process alone on it writes up to 64 KiB.
  */
 export function stdoutSink(): LogSink {
   if (stdout === undefined) {
-    const sink = new LogSink(1);
+    const sink = new LogSink(1, { chunkBytes: cluster.isWorker ? 4096 : 65536 });
     process.once('exit', () => sink.flushSync());
     stdout = sink;
   }
