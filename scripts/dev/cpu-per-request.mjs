@@ -15,6 +15,18 @@ import autocannon from 'autocannon';
 const tmp = mkdtempSync(join(tmpdir(), 'cpu-per-request-'));
 
 const N = Number(process.argv[2] ?? 20000);
+// PROXY=1: `GET /proxy/api/v1/items` through two loopback backends, against @fastify/http-proxy instead of Fastify.
+const proxy = process.env.PROXY === '1';
+const backendPorts = [18497, 18498];
+const backends = proxy
+  ? backendPorts.map((port) =>
+      spawn(process.execPath, ['bench/backend-http.mjs'], {
+        env: { ...process.env, PORT: String(port) },
+        stdio: 'ignore',
+      }),
+    )
+  : [];
+const upstreams = backendPorts.map((port) => `127.0.0.1:${port}`);
 const ROUNDS = Number(process.argv[3] ?? 3);
 const body = JSON.stringify({ service: 'api', tenant: 'acme', scope: 'read', path: '/v1/items' });
 /** [user, system] CPU ms of a process (100 Hz ticks). */
@@ -24,15 +36,15 @@ const cpu = (pid) => {
 };
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+const request = proxy
+  ? { path: '/proxy/api/v1/items', method: 'GET', headers: { 'x-tenant': 'acme', 'x-scope': 'read' } }
+  : { path: '/route', method: 'POST', headers: { 'content-type': 'application/json' }, body };
+
 async function start(name, command, args, env, port) {
   const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
   for (let i = 0; i < 100; i++) {
     try {
-      const res = await fetch(`http://127.0.0.1:${port}/route`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body,
-      });
+      const res = await fetch(`http://127.0.0.1:${port}${request.path}`, request);
       if (res.ok) break;
     } catch {
       await new Promise((r) => setTimeout(r, 100));
@@ -44,10 +56,10 @@ const run = (port, amount) =>
   new Promise((resolve) =>
     autocannon(
       {
-        url: `http://127.0.0.1:${port}/route`,
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body,
+        url: `http://127.0.0.1:${port}${request.path}`,
+        method: request.method,
+        headers: request.headers,
+        body: request.body,
         connections: 32,
         amount,
       },
@@ -58,7 +70,7 @@ const run = (port, amount) =>
 const orchEnv = {
   ORCH_ALLOW_INSECURE: '1',
   ORCH_HOST: '127.0.0.1',
-  ORCH_POOL_API: '127.0.0.1:9,127.0.0.1:7',
+  ORCH_POOL_API: proxy ? upstreams.join(',') : '127.0.0.1:9,127.0.0.1:7',
   ORCH_IP_BURST: '1000000000',
   ORCH_IP_BURST_DEGRADED: '1000000000',
   ORCH_TENANT_BURST: '1000000000',
@@ -68,7 +80,15 @@ const orchEnv = {
 const variants = process.argv.slice(4);
 if (variants.length === 0) variants.push('warn=dist/prof/o:warn', 'info=dist/prof/o:info');
 const servers = [
-  await start('bare fastify', process.execPath, ['bench/baseline-fastify.mjs'], { PORT: '18501' }, 18501),
+  proxy
+    ? await start(
+        '@fastify/http-proxy',
+        process.execPath,
+        ['bench/baseline-http-proxy.mjs'],
+        { PORT: '18501', UPSTREAMS: upstreams.map((u) => `http://${u}`).join(',') },
+        18501,
+      )
+    : await start('bare fastify', process.execPath, ['bench/baseline-fastify.mjs'], { PORT: '18501' }, 18501),
 ];
 let port = 18502;
 for (const variant of variants) {
@@ -103,3 +123,4 @@ for (const server of servers) {
   );
   server.child.kill('SIGTERM');
 }
+for (const backend of backends) backend.kill();

@@ -3,13 +3,23 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import autocannon from 'autocannon';
 const body = JSON.stringify({ service: 'api', tenant: 'acme', scope: 'read', path: '/v1/items' });
 rmSync('/tmp/cpuprof', { recursive: true, force: true });
+// PROXY=1: profile `GET /proxy/api/v1/items` through two loopback backends (bench/backend-http.mjs) instead of /route.
+const proxy = process.env.PROXY === '1';
+const backends = proxy
+  ? [18511, 18512].map((port) =>
+      spawn(process.execPath, ['bench/backend-http.mjs'], {
+        env: { ...process.env, PORT: String(port), NAME: `b${port}` },
+        stdio: 'ignore',
+      }),
+    )
+  : [];
 const env = {
   ...process.env,
   PORT: '18510',
   ORCH_ALLOW_INSECURE: '1',
   ORCH_HOST: '127.0.0.1',
   ORCH_PORT: '18510',
-  ORCH_POOL_API: '127.0.0.1:9,127.0.0.1:7',
+  ORCH_POOL_API: proxy ? '127.0.0.1:18511,127.0.0.1:18512' : '127.0.0.1:9,127.0.0.1:7',
   ORCH_IP_BURST: '1000000000',
   ORCH_IP_BURST_DEGRADED: '1000000000',
   ORCH_TENANT_BURST: '1000000000',
@@ -37,10 +47,14 @@ const REQUESTS = 40000;
 await new Promise((resolve) =>
   autocannon(
     {
-      url: 'http://127.0.0.1:18510/route',
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body,
+      ...(proxy
+        ? { url: 'http://127.0.0.1:18510/proxy/api/v1/items', headers: { 'x-tenant': 'acme', 'x-scope': 'read' } }
+        : {
+            url: 'http://127.0.0.1:18510/route',
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body,
+          }),
       connections: 32,
       amount: REQUESTS,
     },
@@ -48,6 +62,7 @@ await new Promise((resolve) =>
   ),
 );
 child.kill('SIGINT');
+for (const backend of backends) backend.kill();
 await new Promise((r) => child.once('exit', r));
 const file = readdirSync('/tmp/cpuprof')[0];
 const p = JSON.parse(readFileSync('/tmp/cpuprof/' + file));

@@ -15,8 +15,12 @@ const HOP_BY_HOP = new Set([
   'http2-settings',
 ]);
 
+/** `Connection` values that name no header beyond the hop-by-hop ones (what nearly every message carries). */
+const PLAIN_CONNECTION = new Set(['keep-alive', 'Keep-Alive', 'close', 'Close']);
+
+/** Header names a `Connection` header lists (lowercase), or undefined when it lists none to remove. */
 function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
-  if (value === undefined) return undefined;
+  if (value === undefined || (typeof value === 'string' && PLAIN_CONNECTION.has(value))) return undefined;
   const tokens = new Set<string>();
   for (const part of (Array.isArray(value) ? value.join(',') : value).split(',')) {
     const token = part.trim().toLowerCase();
