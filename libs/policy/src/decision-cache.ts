@@ -7,9 +7,14 @@ interface Entry {
   readonly generation: number;
 }
 
+/** Longest encoding used as a key as it is; longer ones are hashed (bounds the memory a cache entry's key takes). */
+const MAX_PLAIN_KEY = 256;
+
 /**
- * Cache key of an input: SHA-256 over a length-prefixed encoding of every field a policy can see, so two different
- * inputs can only share a key through a SHA-256 collision (plain concatenation would let `ab|c` equal `a|bc`).
+ * Cache key of an input: a length-prefixed encoding of every field a policy can see (plain concatenation would let
+ * `ab|c` equal `a|bc`), used as it is when short — the usual case, and no hashing on the request path — else its
+ * SHA-256, so two different inputs can only share a key through a SHA-256 collision. The two forms cannot meet: an
+ * encoding always holds a `:`, base64 never does.
  */
 export function decisionCacheKey(input: PolicyInput): string {
   const parts = [
@@ -29,7 +34,7 @@ export function decisionCacheKey(input: PolicyInput): string {
   for (const name of Object.keys(input.headers).sort()) parts.push(name, input.headers[name]);
   let encoded = '';
   for (const part of parts) encoded += `${part.length}:${part}`;
-  return hash('sha256', encoded, 'base64');
+  return encoded.length <= MAX_PLAIN_KEY ? encoded : hash('sha256', encoded, 'base64');
 }
 
 /**

@@ -92,6 +92,14 @@ describe(DecisionCache.name, () => {
     expect(decisionCacheKey({ ...INPUT })).toBe(decisionCacheKey(INPUT));
   });
 
+  it('hashes long inputs, so a key stays small whatever the caller sends', () => {
+    const long = input({ path: `/${'a'.repeat(2000)}`, headers: { 'user-agent': 'x'.repeat(4000) } });
+    const key = decisionCacheKey(long);
+    expect(key).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+    expect(decisionCacheKey(input({ path: `/${'a'.repeat(2000)}b`, headers: long.headers }))).not.toBe(key);
+    expect(decisionCacheKey(INPUT)).toContain(':');
+  });
+
   it('serves within the TTL, evicts least recently used, and forgets on clear', () => {
     const cache = new DecisionCache(2, 1000);
     const allow = { action: 'allow' as const };
