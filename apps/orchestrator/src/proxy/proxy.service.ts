@@ -76,7 +76,11 @@ export class ProxyService {
     return this.active;
   }
 
-  async handle(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  /**
+   * `ANY /proxy/<service>/<rest>`: checks the request line and headers, plans (synchronously unless a port waits),
+   * then streams the request to a backend. Bad input throws before anything is sent.
+   */
+  handle(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const { service } = request.params as { service: string };
     if (!SERVICE_PATTERN.test(service))
       throw new InvalidRequestError(
@@ -106,7 +110,7 @@ export class ProxyService {
       dpopJkt: request.gateway.dpopJkt ?? null,
       userAgent: request.headers['user-agent'],
     };
-    const plan = await this.routes.plan(
+    const plan = this.routes.plan(
       {
         service,
         tenant,
@@ -116,11 +120,23 @@ export class ProxyService {
       },
       ctx,
     );
-    // From here on the response is written by hand (streamed); onResponse hooks still log and measure it.
+    return plan instanceof Promise
+      ? plan.then((settled) => this.stream(request, reply, settled, ctx, path + query))
+      : this.stream(request, reply, plan, ctx, path + query);
+  }
+
+  /** From here on the response is written by hand (streamed); onResponse hooks still log and measure it. */
+  private async stream(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    plan: RoutePlan,
+    ctx: RouteContext,
+    pathAndQuery: string,
+  ): Promise<void> {
     reply.hijack();
     this.active++;
     try {
-      await this.send(request, reply.raw, plan, ctx, path + query);
+      await this.send(request, reply.raw, plan, ctx, pathAndQuery);
     } finally {
       this.active--;
     }
