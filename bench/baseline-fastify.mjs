@@ -6,6 +6,7 @@
 //
 // Started by bench/route.mjs as a child process: `PORT=<port> HOST=127.0.0.1 node bench/baseline-fastify.mjs`.
 import Fastify from 'fastify';
+import { exitCleanlyOnSignals } from './lib/shutdown.mjs';
 
 const port = Number(process.env.PORT ?? 0);
 const host = process.env.HOST ?? '127.0.0.1';
@@ -33,19 +34,6 @@ app.post('/route', async (request, reply) => {
 
 app.get('/readyz', async () => ({ status: 'ok' }));
 
-let closing = false;
-async function shutdown() {
-  if (closing) return;
-  closing = true;
-  try {
-    await app.close();
-  } finally {
-    process.exit(0);
-  }
-}
-process.on('SIGTERM', shutdown);
-process.on('SIGINT', shutdown);
-// If the parent dies without stopping us, do not linger.
-process.on('disconnect', shutdown);
+exitCleanlyOnSignals(() => app.close());
 
 await app.listen({ port, host });

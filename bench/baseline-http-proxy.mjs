@@ -8,6 +8,7 @@
 import proxy from '@fastify/http-proxy';
 import Fastify from 'fastify';
 import { BalancedPool } from 'undici';
+import { exitCleanlyOnSignals } from './lib/shutdown.mjs';
 
 const port = Number(process.env.PORT ?? 0);
 const host = process.env.HOST ?? '127.0.0.1';
@@ -27,19 +28,9 @@ await app.register(proxy, {
 });
 app.get('/readyz', async () => ({ status: 'ok' }));
 
-let closing = false;
-async function shutdown() {
-  if (closing) return;
-  closing = true;
-  try {
-    await app.close();
-    await pool.close();
-  } finally {
-    process.exit(0);
-  }
-}
-process.on('SIGTERM', shutdown);
-process.on('SIGINT', shutdown);
-process.on('disconnect', shutdown);
+exitCleanlyOnSignals(async () => {
+  await app.close();
+  await pool.close();
+});
 
 await app.listen({ port, host });

@@ -10,102 +10,66 @@
 // admission headers per run (DPoP: a tenth), BENCH_ROUNDS [3], BENCH_DURATION [5] s per round, BENCH_CONNECTIONS [64],
 // BENCH_WARMUP [2] s.
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import {
-  buildOrchestrator,
+  cpuSeconds,
   envNumber,
   fetchJson,
   fmt,
-  freePort,
-  gitInfo,
   hasWrk,
   installCleanup,
-  machineInfo,
   median,
   onAbort,
   sleep,
-  snapshotOrchestrator,
-  startServer,
   startStubBackends,
   sum,
   tempDir,
 } from './lib/harness.mjs';
-import { factsMarkdown } from './lib/common.mjs';
-import { markdownTable, textTable, writeSection } from './lib/report.mjs';
+import {
+  alternated,
+  benchArgs,
+  closedLoopSettings,
+  factsMarkdown,
+  nonDefaultNote,
+  prepareOrchestrator,
+  roundHead,
+  runFacts,
+  startOrchestrator,
+} from './lib/common.mjs';
+import { markdownTable, textTable, writeReport } from './lib/report.mjs';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Settings
 
-const argv = process.argv.slice(2);
-for (const arg of argv) {
-  if (!['--no-build', '--no-write', '--help', '-h'].includes(arg)) {
-    console.error(`ignoring unknown argument ${arg} (usage: node bench/caller-proof.mjs [--no-build] [--no-write])`);
-  }
-}
-if (argv.includes('--help') || argv.includes('-h')) {
-  console.log(
-    'usage: node bench/caller-proof.mjs [--no-build] [--no-write]\n' +
-      'env: BENCH_MICRO_RUNS=5 BENCH_MICRO_N=20000 BENCH_ROUNDS=3 BENCH_DURATION=5 BENCH_CONNECTIONS=64 BENCH_WARMUP=2',
-  );
-  process.exit(0);
-}
+const { argv, build, write } = benchArgs(
+  'caller-proof.mjs',
+  'env: BENCH_MICRO_RUNS=5 BENCH_MICRO_N=20000 BENCH_ROUNDS=3 BENCH_DURATION=5 BENCH_CONNECTIONS=64 BENCH_WARMUP=2',
+);
 const DEFAULTS = { microRuns: 5, microN: 20_000, rounds: 3, duration: 5, connections: 64, warmup: 2 };
 const S = {
   microRuns: envNumber('BENCH_MICRO_RUNS', DEFAULTS.microRuns, { min: 1 }),
   microN: envNumber('BENCH_MICRO_N', DEFAULTS.microN, { min: 100 }),
-  rounds: envNumber('BENCH_ROUNDS', DEFAULTS.rounds, { min: 1 }),
-  duration: envNumber('BENCH_DURATION', DEFAULTS.duration, { min: 1 }),
-  connections: envNumber('BENCH_CONNECTIONS', DEFAULTS.connections, { min: 1 }),
-  warmup: envNumber('BENCH_WARMUP', DEFAULTS.warmup, { min: 1 }),
-  build: !argv.includes('--no-build') && process.env.BENCH_BUILD !== '0',
-  write: !argv.includes('--no-write'),
+  ...closedLoopSettings(DEFAULTS, { warmupMin: 1, tool: false }),
 };
 if (!hasWrk()) {
   console.error('bench/caller-proof.mjs needs wrk (Debian: apt-get install -y wrk)');
   process.exit(2);
 }
-installCleanup({ deadlineMs: (600 + (S.build ? 400 : 0) + S.rounds * 3 * (S.duration + 60)) * 1000 });
+installCleanup({ deadlineMs: (600 + (build ? 400 : 0) + S.rounds * 3 * (S.duration + 60)) * 1000 });
 
 const SECRET = 'bench-admission-secret-000000001';
 const BODY = JSON.stringify({ service: 'api', tenant: 'acme', scope: 'read', path: '/v1/items' });
-const log = (...parts) => console.log(...parts);
-const say = (text) => log(`[${new Date().toISOString().slice(11, 19)}] ${text}`);
-const machine = machineInfo();
-const git = gitInfo();
-const startedAt = new Date();
-const benchEnv = Object.entries(process.env)
-  .filter(([key]) => key.startsWith('BENCH_'))
-  .sort()
-  .map(([key, value]) => `${key}=${value}`);
-const command = [...benchEnv, 'node bench/caller-proof.mjs', ...argv].join(' ');
-const nonDefault = Object.entries(DEFAULTS).filter(([key, value]) => S[key] !== value);
+const facts = runFacts('caller-proof.mjs', argv);
+const { log, say, machine, command } = facts;
 
 say(`caller-proof benchmark: ${command}`);
 say(`${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, load average ${machine.loadavg.join(' ')}`);
-if (S.build) {
-  const built = await buildOrchestrator({ log: say });
-  if (!built.ok) {
-    console.error(`orchestrator build failed; no figures written:\n${built.output.slice(-4000)}`);
-    process.exit(1);
-  }
-}
-const snapshot = snapshotOrchestrator();
+const snapshot = await prepareOrchestrator({ build, say });
 const security = await import(pathToFileURL(join(snapshot.dir, 'dist/orchestrator/libs/security/src/index.js')).href);
-
-/** CPU seconds (user + system, all threads) a process has used so far, from /proc/<pid>/stat; NaN when unreadable. */
-function cpuSeconds(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return NaN;
-  }
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Micro-benchmarks: verifications per second in this process (median of runs)
@@ -221,26 +185,9 @@ for (const [name, env] of [
   ['plain', {}],
   ['admission', { ADMISSION_SECRET: SECRET }],
 ]) {
-  const port = await freePort();
   servers.set(
     name,
-    await startServer({
-      name: `orchestrator (${name})`,
-      script: snapshot.main,
-      cwd: snapshot.dir,
-      port,
-      env: {
-        ORCH_ALLOW_INSECURE: '1',
-        ORCH_PORT: String(port),
-        ORCH_HOST: '127.0.0.1',
-        ORCH_POOL_API: stubs.urls.map((url) => url.replace('http://', '')).join(','),
-        ORCH_IP_BURST: '1000000000',
-        ORCH_IP_BURST_DEGRADED: '1000000000',
-        ORCH_TENANT_BURST: '1000000000',
-        ORCH_LEDGER_PATH: join(work, `ledger-${port}.jsonl`),
-        ...env,
-      },
-    }),
+    await startOrchestrator({ snapshot, name: `orchestrator (${name})`, work, pools: { api: stubs.urls }, env }),
   );
 }
 for (const target of TARGETS) {
@@ -347,8 +294,7 @@ const poolSizes = [];
 say(`warm-up: ${fmt.int(warm.rps)} req/s without proofs`);
 
 for (let round = 0; round < S.rounds; round++) {
-  const order = round % 2 === 0 ? TARGETS : [...TARGETS].reverse();
-  for (const target of order) {
+  for (const target of alternated(TARGETS, round)) {
     const poolSize = Math.ceil(fastest * S.duration * 1.5) + 2000;
     poolSizes.push(poolSize);
     const requests = await requestsFor(target, poolSize);
@@ -362,8 +308,8 @@ for (let round = 0; round < S.rounds; round++) {
     target.rounds.push(result);
     const exhausted = result.requests > result.pool;
     say(
-      `round ${round + 1}/${S.rounds} ${target.label.padEnd(26)} ${fmt.int(result.rps).padStart(7)} req/s  ` +
-        `p50 ${fmt.ms(result.p50)} ms  p99 ${fmt.ms(result.p99)} ms  CPU ${result.cpuUs.toFixed(0)} µs/request  ` +
+      roundHead(round, S.rounds, target.label, 26, result) +
+        `CPU ${result.cpuUs.toFixed(0)} µs/request  ` +
         `errors ${result.errors}  non-2xx ${result.non2xx}` +
         `${exhausted ? '  (ran out of signed requests: replays were sent)' : ''}`,
     );
@@ -439,18 +385,12 @@ log('');
 log(textTable(routeHeaders, routeRows));
 for (const problem of problems) log(`problem: ${problem}`);
 
-if (S.write) {
+if (write) {
   const md = [];
   md.push('## Caller proofs: admission header and DPoP');
   md.push('');
-  md.push(...factsMarkdown({ command, startedAt, machine, git }, { what: 'wrk' }));
-  if (nonDefault.length) {
-    md.push('');
-    md.push(
-      `> **Not the default settings** (${nonDefault.map(([k, v]) => `${k} ${S[k]} instead of ${v}`).join(', ')}): ` +
-        'figures are indicative only.',
-    );
-  }
+  md.push(...factsMarkdown(facts, { what: 'wrk' }));
+  md.push(...nonDefaultNote(DEFAULTS, S));
   md.push('');
   md.push(
     `### Verifications per second in one process (median of ${S.microRuns} runs; ${fmt.int(S.microN)} admission ` +
@@ -484,13 +424,6 @@ if (S.write) {
       'replay is sent (a refusal would show as non-2xx); rounds alternate between the three. "Orchestrator CPU" is the ' +
       'process CPU time (all threads: user + system, from /proc) per answered request, and the extra over no proof.',
   );
-  if (problems.length) {
-    md.push('');
-    md.push('### Problems seen in this run');
-    md.push('');
-    for (const problem of problems) md.push(`- ${problem.replace(/\n/g, ' ')}`);
-  }
-  const file = writeSection('caller-proof', md.join('\n'));
-  log(`wrote the "caller-proof" section of ${file}`);
+  writeReport('caller-proof', md, { problems });
 }
 process.exit(0);

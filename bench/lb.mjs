@@ -37,11 +37,23 @@ import {
   orchestratorTrouble,
   pairedRatio,
   prepareOrchestrator,
+  rotated,
   runFacts,
   startHttpBackends,
   startOrchestrator,
+  startupCheck,
+  stopChecked,
 } from './lib/common.mjs';
-import { markdownTable, textTable, writeSection } from './lib/report.mjs';
+import {
+  BUDGET_HEADERS,
+  budgetRows,
+  budgetsMarkdown,
+  markdownTable,
+  passOrMiss,
+  printProblems,
+  textTable,
+  writeReport,
+} from './lib/report.mjs';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Settings
@@ -106,14 +118,7 @@ const backends = await startHttpBackends(SPECS);
 const pools = { api: backends.map((b) => b.url), fast: backends.filter((b) => b.role === 'fast').map((b) => b.url) };
 say(`backends: ${backends.map((b) => `${b.name} ${b.url}`).join(', ')}`);
 
-const snapshot = await prepareOrchestrator({
-  build,
-  say,
-  check: async (s) => {
-    const probe = await startOrchestrator({ snapshot: s, name: 'orchestrator (start-up check)', work, pools });
-    await probe.stop();
-  },
-});
+const snapshot = await prepareOrchestrator({ build, say, check: startupCheck({ work, pools }) });
 const orchestrator = await startOrchestrator({ snapshot, name: 'orchestrator', work, pools });
 say(`started the orchestrator (pid ${orchestrator.pid}, ${orchestrator.origin})`);
 
@@ -238,8 +243,7 @@ say('warmed up');
 // same algorithm (not counted), so the EWMA has seen the backends before the measured part begins.
 
 for (let round = 0; round < S.rounds; round++) {
-  const order = ROWS.map((_, i) => ROWS[(i + round) % ROWS.length]);
-  for (const row of order) {
+  for (const row of rotated(ROWS, round)) {
     await sleep(300);
     const recorder = answerRecorder();
     const stopSampling = ewmaSampler();
@@ -327,19 +331,13 @@ for (const row of ROWS) {
 }
 const stderr = orchestrator.stderrTail().trim();
 if (stderr) problems.push(`the orchestrator wrote to stderr: ${stderr.slice(-500)}`);
-{
-  const { code, signal } = await orchestrator.stop();
-  if (!['SIGTERM', null].includes(signal) || ![0, null, 143].includes(code)) {
-    problems.push(`orchestrator exit on SIGTERM: code ${code}, signal ${signal}`);
-  }
-}
+await stopChecked(orchestrator, 'orchestrator', problems);
 for (const backend of backends) await backend.stop();
 snapshot.dispose();
 
 // ---------------------------------------------------------------------------------------------------------------
 // Report
 
-const verdict = (ok) => (ok ? 'pass' : 'miss');
 const verdicts = ['ewma', 'p2c'].map((algo) => {
   const s = byKey[algo].summary;
   return {
@@ -348,7 +346,7 @@ const verdicts = ['ewma', 'p2c'].map((algo) => {
       `${fmt.ms(s.p99)} ms vs ${fmt.ms(rr.p99)} ms: ${fmt.ratio(s.vsRoundRobin)} ` +
       `(paired by round ${fmt.ratio(s.vsRoundRobinPaired)}; median 1-s-window p99 ${fmt.ms(s.windowP99)} vs ` +
       `${fmt.ms(rr.windowP99)} ms: ${fmt.ratio(s.windowVsRoundRobin)})`,
-    result: verdict(s.vsRoundRobin <= BUDGET.p99VsRoundRobin),
+    result: passOrMiss(s.vsRoundRobin <= BUDGET.p99VsRoundRobin),
   };
 });
 const pct = (v) => fmt.pct(100 * v);
@@ -388,8 +386,6 @@ const rows = ROWS.map((row) => [
   row.summary.perRoundP99.map((v) => fmt.ms(v)).join(' / '),
   fmt.cores(row.summary.others),
 ]);
-const verdictHeaders = ['budget', 'measured', 'verdict'];
-const verdictRows = verdicts.map((v) => [v.budget, v.measured, v.result]);
 const beliefText = beliefs
   .map(
     (b) => `${b.name} ${Number.isFinite(b.ewma) ? `${b.ewma.toFixed(1)} ms` : '?'}${b.healthy ? '' : ' (unhealthy)'}`,
@@ -403,14 +399,10 @@ log(
 );
 log(textTable(headers, rows));
 log('');
-log(textTable(verdictHeaders, verdictRows, 'lll'));
+log(textTable(BUDGET_HEADERS, budgetRows(verdicts), 'lll'));
 log(`EWMA estimates at the end (GET /health): ${beliefText}`);
 log(`load average at the end: ${loadAverage()}`);
-if (problems.length) {
-  log('');
-  log('Problems seen:');
-  for (const problem of problems) log(`- ${problem}`);
-}
+printProblems(problems);
 
 if (write) {
   const md = [];
@@ -465,18 +457,7 @@ if (write) {
       'at least that share to `slow` or `jittery` — far above 1 %, so its p99 lands among their answers, near ' +
       "round robin's. `least_conn` sees only requests in flight, which at this rate are mostly zero everywhere.",
   );
-  md.push('');
-  md.push('### Budgets');
-  md.push('');
-  md.push(markdownTable(verdictHeaders, verdictRows, 'lll'));
-  if (problems.length) {
-    md.push('');
-    md.push('### Problems seen in this run');
-    md.push('');
-    for (const problem of problems) md.push(`- ${problem.replace(/\n/g, ' ')}`);
-  }
-  const file = writeSection('lb', md.join('\n'));
-  log('');
-  log(`wrote the "lb" section of ${file}`);
+  md.push(...budgetsMarkdown(verdicts));
+  writeReport('lb', md, { problems, gap: true });
 }
 process.exit(0);

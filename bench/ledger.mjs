@@ -23,22 +23,20 @@ import {
   buildOrchestrator,
   fetchJson,
   fmt as format,
-  freePort,
   gitInfo,
   hasWrk,
   installCleanup,
-  machineInfo,
   median as medianOf,
   runLoad,
   runPaced,
   sleep,
   snapshotOrchestrator,
-  startServer,
   startStubBackends,
   tempDir,
 } from './lib/harness.mjs';
-import { factsMarkdown } from './lib/common.mjs';
-import { markdownTable, textTable, writeSection } from './lib/report.mjs';
+import { alternated, benchArgs, factsMarkdown, nonDefaultNote, runFacts, startOrchestrator } from './lib/common.mjs';
+import { postRoute } from './lib/requests.mjs';
+import { markdownTable, textTable, writeReport } from './lib/report.mjs';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const SRC = join(ROOT, 'libs/ledger/src');
@@ -51,22 +49,12 @@ function envInt(name, fallback, min = 1) {
   return value;
 }
 
-const argv = process.argv.slice(2);
-for (const arg of argv) {
-  if (!['--no-build', '--no-write', '--no-route', '--help', '-h'].includes(arg)) {
-    console.error(
-      `ignoring unknown argument ${arg} (usage: node bench/ledger.mjs [--no-build] [--no-write] [--no-route])`,
-    );
-  }
-}
-if (argv.includes('--help') || argv.includes('-h')) {
-  console.log(
-    'usage: node bench/ledger.mjs [--no-build] [--no-write] [--no-route]\n' +
-      'env: BENCH_ROUNDS=3 BENCH_LEDGER_ENTRIES=200000 BENCH_LEDGER_SYNC_ENTRIES=2000 BENCH_LEDGER_DIR=<tmp> ' +
-      'BENCH_DURATION=10 BENCH_CONNECTIONS=64 BENCH_DENY_RATE=1000 BENCH_WARMUP=2 BENCH_TOOL=wrk|autocannon',
-  );
-  process.exit(0);
-}
+const { argv, build, write } = benchArgs(
+  'ledger.mjs',
+  'env: BENCH_ROUNDS=3 BENCH_LEDGER_ENTRIES=200000 BENCH_LEDGER_SYNC_ENTRIES=2000 BENCH_LEDGER_DIR=<tmp> ' +
+    'BENCH_DURATION=10 BENCH_CONNECTIONS=64 BENCH_DENY_RATE=1000 BENCH_WARMUP=2 BENCH_TOOL=wrk|autocannon',
+  { synopsis: '[--no-build] [--no-write] [--no-route]', accept: ['--no-route'] },
+);
 
 const ROUNDS = envInt('BENCH_ROUNDS', 3);
 const ENTRIES = envInt('BENCH_LEDGER_ENTRIES', 200_000);
@@ -77,8 +65,6 @@ const CONNECTIONS = envInt('BENCH_CONNECTIONS', 64);
 const DENY_RATE = envInt('BENCH_DENY_RATE', 1000);
 const WARMUP = envInt('BENCH_WARMUP', 2, 0);
 const TOOL = process.env.BENCH_TOOL || (hasWrk() ? 'wrk' : 'autocannon');
-const BUILD = !argv.includes('--no-build') && process.env.BENCH_BUILD !== '0';
-const WRITE = !argv.includes('--no-write');
 const ROUTE = !argv.includes('--no-route');
 const DEFAULTS = { BENCH_ROUNDS: 3, BENCH_LEDGER_ENTRIES: 200_000, BENCH_DURATION: 10, BENCH_DENY_RATE: 1000 };
 const SETTINGS = {
@@ -87,18 +73,9 @@ const SETTINGS = {
   BENCH_DURATION: DURATION,
   BENCH_DENY_RATE: DENY_RATE,
 };
-installCleanup({ deadlineMs: (600 + ROUNDS * 2 * (DURATION + WARMUP + 10) + (BUILD ? 400 : 0)) * 1000 });
-const startedAt = new Date();
-const machineAtStart = machineInfo();
-const command = [
-  ...Object.entries(process.env)
-    .filter(([key]) => key.startsWith('BENCH_'))
-    .sort()
-    .map(([key, value]) => `${key}=${value}`),
-  'node bench/ledger.mjs',
-  ...argv,
-].join(' ');
-const say = (text) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${text}`);
+installCleanup({ deadlineMs: (600 + ROUNDS * 2 * (DURATION + WARMUP + 10) + (build ? 400 : 0)) * 1000 });
+const facts = runFacts('ledger.mjs', argv);
+const { say } = facts;
 
 function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
@@ -289,37 +266,14 @@ async function main() {
 // ---------------------------------------------------------------------------------------------------------------
 // Part 2: POST /route while denials are written to the ledger
 
-const ALLOWED_BODIES = [];
-for (let i = 0; i < 12; i++) {
-  ALLOWED_BODIES.push({
-    method: 'POST',
-    path: '/route',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      service: 'api',
-      tenant: ['t1', 't2', 'acme', 'globex'][i % 4],
-      scope: 'read',
-      path: `/v1/r${i}`,
-    }),
-  });
-}
+const ALLOWED_BODIES = Array.from({ length: 12 }, (_, i) =>
+  postRoute({ service: 'api', tenant: ['t1', 't2', 'acme', 'globex'][i % 4], scope: 'read', path: `/v1/r${i}` }),
+);
 /** The side stream: a distinct path per request, so every denial is an entry of its own (aggregation is off too). */
 function sideStream(deny) {
-  const requests = [];
-  for (let i = 0; i < 5000; i++) {
-    requests.push({
-      method: 'POST',
-      path: '/route',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        service: 'api',
-        tenant: 'side',
-        scope: 'read',
-        path: deny ? `/internal/bench/${i}` : `/v1/side/${i}`,
-      }),
-    });
-  }
-  return requests;
+  return Array.from({ length: 5000 }, (_, i) =>
+    postRoute({ service: 'api', tenant: 'side', scope: 'read', path: deny ? `/internal/bench/${i}` : `/v1/side/${i}` }),
+  );
 }
 
 async function ledgerHead(origin) {
@@ -337,26 +291,18 @@ async function routePart() {
   let snapshot;
   let server;
   for (let attempt = 1; ; attempt++) {
-    if (BUILD) {
+    if (build) {
       const built = await buildOrchestrator({ log: say });
       if (!built.ok) throw new Error(`orchestrator build failed:\n${built.output.slice(-4000)}`);
     }
     snapshot = snapshotOrchestrator();
-    const port = await freePort();
     try {
-      server = await startServer({
+      server = await startOrchestrator({
+        snapshot,
         name: 'orchestrator',
-        script: snapshot.main,
-        cwd: snapshot.dir,
-        port,
+        work,
+        pools: { api: stubs.urls },
         env: {
-          ORCH_ALLOW_INSECURE: '1',
-          ORCH_PORT: String(port),
-          ORCH_HOST: '127.0.0.1',
-          ORCH_POOL_API: stubs.urls.map((url) => url.replace('http://', '')).join(','),
-          ORCH_IP_BURST: '1000000000',
-          ORCH_IP_BURST_DEGRADED: '1000000000',
-          ORCH_TENANT_BURST: '1000000000',
           ORCH_LEDGER_PATH: ledgerPath,
           ORCH_LEDGER_AGGREGATE_WINDOW: '0ms',
           ORCH_LEDGER_MAX_PER_SECOND: '1000000',
@@ -365,7 +311,7 @@ async function routePart() {
       break;
     } catch (error) {
       snapshot.dispose?.();
-      if (!BUILD || attempt >= 3) throw error;
+      if (!build || attempt >= 3) throw error;
       say(
         `the built orchestrator does not start (a colleague mid-edit?); rebuilding in 60 s:\n${error.message.slice(-1500)}`,
       );
@@ -396,7 +342,7 @@ async function routePart() {
       durationS: WARMUP,
     });
   for (let round = 0; round < ROUNDS; round++) {
-    for (const c of round % 2 === 0 ? cases : [...cases].reverse()) {
+    for (const c of alternated(cases, round)) {
       await sleep(500);
       const seqBefore = await ledgerHead(server.origin);
       const t0 = performance.now();
@@ -481,26 +427,17 @@ async function routePart() {
 
 const libMd = await main();
 const routeMd = ROUTE ? await routePart() : null;
-if (WRITE) {
-  const machine = machineAtStart;
-  const git = gitInfo();
-  const nonDefault = Object.entries(DEFAULTS).filter(([key, value]) => SETTINGS[key] !== value);
+if (write) {
+  // The commit is read at the end of the run, the machine facts at its start.
   const md = [
     '## Audit ledger',
     '',
-    ...factsMarkdown({ command, startedAt, machine, git }, { what: 'load generators' }),
-    ...(nonDefault.length
-      ? [
-          '',
-          `> **Short run, not the default settings** (${nonDefault.map(([k, v]) => `${k}=${SETTINGS[k]} instead of ${v}`).join(', ')}): ` +
-            'figures are indicative only.',
-        ]
-      : []),
+    ...factsMarkdown({ ...facts, git: gitInfo() }, { what: 'load generators' }),
+    ...nonDefaultNote(DEFAULTS, SETTINGS, { title: 'Short run, not the default settings', joiner: '=' }),
     '',
     libMd,
     ...(routeMd === null ? [] : ['', routeMd]),
-  ].join('\n');
-  const file = writeSection('ledger', md);
-  console.log(`wrote the "ledger" section of ${file}`);
+  ];
+  writeReport('ledger', md);
 }
 process.exit(0);

@@ -23,33 +23,48 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import {
   ROOT,
-  cpuMeter,
   envNumber,
   fetchJson,
   fmt,
-  hasWrk,
   installCleanup,
   median,
-  runLoad,
-  sleep,
   startStubBackends,
-  sum,
   tempDir,
   summarizeRounds,
 } from './lib/harness.mjs';
 import {
   benchArgs,
   busyNote,
+  closedLoopSettings,
   factsMarkdown,
+  livePids,
   loadAverage,
+  loadOptionsFor,
+  measuredRun,
   nonDefaultNote,
   orchestratorTrouble,
   pairedRatio,
   prepareOrchestrator,
+  rotated,
+  roundHead,
   runFacts,
+  sendRequest,
   startOrchestrator,
+  startupCheck,
+  stopChecked,
+  warmUp,
 } from './lib/common.mjs';
-import { markdownTable, textTable, writeSection } from './lib/report.mjs';
+import { postRoute, routeBodies } from './lib/requests.mjs';
+import {
+  BUDGET_HEADERS,
+  budgetRows,
+  budgetsMarkdown,
+  markdownTable,
+  passOrMiss,
+  printProblems,
+  textTable,
+  writeReport,
+} from './lib/report.mjs';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Settings
@@ -63,16 +78,8 @@ const DEFAULTS = { microRuns: 5, microN: 10_000, rounds: 4, duration: 3, connect
 const S = {
   microRuns: envNumber('BENCH_MICRO_RUNS', DEFAULTS.microRuns, { min: 1 }),
   microN: envNumber('BENCH_MICRO_N', DEFAULTS.microN, { min: 100 }),
-  rounds: envNumber('BENCH_ROUNDS', DEFAULTS.rounds, { min: 1 }),
-  duration: envNumber('BENCH_DURATION', DEFAULTS.duration, { min: 1 }),
-  connections: envNumber('BENCH_CONNECTIONS', DEFAULTS.connections, { min: 1 }),
-  warmup: envNumber('BENCH_WARMUP', DEFAULTS.warmup, { min: 0 }),
-  tool: process.env.BENCH_TOOL || (hasWrk() ? 'wrk' : 'autocannon'),
+  ...closedLoopSettings(DEFAULTS),
 };
-if (!['wrk', 'autocannon'].includes(S.tool)) {
-  console.error(`BENCH_TOOL=${S.tool}: expected wrk or autocannon`);
-  process.exit(2);
-}
 const BUDGET = { cached: 0.9, uncached: 0.5 };
 const BUNDLE_REL = 'policies/build/policy.tar.gz';
 const RULES_REL = 'policies/shieldx/rules/data.json';
@@ -103,20 +110,7 @@ const TARGETS = [
     env: { ORCH_OPA_POLICY_PATH: BUNDLE, ORCH_OPA_ENFORCE: '1', ORCH_OPA_CACHE_MAX: '0' },
   },
 ];
-const snapshot = await prepareOrchestrator({
-  build,
-  say,
-  check: async (s) => {
-    const probe = await startOrchestrator({
-      snapshot: s,
-      name: 'orchestrator (start-up check)',
-      work,
-      pools,
-      env: TARGETS[1].env,
-    });
-    await probe.stop();
-  },
-});
+const snapshot = await prepareOrchestrator({ build, say, check: startupCheck({ work, pools, env: TARGETS[1].env }) });
 const policy = await import(pathToFileURL(join(snapshot.dir, 'dist/orchestrator/libs/policy/src/index.js')).href);
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -286,29 +280,7 @@ if (evalErrors.length) {
 // ---------------------------------------------------------------------------------------------------------------
 // Part 2: POST /route with and without OPA, with and without the cache (rounds interleaved)
 
-const BODY_TENANTS = ['t1', 't2', 'acme', 'globex'];
-const BODY_SCOPES = ['read', 'write'];
-const BODY_PATHS = {
-  api: ['/v1/items', '/v1/items/42'],
-  search: ['/q', '/suggest'],
-  static: ['/assets/app.js', '/index.html'],
-};
-const BODIES = [];
-for (let i = 0; i < 12; i++) {
-  const service = SERVICES[i % 3];
-  BODIES.push({
-    service,
-    tenant: BODY_TENANTS[i % 4],
-    scope: BODY_SCOPES[(i >> 2) % 2],
-    path: BODY_PATHS[service][(i >> 1) % 2],
-  });
-}
-const REQUESTS = BODIES.map((body) => ({
-  method: 'POST',
-  path: '/route',
-  headers: { 'content-type': 'application/json' },
-  body: JSON.stringify(body),
-}));
+const REQUESTS = routeBodies().map(postRoute);
 
 for (const target of TARGETS) {
   target.server = await startOrchestrator({
@@ -323,11 +295,7 @@ for (const target of TARGETS) {
   const seen = { cached: 0, policy: new Set() };
   for (let pass = 0; pass < 2; pass++) {
     for (const r of REQUESTS) {
-      const answer = await fetchJson(target.server.origin + r.path, {
-        method: 'POST',
-        headers: r.headers,
-        body: r.body,
-      });
+      const answer = await sendRequest(target.server.origin, r);
       if (answer.status !== 200)
         throw new Error(`${target.label}: POST /route ${r.body} → ${answer.status} ${answer.body.slice(0, 300)}`);
       if (pass === 1 && answer.json.cached) seen.cached++;
@@ -352,39 +320,26 @@ for (const target of TARGETS) {
   );
 }
 
-const serverPids = () => TARGETS.filter((t) => t.server?.alive()).map((t) => t.server.pid);
-function checkAlive(target, during) {
-  if (!target.server.alive())
-    throw new Error(`${target.label} died during ${during}:\n${target.server.stderrTail().slice(-3000)}`);
-}
-const loadOptions = (target, durationS) => ({
-  origin: target.server.origin,
-  requests: REQUESTS,
-  connections: S.connections,
-  durationS,
-});
+const serverPids = () => livePids(TARGETS);
+const loadOptions = loadOptionsFor(REQUESTS, S.connections);
 
-if (S.warmup > 0) {
-  for (const target of TARGETS) {
-    await runLoad(S.tool, loadOptions(target, S.warmup));
-    checkAlive(target, 'warm-up');
-  }
-  say(`warmed up (${S.warmup} s each)`);
-}
+await warmUp({ targets: TARGETS, tool: S.tool, seconds: S.warmup, loadOptions, say });
 for (const target of TARGETS) target.cacheBefore = (await fetchJson(`${target.server.origin}/policy`)).json?.cache;
 
 for (let round = 0; round < S.rounds; round++) {
-  const order = TARGETS.map((_, i) => TARGETS[(i + round) % TARGETS.length]);
-  for (const target of order) {
-    await sleep(500);
-    const meter = cpuMeter(serverPids());
-    const result = await runLoad(S.tool, loadOptions(target, S.duration));
-    result.cpu = meter();
-    checkAlive(target, `round ${round + 1}`);
+  for (const target of rotated(TARGETS, round)) {
+    const result = await measuredRun({
+      tool: S.tool,
+      target,
+      loadOptions,
+      durationS: S.duration,
+      pids: serverPids(),
+      during: `round ${round + 1}`,
+    });
     target.rounds.push(result);
     say(
-      `round ${round + 1}/${S.rounds} ${target.label.padEnd(46)} ${fmt.int(result.rps).padStart(7)} req/s  ` +
-        `p50 ${fmt.ms(result.p50)} ms  p99 ${fmt.ms(result.p99)} ms  errors ${result.errors}  timeouts ${result.timeouts}  ` +
+      roundHead(round, S.rounds, target.label, 46, result) +
+        `errors ${result.errors}  timeouts ${result.timeouts}  ` +
         `non-2xx ${result.non2xx}  other processes ${fmt.cores(result.cpu.othersCores)}`,
     );
   }
@@ -421,12 +376,7 @@ for (const target of TARGETS) {
   target.summary.ratio = target.summary.rps / baseSummary.rps;
   target.summary.ratioPaired = pairedRatio(target.summary.perRound, baseSummary.perRound);
 }
-for (const target of TARGETS) {
-  const { code, signal } = await target.server.stop();
-  if (!['SIGTERM', null].includes(signal) || ![0, null, 143].includes(code)) {
-    problems.push(`${target.label} exit on SIGTERM: code ${code}, signal ${signal}`);
-  }
-}
+for (const target of TARGETS) await stopChecked(target.server, target.label, problems);
 await stubs.close();
 snapshot.dispose();
 
@@ -434,17 +384,16 @@ snapshot.dispose();
 // Report
 
 const byKey = Object.fromEntries(TARGETS.map((t) => [t.key, t.summary]));
-const verdict = (ok) => (ok ? 'pass' : 'miss');
 const verdicts = [
   {
     budget: `/route with OPA and the cache ≥ ${BUDGET.cached} × /route without OPA`,
     measured: `${fmt.ratio(byKey.cached.ratio)} (paired by round ${fmt.ratio(byKey.cached.ratioPaired)})`,
-    result: verdict(byKey.cached.ratio >= BUDGET.cached),
+    result: passOrMiss(byKey.cached.ratio >= BUDGET.cached),
   },
   {
     budget: `/route with OPA, cache off ≥ ${BUDGET.uncached} × /route without OPA`,
     measured: `${fmt.ratio(byKey.uncached.ratio)} (paired by round ${fmt.ratio(byKey.uncached.ratioPaired)})`,
-    result: verdict(byKey.uncached.ratio >= BUDGET.uncached),
+    result: passOrMiss(byKey.uncached.ratio >= BUDGET.uncached),
   },
 ];
 const microHeaders = ['engine', 'inputs', 'decisions/s', 'µs each', 'per second by run'];
@@ -479,8 +428,6 @@ const routeRows = TARGETS.map((t) => [
   t.summary.perRound.map((v) => fmt.int(v)).join(' / '),
   fmt.cores(t.summary.others),
 ]);
-const verdictHeaders = ['budget', 'measured', 'verdict'];
-const verdictRows = verdicts.map((v) => [v.budget, v.measured, v.result]);
 const othersAll = median(TARGETS.flatMap((t) => t.rounds.map((r) => r.cpu.othersCores)));
 
 log('');
@@ -491,13 +438,9 @@ log(
 );
 log(textTable(routeHeaders, routeRows));
 log('');
-log(textTable(verdictHeaders, verdictRows, 'lll'));
+log(textTable(BUDGET_HEADERS, budgetRows(verdicts), 'lll'));
 log(`load average at the end: ${loadAverage()}`);
-if (problems.length) {
-  log('');
-  log('Problems seen:');
-  for (const problem of problems) log(`- ${problem}`);
-}
+printProblems(problems);
 
 if (write) {
   const md = [];
@@ -549,18 +492,7 @@ if (write) {
       'hit (12 misses per 2 s TTL); with it off every request evaluates the wasm policy. "Decision cache in the ' +
       'rounds": hits and misses counted by `GET /policy` over the measured rounds. Rounds rotate the order.',
   );
-  md.push('');
-  md.push('### Budgets');
-  md.push('');
-  md.push(markdownTable(verdictHeaders, verdictRows, 'lll'));
-  if (problems.length) {
-    md.push('');
-    md.push('### Problems seen in this run');
-    md.push('');
-    for (const problem of problems) md.push(`- ${problem.replace(/\n/g, ' ')}`);
-  }
-  const file = writeSection('policy', md.join('\n'));
-  log('');
-  log(`wrote the "policy" section of ${file}`);
+  md.push(...budgetsMarkdown(verdicts));
+  writeReport('policy', md, { problems, gap: true });
 }
 process.exit(0);

@@ -17,19 +17,15 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   ROOT,
-  cpuMeter,
   envNumber,
   fetchJson,
   fmt,
   freePort,
-  hasWrk,
   installCleanup,
   median,
   onAbort,
   rssMB,
-  runLoad,
   sleep,
-  startServer,
   sum,
   tempDir,
   summarizeRounds,
@@ -37,17 +33,37 @@ import {
 import {
   benchArgs,
   busyNote,
+  closedLoopSettings,
   factsMarkdown,
+  livePids,
   loadAverage,
+  loadOptionsFor,
+  measuredRun,
   nonDefaultNote,
   orchestratorTrouble,
   pairedRatio,
   prepareOrchestrator,
+  rotated,
+  roundHead,
   runFacts,
   startHttpBackends,
+  startLoopbackScript,
   startOrchestrator,
+  startupCheck,
+  stopChecked,
+  warmUp,
 } from './lib/common.mjs';
-import { markdownTable, textTable, writeSection } from './lib/report.mjs';
+import {
+  BUDGET_HEADERS,
+  budgetRows,
+  budgetsMarkdown,
+  closedLoopMarkdown,
+  closedLoopText,
+  passOrMiss,
+  printProblems,
+  textTable,
+  writeReport,
+} from './lib/report.mjs';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Settings
@@ -59,18 +75,10 @@ const { argv, build, write } = benchArgs(
 );
 const DEFAULTS = { rounds: 3, duration: 4, connections: 64, warmup: 2, backends: 3 };
 const S = {
-  rounds: envNumber('BENCH_ROUNDS', DEFAULTS.rounds, { min: 1 }),
-  duration: envNumber('BENCH_DURATION', DEFAULTS.duration, { min: 1 }),
-  connections: envNumber('BENCH_CONNECTIONS', DEFAULTS.connections, { min: 1 }),
-  warmup: envNumber('BENCH_WARMUP', DEFAULTS.warmup, { min: 0 }),
+  ...closedLoopSettings(DEFAULTS),
   backends: envNumber('BENCH_BACKENDS', DEFAULTS.backends, { min: 1 }),
-  tool: process.env.BENCH_TOOL || (hasWrk() ? 'wrk' : 'autocannon'),
   nginx: process.env.BENCH_NGINX || '/usr/sbin/nginx',
 };
-if (!['wrk', 'autocannon'].includes(S.tool)) {
-  console.error(`BENCH_TOOL=${S.tool}: expected wrk or autocannon`);
-  process.exit(2);
-}
 const BUDGET = { vsHttpProxy: 1.2, vsNginx: 0.5 };
 const TARGET_COUNT = 4;
 const expectedS = 30 + TARGET_COUNT * (S.warmup + 1) + S.rounds * TARGET_COUNT * (S.duration + 1.5);
@@ -222,28 +230,18 @@ const TARGETS = [
   {
     key: 'httpProxy',
     label: `@fastify/http-proxy ${httpProxyVersion} (bare Fastify 5)`,
-    start: async () => {
-      const port = await freePort();
-      return startServer({
+    start: () =>
+      startLoopbackScript({
         name: '@fastify/http-proxy',
-        script: join(ROOT, 'bench/baseline-http-proxy.mjs'),
-        port,
-        env: { PORT: String(port), HOST: '127.0.0.1', UPSTREAMS: backendUrls.join(',') },
-      });
-    },
+        script: 'bench/baseline-http-proxy.mjs',
+        env: { UPSTREAMS: backendUrls.join(',') },
+      }),
   },
   { key: 'nginx', label: `nginx ${nginxVersion} (1 worker)`, start: startNginx },
 ];
 const byKey = Object.fromEntries(TARGETS.map((t) => [t.key, t]));
 
-snapshot = await prepareOrchestrator({
-  build,
-  say,
-  check: async (s) => {
-    const probe = await startOrchestrator({ snapshot: s, name: 'orchestrator (start-up check)', work, pools });
-    await probe.stop();
-  },
-});
+snapshot = await prepareOrchestrator({ build, say, check: startupCheck({ work, pools }) });
 
 /** One request per variant: 200 from one of our backends. */
 async function sanityCheck(target) {
@@ -270,48 +268,31 @@ for (const target of TARGETS) {
   );
 }
 
-const serverPids = () => [
-  ...TARGETS.filter((t) => t.server?.alive()).map((t) => t.server.pid),
-  ...backends.map((b) => b.server.pid),
-];
-function checkAlive(target, during) {
-  if (!target.server.alive()) {
-    throw new Error(`${target.label} died during ${during}:\n${target.server.stderrTail().slice(-3000)}`);
-  }
-}
-const loadOptions = (target, durationS) => ({
-  origin: target.server.origin,
-  requests: REQUESTS,
-  connections: S.connections,
-  durationS,
-});
+const serverPids = () => [...livePids(TARGETS), ...backends.map((b) => b.server.pid)];
+const loadOptions = loadOptionsFor(REQUESTS, S.connections);
 
-if (S.warmup > 0) {
-  for (const target of TARGETS) {
-    await runLoad(S.tool, loadOptions(target, S.warmup));
-    checkAlive(target, 'warm-up');
-  }
-  say(`warmed up (${S.warmup} s each)`);
-}
+await warmUp({ targets: TARGETS, tool: S.tool, seconds: S.warmup, loadOptions, say });
 
 // ---------------------------------------------------------------------------------------------------------------
 // Closed-loop rounds, interleaved (the order rotates every round).
 
 for (let round = 0; round < S.rounds; round++) {
-  const order = TARGETS.map((_, i) => TARGETS[(i + round) % TARGETS.length]);
-  for (const target of order) {
+  for (const target of rotated(TARGETS, round)) {
     await Promise.all(backends.map((b) => b.stats({ reset: true })));
-    await sleep(500);
-    const meter = cpuMeter(serverPids());
-    const result = await runLoad(S.tool, loadOptions(target, S.duration));
-    result.cpu = meter();
-    checkAlive(target, `round ${round + 1}`);
+    const result = await measuredRun({
+      tool: S.tool,
+      target,
+      loadOptions,
+      durationS: S.duration,
+      pids: serverPids(),
+      during: `round ${round + 1}`,
+    });
     result.rss = rssMB(target.server.pid);
     result.backendCounts = await Promise.all(backends.map((b) => b.stats()));
     target.rounds.push(result);
     say(
-      `round ${round + 1}/${S.rounds} ${target.label.padEnd(48)} ${fmt.int(result.rps).padStart(7)} req/s  ` +
-        `p50 ${fmt.ms(result.p50)} ms  p99 ${fmt.ms(result.p99)} ms  errors ${result.errors}  timeouts ${result.timeouts}  ` +
+      roundHead(round, S.rounds, target.label, 48, result) +
+        `errors ${result.errors}  timeouts ${result.timeouts}  ` +
         `non-2xx ${result.non2xx}  backends ${result.backendCounts.map((c) => fmt.int(c)).join('/')}  ` +
         `other processes ${fmt.cores(result.cpu.othersCores)}`,
     );
@@ -375,10 +356,8 @@ for (const target of TARGETS) {
   if (stderr) problems.push(`${target.label} wrote to stderr / its error log: ${stderr.slice(-500)}`);
 }
 for (const target of TARGETS) {
-  const { code, signal } = await target.server.stop();
-  if (target.key !== 'nginx' && (!['SIGTERM', null].includes(signal) || ![0, null, 143].includes(code))) {
-    problems.push(`${target.label} exit on SIGTERM: code ${code}, signal ${signal}`);
-  }
+  if (target.key === 'nginx') await target.server.stop();
+  else await stopChecked(target.server, target.label, problems);
 }
 for (const backend of backends) await backend.stop();
 snapshot.dispose();
@@ -388,21 +367,20 @@ snapshot.dispose();
 
 const orch = byKey.orch.summary;
 const orchWarn = byKey.orchWarn.summary;
-const verdict = (ok) => (ok ? 'pass' : 'miss');
 const verdicts = [
   {
     budget: `orchestrator req/s ≥ ${BUDGET.vsHttpProxy} × @fastify/http-proxy`,
     measured:
       `${fmt.ratio(orch.vsHttpProxy)} (defaults; paired by round ${fmt.ratio(orch.vsHttpProxyPaired)}); ` +
       `${fmt.ratio(orchWarn.vsHttpProxy)} (log level warn)`,
-    result: verdict(orch.vsHttpProxy >= BUDGET.vsHttpProxy),
+    result: passOrMiss(orch.vsHttpProxy >= BUDGET.vsHttpProxy),
   },
   {
     budget: `orchestrator req/s ≥ ${BUDGET.vsNginx} × nginx`,
     measured:
       `${fmt.ratio(orch.vsNginx)} (defaults; paired by round ${fmt.ratio(orch.vsNginxPaired)}); ` +
       `${fmt.ratio(orchWarn.vsNginx)} (log level warn)`,
-    result: verdict(orch.vsNginx >= BUDGET.vsNginx),
+    result: passOrMiss(orch.vsNginx >= BUDGET.vsNginx),
   },
 ];
 const headers = [
@@ -433,23 +411,16 @@ const rows = TARGETS.map((t) => [
   t.summary.split.map((v) => v.toFixed(0)).join(' / '),
   fmt.cores(t.summary.others),
 ]);
-const verdictHeaders = ['budget', 'measured', 'verdict'];
-const verdictRows = verdicts.map((v) => [v.budget, v.measured, v.result]);
 const othersAll = median(TARGETS.flatMap((t) => t.rounds.map((r) => r.cpu.othersCores)));
 
 log('');
-log(`Closed loop: median of ${S.rounds} round(s) of ${S.duration} s, ${S.connections} connections, ${S.tool}`);
-log(textTable(headers, rows));
+log(closedLoopText(S, headers, rows));
 log('');
-log(textTable(verdictHeaders, verdictRows, 'lll'));
+log(textTable(BUDGET_HEADERS, budgetRows(verdicts), 'lll'));
 for (const target of TARGETS.filter((t) => t.health))
   log(`GET /health after the load, ${target.label}: ${target.health}`);
 log(`load average at the end: ${loadAverage()}`);
-if (problems.length) {
-  log('');
-  log('Problems seen:');
-  for (const problem of problems) log(`- ${problem}`);
-}
+printProblems(problems);
 
 if (write) {
   const md = [];
@@ -478,13 +449,7 @@ if (write) {
       '`/v1/items`, `/v1/items/42`, `/v1/orders?page=2`; `x-tenant` t1/t2/acme/globex; `x-scope` read/write). Each ' +
       'round measures the four one after the other, the order rotating every round.',
   );
-  md.push('');
-  md.push(
-    `### Closed loop (${S.tool}, ${S.connections} connections): medians of ${S.rounds} round(s) of ${S.duration} s`,
-  );
-  md.push('');
-  md.push(markdownTable(headers, rows));
-  md.push('');
+  md.push(...closedLoopMarkdown(S, headers, rows));
   md.push(
     'Ratios are of the medians; the budget line also gives the median of the per-round ratios (each round measures ' +
       'the targets within seconds of each other). Errors (socket errors and timeouts) and non-2xx are totals over ' +
@@ -492,18 +457,7 @@ if (write) {
       'probes excluded). "Other processes": CPU cores used by everything outside this benchmark (its servers, ' +
       'backends and load generator) during the round, median.',
   );
-  md.push('');
-  md.push('### Budgets');
-  md.push('');
-  md.push(markdownTable(verdictHeaders, verdictRows, 'lll'));
-  if (problems.length) {
-    md.push('');
-    md.push('### Problems seen in this run');
-    md.push('');
-    for (const problem of problems) md.push(`- ${problem.replace(/\n/g, ' ')}`);
-  }
-  const file = writeSection('proxy', md.join('\n'));
-  log('');
-  log(`wrote the "proxy" section of ${file}`);
+  md.push(...budgetsMarkdown(verdicts));
+  writeReport('proxy', md, { problems, gap: true });
 }
 process.exit(0);

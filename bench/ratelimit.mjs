@@ -12,99 +12,71 @@
 //
 // Budget (issue 6): the Redis limiter costs at most 25 % of /route throughput, i.e. Redis/in-process req/s ≥ 0.75.
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { join } from 'node:path';
 import {
-  buildOrchestrator,
+  cpuSeconds as processCpuSeconds,
   envNumber,
   fetchJson,
   fmt,
   freePort,
-  gitInfo,
-  hasWrk,
   installCleanup,
-  machineInfo,
   median,
   onAbort,
   rssMB,
   runLoad,
   runPaced,
   sleep,
-  snapshotOrchestrator,
-  startServer,
   startStubBackends,
   sum,
   tempDir,
   summarizeRounds,
 } from './lib/harness.mjs';
-import { factsMarkdown } from './lib/common.mjs';
-import { markdownTable, textTable, writeSection } from './lib/report.mjs';
+import {
+  alternated,
+  benchArgs,
+  checkAlive,
+  closedLoopSettings,
+  factsMarkdown,
+  loadOptionsFor,
+  nonDefaultNote,
+  prepareOrchestrator,
+  roundHead,
+  runFacts,
+  sendRequest,
+  startOrchestrator,
+  stopChecked,
+  warmUp,
+} from './lib/common.mjs';
+import { numberedRouteRequests } from './lib/requests.mjs';
+import { closedLoopMarkdown, closedLoopText, markdownTable, textTable, writeReport } from './lib/report.mjs';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Settings
 
-const argv = process.argv.slice(2);
-for (const arg of argv) {
-  if (!['--no-build', '--no-write', '--help', '-h', '--profile'].includes(arg)) {
-    console.error(`ignoring unknown argument ${arg} (usage: node bench/ratelimit.mjs [--no-build] [--no-write])`);
-  }
-}
-if (argv.includes('--help') || argv.includes('-h')) {
-  console.log(
-    'usage: node bench/ratelimit.mjs [--no-build] [--no-write]\n' +
-      'env: BENCH_ROUNDS=3 BENCH_DURATION=10 BENCH_CONNECTIONS=64 BENCH_WARMUP=3 BENCH_RATE=2000 ' +
-      'BENCH_RATE_DURATION=10 BENCH_TOOL=wrk|autocannon',
-  );
-  process.exit(0);
-}
+// `--profile` is accepted (bench/run-all.mjs passes it to every script) but does nothing here.
+const { argv, build, write } = benchArgs(
+  'ratelimit.mjs',
+  'env: BENCH_ROUNDS=3 BENCH_DURATION=10 BENCH_CONNECTIONS=64 BENCH_WARMUP=3 BENCH_RATE=2000 ' +
+    'BENCH_RATE_DURATION=10 BENCH_TOOL=wrk|autocannon',
+  { accept: ['--profile'] },
+);
 
 const DEFAULTS = { rounds: 3, duration: 10, connections: 64, warmup: 3, rate: 2000, rateDuration: 10 };
 const S = {
-  rounds: envNumber('BENCH_ROUNDS', DEFAULTS.rounds, { min: 1 }),
-  duration: envNumber('BENCH_DURATION', DEFAULTS.duration, { min: 1 }),
-  connections: envNumber('BENCH_CONNECTIONS', DEFAULTS.connections, { min: 1 }),
-  warmup: envNumber('BENCH_WARMUP', DEFAULTS.warmup, { min: 0 }),
+  ...closedLoopSettings(DEFAULTS),
   rate: envNumber('BENCH_RATE', DEFAULTS.rate, { min: 1 }),
   rateDuration: envNumber('BENCH_RATE_DURATION', DEFAULTS.rateDuration, { min: 1 }),
-  tool: process.env.BENCH_TOOL || (hasWrk() ? 'wrk' : 'autocannon'),
-  build: !argv.includes('--no-build') && process.env.BENCH_BUILD !== '0',
-  write: !argv.includes('--no-write'),
 };
-if (!['wrk', 'autocannon'].includes(S.tool)) {
-  console.error(`BENCH_TOOL=${S.tool}: expected wrk or autocannon`);
-  process.exit(2);
-}
 const BUDGET_RATIO = 0.75;
 const RATE_WARMUP = 2;
 const expectedS = 15 + 2 * (S.warmup + 1) + S.rounds * 2 * (S.duration + 1) + 2 * (RATE_WARMUP + S.rateDuration + 3);
-installCleanup({ deadlineMs: (2 * expectedS + 120 + (S.build ? 400 : 0)) * 1000 });
+installCleanup({ deadlineMs: (2 * expectedS + 120 + (build ? 400 : 0)) * 1000 });
 
 // Requests rotate over services and tenants (as bench/route.mjs does); the client IP is always 127.0.0.1.
-const SERVICES = ['api', 'search', 'static'];
-const TENANTS = ['t1', 't2', 'acme', 'globex'];
-const REQUESTS = [];
-for (let i = 0; i < 12; i++) {
-  const service = SERVICES[i % 3];
-  REQUESTS.push({
-    method: 'POST',
-    path: '/route',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ service, tenant: TENANTS[i % 4], scope: i % 2 ? 'write' : 'read', path: `/v1/r${i}` }),
-  });
-}
+const REQUESTS = numberedRouteRequests();
 
-const log = (...parts) => console.log(...parts);
-const say = (text) => log(`[${new Date().toISOString().slice(11, 19)}] ${text}`);
-const machine = machineInfo();
-const git = gitInfo();
-const startedAt = new Date();
-const benchEnv = Object.entries(process.env)
-  .filter(([key]) => key.startsWith('BENCH_'))
-  .sort()
-  .map(([key, value]) => `${key}=${value}`);
-const command = [...benchEnv, 'node bench/ratelimit.mjs', ...argv].join(' ');
-const nonDefault = Object.entries(DEFAULTS).filter(([key, value]) => S[key] !== value);
+const facts = runFacts('ratelimit.mjs', argv);
+const { log, say, machine, command } = facts;
 
 // ---------------------------------------------------------------------------------------------------------------
 // redis-server
@@ -112,15 +84,7 @@ const nonDefault = Object.entries(DEFAULTS).filter(([key, value]) => S[key] !== 
 const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
 
 /** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat; null when unreadable. */
-function cpuSeconds(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return null;
-  }
-}
+const cpuSeconds = (pid) => processCpuSeconds(pid, { clockTicks: CLOCK_TICKS, unreadable: null });
 
 /** Sends one inline command to Redis and returns the raw reply text. */
 function redisCommand(port, line) {
@@ -187,19 +151,11 @@ say(
   `${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, load average ${machine.loadavg.join(' ')}; ` +
     `${S.rounds} round(s) × ${S.duration} s at ${S.connections} connections (${S.tool})`,
 );
-if (S.build) {
-  const built = await buildOrchestrator({ log: say });
-  if (!built.ok) {
-    console.error(`orchestrator build failed; no figures written:\n${built.output.slice(-4000)}`);
-    process.exit(1);
-  }
-}
-const snapshot = snapshotOrchestrator();
+const snapshot = await prepareOrchestrator({ build, say });
 const redis = await startRedisServer();
 say(`redis-server ${redis.version} on ${redis.url} (pid ${redis.pid})`);
 const stubs = await startStubBackends(7);
 const pools = { api: stubs.urls.slice(0, 3), search: stubs.urls.slice(3, 5), static: stubs.urls.slice(5, 7) };
-const hostPort = (urls) => urls.map((url) => url.replace('http://', '')).join(',');
 const work = tempDir('shieldx-bench-ratelimit-');
 
 const TARGETS = [
@@ -208,32 +164,15 @@ const TARGETS = [
 ];
 
 for (const target of TARGETS) {
-  const port = await freePort();
-  target.server = await startServer({
+  target.server = await startOrchestrator({
+    snapshot,
     name: `orchestrator (${target.key})`,
-    script: snapshot.main,
-    cwd: snapshot.dir,
-    port,
-    env: {
-      ORCH_ALLOW_INSECURE: '1',
-      ORCH_PORT: String(port),
-      ORCH_HOST: '127.0.0.1',
-      ORCH_POOL_API: hostPort(pools.api),
-      ORCH_POOL_SEARCH: hostPort(pools.search),
-      ORCH_POOL_STATIC: hostPort(pools.static),
-      ORCH_IP_BURST: '1000000000',
-      ORCH_IP_BURST_DEGRADED: '1000000000',
-      ORCH_TENANT_BURST: '1000000000',
-      ORCH_LEDGER_PATH: join(work, `ledger-${port}.jsonl`),
-      ...target.env,
-    },
+    work,
+    pools,
+    env: target.env,
   });
   for (const r of REQUESTS) {
-    const answer = await fetchJson(target.server.origin + r.path, {
-      method: r.method,
-      headers: r.headers,
-      body: r.body,
-    });
+    const answer = await sendRequest(target.server.origin, r);
     if (answer.status !== 200) {
       throw new Error(`${target.label}: POST /route ${r.body} → ${answer.status} ${answer.body.slice(0, 300)}`);
     }
@@ -251,33 +190,16 @@ if (byKey('redis').redisUp !== '1' || !keys.includes('shieldx:rl:ip:127.0.0.1'))
 function byKey(key) {
   return TARGETS.find((t) => t.key === key);
 }
-function checkAlive(target, during) {
-  if (!target.server.alive()) {
-    throw new Error(`${target.label} died during ${during}:\n${target.server.stderrTail().slice(-3000)}`);
-  }
-}
-const loadOptions = (target, durationS) => ({
-  origin: target.server.origin,
-  requests: REQUESTS,
-  connections: S.connections,
-  durationS,
-});
+const loadOptions = loadOptionsFor(REQUESTS, S.connections);
 
-if (S.warmup > 0) {
-  for (const target of TARGETS) {
-    await runLoad(S.tool, loadOptions(target, S.warmup));
-    checkAlive(target, 'warm-up');
-  }
-  say(`warmed up (${S.warmup} s each)`);
-}
+await warmUp({ targets: TARGETS, tool: S.tool, seconds: S.warmup, loadOptions, say });
 
 // ---------------------------------------------------------------------------------------------------------------
 // Closed-loop rounds, interleaved; CPU of the orchestrator and of redis-server measured over each round.
 
 const redisCommandsBefore = await redisCommand(redis.port, 'INFO commandstats');
 for (let round = 0; round < S.rounds; round++) {
-  const order = round % 2 === 0 ? TARGETS : [...TARGETS].reverse();
-  for (const target of order) {
+  for (const target of alternated(TARGETS, round)) {
     await sleep(500);
     const cpu0 = cpuSeconds(target.server.pid);
     const redisCpu0 = cpuSeconds(redis.pid);
@@ -288,8 +210,8 @@ for (let round = 0; round < S.rounds; round++) {
     result.rss = rssMB(target.server.pid);
     target.rounds.push(result);
     say(
-      `round ${round + 1}/${S.rounds} ${target.label.padEnd(34)} ${fmt.int(result.rps).padStart(7)} req/s  ` +
-        `p50 ${fmt.ms(result.p50)} ms  p99 ${fmt.ms(result.p99)} ms  orchestrator CPU ${fmt.pct(100 * result.cpu)}  ` +
+      roundHead(round, S.rounds, target.label, 34, result) +
+        `orchestrator CPU ${fmt.pct(100 * result.cpu)}  ` +
         `redis CPU ${fmt.pct(100 * result.redisCpu)}  errors ${result.errors + result.timeouts}  non-2xx ${result.non2xx}`,
     );
   }
@@ -344,10 +266,7 @@ for (const target of TARGETS) {
   const metrics = await fetchJson(`${target.server.origin}/metrics`);
   const denied = [...metrics.body.matchAll(/^orchestrator_ratelimit_denied_total\{[^}]*\} (\d+)/gm)];
   if (denied.some((match) => Number(match[1]) > 0)) problems.push(`${target.label}: some requests were rate limited`);
-  const { code, signal } = await target.server.stop();
-  if (!['SIGTERM', null].includes(signal) || ![0, null, 143].includes(code)) {
-    problems.push(`${target.label} exit on SIGTERM: code ${code}, signal ${signal}`);
-  }
+  await stopChecked(target.server, target.label, problems);
 }
 await redis.stop();
 await stubs.close();
@@ -394,8 +313,7 @@ const rateRows = TARGETS.map((t) => [
 const verdict = ratio >= BUDGET_RATIO ? 'pass' : 'miss';
 
 log('');
-log(`Closed loop: median of ${S.rounds} round(s) of ${S.duration} s, ${S.connections} connections, ${S.tool}`);
-log(textTable(headers, rows));
+log(closedLoopText(S, headers, rows));
 log('');
 log(`Fixed rate ${fmt.int(S.rate)} req/s for ${S.rateDuration} s:`);
 log(textTable(rateHeaders, rateRows));
@@ -406,23 +324,14 @@ log(
 );
 for (const problem of problems) log(`problem: ${problem}`);
 
-if (S.write) {
+if (write) {
   const md = [];
   md.push('## Rate limiting: in-process vs Redis token buckets on `POST /route`');
   md.push('');
   md.push(
-    ...factsMarkdown(
-      { command, startedAt, machine, git },
-      { what: 'load generator and redis-server', versions: `; redis-server ${redis.version}` },
-    ),
+    ...factsMarkdown(facts, { what: 'load generator and redis-server', versions: `; redis-server ${redis.version}` }),
   );
-  if (nonDefault.length) {
-    md.push('');
-    md.push(
-      `> **Short run, not the default settings** (${nonDefault.map(([k, v]) => `${k} ${S[k]} instead of ${v}`).join(', ')}): ` +
-        'figures are indicative only.',
-    );
-  }
+  md.push(...nonDefaultNote(DEFAULTS, S, { title: 'Short run, not the default settings' }));
   md.push('');
   md.push(
     'Setup: the built orchestrator twice, same settings (defaults, log level info to /dev/null, three pools of stub ' +
@@ -433,13 +342,7 @@ if (S.write) {
       'refused IPs are still refused before the body, from a local memory of the refusal), over the shared ioredis ' +
       'connection with auto-pipelining, so concurrent requests share writes and reads. Rounds alternate between the two.',
   );
-  md.push('');
-  md.push(
-    `### Closed loop (${S.tool}, ${S.connections} connections): medians of ${S.rounds} round(s) of ${S.duration} s`,
-  );
-  md.push('');
-  md.push(markdownTable(headers, rows));
-  md.push('');
+  md.push(...closedLoopMarkdown(S, headers, rows));
   md.push(
     'CPU is the share of one core used by the process during the round (/proc utime + stime). ' +
       `Redis ran ${fmt.int(scriptCalls)} scripts for ${fmt.int(redisRequests)} requests in the Redis rounds ` +
@@ -459,13 +362,6 @@ if (S.write) {
       'lll',
     ),
   );
-  if (problems.length) {
-    md.push('');
-    md.push('### Problems seen in this run');
-    md.push('');
-    for (const problem of problems) md.push(`- ${problem.replace(/\n/g, ' ')}`);
-  }
-  const file = writeSection('ratelimit', md.join('\n'));
-  log(`wrote the "ratelimit" section of ${file}`);
+  writeReport('ratelimit', md, { problems });
 }
 process.exit(0);

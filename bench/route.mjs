@@ -14,19 +14,13 @@ import { copyFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import {
-  ROOT,
-  buildOrchestrator,
   captureProfile,
   CPU_PROFILER,
   cpuMeter,
   envNumber,
   fetchJson,
   fmt,
-  freePort,
-  gitInfo,
-  hasWrk,
   installCleanup,
-  machineInfo,
   median,
   peakRssMB,
   rssMB,
@@ -34,56 +28,63 @@ import {
   runLoad,
   runPaced,
   sleep,
-  snapshotOrchestrator,
-  startServer,
   startStubBackends,
   summarizeProfile,
-  sum,
-  tail,
   tempDir,
   summarizeRounds,
 } from './lib/harness.mjs';
-import { markdownTable, textTable, writeSection } from './lib/report.mjs';
+import {
+  benchArgs,
+  checkAlive,
+  closedLoopSettings,
+  livePids,
+  loadAverage,
+  loadOptionsFor,
+  measuredRun,
+  nonDefaultNote,
+  prepareOrchestrator,
+  rotated,
+  roundHead,
+  runFacts,
+  sendRequest,
+  startLoopbackScript,
+  startOrchestrator,
+  startupCheck,
+  stopChecked,
+  warmUp,
+} from './lib/common.mjs';
+import { postRoute, routeBodies } from './lib/requests.mjs';
+import {
+  BUDGET_HEADERS,
+  budgetRows,
+  budgetsMarkdown,
+  closedLoopMarkdown,
+  closedLoopText,
+  markdownTable,
+  passOrMiss,
+  printProblems,
+  textTable,
+  writeReport,
+} from './lib/report.mjs';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Settings
 
-const argv = process.argv.slice(2);
-for (const arg of argv) {
-  if (!['--profile', '--no-build', '--no-write', '--help', '-h'].includes(arg)) {
-    // Not fatal: bench/run-all.mjs passes its arguments to every benchmark.
-    console.error(
-      `ignoring unknown argument ${arg} (usage: node bench/route.mjs [--profile] [--no-build] [--no-write])`,
-    );
-  }
-}
-if (argv.includes('--help') || argv.includes('-h')) {
-  console.log(
-    'usage: node bench/route.mjs [--profile] [--no-build] [--no-write]\n' +
-      'env: BENCH_ROUNDS=3 BENCH_DURATION=10 BENCH_CONNECTIONS=64 BENCH_WARMUP=3 BENCH_RATE=10000 ' +
-      'BENCH_RATE_DURATION=10 BENCH_SOAK=60 BENCH_TOOL=wrk|autocannon',
-  );
-  process.exit(0);
-}
+const { argv, build, write } = benchArgs(
+  'route.mjs',
+  'env: BENCH_ROUNDS=3 BENCH_DURATION=10 BENCH_CONNECTIONS=64 BENCH_WARMUP=3 BENCH_RATE=10000 ' +
+    'BENCH_RATE_DURATION=10 BENCH_SOAK=60 BENCH_TOOL=wrk|autocannon',
+  { synopsis: '[--profile] [--no-build] [--no-write]', accept: ['--profile'] },
+);
 
 const DEFAULTS = { rounds: 3, duration: 10, connections: 64, warmup: 3, rate: 10_000, rateDuration: 10, soak: 60 };
 const S = {
-  rounds: envNumber('BENCH_ROUNDS', DEFAULTS.rounds, { min: 1 }),
-  duration: envNumber('BENCH_DURATION', DEFAULTS.duration, { min: 1 }),
-  connections: envNumber('BENCH_CONNECTIONS', DEFAULTS.connections, { min: 1 }),
-  warmup: envNumber('BENCH_WARMUP', DEFAULTS.warmup, { min: 0 }),
+  ...closedLoopSettings(DEFAULTS),
   rate: envNumber('BENCH_RATE', DEFAULTS.rate, { min: 1 }),
   rateDuration: envNumber('BENCH_RATE_DURATION', DEFAULTS.rateDuration, { min: 1 }),
   soak: envNumber('BENCH_SOAK', DEFAULTS.soak, { min: 0 }),
-  tool: process.env.BENCH_TOOL || (hasWrk() ? 'wrk' : 'autocannon'),
   profile: argv.includes('--profile'),
-  build: !argv.includes('--no-build') && process.env.BENCH_BUILD !== '0',
-  write: !argv.includes('--no-write'),
 };
-if (!['wrk', 'autocannon'].includes(S.tool)) {
-  console.error(`BENCH_TOOL=${S.tool}: expected wrk or autocannon`);
-  process.exit(2);
-}
 const BUDGET = { ratio: 0.5, p99Ms: 2, rssMB: 100 };
 const RATE_WARMUP = 2;
 
@@ -95,44 +96,16 @@ const expectedS =
   S.rateDuration +
   S.soak +
   (S.profile ? S.warmup + S.duration + 20 : 0);
-installCleanup({ deadlineMs: (2 * expectedS + 300 + (S.build ? 600 : 0)) * 1000 });
+installCleanup({ deadlineMs: (2 * expectedS + 300 + (build ? 600 : 0)) * 1000 });
 
 // ---------------------------------------------------------------------------------------------------------------
 // Requests: rotate over the three services, a few tenants, scopes and paths so there is no single hot key.
 
-const SERVICES = ['api', 'search', 'static'];
-const TENANTS = ['t1', 't2', 'acme', 'globex'];
-const SCOPES = ['read', 'write'];
-const PATHS = {
-  api: ['/v1/items', '/v1/items/42'],
-  search: ['/q', '/suggest'],
-  static: ['/assets/app.js', '/index.html'],
-};
-const BODIES = [];
-for (let i = 0; i < 12; i++) {
-  const service = SERVICES[i % 3];
-  BODIES.push({ service, tenant: TENANTS[i % 4], scope: SCOPES[(i >> 2) % 2], path: PATHS[service][(i >> 1) % 2] });
-}
-const REQUESTS = BODIES.map((body) => ({
-  method: 'POST',
-  path: '/route',
-  headers: { 'content-type': 'application/json' },
-  body: JSON.stringify(body),
-}));
+const REQUESTS = routeBodies().map(postRoute);
 
 // ---------------------------------------------------------------------------------------------------------------
 
-const log = (...parts) => console.log(...parts);
-const say = (text) => log(`[${new Date().toISOString().slice(11, 19)}] ${text}`);
-const machine = machineInfo();
-const git = gitInfo();
-const startedAt = new Date();
-const benchEnv = Object.entries(process.env)
-  .filter(([key]) => key.startsWith('BENCH_'))
-  .sort()
-  .map(([key, value]) => `${key}=${value}`);
-const command = [...benchEnv, 'node bench/route.mjs', ...argv].join(' ');
-const nonDefault = Object.entries(DEFAULTS).filter(([key, value]) => S[key] !== value);
+const { log, say, machine, git, startedAt, command } = runFacts('route.mjs', argv);
 
 say(`route benchmark: ${command}`);
 say(
@@ -144,70 +117,26 @@ say(
 let snapshot; // set by prepareOrchestrator()
 const stubs = await startStubBackends(7);
 const pools = { api: stubs.urls.slice(0, 3), search: stubs.urls.slice(3, 5), static: stubs.urls.slice(5, 7) };
-const hostPort = (urls) => urls.map((url) => url.replace('http://', '')).join(',');
 const work = tempDir('shieldx-bench-route-');
-
-function orchestratorEnv(port, extra = {}) {
-  return {
-    ORCH_ALLOW_INSECURE: '1',
-    ORCH_PORT: String(port),
-    ORCH_HOST: '127.0.0.1',
-    ORCH_POOL_API: hostPort(pools.api),
-    ORCH_POOL_SEARCH: hostPort(pools.search),
-    ORCH_POOL_STATIC: hostPort(pools.static),
-    ORCH_IP_BURST: '1000000000',
-    ORCH_IP_BURST_DEGRADED: '1000000000',
-    ORCH_TENANT_BURST: '1000000000',
-    ORCH_LEDGER_PATH: join(work, `ledger-${port}.jsonl`),
-    ...extra,
-  };
-}
 
 const TARGETS = [
   {
     key: 'baseline',
     label: 'bare Fastify 5 (baseline)',
-    start: async ({ name = 'baseline', nodeArgs = [], env = {}, ipc = false } = {}) => {
-      const port = await freePort();
-      return startServer({
-        name,
-        script: join(ROOT, 'bench/baseline-fastify.mjs'),
-        env: { PORT: String(port), HOST: '127.0.0.1', ...env },
-        port,
-        nodeArgs,
-        ipc,
-      });
-    },
+    start: ({ name = 'baseline', nodeArgs, env, ipc } = {}) =>
+      startLoopbackScript({ name, script: 'bench/baseline-fastify.mjs', env, nodeArgs, ipc }),
   },
   {
     key: 'orch',
     label: 'orchestrator, defaults (log level info)',
-    start: async ({ name = 'orchestrator (info)', nodeArgs = [], env = {}, ipc = false } = {}) => {
-      const port = await freePort();
-      return startServer({
-        name,
-        script: snapshot.main,
-        cwd: snapshot.dir,
-        env: orchestratorEnv(port, env),
-        port,
-        nodeArgs,
-        ipc,
-      });
-    },
+    start: ({ name = 'orchestrator (info)', nodeArgs, env, ipc } = {}) =>
+      startOrchestrator({ snapshot, name, work, pools, env, nodeArgs, ipc }),
   },
   {
     key: 'orchWarn',
     label: 'orchestrator, ORCH_LOG_LEVEL=warn',
-    start: async () => {
-      const port = await freePort();
-      return startServer({
-        name: 'orchestrator (warn)',
-        script: snapshot.main,
-        cwd: snapshot.dir,
-        env: orchestratorEnv(port, { ORCH_LOG_LEVEL: 'warn' }),
-        port,
-      });
-    },
+    start: () =>
+      startOrchestrator({ snapshot, name: 'orchestrator (warn)', work, pools, env: { ORCH_LOG_LEVEL: 'warn' } }),
   },
 ];
 const byKey = Object.fromEntries(TARGETS.map((t) => [t.key, t]));
@@ -217,11 +146,7 @@ const problems = [];
 async function sanityCheck(target) {
   const examples = [];
   for (const r of REQUESTS) {
-    const response = await fetchJson(target.server.origin + r.path, {
-      method: r.method,
-      headers: r.headers,
-      body: r.body,
-    });
+    const response = await sendRequest(target.server.origin, r);
     const body = JSON.parse(r.body);
     const answer = response.json;
     const shapeOk =
@@ -237,13 +162,7 @@ async function sanityCheck(target) {
   return examples[0];
 }
 
-function checkAlive(target, during) {
-  if (!target.server.alive()) {
-    throw new Error(`${target.label} died during ${during}:\n${target.server.stderrTail().slice(-3000)}`);
-  }
-}
-
-const serverPids = () => TARGETS.filter((t) => t.server?.alive()).map((t) => t.server.pid);
+const serverPids = () => livePids(TARGETS);
 
 /** "9,998 req/s" or, when the generator gave up, why. */
 function sustainedText(r) {
@@ -260,47 +179,12 @@ function pacedBrief(r) {
   return `p99 ${fmt.ms(r.p99)} ms`;
 }
 
-const loadOptions = (target, durationS) => ({
-  origin: target.server.origin,
-  requests: REQUESTS,
-  connections: S.connections,
-  durationS,
-});
-
-/**
- * Builds (unless --no-build), snapshots dist/ and checks that the result starts. Colleagues edit the app while this
- * runs: a build can fail, or succeed with an import of a file not written yet; then wait a minute and try again.
- */
-async function prepareOrchestrator() {
-  const attempts = S.build ? 3 : 1;
-  for (let attempt = 1; ; attempt++) {
-    if (S.build) {
-      const built = await buildOrchestrator({ log: say });
-      if (!built.ok) {
-        console.error(`orchestrator build failed; no figures written:\n${built.output.slice(-4000)}`);
-        process.exit(1);
-      }
-    }
-    snapshot = snapshotOrchestrator();
-    try {
-      const probe = await byKey.orch.start({ name: 'orchestrator (start-up check)' });
-      await probe.stop();
-      return;
-    } catch (error) {
-      snapshot.dispose();
-      if (attempt >= attempts) throw error;
-      say(
-        `the built orchestrator does not start (a colleague mid-edit?); rebuilding in 60 s:\n${tail(error.message, 1500)}`,
-      );
-      await sleep(60_000);
-    }
-  }
-}
+const loadOptions = loadOptionsFor(REQUESTS, S.connections);
 
 // ---------------------------------------------------------------------------------------------------------------
 // Start everything, check the answers, warm up.
 
-await prepareOrchestrator();
+snapshot = await prepareOrchestrator({ build, say, check: startupCheck({ work, pools }) });
 
 for (const target of TARGETS) {
   target.server = await target.start();
@@ -311,30 +195,26 @@ for (const target of TARGETS) {
 }
 say(`example orchestrator answer: ${JSON.stringify(byKey.orch.example)}`);
 
-if (S.warmup > 0) {
-  for (const target of TARGETS) {
-    await runLoad(S.tool, loadOptions(target, S.warmup));
-    checkAlive(target, 'warm-up');
-  }
-  say(`warmed up (${S.warmup} s each)`);
-}
+await warmUp({ targets: TARGETS, tool: S.tool, seconds: S.warmup, loadOptions, say });
 
 // ---------------------------------------------------------------------------------------------------------------
 // Closed-loop rounds, interleaved (the order rotates every round).
 
 for (let round = 0; round < S.rounds; round++) {
-  const order = TARGETS.map((_, i) => TARGETS[(i + round) % TARGETS.length]);
-  for (const target of order) {
-    await sleep(500);
-    const meter = cpuMeter(serverPids());
-    const result = await runLoad(S.tool, loadOptions(target, S.duration));
-    result.cpu = meter();
-    checkAlive(target, `round ${round + 1}`);
+  for (const target of rotated(TARGETS, round)) {
+    const result = await measuredRun({
+      tool: S.tool,
+      target,
+      loadOptions,
+      durationS: S.duration,
+      pids: serverPids(),
+      during: `round ${round + 1}`,
+    });
     result.rss = rssMB(target.server.pid);
     target.rounds.push(result);
     say(
-      `round ${round + 1}/${S.rounds} ${target.label.padEnd(40)} ${fmt.int(result.rps).padStart(7)} req/s  ` +
-        `p50 ${fmt.ms(result.p50)} ms  p99 ${fmt.ms(result.p99)} ms  errors ${result.errors + result.timeouts}  ` +
+      roundHead(round, S.rounds, target.label, 40, result) +
+        `errors ${result.errors + result.timeouts}  ` +
         `non-2xx ${result.non2xx}  RSS ${fmt.mb(result.rss)} MB  other processes ${fmt.cores(result.cpu.othersCores)}`,
     );
   }
@@ -456,12 +336,7 @@ for (const target of TARGETS) {
 if (soak && (soak.errors || soak.non2xx)) {
   problems.push(`soak: ${soak.errors} socket errors/timeouts and ${soak.non2xx} non-2xx answers`);
 }
-for (const target of TARGETS) {
-  const { code, signal } = await target.server.stop();
-  if (!['SIGTERM', null].includes(signal) || ![0, null, 143].includes(code)) {
-    problems.push(`${target.label} exit on SIGTERM: code ${code}, signal ${signal}`);
-  }
-}
+for (const target of TARGETS) await stopChecked(target.server, target.label, problems);
 
 // ---------------------------------------------------------------------------------------------------------------
 // Optional CPU profile of one round on a fresh default orchestrator.
@@ -508,25 +383,24 @@ await stubs.close();
 
 const orch = byKey.orch;
 const orchWarn = byKey.orchWarn;
-const verdict = (ok) => (ok ? 'pass' : 'miss');
 const verdicts = [
   {
     budget: `orchestrator/baseline req/s ≥ ${BUDGET.ratio}`,
     measured: `${fmt.ratio(orch.summary.ratio)} (defaults); ${fmt.ratio(orchWarn.summary.ratio)} (log level warn)`,
-    result: verdict(orch.summary.ratio >= BUDGET.ratio),
+    result: passOrMiss(orch.summary.ratio >= BUDGET.ratio),
   },
   {
     budget: `p99 < ${BUDGET.p99Ms} ms at ${fmt.int(S.rate)} req/s`,
     measured:
       `${pacedBrief(orch.paced)} (defaults); ${pacedBrief(orchWarn.paced)} (log level warn); ` +
       `bare Fastify ${pacedBrief(byKey.baseline.paced)}`,
-    result: orch.paced.sustained ? verdict(orch.paced.p99 < BUDGET.p99Ms) : 'miss (rate not sustained)',
+    result: orch.paced.sustained ? passOrMiss(orch.paced.p99 < BUDGET.p99Ms) : 'miss (rate not sustained)',
   },
   soak
     ? {
         budget: `RSS < ${BUDGET.rssMB} MB after ~60 s of load`,
         measured: `${fmt.mb(soak.after)} MB after ${soak.seconds} s (peak during soak ${fmt.mb(soak.peak)} MB)`,
-        result: verdict(soak.after < BUDGET.rssMB),
+        result: passOrMiss(soak.after < BUDGET.rssMB),
       }
     : { budget: `RSS < ${BUDGET.rssMB} MB after ~60 s of load`, measured: 'not measured (BENCH_SOAK=0)', result: '—' },
 ];
@@ -584,12 +458,9 @@ const rateRows = TARGETS.map((t) => [
   fmt.cores(t.paced.cpu.othersCores),
 ]);
 const ac = orch.autocannonRate;
-const verdictHeaders = ['budget', 'measured', 'verdict'];
-const verdictRows = verdicts.map((v) => [v.budget, v.measured, v.result]);
 
 log('');
-log(`Closed loop: median of ${S.rounds} round(s) of ${S.duration} s, ${S.connections} connections, ${S.tool}`);
-log(textTable(roundsHeaders, roundsRows));
+log(closedLoopText(S, roundsHeaders, roundsRows));
 log('');
 log(`Fixed rate: ${fmt.int(S.rate)} req/s for ${S.rateDuration} s (paced open loop, ${S.connections} connections)`);
 log(textTable(rateHeaders, rateRows));
@@ -606,7 +477,7 @@ if (soak) {
   );
 }
 log('');
-log(textTable(verdictHeaders, verdictRows, 'lll'));
+log(textTable(BUDGET_HEADERS, budgetRows(verdicts), 'lll'));
 if (profile) {
   log('');
   log(`CPU profile: orchestrator (defaults), one ${S.duration} s round at ${fmt.int(profile.rps)} req/s; self time:`);
@@ -630,11 +501,7 @@ if (profile) {
 }
 for (const target of TARGETS.filter((t) => t.health))
   log(`GET /health after the load, ${target.label}: ${target.health}`);
-if (problems.length) {
-  log('');
-  log('Problems seen:');
-  for (const problem of problems) log(`- ${problem}`);
-}
+printProblems(problems);
 
 function baselineTop() {
   return baselineProfile.functions
@@ -643,10 +510,7 @@ function baselineTop() {
     .join(', ');
 }
 
-const loadEnd = os
-  .loadavg()
-  .map((v) => v.toFixed(2))
-  .join(' ');
+const loadEnd = loadAverage();
 const othersAll = median([
   ...TARGETS.flatMap((t) => t.rounds.map((r) => r.cpu.othersCores)),
   ...TARGETS.map((t) => t.paced.cpu.othersCores),
@@ -661,7 +525,7 @@ if (noisy) {
   );
 }
 
-if (S.write) {
+if (write) {
   const md = [];
   md.push('## `POST /route`');
   md.push('');
@@ -688,13 +552,7 @@ if (S.write) {
         'hold up better. The "other processes" columns say how busy the rest of the machine was during each figure.',
     );
   }
-  if (nonDefault.length) {
-    md.push('');
-    md.push(
-      `> **Short run, not the default settings** (${nonDefault.map(([k, v]) => `${k} ${S[k]} instead of ${v}`).join(', ')}): ` +
-        'figures are indicative only.',
-    );
-  }
+  md.push(...nonDefaultNote(DEFAULTS, S, { title: 'Short run, not the default settings' }));
   md.push('');
   md.push(
     'Setup: the baseline is `bench/baseline-fastify.mjs` (bare Fastify 5: parse the JSON body, answer a constant-shaped ' +
@@ -706,13 +564,7 @@ if (S.write) {
       '(3 services × 4 tenants × 2 scopes, 2 paths per service). All servers run at once; each round measures them one ' +
       'after the other, the order rotating every round.',
   );
-  md.push('');
-  md.push(
-    `### Closed loop (${S.tool}, ${S.connections} connections): medians of ${S.rounds} round(s) of ${S.duration} s`,
-  );
-  md.push('');
-  md.push(markdownTable(roundsHeaders, roundsRows));
-  md.push('');
+  md.push(...closedLoopMarkdown(S, roundsHeaders, roundsRows));
   md.push(
     'Errors (socket errors and timeouts) and non-2xx are totals over all rounds. RSS (VmRSS from /proc) "idle" is ' +
       'read after start-up and one request per body; "after load" after each round (median shown). "Other processes": ' +
@@ -751,10 +603,7 @@ if (S.write) {
           `processes used ${fmt.cores(soak.others)} meanwhile.`
       : 'Skipped (BENCH_SOAK=0).',
   );
-  md.push('');
-  md.push('### Budgets');
-  md.push('');
-  md.push(markdownTable(verdictHeaders, verdictRows, 'lll'));
+  md.push(...budgetsMarkdown(verdicts));
   if (profile) {
     md.push('');
     md.push(
@@ -782,14 +631,6 @@ if (S.write) {
         '.',
     );
   }
-  if (problems.length) {
-    md.push('');
-    md.push('### Problems seen in this run');
-    md.push('');
-    for (const problem of problems) md.push(`- ${problem.replace(/\n/g, ' ')}`);
-  }
-  const file = writeSection('route', md.join('\n'));
-  log('');
-  log(`wrote the "route" section of ${file}`);
+  writeReport('route', md, { problems, gap: true });
 }
 process.exit(0);

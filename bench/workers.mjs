@@ -12,92 +12,55 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  buildOrchestrator,
   cpuMeter,
-  envNumber,
-  fetchJson,
   fmt,
-  freePort,
-  gitInfo,
-  hasWrk,
   installCleanup,
-  machineInfo,
   median,
   rssMB,
   runLoad,
   sleep,
-  snapshotOrchestrator,
-  startServer,
   startStubBackends,
   sum,
   tempDir,
   summarizeRounds,
 } from './lib/harness.mjs';
-import { factsMarkdown } from './lib/common.mjs';
-import { markdownTable, textTable, writeSection } from './lib/report.mjs';
+import {
+  alternated,
+  benchArgs,
+  checkAlive as checkServerAlive,
+  closedLoopSettings,
+  factsMarkdown,
+  loadOptionsFor,
+  nonDefaultNote,
+  prepareOrchestrator,
+  roundHead,
+  runFacts,
+  sendRequest,
+  startOrchestrator,
+  stopChecked,
+  warmUp,
+} from './lib/common.mjs';
+import { numberedRouteRequests } from './lib/requests.mjs';
+import { closedLoopMarkdown, closedLoopText, writeReport } from './lib/report.mjs';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Settings
 
-const USAGE = 'usage: node bench/workers.mjs [--no-build] [--no-write]';
-const argv = process.argv.slice(2);
-for (const arg of argv) {
-  if (!['--no-build', '--no-write', '--help', '-h'].includes(arg))
-    console.error(`ignoring unknown argument ${arg} (${USAGE})`);
-}
-if (argv.includes('--help') || argv.includes('-h')) {
-  console.log(
-    `${USAGE}\nenv: BENCH_ROUNDS=3 BENCH_DURATION=10 BENCH_CONNECTIONS=64 BENCH_WARMUP=3 BENCH_TOOL=wrk|autocannon`,
-  );
-  process.exit(0);
-}
+const { argv, build, write } = benchArgs(
+  'workers.mjs',
+  'env: BENCH_ROUNDS=3 BENCH_DURATION=10 BENCH_CONNECTIONS=64 BENCH_WARMUP=3 BENCH_TOOL=wrk|autocannon',
+);
 
 const DEFAULTS = { rounds: 3, duration: 10, connections: 64, warmup: 3 };
-const S = {
-  rounds: envNumber('BENCH_ROUNDS', DEFAULTS.rounds, { min: 1 }),
-  duration: envNumber('BENCH_DURATION', DEFAULTS.duration, { min: 1 }),
-  connections: envNumber('BENCH_CONNECTIONS', DEFAULTS.connections, { min: 1 }),
-  warmup: envNumber('BENCH_WARMUP', DEFAULTS.warmup, { min: 0 }),
-  tool: process.env.BENCH_TOOL || (hasWrk() ? 'wrk' : 'autocannon'),
-  build: !argv.includes('--no-build') && process.env.BENCH_BUILD !== '0',
-  write: !argv.includes('--no-write'),
-};
-if (!['wrk', 'autocannon'].includes(S.tool)) {
-  console.error(`BENCH_TOOL=${S.tool}: expected wrk or autocannon`);
-  process.exit(2);
-}
+const S = closedLoopSettings(DEFAULTS);
 const expectedS = 20 + 2 * (S.warmup + 1) + S.rounds * 2 * (S.duration + 1);
-installCleanup({ deadlineMs: (2 * expectedS + 120 + (S.build ? 400 : 0)) * 1000 });
+installCleanup({ deadlineMs: (2 * expectedS + 120 + (build ? 400 : 0)) * 1000 });
 
 // Requests rotate over services and tenants (as bench/route.mjs does).
-const SERVICES = ['api', 'search', 'static'];
-const TENANTS = ['t1', 't2', 'acme', 'globex'];
-const REQUESTS = [];
-for (let i = 0; i < 12; i++) {
-  REQUESTS.push({
-    method: 'POST',
-    path: '/route',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      service: SERVICES[i % 3],
-      tenant: TENANTS[i % 4],
-      scope: i % 2 ? 'write' : 'read',
-      path: `/v1/r${i}`,
-    }),
-  });
-}
+const REQUESTS = numberedRouteRequests();
 
-const log = (...parts) => console.log(...parts);
-const say = (text) => log(`[${new Date().toISOString().slice(11, 19)}] ${text}`);
-const machine = machineInfo();
-const git = gitInfo();
-const startedAt = new Date();
-const benchEnv = Object.entries(process.env)
-  .filter(([key]) => key.startsWith('BENCH_'))
-  .sort()
-  .map(([key, value]) => `${key}=${value}`);
-const command = [...benchEnv, 'node bench/workers.mjs', ...argv].join(' ');
-const nonDefault = Object.entries(DEFAULTS).filter(([key, value]) => S[key] !== value);
+const facts = runFacts('workers.mjs', argv);
+const { log, say, machine, command } = facts;
 
 /** The live processes of a server: the process itself and its descendants (the workers of a primary). */
 function processTree(rootPid) {
@@ -126,17 +89,9 @@ say(
   `${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, load average ${machine.loadavg.join(' ')}; ` +
     `${S.rounds} round(s) × ${S.duration} s at ${S.connections} connections (${S.tool})`,
 );
-if (S.build) {
-  const built = await buildOrchestrator({ log: say });
-  if (!built.ok) {
-    console.error(`orchestrator build failed; no figures written:\n${built.output.slice(-4000)}`);
-    process.exit(1);
-  }
-}
-const snapshot = snapshotOrchestrator();
+const snapshot = await prepareOrchestrator({ build, say });
 const stubs = await startStubBackends(7);
 const pools = { api: stubs.urls.slice(0, 3), search: stubs.urls.slice(3, 5), static: stubs.urls.slice(5, 7) };
-const hostPort = (urls) => urls.map((url) => url.replace('http://', '')).join(',');
 const work = tempDir('shieldx-bench-workers-');
 
 const TARGETS = [
@@ -145,36 +100,19 @@ const TARGETS = [
 ];
 
 for (const target of TARGETS) {
-  const port = await freePort();
-  target.server = await startServer({
+  target.server = await startOrchestrator({
+    snapshot,
     name: `orchestrator (${target.label})`,
-    script: snapshot.main,
-    cwd: snapshot.dir,
-    port,
-    env: {
-      ORCH_ALLOW_INSECURE: '1',
-      ORCH_PORT: String(port),
-      ORCH_HOST: '127.0.0.1',
-      ORCH_WORKERS: String(target.workers),
-      ORCH_POOL_API: hostPort(pools.api),
-      ORCH_POOL_SEARCH: hostPort(pools.search),
-      ORCH_POOL_STATIC: hostPort(pools.static),
-      ORCH_IP_BURST: '1000000000',
-      ORCH_IP_BURST_DEGRADED: '1000000000',
-      ORCH_TENANT_BURST: '1000000000',
-      ORCH_LEDGER_PATH: join(work, `ledger-${target.key}.jsonl`),
-    },
+    work,
+    pools,
+    env: { ORCH_WORKERS: String(target.workers), ORCH_LEDGER_PATH: join(work, `ledger-${target.key}.jsonl`) },
   });
   // With workers, /readyz answers as soon as the first one listens: wait until every worker answers.
   const seen = new Set();
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     for (const r of REQUESTS) {
-      const answer = await fetchJson(target.server.origin + r.path, {
-        method: r.method,
-        headers: r.headers,
-        body: r.body,
-      });
+      const answer = await sendRequest(target.server.origin, r);
       if (answer.status !== 200) {
         throw new Error(`${target.label}: POST /route ${r.body} → ${answer.status} ${answer.body.slice(0, 300)}`);
       }
@@ -190,35 +128,21 @@ for (const target of TARGETS) {
 }
 
 function checkAlive(target, during) {
-  if (!target.server.alive()) {
-    throw new Error(`${target.label} died during ${during}:\n${target.server.stderrTail().slice(-3000)}`);
-  }
+  checkServerAlive(target, during);
   const now = processTree(target.server.pid);
   if (now.length !== target.pids.length) {
     throw new Error(`${target.label}: ${target.pids.length} processes at the start, ${now.length} after ${during}`);
   }
 }
-const loadOptions = (target, durationS) => ({
-  origin: target.server.origin,
-  requests: REQUESTS,
-  connections: S.connections,
-  durationS,
-});
+const loadOptions = loadOptionsFor(REQUESTS, S.connections);
 
-if (S.warmup > 0) {
-  for (const target of TARGETS) {
-    await runLoad(S.tool, loadOptions(target, S.warmup));
-    checkAlive(target, 'warm-up');
-  }
-  say(`warmed up (${S.warmup} s each)`);
-}
+await warmUp({ targets: TARGETS, tool: S.tool, seconds: S.warmup, loadOptions, say, check: checkAlive });
 
 // ---------------------------------------------------------------------------------------------------------------
 // Closed-loop rounds, interleaved; CPU of the whole process tree, of the machine, and of everything else.
 
 for (let round = 0; round < S.rounds; round++) {
-  const order = round % 2 === 0 ? TARGETS : [...TARGETS].reverse();
-  for (const target of order) {
+  for (const target of alternated(TARGETS, round)) {
     await sleep(500);
     const meter = cpuMeter(target.pids);
     const result = await runLoad(S.tool, loadOptions(target, S.duration));
@@ -231,8 +155,8 @@ for (let round = 0; round < S.rounds; round++) {
     result.rss = sum(target.pids.map((pid) => rssMB(pid) ?? 0));
     target.rounds.push(result);
     say(
-      `round ${round + 1}/${S.rounds} ${target.label.padEnd(38)} ${fmt.int(result.rps).padStart(7)} req/s  ` +
-        `p50 ${fmt.ms(result.p50)} ms  p99 ${fmt.ms(result.p99)} ms  machine ${fmt.cores(result.busyCores)}  ` +
+      roundHead(round, S.rounds, target.label, 38, result) +
+        `machine ${fmt.cores(result.busyCores)}  ` +
         `others ${fmt.cores(result.othersCores)}  errors ${result.errors + result.timeouts}  non-2xx ${result.non2xx}`,
     );
   }
@@ -254,10 +178,7 @@ const problems = [];
 for (const target of TARGETS) {
   const s = target.summary;
   if (s.errors || s.non2xx) problems.push(`${target.label}: ${s.errors} errors and ${s.non2xx} non-2xx in the rounds`);
-  const { code, signal } = await target.server.stop({ graceMs: 15_000 });
-  if (!['SIGTERM', null].includes(signal) || ![0, null, 143].includes(code)) {
-    problems.push(`${target.label} exit on SIGTERM: code ${code}, signal ${signal}`);
-  }
+  await stopChecked(target.server, target.label, problems, { graceMs: 15_000 });
 }
 await stubs.close();
 
@@ -292,26 +213,19 @@ const rows = TARGETS.map((t) => [
 ]);
 
 log('');
-log(`Closed loop: median of ${S.rounds} round(s) of ${S.duration} s, ${S.connections} connections, ${S.tool}`);
-log(textTable(headers, rows));
+log(closedLoopText(S, headers, rows));
 log('');
 log(
   `ORCH_WORKERS=2 / ORCH_WORKERS=1 req/s = ${fmt.ratio(ratio)} on ${machine.cores} cores shared with the load generator.`,
 );
 for (const problem of problems) log(`problem: ${problem}`);
 
-if (S.write) {
+if (write) {
   const md = [];
   md.push('## Workers: `POST /route` with ORCH_WORKERS=1 and ORCH_WORKERS=2');
   md.push('');
-  md.push(...factsMarkdown({ command, startedAt, machine, git }, { what: 'the load generator' }));
-  if (nonDefault.length) {
-    md.push('');
-    md.push(
-      `> **Short run, not the default settings** (${nonDefault.map(([k, v]) => `${k} ${S[k]} instead of ${v}`).join(', ')}): ` +
-        'figures are indicative only.',
-    );
-  }
+  md.push(...factsMarkdown(facts, { what: 'the load generator' }));
+  md.push(...nonDefaultNote(DEFAULTS, S, { title: 'Short run, not the default settings' }));
   md.push('');
   md.push(
     'Setup: the built orchestrator twice, same settings (no Redis, log level info to /dev/null, three pools of stub ' +
@@ -321,24 +235,11 @@ if (S.write) {
       'them. Rounds alternate between the two. Machine CPU is the whole machine (user + system), load generator ' +
       'included; RSS is the sum over the process tree.',
   );
-  md.push('');
-  md.push(
-    `### Closed loop (${S.tool}, ${S.connections} connections): medians of ${S.rounds} round(s) of ${S.duration} s`,
-  );
-  md.push('');
-  md.push(markdownTable(headers, rows));
-  md.push('');
+  md.push(...closedLoopMarkdown(S, headers, rows));
   md.push(
     `Two workers answer ${fmt.ratio(ratio)} the requests per second of one process on this ${machine.cores}-core ` +
       'machine, where the load generator needs cores too (see "Machine CPU" and the load average above).',
   );
-  if (problems.length) {
-    md.push('');
-    md.push('### Problems seen in this run');
-    md.push('');
-    for (const problem of problems) md.push(`- ${problem.replace(/\n/g, ' ')}`);
-  }
-  const file = writeSection('workers', md.join('\n'));
-  log(`wrote the "workers" section of ${file}`);
+  writeReport('workers', md, { problems });
 }
 process.exit(0);

@@ -145,6 +145,21 @@ function processTicks(pid, withReapedChildren) {
   }
 }
 
+/**
+ * CPU seconds (user + system, all threads) process `pid` has used so far, from /proc/<pid>/stat. `clockTicks`: clock
+ * ticks per second (default 100, Linux USER_HZ); `unreadable`: what to return when the file cannot be read (default
+ * NaN, e.g. when the process is gone).
+ */
+export function cpuSeconds(pid, { clockTicks = CLK_TCK, unreadable = NaN } = {}) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / clockTicks;
+  } catch {
+    return unreadable;
+  }
+}
+
 function machineBusyTicks() {
   const [user, nice, system] = readFileSync('/proc/stat', 'utf8')
     .split('\n')[0]

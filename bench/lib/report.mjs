@@ -69,3 +69,74 @@ export function textTable(headers, rows, align) {
     row.map((cell, i) => (alignment[i] === 'r' ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join('  ');
   return [format(all[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...all.slice(1).map(format)].join('\n');
 }
+
+/** The header of a budget table (see budgetRows()). */
+export const BUDGET_HEADERS = ['budget', 'measured', 'verdict'];
+
+/** `pass` when a budget is met, else `miss`. */
+export const passOrMiss = (ok) => (ok ? 'pass' : 'miss');
+
+/** Rows of a budget table from `[{budget, measured, result}]`. */
+export function budgetRows(verdicts) {
+  return verdicts.map((v) => [v.budget, v.measured, v.result]);
+}
+
+/** The markdown lines of a "### Budgets" subsection: a blank line, the heading, a blank line, the budget table. */
+export function budgetsMarkdown(verdicts) {
+  return ['', '### Budgets', '', markdownTable(BUDGET_HEADERS, budgetRows(verdicts), 'lll')];
+}
+
+/** Prints the problems of a run on the terminal under "Problems seen:" (after a blank line), or nothing. */
+export function printProblems(problems) {
+  if (problems.length) {
+    console.log('');
+    console.log('Problems seen:');
+    for (const problem of problems) console.log(`- ${problem}`);
+  }
+}
+
+/**
+ * Writes the section `name` of docs/BENCHMARKS.md from the markdown lines `md`, followed by a "### Problems seen in
+ * this run" list when `problems` is not empty (each on one line), and prints where it wrote, after a blank line when
+ * `gap` is true (default false).
+ * @param {string} name section name, e.g. `route`
+ * @param {string[]} md the section's lines
+ * @param {{ problems?: string[], gap?: boolean }} [options]
+ */
+export function writeReport(name, md, { problems = [], gap = false } = {}) {
+  const lines = [...md];
+  if (problems.length) {
+    lines.push('', '### Problems seen in this run', '');
+    for (const problem of problems) lines.push(`- ${problem.replace(/\n/g, ' ')}`);
+  }
+  const file = writeSection(name, lines.join('\n'));
+  if (gap) console.log('');
+  console.log(`wrote the "${name}" section of ${file}`);
+  return file;
+}
+
+/**
+ * The terminal lines of a closed-loop results table: "Closed loop: median of R round(s) of D s, N connections, tool"
+ * and the table. `settings`: `{rounds, duration (s), connections, tool}`.
+ */
+export function closedLoopText({ rounds, duration, connections, tool }, headers, rows) {
+  return [
+    `Closed loop: median of ${rounds} round(s) of ${duration} s, ${connections} connections, ${tool}`,
+    textTable(headers, rows),
+  ].join('\n');
+}
+
+/**
+ * The markdown lines of a closed-loop results table: a blank line, the heading "### Closed loop (tool, N
+ * connections): medians of R round(s) of D s", a blank line, the table and a blank line. `settings` as in
+ * closedLoopText().
+ */
+export function closedLoopMarkdown({ rounds, duration, connections, tool }, headers, rows) {
+  return [
+    '',
+    `### Closed loop (${tool}, ${connections} connections): medians of ${rounds} round(s) of ${duration} s`,
+    '',
+    markdownTable(headers, rows),
+    '',
+  ];
+}
