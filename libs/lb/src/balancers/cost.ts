@@ -1,4 +1,5 @@
 import type { Backend } from '../backend';
+import type { Clock, RandomSource } from '../clock';
 
 /** Default in-flight penalty of {@link loadCost} (contract `ORCH_P2C_CONN_PENALTY`). */
 export const DEFAULT_CONN_PENALTY = 5;
@@ -9,4 +10,23 @@ export const DEFAULT_CONN_PENALTY = 5;
  */
 export function loadCost(b: Backend, now: number, connPenalty: number): number {
   return (b.ewmaMs(now) * (1 + connPenalty * b.inflight)) / b.weight;
+}
+
+/** What the cost-comparing balancers (`ewma`, `p2c`) are built from; each compares {@link loadCost}s its own way. */
+export abstract class CostBalancer {
+  /**
+   * @param connPenalty in-flight penalty of the cost, ≥ 0
+   * @param random uniform [0, 1) source for sampling and tie-breaks
+   * @param clock time source when the pick context gives no `now`
+   */
+  constructor(
+    protected readonly connPenalty: number,
+    protected readonly random: RandomSource,
+    protected readonly clock: Clock,
+  ) {}
+
+  /** {@link loadCost} of `b` with this balancer's penalty. */
+  protected cost(b: Backend, now: number): number {
+    return loadCost(b, now, this.connPenalty);
+  }
 }

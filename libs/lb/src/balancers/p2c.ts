@@ -1,27 +1,15 @@
 import type { Backend } from '../backend';
-import type { Clock, RandomSource } from '../clock';
 import type { Balancer, PickContext } from './balancer';
-import { loadCost } from './cost';
+import { CostBalancer } from './cost';
 
 /**
  * Power of two choices: draws two distinct candidates uniformly at random and keeps the one with the lower
- * {@link loadCost} (`ewmaMs × (1 + connPenalty × inflight) / weight`); equal costs are decided by a coin flip.
+ * load cost (`ewmaMs × (1 + connPenalty × inflight) / weight`); equal costs are decided by a coin flip.
  * O(1) per pick, and never herds every request onto the single momentarily best backend.
  */
-export class P2cBalancer implements Balancer {
+export class P2cBalancer extends CostBalancer implements Balancer {
   /** Always `'p2c'`. */
   readonly algo = 'p2c' as const;
-
-  /**
-   * @param connPenalty in-flight penalty of the cost, ≥ 0
-   * @param random uniform [0, 1) source for sampling and tie-breaks
-   * @param clock time source when the context gives no `now`
-   */
-  constructor(
-    private readonly connPenalty: number,
-    private readonly random: RandomSource,
-    private readonly clock: Clock,
-  ) {}
 
   /** See {@link Balancer.pick}. */
   pick(candidates: readonly Backend[], ctx: PickContext): Backend | undefined {
@@ -34,8 +22,8 @@ export class P2cBalancer implements Balancer {
     const a = candidates[i];
     const b = candidates[j];
     const now = ctx.now ?? this.clock.now();
-    const costA = loadCost(a, now, this.connPenalty);
-    const costB = loadCost(b, now, this.connPenalty);
+    const costA = this.cost(a, now);
+    const costB = this.cost(b, now);
     if (costA < costB) return a;
     if (costB < costA) return b;
     return this.random() < 0.5 ? a : b;
