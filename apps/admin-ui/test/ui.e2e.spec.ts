@@ -62,6 +62,22 @@ function freePort(): Promise<number> {
   });
 }
 
+/**
+ * A `redis-server` on a free loopback port without persistence, so the orchestrator runs as one instance of a cluster
+ * (shared rate limits, pool sync, the shared audit stream the UI shows).
+ */
+async function startRedisServer(): Promise<{ addr: string; child: ChildProcess }> {
+  const port = await freePort();
+  const { child } = await startProcess(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {},
+    /Ready to accept connections/,
+    15_000,
+  );
+  return { addr: `127.0.0.1:${port}`, child };
+}
+
 /** Starts a child process and resolves once `ready` holds (a line of its output matches, or a URL answers 200). */
 function startProcess(
   command: string,
@@ -153,6 +169,7 @@ describe('admin UI in Chromium against a running orchestrator', () => {
   let work: string;
   let orchestrator: { child: ChildProcess; output: () => string } | undefined;
   let ui: { child: ChildProcess; output: () => string } | undefined;
+  let redis: { addr: string; child: ChildProcess } | undefined;
   let orchUrl: string;
   let uiUrl: string;
   let browser: Browser;
@@ -189,6 +206,7 @@ describe('admin UI in Chromium against a running orchestrator', () => {
     writeFileSync(join(build, 'package.json'), '{"type":"module"}');
 
     backends.push(await demoBackend('api-a'), await demoBackend('api-b'));
+    redis = await startRedisServer();
     const orchPort = await freePort();
     orchUrl = `http://127.0.0.1:${orchPort}`;
     orchestrator = await startProcess(
@@ -200,6 +218,7 @@ describe('admin UI in Chromium against a running orchestrator', () => {
         ORCH_DEMO: '1',
         ORCH_POOL_API: backends.map((b) => b.url).join(','),
         ORCH_ADMIN_TOKEN: TOKEN,
+        REDIS_ADDR: redis.addr,
         // The compiled default policy in shadow mode, as in npm start: its decision cache has figures to show.
         ORCH_OPA_POLICY_PATH: join(ROOT, 'policies/build/policy.tar.gz'),
         // Rate limits are not under test here: the test sends a few hundred requests from one address.
@@ -252,6 +271,7 @@ describe('admin UI in Chromium against a running orchestrator', () => {
     await stopProcess(ui?.child);
     await stopProcess(orchestrator?.child);
     await Promise.all(backends.map((b) => stopProcess(b.child)));
+    await stopProcess(redis?.child);
     if (work !== undefined) rmSync(work, { recursive: true, force: true });
   });
 
@@ -394,6 +414,31 @@ describe('admin UI in Chromium against a running orchestrator', () => {
     // Filtering by the correlation id finds exactly that entry.
     await page.goto(`${uiUrl}/audit?corrId=${encodeURIComponent(corrId)}`);
     await expect.poll(() => main().getByTestId('audit-table').locator('tbody tr').count()).toBe(1);
+  });
+
+  it('shows the shared audit stream of every instance, each entry with its instance', async () => {
+    const cluster = await orchestratorCall(orchUrl, 'GET', '/admin/cluster');
+    expect(cluster.status).toBe(200);
+    const instance = cluster.body.instanceId as string;
+    const denied = await fetch(`${orchUrl}/route`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ service: 'api', tenant: `${TENANT}-cluster`, scope: 'read', path: '/internal/keys' }),
+    });
+    expect(denied.status).toBe(403);
+    const corrId = denied.headers.get('x-correlation-id')!;
+
+    await page.goto(`${uiUrl}/audit`);
+    await page.getByRole('link', { name: 'All instances' }).click();
+    await page.waitForURL(/\/audit\/cluster$/);
+    // The entry reaches the stream shortly after the ledger; the page follows new entries.
+    const row = main().getByTestId('cluster-audit-table').locator('tbody tr', { hasText: corrId });
+    await expect.poll(() => row.count(), { timeout: 10_000 }).toBe(1);
+    expect(await row.getAttribute('data-type')).toBe('policy.deny');
+    expect(await row.getAttribute('data-instance')).toBe(instance);
+    expect(await row.locator('td').nth(1).textContent()).toBe(`${instance}this instance`);
+    expect(await row.locator('td').nth(4).textContent()).toBe(`${TENANT}-cluster`);
+    await shot('audit-cluster');
   });
 
   it('works at tablet width and in dark mode, and by keyboard alone', async () => {

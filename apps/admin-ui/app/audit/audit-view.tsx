@@ -46,13 +46,13 @@ function query(filter: AuditFilter, before?: number): string {
 }
 
 /** The tenant an entry concerns, when its data names one. */
-function tenantOf(entry: AuditEntry): string | null {
+export function tenantOf(entry: Pick<AuditEntry, 'data'>): string | null {
   const tenant = entry.data?.tenant;
   return typeof tenant === 'string' ? tenant : null;
 }
 
 /** A one-line summary of an entry's data, most telling fields first. */
-function summary(entry: AuditEntry): string {
+export function summary(entry: Pick<AuditEntry, 'data'>): string {
   const data = entry.data ?? {};
   const keys = [
     'action',
@@ -70,6 +70,12 @@ function summary(entry: AuditEntry): string {
   ];
   const parts = keys.filter((k) => data[k] !== undefined && data[k] !== null).map((k) => `${k}=${String(data[k])}`);
   return parts.length > 0 ? parts.join(' ') : JSON.stringify(data).slice(0, 120);
+}
+
+/** An entry's type as a badge; refusals stand out. */
+export function TypeBadge({ type }: { type: string }) {
+  const bad = type.startsWith('policy.deny') || type === 'auth.failed';
+  return <span className={`badge badge-type ${bad ? 'badge-bad' : ''}`}>{type}</span>;
 }
 
 /** The audit page: filters, the table with paging, and the chain verification; the first page follows new entries. */
@@ -115,7 +121,9 @@ export function AuditTable({
   const view = audit.data;
   return (
     <section>
-      <PageHeader title="Audit" />
+      <PageHeader title="Audit">
+        <span className="muted">This instance&apos;s ledger</span> <Link href="/audit/cluster">All instances</Link>
+      </PageHeader>
       <div className="card" data-testid="verification">
         <div className="card-header">
           <h2>Chain verification</h2>
@@ -219,11 +227,7 @@ export function AuditTable({
                         <Time iso={entry.ts} />
                       </td>
                       <td>
-                        <span
-                          className={`badge badge-type ${entry.type.startsWith('policy.deny') || entry.type === 'auth.failed' ? 'badge-bad' : ''}`}
-                        >
-                          {entry.type}
-                        </span>
+                        <TypeBadge type={entry.type} />
                       </td>
                       <td>{tenantOf(entry) ?? '—'}</td>
                       <td className="mono">{entry.corrId ?? '—'}</td>

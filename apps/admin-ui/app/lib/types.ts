@@ -105,6 +105,34 @@ export interface AuditEntry {
   hash: string;
 }
 
+/** One entry of the shared audit stream (`GET /admin/cluster/audit`): a ledger entry of one instance, mirrored. */
+export interface StreamAuditEntry {
+  /** Stream id (`<ms>-<n>`), the paging cursor. */
+  id: string;
+  /** The instance whose ledger holds the entry. */
+  instance: string;
+  /** Its seq and hash in that instance's own ledger. */
+  seq: number;
+  hash: string;
+  ts: string;
+  type: string;
+  corrId: string | null;
+  data: Record<string, unknown> | null;
+}
+
+/** One page of `GET /admin/cluster/audit`, newest first. */
+export interface StreamAuditPage {
+  stream: string;
+  entries: StreamAuditEntry[];
+  next: { before: string } | { after: string } | null;
+}
+
+/** This instance's part of `GET /admin/cluster` that the UI shows. */
+export interface ClusterStatus {
+  instanceId: string;
+  inSync: boolean;
+}
+
 /** One page of `GET /admin/audit` (newest first unless asked otherwise). */
 export interface AuditPage {
   order: 'asc' | 'desc';
