@@ -23,8 +23,9 @@ function isDataPlane(route: string | undefined): boolean {
 /**
  * Installs the Fastify hooks that frame every request, before Nest registers its routes (so they apply to all):
  * correlation id header, client IP, the verified client identity (mTLS SAN allowlist), the per-IP token bucket and the
- * caller proof (both before the body is read or parsed), RateLimit-* headers, the access log line and the request-duration histogram. What fails before a handler runs (body too
- * large, bad JSON, wrong media type, a refused token) reaches the one exception filter through Nest's error handler.
+ * caller proof (both before the body is read or parsed), RateLimit-* headers, the access log line and the
+ * request-duration histogram. What fails before a handler runs (body too large, bad JSON, wrong media type, a refused
+ * token) reaches the one exception filter through Nest's error handler.
  */
 export function installGatewayHooks(app: NestFastifyApplication): void {
   const config = app.get<OrchestratorConfig>(ORCH_CONFIG);

@@ -102,7 +102,7 @@ type Level = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
 /**
  * A request's logger that becomes a real pino child (bound to the request's `corrId`) only when something logs
  * through it. Fastify makes one per request, and most requests never log through theirs (the access line is written
- * by {@link AccessLog}); building a pino child each time was a measurable share of a request's CPU.
+ * by `AccessLog`); building a pino child each time was a measurable share of a request's CPU.
  */
 class LazyChildLogger {
   private real: Logger | undefined;
