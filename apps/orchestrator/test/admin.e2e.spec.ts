@@ -164,6 +164,14 @@ describe('admin API with a bearer token', () => {
     }
   });
 
+  it('has no cluster endpoints without Redis: 404 JSON, which the admin UI reads as "this instance runs alone"', async () => {
+    for (const path of ['/admin/cluster', '/admin/cluster/audit']) {
+      const answer = await call(orch.url, 'GET', path, { headers: AUTH });
+      expect({ path, status: answer.status }).toEqual({ path, status: 404 });
+      expect(answer.body).toMatchObject({ correlationId: expect.any(String) });
+    }
+  });
+
   it('lists every pool with each backend’s health, breaker, EWMA latency, in-flight count and weight', async () => {
     const answer = await call(orch.url, 'GET', '/admin/pools', { headers: AUTH });
     expect(answer.body['health_ratio']).toEqual(expect.any(Number));
