@@ -1,8 +1,9 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { launchRedisServer, stopChild } from './redis-harness';
 
 /** A Redis Cluster of three masters (no replicas) on 127.0.0.1, started by a test. */
 export interface RunningRedisCluster {
@@ -10,9 +11,6 @@ export interface RunningRedisCluster {
   readonly nodes: readonly string[];
   stop(): Promise<void>;
 }
-
-const running = new Set<ChildProcess>();
-let exitHookInstalled = false;
 
 function bindable(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -50,12 +48,6 @@ export async function startRedisCluster(): Promise<RunningRedisCluster> {
       throw new Error(`${tool} is needed by this test and was not found (Debian: apt-get install -y redis-server)`);
     }
   }
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.once('exit', () => {
-      for (const child of running) child.kill('SIGKILL');
-    });
-  }
   const dir = mkdtempSync(join(tmpdir(), 'shieldx-redis-cluster-'));
   const taken = new Set<number>();
   const ports: number[] = [];
@@ -65,49 +57,18 @@ export async function startRedisCluster(): Promise<RunningRedisCluster> {
     ports.push(port);
   }
   const children = await Promise.all(
-    ports.map(async (port) => {
-      const child = spawn(
-        'redis-server',
-        [
-          '--port',
-          String(port),
-          '--bind',
-          '127.0.0.1',
-          '--cluster-enabled',
-          'yes',
-          '--cluster-config-file',
-          join(dir, `nodes-${port}.conf`),
-          '--cluster-node-timeout',
-          '2000',
-          '--dir',
-          dir,
-          '--save',
-          '',
-          '--appendonly',
-          'no',
-          '--daemonize',
-          'no',
-        ],
-        { stdio: ['ignore', 'pipe', 'ignore'] },
-      );
-      running.add(child);
-      child.once('exit', () => running.delete(child));
-      let output = '';
-      const ready = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(false), 10_000);
-        child.stdout?.setEncoding('utf8');
-        child.stdout?.on('data', (chunk: string) => {
-          output = (output + chunk).slice(-4096);
-          if (output.includes('Ready to accept connections')) {
-            clearTimeout(timer);
-            resolve(true);
-          }
-        });
-        child.once('exit', () => resolve(false));
-      });
-      if (!ready) throw new Error(`redis-server (cluster node ${port}) did not start:\n${output}`);
-      return child;
-    }),
+    ports.map((port) =>
+      launchRedisServer(port, [
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        join(dir, `nodes-${port}.conf`),
+        '--cluster-node-timeout',
+        '2000',
+        '--dir',
+        dir,
+      ]),
+    ),
   );
   const nodes = ports.map((port) => `127.0.0.1:${port}`);
   cli(['--cluster', 'create', ...nodes, '--cluster-replicas', '0', '--cluster-yes']);
@@ -119,14 +80,7 @@ export async function startRedisCluster(): Promise<RunningRedisCluster> {
   return {
     nodes,
     stop: async () => {
-      await Promise.all(
-        children.map((child) => {
-          if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-          const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-          child.kill('SIGTERM');
-          return exited;
-        }),
-      );
+      await Promise.all(children.map((child) => stopChild(child, 'SIGTERM')));
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -15,7 +15,7 @@ export interface RunningRedis {
 }
 
 const REDIS_SERVER = 'redis-server';
-const running = new Set<ChildProcess>();
+const runningServers = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
 /**
@@ -32,42 +32,50 @@ export async function startRedis(options: { port?: number } = {}): Promise<Runni
         'install it (Debian: apt-get install -y redis-server)',
     );
   }
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.once('exit', () => {
-      for (const child of running) child.kill('SIGKILL');
-    });
-  }
   const port = options.port ?? (await freePort());
-  let child = await launch(port);
-
-  const waitExit = (proc: ChildProcess, signal: NodeJS.Signals): Promise<void> => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
-    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-    proc.kill(signal);
-    return exited;
-  };
+  let child = await launchRedisServer(port);
 
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
-    kill: () => waitExit(child, 'SIGKILL'),
-    stop: () => waitExit(child, 'SIGTERM'),
+    kill: () => stopChild(child, 'SIGKILL'),
+    stop: () => stopChild(child, 'SIGTERM'),
     restart: async () => {
-      await waitExit(child, 'SIGTERM');
-      child = await launch(port);
+      await stopChild(child, 'SIGTERM');
+      child = await launchRedisServer(port);
     },
   };
 }
 
-async function launch(port: number): Promise<ChildProcess> {
+/** Sends `signal` and resolves once the process has exited (at once when it already has). */
+export function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill(signal);
+  return exited;
+}
+
+/**
+ * Starts one `redis-server` on 127.0.0.1:`port` without persistence (plus `extraArgs`, e.g. cluster mode) and resolves
+ * once it logs that it is ready and answers PING. Killed when the test process exits, whatever happens.
+ */
+export async function launchRedisServer(port: number, extraArgs: readonly string[] = []): Promise<ChildProcess> {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const running of runningServers) running.kill('SIGKILL');
+    });
+  }
   const child = spawn(
     REDIS_SERVER,
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'],
+    [
+      ...['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'],
+      ...extraArgs,
+    ],
     { stdio: ['ignore', 'pipe', 'ignore'] },
   );
-  running.add(child);
-  child.once('exit', () => running.delete(child));
+  runningServers.add(child);
+  child.once('exit', () => runningServers.delete(child));
   // Wait for the server's own "Ready to accept connections" line (or its exit), then confirm with a PING.
   let output = '';
   const ready = await new Promise<boolean>((resolve) => {

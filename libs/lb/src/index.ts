@@ -5,3 +5,4 @@ export { createBalancer } from './balancers/create-balancer';
 export { Breaker, type BreakerEvent, type BreakerOptions, type BreakerState, type BreakerStateName } from './breaker';
 export { type Clock, type RandomSource, systemClock } from './clock';
 export { type PickResult, Pool, type PoolJSON, type PoolOptions } from './pool';
+export { mulberry32 } from './testing/mulberry32';

@@ -46,13 +46,13 @@ function query(filter: AuditFilter, before?: number): string {
 }
 
 /** The tenant an entry concerns, when its data names one. */
-export function tenantOf(entry: Pick<AuditEntry, 'data'>): string | null {
+function tenantOf(entry: Pick<AuditEntry, 'data'>): string | null {
   const tenant = entry.data?.tenant;
   return typeof tenant === 'string' ? tenant : null;
 }
 
 /** A one-line summary of an entry's data, most telling fields first. */
-export function summary(entry: Pick<AuditEntry, 'data'>): string {
+function summary(entry: Pick<AuditEntry, 'data'>): string {
   const data = entry.data ?? {};
   const keys = [
     'action',
@@ -73,9 +73,31 @@ export function summary(entry: Pick<AuditEntry, 'data'>): string {
 }
 
 /** An entry's type as a badge; refusals stand out. */
-export function TypeBadge({ type }: { type: string }) {
+function TypeBadge({ type }: { type: string }) {
   const bad = type.startsWith('policy.deny') || type === 'auth.failed';
   return <span className={`badge badge-type ${bad ? 'badge-bad' : ''}`}>{type}</span>;
+}
+
+/**
+ * The cells every audit table ends with: type, tenant, correlation id, and the details (a summary that opens on the
+ * whole entry as JSON).
+ */
+export function EntryCells({ entry }: { entry: Pick<AuditEntry, 'type' | 'corrId' | 'data'> }) {
+  return (
+    <>
+      <td>
+        <TypeBadge type={entry.type} />
+      </td>
+      <td>{tenantOf(entry) ?? '—'}</td>
+      <td className="mono">{entry.corrId ?? '—'}</td>
+      <td>
+        <details>
+          <summary>{summary(entry)}</summary>
+          <pre>{JSON.stringify(entry, null, 2)}</pre>
+        </details>
+      </td>
+    </>
+  );
 }
 
 /** The audit page: filters, the table with paging, and the chain verification; the first page follows new entries. */
@@ -226,17 +248,7 @@ export function AuditTable({
                       <td>
                         <Time iso={entry.ts} />
                       </td>
-                      <td>
-                        <TypeBadge type={entry.type} />
-                      </td>
-                      <td>{tenantOf(entry) ?? '—'}</td>
-                      <td className="mono">{entry.corrId ?? '—'}</td>
-                      <td>
-                        <details>
-                          <summary>{summary(entry)}</summary>
-                          <pre>{JSON.stringify(entry, null, 2)}</pre>
-                        </details>
-                      </td>
+                      <EntryCells entry={entry} />
                     </tr>
                   ))}
                 </tbody>

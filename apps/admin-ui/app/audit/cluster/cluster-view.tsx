@@ -5,7 +5,7 @@ import { useRouter } from 'next/navigation';
 import { Empty, ErrorNotice, PageHeader, Time } from '../../components/status';
 import { useLiveEvent } from '../../lib/live';
 import type { ErrorBody, StreamAuditPage } from '../../lib/types';
-import { summary, tenantOf, TypeBadge } from '../audit-view';
+import { EntryCells } from '../audit-view';
 
 /** The shared audit stream as a table, newest first, paged by stream id; the first page follows new entries. */
 export function ClusterAuditTable({
@@ -81,17 +81,7 @@ export function ClusterAuditTable({
                         {entry.instance === instance ? <div className="muted cell-note">this instance</div> : null}
                       </td>
                       <td className="num">{entry.seq}</td>
-                      <td>
-                        <TypeBadge type={entry.type} />
-                      </td>
-                      <td>{tenantOf(entry) ?? '—'}</td>
-                      <td className="mono">{entry.corrId ?? '—'}</td>
-                      <td>
-                        <details>
-                          <summary>{summary(entry)}</summary>
-                          <pre>{JSON.stringify(entry, null, 2)}</pre>
-                        </details>
-                      </td>
+                      <EntryCells entry={entry} />
                     </tr>
                   ))}
                 </tbody>
