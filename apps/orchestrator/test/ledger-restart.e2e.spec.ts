@@ -1,25 +1,12 @@
 import { verifyLedger, type LedgerEntry } from '@shieldx/ledger';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compileOrchestrator } from './compile';
+import { freePort } from './redis-harness';
 import { post, startOrchestrator } from './harness';
-
-const ROOT = join(__dirname, '../../..');
-const SOURCES = ['apps/orchestrator/src', 'libs/lb/src', 'libs/security/src', 'libs/policy/src', 'libs/ledger/src'];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** The complete (newline-terminated) lines of a ledger file; a torn last line is what recovery cuts. */
 function entriesOf(path: string): LedgerEntry[] {
@@ -42,16 +29,7 @@ describe('audit ledger across kill -9 of the orchestrator', () => {
 
   beforeAll(() => {
     work = mkdtempSync(join(tmpdir(), 'shieldx-e2e-restart-'));
-    // The app compiled as `orchestrator:build` does, into a directory of its own (under dist/, so node_modules and
-    // the bundled policies/ are found by walking up), so a colleague's rebuild cannot change it under this test.
-    build = mkdtempSync(join(ROOT, 'dist', 'e2e-ledger-restart-'));
-    const swc = spawnSync(
-      'npx',
-      ['swc', ...SOURCES, '--config-file', 'apps/orchestrator/.swcrc', '-d', build, '--quiet'],
-      { cwd: ROOT, encoding: 'utf8', timeout: 120_000 },
-    );
-    if (swc.status !== 0) throw new Error(`swc failed: ${swc.stderr}${swc.stdout}`);
-    writeFileSync(join(build, 'package.json'), '{"type":"module"}\n');
+    build = compileOrchestrator('e2e-ledger-restart-');
   }, 120_000);
 
   afterAll(() => {

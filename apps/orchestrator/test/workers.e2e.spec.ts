@@ -1,24 +1,11 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-const ROOT = join(__dirname, '../../..');
-const SOURCES = ['apps/orchestrator/src', 'libs/lb/src', 'libs/security/src', 'libs/policy/src', 'libs/ledger/src'];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { compileOrchestrator } from './compile';
+import { freePort } from './redis-harness';
 
 /** One request on a fresh connection (so the primary hands it to the next worker); resolves status, headers, body. */
 function request(
@@ -82,16 +69,7 @@ describe('ORCH_WORKERS=2 (node:cluster)', () => {
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'shieldx-e2e-workers-'));
-    // Compiled as `orchestrator:build` does, into a directory of its own under dist/ (node_modules and policies/ are
-    // found by walking up), so a colleague's rebuild cannot change it under this test.
-    build = mkdtempSync(join(ROOT, 'dist', 'e2e-workers-'));
-    const swc = spawnSync(
-      'npx',
-      ['swc', ...SOURCES, '--config-file', 'apps/orchestrator/.swcrc', '-d', build, '--quiet'],
-      { cwd: ROOT, encoding: 'utf8', timeout: 120_000 },
-    );
-    if (swc.status !== 0) throw new Error(`swc failed: ${swc.stderr}${swc.stdout}`);
-    writeFileSync(join(build, 'package.json'), '{"type":"module"}\n');
+    build = compileOrchestrator('e2e-workers-');
 
     const port = await freePort();
     origin = `http://127.0.0.1:${port}`;
