@@ -9,7 +9,6 @@
 // Environment (defaults in brackets): BENCH_MICRO_RUNS [5] runs per micro-benchmark (median), BENCH_MICRO_N [20000]
 // admission headers per run (DPoP: a tenth), BENCH_ROUNDS [3], BENCH_DURATION [5] s per round, BENCH_CONNECTIONS [64],
 // BENCH_WARMUP [2] s.
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -23,11 +22,12 @@ import {
   hasWrk,
   installCleanup,
   median,
-  onAbort,
+  runWrkScript,
   sleep,
   startStubBackends,
   sum,
   tempDir,
+  wrkRotatingScript,
 } from './lib/harness.mjs';
 import {
   alternated,
@@ -223,9 +223,7 @@ async function wrkOverFile(origin, requests, durationS) {
   const script = join(dir, 'requests.lua');
   writeFileSync(
     script,
-    `
-local requests = {}
-init = function(args)
+    wrkRotatingScript(`
   local base = {}
   for key, value in pairs(wrk.headers) do base[key] = value end
   for line in io.lines(${JSON.stringify(data)}) do
@@ -238,47 +236,16 @@ init = function(args)
       headers[name] = value
     end
     requests[#requests + 1] = wrk.format(fields[1], fields[2], headers, fields[3])
-  end
-end
-local index = 0
-request = function()
-  index = index % #requests + 1
-  return requests[index]
-end
-done = function(summary, latency, requests_)
-  local e = summary.errors
-  io.write(string.format(
-    'WRK_JSON {"requests":%d,"duration_us":%d,"status":%d,"errors":%d,"p50":%d,"p99":%d}\\n',
-    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
-    latency:percentile(50), latency:percentile(99)))
-end
-`,
+  end`),
   );
-  const child = spawn(
-    'wrk',
-    ['-t1', `-c${S.connections}`, `-d${durationS}s`, '--timeout', '2s', '-s', script, origin],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  const unregister = onAbort(() => child.kill('SIGKILL'));
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk) => (stdout += chunk));
-  child.stderr.on('data', (chunk) => (stderr += chunk));
-  const [code] = await new Promise((done) => child.once('exit', (...result) => done(result)));
-  unregister();
-  const line = stdout.split('\n').find((l) => l.startsWith('WRK_JSON '));
-  if (code !== 0 || !line) throw new Error(`wrk failed (code ${code}):\n${stderr}${stdout}`);
-  const r = JSON.parse(line.slice('WRK_JSON '.length));
-  const seconds = r.duration_us / 1e6;
+  const r = await runWrkScript({ origin, script, connections: S.connections, durationS });
   return {
-    rps: r.requests / seconds,
+    rps: r.rps,
     requests: r.requests,
-    non2xx: r.status,
-    errors: r.errors,
-    p50: r.p50 / 1000,
-    p99: r.p99 / 1000,
+    non2xx: r.non2xx,
+    errors: r.errors + r.timeouts,
+    p50: r.p50,
+    p99: r.p99,
     pool: requests.length,
   };
 }

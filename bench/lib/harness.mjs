@@ -474,6 +474,19 @@ export async function runWrk({ origin, requests, connections = 64, durationS = 1
   const dir = tempDir('shieldx-bench-wrk-');
   const script = join(dir, 'requests.lua');
   writeFileSync(script, wrkScript(requests));
+  try {
+    return await runWrkScript({ origin, script, connections, durationS, threads, timeoutS });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    tempDirs.delete(dir);
+  }
+}
+
+/**
+ * wrk with a script of the caller's (see {@link wrkRotatingScript}) that ends by printing the `WRK_JSON` line; the
+ * same summary as {@link runWrk}. For request sets too large to inline in the script (read from a file in `init`).
+ */
+export async function runWrkScript({ origin, script, connections = 64, durationS = 10, threads = 1, timeoutS = 2 }) {
   const args = [`-t${threads}`, `-c${connections}`, `-d${durationS}s`, `--timeout`, `${timeoutS}s`, '-s', script];
   const child = spawn('wrk', [...args, origin], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
@@ -485,8 +498,6 @@ export async function runWrk({ origin, requests, connections = 64, durationS = 1
   const [code, signal] = await new Promise((done) => child.once('exit', (...result) => done(result)));
   clearTimeout(guard);
   children.delete(child);
-  rmSync(dir, { recursive: true, force: true });
-  tempDirs.delete(dir);
   const line = stdout.split('\n').find((l) => l.startsWith('WRK_JSON '));
   if (code !== 0 || !line) {
     throw new Error(`wrk failed (code ${code}, signal ${signal}):\n${stderr}${stdout}`);
@@ -509,34 +520,17 @@ export async function runWrk({ origin, requests, connections = 64, durationS = 1
   };
 }
 
-function luaString(text) {
-  let level = '';
-  while (text.includes(`]${level}]`)) level += '=';
-  return `[${level}[${text}]${level}]`;
-}
-
-function wrkScript(requests) {
-  const formatted = requests.map((r) => {
-    const headers = Object.entries(r.headers ?? {})
-      .map(([key, value]) => `[ ${luaString(key)} ] = ${luaString(String(value))}`)
-      .join(', ');
-    const body = r.body === undefined ? 'nil' : luaString(r.body);
-    return `  add(${luaString(r.method ?? 'GET')}, ${luaString(r.path)}, { ${headers} }, ${body})`;
-  });
-  // No `response()` hook: defining one makes wrk keep every header and body, which slows the generator down.
-  // Non-2xx are therefore wrk's status errors (answers ≥ 400); /route never answers 1xx/3xx.
+/**
+ * A wrk script: `init` (Lua, run by wrk's `init(args)`) fills the table `requests` with `wrk.format(…)` strings; the
+ * script sends them in rotation and prints the `WRK_JSON` summary {@link runWrkScript} reads. No `response()` hook:
+ * defining one makes wrk keep every header and body, which slows the generator down, so non-2xx are wrk's status
+ * errors (answers ≥ 400).
+ */
+export function wrkRotatingScript(init) {
   return `
 local requests = {}
--- Built in init(), which wrk calls after it has set wrk.headers.Host; wrk.format() does not add Host by itself
--- when given a headers table, and HTTP/1.1 servers answer 400 without one.
-local function add(method, path, extra, body)
-  local headers = {}
-  for key, value in pairs(wrk.headers) do headers[key] = value end
-  for key, value in pairs(extra) do headers[key] = value end
-  table.insert(requests, wrk.format(method, path, headers, body))
-end
 init = function(args)
-${formatted.join('\n')}
+${init}
 end
 local index = 0
 request = function()
@@ -553,6 +547,32 @@ done = function(summary, latency, requests_)
     latency.mean))
 end
 `;
+}
+
+function luaString(text) {
+  let level = '';
+  while (text.includes(`]${level}]`)) level += '=';
+  return `[${level}[${text}]${level}]`;
+}
+
+function wrkScript(requests) {
+  const formatted = requests.map((r) => {
+    const headers = Object.entries(r.headers ?? {})
+      .map(([key, value]) => `[ ${luaString(key)} ] = ${luaString(String(value))}`)
+      .join(', ');
+    const body = r.body === undefined ? 'nil' : luaString(r.body);
+    return `  add(${luaString(r.method ?? 'GET')}, ${luaString(r.path)}, { ${headers} }, ${body})`;
+  });
+  // Built in init(), which wrk calls after it has set wrk.headers.Host; wrk.format() does not add Host by itself
+  // when given a headers table, and HTTP/1.1 servers answer 400 without one.
+  return wrkRotatingScript(`
+  local function add(method, path, extra, body)
+    local headers = {}
+    for key, value in pairs(wrk.headers) do headers[key] = value end
+    for key, value in pairs(extra) do headers[key] = value end
+    table.insert(requests, wrk.format(method, path, headers, body))
+  end
+${formatted.join('\n')}`);
 }
 
 let autocannonModule;
