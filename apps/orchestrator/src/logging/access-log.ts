@@ -30,15 +30,13 @@ function str(value: string): string {
  * for a line whose fields are all known strings and numbers — none of which is a secret or a header.
  */
 export class AccessLog {
+  /** False below level info (ORCH_LOG_LEVEL=warn and above): no access lines. Read once: the level is set at boot. */
+  readonly enabled: boolean;
   private readonly stream: { write(line: string): unknown };
 
-  constructor(private readonly logger: Logger) {
+  constructor(logger: Logger) {
+    this.enabled = logger.isLevelEnabled('info');
     this.stream = (logger as unknown as Record<symbol, { write(line: string): unknown }>)[pino.symbols.streamSym];
-  }
-
-  /** False below level info (ORCH_LOG_LEVEL=warn and above): no access lines. */
-  get enabled(): boolean {
-    return this.logger.isLevelEnabled('info');
   }
 
   write(record: AccessRecord): void {
