@@ -1,12 +1,13 @@
 // Benchmark of `GET /proxy/api/…`: the orchestrator (built dist/, full pipeline at its defaults, and again at
 // ORCH_LOG_LEVEL=warn) against two peers in front of the same loopback backends, measured in the same run with
 // rounds interleaved: @fastify/http-proxy on bare Fastify 5 (bench/baseline-http-proxy.mjs) and nginx (Debian's
-// /usr/sbin/nginx, one worker, generated config in a temporary directory). Writes the `proxy` section of
-// docs/BENCHMARKS.md.
+// /usr/sbin/nginx, one worker, generated config in a temporary directory). Three floors run beside them
+// (bench/floor-proxy.mjs): forwarding alone on node:http, on Fastify and on NestJS-on-Fastify, none of the pipeline —
+// what a budget leaves for the pipeline is read against them. Writes the `proxy` section of docs/BENCHMARKS.md.
 //
 //   node bench/proxy.mjs [--no-build] [--no-write]
 //
-// Environment (defaults in brackets): BENCH_ROUNDS [3], BENCH_DURATION [4] s per round, BENCH_CONNECTIONS [64],
+// Environment (defaults in brackets): BENCH_ROUNDS [5], BENCH_DURATION [4] s per round, BENCH_CONNECTIONS [64],
 // BENCH_WARMUP [2] s per target, BENCH_BACKENDS [3] backend processes, BENCH_TOOL [wrk if installed, else
 // autocannon], BENCH_NGINX [/usr/sbin/nginx].
 //
@@ -70,17 +71,17 @@ import {
 
 const { argv, build, write } = benchArgs(
   'proxy.mjs',
-  'env: BENCH_ROUNDS=3 BENCH_DURATION=4 BENCH_CONNECTIONS=64 BENCH_WARMUP=2 BENCH_BACKENDS=3 BENCH_TOOL=wrk|autocannon ' +
+  'env: BENCH_ROUNDS=5 BENCH_DURATION=4 BENCH_CONNECTIONS=64 BENCH_WARMUP=2 BENCH_BACKENDS=3 BENCH_TOOL=wrk|autocannon ' +
     'BENCH_NGINX=/usr/sbin/nginx',
 );
-const DEFAULTS = { rounds: 3, duration: 4, connections: 64, warmup: 2, backends: 3 };
+const DEFAULTS = { rounds: 5, duration: 4, connections: 64, warmup: 2, backends: 3 };
 const S = {
   ...closedLoopSettings(DEFAULTS),
   backends: envNumber('BENCH_BACKENDS', DEFAULTS.backends, { min: 1 }),
   nginx: process.env.BENCH_NGINX || '/usr/sbin/nginx',
 };
 const BUDGET = { vsHttpProxy: 1.2, vsNginx: 0.5 };
-const TARGET_COUNT = 4;
+const TARGET_COUNT = 7;
 const expectedS = 30 + TARGET_COUNT * (S.warmup + 1) + S.rounds * TARGET_COUNT * (S.duration + 1.5);
 const deadlineS = Math.round(2 * expectedS + 300 + (build ? 600 : 0));
 installCleanup({ deadlineMs: deadlineS * 1000 });
@@ -121,7 +122,7 @@ for (let i = 0; i < 12; i++) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Backends and the four proxies
+// Backends and the seven proxies (four contenders, three floors)
 
 const work = tempDir('shieldx-bench-proxy-');
 const backends = await startHttpBackends(Array.from({ length: S.backends }, (_, i) => ({ name: `b${i + 1}` })));
@@ -215,6 +216,12 @@ ${backendUrls.map((url) => `    server ${url.replace('http://', '')};`).join('\n
 
 let snapshot;
 const pools = { api: backendUrls };
+/** Forwarding alone at each layer of the orchestrator's stack (bench/floor-proxy.mjs), none of the pipeline. */
+const FLOORS = [
+  { floor: 'node', label: 'floor: node:http + undici, no pipeline' },
+  { floor: 'fastify', label: 'floor: Fastify 5 + undici, no pipeline' },
+  { floor: 'nest', label: 'floor: NestJS 12 on Fastify 5 + undici, no pipeline' },
+];
 const TARGETS = [
   {
     key: 'orch',
@@ -238,6 +245,17 @@ const TARGETS = [
       }),
   },
   { key: 'nginx', label: `nginx ${nginxVersion} (1 worker)`, start: startNginx },
+  ...FLOORS.map(({ floor, label }) => ({
+    key: `floor-${floor}`,
+    label,
+    floor: true,
+    start: () =>
+      startLoopbackScript({
+        name: `floor (${floor})`,
+        script: 'bench/floor-proxy.mjs',
+        env: { FLOOR: floor, UPSTREAMS: backendUrls.join(',') },
+      }),
+  })),
 ];
 const byKey = Object.fromEntries(TARGETS.map((t) => [t.key, t]));
 
@@ -383,6 +401,26 @@ const verdicts = [
     result: passOrMiss(orch.vsNginx >= BUDGET.vsNginx),
   },
 ];
+// What the budgets leave for the pipeline: the orchestrator is the NestJS floor plus its pipeline, so a budget of
+// B × a peer leaves the pipeline at most 1 − B × peer / floor of the floor's throughput.
+const floorSummary = (floor) => byKey[`floor-${floor}`].summary;
+const leaves = (budgetRatioOfFloor) => (budgetRatioOfFloor >= 1 ? 'nothing' : fmt.pct(100 * (1 - budgetRatioOfFloor)));
+const headroom = [
+  ...FLOORS.map(({ floor, label }) => {
+    const f = floorSummary(floor);
+    return (
+      `${label}: ${fmt.ratio(f.vsHttpProxy)} @fastify/http-proxy (paired ${fmt.ratio(f.vsHttpProxyPaired)}), ` +
+      `${fmt.ratio(f.vsNginx)} nginx (paired ${fmt.ratio(f.vsNginxPaired)})`
+    );
+  }),
+  `the ${BUDGET.vsHttpProxy}× @fastify/http-proxy budget leaves the pipeline at most ` +
+    `${leaves((BUDGET.vsHttpProxy * rpsOf('httpProxy')) / floorSummary('nest').rps)} of the NestJS floor's ` +
+    `throughput, the ${BUDGET.vsNginx}× nginx budget at most ` +
+    `${leaves((BUDGET.vsNginx * rpsOf('nginx')) / floorSummary('nest').rps)}; the pipeline at its defaults takes ` +
+    `${fmt.pct(100 * (1 - orch.rps / floorSummary('nest').rps))} (log level warn: ` +
+    `${fmt.pct(100 * (1 - orchWarn.rps / floorSummary('nest').rps))})`,
+];
+
 const headers = [
   'target',
   'req/s',
@@ -417,6 +455,8 @@ log('');
 log(closedLoopText(S, headers, rows));
 log('');
 log(textTable(BUDGET_HEADERS, budgetRows(verdicts), 'lll'));
+log('');
+for (const line of headroom) log(line);
 for (const target of TARGETS.filter((t) => t.health))
   log(`GET /health after the load, ${target.label}: ${target.health}`);
 log(`load average at the end: ${loadAverage()}`);
@@ -447,7 +487,13 @@ if (write) {
       '`proxy_set_header Connection ""`, `keepalive_requests` raised so it does not recycle connections every 1000 ' +
       'requests as Node does not either). Requests: `GET /proxy/api/<path>` rotating over 12 variants (paths ' +
       '`/v1/items`, `/v1/items/42`, `/v1/orders?page=2`; `x-tenant` t1/t2/acme/globex; `x-scope` read/write). Each ' +
-      'round measures the four one after the other, the order rotating every round.',
+      'round measures all seven one after the other. Beside them, three floors ' +
+      '(`bench/floor-proxy.mjs`) forward the same requests the way the orchestrator does (an undici `BalancedPool` ' +
+      'of 128 connections per backend, `dispatch` streaming into the response, hop-by-hop headers dropped) with none ' +
+      'of its pipeline: on `node:http` alone, on Fastify 5 (one route, reply hijacked), and on NestJS 12 with ' +
+      '`@nestjs/platform-fastify` (an empty application, the route on its Fastify instance as `proxy.module.ts` ' +
+      'registers it). The orchestrator is the NestJS floor plus its pipeline. Every target is measured once per ' +
+      'round, one after the other, the order rotating every round.',
   );
   md.push(...closedLoopMarkdown(S, headers, rows));
   md.push(
@@ -458,6 +504,16 @@ if (write) {
       'backends and load generator) during the round, median.',
   );
   md.push(...budgetsMarkdown(verdicts));
+  md.push('');
+  md.push('### What the budgets leave for the pipeline');
+  md.push('');
+  md.push(
+    'The floors against the peers (ratios of the medians, and the median of the per-round ratios), and what each ' +
+      'budget leaves for everything the orchestrator does beyond forwarding: a budget of B × a peer lets the ' +
+      'pipeline cost at most 1 − B × peer / floor of the NestJS floor’s throughput.',
+  );
+  md.push('');
+  for (const line of headroom) md.push(`- ${line}`);
   writeReport('proxy', md, { problems, gap: true });
 }
 process.exit(0);

@@ -4,7 +4,7 @@
 // where a change helps. All servers run at once; each round measures them one after the other; medians are printed.
 // Not a benchmark of record (those are under bench/).
 //   node scripts/dev/cpu-per-request.mjs [N] [ROUNDS] [name=dir[:level[:node flags]] …]
-// Without variants: dist/prof/o (a copy of dist/orchestrator) at warn and at info.
+// Without variants: dist/prof/o (a copy of dist/orchestrator) at warn and at info. CONCURRENT=1 and FLOORS: below.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
@@ -90,6 +90,18 @@ const servers = [
       )
     : await start('bare fastify', process.execPath, ['bench/baseline-fastify.mjs'], { PORT: '18501' }, 18501),
 ];
+// FLOORS=node,fastify,nest (PROXY=1 only): the reference servers of bench/floor-proxy.mjs as well.
+for (const [i, floor] of (proxy ? (process.env.FLOORS ?? '').split(',').filter(Boolean) : []).entries()) {
+  servers.push(
+    await start(
+      `floor ${floor}`,
+      process.execPath,
+      ['bench/floor-proxy.mjs'],
+      { FLOOR: floor, PORT: String(18520 + i), UPSTREAMS: upstreams.map((u) => `http://${u}`).join(',') },
+      18520 + i,
+    ),
+  );
+}
 let port = 18502;
 for (const variant of variants) {
   const name = variant.slice(0, variant.indexOf('='));
@@ -105,15 +117,21 @@ for (const variant of variants) {
   );
 }
 for (const server of servers) await run(server.port, 5000);
+/** One measurement of `server`: N requests, the CPU its process used meanwhile. */
+async function measure(server) {
+  const before = cpu(server.child.pid);
+  const result = await run(server.port, N);
+  const after = cpu(server.child.pid);
+  if (result.non2xx > 0) console.log(`${server.name}: ${result.non2xx} non-2xx`);
+  server.user.push(((after[0] - before[0]) * 1000) / N);
+  server.sys.push(((after[1] - before[1]) * 1000) / N);
+}
+// CONCURRENT=1: every round loads all servers at once, so a slow spell of the shared machine hits them all alike
+// (better for A/B of small changes; the figures include the contention of the servers with each other).
+const concurrent = process.env.CONCURRENT === '1';
 for (let round = 0; round < ROUNDS; round++) {
-  for (const server of round % 2 === 0 ? servers : [...servers].reverse()) {
-    const before = cpu(server.child.pid);
-    const result = await run(server.port, N);
-    const after = cpu(server.child.pid);
-    if (result.non2xx > 0) console.log(`${server.name}: ${result.non2xx} non-2xx`);
-    server.user.push(((after[0] - before[0]) * 1000) / N);
-    server.sys.push(((after[1] - before[1]) * 1000) / N);
-  }
+  if (concurrent) await Promise.all(servers.map(measure));
+  else for (const server of round % 2 === 0 ? servers : [...servers].reverse()) await measure(server);
 }
 for (const server of servers) {
   const total = server.user.map((u, i) => u + server.sys[i]);
