@@ -127,6 +127,46 @@ describe('ANY /proxy/<service>/<rest>', () => {
     expect(backends.reduce((n, b) => n + b.hits, 0)).toBe(before);
   });
 
+  it('answers Expect: 100-continue itself and forwards the body without the Expect header', async () => {
+    const { hostname, port } = new URL(orch.url);
+    const answer = await new Promise<{ status: number; continued: boolean; body: Record<string, unknown> }>(
+      (resolve, reject) => {
+        let continued = false;
+        const req = httpRequest(
+          {
+            host: hostname,
+            port,
+            method: 'POST',
+            path: '/proxy/api/v1/items',
+            headers: { ...CALLER, expect: '100-continue', 'content-type': 'text/plain', 'content-length': '5' },
+          },
+          (res) => {
+            let text = '';
+            res.on('data', (c: Buffer) => (text += c.toString()));
+            res.on('end', () =>
+              resolve({
+                status: res.statusCode ?? 0,
+                continued,
+                body: JSON.parse(text) as Record<string, unknown>,
+              }),
+            );
+          },
+        );
+        req.on('continue', () => {
+          continued = true;
+          req.end('hello');
+        });
+        req.on('error', reject);
+      },
+    );
+    expect(answer.continued).toBe(true);
+    expect(answer.status).toBe(200);
+    expect(answer.body['method']).toBe('POST');
+    const sent = answer.body['headers'] as Record<string, string>;
+    expect(sent['expect']).toBeUndefined();
+    expect(sent['content-length']).toBe('5');
+  });
+
   it('answers 504 when the backend is slower than the timeout', async () => {
     const res = await get(`${orch.url}/proxy/api/slow?ms=2000`);
     expect(res.status).toBe(504);

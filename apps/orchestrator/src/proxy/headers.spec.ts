@@ -4,10 +4,18 @@ import { downstreamResponseHeaders, upstreamRequestHeaders } from './headers';
 const via = { clientIp: '203.0.113.7', proto: 'https' as const, host: 'gw.example.com', correlationId: 'c-1' };
 
 describe('proxy headers', () => {
-  it('drops hop-by-hop headers and those the Connection header names, in any case and list form', () => {
+  it('drops hop-by-hop headers, Expect, and those the Connection header names, in any case and list form', () => {
     for (const connection of ['keep-alive, X-Session', 'X-SESSION', 'close,x-session']) {
       const out = upstreamRequestHeaders(
-        { connection, 'keep-alive': 'timeout=5', 'x-session': 's', te: 'trailers', accept: 'a', host: 'h' },
+        {
+          connection,
+          'keep-alive': 'timeout=5',
+          'x-session': 's',
+          te: 'trailers',
+          expect: '100-continue',
+          accept: 'a',
+          host: 'h',
+        },
         via,
       );
       expect(out).toEqual({

@@ -1,7 +1,12 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 
-/** Hop-by-hop headers (RFC 9110 §7.6.1) and others that describe one connection, never forwarded. */
+/**
+ * Hop-by-hop headers (RFC 9110 §7.6.1) and others that describe one connection, never forwarded. `Expect` is among
+ * them: the gateway answers `Expect: 100-continue` itself (Node sends `100 Continue` to the client before the handler
+ * reads the body) and streams the body to a backend already connected; undici refuses to send it anyway.
+ */
 const HOP_BY_HOP = new Set([
+  'expect',
   'connection',
   'keep-alive',
   'proxy-connection',

@@ -45,6 +45,11 @@ const CONNECT_ERRORS = new Set([
   'UND_ERR_SOCKET',
 ]);
 const TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+/**
+ * undici error codes for a request it refuses to send (a header or path it cannot write): nothing reached a backend
+ * and no other backend would take it, so the client gets a 400 and no backend is blamed for it.
+ */
+const UNSENDABLE = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED']);
 /** Retries in flight are always allowed up to this many, whatever the budget share (Envoy's min_retry_concurrency). */
 const MIN_RETRY_CONCURRENCY = 3;
 
@@ -201,6 +206,13 @@ export class ProxyService {
       if (retrying) this.retrying--;
       if (span !== undefined) endUpstreamSpan(span, result.kind === 'error' ? { error: result.error } : result);
       backend.release();
+      if (result.kind === 'error' && !result.responded && UNSENDABLE.has(errorCode(result.error))) {
+        return this.fail(
+          request,
+          res,
+          new InvalidRequestError('invalid_request', `the request cannot be forwarded: ${result.error.message}`),
+        );
+      }
       this.outliers.report(backend, plan.pool, result, performance.now() - started);
       switch (result.kind) {
         case 'done':
