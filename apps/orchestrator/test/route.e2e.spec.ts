@@ -134,6 +134,19 @@ describe('POST /route over a real socket', () => {
     expect([...seen].sort()).toEqual(candidates);
   });
 
+  it('counts picks of every ad-hoc pool under one metrics label, whatever service names callers send', async () => {
+    const candidates = ['http://127.0.0.1:7'];
+    for (let i = 0; i < 5; i++) {
+      expect((await post(route, { ...VALID, service: `caller-made-${i}`, candidates })).status).toBe(200);
+    }
+    const text = await (await fetch(`${orch.url}/metrics`)).text();
+    expect(text).not.toContain('caller-made-');
+    const adHoc = /^orchestrator_lb_pick_total\{pool="\(candidates\)",algo="ewma",healthy="true"\} (\d+)$/m.exec(text);
+    expect(Number(adHoc?.[1])).toBeGreaterThanOrEqual(5);
+    // Configured pools keep their own name.
+    expect(text).toMatch(/^orchestrator_lb_pick_total\{pool="api",/m);
+  });
+
   it('exposes the contract metrics', async () => {
     const text = await (await fetch(`${orch.url}/metrics`)).text();
     for (const name of [

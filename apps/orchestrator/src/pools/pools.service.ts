@@ -6,6 +6,12 @@ import { ORCH_CONFIG } from '../config/config.module';
 /** Most ad-hoc pools (from `candidates`) kept with their balancing state. */
 const AD_HOC_MAX = 1024;
 
+/**
+ * The `pool` label of every ad-hoc pool in metrics. Their names are the callers' service names, any number of them:
+ * one series each would let callers grow the metrics without bound. Parentheses keep it apart from pool names.
+ */
+export const AD_HOC_POOL_LABEL = '(candidates)';
+
 /** A backend to put in a pool: its URL and optional weight. */
 export interface BackendSpec {
   readonly url: string;
@@ -71,6 +77,11 @@ export class PoolsService {
   /** The pool named `name`, if configured. */
   get(name: string): Pool | undefined {
     return this.pools.get(name);
+  }
+
+  /** The pool's name as a metrics label: its name when configured, {@link AD_HOC_POOL_LABEL} when ad hoc. */
+  labelOf(pool: Pool): string {
+    return this.pools.get(pool.name) === pool ? pool.name : AD_HOC_POOL_LABEL;
   }
 
   /** True when a pool of that name exists. */

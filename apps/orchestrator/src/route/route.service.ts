@@ -128,7 +128,7 @@ export class RouteService {
         ? plan.pool.pick({ key: plan.key, reserve, exclude }, plan.algo)
         : tracedSync(trace, 'balancer.pick', () => plan.pool.pick({ key: plan.key, reserve, exclude }, plan.algo));
     if (picked === undefined) throw new NoHealthyBackendError(plan.pool.name);
-    this.metrics.picked(plan.pool.name, picked.algo, picked.healthy);
+    this.metrics.picked(this.pools.labelOf(plan.pool), picked.algo, picked.healthy);
     ctx.state.backend = picked.backend.url;
     return picked;
   }
