@@ -6,7 +6,6 @@ import { spawnSync } from 'node:child_process';
 import {
   chmodSync,
   existsSync,
-  mkdirSync,
   mkdtempSync,
   readFileSync,
   renameSync,
@@ -16,6 +15,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { makeDirectorySync } from './make-directory.mjs';
 
 /** Trust domain and path of the default client identities. */
 export const DEFAULT_SPIFFE_PREFIX = 'spiffe://shieldx.local/ns/default/sa/';
@@ -251,7 +251,7 @@ ${sans.map((san, i) => `${splitOnce(san, ':')[0]}.${i + 1} = ${splitOnce(san, ':
  */
 export function makeDevCerts({ dir, clients, serverSans = [], notBefore, notAfter, server = true }) {
   if (existsSync(dir) && !statSync(dir).isDirectory()) throw new Error(`'${dir}' exists and is not a directory`);
-  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (!existsSync(dir)) makeDirectorySync(dir, 0o700);
   const work = mkdtempSync(join(tmpdir(), 'shieldx-certs-'));
   const files = [];
   try {

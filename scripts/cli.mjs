@@ -1,12 +1,13 @@
 // The operator CLI behind `npx shieldx <command>`.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { admissionCommand } from './admission.mjs';
 import { buildOrchestrator } from './build.mjs';
 import { certsCommand } from './certs.mjs';
 import { ledgerCommand } from './ledger.mjs';
+import { makeDirectorySync } from './make-directory.mjs';
 import { ensureOpa } from './opa.mjs';
 import { uiCommand } from './ui.mjs';
 
@@ -104,7 +105,7 @@ function policy(list) {
   const opa = ensureOpa();
   if (sub === 'test') return spawnSync(opa, ['test', dir, '-v'], { stdio: 'inherit' }).status ?? 1;
   const target = resolve(out ?? join(dir, 'build', 'policy.tar.gz'));
-  mkdirSync(dirname(target), { recursive: true });
+  makeDirectorySync(dirname(target));
   const args = ['build', '-t', 'wasm', '-e', entrypoint, '--ignore', '*_test.rego', '-o', target, dir];
   const status = spawnSync(opa, args, { stdio: 'inherit' }).status ?? 1;
   if (status === 0) process.stdout.write(`shieldx: wrote ${target}\n`);

@@ -4,6 +4,7 @@ import { createApp } from './app.factory';
 import { installWorkerRuntime } from './cluster/worker-runtime';
 import { startOpsServer } from './ops/ops-server';
 import { runPrimary } from './cluster/workers';
+import { LedgerOpenError } from './ledger/ledger.service';
 import { TlsMaterialError } from './tls/tls-material';
 
 /**
@@ -60,6 +61,10 @@ async function main(): Promise<void> {
 main().catch((error: unknown) => {
   if (error instanceof TlsMaterialError) {
     process.stderr.write(`shieldx: cannot serve TLS: ${error.message}\n`);
+    process.exit(2);
+  }
+  if (error instanceof LedgerOpenError) {
+    process.stderr.write(`shieldx: ${error.message}\n`);
     process.exit(2);
   }
   process.stderr.write(

@@ -271,3 +271,24 @@ describe('audit ledger: a write failure never fails a request', () => {
     expect(orch.logs.some((line) => line.event === 'ledger_write_failed')).toBe(true);
   });
 });
+
+describe('a ledger path that cannot be made', () => {
+  it('stops start-up at once with the reason, where recursive mkdir would spin for ever (dangling link, /proc)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shieldx-ledger-dangling-'));
+    try {
+      // A volume that is not mounted: the link exists, its target does not.
+      symlinkSync(join(dir, 'not-mounted'), join(dir, 'data'));
+      for (const ledgerPath of [join(dir, 'data', 'audit', 'ledger.jsonl'), '/proc/shieldx-none/ledger.jsonl']) {
+        if (ledgerPath.startsWith('/proc/') && !existsSync('/proc/self')) continue;
+        const started = Date.now();
+        await expect(startOrchestrator({ ORCH_LEDGER_PATH: ledgerPath })).rejects.toMatchObject({
+          name: 'LedgerOpenError',
+          message: expect.stringMatching(/^cannot open the audit ledger .* \(ORCH_LEDGER_PATH\): ENOENT/),
+        });
+        expect(Date.now() - started).toBeLessThan(5000);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 20_000);
+});

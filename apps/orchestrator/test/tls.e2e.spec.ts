@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { Agent, request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -373,5 +373,23 @@ describe('TLS certificate expiry', () => {
     });
     const metrics = await call(orch.url, '/metrics', probe);
     expect(Number(/^ratls_cert_expiry_seconds (\S+)$/m.exec(String(metrics.body['text']))?.[1])).toBeLessThanOrEqual(0);
+  });
+});
+
+describe('shieldx certs dev', () => {
+  it('refuses at once a directory it cannot make (under a dangling link), where recursive mkdir would spin', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shieldx-certs-dangling-'));
+    try {
+      symlinkSync(join(dir, 'not-mounted'), join(dir, 'data'));
+      const run = spawnSync(process.execPath, [CLI, 'certs', 'dev', join(dir, 'data', 'certs')], {
+        encoding: 'utf8',
+        timeout: 10_000,
+      });
+      expect(run.signal).toBeNull();
+      expect(run.status).toBe(1);
+      expect(run.stderr).toMatch(/cannot make the directory .*data leads nowhere/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

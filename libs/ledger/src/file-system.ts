@@ -1,4 +1,5 @@
-import { type FileHandle, mkdir, open, readdir, rename, stat } from 'node:fs/promises';
+import { type FileHandle, open, readdir, rename, stat } from 'node:fs/promises';
+import { makeDirectory } from './make-directory';
 
 /** An open ledger file as the writer uses it: appends, positional reads, truncation, sync. */
 export interface LedgerFileHandle {
@@ -92,8 +93,8 @@ export const nodeFileSystem: LedgerFileSystem = {
   rename(from, to) {
     return rename(from, to);
   },
-  async ensureDir(dir) {
-    await mkdir(dir, { recursive: true });
+  ensureDir(dir) {
+    return makeDirectory(dir);
   },
   async syncDir(dir) {
     const handle = await open(dir, 'r');

@@ -17,6 +17,7 @@ export {
   LedgerWriteError,
 } from './errors';
 export { type LedgerFileHandle, type LedgerFileSystem, nodeFileSystem } from './file-system';
+export { makeDirectory } from './make-directory';
 export { fileSetFromNames, type LedgerFileSet, rotatedPath, type RotatedFile } from './naming';
 export {
   type CheckpointAlg,

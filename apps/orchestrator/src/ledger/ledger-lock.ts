@@ -1,4 +1,5 @@
-import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { makeDirectory } from '@shieldx/ledger';
+import { open, readFile, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 function alive(pid: number): boolean {
@@ -19,7 +20,7 @@ function alive(pid: number): boolean {
  */
 export async function acquireLedgerLock(path: string): Promise<() => Promise<void>> {
   const lockPath = `${path}.lock`;
-  await mkdir(dirname(path), { recursive: true });
+  await makeDirectory(dirname(path));
   for (let attempt = 0; ; attempt++) {
     try {
       const handle = await open(lockPath, 'wx', 0o600);

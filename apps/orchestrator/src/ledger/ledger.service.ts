@@ -61,6 +61,20 @@ export interface AcceptedLedgerEntry extends GuardedEntry {
 
 const noop = (): void => undefined;
 
+/** The audit ledger could not be opened at start-up: a bad `ORCH_LEDGER_PATH`, or another process holds it. */
+export class LedgerOpenError extends Error {
+  constructor(
+    readonly path: string,
+    cause: unknown,
+  ) {
+    super(
+      `cannot open the audit ledger ${path} (ORCH_LEDGER_PATH): ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
+    this.name = 'LedgerOpenError';
+  }
+}
+
 /**
  * The orchestrator's audit ledger (contract "Audit ledger"): opens the `@shieldx/ledger` writer at
  * `ORCH_LEDGER_PATH` when the app starts (creating the directory; a ledger that cannot be opened, is corrupt, or is
@@ -119,10 +133,7 @@ export class LedgerService implements OnModuleInit, OnApplicationShutdown {
       this.state = 'down';
       await this.releaseLock?.().catch(noop);
       this.releaseLock = null;
-      throw new Error(
-        `cannot open the audit ledger ${this.path} (ORCH_LEDGER_PATH): ${error instanceof Error ? error.message : String(error)}`,
-        { cause: error },
-      );
+      throw new LedgerOpenError(this.path, error);
     }
     const { recovery } = this.writer;
     if (recovery !== null) this.logger.warn({ event: 'ledger_recovered', path: this.path, ...recovery });
