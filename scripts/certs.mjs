@@ -3,16 +3,7 @@
 // orchestrator with them. Keys are EC P-256 (PKCS#8), written 0600 into a 0700 directory; every file is written to a
 // temporary name and renamed, so a watching orchestrator never reads half a file.
 import { spawnSync } from 'node:child_process';
-import {
-  chmodSync,
-  existsSync,
-  mkdtempSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { makeDirectorySync } from './make-directory.mjs';
