@@ -48,6 +48,17 @@ describe(`${MemoryBucketStore.name} with fake time`, () => {
     expect(store.take('k', 60, 2, T0 + 2000).ok).toBe(true);
   });
 
+  it('refills from the new time after the wall clock steps back, instead of waiting for it to catch up', () => {
+    const store = new MemoryBucketStore();
+    expect(drain(store, 'k', 600, 3, T0, 3)).toBe(3);
+    const back = T0 - 3_600_000;
+    // No time has passed by the new clock: nothing refilled, nothing owed.
+    expect(store.take('k', 600, 3, back).ok).toBe(false);
+    // 100 ms later by the new clock one token is back (600/min), as it would be without the step.
+    expect(store.take('k', 600, 3, back + 100).ok).toBe(true);
+    expect(store.take('k', 600, 3, back + 100).ok).toBe(false);
+  });
+
   it('never holds more than the burst, however long it idles', () => {
     const store = new MemoryBucketStore();
     drain(store, 'k', 600, 3, T0, 3);
@@ -266,6 +277,15 @@ describe(RefusalCache.name, () => {
     expect(cache.check('ip:a', 60, 1000)).toEqual(refused(400, 5000));
     expect(cache.check('ip:a', 60, 1399)).toEqual(refused(1, 4601));
     expect(cache.check('ip:a', 60, 1400)).toBeUndefined();
+    expect(cache.size).toBe(0);
+  });
+
+  it('is dropped when the wall clock steps back past it, so the bucket answers again', () => {
+    const cache = new RefusalCache();
+    cache.remember('ip:a', 60, refused(400, 5000), 3_600_000);
+    expect(cache.check('ip:a', 60, 3_600_100)).toEqual(refused(300, 4900));
+    // One hour back: the refusal would otherwise stand for an hour and 300 ms.
+    expect(cache.check('ip:a', 60, 100)).toBeUndefined();
     expect(cache.size).toBe(0);
   });
 

@@ -81,6 +81,10 @@ export class MemoryBucketStore implements BucketStore {
       if (elapsed > 0) {
         bucket.tokens = Math.min(burst, bucket.tokens + elapsed * perMs);
         bucket.updatedAt = now;
+      } else if (elapsed < 0) {
+        // The wall clock stepped back: refill from now on. Kept at the later time, the bucket would not refill at
+        // all until the clock caught up again — an hour of 429s after a one-hour step.
+        bucket.updatedAt = now;
       }
     }
     this.buckets.set(key, bucket);

@@ -34,6 +34,8 @@ for i = 1, #KEYS do
   elseif now > updated then
     tokens = math.min(burst, tokens + ((now - updated) / 1000) * per_ms)
     updated = now
+  elseif now < updated then
+    updated = now
   end
   local ok = 0
   if tokens >= 1 then

@@ -7,6 +7,8 @@ export interface RefusalCacheOptions {
 }
 
 interface Refusal {
+  /** Epoch ms at which the refusal was answered. */
+  readonly at: number;
   /** Epoch ms before which no token can exist in the bucket. */
   readonly until: number;
   /** Epoch ms at which the bucket would be full. */
@@ -51,14 +53,15 @@ export class RefusalCache {
     if (result.ok || result.retryAfterMs <= 0) return;
     this.entries.delete(key);
     if (this.entries.size >= this.maxKeys) this.entries.delete(this.entries.keys().next().value as string);
-    this.entries.set(key, { until: now + result.retryAfterMs, fullAt: now + result.resetMs, limit });
+    this.entries.set(key, { at: now, until: now + result.retryAfterMs, fullAt: now + result.resetMs, limit });
   }
 
   /** The refusal still standing for `key` at rate `limit` at `now` (as the store would answer it), or undefined. */
   check(key: string, limit: number, now: number): BucketResult | undefined {
     const entry = this.entries.get(key);
     if (entry === undefined) return undefined;
-    if (entry.until <= now || entry.limit !== limit) {
+    // Before `at` the wall clock has stepped back: the refusal would stand that much longer; ask the store again.
+    if (entry.until <= now || now < entry.at || entry.limit !== limit) {
       this.entries.delete(key);
       return undefined;
     }

@@ -11,7 +11,7 @@ import {
   type DpopResult,
 } from '@shieldx/security';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { CLOCK } from '../clock/clock';
+import { CLOCK, withinWindow } from '../clock/clock';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import { SecurityEvents } from '../events/security-events';
@@ -193,7 +193,7 @@ export class CallerProofService {
     const key = `${scheme}\u0000${code}\u0000${reason ?? ''}\u0000${ip}`;
     const now = this.clock.now();
     const entry = this.refusals.get(key);
-    if (entry !== undefined && now - entry.since < EVENT_WINDOW_MS) {
+    if (entry !== undefined && withinWindow(now, entry.since, EVENT_WINDOW_MS)) {
       entry.count++;
       return;
     }

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { FailoverReplayStore, MemoryReplayStore, RedisReplayStore, type ReplayStore } from '@shieldx/security';
 import type { Redis } from 'ioredis';
 import type { OrchestratorConfig } from '../config/config';
+import { withinWindow } from '../clock/clock';
 import { ORCH_CONFIG } from '../config/config.module';
 import { GatewayMetrics } from '../metrics/gateway-metrics';
 import { REDIS_CLIENT } from '../redis/redis.constants';
@@ -48,7 +49,7 @@ export class ReplayBackend {
   private failed(error: unknown, mode: 'open' | 'closed'): void {
     this.metrics.replayStoreError();
     const now = Date.now();
-    if (now - this.lastLogAt < LOG_EVERY_MS) {
+    if (withinWindow(now, this.lastLogAt, LOG_EVERY_MS)) {
       this.unlogged++;
       return;
     }

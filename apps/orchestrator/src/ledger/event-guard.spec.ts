@@ -1,9 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { EventGuard, type GuardedEntry, type GuardTimers, SUPPRESSED_TYPE } from './event-guard';
 
-/** A clock and timers advanced by hand: `advance(ms)` runs every timer that falls due, in order. */
+/**
+ * A clock and timers advanced by hand: `advance(ms)` runs every timer that falls due, in order. Timers run on their own
+ * (monotonic) timeline, as Node's do; `stepWall(ms)` moves only the wall clock `now()` reads, as an NTP step does.
+ */
 function manualTime(start = Date.parse('2030-01-01T00:00:00.000Z')) {
   let now = start;
+  let wallOffset = 0;
   let nextId = 1;
   const pending = new Map<number, { at: number; callback: () => void }>();
   const timers: GuardTimers = {
@@ -25,7 +29,8 @@ function manualTime(start = Date.parse('2030-01-01T00:00:00.000Z')) {
     }
     now = until;
   };
-  return { now: () => now, timers, advance, pending };
+  const stepWall = (ms: number): void => void (wallOffset += ms);
+  return { now: () => now + wallOffset, timers, advance, pending, stepWall };
 }
 
 function setup(windowMs: number, maxPerTypePerSecond: number) {
@@ -85,6 +90,18 @@ describe(EventGuard.name, () => {
     expect(guard.pendingAggregates).toBe(0);
     guard.offer(deny('/internal/a', 'late'));
     expect(written.at(-1)).toEqual(deny('/internal/a', 'late'));
+  });
+
+  it('still closes a window within one window when the wall clock steps back an hour', () => {
+    const { guard, written, time } = setup(10_000, 1000);
+    guard.offer(deny('/internal/a', 'c1'));
+    time.advance(100);
+    guard.offer(deny('/internal/a', 'c2'));
+    time.stepWall(-3_600_000);
+    guard.offer(deny('/internal/a', 'c3'));
+    time.advance(10_000);
+    expect(written).toHaveLength(2);
+    expect(written[1]?.data).toMatchObject({ repeated: { count: 2, lastCorrId: 'c3' } });
   });
 
   it('keeps a steady flood of one event to one entry per window', () => {

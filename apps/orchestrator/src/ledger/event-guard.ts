@@ -1,4 +1,5 @@
 import { canonicalJson } from '@shieldx/ledger';
+import { withinWindow } from '../clock/clock';
 
 /** An entry for the ledger: what `LedgerWriter.enqueue` takes. */
 export interface GuardedEntry {
@@ -207,7 +208,7 @@ export class EventGuard {
     this.sweepTimer = null;
     const now = this.now();
     for (const [key, aggregate] of this.aggregates) {
-      if (now - aggregate.since < this.windowMs) break;
+      if (withinWindow(now, aggregate.since, this.windowMs)) break;
       this.closeWindow(key, aggregate, now);
       // closeWindow re-inserts a busy aggregate at the end; the loop stops when it reaches a window still open.
     }
@@ -218,7 +219,9 @@ export class EventGuard {
     if (this.sweepTimer !== null) return;
     const first = this.aggregates.values().next().value;
     if (first === undefined) return;
-    const due = Math.max(0, first.since + this.windowMs - this.now());
+    // At most one window away: after the wall clock steps back, `since` lies ahead and would push the sweep out by the
+    // whole step (the sweep then closes the window, see withinWindow).
+    const due = Math.min(this.windowMs, Math.max(0, first.since + this.windowMs - this.now()));
     this.sweepTimer = this.timers.setTimeout(this.sweep, due);
   }
 

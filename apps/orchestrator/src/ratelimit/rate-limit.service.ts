@@ -7,7 +7,7 @@ import {
   type BucketStore,
   type Clock,
 } from '@shieldx/security';
-import { CLOCK } from '../clock/clock';
+import { CLOCK, withinWindow } from '../clock/clock';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import { SecurityEvents } from '../events/security-events';
@@ -185,7 +185,7 @@ export class RateLimitService {
   private recordDenial(scope: string, key: string, corrId: string): void {
     const now = this.clock.now();
     const entry = this.denials.get(key);
-    if (entry !== undefined && now - entry.since < EVENT_WINDOW_MS) {
+    if (entry !== undefined && withinWindow(now, entry.since, EVENT_WINDOW_MS)) {
       entry.count++;
       return;
     }
