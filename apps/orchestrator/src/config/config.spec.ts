@@ -142,10 +142,10 @@ describe(loadConfig.name, () => {
     ]);
   });
 
-  it('refuses bad backend URLs, duplicate pools, zero weights and weights for strangers', () => {
+  it('refuses bad backend URLs (port 0 too), duplicate pools, zero weights and weights for strangers', () => {
     const found = problems({
       ...DEV,
-      ORCH_POOL_A: 'ftp://x:21,http://user:pw@h:1,http://h:2?q=1',
+      ORCH_POOL_A: 'ftp://x:21,http://user:pw@h:1,http://h:2?q=1,h:0',
       ORCH_POOL_B: 'h:1',
       ORCH_POOL_WEIGHTS_B: 'h:1=0',
       ORCH_POOL_C: 'h:3',
@@ -155,6 +155,7 @@ describe(loadConfig.name, () => {
     expect(found.join('\n')).toMatch(/ftp:\/\/x:21' must use http or https/);
     expect(found.join('\n')).toMatch(/must not carry credentials/);
     expect(found.join('\n')).toMatch(/must not have a query/);
+    expect(found.join('\n')).toMatch(/'h:0' has port 0; a backend port is 1 to 65535/);
     expect(found.join('\n')).toMatch(/ORCH_POOL_WEIGHTS_B: weight of 'h:1' must be a number > 0/);
     expect(found.join('\n')).toMatch(/ORCH_POOL_C: pool 'c' is already defined by ORCH_BACKENDS_JSON/);
   });

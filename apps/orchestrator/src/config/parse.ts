@@ -61,6 +61,8 @@ export function parseBackendUrl(raw: string): string {
     throw new Error(`'${raw}' must use http or https`);
   }
   if (url.hostname === '') throw new Error(`'${raw}' has no host`);
+  // Port 0 parses, but nothing can be reached there (it means "any free port" to a listener).
+  if (url.port === '0') throw new Error(`'${raw}' has port 0; a backend port is 1 to 65535`);
   if (url.username !== '' || url.password !== '') throw new Error(`'${raw}' must not carry credentials`);
   if (url.search !== '' || url.hash !== '') throw new Error(`'${raw}' must not have a query or fragment`);
   return url.href.replace(/\/+$/, '');
