@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LedgerEntry } from './entry';
 import { editLine, readLines, steppingClock, tempDir, writeLines } from './testing/helpers';
-import { formatVerifyResult, type VerifyFailure, verifyLedger } from './verify';
+import { formatVerifyResult, MAX_LINE_BYTES, type VerifyFailure, verifyLedger } from './verify';
 import { LedgerWriter } from './writer';
 
 describe(verifyLedger.name, () => {
@@ -152,6 +152,13 @@ describe(verifyLedger.name, () => {
       await build(20);
       await edit(path, (lines) => lines.splice(4, 0, ''));
       expect(await failure()).toMatchObject({ reason: 'unparsable', seq: 5, line: 5 });
+    });
+
+    it('a line longer than MAX_LINE_BYTES → unparsable at its place, read in bounded memory (not held whole)', async () => {
+      await edit(path, (lines) => (lines[4] = 'x'.repeat(MAX_LINE_BYTES + 1)));
+      expect(await failure()).toMatchObject({ reason: 'unparsable', seq: 5, line: 5 });
+      // Garbage with no line break at all (a device, a file of zeros): the same, at line 1, not a crash.
+      expect(await failure('/dev/zero')).toMatchObject({ reason: 'unparsable', seq: 1, line: 1, file: '/dev/zero' });
     });
 
     it('an extra member → malformed at its seq', async () => {

@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { Transform, type TransformCallback } from 'node:stream';
 import { GENESIS_HASH, LEDGER_CHECKPOINT_TYPE, LEDGER_RECOVERED_TYPE, type LedgerEntry, parseEntryLine } from './entry';
 import { nodeFileSystem } from './file-system';
 import { activePathsInDir, fileSetFromNames, looksRotated } from './naming';
@@ -99,6 +100,37 @@ interface SourceLine {
   text: string;
 }
 
+/**
+ * Longest line the verifier reads. Entries are a few KB (an admin pool edit of 256 long URLs stays under 1 MB); a
+ * longer line is not an entry, and reading it whole would hold it in memory — past ~512 MB V8 cannot make the string
+ * and the process dies (a tampered or garbage-filled file must be reported, not crash the gateway that verifies it).
+ */
+export const MAX_LINE_BYTES = 16 * 1024 * 1024;
+
+/** A line longer than {@link MAX_LINE_BYTES}; `line` is its 1-based number in `file`. */
+class LineTooLongError extends Error {
+  constructor(
+    readonly file: string,
+    readonly line: number,
+  ) {
+    super(`line is longer than ${MAX_LINE_BYTES} bytes: not a ledger entry`);
+  }
+}
+
+/** Passes bytes through, failing once a line (as readline splits them: at \n or \r) grows past `max` bytes. */
+function boundedLines(max: number): Transform {
+  let run = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback) {
+      const lastBreak = Math.max(chunk.lastIndexOf(0x0a), chunk.lastIndexOf(0x0d));
+      // A longer line spans several chunks (max is far above the chunk size), so the run between breaks is enough.
+      run = lastBreak === -1 ? run + chunk.length : chunk.length - lastBreak - 1;
+      if (run > max) return done(new RangeError('line too long'));
+      done(null, chunk);
+    },
+  });
+}
+
 /** Lines of `files` in order, streamed; the fragment after the last newline of the last file is left out. */
 async function* readLines(files: readonly string[], tornTail: { bytes: number; offset: number } | null) {
   for (let i = 0; i < files.length; i++) {
@@ -106,15 +138,21 @@ async function* readLines(files: readonly string[], tornTail: { bytes: number; o
     const end = i === files.length - 1 && tornTail !== null ? tornTail.offset : null;
     if (end === 0) continue;
     const stream = createReadStream(file, end === null ? {} : { end: end - 1 });
-    const lines = createInterface({ input: stream, crlfDelay: Infinity });
+    const bounded = boundedLines(MAX_LINE_BYTES);
+    stream.on('error', (error) => bounded.destroy(error));
+    const lines = createInterface({ input: stream.pipe(bounded), crlfDelay: Infinity });
+    let line = 0;
     try {
-      let line = 0;
       for await (const text of lines) {
         line++;
         yield { file, line, text } satisfies SourceLine;
       }
+    } catch (error) {
+      if (error instanceof RangeError) throw new LineTooLongError(file, line + 1);
+      throw error;
     } finally {
       lines.close();
+      bounded.destroy();
       stream.destroy();
     }
   }
@@ -348,6 +386,10 @@ export async function verifyLedger(pathOrDir: string, options: VerifyOptions = {
       expectedPrev = entry.hash;
     }
   } catch (error) {
+    if (error instanceof LineTooLongError) {
+      current = { file: error.file, line: error.line, text: '' };
+      return failure('unparsable', expectedSeq, error.message);
+    }
     return failure('io_error', null, `cannot read ${current?.file ?? files.join(', ')}: ${String(error)}`);
   }
   return {
