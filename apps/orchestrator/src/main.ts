@@ -7,6 +7,32 @@ import { runPrimary } from './cluster/workers';
 import { LedgerOpenError } from './ledger/ledger.service';
 import { TlsMaterialError } from './tls/tls-material';
 
+/** A listener could not be opened: the address is taken, not ours, or needs privileges. */
+class ListenError extends Error {
+  constructor(settings: string, host: string, port: number, cause: NodeJS.ErrnoException) {
+    const why =
+      cause.code === 'EADDRINUSE'
+        ? 'the address is already in use'
+        : cause.code === 'EACCES'
+          ? 'permission denied (a port below 1024 needs privileges)'
+          : 'the address is not available on this host';
+    super(`cannot listen on ${host}:${port} (${settings}): ${why}`, { cause });
+  }
+}
+
+/** Runs `open`, turning the listen errors an operator can fix into a {@link ListenError}. */
+async function opening<T>(settings: string, host: string, port: number, open: () => Promise<T>): Promise<T> {
+  try {
+    return await open();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      throw new ListenError(settings, host, port, error as NodeJS.ErrnoException);
+    }
+    throw error;
+  }
+}
+
 /**
  * Entry point: the only place that reads `process.env`. Invalid configuration stops start-up with one message that
  * names every bad key.
@@ -30,10 +56,13 @@ async function main(): Promise<void> {
     cluster.isWorker && config.cluster.workerIndex !== undefined
       ? installWorkerRuntime(app, config.cluster.workerIndex)
       : undefined;
+  const opsPort = config.ops.port;
   const ops =
-    config.ops.port === undefined
+    opsPort === undefined
       ? undefined
-      : await startOpsServer(app, { host: config.ops.host, port: config.ops.port, metrics: worker?.allMetrics });
+      : await opening('ORCH_OPS_HOST/ORCH_OPS_PORT', config.ops.host, opsPort, () =>
+          startOpsServer(app, { host: config.ops.host, port: opsPort, metrics: worker?.allMetrics }),
+        );
   const log = app.getHttpAdapter().getInstance().log;
   for (const warning of warnings) log.warn({ event: 'config_warning' }, warning);
   if (config.listen.insecure) {
@@ -42,7 +71,9 @@ async function main(): Promise<void> {
       '!!! ORCH_ALLOW_INSECURE=1: serving plain HTTP without client authentication. Development only. !!!',
     );
   }
-  await app.listen({ port: config.listen.port, host: config.listen.host });
+  await opening('ORCH_HOST/ORCH_PORT', config.listen.host, config.listen.port, () =>
+    app.listen({ port: config.listen.port, host: config.listen.host }),
+  );
   const address = await app.getUrl();
   worker?.ready(address);
   log.info(
@@ -63,7 +94,7 @@ main().catch((error: unknown) => {
     process.stderr.write(`shieldx: cannot serve TLS: ${error.message}\n`);
     process.exit(2);
   }
-  if (error instanceof LedgerOpenError) {
+  if (error instanceof LedgerOpenError || error instanceof ListenError) {
     process.stderr.write(`shieldx: ${error.message}\n`);
     process.exit(2);
   }
