@@ -2,11 +2,13 @@ import 'reflect-metadata';
 import type { Server as HttpsServer } from 'node:https';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { LogController } from 'fastify';
+import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
 import type { OrchestratorConfig } from './config/config';
 import { installGatewayHooks } from './http/gateway-hooks';
+import { sendError } from './http/send-error';
+import { GatewayMetrics } from './metrics/gateway-metrics';
 import { createLogger, lazyRequestLogger, NestPinoLogger } from './logging/logger';
 import { correlationIdWithContext } from './logging/request-context';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
@@ -49,6 +51,8 @@ export async function createApp(
   // Read and validated before Nest exists: the HTTPS listener is created with the adapter. A bad set stops start-up.
   const tlsFiles = tlsFilesOf(config.tls);
   const tls = tlsFiles === undefined ? undefined : readTlsMaterial(tlsFiles, Date.now());
+  // Set once the application exists, which is before the server listens (the only time frameworkErrors can run).
+  let metrics: GatewayMetrics | undefined;
   const adapter = new FastifyAdapter({
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'corrId' }),
@@ -56,6 +60,12 @@ export async function createApp(
     childLoggerFactory: lazyRequestLogger,
     bodyLimit: config.route.maxBytes,
     return503OnClosing: true,
+    // The router refuses a malformed URL (400) or an over-long route parameter (414) before any hook runs; answer
+    // those with the contract's JSON error too (Fastify's own body has no correlation id).
+    frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => {
+      reply.header('x-correlation-id', request.id);
+      return sendError(request, reply, error, metrics as GatewayMetrics);
+    },
     requestTimeout: SERVER_LIMITS.requestTimeoutMs,
     keepAliveTimeout: SERVER_LIMITS.keepAliveTimeoutMs,
     maxRequestsPerSocket: SERVER_LIMITS.maxRequestsPerSocket,
@@ -82,6 +92,7 @@ export async function createApp(
     // Fastify's own JSON parser stays: its errors carry codes we map, and no other body type is accepted.
     bodyParser: false,
   });
+  metrics = app.get(GatewayMetrics);
   const fastify = app.getHttpAdapter().getInstance();
   fastify.removeContentTypeParser('text/plain');
   // Log lines are buffered for throughput; write out what is left when the server closes.

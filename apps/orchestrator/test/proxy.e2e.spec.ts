@@ -127,6 +127,21 @@ describe('ANY /proxy/<service>/<rest>', () => {
     expect(backends.reduce((n, b) => n + b.hits, 0)).toBe(before);
   });
 
+  it('forwards the rest of the path as sent, after an encoded service or in an absolute-form target', async () => {
+    for (const target of ['/proxy/%61pi/v1/items?page=2', 'http://gw.example/proxy/api/v1/items?page=2']) {
+      const res = await rawGet(orch.url, target, CALLER);
+      expect(res.status).toBe(200);
+      expect(res.body['url']).toBe('/v1/items?page=2');
+    }
+  });
+
+  it('answers a malformed URL with the contract JSON error and a correlation id', async () => {
+    const res = await rawGet(orch.url, '/proxy/api/v1/%zz', CALLER);
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ error: 'bad_url', correlationId: expect.any(String) });
+    expect(res.headers['x-correlation-id']).toBe(res.body['correlationId']);
+  });
+
   it('answers Expect: 100-continue itself and forwards the body without the Expect header', async () => {
     const { hostname, port } = new URL(orch.url);
     const answer = await new Promise<{ status: number; continued: boolean; body: Record<string, unknown> }>(

@@ -27,6 +27,7 @@ const FASTIFY_CODES: Readonly<Record<string, readonly [number, string, string]>>
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: [400, 'invalid_content_length', 'the Content-Length does not match the body'],
   FST_ERR_CTP_INVALID_TYPE: [415, 'unsupported_media_type', 'the Content-Type header is invalid'],
   FST_ERR_BAD_URL: [400, 'bad_url', 'the request URL is malformed'],
+  FST_ERR_MAX_PARAM_LENGTH: [414, 'uri_too_long', 'a segment of the request path is too long'],
   FST_ERR_ASYNC_CONSTRAINT: [400, 'bad_request', 'the request could not be routed'],
 };
 

@@ -29,6 +29,20 @@ export class GatewayTimeoutError extends GatewayError {
   readonly code = 'upstream_timeout';
 }
 
+/**
+ * What follows `/proxy/<service>` in a request target, as the client sent it (still encoded): `/v1/x?q=1`, or '' or
+ * `?q=1` when nothing does. The service segment is skipped as sent — `%61pi` is `api` to the router but five
+ * characters here — and an absolute-form target (`http://host/proxy/…`, RFC 9112 §3.2.2) is read from its path.
+ */
+export function restOfProxyPath(target: string): string {
+  const pathStart = target.startsWith('/') ? 0 : target.indexOf('/', target.indexOf('//') + 2);
+  if (pathStart === -1) return '';
+  const serviceStart = pathStart + '/proxy/'.length;
+  let end = serviceStart;
+  while (end < target.length && target[end] !== '/' && target[end] !== '?') end++;
+  return target.slice(end);
+}
+
 /** Methods that may be sent twice without changing the outcome (RFC 9110 §9.2.2). */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 /** Backend statuses worth another backend. */
@@ -94,8 +108,7 @@ export class ProxyService {
       );
     const tenant = this.header(request, 'x-tenant', TENANT_PATTERN);
     const scope = this.header(request, 'x-scope', SCOPE_PATTERN);
-    const raw = request.raw.url ?? '/';
-    const rest = raw.slice(`/proxy/${service}`.length);
+    const rest = restOfProxyPath(request.raw.url ?? '/');
     const q = rest.indexOf('?');
     const path = (q === -1 ? rest : rest.slice(0, q)) || '/';
     const query = q === -1 ? '' : rest.slice(q);
