@@ -52,7 +52,7 @@ export async function createApp(
   const tlsFiles = tlsFilesOf(config.tls);
   const tls = tlsFiles === undefined ? undefined : readTlsMaterial(tlsFiles, Date.now());
   // Set once the application exists, which is before the server listens (the only time frameworkErrors can run).
-  let metrics: GatewayMetrics | undefined;
+  const late: { metrics?: GatewayMetrics } = {};
   const adapter = new FastifyAdapter({
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'corrId' }),
@@ -64,7 +64,7 @@ export async function createApp(
     // those with the contract's JSON error too (Fastify's own body has no correlation id).
     frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => {
       reply.header('x-correlation-id', request.id);
-      return sendError(request, reply, error, metrics as GatewayMetrics);
+      void sendError(request, reply, error, late.metrics as GatewayMetrics);
     },
     requestTimeout: SERVER_LIMITS.requestTimeoutMs,
     keepAliveTimeout: SERVER_LIMITS.keepAliveTimeoutMs,
@@ -92,7 +92,7 @@ export async function createApp(
     // Fastify's own JSON parser stays: its errors carry codes we map, and no other body type is accepted.
     bodyParser: false,
   });
-  metrics = app.get(GatewayMetrics);
+  late.metrics = app.get(GatewayMetrics);
   const fastify = app.getHttpAdapter().getInstance();
   fastify.removeContentTypeParser('text/plain');
   // Log lines are buffered for throughput; write out what is left when the server closes.
