@@ -40,13 +40,11 @@ import {
   livePids,
   loadAverage,
   loadOptionsFor,
-  measuredRun,
+  interleavedRounds,
   nonDefaultNote,
   orchestratorTrouble,
   pairedRatio,
   prepareOrchestrator,
-  rotated,
-  roundHead,
   runFacts,
   sendRequest,
   startOrchestrator,
@@ -326,24 +324,17 @@ const loadOptions = loadOptionsFor(REQUESTS, S.connections);
 await warmUp({ targets: TARGETS, tool: S.tool, seconds: S.warmup, loadOptions, say });
 for (const target of TARGETS) target.cacheBefore = (await fetchJson(`${target.server.origin}/policy`)).json?.cache;
 
-for (let round = 0; round < S.rounds; round++) {
-  for (const target of rotated(TARGETS, round)) {
-    const result = await measuredRun({
-      tool: S.tool,
-      target,
-      loadOptions,
-      durationS: S.duration,
-      pids: serverPids(),
-      during: `round ${round + 1}`,
-    });
-    target.rounds.push(result);
-    say(
-      roundHead(round, S.rounds, target.label, 46, result) +
-        `errors ${result.errors}  timeouts ${result.timeouts}  ` +
-        `non-2xx ${result.non2xx}  other processes ${fmt.cores(result.cpu.othersCores)}`,
-    );
-  }
-}
+await interleavedRounds({
+  settings: S,
+  targets: TARGETS,
+  loadOptions,
+  pids: serverPids,
+  say,
+  labelWidth: 46,
+  describe: (result) =>
+    `errors ${result.errors}  timeouts ${result.timeouts}  ` +
+    `non-2xx ${result.non2xx}  other processes ${fmt.cores(result.cpu.othersCores)}`,
+});
 
 for (const target of TARGETS) {
   const rounds = target.rounds;

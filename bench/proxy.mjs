@@ -39,13 +39,11 @@ import {
   livePids,
   loadAverage,
   loadOptionsFor,
-  measuredRun,
+  interleavedRounds,
   nonDefaultNote,
   orchestratorTrouble,
   pairedRatio,
   prepareOrchestrator,
-  rotated,
-  roundHead,
   runFacts,
   startHttpBackends,
   startLoopbackScript,
@@ -294,28 +292,23 @@ await warmUp({ targets: TARGETS, tool: S.tool, seconds: S.warmup, loadOptions, s
 // ---------------------------------------------------------------------------------------------------------------
 // Closed-loop rounds, interleaved (the order rotates every round).
 
-for (let round = 0; round < S.rounds; round++) {
-  for (const target of rotated(TARGETS, round)) {
-    await Promise.all(backends.map((b) => b.stats({ reset: true })));
-    const result = await measuredRun({
-      tool: S.tool,
-      target,
-      loadOptions,
-      durationS: S.duration,
-      pids: serverPids(),
-      during: `round ${round + 1}`,
-    });
+await interleavedRounds({
+  settings: S,
+  targets: TARGETS,
+  loadOptions,
+  pids: serverPids,
+  say,
+  labelWidth: 48,
+  before: () => Promise.all(backends.map((b) => b.stats({ reset: true }))),
+  after: async (target, result) => {
     result.rss = rssMB(target.server.pid);
     result.backendCounts = await Promise.all(backends.map((b) => b.stats()));
-    target.rounds.push(result);
-    say(
-      roundHead(round, S.rounds, target.label, 48, result) +
-        `errors ${result.errors}  timeouts ${result.timeouts}  ` +
-        `non-2xx ${result.non2xx}  backends ${result.backendCounts.map((c) => fmt.int(c)).join('/')}  ` +
-        `other processes ${fmt.cores(result.cpu.othersCores)}`,
-    );
-  }
-}
+  },
+  describe: (result) =>
+    `errors ${result.errors}  timeouts ${result.timeouts}  ` +
+    `non-2xx ${result.non2xx}  backends ${result.backendCounts.map((c) => fmt.int(c)).join('/')}  ` +
+    `other processes ${fmt.cores(result.cpu.othersCores)}`,
+});
 
 for (const target of TARGETS) {
   const rounds = target.rounds;

@@ -40,11 +40,9 @@ import {
   livePids,
   loadAverage,
   loadOptionsFor,
-  measuredRun,
+  interleavedRounds,
   nonDefaultNote,
   prepareOrchestrator,
-  rotated,
-  roundHead,
   runFacts,
   sendRequest,
   startLoopbackScript,
@@ -200,25 +198,18 @@ await warmUp({ targets: TARGETS, tool: S.tool, seconds: S.warmup, loadOptions, s
 // ---------------------------------------------------------------------------------------------------------------
 // Closed-loop rounds, interleaved (the order rotates every round).
 
-for (let round = 0; round < S.rounds; round++) {
-  for (const target of rotated(TARGETS, round)) {
-    const result = await measuredRun({
-      tool: S.tool,
-      target,
-      loadOptions,
-      durationS: S.duration,
-      pids: serverPids(),
-      during: `round ${round + 1}`,
-    });
-    result.rss = rssMB(target.server.pid);
-    target.rounds.push(result);
-    say(
-      roundHead(round, S.rounds, target.label, 40, result) +
-        `errors ${result.errors + result.timeouts}  ` +
-        `non-2xx ${result.non2xx}  RSS ${fmt.mb(result.rss)} MB  other processes ${fmt.cores(result.cpu.othersCores)}`,
-    );
-  }
-}
+await interleavedRounds({
+  settings: S,
+  targets: TARGETS,
+  loadOptions,
+  pids: serverPids,
+  say,
+  labelWidth: 40,
+  after: (target, result) => void (result.rss = rssMB(target.server.pid)),
+  describe: (result) =>
+    `errors ${result.errors + result.timeouts}  ` +
+    `non-2xx ${result.non2xx}  RSS ${fmt.mb(result.rss)} MB  other processes ${fmt.cores(result.cpu.othersCores)}`,
+});
 
 for (const target of TARGETS) {
   const rounds = target.rounds;

@@ -379,6 +379,41 @@ export async function measuredRun({ tool, target, loadOptions, durationS, pids, 
 }
 
 /**
+ * Closed-loop rounds, interleaved: each of `settings.rounds` rounds measures every target once with measuredRun()
+ * (`settings.tool`, `settings.duration`, `loadOptions`, `pids()`), the order rotating every round, and pushes the
+ * result to `target.rounds`. `before(target)` runs just before a measurement, `after(target, result)` just after (to
+ * add figures to the result); the progress line is roundHead() with `labelWidth` followed by `describe(result)`.
+ */
+export async function interleavedRounds({
+  settings,
+  targets,
+  loadOptions,
+  pids,
+  say,
+  labelWidth,
+  describe,
+  before,
+  after,
+}) {
+  for (let round = 0; round < settings.rounds; round++) {
+    for (const target of rotated(targets, round)) {
+      await before?.(target);
+      const result = await measuredRun({
+        tool: settings.tool,
+        target,
+        loadOptions,
+        durationS: settings.duration,
+        pids: pids(),
+        during: `round ${round + 1}`,
+      });
+      await after?.(target, result);
+      target.rounds.push(result);
+      say(roundHead(round, settings.rounds, target.label, labelWidth, result) + describe(result));
+    }
+  }
+}
+
+/**
  * The start of a round's progress line: "round i/n <label padded to `width`> <req/s padded to 7> req/s  p50 … ms
  * p99 … ms  " (two spaces at the end, for the script's own figures). `round` counts from 0; latencies in ms.
  */

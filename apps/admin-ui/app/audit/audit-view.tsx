@@ -100,6 +100,18 @@ export function EntryCells({ entry }: { entry: Pick<AuditEntry, 'type' | 'corrId
   );
 }
 
+/** The column headings of {@link EntryCells}. */
+export function EntryHeadings() {
+  return (
+    <>
+      <th scope="col">Type</th>
+      <th scope="col">Tenant</th>
+      <th scope="col">Correlation id</th>
+      <th scope="col">Details</th>
+    </>
+  );
+}
+
 /** The audit page: filters, the table with paging, and the chain verification; the first page follows new entries. */
 export function AuditTable({
   filter,
@@ -235,10 +247,7 @@ export function AuditTable({
                       Seq
                     </th>
                     <th scope="col">Time</th>
-                    <th scope="col">Type</th>
-                    <th scope="col">Tenant</th>
-                    <th scope="col">Correlation id</th>
-                    <th scope="col">Details</th>
+                    <EntryHeadings />
                   </tr>
                 </thead>
                 <tbody>

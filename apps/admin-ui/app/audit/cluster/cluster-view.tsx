@@ -5,7 +5,7 @@ import { useRouter } from 'next/navigation';
 import { Empty, ErrorNotice, PageHeader, Time } from '../../components/status';
 import { useLiveEvent } from '../../lib/live';
 import type { ErrorBody, StreamAuditPage } from '../../lib/types';
-import { EntryCells } from '../audit-view';
+import { EntryCells, EntryHeadings } from '../audit-view';
 
 /** The shared audit stream as a table, newest first, paged by stream id; the first page follows new entries. */
 export function ClusterAuditTable({
@@ -64,10 +64,7 @@ export function ClusterAuditTable({
                     <th scope="col" className="num">
                       Seq
                     </th>
-                    <th scope="col">Type</th>
-                    <th scope="col">Tenant</th>
-                    <th scope="col">Correlation id</th>
-                    <th scope="col">Details</th>
+                    <EntryHeadings />
                   </tr>
                 </thead>
                 <tbody>
