@@ -13,7 +13,9 @@ import {
   parseList,
   parseNumber,
   parseRedisUrl,
+  parseTenantBindings,
   parseTenantLimits,
+  parseTenantList,
   parseWeights,
 } from './parse';
 
@@ -23,6 +25,11 @@ export interface PoolConfig {
   readonly algo?: AlgoName;
   readonly weights: ReadonlyMap<string, number>;
 }
+
+/** Where a request's tenant comes from (ORCH_TENANT_FROM). */
+export type TenantSource = 'claimed' | 'san' | 'admission' | 'dpop';
+/** Every {@link TenantSource}. */
+export const TENANT_SOURCES: readonly TenantSource[] = ['claimed', 'san', 'admission', 'dpop'];
 
 /** Log levels the orchestrator accepts. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -74,6 +81,10 @@ export interface OrchestratorConfig {
     readonly maxEjection: number;
     /** On shutdown, how long in-flight requests may take to finish. */
     readonly shutdownGraceMs: number;
+    /** Longest wait for a free connection to the chosen backend before the request is refused (503), ms. */
+    readonly queueTimeoutMs: number;
+    /** Share of one backend's connections that one client IP may hold at once (at least one connection). */
+    readonly clientShare: number;
   };
   readonly route: { readonly maxBytes: number };
   readonly rateLimit: {
@@ -114,7 +125,24 @@ export interface OrchestratorConfig {
   readonly admission: { readonly secrets: readonly string[]; readonly header: string; readonly skewMs: number };
   readonly dpop: { readonly required: boolean; readonly nonce: boolean; readonly publicUrl?: string };
   /** Used admission nonces and DPoP jtis: while Redis fails, `closed` refuses proofs (401), `open` checks in-process. */
-  readonly replay: { readonly redisFailure: 'open' | 'closed' };
+  readonly replay: {
+    readonly redisFailure: 'open' | 'closed';
+    /** Most live keys the in-process replay store holds (ORCH_REPLAY_MAX_KEYS). */
+    readonly maxKeys: number;
+    /** Share of `maxKeys` one client IP may hold (ORCH_REPLAY_CLIENT_SHARE). */
+    readonly clientShare: number;
+  };
+  /**
+   * Where the tenant of a request comes from (ORCH_TENANT_FROM): `claimed` = what the caller writes (body or X-Tenant);
+   * `san`, `admission`, `dpop` = bound to that authenticated identity, through `bindings` when it names it.
+   */
+  readonly tenant: {
+    readonly from: TenantSource;
+    /** Identity (SAN, admission key id, DPoP thumbprint) → tenant (ORCH_TENANT_BINDINGS). */
+    readonly bindings: ReadonlyMap<string, string>;
+    /** Tenants that may be served; unset = any (ORCH_TENANTS). */
+    readonly known?: ReadonlySet<string>;
+  };
   readonly admin: {
     readonly token?: string;
     readonly allowPrivate: boolean;
@@ -123,8 +151,12 @@ export interface OrchestratorConfig {
   };
   readonly ledger: {
     readonly path: string;
-    /** Signs a checkpoint every 1000 entries (ORCH_LEDGER_SIGNING_KEY); never logged (its JSON form is redacted). */
+    /** Signs checkpoints (ORCH_LEDGER_SIGNING_KEY); never logged (its JSON form is redacted). */
     readonly signingKey?: SigningKey;
+    /** With a signing key: a signed checkpoint at least every this many entries (ORCH_LEDGER_CHECKPOINT_EVERY). */
+    readonly checkpointEvery: number;
+    /** File holding the signed head of the chain, outside the ledger (ORCH_LEDGER_HEAD_PATH; default `<path>.head`). */
+    readonly headPath: string;
     /** Rotate the active file before it exceeds this many bytes; 0 = never (ORCH_LEDGER_ROTATE_BYTES). */
     readonly rotateBytes: number;
     /** Entries per write + fdatasync (ORCH_LEDGER_BATCH). */
@@ -204,6 +236,15 @@ const KNOWN_KEYS = new Set([
   'ORCH_RETRY_BUDGET',
   'ORCH_OUTLIER_MAX_EJECTION',
   'ORCH_SHUTDOWN_GRACE',
+  'ORCH_PROXY_QUEUE_TIMEOUT',
+  'ORCH_PROXY_CLIENT_SHARE',
+  'ORCH_REPLAY_MAX_KEYS',
+  'ORCH_REPLAY_CLIENT_SHARE',
+  'ORCH_TENANT_FROM',
+  'ORCH_TENANT_BINDINGS',
+  'ORCH_TENANTS',
+  'ORCH_LEDGER_CHECKPOINT_EVERY',
+  'ORCH_LEDGER_HEAD_PATH',
   'ORCH_MAX_ROUTE_BYTES',
   'ORCH_IP_BURST',
   'ORCH_IP_BURST_DEGRADED',
@@ -401,6 +442,12 @@ export function loadConfig(processEnv: Env, readText: ReadText = (path) => readF
       retryBudget: read('ORCH_RETRY_BUDGET', 0.5, (raw) => parseNumber(raw, 0, 1)),
       maxEjection: read('ORCH_OUTLIER_MAX_EJECTION', 0.5, (raw) => parseNumber(raw, 0, 1)),
       shutdownGraceMs: read('ORCH_SHUTDOWN_GRACE', 10_000, positiveDuration),
+      queueTimeoutMs: read('ORCH_PROXY_QUEUE_TIMEOUT', 5000, positiveDuration),
+      clientShare: read('ORCH_PROXY_CLIENT_SHARE', 0.5, (raw) => {
+        const share = parseNumber(raw, 0, 1);
+        if (share <= 0) throw new Error(`'${raw}' must be a share in (0, 1]`);
+        return share;
+      }),
     },
     route: { maxBytes: read('ORCH_MAX_ROUTE_BYTES', 16_384, (raw) => parseInteger(raw, 256, 10 * 1024 * 1024)) },
     rateLimit: {
@@ -463,6 +510,22 @@ export function loadConfig(processEnv: Env, readText: ReadText = (path) => readF
         if (mode !== 'open' && mode !== 'closed') throw new Error(`'${raw}' must be open or closed`);
         return mode;
       }),
+      maxKeys: read('ORCH_REPLAY_MAX_KEYS', 1_000_000, (raw) => parseInteger(raw, 1000, 100_000_000)),
+      clientShare: read('ORCH_REPLAY_CLIENT_SHARE', 0.1, (raw) => {
+        const share = parseNumber(raw, 0, 1);
+        if (share <= 0) throw new Error(`'${raw}' must be a share in (0, 1]`);
+        return share;
+      }),
+    },
+    tenant: {
+      from: read<TenantSource>('ORCH_TENANT_FROM', 'claimed', (raw) => {
+        const source = raw.trim().toLowerCase();
+        if (!(TENANT_SOURCES as readonly string[]).includes(source))
+          throw new Error(`'${raw}' is not one of ${TENANT_SOURCES.join(', ')}`);
+        return source as TenantSource;
+      }),
+      bindings: read('ORCH_TENANT_BINDINGS', new Map<string, string>(), parseTenantBindings),
+      known: read('ORCH_TENANTS', undefined as ReadonlySet<string> | undefined, parseTenantList),
     },
     admin: {
       token: read('ORCH_ADMIN_TOKEN', undefined as string | undefined, (raw) => {
@@ -479,6 +542,11 @@ export function loadConfig(processEnv: Env, readText: ReadText = (path) => readF
     ledger: {
       path: workerIndex === undefined ? ledgerPath : workerLedgerPath(ledgerPath, workerIndex),
       signingKey: read('ORCH_LEDGER_SIGNING_KEY', undefined as SigningKey | undefined, parseLedgerSigningKey),
+      checkpointEvery: read('ORCH_LEDGER_CHECKPOINT_EVERY', 1000, (raw) => parseInteger(raw, 1, 1_000_000)),
+      headPath: (() => {
+        const head = optional('ORCH_LEDGER_HEAD_PATH') ?? `${ledgerPath}.head`;
+        return workerIndex === undefined ? head : workerLedgerPath(head, workerIndex);
+      })(),
       rotateBytes: read('ORCH_LEDGER_ROTATE_BYTES', 64 * 1024 * 1024, parseByteSize),
       batchMaxEntries: read('ORCH_LEDGER_BATCH', 256, (raw) => parseInteger(raw, 1, 65_536)),
       flushIntervalMs: read('ORCH_LEDGER_FLUSH_INTERVAL', 50, (raw) => {
@@ -541,6 +609,24 @@ export function loadConfig(processEnv: Env, readText: ReadText = (path) => readF
   }
   if (config.rateLimit.ipPerMinuteDegraded > config.rateLimit.ipPerMinute) {
     problems.push('ORCH_IP_BURST_DEGRADED: must not exceed ORCH_IP_BURST');
+  }
+  if (config.dpop.required && config.dpop.publicUrl === undefined) {
+    problems.push(
+      'ORCH_PUBLIC_URL: required with ORCH_DPOP_REQUIRED=1 — DPoP proofs name the URL they were made for (htu), and ' +
+        'it is checked against this origin, never against the Host header a client sends',
+    );
+  }
+  if (config.tenant.from === 'san' && tlsFiles === 0) {
+    problems.push('ORCH_TENANT_FROM: san needs TLS with client certificates (ORCH_TLS_* files)');
+  }
+  if (config.tenant.from === 'admission' && config.admission.secrets.length === 0) {
+    problems.push('ORCH_TENANT_FROM: admission needs ADMISSION_SECRET');
+  }
+  if (config.tenant.known !== undefined) {
+    for (const [identity, tenant] of config.tenant.bindings) {
+      if (!config.tenant.known.has(tenant))
+        problems.push(`ORCH_TENANT_BINDINGS: '${identity}' is bound to '${tenant}', which ORCH_TENANTS does not list`);
+    }
   }
   if (config.health.timeoutMs > config.health.everyMs) {
     problems.push('ORCH_HEALTH_TIMEOUT: must not exceed ORCH_HEALTH_EVERY');

@@ -138,6 +138,35 @@ export function redactUrl(text: string): string {
 
 const TENANT = /^[A-Za-z0-9._-]{1,128}$/;
 
+/** ORCH_TENANTS: a comma list of tenant names (the `/route` tenant rule); a name listed twice is an error. */
+export function parseTenantList(raw: string): ReadonlySet<string> {
+  const tenants = new Set<string>();
+  for (const tenant of parseList(raw)) {
+    if (!TENANT.test(tenant)) throw new Error(`'${tenant}' is not a tenant name (${TENANT.source})`);
+    if (tenants.has(tenant)) throw new Error(`'${tenant}' is listed twice`);
+    tenants.add(tenant);
+  }
+  if (tenants.size === 0) throw new Error('must list at least one tenant');
+  return tenants;
+}
+
+/**
+ * ORCH_TENANT_BINDINGS: authenticated identity → tenant, as JSON `{"identity": "tenant"}` or `identity=tenant,…`. An
+ * identity is a client-certificate SAN, an admission key id or a DPoP key thumbprint (printable, no spaces or commas).
+ */
+export function parseTenantBindings(raw: string): Map<string, string> {
+  const bindings = new Map<string, string>();
+  for (const [identity, tenant] of parsePairs(raw, 'identity=tenant')) {
+    if (!/^[\x21-\x7e]{1,2048}$/.test(identity))
+      throw new Error(`'${identity}' is not an identity (printable, no spaces)`);
+    if (typeof tenant !== 'string' || !TENANT.test(tenant))
+      throw new Error(`tenant of '${identity}' must match ${TENANT.source}, got ${JSON.stringify(tenant)}`);
+    if (bindings.has(identity)) throw new Error(`'${identity}' is listed twice`);
+    bindings.set(identity, tenant);
+  }
+  return bindings;
+}
+
 /**
  * Per-tenant rate figures as JSON `{"tenant": perMinute}` or `tenant=perMinute,…`; tenants follow the `/route`
  * tenant rule, figures are integers from 1 to 1e9, a tenant listed twice is an error.

@@ -12,6 +12,8 @@ describe(restOfProxyPath.name, () => {
 
   it('skips the service segment as sent, encoded or not', () => {
     expect(restOfProxyPath('/proxy/%61pi/v1/x')).toBe('/v1/x');
+    expect(restOfProxyPath('/%70roxy/api/v1/x')).toBe('/v1/x');
+    expect(restOfProxyPath('/%70%72oxy/api')).toBe('');
   });
 
   it('reads an absolute-form target from its path', () => {

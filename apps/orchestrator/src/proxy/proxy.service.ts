@@ -11,7 +11,7 @@ import { RateLimitService } from '../ratelimit/rate-limit.service';
 import { SCOPE_PATTERN, SERVICE_PATTERN, TENANT_PATTERN } from '../route/route-request.dto';
 import { RouteService, type RouteContext, type RoutePlan } from '../route/route.service';
 import { endUpstreamSpan, injectTraceContext, upstreamSpan } from '../tracing/spans';
-import { isSafePath } from '../validation/safe-path';
+import { canonicalPath, MAX_PATH_CHARS } from '../validation/canonical-path';
 import { errorCode, forward, isClientGone, type ForwardResult } from './forward';
 import { upstreamRequestHeaders } from './headers';
 import { OutlierDetector } from './outlier-detector';
@@ -31,15 +31,19 @@ export class GatewayTimeoutError extends GatewayError {
 
 /**
  * What follows `/proxy/<service>` in a request target, as the client sent it (still encoded): `/v1/x?q=1`, or '' or
- * `?q=1` when nothing does. The service segment is skipped as sent — `%61pi` is `api` to the router but five
- * characters here — and an absolute-form target (`http://host/proxy/…`, RFC 9112 §3.2.2) is read from its path.
+ * `?q=1` when nothing does. The first two segments are skipped as sent, whatever their spelling — `%61pi` is `api`
+ * to the router but five characters here, and so is `%70roxy` — and an absolute-form target
+ * (`http://host/proxy/…`, RFC 9112 §3.2.2) is read from its path.
  */
 export function restOfProxyPath(target: string): string {
   const pathStart = target.startsWith('/') ? 0 : target.indexOf('/', target.indexOf('//') + 2);
   if (pathStart === -1) return '';
-  const serviceStart = pathStart + '/proxy/'.length;
-  let end = serviceStart;
-  while (end < target.length && target[end] !== '/' && target[end] !== '?') end++;
+  let end = pathStart + 1;
+  for (let segment = 0; segment < 2; segment++) {
+    if (segment === 1) end++;
+    while (end < target.length && target[end] !== '/' && target[end] !== '?') end++;
+    if (target[end] !== '/') break;
+  }
   return target.slice(end);
 }
 
@@ -110,14 +114,20 @@ export class ProxyService {
     const scope = this.header(request, 'x-scope', SCOPE_PATTERN);
     const rest = restOfProxyPath(request.raw.url ?? '/');
     const q = rest.indexOf('?');
-    const path = (q === -1 ? rest : rest.slice(0, q)) || '/';
+    const raw = (q === -1 ? rest : rest.slice(0, q)) || '/';
     const query = q === -1 ? '' : rest.slice(q);
-    if (path.length > 2048 || !isSafePath(path)) {
+    // The one canonical path: the policy, the base rules, the ledger and the backend all see this string.
+    const canonical = raw.length > MAX_PATH_CHARS ? undefined : canonicalPath(raw);
+    if (canonical === undefined || !canonical.ok || canonical.path.length > MAX_PATH_CHARS) {
       throw new InvalidRequestError(
-        'invalid_request',
-        'the proxied path must not hold traversal (.., encoded or not) or control characters',
+        'invalid_path',
+        canonical === undefined || canonical.ok
+          ? `the proxied path must be at most ${MAX_PATH_CHARS} characters`
+          : `the proxied path is refused: ${canonical.reason}`,
       );
     }
+    const path = canonical.path;
+    request.gateway.path = path;
     const hashKey = request.headers['x-hash-key'];
     const ctx: RouteContext = {
       corrId: request.id,

@@ -1,6 +1,7 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { canonicalPath } from '../validation/canonical-path';
 import { DtoValidationPipe } from '../validation/validation.pipe';
 import { RouteRequestDto } from './route-request.dto';
 import { RouteService, type RouteAnswer } from './route.service';
@@ -42,6 +43,10 @@ export class RouteController implements OnModuleInit {
 
   route(request: FastifyRequest): RouteAnswer | Promise<RouteAnswer> {
     const body = this.body.transform(request.body);
+    // Validation has checked that the path has a canonical form; the policy and the ledger see that form.
+    const canonical = canonicalPath(body.path);
+    if (canonical.ok) body.path = canonical.path;
+    request.gateway.path = body.path;
     const algoHeader = request.headers['x-lb-algo'];
     return this.routes.route(body, {
       corrId: request.id,

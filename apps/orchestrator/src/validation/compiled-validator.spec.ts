@@ -108,7 +108,7 @@ describe(isSafePath.name, () => {
       expect(isSafePath(path), path).toBe(true);
   });
 
-  it('refuses traversal raw, encoded, double-encoded and with backslashes, and control characters', () => {
+  it('refuses traversal raw, encoded, double-encoded, with backslashes or path parameters, and control characters', () => {
     for (const path of [
       '/..',
       '/a/../b',
@@ -124,6 +124,9 @@ describe(isSafePath.name, () => {
       'x',
       '',
       '/%E0%A4%A',
+      '/base/..;/secret',
+      '/a;b',
+      '/a%2fb',
     ])
       expect(isSafePath(path), path).toBe(false);
   });

@@ -1,34 +1,15 @@
 import { ValidateBy, type ValidationOptions } from 'class-validator';
 
-const CONTROL = /[\u0000-\u001f\u007f]/;
-const TRAVERSAL_SEGMENT = /(?:^|[/\\])\.\.(?:$|[/\\])/;
-const MAX_DECODE_ROUNDS = 3;
+import { canonicalPath } from './canonical-path';
 
 /**
- * True when `value` is an absolute request path with no traversal: no `..` segment in the raw text or after one, two
- * or three rounds of percent-decoding (so `%2e%2e` and `%252e%252e` are caught), no backslash-separated `..`, no
- * control characters, and no malformed percent escapes. Ordinary paths such as `/update` or `/system/@me` pass: no
- * keyword list is involved.
+ * True when `value` is an absolute request path that has a canonical form ({@link canonicalPath}): no traversal (raw,
+ * encoded or double-encoded), no `;` path parameters, no encoded separators, no control characters, no malformed
+ * escapes. Ordinary paths such as `/update` or `/system/@me` pass: no keyword list is involved.
  */
 export function isSafePath(value: unknown): boolean {
-  if (typeof value !== 'string' || value.charCodeAt(0) !== 47 /* / */) return false;
-  let current = value;
-  for (let round = 0; round <= MAX_DECODE_ROUNDS; round++) {
-    if (CONTROL.test(current) || TRAVERSAL_SEGMENT.test(current)) return false;
-    if (!current.includes('%')) return true;
-    let decoded: string;
-    try {
-      decoded = decodeURIComponent(current);
-    } catch {
-      return false;
-    }
-    if (decoded === current) return true;
-    current = decoded;
-  }
-  // Still encoded after several rounds: nobody sends that in good faith.
-  return false;
+  return typeof value === 'string' && canonicalPath(value).ok;
 }
-
 /** class-validator decorator for {@link isSafePath}. */
 export function IsSafePath(options?: ValidationOptions): PropertyDecorator {
   return ValidateBy(
@@ -37,7 +18,7 @@ export function IsSafePath(options?: ValidationOptions): PropertyDecorator {
       validator: {
         validate: isSafePath,
         defaultMessage: () =>
-          '$property must be an absolute path without traversal (.., encoded or not) or control characters',
+          '$property must be an absolute path without traversal (.., encoded or not), path parameters (;), encoded separators or control characters',
       },
     },
     options,
