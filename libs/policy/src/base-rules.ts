@@ -1,3 +1,4 @@
+import { canonicalPath } from './canonical-path';
 import { isPolicyAction, type Decision, type PolicyAction, type PolicyEngine, type PolicyInput } from './decision';
 
 /** An advanced rule: the first one whose tenant, scopes and path prefix match decides. `*` matches anything. */
@@ -60,6 +61,12 @@ export function parseBaseRules(text: string): BaseRules {
     const pathPrefix = rule['path_prefix'] ?? '/';
     if (typeof pathPrefix !== 'string' || !pathPrefix.startsWith('/')) {
       throw new BaseRulesError(`${where}.path_prefix must be a path starting with /`);
+    }
+    // Requests are matched in their canonical form, so a prefix in any other spelling would never match.
+    const canonical = canonicalPath(pathPrefix);
+    if (!canonical.ok) throw new BaseRulesError(`${where}.path_prefix is refused: ${canonical.reason}`);
+    if (canonical.path !== pathPrefix) {
+      throw new BaseRulesError(`${where}.path_prefix must be written in canonical form: '${canonical.path}'`);
     }
     const divertTo = rule['divert_to'];
     if (action === 'divert' && (typeof divertTo !== 'string' || divertTo === '')) {

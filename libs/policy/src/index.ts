@@ -1,3 +1,5 @@
+export { canonicalPath, MAX_PATH_CHARS } from './canonical-path';
+export type { CanonicalPath } from './canonical-path';
 export { BaseRulesError, BaseRulesPolicy, parseBaseRules } from './base-rules';
 export type { AdvancedRule, BaseRules } from './base-rules';
 export { DecisionCache, decisionCacheKey } from './decision-cache';

@@ -51,6 +51,15 @@ describe(parseBaseRules.name, () => {
     );
     expect(() => parseBaseRules('{"tarpit_ms":-1}')).toThrow(/tarpit_ms/);
   });
+
+  it('refuses a path_prefix that requests could never match: not canonical, or refused as a path', () => {
+    const rule = (prefix: string) =>
+      JSON.stringify({ advanced: [{ tenant: '*', scopes: ['*'], path_prefix: prefix, action: 'deny' }] });
+    expect(() => parseBaseRules(rule('/%69nternal/'))).toThrow(/canonical form: '\/internal\/'/);
+    expect(() => parseBaseRules(rule('/./internal//'))).toThrow(/canonical form: '\/internal\/'/);
+    expect(() => parseBaseRules(rule('/a;b'))).toThrow(/path_prefix is refused/);
+    expect(parseBaseRules(rule('/internal/')).advanced[0]?.pathPrefix).toBe('/internal/');
+  });
 });
 
 describe(BaseRulesPolicy.name, () => {

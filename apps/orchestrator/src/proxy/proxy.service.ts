@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Backend } from '@shieldx/lb';
+import { canonicalPath, MAX_PATH_CHARS } from '@shieldx/policy';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { OrchestratorConfig } from '../config/config';
@@ -11,7 +12,6 @@ import { RateLimitService } from '../ratelimit/rate-limit.service';
 import { SCOPE_PATTERN, SERVICE_PATTERN, TENANT_PATTERN } from '../route/route-request.dto';
 import { RouteService, type RouteContext, type RoutePlan } from '../route/route.service';
 import { endUpstreamSpan, injectTraceContext, upstreamSpan } from '../tracing/spans';
-import { canonicalPath, MAX_PATH_CHARS } from '../validation/canonical-path';
 import { errorCode, forward, isClientGone, type ForwardResult } from './forward';
 import { upstreamRequestHeaders } from './headers';
 import { OutlierDetector } from './outlier-detector';

@@ -1,7 +1,7 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
+import { canonicalPath } from '@shieldx/policy';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { canonicalPath } from '../validation/canonical-path';
 import { DtoValidationPipe } from '../validation/validation.pipe';
 import { RouteRequestDto } from './route-request.dto';
 import { RouteService, type RouteAnswer } from './route.service';

@@ -1,6 +1,6 @@
 import { ValidateBy, type ValidationOptions } from 'class-validator';
 
-import { canonicalPath } from './canonical-path';
+import { canonicalPath } from '@shieldx/policy';
 
 /**
  * True when `value` is an absolute request path that has a canonical form ({@link canonicalPath}): no traversal (raw,

@@ -33,7 +33,7 @@ function refused(reason: string): CanonicalPath {
 
 /**
  * The one canonical form of an absolute request path (no query), computed once per request; the policy, the base
- * rules, the ledger and the backend all see this string (docs/path-canonicalisation.md).
+ * rules, the ledger and the backend all see this string (docs/threat-model.md, "Paths").
  *
  * Normalisation (RFC 3986 §6.2.2): percent-encoded unreserved characters are decoded, other escapes get upper-case
  * hex, characters outside `pchar` are percent-encoded (UTF-8), `.` segments are removed and empty segments (`//`)
