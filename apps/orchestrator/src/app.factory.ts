@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { DestinationStream } from 'pino';
+import { TrustedProxies } from '@shieldx/security';
 import { AppModule } from './app.module';
 import type { OrchestratorConfig } from './config/config';
 import { installGatewayHooks } from './http/gateway-hooks';
@@ -56,7 +57,7 @@ export async function createApp(
   const adapter = new FastifyAdapter({
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'corrId' }),
-    genReqId: correlationIdWithContext,
+    genReqId: correlationIdWithContext(new TrustedProxies(config.rateLimit.trustedProxies)),
     childLoggerFactory: lazyRequestLogger,
     bodyLimit: config.route.maxBytes,
     return503OnClosing: true,

@@ -37,7 +37,11 @@ describe('one correlation id across header, access log, ledger and trace', () =>
 
   beforeAll(async () => {
     backend = await startTestBackend('traced');
-    orch = await startOrchestrator({ ORCH_POOL_API: backend.url }, { spanExporter: exporter });
+    // The loopback client is a trusted proxy here, so its X-Correlation-ID is the request's correlation id.
+    orch = await startOrchestrator(
+      { ORCH_POOL_API: backend.url, ORCH_TRUSTED_PROXIES: '127.0.0.1/32' },
+      { spanExporter: exporter },
+    );
   });
 
   afterAll(async () => {
@@ -135,7 +139,7 @@ describe('one correlation id across header, access log, ledger and trace', () =>
 describe('tracing off', () => {
   it('registers nothing and passes the caller trace context through to the backend untouched', async () => {
     const backend = await startTestBackend('untraced');
-    const orch = await startOrchestrator({ ORCH_POOL_API: backend.url });
+    const orch = await startOrchestrator({ ORCH_POOL_API: backend.url, ORCH_TRUSTED_PROXIES: '127.0.0.1/32' });
     try {
       expect(orch.app.get(TracingService).enabled).toBe(false);
       const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
@@ -175,6 +179,7 @@ describe('OTLP export (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
       ORCH_POOL_API: 'http://127.0.0.1:9',
       OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
       OTEL_SERVICE_NAME: 'shieldx-e2e',
+      ORCH_TRUSTED_PROXIES: '127.0.0.1/32',
     });
     await post(`${orch.url}/route`, DENIED, { 'x-correlation-id': 'corr-otlp-1' });
     await waitAccessLine(orch, 'corr-otlp-1');
@@ -225,7 +230,10 @@ describe('client IPs in logs', () => {
   });
 
   it('anonymises a client connecting over a real IPv6 socket (::1)', async () => {
-    const orch = await startOrchestrator({ ORCH_POOL_API: 'http://127.0.0.1:9' }, { host: '::1' });
+    const orch = await startOrchestrator(
+      { ORCH_POOL_API: 'http://127.0.0.1:9', ORCH_TRUSTED_PROXIES: '::1/128' },
+      { host: '::1' },
+    );
     try {
       expect(orch.url).toMatch(/^http:\/\/\[::1\]:\d+$/);
       await post(`${orch.url}/route`, ALLOWED, { 'x-correlation-id': 'v6-socket' });

@@ -47,10 +47,9 @@ describe('POST /route over a real socket', () => {
     expect(Number(res.headers.get('ratelimit-remaining'))).toBeLessThan(200);
   });
 
-  it('keeps a sane caller correlation id and replaces an insane one', async () => {
-    expect((await post(route, VALID, { 'x-correlation-id': 'trace-42' })).headers.get('x-correlation-id')).toBe(
-      'trace-42',
-    );
+  it('gives an untrusted caller a fresh correlation id, whatever it sends', async () => {
+    const given = await post(route, VALID, { 'x-correlation-id': 'trace-42' });
+    expect(given.headers.get('x-correlation-id')).toMatch(/^[0-9a-f-]{36}$/);
     const replaced = await post(route, VALID, { 'x-correlation-id': 'bad id with spaces' });
     expect(replaced.headers.get('x-correlation-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
@@ -75,9 +74,13 @@ describe('POST /route over a real socket', () => {
   ];
 
   it.each(badInputs)('refuses %s with its 4xx JSON error', async (_name, body, status, code) => {
-    const res = await post(route, body, { 'x-correlation-id': 'bad-input' });
+    const res = await post(route, body);
     expect(res.status).toBe(status);
-    expect(res.body).toMatchObject({ error: code, message: expect.any(String), correlationId: 'bad-input' });
+    expect(res.body).toMatchObject({
+      error: code,
+      message: expect.any(String),
+      correlationId: res.headers.get('x-correlation-id'),
+    });
   });
 
   it('refuses a 17 KiB body with 413 before parsing it', async () => {
@@ -192,12 +195,13 @@ describe('POST /route over a real socket', () => {
       { 'x-correlation-id': 'log-check-1', authorization: 'Bearer hunter2' },
     );
     await new Promise((resolve) => setImmediate(resolve));
-    const line = orch.logs.find((l) => l['corrId'] === 'log-check-1' && l['event'] === 'access');
+    const line = orch.logs.find((l) => l['callerCorrId'] === 'log-check-1' && l['event'] === 'access');
     expect(line).toMatchObject({
       level: 'info',
       service: 'orchestrator',
       event: 'access',
-      corrId: 'log-check-1',
+      corrId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      callerCorrId: 'log-check-1',
       tenant: 'acme',
       action: 'allow',
       backend: expect.stringMatching(/^http:\/\/127\.0\.0\.1:/),

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { anonymizeIp } from '@shieldx/security';
+import { currentCallerCorrId } from '../logging/request-context';
 
 /** Kinds of security event (contract: audit ledger). */
 export type SecurityEventType =
@@ -72,7 +73,10 @@ export class SecurityEvents {
 
   constructor(@Inject(SECURITY_EVENT_SINKS) private readonly sinks: readonly SecurityEventSink[]) {}
 
-  emit(event: SecurityEvent): void {
+  emit(given: SecurityEvent): void {
+    // The caller's own correlation id, when it was not trusted as the request's, is kept as a field of its own.
+    const callerCorrId = given.corrId === undefined ? undefined : currentCallerCorrId();
+    const event = callerCorrId === undefined ? given : { ...given, data: { ...given.data, callerCorrId } };
     for (const sink of this.sinks) {
       try {
         sink.write(event);

@@ -6,6 +6,7 @@ import { CallerProofService } from '../auth/caller-proof.service';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import { AccessLog } from '../logging/access-log';
+import { currentCallerCorrId } from '../logging/request-context';
 import { GatewayMetrics } from '../metrics/gateway-metrics';
 import { RateLimitService } from '../ratelimit/rate-limit.service';
 import { ClientIdentityService } from '../tls/client-identity.service';
@@ -48,6 +49,7 @@ export function installGatewayHooks(app: NestFastifyApplication): void {
       clientIp: resolveClientIp(request.socket.remoteAddress ?? '', request.headers['x-forwarded-for'], trusted),
       identity: EMPTY_IDENTITY,
       route,
+      callerCorrId: currentCallerCorrId(),
     };
     request.gateway = state;
     reply.header('x-correlation-id', request.id);
@@ -114,6 +116,7 @@ export function installGatewayHooks(app: NestFastifyApplication): void {
     if (access.enabled) {
       access.write({
         corrId: request.id,
+        callerCorrId: state?.callerCorrId,
         method: request.method,
         route,
         status: reply.statusCode,

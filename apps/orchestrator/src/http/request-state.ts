@@ -10,6 +10,8 @@ export interface GatewayRequestState {
   identity: ClientIdentity;
   /** RFC 7638 thumbprint of the key of a verified DPoP proof; for the policy input (`input.dpop.jkt`). */
   dpopJkt?: string;
+  /** The caller's own `X-Correlation-ID` when it was not trusted as the correlation id (see `correlate`). */
+  callerCorrId?: string;
   /** The canonical path the policy, the ledger and the backend see (set once the path is read). */
   path?: string;
   tenant?: string;

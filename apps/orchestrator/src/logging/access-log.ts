@@ -4,6 +4,8 @@ import { isoTimestamp, SERVICE_NAME } from './logger';
 /** What one access line says (contract: Logs). Absent fields are left out of the line. */
 export interface AccessRecord {
   readonly corrId: string;
+  /** The caller's own correlation id, when it was not taken as `corrId`. */
+  readonly callerCorrId?: string;
   readonly method: string;
   /** The route template (never the raw URL: no query string, no path parameters). */
   readonly route: string;
@@ -43,6 +45,7 @@ export class AccessLog {
     let line =
       `{"level":"info"${isoTimestamp()},"service":"${SERVICE_NAME}","corrId":${str(record.corrId)},"event":"access",` +
       `"method":${str(record.method)},"route":${str(record.route)},"status":${record.status}`;
+    if (record.callerCorrId !== undefined) line += `,"callerCorrId":${str(record.callerCorrId)}`;
     if (record.ip !== undefined) line += `,"ip":${str(record.ip)}`;
     if (record.tenant !== undefined) line += `,"tenant":${str(record.tenant)}`;
     if (record.action !== undefined) line += `,"action":${str(record.action)}`;

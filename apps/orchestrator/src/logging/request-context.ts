@@ -1,12 +1,10 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { IncomingMessage } from 'node:http';
-import { correlationId } from '../http/correlation';
+import type { TrustedProxies } from '@shieldx/security';
+import { correlate, type Correlation } from '../http/correlation';
 
 /** What every log line and security event written while serving one request can learn about it. */
-export interface RequestContext {
-  /** The request's correlation id (also `request.id`, the `X-Correlation-ID` header, the ledger's `corrId`). */
-  readonly corrId: string;
-}
+export type RequestContext = Correlation;
 
 /**
  * The request context of the code running now. It is entered once per request, at the very start (Fastify's
@@ -22,13 +20,20 @@ export function currentCorrId(): string | undefined {
 }
 
 /**
- * Fastify `genReqId`: the correlation id ({@link correlationId}), entered as the request context of the rest of this
+ * Fastify `genReqId`: the correlation id ({@link correlate}), entered as the request context of the rest of this
  * request. `enterWith` (rather than `run`) because Fastify gives no hook that wraps a request's whole life; it sets
  * the store of the connection's HTTP parser resource, whose callbacks (body chunks, the next request on a keep-alive
  * connection, which enters its own) are where the request continues.
  */
-export function correlationIdWithContext(request: IncomingMessage): string {
-  const corrId = correlationId(request);
-  requestContext.enterWith({ corrId });
-  return corrId;
+export function correlationIdWithContext(trusted: TrustedProxies): (request: IncomingMessage) => string {
+  return (request) => {
+    const context = correlate(request, trusted);
+    requestContext.enterWith(context);
+    return context.corrId;
+  };
+}
+
+/** The caller's own correlation id of the request being served, when it was not taken as the correlation id. */
+export function currentCallerCorrId(): string | undefined {
+  return requestContext.getStore()?.callerCorrId;
 }
