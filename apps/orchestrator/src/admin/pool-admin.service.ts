@@ -6,7 +6,7 @@ import { parseBackendUrl } from '../config/parse';
 import { SecurityEvents } from '../events/security-events';
 import { GatewayError, InvalidRequestError } from '../http/errors';
 import { PoolsService } from '../pools/pools.service';
-import { SERVICE_PATTERN } from '../route/route-request.dto';
+import { SERVICE_PATTERN } from '../validation/names';
 import { ADMIN_RESOLVE_HOST } from './admin.constants';
 import { checkBackendTarget, TargetRefusedError, type ResolveHost, type TargetRules } from './backend-target';
 import type { PoolEditDto } from './pool-edit.dto';

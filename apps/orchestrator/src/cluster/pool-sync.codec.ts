@@ -1,6 +1,6 @@
 import { isAlgoName, type AlgoName } from '@shieldx/lb';
 import { parseBackendUrl } from '../config/parse';
-import { SERVICE_PATTERN } from '../route/route-request.dto';
+import { SERVICE_PATTERN } from '../validation/names';
 import { MAX_SYNCED_BACKENDS } from './cluster.constants';
 
 /** Largest weight accepted from another instance (the admin API's own limit). */

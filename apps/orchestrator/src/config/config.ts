@@ -18,6 +18,7 @@ import {
   parseTenantList,
   parseWeights,
 } from './parse';
+import { SERVICE_PATTERN } from '../validation/names';
 
 /** A pool as configured: backend URLs (normalised), optional algorithm and weights by URL. */
 export interface PoolConfig {
@@ -297,7 +298,7 @@ const KNOWN_KEYS = new Set([
   'ORCH_CLUSTER_RESYNC_EVERY',
 ]);
 
-const POOL_NAME = /^[a-z0-9_-]{1,64}$/;
+const POOL_NAME = SERVICE_PATTERN;
 const HEADER_NAME = /^[A-Za-z0-9-]{1,64}$/;
 const ENTRYPOINT = /^[A-Za-z0-9_]+(\/[A-Za-z0-9_]+)*$/;
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];

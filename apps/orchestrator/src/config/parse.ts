@@ -1,4 +1,5 @@
 /** Parsers for configuration values. Each returns the value or throws an Error whose message explains the problem. */
+import { TENANT_PATTERN } from '../validation/names';
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -136,7 +137,7 @@ export function redactUrl(text: string): string {
   return text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/]*:)[^@/]*@/i, '$1***@');
 }
 
-const TENANT = /^[A-Za-z0-9._-]{1,128}$/;
+const TENANT = TENANT_PATTERN;
 
 /** ORCH_TENANTS: a comma list of tenant names (the `/route` tenant rule); a name listed twice is an error. */
 export function parseTenantList(raw: string): ReadonlySet<string> {

@@ -197,7 +197,8 @@ export class PoolsService {
   /** The `/health` body; `degraded` when the healthy ratio is under ORCH_HEALTH_DEGRADED_RATIO. */
   snapshot(now?: number): HealthSnapshot {
     const ratio = this.healthRatio(now);
-    const pools: HealthSnapshot['pools'] = {};
+    // No prototype: a name can never be anything but a key here.
+    const pools: HealthSnapshot['pools'] = Object.create(null) as HealthSnapshot['pools'];
     for (const [name, pool] of this.pools) pools[name] = pool.toJSON(now);
     return {
       status: ratio < this.config.health.degradedRatio ? 'degraded' : 'ok',

@@ -11,14 +11,10 @@ import {
   Matches,
   MaxLength,
 } from 'class-validator';
+import { SCOPE_PATTERN, SERVICE_PATTERN, TENANT_PATTERN } from '../validation/names';
 import { IsSafePath } from '../validation/safe-path';
 
-/** Service (pool) names: also the `ORCH_POOL_<NAME>` names, lowercased. */
-export const SERVICE_PATTERN = /^[a-z0-9_-]{1,64}$/;
-/** Tenant identifiers. */
-export const TENANT_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
-/** Scopes such as `read`, `orders:write`. */
-export const SCOPE_PATTERN = /^[a-z0-9:_-]{1,64}$/;
+export { SCOPE_PATTERN, SERVICE_PATTERN, TENANT_PATTERN } from '../validation/names';
 /** Most ad-hoc candidates one request may name. */
 export const MAX_CANDIDATES = 32;
 
