@@ -8,6 +8,8 @@ export interface GatewayRequestState {
   readonly route?: string;
   /** The verified client certificate's URI/DNS SANs (empty without TLS); for guards and the policy input. */
   identity: ClientIdentity;
+  /** Key id of the admission secret that verified the request's admission header (`#1`… or its configured id). */
+  admissionKeyId?: string;
   /** RFC 7638 thumbprint of the key of a verified DPoP proof; for the policy input (`input.dpop.jkt`). */
   dpopJkt?: string;
   /** The caller's own `X-Correlation-ID` when it was not trusted as the correlation id (see `correlate`). */

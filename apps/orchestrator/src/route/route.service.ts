@@ -5,6 +5,7 @@ import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import { SecurityEvents } from '../events/security-events';
 import {
+  GatewayError,
   InvalidRequestError,
   NoHealthyBackendError,
   PolicyDeniedError,
@@ -17,6 +18,7 @@ import { POLICY_ENGINE } from '../policy/policy.module';
 import { PoolsService } from '../pools/pools.service';
 import { RateLimitService } from '../ratelimit/rate-limit.service';
 import { traced, tracedSync } from '../tracing/spans';
+import { TenantBinding } from './tenant-binding';
 
 /** The `POST /route` answer (contract). `policy` is the action taken. */
 export interface RouteAnswer {
@@ -79,6 +81,7 @@ export const ANONYMOUS: PolicyInput['identity'] = Object.freeze({ uris: Object.f
 @Injectable()
 export class RouteService {
   private tarpitted = 0;
+  private readonly tenants: TenantBinding;
 
   constructor(
     @Inject(ORCH_CONFIG) private readonly config: OrchestratorConfig,
@@ -87,7 +90,9 @@ export class RouteService {
     private readonly limits: RateLimitService,
     private readonly metrics: GatewayMetrics,
     private readonly events: SecurityEvents,
-  ) {}
+  ) {
+    this.tenants = new TenantBinding(config.tenant);
+  }
 
   /** Requests currently held in the tarpit. */
   get tarpitActive(): number {
@@ -108,6 +113,7 @@ export class RouteService {
     const algo = this.algoOverride(ctx.algoHeader) ?? request.algo;
     const pool = this.resolvePool(request);
     ctx.state.tenant = request.tenant;
+    if (this.tenants.active) this.checkTenantBinding(request.tenant, ctx);
     const trace = ctx.state.trace;
     const limited =
       trace === undefined
@@ -115,6 +121,23 @@ export class RouteService {
         : traced(trace, 'ratelimit.tenant', () => this.limits.checkTenant(request.tenant, ctx.state, ctx.corrId));
     if (limited instanceof Promise) return limited.then(() => this.decide(request, ctx, pool, algo));
     return this.decide(request, ctx, pool, algo);
+  }
+
+  /** Refuses a tenant the caller may not be served as (ORCH_TENANT_FROM, ORCH_TENANTS), recording why. */
+  private checkTenantBinding(tenant: string, ctx: RouteContext): void {
+    try {
+      this.tenants.resolve(tenant, {
+        identity: ctx.identity,
+        dpopJkt: ctx.dpopJkt,
+        admissionKeyId: ctx.state.admissionKeyId,
+      });
+    } catch (error) {
+      if (error instanceof GatewayError) {
+        this.metrics.denied('tenant');
+        this.events.emit({ type: 'auth.failed', corrId: ctx.corrId, data: { reason: error.code, tenant } });
+      }
+      throw error;
+    }
   }
 
   /**
