@@ -267,6 +267,62 @@ describe('rate-limit and Redis settings', () => {
   });
 });
 
+describe('hardening settings', () => {
+  it('defaults to claimed tenants, a 5 s proxy queue, half a backend per client and a bounded replay store', () => {
+    const { config } = loadConfig(DEV);
+    expect(config.tenant).toEqual({ from: 'claimed', bindings: new Map(), known: undefined });
+    expect(config.proxy).toMatchObject({ queueTimeoutMs: 5000, clientShare: 0.5 });
+    expect(config.replay).toMatchObject({ maxKeys: 1_000_000, clientShare: 0.1 });
+    expect(config.admission.keyIds).toEqual([]);
+  });
+
+  it('reads tenant bindings and known tenants, and checks they agree', () => {
+    const { config } = loadConfig({
+      ...DEV,
+      ORCH_TENANT_FROM: 'DPoP',
+      ORCH_TENANT_BINDINGS: '{"spiffe://td/sa/a=b":"acme","jkt-1":"globex"}',
+      ORCH_TENANTS: 'acme, globex',
+    });
+    expect(config.tenant.from).toBe('dpop');
+    expect(config.tenant.bindings.get('spiffe://td/sa/a=b')).toBe('acme');
+    expect([...(config.tenant.known ?? [])]).toEqual(['acme', 'globex']);
+    expect(problems({ ...DEV, ORCH_TENANT_FROM: 'header' })).toEqual([
+      expect.stringMatching(/^ORCH_TENANT_FROM: 'header' is not one of claimed, san, admission, dpop/),
+    ]);
+    expect(problems({ ...DEV, ORCH_TENANT_FROM: 'san' })).toEqual([expect.stringMatching(/needs TLS/)]);
+    expect(problems({ ...DEV, ORCH_TENANT_FROM: 'admission' })).toEqual([expect.stringMatching(/ADMISSION_SECRET/)]);
+    expect(problems({ ...DEV, ORCH_TENANT_BINDINGS: 'x=acme', ORCH_TENANTS: 'globex' })).toEqual([
+      expect.stringMatching(/'x' is bound to 'acme', which ORCH_TENANTS does not list/),
+    ]);
+    expect(problems({ ...DEV, ORCH_TENANTS: 'a,a' })[0]).toMatch(/listed twice/);
+    expect(problems({ ...DEV, ORCH_TENANT_BINDINGS: 'x=a b' })[0]).toMatch(/ORCH_TENANT_BINDINGS/);
+  });
+
+  it('names admission key ids by position unless given, one per secret', () => {
+    const secrets = { ...DEV, ADMISSION_SECRET: 'first-secret-0123456789,second-secret-0123456789' };
+    expect(loadConfig(secrets).config.admission.keyIds).toEqual(['1', '2']);
+    expect(loadConfig({ ...secrets, ORCH_ADMISSION_KEY_IDS: 'acme,partner' }).config.admission.keyIds).toEqual([
+      'acme',
+      'partner',
+    ]);
+    expect(problems({ ...secrets, ORCH_ADMISSION_KEY_IDS: 'acme' })[0]).toMatch(/one key id per ADMISSION_SECRET/);
+  });
+
+  it('refuses DPoP required without ORCH_PUBLIC_URL, saying why', () => {
+    expect(problems({ ...DEV, ORCH_DPOP_REQUIRED: '1' })).toEqual([
+      expect.stringMatching(/^ORCH_PUBLIC_URL: required with ORCH_DPOP_REQUIRED=1/),
+    ]);
+    expect(problems({ ...DEV, ORCH_DPOP_REQUIRED: '1', ORCH_PUBLIC_URL: 'https://gw.example.com' })).toEqual([]);
+  });
+
+  it('refuses shares outside (0, 1]', () => {
+    for (const key of ['ORCH_PROXY_CLIENT_SHARE', 'ORCH_REPLAY_CLIENT_SHARE']) {
+      expect(problems({ ...DEV, [key]: '0' })[0], key).toMatch(new RegExp(`^${key}`));
+      expect(problems({ ...DEV, [key]: '1.5' })[0], key).toMatch(new RegExp(`^${key}`));
+    }
+  });
+});
+
 describe('audit ledger and tracing settings', () => {
   it('defaults to a 64 MiB rotation, group commit of 256 / 50 ms, 10 s aggregation, 1000 entries per type per s', () => {
     const { config } = loadConfig(DEV);
@@ -278,6 +334,8 @@ describe('audit ledger and tracing settings', () => {
       flushIntervalMs: 50,
       aggregateWindowMs: 10_000,
       maxPerTypePerSecond: 1000,
+      checkpointEvery: 1000,
+      headPath: 'data/ledger-orchestrator.jsonl.head',
     });
     expect(config.tracing).toEqual({ otlpEndpoint: undefined, serviceName: 'shieldx-orchestrator' });
   });

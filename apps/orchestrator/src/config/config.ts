@@ -123,7 +123,13 @@ export interface OrchestratorConfig {
     /** An OPA evaluation longer than this (ms) counts as failed. */
     readonly evalBudgetMs: number;
   };
-  readonly admission: { readonly secrets: readonly string[]; readonly header: string; readonly skewMs: number };
+  readonly admission: {
+    readonly secrets: readonly string[];
+    /** Key id of each secret, by position (ORCH_ADMISSION_KEY_IDS; default `1`, `2`, …): for tenant bindings. */
+    readonly keyIds: readonly string[];
+    readonly header: string;
+    readonly skewMs: number;
+  };
   readonly dpop: { readonly required: boolean; readonly nonce: boolean; readonly publicUrl?: string };
   /** Used admission nonces and DPoP jtis: while Redis fails, `closed` refuses proofs (401), `open` checks in-process. */
   readonly replay: {
@@ -270,6 +276,7 @@ const KNOWN_KEYS = new Set([
   'ADMISSION_SECRET',
   'ADMISSION_HEADER',
   'ORCH_ADMISSION_SKEW',
+  'ORCH_ADMISSION_KEY_IDS',
   'ORCH_DPOP_REQUIRED',
   'ORCH_DPOP_NONCE',
   'ORCH_PUBLIC_URL',
@@ -401,6 +408,11 @@ export function loadConfig(processEnv: Env, readText: ReadText = (path) => readF
     parseInteger(raw, 1, MAX_WORKERS),
   );
   const ledgerPath = optional('ORCH_LEDGER_PATH') ?? 'data/ledger-orchestrator.jsonl';
+  const admissionSecrets = read('ADMISSION_SECRET', [] as string[], (raw) => {
+    const secrets = parseList(raw);
+    if (secrets.some((s) => s.length < 16)) throw new Error('each secret must be at least 16 characters');
+    return secrets;
+  });
   const listenHost = read('ORCH_HOST', insecure && tlsFiles === 0 ? '127.0.0.1' : '0.0.0.0', (raw) => raw.trim());
 
   const config: OrchestratorConfig = {
@@ -485,11 +497,18 @@ export function loadConfig(processEnv: Env, readText: ReadText = (path) => readF
       evalBudgetMs: read('ORCH_OPA_EVAL_BUDGET', 1000, positiveDuration),
     },
     admission: {
-      secrets: read('ADMISSION_SECRET', [] as string[], (raw) => {
-        const secrets = parseList(raw);
-        if (secrets.some((s) => s.length < 16)) throw new Error('each secret must be at least 16 characters');
-        return secrets;
-      }),
+      secrets: admissionSecrets,
+      keyIds: read(
+        'ORCH_ADMISSION_KEY_IDS',
+        admissionSecrets.map((_secret, i) => String(i + 1)),
+        (raw) => {
+          const ids = parseList(raw);
+          if (ids.some((id) => !/^[A-Za-z0-9._-]{1,64}$/.test(id)))
+            throw new Error('each key id must be 1-64 characters of A-Z a-z 0-9 . _ -');
+          if (new Set(ids).size !== ids.length) throw new Error('key ids must differ');
+          return ids;
+        },
+      ),
       header: read('ADMISSION_HEADER', 'X-ShieldX-Admission', (raw) => {
         if (!HEADER_NAME.test(raw.trim())) throw new Error(`'${raw}' is not a header name`);
         return raw.trim();
@@ -610,6 +629,9 @@ export function loadConfig(processEnv: Env, readText: ReadText = (path) => readF
   }
   if (config.rateLimit.ipPerMinuteDegraded > config.rateLimit.ipPerMinute) {
     problems.push('ORCH_IP_BURST_DEGRADED: must not exceed ORCH_IP_BURST');
+  }
+  if (config.admission.keyIds.length !== config.admission.secrets.length) {
+    problems.push('ORCH_ADMISSION_KEY_IDS: name one key id per ADMISSION_SECRET entry, in the same order');
   }
   if (config.dpop.required && config.dpop.publicUrl === undefined) {
     problems.push(
