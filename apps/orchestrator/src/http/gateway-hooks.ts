@@ -40,6 +40,11 @@ export function installGatewayHooks(app: NestFastifyApplication): void {
   const fastify = app.getHttpAdapter().getInstance();
   const access = new AccessLog(fastify.log as Logger);
 
+  const admissionHeader = config.admission.secrets.length > 0 ? config.admission.header.toLowerCase() : undefined;
+  const carriesProof = (request: FastifyRequest): boolean =>
+    request.headers.dpop !== undefined ||
+    (admissionHeader !== undefined && request.headers[admissionHeader] !== undefined);
+
   fastify.decorateRequest('gateway', null as unknown as FastifyRequest['gateway']);
 
   fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
@@ -66,9 +71,10 @@ export function installGatewayHooks(app: NestFastifyApplication): void {
     }
     // The per-IP limit, then the caller proof (admission header, DPoP); probes and scrapes are exempt from both. The
     // limit comes first because it is the cheap check: a flood of forged DPoP proofs is refused by its bucket instead
-    // of costing a signature verification each.
+    // of costing a signature verification each — on every route that verifies one: off the data plane (admin API,
+    // /health, unmatched URLs), a request that carries a proof takes its token too.
     if (exempt) return done();
-    if (isDataPlane(route)) limitIp(request, reply, done);
+    if (isDataPlane(route) || carriesProof(request)) limitIp(request, reply, done);
     else proveCaller(request, reply, done);
   });
 
