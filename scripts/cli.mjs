@@ -29,9 +29,10 @@ commands:
             (default client: ingress); see shieldx certs help
   admission sign --method <M> --path </path?query> [--secret <s>] [--time <unix>] [--curl]
             print a valid admission header value (secret: --secret, else the first of ADMISSION_SECRET)
-  ledger verify <file|dir> [--hmac-secret-file <f> | --ed25519-public <pem>] [--json]
-            verify the audit ledger's hash chain (rotated files and signed checkpoints included): exit 0 when intact,
-            1 naming the first bad seq; see shieldx ledger help
+  ledger verify <file|dir> [--hmac-secret-file <f> | --ed25519-public <pem>] [--checkpoint-every <n>]
+                [--head <file> | --no-head] [--json]
+            verify the audit ledger's hash chain (rotated files, signed checkpoints and the head witnessed outside the
+            ledger included): exit 0 when intact, 1 naming the first bad seq; see shieldx ledger help
   ui [--build]
             serve the admin UI (building it when needed) on ADMIN_UI_PORT (3000) / ADMIN_UI_HOST (127.0.0.1),
             reading the orchestrator at ORCH_ADMIN_URL with ORCH_ADMIN_TOKEN; see shieldx ui --help

@@ -107,7 +107,12 @@ describe('audit ledger across kill -9 of the orchestrator', () => {
     expect(deniedBefore).toBeGreaterThan(100);
     const lastBefore = before.at(-1) as LedgerEntry;
 
-    const next = await startOrchestrator({ ORCH_POOL_API: 'http://127.0.0.1:9', ORCH_LEDGER_PATH: ledgerPath });
+    // The test client counts as a trusted proxy, so the X-Correlation-IDs it sends are kept as the requests' own.
+    const next = await startOrchestrator({
+      ORCH_POOL_API: 'http://127.0.0.1:9',
+      ORCH_LEDGER_PATH: ledgerPath,
+      ORCH_TRUSTED_PROXIES: '127.0.0.1/32',
+    });
     try {
       for (let i = 0; i < 5; i++) {
         const answer = await post(

@@ -8,6 +8,8 @@ import { post, startOrchestrator, type RunningOrchestrator } from './harness';
 
 const ROOT = join(__dirname, '../../..');
 const CLOSED = 'http://127.0.0.1:9';
+/** The test client counts as a trusted proxy, so the X-Correlation-ID it sends becomes the request's. */
+const TRUSTED = { ORCH_TRUSTED_PROXIES: '127.0.0.1/32' };
 const DENIED = { service: 'api', tenant: 'acme', scope: 'read', path: '/internal/secrets' };
 
 interface Entry {
@@ -55,6 +57,7 @@ describe('audit ledger: security events, /admin/audit, /admin/ledger/verify', ()
     dir = mkdtempSync(join(tmpdir(), 'shieldx-e2e-ledger-'));
     ledgerPath = join(dir, 'audit', 'ledger.jsonl');
     orch = await startOrchestrator({
+      ...TRUSTED,
       ORCH_POOL_API: CLOSED,
       ORCH_LEDGER_PATH: ledgerPath,
       ORCH_LEDGER_AGGREGATE_WINDOW: '300ms',
@@ -152,6 +155,9 @@ describe('audit ledger: security events, /admin/audit, /admin/ledger/verify', ()
     expect(good.stderr.replace(/^shieldx: building the orchestrator \(dist\/ is missing\)…\n/, '')).toBe('');
     expect(good.status).toBe(0);
     expect(good.stdout).toMatch(/^ledger OK: \d+ entries, seq 1\.\.\d+/);
+    expect(good.stdout).toMatch(
+      /\n {2}head: reaches seq \d+ of .*ledger\.jsonl\.head \(signature not checked, written /,
+    );
 
     // Change what one past entry says (its hash no longer matches), as someone editing the file would.
     await orch.close();
@@ -166,7 +172,7 @@ describe('audit ledger: security events, /admin/audit, /admin/ledger/verify', ()
     expect(bad.stdout).toContain(`ledger BROKEN at seq ${tampered.seq}: hash_mismatch`);
 
     // Restarted on the same file: the chain goes on after the last entry; the broken past is still reported.
-    orch = await startOrchestrator({ ORCH_POOL_API: CLOSED, ORCH_LEDGER_PATH: ledgerPath });
+    orch = await startOrchestrator({ ...TRUSTED, ORCH_POOL_API: CLOSED, ORCH_LEDGER_PATH: ledgerPath });
     const broken = await getJson(`${orch.url}/admin/ledger/verify`);
     expect(broken.status).toBe(409);
     expect(broken.body).toMatchObject({
@@ -198,7 +204,7 @@ describe('audit ledger: security events, /admin/audit, /admin/ledger/verify', ()
 });
 
 describe('audit ledger: signed checkpoints (ORCH_LEDGER_SIGNING_KEY)', () => {
-  it('signs a checkpoint every 1000 entries; verify checks the signatures over HTTP and in the CLI', async () => {
+  it('signs a checkpoint every 1000 entries and one at close; verify checks them over HTTP and in the CLI', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'shieldx-e2e-ledger-signed-'));
     const ledgerPath = join(dir, 'ledger.jsonl');
     const secret = 'checkpoint-secret-0123456789abcdef';
@@ -220,13 +226,24 @@ describe('audit ledger: signed checkpoints (ORCH_LEDGER_SIGNING_KEY)', () => {
     } finally {
       await orch.close();
     }
-    const checkpoint = readEntries(ledgerPath).find((e) => e.type === 'ledger.checkpoint');
-    expect(checkpoint).toMatchObject({ seq: 1001, data: { uptoSeq: 1000, alg: 'hmac-sha256' } });
+    const entries = readEntries(ledgerPath);
+    const checkpoints = entries.filter((e) => e.type === 'ledger.checkpoint');
+    expect(checkpoints[0]).toMatchObject({ seq: 1001, data: { uptoSeq: 1000, alg: 'hmac-sha256' } });
+    // Close appends one over the last entry (audit.stopped), so every entry is covered by a signature.
+    expect(checkpoints).toHaveLength(2);
+    expect(entries.at(-1)).toMatchObject({ type: 'ledger.checkpoint', data: { uptoSeq: entries.length - 1 } });
     writeFileSync(join(dir, 'secret'), `${secret}\n`);
     writeFileSync(join(dir, 'wrong'), 'another-secret-0123456789abcdef\n');
     const good = cli('ledger', 'verify', ledgerPath, '--hmac-secret-file', join(dir, 'secret'));
     expect(good.status).toBe(0);
-    expect(good.stdout).toContain('1 checkpoint(s), signatures verified');
+    expect(good.stdout).toContain('2 checkpoint(s), signatures verified');
+    expect(good.stdout).toMatch(/head: reaches seq \d+ of .* \(signature verified, written .*, closed\)/);
+    expect(
+      cli('ledger', 'verify', ledgerPath, '--hmac-secret-file', join(dir, 'secret'), '--checkpoint-every', '1000')
+        .status,
+    ).toBe(0);
+    expect(cli('ledger', 'verify', ledgerPath, '--checkpoint-every', 'many').status).toBe(2);
+    expect(cli('ledger', 'verify', ledgerPath, '--head', 'x', '--no-head').status).toBe(2);
     const wrong = cli('ledger', 'verify', ledgerPath, '--hmac-secret-file', join(dir, 'wrong'), '--json');
     expect(wrong.status).toBe(1);
     expect(JSON.parse(wrong.stdout)).toMatchObject({ ok: false, reason: 'bad_signature', seq: 1001 });

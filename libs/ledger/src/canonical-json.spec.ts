@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson } from './canonical-json';
+import { canonicalJson, ledgerJson } from './canonical-json';
 import { CanonicalJsonError } from './errors';
 
 describe(canonicalJson.name, () => {
@@ -60,5 +60,16 @@ describe(canonicalJson.name, () => {
   it('accepts a value repeated without a cycle', () => {
     const shared = { x: 1 };
     expect(canonicalJson({ a: shared, b: shared })).toBe('{"a":{"x":1},"b":{"x":1}}');
+  });
+});
+
+describe(ledgerJson.name, () => {
+  it('is canonicalJson for safe numbers, and rejects numbers beyond ±(2^53 − 1) with the path', () => {
+    const value = { b: [Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 0.5], a: 1 };
+    expect(ledgerJson(value)).toBe(canonicalJson(value));
+    for (const n of [2 ** 53, -(2 ** 53), 1e21]) {
+      expect(() => ledgerJson({ a: [0, n] })).toThrow(/unsafe number .* at \$\.a\[1\]/);
+    }
+    expect(canonicalJson(1e21)).toBe('1e+21');
   });
 });

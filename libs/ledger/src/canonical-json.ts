@@ -15,7 +15,18 @@ import { CanonicalJsonError } from './errors';
  * @throws CanonicalJsonError when `value` has no canonical JSON form
  */
 export function canonicalJson(value: unknown): string {
-  return write(value, { keys: [], objects: [] });
+  return write(value, { keys: [], objects: [], safeNumbers: false });
+}
+
+/**
+ * The canonical JSON of ledger data: {@link canonicalJson} with safe numbers only (I-JSON, RFC 7493). A number beyond
+ * ±(2^53 − 1) reads back otherwise in a reader with exact integers, so what one reader sees would not be what was
+ * hashed; the ledger holds only numbers every JSON reader agrees on.
+ * @throws CanonicalJsonError as {@link canonicalJson}, and for such a number
+ * @internal
+ */
+export function ledgerJson(value: unknown): string {
+  return write(value, { keys: [], objects: [], safeNumbers: true });
 }
 
 /**
@@ -25,6 +36,7 @@ export function canonicalJson(value: unknown): string {
 interface Trail {
   keys: (string | number)[];
   objects: object[];
+  safeNumbers: boolean;
 }
 
 function fail(trail: Trail, problem: string): never {
@@ -38,6 +50,9 @@ function write(value: unknown, trail: Trail): string {
       return JSON.stringify(value);
     case 'number':
       if (!Number.isFinite(value)) fail(trail, `non-finite number ${String(value)}`);
+      if (trail.safeNumbers && (value > Number.MAX_SAFE_INTEGER || value < -Number.MAX_SAFE_INTEGER)) {
+        fail(trail, `unsafe number ${String(value)} (beyond ±(2^53 − 1); write it as a string)`);
+      }
       return JSON.stringify(value);
     case 'boolean':
       return value ? 'true' : 'false';

@@ -13,8 +13,11 @@ import { type LedgerRecovery, LedgerWriter } from './writer';
  */
 const CHILD = `
 import { LedgerWriter } from './lib/index.js';
-const [path, rotateBytes, batchMaxEntries, padBytes] = process.argv.slice(2).map((arg, i) => (i === 0 ? arg : Number(arg)));
-const writer = await LedgerWriter.open({ path, service: 'crash-child', rotateBytes, batchMaxEntries });
+const [path, ...rest] = process.argv.slice(2);
+const [rotateBytes, batchMaxEntries, padBytes] = rest.slice(0, 3).map(Number);
+const secret = rest[3];
+const signed = secret === undefined ? {} : { signingKey: { kind: 'hmac', secret }, checkpointEvery: 50, headIntervalMs: 5 };
+const writer = await LedgerWriter.open({ path, service: 'crash-child', rotateBytes, batchMaxEntries, ...signed });
 const pad = 'p'.repeat(padBytes);
 process.send({ kind: 'opened', lastSeq: writer.stats.lastSeq, recovery: writer.recovery });
 for (let round = 0; ; round++) {
@@ -33,6 +36,8 @@ interface ChildRun {
   padBytes: number;
   /** Entries to see synced before the kill. */
   atLeast: number;
+  /** Sign checkpoints (every 50 entries) with this HMAC secret, and write the head every 5 ms. */
+  secret?: string;
 }
 
 interface ChildMessage {
@@ -65,10 +70,12 @@ describe(`${LedgerWriter.name} crash safety`, () => {
   /** Runs the child until its durable seq passes `atLeast` entries beyond where it resumed, then SIGKILLs it. */
   function runAndKill(
     path: string,
-    { rotateBytes, batchMaxEntries, padBytes, atLeast }: ChildRun,
+    { rotateBytes, batchMaxEntries, padBytes, atLeast, secret }: ChildRun,
   ): Promise<{ resumedAt: number; lastSynced: number }> {
     return new Promise((resolvePromise, reject) => {
-      const args = [path, rotateBytes, batchMaxEntries, padBytes].map(String);
+      const args = [path, rotateBytes, batchMaxEntries, padBytes, ...(secret === undefined ? [] : [secret])].map(
+        String,
+      );
       const child = fork(script, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
       children.add(child);
       let stderr = '';
@@ -126,4 +133,30 @@ describe(`${LedgerWriter.name} crash safety`, () => {
     },
     60_000,
   );
+
+  it('kill -9 with a signing key, three times: checkpoints stay within the interval and the head is never ahead of the disk', async () => {
+    const secret = 'crash test secret of 32 bytes...';
+    const path = join(dir, 'signed', 'ledger.jsonl');
+    for (let round = 0; round < 3; round++) {
+      await runAndKill(path, { rotateBytes: 256 * 1024, batchMaxEntries: 64, padBytes: 300, atLeast: 1000, secret });
+      // Every restart checks the ledger against its head first; a head ahead of the disk would refuse the open.
+      const reopened = await LedgerWriter.open({
+        path,
+        service: 'check',
+        signingKey: { kind: 'hmac', secret },
+        checkpointEvery: 50,
+      });
+      expect(reopened.headCheck.status).toBe('matched');
+      await reopened.close();
+    }
+    const key = { kind: 'hmac', secret } as const;
+    const result = await verifyLedger(path, { key, checkpointEvery: 50 });
+    expect(result).toMatchObject({
+      ok: true,
+      firstSeq: 1,
+      signaturesChecked: true,
+      head: { closed: true, signed: true },
+    });
+    if (result.ok) expect(result.checkpoints).toBeGreaterThan(3000 / 50);
+  }, 60_000);
 });

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from './canonical-json';
-import { encodeEntry, GENESIS_HASH, hashEntry, parseEntryLine } from './entry';
+import { encodeEntry, GENESIS_HASH, hashEntry, parseEntryLine, seqOfCanonicalLine } from './entry';
 
 describe(hashEntry.name, () => {
   const entry = {
@@ -49,5 +49,38 @@ describe(parseEntryLine.name, () => {
     });
     expect(parseEntryLine(text.replace('"type":"t"', '"type":"u"'))).toMatchObject({ kind: 'hash_mismatch' });
     expect(parseEntryLine(text.replace('"data":{}', '"data":1e400'))).toMatchObject({ kind: 'malformed', seq: 3 });
+  });
+});
+
+describe(`${parseEntryLine.name}: canonical form`, () => {
+  const { line } = encodeEntry(7, '2025-01-01T00:00:00.000Z', 's', 't', 'c', '{"a":1,"b":[2,"x"]}', GENESIS_HASH);
+  const text = line.slice(0, -1);
+
+  it('accepts exactly the line the writer writes', () => {
+    expect(parseEntryLine(text).kind).toBe('ok');
+  });
+
+  it.each([
+    ['a duplicate member before the real one', text.replace('"data":', '"data":{"a":2},"data":')],
+    ['a duplicate member inside data', text.replace('"data":{"a":1', '"data":{"a":9,"a":1')],
+    ['data members out of order', text.replace('{"a":1,"b":[2,"x"]}', '{"b":[2,"x"],"a":1}')],
+    ['a number spelled otherwise', text.replace('"a":1', '"a":1.0')],
+    ['an integer beyond 2^53 that rounds to a safe-looking one', text.replace('[2,', '[2.0000000000000001,')],
+    ['whitespace', `${text} `],
+    ['an escape', text.replace('"x"', '"\\u0078"')],
+  ])('refuses %s as non_canonical, with where it differs', (_what, changed) => {
+    const parsed = parseEntryLine(changed);
+    expect(parsed).toMatchObject({ kind: 'non_canonical', seq: 7 });
+    expect(parsed.kind === 'non_canonical' && parsed.message).toMatch(/from character \d+/);
+  });
+});
+
+describe(seqOfCanonicalLine.name, () => {
+  it("reads the seq from the writer's prefix only", () => {
+    expect(seqOfCanonicalLine('{"seq":123,"ts":"x"}')).toBe(123);
+    expect(seqOfCanonicalLine('{"seq":123}')).toBeNull();
+    expect(seqOfCanonicalLine('{"ts":"x","seq":1}')).toBeNull();
+    expect(seqOfCanonicalLine('{"seq":,')).toBeNull();
+    expect(seqOfCanonicalLine('{"seq":99999999999999999,')).toBeNull();
   });
 });

@@ -1,5 +1,5 @@
 import { hash as digest } from 'node:crypto';
-import { canonicalJson } from './canonical-json';
+import { canonicalJson, ledgerJson } from './canonical-json';
 
 /** `prevHash` of the first entry of a ledger (seq 1): 64 zeros. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -72,8 +72,21 @@ export function encodeEntry(
   const typeJson = JSON.stringify(type);
   const corrIdJson = corrId === null ? 'null' : JSON.stringify(corrId);
   const hash = sha256Hex(hashedText(seq, tsJson, serviceJson, typeJson, corrIdJson, dataJson, prevHash));
-  const line = `{"seq":${seq},"ts":${tsJson},"service":${serviceJson},"type":${typeJson},"corrId":${corrIdJson},"data":${dataJson},"prevHash":"${prevHash}","hash":"${hash}"}\n`;
-  return { hash, line };
+  return { hash, line: `${lineText(seq, tsJson, serviceJson, typeJson, corrIdJson, dataJson, prevHash, hash)}\n` };
+}
+
+/** The line of an entry (without its newline) from its members' JSON texts, in the contract's reading order. */
+function lineText(
+  seq: number,
+  tsJson: string,
+  serviceJson: string,
+  typeJson: string,
+  corrIdJson: string,
+  dataJson: string,
+  prevHash: string,
+  hash: string,
+): string {
+  return `{"seq":${seq},"ts":${tsJson},"service":${serviceJson},"type":${typeJson},"corrId":${corrIdJson},"data":${dataJson},"prevHash":"${prevHash}","hash":"${hash}"}`;
 }
 
 /**
@@ -93,6 +106,14 @@ function hashedText(
   return `{"corrId":${corrIdJson},"data":${dataJson},"prevHash":"${prevHash}","seq":${seq},"service":${serviceJson},"ts":${tsJson},"type":${typeJson}}`;
 }
 
+/**
+ * Longest line the verifier (and the writer, looking back for its head) reads. Entries are a few KB (an admin pool
+ * edit of 256 long URLs stays under 1 MB); a longer line is not an entry, and reading it whole would hold it in memory
+ * — past ~512 MB V8 cannot make the string and the process dies (a tampered or garbage-filled file must be reported,
+ * not crash the gateway that verifies it).
+ */
+export const MAX_LINE_BYTES = 16 * 1024 * 1024;
+
 const HEX64 = /^[0-9a-f]{64}$/;
 const ENTRY_KEYS = new Set(['seq', 'ts', 'service', 'type', 'corrId', 'data', 'prevHash', 'hash']);
 
@@ -101,10 +122,18 @@ export type ParsedLine =
   | { kind: 'ok'; entry: LedgerEntry }
   | { kind: 'unparsable'; message: string }
   | { kind: 'malformed'; message: string; seq: number | null }
+  | { kind: 'non_canonical'; message: string; seq: number }
   | { kind: 'hash_mismatch'; entry: LedgerEntry; computed: string };
 
 /**
- * Parses one ledger line (without its newline) and checks its shape and its own hash (not its links).
+ * Parses one ledger line (without its newline) and checks its shape, that it is byte for byte the line the writer
+ * writes for that entry (see {@link encodeEntry}), and its own hash (not its links).
+ *
+ * The byte-for-byte rule is what makes the hash cover the line as every reader sees it: `JSON.parse` keeps the last of
+ * two equal members and rounds numbers, while other readers keep the first or read exact integers, so a line with a
+ * duplicate member, a number beyond 2^53, extra whitespace or another spelling of the same value could show a reader
+ * something the hash does not cover. Such a line is `non_canonical`; a number that has no canonical form at all
+ * (beyond ±(2^53 − 1), or beyond the double range) is `malformed`.
  * @internal
  */
 export function parseEntryLine(line: string): ParsedLine {
@@ -122,24 +151,43 @@ export function parseEntryLine(line: string): ParsedLine {
   const problem = shapeProblem(record, seq);
   if (problem !== null) return { kind: 'malformed', message: problem, seq };
   const entry = record as unknown as LedgerEntry;
-  let computed: string;
+  let dataJson: string;
   try {
-    computed = sha256Hex(
-      hashedText(
-        entry.seq,
-        JSON.stringify(entry.ts),
-        JSON.stringify(entry.service),
-        JSON.stringify(entry.type),
-        entry.corrId === null ? 'null' : JSON.stringify(entry.corrId),
-        canonicalJson(entry.data),
-        entry.prevHash,
-      ),
-    );
+    dataJson = ledgerJson(entry.data);
   } catch (error) {
-    // Only a JSON number too large for a double (1e400 parses to Infinity) gets here.
     return { kind: 'malformed', message: error instanceof Error ? error.message : String(error), seq };
   }
+  const tsJson = JSON.stringify(entry.ts);
+  const serviceJson = JSON.stringify(entry.service);
+  const typeJson = JSON.stringify(entry.type);
+  const corrIdJson = entry.corrId === null ? 'null' : JSON.stringify(entry.corrId);
+  const canonical = lineText(
+    entry.seq,
+    tsJson,
+    serviceJson,
+    typeJson,
+    corrIdJson,
+    dataJson,
+    entry.prevHash,
+    entry.hash,
+  );
+  if (canonical !== line)
+    return { kind: 'non_canonical', message: canonicalDifference(line, canonical), seq: entry.seq };
+  const computed = sha256Hex(
+    hashedText(entry.seq, tsJson, serviceJson, typeJson, corrIdJson, dataJson, entry.prevHash),
+  );
   return computed === entry.hash ? { kind: 'ok', entry } : { kind: 'hash_mismatch', entry, computed };
+}
+
+/** Where `line` leaves its canonical form, with a short excerpt of both (for the verify message). */
+function canonicalDifference(line: string, canonical: string): string {
+  let at = 0;
+  while (at < line.length && at < canonical.length && line.charCodeAt(at) === canonical.charCodeAt(at)) at++;
+  const excerpt = (text: string) => JSON.stringify(text.slice(Math.max(0, at - 16), at + 24));
+  return (
+    `the line is not the canonical form of the entry it parses to (a duplicate member, a number or string ` +
+    `spelled otherwise, whitespace or member order), from character ${at + 1}: ${excerpt(line)}, canonical ${excerpt(canonical)}`
+  );
 }
 
 function shapeProblem(record: Record<string, unknown>, seq: number | null): string | null {
@@ -155,4 +203,23 @@ function shapeProblem(record: Record<string, unknown>, seq: number | null): stri
   if (typeof record.prevHash !== 'string' || !HEX64.test(record.prevHash)) return 'prevHash must be 64 hex characters';
   if (typeof record.hash !== 'string' || !HEX64.test(record.hash)) return 'hash must be 64 hex characters';
   return null;
+}
+
+const SEQ_PREFIX = '{"seq":';
+
+/**
+ * The seq of a line as the writer writes it (`{"seq":N,…`), read from its prefix without parsing the rest; `null` when
+ * the line does not start that way (then it is not a canonical entry line either).
+ * @internal
+ */
+export function seqOfCanonicalLine(text: string): number | null {
+  if (!text.startsWith(SEQ_PREFIX)) return null;
+  let seq = 0;
+  let i = SEQ_PREFIX.length;
+  for (; i < text.length && i < SEQ_PREFIX.length + 16; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) break;
+    seq = seq * 10 + digit;
+  }
+  return i > SEQ_PREFIX.length && text.charCodeAt(i) === 44 /* , */ && Number.isSafeInteger(seq) ? seq : null;
 }

@@ -6,8 +6,11 @@
  * - `corrupt`: the ledger on disk cannot be resumed safely (for example the last two lines are both invalid).
  * - `write_failed`: an I/O error while writing or syncing; the writer stops accepting entries (fail-stop).
  * - `locked`: another {@link LedgerWriter} in this process already has the same file open.
+ * - `head_mismatch`: the ledger on disk does not reach, or does not match, the head witnessed in its head file
+ *   (newest entries removed or changed), or the head file is not a valid head.
  */
-export type LedgerErrorCode = 'invalid_options' | 'invalid_value' | 'closed' | 'corrupt' | 'write_failed' | 'locked';
+export type LedgerErrorCode =
+  'invalid_options' | 'invalid_value' | 'closed' | 'corrupt' | 'write_failed' | 'locked' | 'head_mismatch';
 
 /** Base of every error this library throws or rejects with; `code` is stable, `message` is for humans. */
 export class LedgerError extends Error {
@@ -67,5 +70,20 @@ export class LedgerCorruptError extends LedgerError {
   /** @param message what is wrong, naming the file and byte offset */
   constructor(message: string) {
     super('corrupt', message);
+  }
+}
+
+/** The ledger does not match the head witnessed outside it (see `LedgerHead`); the message says how and what to do. */
+export class LedgerHeadError extends LedgerError {
+  /** The head file. */
+  readonly headPath: string;
+
+  /**
+   * @param headPath the head file
+   * @param message what does not match, naming the ledger, the head and the seqs
+   */
+  constructor(headPath: string, message: string) {
+    super('head_mismatch', message);
+    this.headPath = headPath;
   }
 }

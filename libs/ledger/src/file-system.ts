@@ -1,4 +1,5 @@
 import { type FileHandle, open, readdir, rename, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { makeDirectory } from './make-directory';
 
 /** An open ledger file as the writer uses it: appends, positional reads, truncation, sync. */
@@ -36,6 +37,13 @@ export interface LedgerFileSystem {
   ensureDir(dir: string): Promise<void>;
   /** Makes the directory entries of `dir` durable (fsync of the directory), so a rename or create survives a crash. */
   syncDir(dir: string): Promise<void>;
+  /** The first `maxBytes` bytes of a file (all of a shorter one), or `null` when it does not exist. */
+  readStart(path: string, maxBytes: number): Promise<Buffer | null>;
+  /**
+   * Replaces `path` with `data` atomically and durably: writes `<path>.tmp`, syncs it, renames it over `path` and syncs
+   * the directory, so a crash leaves the old content or the new one, never a mix.
+   */
+  replaceFile(path: string, data: Uint8Array): Promise<void>;
 }
 
 class NodeFileHandle implements LedgerFileHandle {
@@ -96,12 +104,47 @@ export const nodeFileSystem: LedgerFileSystem = {
   ensureDir(dir) {
     return makeDirectory(dir);
   },
-  async syncDir(dir) {
-    const handle = await open(dir, 'r');
+  syncDir,
+  async readStart(path, maxBytes) {
+    let handle: FileHandle;
     try {
-      await handle.sync();
+      handle = await open(path, 'r');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+    try {
+      const buffer = Buffer.alloc(maxBytes);
+      let done = 0;
+      while (done < maxBytes) {
+        const { bytesRead } = await handle.read(buffer, done, maxBytes - done, done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+      return buffer.subarray(0, done);
     } finally {
       await handle.close();
     }
   },
+  async replaceFile(path, data) {
+    const temp = `${path}.tmp`;
+    const handle = await open(temp, 'w');
+    try {
+      await new NodeFileHandle(handle).append(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, path);
+    await syncDir(dirname(path));
+  },
 };
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

@@ -14,9 +14,19 @@ export {
   LedgerCorruptError,
   LedgerError,
   type LedgerErrorCode,
+  LedgerHeadError,
   LedgerWriteError,
 } from './errors';
 export { type LedgerFileHandle, type LedgerFileSystem, nodeFileSystem } from './file-system';
+export {
+  defaultHeadPath,
+  type HeadFile,
+  LEDGER_HEAD_KIND,
+  type LedgerHead,
+  MAX_HEAD_FILE_BYTES,
+  readLedgerHead,
+} from './head';
+export { MAX_LEDGER_VALUE_DEPTH, toLedgerValue } from './ledger-value';
 export { makeDirectory } from './make-directory';
 export { fileSetFromNames, type LedgerFileSet, rotatedPath, type RotatedFile } from './naming';
 export {
@@ -29,7 +39,9 @@ export {
   verificationKeyFor,
 } from './signing';
 export {
+  DEFAULT_CHECKPOINT_EVERY,
   formatVerifyResult,
+  type VerifiedHead,
   type VerifyFailure,
   type VerifyFailureReason,
   type VerifyOk,
@@ -39,6 +51,7 @@ export {
 } from './verify';
 export {
   type AppendInput,
+  type LedgerHeadCheck,
   type LedgerRecovery,
   LedgerWriter,
   type LedgerWriterOptions,

@@ -57,3 +57,43 @@ export async function readTailLines(handle: LedgerFileHandle, size: number, coun
     if (complete) return lines;
   }
 }
+
+const BACKWARD_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * The lines of the first `end` bytes of a file, last line first, read backwards in chunks: memory holds one chunk and
+ * one line, however far back the caller goes. A line longer than `maxLineBytes` ends the walk with an error.
+ * @internal
+ */
+export async function* linesBackward(
+  handle: LedgerFileHandle,
+  end: number,
+  maxLineBytes: number,
+): AsyncGenerator<TailLine> {
+  let carry: Buffer = Buffer.alloc(0);
+  for (let position = end; position > 0;) {
+    const start = Math.max(0, position - BACKWARD_CHUNK_BYTES);
+    const chunk = Buffer.alloc(position - start);
+    await readFully(handle, chunk, start);
+    const data = carry.length === 0 ? chunk : Buffer.concat([chunk, carry]);
+    let cursor = data.length;
+    while (cursor > 0) {
+      const terminated = data[cursor - 1] === NEWLINE;
+      const contentEnd = terminated ? cursor - 1 : cursor;
+      const newline = contentEnd === 0 ? -1 : data.lastIndexOf(NEWLINE, contentEnd - 1);
+      // The line starts before this chunk: read further back first.
+      if (newline === -1 && start > 0) break;
+      const lineStart = newline + 1;
+      yield {
+        offset: start + lineStart,
+        raw: data.subarray(lineStart, cursor),
+        text: data.toString('utf8', lineStart, contentEnd),
+        terminated,
+      };
+      cursor = lineStart;
+    }
+    carry = Buffer.from(data.subarray(0, cursor));
+    if (carry.length > maxLineBytes) throw new RangeError(`a line longer than ${maxLineBytes} bytes`);
+    position = start;
+  }
+}

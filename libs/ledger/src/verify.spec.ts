@@ -52,7 +52,7 @@ describe(verifyLedger.name, () => {
         tornTail: null,
       });
       expect(formatVerifyResult(result)).toMatch(
-        /^ledger OK: 20 entries, seq 1\.\.20, in 1 file\(s\)\n {2}last hash [0-9a-f]{64}$/,
+        /^ledger OK: 20 entries, seq 1\.\.20, in 1 file\(s\)\n {2}last hash [0-9a-f]{64}\n {2}head: reaches seq 20 of /,
       );
     });
 
@@ -149,6 +149,7 @@ describe(verifyLedger.name, () => {
       await edit(path, (lines) => (lines[4] = lines[4].slice(0, 30)));
       expect(await failure()).toMatchObject({ reason: 'unparsable', seq: 5, line: 5 });
       await rm(path);
+      await rm(`${path}.head`);
       await build(20);
       await edit(path, (lines) => lines.splice(4, 0, ''));
       expect(await failure()).toMatchObject({ reason: 'unparsable', seq: 5, line: 5 });

@@ -1,5 +1,5 @@
 import { basename, dirname, resolve } from 'node:path';
-import { canonicalJson } from './canonical-json';
+import { canonicalJson, ledgerJson } from './canonical-json';
 import { type Clock, systemClock } from './clock';
 import {
   encodeEntry,
@@ -7,21 +7,27 @@ import {
   LEDGER_CHECKPOINT_TYPE,
   LEDGER_RECOVERED_TYPE,
   type LedgerEntry,
+  MAX_LINE_BYTES,
   parseEntryLine,
   type ParsedLine,
+  seqOfCanonicalLine,
   sha256Hex,
 } from './entry';
-import { LedgerClosedError, LedgerCorruptError, LedgerError, LedgerWriteError } from './errors';
+import { LedgerClosedError, LedgerCorruptError, LedgerError, LedgerHeadError, LedgerWriteError } from './errors';
 import { type LedgerFileHandle, type LedgerFileSystem, nodeFileSystem } from './file-system';
-import { fileSetFromNames, looksRotated, rotatedPath } from './naming';
+import { defaultHeadPath, encodeHead, headSignatureProblem, type LedgerHead, makeHead, readLedgerHead } from './head';
+import { fileSetFromNames, looksRotated, rotatedPath, type RotatedFile } from './naming';
 import {
   type CheckpointData,
   checkpointPayload,
   type CheckpointSigner,
+  type CheckpointVerifier,
   createSigner,
+  createVerifier,
   type SigningKey,
+  verificationKeyFor,
 } from './signing';
-import { readTailLines } from './tail';
+import { linesBackward, readTailLines } from './tail';
 
 /** Timer seam of the writer (the batch interval); tests inject a manual one. */
 export interface LedgerTimers {
@@ -56,13 +62,28 @@ export interface LedgerWriterOptions {
    * split at an entry boundary so no file exceeds the limit, except a file holding one entry larger than the limit.
    */
   rotateBytes?: number;
-  /** Signs a `ledger.checkpoint` entry every {@link checkpointEvery} entries; no checkpoints without a key. */
+  /** Signs `ledger.checkpoint` entries (see {@link checkpointEvery}) and the head; no checkpoints without a key. */
   signingKey?: SigningKey;
   /**
-   * With a {@link signingKey}: after each entry whose seq is a multiple of this, append a signed checkpoint over it.
-   * Integer ≥ 0, default 1000; 0 = no checkpoints.
+   * Head points: every entry whose seq is a multiple of this; integer ≥ 0, default 1000. After a head point the writer,
+   * with a {@link signingKey}, appends a signed `ledger.checkpoint` over it, and once that batch is durable it writes
+   * the head. With a key it also appends a checkpoint when it opens a ledger whose last entry is not one (after a
+   * crash, or a ledger written without a key) and when it closes; so no more than this many entries ever go without a
+   * signed checkpoint, which `verifyLedger` with the same number requires. 0 = no checkpoints and no head points.
    */
   checkpointEvery?: number;
+  /**
+   * File that witnesses the head of the chain outside the ledger (see `LedgerHead`), default `<path>.head`; `false` =
+   * none. Written atomically at open, at every head point, at close, and after a durable batch once
+   * {@link headIntervalMs} passed since the last one. On open the ledger must reach and match it (else
+   * {@link LedgerHeadError}, and nothing is changed on disk).
+   */
+  headPath?: string | false;
+  /**
+   * Also write the head after a durable batch when the last head is older than this, in ms (a timer writes it when
+   * traffic stops); ≥ 0, default 1000; 0 = only at head points, open and close.
+   */
+  headIntervalMs?: number;
   /** Source of entry timestamps, default {@link systemClock}. */
   clock?: Clock;
   /** File-system seam, default {@link nodeFileSystem}. */
@@ -94,6 +115,10 @@ export interface LedgerWriterStats {
   lastHash: string;
   /** Seq of the last entry known to be durable (written and fsynced). */
   syncedSeq: number;
+  /** Hash of that entry ({@link GENESIS_HASH} when empty). */
+  syncedHash: string;
+  /** Seq of the entry the head file names now (`-1` before the first head write, or without a head file). */
+  headSeq: number;
   /** Entries accepted but not yet durable. */
   pendingEntries: number;
   /** Batches written and synced since open. */
@@ -129,7 +154,24 @@ interface Deferred {
 interface Batch {
   lines: string[];
   lastSeq: number;
+  lastHash: string;
+  /** Holds a head point: write the head once the batch is durable. */
+  headPoint: boolean;
   waiter: Deferred | null;
+}
+
+/** What {@link LedgerWriter.open} found in the head file before it changed anything. */
+export interface LedgerHeadCheck {
+  /** The head file, or `null` without one (`headPath: false`). */
+  readonly path: string | null;
+  /**
+   * `matched`: the ledger reaches the head and its entry at the head's seq has the head's hash; `missing`: no head
+   * file (a new ledger, a ledger written before heads existed, or the file was removed); `disabled`: no head file
+   * configured.
+   */
+  readonly status: 'matched' | 'missing' | 'disabled';
+  /** The head that matched, else `null`. */
+  readonly head: LedgerHead | null;
 }
 
 const noop = (): void => undefined;
@@ -151,7 +193,7 @@ function deferred(): Deferred {
 }
 
 function newBatch(): Batch {
-  return { lines: [], lastSeq: 0, waiter: null };
+  return { lines: [], lastSeq: 0, lastHash: GENESIS_HASH, headPoint: false, waiter: null };
 }
 
 /** Writers open in this process, by resolved path: two writers on one file would fork the chain. */
@@ -162,6 +204,7 @@ const DEFAULTS = {
   batchIntervalMs: 50,
   rotateBytes: 64 * 1024 * 1024,
   checkpointEvery: 1000,
+  headIntervalMs: 1000,
 } as const;
 
 function invalid(message: string): LedgerError {
@@ -187,12 +230,19 @@ function integerOption(name: string, value: number | undefined, fallback: number
  * Failure is fail-stop: after an I/O error every pending and later append fails with a {@link LedgerWriteError}
  * (also in `stats.lastError` and passed to `onError`); reopen to resume. Only one writer per file per process
  * ({@link LedgerError} `locked` otherwise); several processes must not share a file.
+ *
+ * Tamper evidence beyond the hash chain: with a signing key, signed `ledger.checkpoint` entries at least every
+ * `checkpointEvery` entries (and at open after a crash, and at close); and the head file (see `headPath`), written
+ * outside the ledger only once what it names is durable, so removing the newest entries shows on the next open and in
+ * `verifyLedger`.
  */
 export class LedgerWriter {
   /** The active file (absolute). */
   readonly path: string;
   /** What recovery on open cut, or `null` when the ledger was clean. */
   readonly recovery: LedgerRecovery | null;
+  /** What open found in the head file. */
+  readonly headCheck: LedgerHeadCheck;
 
   private readonly service: string;
   private readonly batchMaxEntries: number;
@@ -200,6 +250,8 @@ export class LedgerWriter {
   private readonly rotateBytes: number;
   private readonly checkpointEvery: number;
   private readonly signer: CheckpointSigner | null;
+  private readonly headPath: string | null;
+  private readonly headIntervalMs: number;
   private readonly clock: Clock;
   private readonly fs: LedgerFileSystem;
   private readonly timers: LedgerTimers;
@@ -210,7 +262,17 @@ export class LedgerWriter {
   private rotationIndex: number;
   private lastSeq: number;
   private lastHash: string;
+  private lastIsCheckpoint: boolean;
+  /** The batch that holds the newest entry. */
+  private lastBatch: Batch | null = null;
   private syncedSeq: number;
+  private syncedHash: string;
+  private headSeq = -1;
+  private headAt = 0;
+  /** Head writes, one after the other (a later head never lands before an earlier one). */
+  private headChain: Promise<void> = Promise.resolve();
+  private headTimer: unknown = null;
+  private headRequested = false;
   private filling: Batch = newBatch();
   private readonly sealed: Batch[] = [];
   private inFlight: Batch | null = null;
@@ -232,6 +294,8 @@ export class LedgerWriter {
       rotateBytes: number;
       checkpointEvery: number;
       signer: CheckpointSigner | null;
+      headPath: string | null;
+      headIntervalMs: number;
       clock: Clock;
       fs: LedgerFileSystem;
       timers: LedgerTimers;
@@ -243,7 +307,9 @@ export class LedgerWriter {
       rotationIndex: number;
       lastSeq: number;
       lastHash: string;
+      lastIsCheckpoint: boolean;
       recovery: LedgerRecovery | null;
+      headCheck: LedgerHeadCheck;
     },
   ) {
     this.path = settings.path;
@@ -253,6 +319,8 @@ export class LedgerWriter {
     this.rotateBytes = settings.rotateBytes;
     this.checkpointEvery = settings.checkpointEvery;
     this.signer = settings.signer;
+    this.headPath = settings.headPath;
+    this.headIntervalMs = settings.headIntervalMs;
     this.clock = settings.clock;
     this.fs = settings.fs;
     this.timers = settings.timers;
@@ -262,8 +330,11 @@ export class LedgerWriter {
     this.rotationIndex = resume.rotationIndex;
     this.lastSeq = resume.lastSeq;
     this.lastHash = resume.lastHash;
+    this.lastIsCheckpoint = resume.lastIsCheckpoint;
     this.syncedSeq = resume.lastSeq;
+    this.syncedHash = resume.lastHash;
     this.recovery = resume.recovery;
+    this.headCheck = resume.headCheck;
   }
 
   /**
@@ -271,8 +342,13 @@ export class LedgerWriter {
    * torn or invalid last line of the active file (then appends and syncs a `ledger.recovered` entry recording it, see
    * {@link recovery}), and continues `seq` and `prevHash` from the last good entry (of the newest rotated file when the
    * active file is empty or missing). Lines before the last one are not checked here; `verifyLedger` does that.
+   *
+   * Before anything is changed on disk, the ledger is checked against its head file ({@link headCheck}): it must reach
+   * the head's seq, hold the head's hash there, and hold nothing after a head written by a clean close. Then the head
+   * is written for the resumed position; with a key, a checkpoint is appended when the last entry is not one.
    * @throws LedgerError `invalid_options` naming the bad option, `locked` when this process already has the file
-   *   open, `corrupt` when the last entry cannot be trusted even after cutting one line
+   *   open, `corrupt` when the last entry cannot be trusted even after cutting one line, {@link LedgerHeadError}
+   *   (`head_mismatch`) when the ledger does not match its head
    */
   static async open(options: LedgerWriterOptions): Promise<LedgerWriter> {
     if (typeof options.path !== 'string' || options.path === '') throw invalid('path must be a non-empty string');
@@ -287,6 +363,16 @@ export class LedgerWriter {
     if (typeof batchIntervalMs !== 'number' || !Number.isFinite(batchIntervalMs) || batchIntervalMs < 0) {
       throw invalid(`batchIntervalMs must be a finite number >= 0, got ${batchIntervalMs}`);
     }
+    const headIntervalMs = options.headIntervalMs ?? DEFAULTS.headIntervalMs;
+    if (typeof headIntervalMs !== 'number' || !Number.isFinite(headIntervalMs) || headIntervalMs < 0) {
+      throw invalid(`headIntervalMs must be a finite number >= 0, got ${headIntervalMs}`);
+    }
+    const headOption = options.headPath ?? defaultHeadPath(path);
+    if (headOption !== false && (typeof headOption !== 'string' || headOption === '')) {
+      throw invalid('headPath must be a non-empty string or false');
+    }
+    const headPath = headOption === false ? null : resolve(headOption);
+    if (headPath === path) throw invalid('headPath must not be the ledger file itself');
     const settings = {
       path,
       service: options.service,
@@ -295,6 +381,8 @@ export class LedgerWriter {
       rotateBytes: integerOption('rotateBytes', options.rotateBytes, DEFAULTS.rotateBytes, 0),
       checkpointEvery: integerOption('checkpointEvery', options.checkpointEvery, DEFAULTS.checkpointEvery, 0),
       signer: options.signingKey === undefined ? null : createSigner(options.signingKey),
+      headPath,
+      headIntervalMs,
       clock: options.clock ?? systemClock,
       fs: options.fileSystem ?? nodeFileSystem,
       timers: options.timers ?? systemTimers,
@@ -303,36 +391,61 @@ export class LedgerWriter {
     if (openPaths.has(path)) throw new LedgerError('locked', `ledger ${path} is already open in this process`);
     openPaths.add(path);
     let handle: LedgerFileHandle | null = null;
+    let writer: LedgerWriter | null = null;
     try {
       const fs = settings.fs;
       const dir = dirname(path);
       await fs.ensureDir(dir);
+      if (headPath !== null) await fs.ensureDir(dirname(headPath));
       const files = fileSetFromNames(path, await fs.list(dir));
       handle = await fs.openAppend(path);
       if (!files.activeExists) await fs.syncDir(dir);
       const resume = await recoverActive(path, handle);
-      if (resume.recovery !== null) {
-        await handle.truncate(resume.keepBytes);
-        await handle.sync();
-      }
       let last = resume.last;
       for (let i = files.rotated.length - 1; last === null && i >= 0; i--) {
         last = await lastEntryOf(fs, files.rotated[i].path);
       }
-      const writer = new LedgerWriter(settings, {
+      const verifier =
+        options.signingKey === undefined ? null : createVerifier(verificationKeyFor(options.signingKey), 'signingKey');
+      const headCheck = await checkHead({
+        fs,
+        path,
+        headPath,
+        verifier,
+        active: { handle, end: resume.keepBytes },
+        rotated: files.rotated,
+        last,
+        cutting: resume.recovery !== null,
+      });
+      if (resume.recovery !== null) {
+        await handle.truncate(resume.keepBytes);
+        await handle.sync();
+      }
+      writer = new LedgerWriter(settings, {
         handle,
         fileSize: resume.keepBytes,
         rotationIndex: files.rotated.at(-1)?.index ?? 0,
         lastSeq: last?.seq ?? 0,
         lastHash: last?.hash ?? GENESIS_HASH,
+        lastIsCheckpoint: last?.type === LEDGER_CHECKPOINT_TYPE,
         recovery: resume.recovery === null ? null : { ...resume.recovery, afterSeq: last?.seq ?? 0 },
+        headCheck,
       });
-      if (writer.recovery !== null) {
-        writer.push(LEDGER_RECOVERED_TYPE, null, canonicalJson(writer.recovery));
+      // First a head for where the chain resumes (a head written by a clean close must never have entries after it),
+      // then what opening appends, then a head over that too.
+      await writer.writeHead(false);
+      if (writer.signer !== null && writer.checkpointEvery > 0 && writer.lastSeq > 0 && !writer.lastIsCheckpoint) {
+        // Over the entries a crash left unsigned, before anything else: no stretch exceeds checkpointEvery.
+        writer.pushCheckpoint();
+      }
+      if (writer.recovery !== null) writer.push(LEDGER_RECOVERED_TYPE, null, canonicalJson(writer.recovery));
+      if (writer.lastSeq !== writer.syncedSeq) {
         await writer.flush();
+        await writer.writeHead(false);
       }
       return writer;
     } catch (error) {
+      writer?.stopTimers();
       openPaths.delete(path);
       await handle?.close().catch(noop);
       throw error;
@@ -345,6 +458,8 @@ export class LedgerWriter {
       lastSeq: this.lastSeq,
       lastHash: this.lastHash,
       syncedSeq: this.syncedSeq,
+      syncedHash: this.syncedHash,
+      headSeq: this.headSeq,
       pendingEntries: this.lastSeq - this.syncedSeq,
       batchesWritten: this.batchesWritten,
       bytesWritten: this.bytesWritten,
@@ -398,8 +513,9 @@ export class LedgerWriter {
   }
 
   /**
-   * Flushes, then closes the file; idempotent. Later appends throw {@link LedgerClosedError}. Rejects (after
-   * closing) when the final flush failed.
+   * Appends a signed checkpoint when a key is set and the last entry is not one, flushes, writes the head marked
+   * `closed`, then closes the file; idempotent. Later appends throw {@link LedgerClosedError}. Rejects (after closing)
+   * when the final flush or head write failed.
    */
   close(): Promise<void> {
     if (this.closing === null) {
@@ -411,8 +527,19 @@ export class LedgerWriter {
 
   private async shutDown(): Promise<void> {
     let failure: Error | null = null;
+    this.clearHeadTimer();
     try {
+      if (
+        this.failure === null &&
+        this.signer !== null &&
+        this.checkpointEvery > 0 &&
+        this.lastSeq > 0 &&
+        !this.lastIsCheckpoint
+      ) {
+        this.pushCheckpoint();
+      }
       await this.flush();
+      await this.writeHead(true);
     } catch (error) {
       failure = error instanceof Error ? error : new LedgerWriteError(this.path, error);
     }
@@ -442,11 +569,41 @@ export class LedgerWriter {
     if (corrId !== null && typeof corrId !== 'string') {
       throw new LedgerError('invalid_value', `corrId must be a string or null, got ${typeof corrId}`);
     }
-    return { type, corrId, dataJson: canonicalJson(input.data === undefined ? {} : input.data) };
+    return { type, corrId, dataJson: ledgerJson(input.data === undefined ? {} : input.data) };
   }
 
-  /** Chains one entry into the open batch (and a checkpoint after it when due). */
+  /**
+   * Chains one entry into the open batch. An entry whose seq is a multiple of `checkpointEvery` is a head point: with a
+   * key a checkpoint follows it, and the head is written once its batch is durable. (The checkpoint after seq k·N is
+   * k·N + 1, so at most N entries go without one, whatever checkpoints opening and closing add in between.)
+   */
   private push(
+    type: string,
+    corrId: string | null,
+    dataJson: string,
+  ): { seq: number; ts: string; prevHash: string; hash: string; batch: Batch } {
+    const pushed = this.pushLine(type, corrId, dataJson);
+    if (this.checkpointEvery > 0 && pushed.seq % this.checkpointEvery === 0) {
+      if (this.signer !== null) this.pushCheckpoint();
+      (this.lastBatch as Batch).headPoint = true;
+    }
+    return pushed;
+  }
+
+  /** Appends a signed checkpoint over the newest entry (the caller checked that a signer is set). */
+  private pushCheckpoint(): void {
+    const signer = this.signer as CheckpointSigner;
+    const alg = signer.alg;
+    const data: CheckpointData = {
+      uptoSeq: this.lastSeq,
+      uptoHash: this.lastHash,
+      alg,
+      sig: signer.sign(checkpointPayload(this.service, this.lastSeq, this.lastHash, alg)),
+    };
+    this.pushLine(LEDGER_CHECKPOINT_TYPE, null, canonicalJson(data));
+  }
+
+  private pushLine(
     type: string,
     corrId: string | null,
     dataJson: string,
@@ -458,26 +615,79 @@ export class LedgerWriter {
     const batch = this.filling;
     batch.lines.push(line);
     batch.lastSeq = seq;
+    batch.lastHash = hash;
     this.lastSeq = seq;
     this.lastHash = hash;
+    this.lastIsCheckpoint = type === LEDGER_CHECKPOINT_TYPE;
+    this.lastBatch = batch;
     if (batch.lines.length >= this.batchMaxEntries) this.seal();
     else if (this.timer === null) this.timer = this.timers.setTimeout(this.onTimer, this.batchIntervalMs);
-    if (
-      this.signer !== null &&
-      this.checkpointEvery > 0 &&
-      seq % this.checkpointEvery === 0 &&
-      type !== LEDGER_CHECKPOINT_TYPE
-    ) {
-      const alg = this.signer.alg;
-      const data: CheckpointData = {
-        uptoSeq: seq,
-        uptoHash: hash,
-        alg,
-        sig: this.signer.sign(checkpointPayload(this.service, seq, hash, alg)),
-      };
-      this.push(LEDGER_CHECKPOINT_TYPE, null, canonicalJson(data));
-    }
     return { seq, ts, prevHash, hash, batch };
+  }
+
+  /**
+   * Writes the head file for the newest durable entry, after any head write still running; a no-op without a head
+   * file. Rejects (and keeps rejecting) once a head write failed.
+   */
+  private writeHead(closed: boolean): Promise<void> {
+    const headPath = this.headPath;
+    if (headPath === null) return Promise.resolve();
+    const seq = this.syncedSeq;
+    const hash = this.syncedHash;
+    this.headChain = handled(
+      this.headChain.then(async () => {
+        // The head's time is for people reading it; entry timestamps (the injected clock) are not touched by it.
+        const ts = new Date(systemClock.now()).toISOString();
+        const head = makeHead({ service: this.service, seq, hash, ts, closed }, this.signer);
+        await this.fs.replaceFile(headPath, Buffer.from(encodeHead(head), 'utf8'));
+        this.headSeq = seq;
+        this.headAt = performance.now();
+      }),
+    );
+    return this.headChain;
+  }
+
+  /** Whether a durable batch should be followed by a head write because the last one is old. */
+  private headDueByTime(): boolean {
+    return this.headPath !== null && this.headIntervalMs > 0 && performance.now() - this.headAt >= this.headIntervalMs;
+  }
+
+  /** After writing stops: when the head lags behind the disk, write it once the interval is over. */
+  private armHeadTimer(): void {
+    if (
+      this.headPath === null ||
+      this.headIntervalMs === 0 ||
+      this.state !== 'open' ||
+      this.failure !== null ||
+      this.headTimer !== null ||
+      this.headSeq >= this.syncedSeq
+    ) {
+      return;
+    }
+    const delay = Math.max(0, this.headAt + this.headIntervalMs - performance.now());
+    this.headTimer = this.timers.setTimeout(this.onHeadTimer, delay);
+    // A lagging head must not keep a process alive that has nothing else to do (it is what a crash leaves, too).
+    (this.headTimer as { unref?: () => void } | null)?.unref?.();
+  }
+
+  private readonly onHeadTimer = (): void => {
+    this.headTimer = null;
+    if (this.state !== 'open' || this.failure !== null) return;
+    this.headRequested = true;
+    if (!this.writing) void this.pump();
+  };
+
+  private clearHeadTimer(): void {
+    if (this.headTimer !== null) {
+      this.timers.clearTimeout(this.headTimer);
+      this.headTimer = null;
+    }
+  }
+
+  /** Stops every timer (a writer that failed to open). */
+  private stopTimers(): void {
+    this.clearTimer();
+    this.clearHeadTimer();
   }
 
   private readonly onTimer = (): void => {
@@ -506,30 +716,44 @@ export class LedgerWriter {
     return batch.waiter.promise;
   }
 
-  /** Writes sealed batches in order, one at a time; never rejects (a failure stops the writer). */
+  /**
+   * Writes sealed batches in order, one at a time, and the head after a batch holding a head point (or when the last
+   * head is old); never rejects (a failure stops the writer).
+   */
   private async pump(): Promise<void> {
     this.writing = true;
     try {
-      let batch: Batch | undefined;
-      while ((batch = this.sealed.shift()) !== undefined) {
-        this.inFlight = batch;
-        await this.writeBatch(batch);
-        this.inFlight = null;
-        this.syncedSeq = batch.lastSeq;
-        this.batchesWritten++;
-        batch.waiter?.resolve();
+      for (;;) {
+        const batch = this.sealed.shift();
+        if (batch !== undefined) {
+          this.inFlight = batch;
+          await this.writeBatch(batch);
+          this.inFlight = null;
+          this.syncedSeq = batch.lastSeq;
+          this.syncedHash = batch.lastHash;
+          this.batchesWritten++;
+          batch.waiter?.resolve();
+          if (batch.headPoint || this.headDueByTime()) await this.writeHead(false);
+        } else if (this.headRequested) {
+          this.headRequested = false;
+          if (this.headSeq < this.syncedSeq) await this.writeHead(false);
+        } else {
+          break;
+        }
       }
     } catch (error) {
       this.fail(error);
     } finally {
       this.writing = false;
     }
+    this.armHeadTimer();
   }
 
   private fail(cause: unknown): void {
     const failure = cause instanceof LedgerError ? cause : new LedgerWriteError(this.path, cause);
     this.failure = failure;
     this.clearTimer();
+    this.clearHeadTimer();
     const lost = [...(this.inFlight === null ? [] : [this.inFlight]), ...this.sealed.splice(0), this.filling];
     this.inFlight = null;
     this.filling = newBatch();
@@ -602,6 +826,7 @@ function describe(parsed: Exclude<ParsedLine, { kind: 'ok' }>): string {
   switch (parsed.kind) {
     case 'unparsable':
     case 'malformed':
+    case 'non_canonical':
       return parsed.message;
     case 'hash_mismatch':
       return `hash mismatch at seq ${parsed.entry.seq}`;
@@ -664,4 +889,117 @@ async function lastEntryOf(fs: LedgerFileSystem, path: string): Promise<LedgerEn
   } finally {
     await handle.close();
   }
+}
+
+/** Where {@link checkHead} looks. */
+interface HeadCheckInput {
+  fs: LedgerFileSystem;
+  path: string;
+  headPath: string | null;
+  /** Checks a signed head's signature (with the writer's key), or `null` without a key. */
+  verifier: CheckpointVerifier | null;
+  /** The active file and where its kept bytes end (a line recovery will cut is left out). */
+  active: { handle: LedgerFileHandle; end: number };
+  rotated: readonly RotatedFile[];
+  /** The last entry kept. */
+  last: LedgerEntry | null;
+  /** Recovery is about to cut the active file's last line. */
+  cutting: boolean;
+}
+
+/** How to let a ledger that does not match its head start anyway: a deliberate, recorded operator action. */
+const HEAD_ADVICE =
+  'run "shieldx ledger verify"; to accept the ledger as it is, move the head file aside (the next start records that no head was found)';
+
+/**
+ * Checks the ledger on disk against its head file before anything is written (see {@link LedgerWriter.open}).
+ * @throws LedgerHeadError naming both files and the seqs
+ */
+async function checkHead(input: HeadCheckInput): Promise<LedgerHeadCheck> {
+  const { fs, path, headPath, verifier, last } = input;
+  if (headPath === null) return { path: null, status: 'disabled', head: null };
+  const found = await readLedgerHead(headPath, fs);
+  if (found.kind === 'missing') return { path: headPath, status: 'missing', head: null };
+  if (found.kind === 'invalid') {
+    throw new LedgerHeadError(headPath, `the ledger head ${headPath} is not a head (${found.message}); ${HEAD_ADVICE}`);
+  }
+  const head = found.head;
+  if (verifier !== null && head.sig !== null) {
+    const problem = headSignatureProblem(head, verifier);
+    if (problem !== null) {
+      throw new LedgerHeadError(
+        headPath,
+        `the ledger head ${headPath}: ${problem} (another key, or a forged head); ${HEAD_ADVICE}`,
+      );
+    }
+  }
+  const lastSeq = last?.seq ?? 0;
+  const witnessed = `its head ${headPath} (written ${head.ts}${head.closed ? ' at a clean close' : ''}) witnesses seq ${head.seq}`;
+  if (head.seq > lastSeq) {
+    const missing = head.seq === lastSeq + 1 ? `seq ${head.seq}` : `seq ${lastSeq + 1}..${head.seq}`;
+    throw new LedgerHeadError(
+      headPath,
+      `the ledger ${path} ends at seq ${lastSeq}${input.cutting ? ' once its invalid last line is cut' : ''}, but ` +
+        `${witnessed}: ${missing} removed or changed, or the ledger replaced by an older copy; ${HEAD_ADVICE}`,
+    );
+  }
+  if (head.closed && lastSeq > head.seq) {
+    throw new LedgerHeadError(
+      headPath,
+      `the ledger ${path} ends at seq ${lastSeq}, but ${witnessed}: seq ${head.seq + 1}..${lastSeq} were appended ` +
+        `after the writer closed it, by something else; ${HEAD_ADVICE}`,
+    );
+  }
+  const hash =
+    head.seq === 0
+      ? GENESIS_HASH
+      : head.seq === lastSeq
+        ? (last as LedgerEntry).hash
+        : await hashAt(input.fs, input.active, input.rotated, head.seq);
+  if (hash !== head.hash) {
+    throw new LedgerHeadError(
+      headPath,
+      `the ledger ${path}: ${witnessed} with hash ${head.hash}, but the entry there ` +
+        `${hash === null ? 'is missing or invalid' : `has hash ${hash}`}: rewritten after the head was written; ${HEAD_ADVICE}`,
+    );
+  }
+  return { path: headPath, status: 'matched', head };
+}
+
+/**
+ * The hash of entry `seq` (older than the last one), looked up from the end of the ledger backwards, or `null` when no
+ * valid entry with that seq is where it belongs.
+ */
+async function hashAt(
+  fs: LedgerFileSystem,
+  active: { handle: LedgerFileHandle; end: number },
+  rotated: readonly RotatedFile[],
+  seq: number,
+): Promise<string | null> {
+  /** `undefined`: not in this file, look in the one before. */
+  const scan = async (handle: LedgerFileHandle, end: number): Promise<string | null | undefined> => {
+    try {
+      for await (const line of linesBackward(handle, end, MAX_LINE_BYTES)) {
+        const lineSeq = seqOfCanonicalLine(line.text);
+        if (lineSeq === null || lineSeq > seq) continue;
+        if (lineSeq < seq) return null;
+        const parsed = parseEntryLine(line.text);
+        return parsed.kind === 'ok' ? parsed.entry.hash : null;
+      }
+    } catch (error) {
+      if (error instanceof RangeError) return null;
+      throw error;
+    }
+    return undefined;
+  };
+  let found = await scan(active.handle, active.end);
+  for (let i = rotated.length - 1; found === undefined && i >= 0; i--) {
+    const handle = await fs.openRead(rotated[i].path);
+    try {
+      found = await scan(handle, await handle.size());
+    } finally {
+      await handle.close();
+    }
+  }
+  return found ?? null;
 }

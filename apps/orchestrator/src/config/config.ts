@@ -563,8 +563,11 @@ export function loadConfig(processEnv: Env, readText: ReadText = (path) => readF
       path: workerIndex === undefined ? ledgerPath : workerLedgerPath(ledgerPath, workerIndex),
       signingKey: read('ORCH_LEDGER_SIGNING_KEY', undefined as SigningKey | undefined, parseLedgerSigningKey),
       checkpointEvery: read('ORCH_LEDGER_CHECKPOINT_EVERY', 1000, (raw) => parseInteger(raw, 1, 1_000_000)),
+      // Beside the ledger by default (`ledger verify <file>` looks there); an explicit path gets the worker's suffix.
       headPath: (() => {
-        const head = optional('ORCH_LEDGER_HEAD_PATH') ?? `${ledgerPath}.head`;
+        const head = optional('ORCH_LEDGER_HEAD_PATH');
+        if (head === undefined)
+          return `${workerIndex === undefined ? ledgerPath : workerLedgerPath(ledgerPath, workerIndex)}.head`;
         return workerIndex === undefined ? head : workerLedgerPath(head, workerIndex);
       })(),
       rotateBytes: read('ORCH_LEDGER_ROTATE_BYTES', 64 * 1024 * 1024, parseByteSize),

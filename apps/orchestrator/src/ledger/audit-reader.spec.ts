@@ -9,9 +9,10 @@ const TYPES = ['policy.deny', 'ratelimit.denied', 'auth.failed'];
 
 /** Every entry of the ledger, oldest first, straight from the files. */
 async function allEntries(dir: string): Promise<LedgerEntry[]> {
-  const names = (await readdir(dir)).sort((a, b) =>
-    a === 'ledger.jsonl' ? 1 : b === 'ledger.jsonl' ? -1 : a < b ? -1 : 1,
-  );
+  // The ledger files only (the head file beside them is not an entry).
+  const names = (await readdir(dir))
+    .filter((name) => name.endsWith('.jsonl'))
+    .sort((a, b) => (a === 'ledger.jsonl' ? 1 : b === 'ledger.jsonl' ? -1 : a < b ? -1 : 1));
   const entries: LedgerEntry[] = [];
   for (const name of names) {
     const text = await readFile(join(dir, name), 'utf8');

@@ -1,13 +1,17 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import {
   LedgerError,
+  LedgerHeadError,
   LedgerWriter,
   type LedgerWriterOptions,
+  toLedgerValue,
   verificationKeyFor,
   type VerificationKey,
   verifyLedger,
+  type VerifyOptions,
   type VerifyResult,
 } from '@shieldx/ledger';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
@@ -61,14 +65,19 @@ export interface AcceptedLedgerEntry extends GuardedEntry {
 
 const noop = (): void => undefined;
 
-/** The audit ledger could not be opened at start-up: a bad `ORCH_LEDGER_PATH`, or another process holds it. */
+/**
+ * The audit ledger could not be opened at start-up: a bad `ORCH_LEDGER_PATH`, another process holds it, or it does
+ * not match the head witnessed in `ORCH_LEDGER_HEAD_PATH` (its newest entries removed or changed).
+ */
 export class LedgerOpenError extends Error {
   constructor(
     readonly path: string,
     cause: unknown,
   ) {
     super(
-      `cannot open the audit ledger ${path} (ORCH_LEDGER_PATH): ${cause instanceof Error ? cause.message : String(cause)}`,
+      cause instanceof LedgerHeadError
+        ? `refusing to open the audit ledger ${path}: it does not match its head (ORCH_LEDGER_HEAD_PATH): ${cause.message}`
+        : `cannot open the audit ledger ${path} (ORCH_LEDGER_PATH): ${cause instanceof Error ? cause.message : String(cause)}`,
       { cause },
     );
     this.name = 'LedgerOpenError';
@@ -77,9 +86,11 @@ export class LedgerOpenError extends Error {
 
 /**
  * The orchestrator's audit ledger (contract "Audit ledger"): opens the `@shieldx/ledger` writer at
- * `ORCH_LEDGER_PATH` when the app starts (creating the directory; a ledger that cannot be opened, is corrupt, or is
- * in use by another process — `<path>.lock` — stops start-up), takes security events through an {@link EventGuard} (aggregation and a per-type cap), and flushes
- * and closes on shutdown.
+ * `ORCH_LEDGER_PATH` when the app starts (creating the directory; a ledger that cannot be opened, is corrupt, is in use
+ * by another process — `<path>.lock` — or does not reach and match its head file `ORCH_LEDGER_HEAD_PATH` stops
+ * start-up), takes security events through an {@link EventGuard} (aggregation and a per-type cap), and flushes and
+ * closes on shutdown (a signed checkpoint and a `closed` head with a key). Event data that has no exact JSON form
+ * (numbers beyond 2^53, bigint, NaN, cycles…) is recorded with those values replaced by text, never dropped.
  *
  * Recording never fails a request: {@link record} does not throw and does not wait for the disk. When the writer fails
  * (an I/O error, fail-stop), the failure is logged, counted in `orchestrator_ledger_errors_total{kind="write"}`, the
@@ -128,6 +139,7 @@ export class LedgerService implements OnModuleInit, OnApplicationShutdown {
   async onModuleInit(): Promise<void> {
     try {
       this.releaseLock = await acquireLedgerLock(this.path);
+      await this.refuseLostHead();
       this.writer = await LedgerWriter.open(this.writerOptions());
     } catch (error) {
       this.state = 'down';
@@ -135,17 +147,49 @@ export class LedgerService implements OnModuleInit, OnApplicationShutdown {
       this.releaseLock = null;
       throw new LedgerOpenError(this.path, error);
     }
-    const { recovery } = this.writer;
+    const { recovery, headCheck } = this.writer;
     if (recovery !== null) this.logger.warn({ event: 'ledger_recovered', path: this.path, ...recovery });
+    if (headCheck.status === 'missing' && this.writer.stats.lastSeq > 0) {
+      // A ledger written before heads existed, or its head removed: nothing showed whether its newest entries are
+      // all there. Recorded in audit.started ("head": "missing") for whoever reads the ledger later.
+      this.logger.warn({ event: 'ledger_head_missing', path: this.path, headPath: headCheck.path });
+    }
     this.state = 'up';
     this.metrics.setUp(true);
     this.append({
       type: STARTED_TYPE,
       corrId: null,
-      data: { pid: process.pid, resumedAfterSeq: this.writer.stats.lastSeq, recovered: recovery !== null },
+      data: {
+        pid: process.pid,
+        resumedAfterSeq: this.writer.stats.lastSeq,
+        recovered: recovery !== null,
+        head: headCheck.status,
+      },
     });
     for (const entry of this.bootBuffer.splice(0)) this.append(entry);
     this.logger.log({ event: 'ledger_opened', path: this.path, lastSeq: this.writer.stats.lastSeq });
+  }
+
+  /**
+   * A missing head file is accepted only for a ledger written before heads existed: once a start has recorded its head
+   * (`audit.started` with `head`), losing the file is what removing it together with the newest entries looks like.
+   */
+  private async refuseLostHead(): Promise<void> {
+    const headPath = resolve(this.config.ledger.headPath);
+    if (existsSync(headPath) || !existsSync(this.path)) return;
+    const lastStart = await readAuditPage(
+      this.path,
+      { type: STARTED_TYPE, order: 'desc', limit: 1 },
+      Number.POSITIVE_INFINITY,
+    ).catch(() => undefined);
+    const entry = lastStart?.entries[0];
+    const head = (entry?.data as { head?: unknown } | undefined)?.head;
+    if (entry === undefined || (head !== 'matched' && head !== 'missing')) return;
+    throw new LedgerHeadError(
+      headPath,
+      `the head file ${headPath} is missing, though this ledger has had one since seq ${entry.seq}: its newest ` +
+        'entries may have been removed with it. Restore the head file, or move the ledger aside to start a new one',
+    );
   }
 
   /** Writes pending aggregates and an `audit.stopped` entry, then flushes and closes the file. */
@@ -171,10 +215,21 @@ export class LedgerService implements OnModuleInit, OnApplicationShutdown {
    * id of the request being served ({@link currentCorrId}), else `null`.
    */
   record(event: LedgerEvent): void {
+    const entry: GuardedEntry = { type: event.type, corrId: event.corrId ?? currentCorrId() ?? null, data: event.data };
     try {
-      this.guard.offer({ type: event.type, corrId: event.corrId ?? currentCorrId() ?? null, data: event.data });
+      this.guard.offer(entry);
     } catch (error) {
-      this.invalid(event.type, error);
+      // Only data without an exact JSON form throws here (aggregation keys it by its canonical JSON).
+      const sanitised = error instanceof LedgerError && error.code === 'invalid_value' ? this.sanitised(entry) : null;
+      if (sanitised === null) {
+        this.invalid(event.type, error);
+        return;
+      }
+      try {
+        this.guard.offer(sanitised);
+      } catch (again) {
+        this.invalid(event.type, again);
+      }
     }
   }
 
@@ -187,6 +242,21 @@ export class LedgerService implements OnModuleInit, OnApplicationShutdown {
     return () => {
       this.entryListeners = this.entryListeners.filter((l) => l !== listener);
     };
+  }
+
+  /**
+   * The entry with its data made writable ({@link toLedgerValue}), or `null` when nothing in the data needed replacing
+   * (then the entry is refused for another reason).
+   */
+  private sanitised(entry: GuardedEntry): GuardedEntry | null {
+    const { value, replaced } = toLedgerValue(entry.data);
+    if (replaced === 0) return null;
+    this.logger.warn({ event: 'ledger_event_sanitised', type: entry.type, replaced });
+    const data =
+      typeof value === 'object' && value !== null && !Array.isArray(value)
+        ? (value as Record<string, unknown>)
+        : { value };
+    return { ...entry, data };
   }
 
   /** Writer state and chain position (for `/readyz`). */
@@ -212,8 +282,10 @@ export class LedgerService implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * Verifies the whole ledger (rotated files included; checkpoint signatures with the configured key). Concurrent
-   * calls share one run.
+   * Verifies the whole ledger (rotated files included; checkpoint signatures, and a checkpoint at least every
+   * `ORCH_LEDGER_CHECKPOINT_EVERY` entries, with the configured key). The ledger must reach and match the running
+   * writer's own durable position (so entries removed while it runs show at once), or the head file when the writer is
+   * down. Concurrent calls share one run.
    */
   verify(): Promise<VerifyResult> {
     this.verifying ??= this.runVerify().finally(() => (this.verifying = null));
@@ -229,17 +301,27 @@ export class LedgerService implements OnModuleInit, OnApplicationShutdown {
 
   private async runVerify(): Promise<VerifyResult> {
     await this.flush();
-    const options = this.verificationKey === undefined ? {} : { key: this.verificationKey };
-    const rotations = this.writer?.stats.rotations;
-    const result = await verifyLedger(this.path, options);
+    const result = await verifyLedger(this.path, this.verifyOptions());
     // The writer goes on appending (and may rotate) while the files are read: a batch half-written when the last line
     // was read, or a file renamed after the directory was listed, looks like damage. Verify again once; real damage
     // is found again.
-    if (!result.ok && (result.file === this.path || this.writer?.stats.rotations !== rotations)) {
+    if (!result.ok) {
       await this.flush();
-      return verifyLedger(this.path, options);
+      return verifyLedger(this.path, this.verifyOptions());
     }
     return result;
+  }
+
+  /** The key and interval, and the head: the writer's durable position while it is up, else the head file. */
+  private verifyOptions(): VerifyOptions {
+    const { ledger } = this.config;
+    const stats = this.state === 'up' ? this.writer?.stats : undefined;
+    return {
+      ...(this.verificationKey === undefined ? {} : { key: this.verificationKey }),
+      checkpointEvery: ledger.checkpointEvery,
+      headPath: resolve(ledger.headPath),
+      ...(stats === undefined ? {} : { expectHead: { seq: stats.syncedSeq, hash: stats.syncedHash } }),
+    };
   }
 
   private writerOptions(): LedgerWriterOptions {
@@ -251,6 +333,8 @@ export class LedgerService implements OnModuleInit, OnApplicationShutdown {
       batchIntervalMs: ledger.flushIntervalMs,
       rotateBytes: ledger.rotateBytes,
       signingKey: ledger.signingKey,
+      checkpointEvery: ledger.checkpointEvery,
+      headPath: resolve(ledger.headPath),
       onError: (error) => this.failed(error),
     };
   }
@@ -277,15 +361,23 @@ export class LedgerService implements OnModuleInit, OnApplicationShutdown {
       }
     }
     try {
-      const seq = this.writer?.enqueue(entry);
-      if (seq !== undefined && this.entryListeners.length > 0) this.accepted(entry, seq);
+      this.enqueue(entry);
     } catch (error) {
-      if (error instanceof LedgerError && error.code === 'invalid_value') this.invalid(entry.type, error);
-      else {
+      if (error instanceof LedgerError && error.code === 'invalid_value') {
+        // Data without an exact JSON form is written with those values replaced (the retry needs none replaced).
+        const sanitised = this.sanitised(entry);
+        if (sanitised === null) this.invalid(entry.type, error);
+        else this.append(sanitised);
+      } else {
         if (this.state === 'up') this.failed(error);
         this.countLost(entry.type);
       }
     }
+  }
+
+  private enqueue(entry: GuardedEntry): void {
+    const seq = this.writer?.enqueue(entry);
+    if (seq !== undefined && this.entryListeners.length > 0) this.accepted(entry, seq);
   }
 
   private accepted(entry: GuardedEntry, seq: number): void {
