@@ -1,5 +1,8 @@
 import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -23,6 +26,11 @@ export const SERVER_LIMITS = {
   requestHeadersTimeoutMs: 10_000,
   /** Time allowed to receive a whole request. */
   requestTimeoutMs: 30_000,
+  /**
+   * How often Node checks the two limits above (its `connectionsCheckingInterval`, 30 s by default, which cut
+   * requests up to 30 s late): a request is cut within this much of its limit.
+   */
+  connectionsCheckingIntervalMs: 500,
   /** Idle keep-alive connections are closed after this. */
   keepAliveTimeoutMs: 65_000,
   /** Requests served on one keep-alive connection before it is closed (0 = unlimited). */
@@ -34,6 +42,49 @@ export const SERVER_LIMITS = {
   /** Open connections beyond this are closed as they arrive (`server.maxConnections`). */
   maxConnections: 10_000,
 } as const;
+
+/** Connection-level client errors (before or outside any route), by Node error code: status, code, message. */
+const CLIENT_ERRORS: ReadonlyMap<string, readonly [number, string, string]> = new Map([
+  [
+    'ERR_HTTP_REQUEST_TIMEOUT',
+    [
+      408,
+      'request_timeout',
+      `the request was not received in time (headers within ${SERVER_LIMITS.requestHeadersTimeoutMs / 1000} s, ` +
+        `the whole request within ${SERVER_LIMITS.requestTimeoutMs / 1000} s)`,
+    ],
+  ],
+  [
+    'HPE_HEADER_OVERFLOW',
+    [431, 'headers_too_large', `the header section is larger than ${SERVER_LIMITS.maxHeaderBytes} bytes`],
+  ],
+]);
+const MALFORMED: readonly [number, string, string] = [
+  400,
+  'bad_request',
+  'the request could not be parsed as HTTP/1.1',
+];
+
+/**
+ * The listeners' `clientError` handler: a request cut by a server limit (408), with too large a header section (431)
+ * or that is not HTTP (400) gets the contract's JSON error, when no response has started on the connection (else
+ * nothing may be written into it); the connection is then closed.
+ */
+export function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  // Node's own check (`socketOnError`): a response whose head is out must not get another one spliced in.
+  const current = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (socket.writable && (current === undefined || current === null || !current.headersSent)) {
+    const [status, code, message] = CLIENT_ERRORS.get(error.code ?? '') ?? MALFORMED;
+    const correlationId = randomUUID();
+    const body = JSON.stringify({ error: code, message, correlationId });
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nX-Correlation-ID: ${correlationId}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
+}
 
 /** Options for {@link createApp}. */
 export interface CreateAppOptions {
@@ -70,10 +121,12 @@ export async function createApp(
     requestTimeout: SERVER_LIMITS.requestTimeoutMs,
     keepAliveTimeout: SERVER_LIMITS.keepAliveTimeoutMs,
     maxRequestsPerSocket: SERVER_LIMITS.maxRequestsPerSocket,
+    clientErrorHandler: answerClientError,
     http: {
       requestTimeout: SERVER_LIMITS.requestTimeoutMs,
       headersTimeout: SERVER_LIMITS.requestHeadersTimeoutMs,
       maxHeaderSize: SERVER_LIMITS.maxHeaderBytes,
+      connectionsCheckingInterval: SERVER_LIMITS.connectionsCheckingIntervalMs,
     },
     // With `https` Fastify calls https.createServer(https, …) and ignores `http`, so the limits are in both.
     ...(tls === undefined
@@ -84,6 +137,7 @@ export async function createApp(
             requestHeadersTimeoutMs: SERVER_LIMITS.requestHeadersTimeoutMs,
             requestTimeoutMs: SERVER_LIMITS.requestTimeoutMs,
             maxHeaderBytes: SERVER_LIMITS.maxHeaderBytes,
+            connectionsCheckingIntervalMs: SERVER_LIMITS.connectionsCheckingIntervalMs,
           }),
         }),
   });

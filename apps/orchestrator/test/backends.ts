@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -16,6 +17,13 @@ export interface TestBackend {
   uploadBytes: number;
   /** /download sends half, then waits for this before sending the rest (when set). */
   downloadGate: Promise<void> | undefined;
+  /**
+   * `request` (path) when a non-health request arrives; `aborted` (path) when a response is cut before its end;
+   * `connect` and `disconnect` when a connection opens and closes.
+   */
+  readonly events: EventEmitter;
+  /** Connections open now, health probes' included. */
+  openConnections: number;
   close(): Promise<void>;
   /** Listens again on the same port after close(). */
   restart(): Promise<void>;
@@ -30,6 +38,10 @@ function handle(backend: TestBackend, req: IncomingMessage, res: ServerResponse)
     return;
   }
   backend.hits++;
+  backend.events.emit('request', url.pathname);
+  res.on('close', () => {
+    if (!res.writableFinished) backend.events.emit('aborted', url.pathname);
+  });
   if (backend.failWith !== undefined) {
     req.resume();
     res
@@ -81,6 +93,24 @@ function handle(backend: TestBackend, req: IncomingMessage, res: ServerResponse)
     case '/hang':
       req.resume();
       return;
+    case '/hop':
+      // An answer carrying every kind of header that must not reach the client.
+      req.resume();
+      res
+        .writeHead(200, {
+          'content-type': 'application/json',
+          connection: 'keep-alive, X-Hop, x-hop-2',
+          'x-hop': 'named by Connection',
+          'x-hop-2': 'named by Connection',
+          'keep-alive': 'timeout=5',
+          'proxy-authenticate': 'Basic realm="backend"',
+          'proxy-connection': 'keep-alive',
+          'proxy-status': 'backend',
+          upgrade: 'h2c',
+          'x-end-to-end': 'kept',
+        })
+        .end(JSON.stringify({ backend: backend.name }));
+      return;
     default:
       req.resume();
       res
@@ -106,6 +136,8 @@ export async function startTestBackend(name: string, port = 0): Promise<TestBack
     healthStatus: 200,
     uploadBytes: 0,
     downloadGate: undefined,
+    events: new EventEmitter(),
+    openConnections: 0,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -117,6 +149,14 @@ export async function startTestBackend(name: string, port = 0): Promise<TestBack
     new Promise<void>((resolve, reject) => {
       server = createServer((req, res) => handle(backend, req, res));
       server.keepAliveTimeout = 30_000;
+      server.on('connection', (socket) => {
+        backend.openConnections++;
+        backend.events.emit('connect');
+        socket.on('close', () => {
+          backend.openConnections--;
+          backend.events.emit('disconnect');
+        });
+      });
       server.once('error', reject);
       server.listen(at, '127.0.0.1', () => resolve());
     });

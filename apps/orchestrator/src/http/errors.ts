@@ -95,3 +95,29 @@ export class NoHealthyBackendError extends GatewayError {
     super(`pool '${pool}' has no eligible backend`);
   }
 }
+
+/**
+ * 503: every connection to the chosen backend stayed busy for ORCH_PROXY_QUEUE_TIMEOUT. The gateway's own load
+ * shedding, not a backend failure (no breaker or outlier count); `Retry-After` says when to try again.
+ */
+export class UpstreamBusyError extends GatewayError {
+  readonly status = 503;
+  readonly code = 'upstream_busy';
+  override readonly headers = { 'retry-after': '1' };
+  constructor(waitedMs: number) {
+    super(`every connection to the backend stayed busy for ${waitedMs} ms; retry later`);
+  }
+}
+
+/**
+ * 429: this client already holds its share of the chosen backend's connections (ORCH_PROXY_CLIENT_SHARE of
+ * ORCH_PROXY_MAX_CONNECTIONS). The client's own concurrency, not a backend failure; `Retry-After` says when.
+ */
+export class UpstreamShareExceededError extends GatewayError {
+  readonly status = 429;
+  readonly code = 'upstream_share_exceeded';
+  override readonly headers = { 'retry-after': '1' };
+  constructor(share: number) {
+    super(`this client already has ${share} request(s) in flight to this backend, its share; retry later`);
+  }
+}

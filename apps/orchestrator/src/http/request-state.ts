@@ -14,8 +14,6 @@ export interface GatewayRequestState {
   dpopJkt?: string;
   /** The caller's own `X-Correlation-ID` when it was not trusted as the correlation id (see `correlate`). */
   callerCorrId?: string;
-  /** The canonical path the policy, the ledger and the backend see (set once the path is read). */
-  path?: string;
   tenant?: string;
   action?: string;
   backend?: string;

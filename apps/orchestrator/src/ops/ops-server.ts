@@ -3,6 +3,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { register } from 'prom-client';
+import { answerClientError, SERVER_LIMITS } from '../app.factory';
 import { HealthController } from '../health/health.controller';
 
 /** A running ops listener. */
@@ -62,7 +63,15 @@ export async function startOpsServer(app: NestFastifyApplication, options: OpsSe
         );
     }
   };
-  const server: Server = createServer((request, response) => {
+  // The main listener's limits, checked as often (Node's 30 s default interval would cut a stalled request late).
+  const limits = {
+    headersTimeout: SERVER_LIMITS.requestHeadersTimeoutMs,
+    requestTimeout: SERVER_LIMITS.requestTimeoutMs,
+    keepAliveTimeout: SERVER_LIMITS.keepAliveTimeoutMs,
+    maxHeaderSize: SERVER_LIMITS.maxHeaderBytes,
+    connectionsCheckingInterval: SERVER_LIMITS.connectionsCheckingIntervalMs,
+  };
+  const server: Server = createServer(limits, (request, response) => {
     request.resume();
     handle(request, response).catch((error: unknown) => {
       if (!response.headersSent) {
@@ -70,9 +79,7 @@ export async function startOpsServer(app: NestFastifyApplication, options: OpsSe
       } else response.destroy();
     });
   });
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
+  server.on('clientError', answerClientError);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => {

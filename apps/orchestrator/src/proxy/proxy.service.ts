@@ -1,18 +1,20 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Backend } from '@shieldx/lb';
 import { canonicalPath, MAX_PATH_CHARS } from '@shieldx/policy';
+import { normalizeIp, TrustedProxies } from '@shieldx/security';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import { toErrorResponse } from '../http/error-body';
-import { GatewayError, InvalidRequestError } from '../http/errors';
+import { GatewayError, InvalidRequestError, UpstreamBusyError, UpstreamShareExceededError } from '../http/errors';
 import { GatewayMetrics } from '../metrics/gateway-metrics';
 import { RateLimitService } from '../ratelimit/rate-limit.service';
 import { SCOPE_PATTERN, SERVICE_PATTERN, TENANT_PATTERN } from '../route/route-request.dto';
 import { RouteService, type RouteContext, type RoutePlan } from '../route/route.service';
 import { endUpstreamSpan, injectTraceContext, upstreamSpan } from '../tracing/spans';
-import { errorCode, forward, isClientGone, type ForwardResult } from './forward';
+import { ConnectionGate } from './connection-gate';
+import { errorCode, forward, isClientGone, isClientStalled, type ForwardResult } from './forward';
 import { upstreamRequestHeaders } from './headers';
 import { OutlierDetector } from './outlier-detector';
 import { Upstreams } from './upstreams';
@@ -70,12 +72,16 @@ const TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UN
 const UNSENDABLE = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED']);
 /** Retries in flight are always allowed up to this many, whatever the budget share (Envoy's min_retry_concurrency). */
 const MIN_RETRY_CONCURRENCY = 3;
+/** The client went away while its request waited for a connection: nothing to answer. */
+const CLIENT_LEFT = Symbol('client left');
 
 /**
  * `ANY /proxy/<service>/<rest>`: the `/route` pipeline (caller IP limit in the hook, tenant limit, policy, action,
  * balancer and breaker), then the request is forwarded over pooled keep-alive connections and the answer streamed
  * back unbuffered. Idempotent requests without a body are retried once on another backend on connect errors and
  * 502/503, within a retry budget. Every attempt's outcome feeds the backend's EWMA, breaker and outlier detection.
+ * Each attempt first takes a slot of its backend's connection gate (cap, queue deadline, per-client share), and a
+ * client that stops reading is cut after ORCH_PROXY_BODY_TIMEOUT (see forward); neither counts against the backend.
  */
 @Injectable()
 export class ProxyService {
@@ -83,6 +89,9 @@ export class ProxyService {
   private active = 0;
   private retrying = 0;
   private readonly strip: ReadonlySet<string>;
+  private readonly trusted: TrustedProxies;
+  /** Per-backend admission: connection cap, queue deadline, per-client share. */
+  readonly gate: ConnectionGate;
 
   constructor(
     @Inject(ORCH_CONFIG) private readonly config: OrchestratorConfig,
@@ -92,6 +101,13 @@ export class ProxyService {
     private readonly metrics: GatewayMetrics,
   ) {
     this.strip = new Set([config.admission.header.toLowerCase()]);
+    this.trusted = new TrustedProxies(config.rateLimit.trustedProxies);
+    const { maxConnections, clientShare, queueTimeoutMs } = config.proxy;
+    this.gate = new ConnectionGate({
+      capacity: maxConnections,
+      perClient: Math.max(1, Math.floor(clientShare * maxConnections)),
+      queueTimeoutMs,
+    });
   }
 
   /** Proxied requests in flight. */
@@ -127,7 +143,6 @@ export class ProxyService {
       );
     }
     const path = canonical.path;
-    request.gateway.path = path;
     const hashKey = request.headers['x-hash-key'];
     const ctx: RouteContext = {
       corrId: request.id,
@@ -184,8 +199,12 @@ export class ProxyService {
     const retriable = !hasBody && IDEMPOTENT.has(request.method);
     const limit = request.gateway.limit;
     const rateHeaders = limit === undefined ? undefined : RateLimitService.headers(limit.limit, limit.result);
+    const clientIp = request.gateway.clientIp;
+    const peerIp = normalizeIp(request.socket.remoteAddress ?? '');
     const headers = upstreamRequestHeaders(request.headers, {
-      clientIp: request.gateway.clientIp,
+      clientIp,
+      peerIp,
+      peerTrusted: this.trusted.has(peerIp),
       proto: request.protocol,
       host: request.headers.host,
       correlationId: request.id,
@@ -206,6 +225,13 @@ export class ProxyService {
         // Nothing left to try: answer with what the last attempt saw, or with the pick's own error (503).
         return this.fail(request, res, lastFailure === undefined ? error : this.failureError(lastFailure));
       }
+      let refused = this.admit(backend.url, clientIp, res);
+      if (refused instanceof Promise) refused = await refused;
+      if (refused !== undefined) {
+        // The gateway's own limits: the backend did nothing wrong, so no breaker, outlier or EWMA sample.
+        backend.release();
+        return refused === CLIENT_LEFT ? undefined : this.fail(request, res, refused);
+      }
       const retrying = attempt > 0;
       if (retrying) this.retrying++;
       const canRetry = retriable && attempt < this.config.proxy.retries && this.retryBudgetAllows();
@@ -222,10 +248,12 @@ export class ProxyService {
           body: hasBody ? request.raw : null,
           retryOn: canRetry ? RETRY_STATUSES : undefined,
           head,
+          stallMs: this.config.proxy.bodyTimeoutMs,
         },
         res,
         started,
       );
+      this.gate.leave(backend.url, clientIp);
       if (retrying) this.retrying--;
       if (span !== undefined) endUpstreamSpan(span, result.kind === 'error' ? { error: result.error } : result);
       backend.release();
@@ -246,6 +274,9 @@ export class ProxyService {
           lastFailure = result;
           continue;
         case 'error':
+          if (isClientStalled(result.error)) {
+            this.logger.warn({ event: 'client_stalled', backend: backend.url, corrId: request.id });
+          }
           if (isClientGone(result.error)) return;
           if (result.responded) {
             // The head is out: the only honest signal left is a broken response.
@@ -270,6 +301,30 @@ export class ProxyService {
         }
       }
     }
+  }
+
+  /**
+   * Takes a slot on `backend` for `clientIp`: at once, or after a wait of at most ORCH_PROXY_QUEUE_TIMEOUT. Returns
+   * undefined when admitted (the caller then owes `gate.leave`), else the refusal, or CLIENT_LEFT when the client
+   * went away while it waited. Synchronous for an admitted request (no await on the hot path).
+   */
+  private admit(
+    backend: string,
+    clientIp: string,
+    res: ServerResponse,
+  ): undefined | GatewayError | typeof CLIENT_LEFT | Promise<undefined | GatewayError | typeof CLIENT_LEFT> {
+    const entry = this.gate.enter(backend, clientIp);
+    if (entry === 'admitted') return undefined;
+    if (entry === 'over_share') return new UpstreamShareExceededError(this.gate.limits.perClient);
+    const waiting = this.gate.wait(backend, clientIp);
+    res.once('close', waiting.cancel);
+    return waiting.admitted.then((admitted) => {
+      res.off('close', waiting.cancel);
+      if (!admitted) return res.destroyed ? CLIENT_LEFT : new UpstreamBusyError(this.config.proxy.queueTimeoutMs);
+      if (!res.destroyed) return undefined;
+      this.gate.leave(backend, clientIp);
+      return CLIENT_LEFT;
+    });
   }
 
   private retryBudgetAllows(): boolean {

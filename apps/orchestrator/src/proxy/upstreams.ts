@@ -5,7 +5,9 @@ import { ORCH_CONFIG } from '../config/config.module';
 
 /**
  * Keep-alive connection pools to backends (undici), one per backend origin, created on first use. Shared by the
- * proxy and the health prober so probes reuse warm connections.
+ * proxy and the health prober so probes reuse warm connections. A pool has one connection more than the proxy may
+ * use (the proxy's connection gate admits ORCH_PROXY_MAX_CONNECTIONS requests): a probe never waits behind proxied
+ * traffic, so a busy backend is not marked unhealthy for being busy.
  */
 @Injectable()
 export class Upstreams implements OnApplicationShutdown {
@@ -20,7 +22,7 @@ export class Upstreams implements OnApplicationShutdown {
     if (pool === undefined) {
       const { proxy } = this.config;
       pool = new Pool(new URL(baseUrl).origin, {
-        connections: proxy.maxConnections,
+        connections: proxy.maxConnections + 1,
         pipelining: 1,
         connect: { timeout: proxy.connectTimeoutMs },
         headersTimeout: proxy.headersTimeoutMs,

@@ -46,7 +46,6 @@ export class RouteController implements OnModuleInit {
     // Validation has checked that the path has a canonical form; the policy and the ledger see that form.
     const canonical = canonicalPath(body.path);
     if (canonical.ok) body.path = canonical.path;
-    request.gateway.path = body.path;
     const algoHeader = request.headers['x-lb-algo'];
     return this.routes.route(body, {
       corrId: request.id,

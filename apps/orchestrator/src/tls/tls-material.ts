@@ -55,6 +55,11 @@ export interface TlsListenerLimits {
   readonly requestHeadersTimeoutMs: number;
   readonly requestTimeoutMs: number;
   readonly maxHeaderBytes: number;
+  /**
+   * How often the header and request timeouts are checked (Node's `connectionsCheckingInterval`, 30 s by default:
+   * a request is only cut at the first check after its limit, so up to that much late).
+   */
+  readonly connectionsCheckingIntervalMs?: number;
 }
 
 /** The TLS version floor and ceiling: TLS 1.3 only (contract). */
@@ -128,5 +133,6 @@ export function buildHttpsOptions(material: TlsMaterial, limits: TlsListenerLimi
     headersTimeout: limits.requestHeadersTimeoutMs,
     requestTimeout: limits.requestTimeoutMs,
     maxHeaderSize: limits.maxHeaderBytes,
+    connectionsCheckingInterval: limits.connectionsCheckingIntervalMs,
   };
 }
