@@ -16,6 +16,8 @@ const ROOT = join(__dirname, '../../..');
 const SECRET = 'e2e-admission-secret-0001';
 const NEXT_SECRET = 'e2e-admission-secret-0002';
 const BODY = { service: 'api', tenant: 'acme', scope: 'read', path: '/v1/items' };
+/** The origin clients address (ORCH_PUBLIC_URL): the base of every proof's htu. */
+const PUBLIC = 'https://gw.example.com';
 
 interface Answer {
   status: number;
@@ -292,6 +294,7 @@ describe('DPoP proofs (RFC 9449)', () => {
       ORCH_OPA_POLICY_PATH: compileEchoPolicy(),
       ORCH_OPA_ENFORCE: '1',
       ORCH_IP_BURST: '100000',
+      ORCH_PUBLIC_URL: PUBLIC,
     });
     events = captureEvents(orch);
   });
@@ -301,11 +304,13 @@ describe('DPoP proofs (RFC 9449)', () => {
     await backend?.close();
   });
 
+  /** Where requests are sent (the listener), and the URL their proofs name (under ORCH_PUBLIC_URL). */
   const route = () => `${orch.url}/route`;
+  const htu = `${PUBLIC}/route`;
 
   it('admits valid ES256 and EdDSA proofs; a proof is optional by default', async () => {
     for (const s of [es, ed]) {
-      const answer = await send(route(), { headers: { dpop: await proof(s, 'POST', route()) } });
+      const answer = await send(route(), { headers: { dpop: await proof(s, 'POST', htu) } });
       expect(answer.status, s.alg).toBe(200);
     }
     expect((await send(route())).status).toBe(200);
@@ -313,28 +318,29 @@ describe('DPoP proofs (RFC 9449)', () => {
 
   it("gives the proof key's thumbprint (jkt) to the policy, for /route and /proxy", async () => {
     const echo = { ...BODY, tenant: 'echo' };
-    const withProof = await send(route(), { body: echo, headers: { dpop: await proof(es, 'POST', route()) } });
+    const withProof = await send(route(), { body: echo, headers: { dpop: await proof(es, 'POST', htu) } });
     expect(withProof.status).toBe(403);
     expect(withProof.body.message).toBe(`denied by policy: jkt=${es.jkt}`);
     const without = await send(route(), { body: echo });
     expect(without.body.message).toBe('denied by policy: jkt=null');
 
     const proxied = `${orch.url}/proxy/api/v1/items`;
+    const proxiedHtu = `${PUBLIC}/proxy/api/v1/items`;
     const viaProxy = await send(proxied, {
       method: 'GET',
-      headers: { 'x-tenant': 'echo', 'x-scope': 'read', dpop: await proof(ed, 'GET', proxied) },
+      headers: { 'x-tenant': 'echo', 'x-scope': 'read', dpop: await proof(ed, 'GET', proxiedHtu) },
     });
     expect(viaProxy.status).toBe(403);
     expect(viaProxy.body.message).toBe(`denied by policy: jkt=${ed.jkt}`);
     const allowed = await send(proxied, {
       method: 'GET',
-      headers: { 'x-tenant': 'acme', 'x-scope': 'read', dpop: await proof(ed, 'GET', proxied) },
+      headers: { 'x-tenant': 'acme', 'x-scope': 'read', dpop: await proof(ed, 'GET', proxiedHtu) },
     });
     expect(allowed.status).toBe(200);
   });
 
   it('refuses a replayed proof (same jti) with invalid_dpop_proof', async () => {
-    const p = await proof(es, 'POST', route());
+    const p = await proof(es, 'POST', htu);
     expect((await send(route(), { headers: { dpop: p } })).status).toBe(200);
     const again = await send(route(), { headers: { dpop: p } });
     expect([again.status, again.body.error]).toEqual([401, 'dpop_replayed']);
@@ -348,24 +354,25 @@ describe('DPoP proofs (RFC 9449)', () => {
     const secret = new TextEncoder().encode('a-shared-secret-of-32-bytes-long');
     // A symmetric key in the header (jose's types forbid it, which is the point of the test).
     const octJwk: Record<string, unknown> = { kty: 'oct', k: Buffer.from(secret).toString('base64url') };
-    const hs256 = await new SignJWT({ htm: 'POST', htu: route(), iat: now, jti: 'e2e-hs256' })
+    const hs256 = await new SignJWT({ htm: 'POST', htu, iat: now, jti: 'e2e-hs256' })
       .setProtectedHeader({ alg: 'HS256', typ: 'dpop+jwt', jwk: octJwk })
       .sign(secret);
-    const none = `${b64({ alg: 'none', typ: 'dpop+jwt', jwk: es.jwk })}.${b64({ htm: 'POST', htu: route(), iat: now, jti: 'e2e-none' })}.AAAA`;
-    const valid = await proof(es, 'POST', route());
+    const none = `${b64({ alg: 'none', typ: 'dpop+jwt', jwk: es.jwk })}.${b64({ htm: 'POST', htu, iat: now, jti: 'e2e-none' })}.AAAA`;
+    const valid = await proof(es, 'POST', htu);
     const [h, body, sig] = valid.split('.');
     const cases: [string, string][] = [
-      ['wrong htm', await proof(es, 'GET', route())],
-      ['wrong htu', await proof(es, 'POST', `${orch.url}/proxy/api/x`)],
-      ['other host', await proof(es, 'POST', route().replace('127.0.0.1', 'localhost'))],
-      ['expired iat', await proof(es, 'POST', route(), { claims: { iat: now - 300 } })],
-      ['future iat', await proof(es, 'POST', route(), { claims: { iat: now + 300 } })],
+      ['wrong htm', await proof(es, 'GET', htu)],
+      ['wrong htu', await proof(es, 'POST', `${PUBLIC}/proxy/api/x`)],
+      ['other host', await proof(es, 'POST', 'https://other.example.com/route')],
+      ['the listener instead of the public URL', await proof(es, 'POST', route())],
+      ['expired iat', await proof(es, 'POST', htu, { claims: { iat: now - 300 } })],
+      ['future iat', await proof(es, 'POST', htu, { claims: { iat: now + 300 } })],
       ['alg none', none],
       ['HS256', hs256],
-      ['private key in header', await proof(es, 'POST', route(), { header: { jwk: await exportJWK(es.privateKey) } })],
+      ['private key in header', await proof(es, 'POST', htu, { header: { jwk: await exportJWK(es.privateKey) } })],
       ['tampered signature', `${h}.${body}.${sig.slice(0, 20)}${sig[20] === 'A' ? 'B' : 'A'}${sig.slice(21)}`],
-      ['tampered payload', `${h}.${b64({ htm: 'POST', htu: route(), iat: now, jti: 'forged' })}.${sig}`],
-      ['wrong typ', await proof(es, 'POST', route(), { header: { typ: 'JWT' } })],
+      ['tampered payload', `${h}.${b64({ htm: 'POST', htu, iat: now, jti: 'forged' })}.${sig}`],
+      ['wrong typ', await proof(es, 'POST', htu, { header: { typ: 'JWT' } })],
     ];
     for (const [label, dpop] of cases) {
       const answer = await send(route(), { headers: { dpop } });
@@ -377,8 +384,8 @@ describe('DPoP proofs (RFC 9449)', () => {
       method: 'POST',
       headers: [
         ['content-type', 'application/json'],
-        ['dpop', await proof(es, 'POST', route())],
-        ['dpop', await proof(es, 'POST', route())],
+        ['dpop', await proof(es, 'POST', htu)],
+        ['dpop', await proof(es, 'POST', htu)],
       ],
       body: JSON.stringify(BODY),
     });
@@ -390,14 +397,14 @@ describe('DPoP proofs (RFC 9449)', () => {
     const good = await send(route(), {
       headers: {
         authorization: `DPoP ${token}`,
-        dpop: await proof(es, 'POST', route(), { claims: { ath: accessTokenHash(token) } }),
+        dpop: await proof(es, 'POST', htu, { claims: { ath: accessTokenHash(token) } }),
       },
     });
     expect(good.status).toBe(200);
     const mismatch = await send(route(), {
       headers: {
         authorization: `DPoP ${token}`,
-        dpop: await proof(es, 'POST', route(), { claims: { ath: accessTokenHash('another-token') } }),
+        dpop: await proof(es, 'POST', htu, { claims: { ath: accessTokenHash('another-token') } }),
       },
     });
     expect([mismatch.status, mismatch.body.error]).toEqual([401, 'dpop_invalid']);
@@ -425,7 +432,6 @@ describe('DPoP proofs (RFC 9449)', () => {
 });
 
 describe('DPoP required, with server nonces, behind a proxy (ORCH_PUBLIC_URL)', () => {
-  const PUBLIC = 'https://gw.example.com';
   let backend: RunningDemoBackend;
   let orch: RunningOrchestrator;
   let es: Signer;
@@ -501,6 +507,7 @@ describe('the per-IP limit before caller proofs', () => {
     orch = await startOrchestrator({
       ORCH_POOL_API: backend.url,
       ORCH_DPOP_REQUIRED: '1',
+      ORCH_PUBLIC_URL: PUBLIC,
       ORCH_IP_BURST: '3',
       ORCH_IP_BURST_DEGRADED: '3',
     });
@@ -520,7 +527,7 @@ describe('the per-IP limit before caller proofs', () => {
     const before = await invalid();
     const statuses: number[] = [];
     for (let i = 0; i < 8; i++) {
-      const [head, payload, signature] = (await proof(es, 'POST', `${orch.url}/route`)).split('.');
+      const [head, payload, signature] = (await proof(es, 'POST', `${PUBLIC}/route`)).split('.');
       // A signature over something else: well-formed, and only a verification can tell it is forged.
       const forged = `${head}.${payload}.${signature.startsWith('A') ? 'B' : 'A'}${signature.slice(1)}`;
       statuses.push((await send(`${orch.url}/route`, { headers: { dpop: forged } })).status);
@@ -555,7 +562,7 @@ describe('replay protection shared through Redis by two orchestrators', () => {
       ORCH_REDIS_TIMEOUT: '200ms',
       ORCH_IP_BURST: '100000',
       // Both instances are addressed through one public URL, as behind one load balancer.
-      ORCH_PUBLIC_URL: 'https://gw.example.com',
+      ORCH_PUBLIC_URL: PUBLIC,
     };
     [a, b, open] = await Promise.all([
       startOrchestrator(env),
@@ -579,7 +586,7 @@ describe('replay protection shared through Redis by two orchestrators', () => {
   });
 
   it('refuses on instance B a DPoP proof already used on instance A', async () => {
-    const p = await proof(es, 'POST', 'https://gw.example.com/route');
+    const p = await proof(es, 'POST', `${PUBLIC}/route`);
     const headers = () => ({ 'x-shieldx-admission': admission('POST', '/route'), dpop: p });
     expect((await send(`${a.url}/route`, { headers: headers() })).status).toBe(200);
     const onB = await send(`${b.url}/route`, { headers: headers() });

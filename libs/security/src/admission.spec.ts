@@ -66,7 +66,7 @@ describe(signAdmission.name, () => {
 describe(AdmissionVerifier.name, () => {
   it('accepts a valid header synchronously with an in-process store', () => {
     const result = verifier().verify(request(header()), NOW);
-    expect(result).toEqual({ ok: true, nonce: NONCE, timestamp: T });
+    expect(result).toEqual({ ok: true, nonce: NONCE, timestamp: T, keyIndex: 0 });
   });
 
   it('accepts the fields in any order and with spaces after commas', async () => {
@@ -74,8 +74,12 @@ describe(AdmissionVerifier.name, () => {
     expect(await code(verifier().verify(request(`${v1}, ${t}, ${n}`), NOW))).toBe('ok');
   });
 
-  it('accepts any of several secrets (rotation)', async () => {
+  it('accepts any of several secrets (rotation), saying which one made the header', async () => {
     const v = verifier({ secrets: [NEXT_SECRET, SECRET] });
+    const byOld = await v.verify(request(header({ secret: SECRET, n: 'old-secret-nonce-0000' })), NOW);
+    expect(byOld).toMatchObject({ ok: true, keyIndex: 1 });
+    const byNew = await v.verify(request(header({ secret: NEXT_SECRET, n: 'new-secret-nonce-0000' })), NOW);
+    expect(byNew).toMatchObject({ ok: true, keyIndex: 0 });
     expect(await code(v.verify(request(header({ secret: SECRET, n: 'old-secret-nonce-0001' })), NOW))).toBe('ok');
     expect(await code(v.verify(request(header({ secret: NEXT_SECRET, n: 'new-secret-nonce-0001' })), NOW))).toBe('ok');
     expect(await code(v.verify(request(header({ secret: 'some-other-secret-000' })), NOW))).toBe('admission_invalid');
@@ -182,6 +186,17 @@ describe(AdmissionVerifier.name, () => {
     const a = await verifier({ replay: throwing }).verify(request(header()), NOW);
     expect(a).toMatchObject({ ok: false, code: 'replay_store_unavailable', message: expect.stringContaining('down') });
     expect(await code(verifier({ replay: rejecting }).verify(request(header()), NOW))).toBe('replay_store_unavailable');
+  });
+
+  it('charges the nonce to the client and answers a refused share with its capacity code and retry time', async () => {
+    const replay = new MemoryReplayStore({ maxKeys: 1000, clientShare: 0.001 });
+    const v = verifier({ replay });
+    const from = (h: string, client: string) => ({ ...request(h), client });
+    expect(await code(v.verify(from(header(), '203.0.113.9'), NOW))).toBe('ok');
+    expect(replay.heldBy('203.0.113.9')).toBe(1);
+    const refused = await v.verify(from(header({ n: 'second-nonce-0123456789' }), '203.0.113.9'), NOW);
+    expect(refused).toMatchObject({ ok: false, code: 'replay_quota_exceeded', retryAfterMs: 121_000 });
+    expect(await code(v.verify(from(header({ n: 'second-nonce-0123456789' }), '198.51.100.7'), NOW))).toBe('ok');
   });
 
   it('namespaces replay keys by kind', async () => {

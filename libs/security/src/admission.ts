@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { ReplayStore } from './replay-store';
+import { ReplayCapacityError, type ReplayCapacityCode, type ReplayStore } from './replay-store';
 
 /** Why an admission header was refused; the `error` code of the 401 body. */
 export type AdmissionFailureCode =
@@ -8,12 +8,25 @@ export type AdmissionFailureCode =
   | 'admission_expired'
   | 'admission_invalid'
   | 'admission_replayed'
-  | 'replay_store_unavailable';
+  | 'replay_store_unavailable'
+  | ReplayCapacityCode;
 
 /** The outcome of {@link AdmissionVerifier.verify}. */
 export type AdmissionResult =
-  | { readonly ok: true; readonly nonce: string; readonly timestamp: number }
-  | { readonly ok: false; readonly code: AdmissionFailureCode; readonly message: string };
+  | {
+      readonly ok: true;
+      readonly nonce: string;
+      readonly timestamp: number;
+      /** Position of the secret that made the header (in the `secrets` given): which key the caller holds. */
+      readonly keyIndex: number;
+    }
+  | {
+      readonly ok: false;
+      readonly code: AdmissionFailureCode;
+      readonly message: string;
+      /** With a replay-store capacity code: when a retry may succeed, ms. */
+      readonly retryAfterMs?: number;
+    };
 
 /** What the verifier needs to know about a request. */
 export interface AdmissionRequest {
@@ -23,6 +36,8 @@ export interface AdmissionRequest {
   readonly method: string;
   /** The request target as sent: path and query (`/route?x=1`), never the fragment. */
   readonly pathWithQuery: string;
+  /** Who the nonce is charged to in the replay store (the client address), for its per-client share. */
+  readonly client?: string;
 }
 
 /** Options of {@link AdmissionVerifier}. */
@@ -87,7 +102,9 @@ export function signAdmission(options: SignAdmissionOptions): string {
  * expiries in insertion order, which the in-process store relies on for O(1) checks.
  *
  * Synchronous with a synchronous replay store; a promise only when the store answers asynchronously (Redis). A store
- * failure (error, timeout, fail-closed outage) is answered `replay_store_unavailable`, never thrown.
+ * failure (error, timeout, fail-closed outage) is answered `replay_store_unavailable`, a store that will not record
+ * the nonce (the client's share is used up, or the store is full) `replay_quota_exceeded` / `replay_store_full`;
+ * nothing is thrown.
  */
 export class AdmissionVerifier {
   /** Raw key bytes: Node's HMAC over a Buffer key is about twice as fast as over a KeyObject. */
@@ -127,22 +144,23 @@ export class AdmissionVerifier {
       );
     }
     const message = admissionMessage(parts.t, parts.n, request.method, request.pathWithQuery);
-    let matched = 0;
-    for (const key of this.keys) {
-      const expected = createHmac('sha256', key).update(message).digest();
-      matched |= timingSafeEqual(expected, parts.v1) ? 1 : 0;
+    // Every secret is tried whatever matched, so the time taken does not tell which one did.
+    let keyIndex = -1;
+    for (let i = 0; i < this.keys.length; i++) {
+      const expected = createHmac('sha256', this.keys[i]).update(message).digest();
+      if (timingSafeEqual(expected, parts.v1) && keyIndex < 0) keyIndex = i;
     }
-    if (matched === 0) {
+    if (keyIndex < 0) {
       return fail('admission_invalid', 'the admission signature does not match this request (method, path, query)');
     }
     const settle = (isFirst: boolean): AdmissionResult =>
       isFirst
-        ? { ok: true, nonce: parts.n, timestamp: parts.t }
+        ? { ok: true, nonce: parts.n, timestamp: parts.t, keyIndex }
         : fail('admission_replayed', 'this admission nonce was already used');
     let first: boolean | Promise<boolean>;
     try {
       // The nonce is already a bounded token of a safe alphabet: used as it is, no hash needed.
-      first = this.replay.firstSeen(`admission:${parts.n}`, this.replayTtlMs, now);
+      first = this.replay.firstSeen(`admission:${parts.n}`, this.replayTtlMs, now, request.client);
     } catch (error) {
       return unavailable(error);
     }
@@ -155,6 +173,9 @@ function fail(code: AdmissionFailureCode, message: string): AdmissionResult {
 }
 
 function unavailable(error: unknown): AdmissionResult {
+  if (error instanceof ReplayCapacityError) {
+    return { ok: false, code: error.code, message: error.message, retryAfterMs: error.retryAfterMs };
+  }
   const reason = error instanceof Error ? error.message : String(error);
   return fail('replay_store_unavailable', `the replay check is unavailable (${reason}); retry shortly`);
 }

@@ -1,5 +1,5 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
-import { parseSubjectAltName } from './san';
+import { certificateIdentity, type ClientIdentity } from './san';
 
 /** The PEM texts of one serving set: certificate (leaf first, then any intermediates), private key, client CA. */
 export interface CertificateSetPem {
@@ -93,7 +93,12 @@ export function inspectCertificateSet(pem: CertificateSetPem, nowMs: number): Ce
   }
   if (caSubjects.length === 0) throw new CertificateSetError('ca', 'every CA certificate in it has expired');
 
-  const identity = parseSubjectAltName(leaf.subjectAltName);
+  let identity: ClientIdentity;
+  try {
+    ({ identity } = certificateIdentity(leaf.raw));
+  } catch (error) {
+    throw new CertificateSetError('cert', `has unreadable subject alternative names: ${(error as Error).message}`);
+  }
   return {
     fingerprint256: leaf.fingerprint256,
     subject: oneLine(leaf.subject),

@@ -1,4 +1,4 @@
-import { createHash, generateKeyPairSync, sign as nodeSign } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes, sign as nodeSign } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DpopNonces } from './dpop-nonce';
@@ -250,13 +250,127 @@ describe(DpopVerifier.name, () => {
     );
   });
 
-  it('refuses an RSA key under 2048 bits', async () => {
+  it('refuses an RSA key under 2048 bits before importing it', async () => {
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
     const jwk = publicKey.export({ format: 'jwk' });
     const head = b64({ alg: 'RS256', typ: 'dpop+jwt', jwk });
     const body = b64({ htm: 'POST', htu: URL_, iat: NOW / 1000, jti: 'rsa-1024' });
     const sig = nodeSign('sha256', Buffer.from(`${head}.${body}`), privateKey).toString('base64url');
-    expect(outcome(await check(verifier(), `${head}.${body}.${sig}`))).toBe('dpop_invalid/jwk');
+    const v = verifier();
+    expect(outcome(await check(v, `${head}.${body}.${sig}`))).toBe('dpop_invalid/jwk');
+    expect(v.work).toEqual({ keyImports: 0, signatureChecks: 0 });
+  });
+
+  describe('keys that would make a proof expensive are refused before any key import or signature work', () => {
+    /** A modulus of exactly `bits` bits (top bit set), base64url. */
+    const modulus = (bits: number) => {
+      const bytes = randomBytes(Math.ceil(bits / 8));
+      bytes[0] = (bytes[0] | 0x80) >> ((8 - (bits % 8)) % 8);
+      bytes[bytes.length - 1] |= 1;
+      return bytes.toString('base64url');
+    };
+    const rsa = (n: string, e = 'AQAB') => ({ alg: 'RS256', jwk: { kty: 'RSA', n, e } });
+    const es = () => signers.get('ES256')!.jwk;
+    const ed = () => signers.get('EdDSA')!.jwk;
+    const cases: [string, () => { alg: string; jwk: Record<string, unknown> }][] = [
+      ['an RSA exponent of 2^2048 + 1', () => rsa(modulus(2048), modulus(2049))],
+      [
+        'an RSA exponent of 2^64 + 1',
+        () => rsa(modulus(2048), Buffer.from('010000000000000001', 'hex').toString('base64url')),
+      ],
+      ['an RSA exponent of 3', () => rsa(modulus(2048), 'Aw')],
+      ['an RSA exponent written with a leading zero', () => rsa(modulus(2048), 'AAEAAQ')],
+      ['a 2047-bit modulus', () => rsa(modulus(2047))],
+      ['a 4097-bit modulus', () => rsa(modulus(4097))],
+      ['a 16384-bit modulus', () => rsa(modulus(16_384))],
+      ['a modulus with a leading zero byte', () => rsa(`AA${modulus(2048)}`)],
+      ['a modulus that is not base64url', () => rsa(`${modulus(2048).slice(0, -1)}=`)],
+      ['a modulus that is a number', () => ({ alg: 'RS256', jwk: { kty: 'RSA', n: 12345, e: 'AQAB' } })],
+      ['an RSA key for PS256 with a huge exponent', () => ({ ...rsa(modulus(3072), modulus(4000)), alg: 'PS256' })],
+      ['a P-384 key for ES256', () => ({ alg: 'ES256', jwk: { ...es(), crv: 'P-384' } })],
+      ['a secp256k1 key for ES256', () => ({ alg: 'ES256', jwk: { ...es(), crv: 'secp256k1' } })],
+      [
+        'a P-256 key with a 48-byte x',
+        () => ({ alg: 'ES256', jwk: { ...es(), x: randomBytes(48).toString('base64url') } }),
+      ],
+      ['a P-256 key without y', () => ({ alg: 'ES256', jwk: { ...es(), y: undefined } })],
+      ['an Ed448 key for EdDSA', () => ({ alg: 'EdDSA', jwk: { ...ed(), crv: 'Ed448' } })],
+      ['an X25519 key for EdDSA', () => ({ alg: 'EdDSA', jwk: { ...ed(), crv: 'X25519' } })],
+      [
+        'an Ed25519 key with a 57-byte x',
+        () => ({ alg: 'EdDSA', jwk: { ...ed(), x: randomBytes(57).toString('base64url') } }),
+      ],
+      ['a jwk with a certificate chain (x5c)', () => ({ alg: 'ES256', jwk: { ...es(), x5c: ['MIIB'] } })],
+      ['a jwk with a key URL (x5u)', () => ({ alg: 'ES256', jwk: { ...es(), x5u: 'https://evil.example/k' } })],
+      ['a jwk with a 300-character kid', () => ({ alg: 'ES256', jwk: { ...es(), kid: 'k'.repeat(300) } })],
+      ['a jwk whose key_ops allow sign', () => ({ alg: 'ES256', jwk: { ...es(), key_ops: ['sign'] } })],
+    ];
+
+    it.each(cases)('%s', async (_label, make) => {
+      const { alg, jwk } = make();
+      const head = b64({ alg, typ: 'dpop+jwt', jwk });
+      const body = b64({ htm: 'POST', htu: URL_, iat: NOW / 1000, jti: 'cost-1' });
+      const v = verifier();
+      expect(outcome(await check(v, `${head}.${body}.${randomBytes(256).toString('base64url')}`))).toBe(
+        'dpop_invalid/jwk',
+      );
+      expect(v.work).toEqual({ keyImports: 0, signatureChecks: 0 });
+    });
+
+    it('refuses a protected header over 4 KiB, and a proof over 8 KiB, before decoding them', async () => {
+      const v = verifier();
+      const head = b64({ alg: 'ES256', typ: 'dpop+jwt', jwk: es(), pad: 'p'.repeat(3000) });
+      const body = b64({ htm: 'POST', htu: URL_, iat: NOW / 1000, jti: 'cost-2' });
+      expect(outcome(await check(v, `${head}.${body}.AAAA`))).toBe('dpop_invalid/malformed');
+      expect(outcome(await check(v, `${b64({ alg: 'ES256' })}.${'A'.repeat(8200)}.AAAA`))).toBe(
+        'dpop_invalid/malformed',
+      );
+      expect(v.work).toEqual({ keyImports: 0, signatureChecks: 0 });
+    });
+
+    it('accepts RSA keys of 2048 and 4096 bits with exponent 65537, and counts their work', async () => {
+      const v = verifier();
+      expect(outcome(await check(v, await proof('RS256')))).toBe('ok');
+      const big = generateKeyPairSync('rsa', { modulusLength: 4096 });
+      const jwk = big.publicKey.export({ format: 'jwk' });
+      const head = b64({ alg: 'RS256', typ: 'dpop+jwt', jwk });
+      const body = b64({ htm: 'POST', htu: URL_, iat: NOW / 1000, jti: 'rsa-4096' });
+      const sig = nodeSign('sha256', Buffer.from(`${head}.${body}`), big.privateKey).toString('base64url');
+      expect(outcome(await check(v, `${head}.${body}.${sig}`))).toBe('ok');
+      expect(v.work).toEqual({ keyImports: 2, signatureChecks: 2 });
+    });
+  });
+
+  it('never quotes what the proof holds in its refusal message (a crit member name, for one)', async () => {
+    // jose refuses to sign such a header, so it is signed by hand.
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const member = '\u00e9\r\nX-Evil: 1';
+    const head = b64({
+      alg: 'ES256',
+      typ: 'dpop+jwt',
+      jwk: publicKey.export({ format: 'jwk' }),
+      crit: [member],
+      [member]: 1,
+    });
+    const body = b64({ htm: 'POST', htu: URL_, iat: NOW / 1000, jti: 'crit-1' });
+    const sig = nodeSign('sha256', Buffer.from(`${head}.${body}`), { key: privateKey, dsaEncoding: 'ieee-p1363' });
+    const result = await check(verifier(), `${head}.${body}.${sig.toString('base64url')}`);
+    expect(outcome(result)).toBe('dpop_invalid/claims');
+    expect(result.ok ? '' : result.message).toMatch(/^[\x20-\x7e]+$/);
+    expect(result.ok ? '' : result.message).not.toContain('Evil');
+  });
+
+  it('charges the jti to the client and answers a used-up share with its capacity code', async () => {
+    const replay = new MemoryReplayStore({ maxKeys: 1000, clientShare: 0.001 });
+    const v = verifier({ replay });
+    const from = async (client: string) => v.verify({ proof: await proof(), method: 'POST', url: URL_, client }, NOW);
+    expect(outcome(await from('203.0.113.9'))).toBe('ok');
+    expect(await from('203.0.113.9')).toMatchObject({
+      ok: false,
+      code: 'replay_quota_exceeded',
+      retryAfterMs: 121_000,
+    });
+    expect(outcome(await from('198.51.100.7'))).toBe('ok');
   });
 
   it('checks ath against an access token when one is presented', async () => {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { base64url, errors, importJWK, jwtVerify, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import type { DpopNonces } from './dpop-nonce';
-import type { ReplayStore } from './replay-store';
+import { ReplayCapacityError, type ReplayCapacityCode, type ReplayStore } from './replay-store';
 
 /** Signature algorithms a DPoP proof may use by default: asymmetric only (RFC 9449 §4.2); never `none` or HMAC. */
 export const DPOP_ALGORITHMS = ['ES256', 'EdDSA', 'PS256', 'RS256'] as const;
@@ -14,7 +14,12 @@ export type DpopAlgorithm = (typeof DPOP_ALGORITHMS)[number];
  * proof lacks the current server nonce, which the answer carries in `DPoP-Nonce`.
  */
 export type DpopFailureCode =
-  'dpop_missing' | 'dpop_invalid' | 'dpop_replayed' | 'use_dpop_nonce' | 'replay_store_unavailable';
+  | 'dpop_missing'
+  | 'dpop_invalid'
+  | 'dpop_replayed'
+  | 'use_dpop_nonce'
+  | 'replay_store_unavailable'
+  | ReplayCapacityCode;
 
 /** Which check refused an invalid proof (for logs, events and the message; the code stays `dpop_invalid`). */
 export type DpopInvalidReason =
@@ -46,6 +51,8 @@ export type DpopResult =
       /** The check that failed (`dpop_invalid` only). */
       readonly reason?: DpopInvalidReason;
       readonly message: string;
+      /** With a replay-store capacity code: when a retry may succeed, ms. */
+      readonly retryAfterMs?: number;
     };
 
 /** What the verifier needs to know about a request. */
@@ -58,6 +65,8 @@ export interface DpopRequest {
   readonly url: string;
   /** The access token of an `Authorization: DPoP <token>` header, when there is one: the proof must carry its `ath`. */
   readonly accessToken?: string;
+  /** Who the proof's jti is charged to in the replay store (the client address), for its per-client share. */
+  readonly client?: string;
 }
 
 /** Options of {@link DpopVerifier}. */
@@ -74,8 +83,34 @@ export interface DpopVerifierOptions {
   readonly keyCacheSize?: number;
 }
 
-/** Longest proof considered (an RSA-4096 proof is about 1.3 KiB). */
+/** Longest proof considered (an RSA-4096 proof is about 1.8 KiB plus its htu). */
 const MAX_PROOF_LENGTH = 8192;
+/** Longest protected header, base64url (an RSA-4096 public jwk makes about 1 KiB). */
+const MAX_HEADER_LENGTH = 4096;
+/** Longest `kid` of a proof's jwk. */
+const MAX_KID_LENGTH = 256;
+/** JWK members a proof's key may have (RFC 7517 §4, RFC 7518 §6); anything else (x5c, x5u, jku…) is refused. */
+const JWK_MEMBERS: ReadonlySet<string> = new Set([
+  'kty',
+  'crv',
+  'x',
+  'y',
+  'n',
+  'e',
+  'alg',
+  'use',
+  'kid',
+  'key_ops',
+  'ext',
+]);
+/** The only RSA public exponent accepted: 65537, base64url. A huge exponent makes every verification expensive. */
+const RSA_EXPONENT = 'AQAB';
+/** RSA moduli accepted, bits. */
+const RSA_MIN_BITS = 2048;
+const RSA_MAX_BITS = 4096;
+/** base64url length of a 32-byte coordinate (P-256 x/y, Ed25519 x). */
+const COORDINATE_LENGTH = 43;
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
 const MAX_JTI_LENGTH = 256;
 const MAX_HTU_LENGTH = 8192;
 /** JWK members that belong to private or symmetric keys (RFC 7517/7518), none of which a proof may carry. */
@@ -115,10 +150,13 @@ const invalid = (reason: DpopInvalidReason, message: string) => new Refusal('dpo
 /**
  * Verifies DPoP proofs (RFC 9449 §4.3) with `jose`:
  *
- * 1. exactly one `DPoP` header holding one compact JWS;
+ * 1. exactly one `DPoP` header holding one compact JWS of at most 8 KiB, its protected header at most 4 KiB;
  * 2. header `typ` is `dpop+jwt`, `alg` one of the accepted asymmetric algorithms (`none` and HMAC never), `jwk` a
- *    public key of the algorithm's type with no private member (`d`, `p`, `q`, `dp`, `dq`, `qi`, `oth`, `k`);
- * 3. the signature verifies with that key (jose; RSA keys under 2048 bits are refused);
+ *    public key of the algorithm's type with no private member (`d`, `p`, `q`, `dp`, `dq`, `qi`, `oth`, `k`) and no
+ *    member outside the JWK key members, whose size is checked before any key import or signature work: ES256 a
+ *    P-256 point and EdDSA an Ed25519 key (32-byte coordinates), RSA a 2048–4096-bit modulus with exponent 65537
+ *    only (a huge exponent would make each verification many times as costly);
+ * 3. the signature verifies with that key (jose);
  * 4. claims: `htm` equals the method; `htu` equals the request URL, both normalised (RFC 3986 §6.2.2–6.2.3: scheme
  *    and host lower-cased, default port dropped, dot segments removed, percent-encoding normalised) and without
  *    query and fragment; `iat` within ±skew of now; `jti` a non-empty string; `ath` the base64url SHA-256 of the
@@ -141,6 +179,8 @@ export class DpopVerifier {
   private readonly nonces: DpopNonces | undefined;
   private readonly keyCacheSize: number;
   private readonly keys = new Map<string, { readonly key: CryptoKey; readonly jkt: string }>();
+  private imports = 0;
+  private signatureChecks = 0;
 
   constructor(options: DpopVerifierOptions) {
     const skewMs = options.skewMs ?? 60_000;
@@ -160,6 +200,11 @@ export class DpopVerifier {
     this.keyCacheSize = options.keyCacheSize ?? 10_000;
   }
 
+  /** Work done so far: key imports and signature verifications started (a refusal before them costs neither). */
+  get work(): { readonly keyImports: number; readonly signatureChecks: number } {
+    return { keyImports: this.imports, signatureChecks: this.signatureChecks };
+  }
+
   /** Verifies one request's proof at `now` (epoch ms). Never rejects: every failure is a result. */
   async verify(request: DpopRequest, now: number): Promise<DpopResult> {
     try {
@@ -169,6 +214,9 @@ export class DpopVerifier {
         return error.reason === undefined
           ? { ok: false, code: error.code, message: error.message }
           : { ok: false, code: error.code, reason: error.reason, message: error.message };
+      }
+      if (error instanceof ReplayCapacityError) {
+        return { ok: false, code: error.code, message: error.message, retryAfterMs: error.retryAfterMs };
       }
       throw error;
     }
@@ -188,6 +236,7 @@ export class DpopVerifier {
     const jwk = publicJwk(header.jwk, alg as DpopAlgorithm);
     const { key, jkt } = await this.importKey(jwk, alg as DpopAlgorithm);
     let payload: JWTPayload;
+    this.signatureChecks++;
     try {
       ({ payload } = await jwtVerify(proof, key, {
         algorithms: [alg],
@@ -201,8 +250,9 @@ export class DpopVerifier {
     const jti = payload.jti as string;
     let first: boolean;
     try {
-      first = await this.replay.firstSeen(`dpop:${sha256(`${jkt}.${jti}`)}`, this.replayTtlMs, now);
+      first = await this.replay.firstSeen(`dpop:${sha256(`${jkt}.${jti}`)}`, this.replayTtlMs, now, request.client);
     } catch (error) {
+      if (error instanceof ReplayCapacityError) throw error;
       const reason = error instanceof Error ? error.message : String(error);
       throw new Refusal('replay_store_unavailable', undefined, `the replay check is unavailable (${reason})`);
     }
@@ -246,6 +296,7 @@ export class DpopVerifier {
     const cached = this.keys.get(cacheKey);
     if (cached !== undefined) return cached;
     let key: CryptoKey;
+    this.imports++;
     try {
       key = (await importJWK(jwk, alg)) as CryptoKey;
     } catch {
@@ -332,6 +383,9 @@ function single(proof: string | readonly string[] | undefined): string {
 
 /** The proof's protected header as an object. */
 function decodeHeader(proof: string): Record<string, unknown> {
+  if (proof.indexOf('.') > MAX_HEADER_LENGTH) {
+    throw invalid('malformed', `the DPoP proof header is longer than ${MAX_HEADER_LENGTH} characters`);
+  }
   try {
     const header: unknown = JSON.parse(UTF8.decode(base64url.decode(proof.slice(0, proof.indexOf('.')))));
     if (header !== null && typeof header === 'object' && !Array.isArray(header)) {
@@ -360,10 +414,56 @@ function publicJwk(value: unknown, alg: DpopAlgorithm): JWK {
   if ((jwk.use !== undefined && jwk.use !== 'sig') || (jwk.alg !== undefined && jwk.alg !== alg)) {
     throw invalid('jwk', `the proof jwk is restricted to another use or algorithm than ${alg}`);
   }
+  for (const member in jwk) {
+    if (!JWK_MEMBERS.has(member)) throw invalid('jwk', 'the proof jwk has a member a public signing key does not');
+  }
+  if (jwk.kid !== undefined && (typeof jwk.kid !== 'string' || jwk.kid.length > MAX_KID_LENGTH)) {
+    throw invalid('jwk', `the proof jwk kid must be a string of at most ${MAX_KID_LENGTH} characters`);
+  }
+  if (jwk.key_ops !== undefined && !(Array.isArray(jwk.key_ops) && jwk.key_ops.every((op) => op === 'verify'))) {
+    throw invalid('jwk', 'the proof jwk key_ops must allow verify only');
+  }
+  if (shape.kty === 'RSA') {
+    if (jwk.e !== RSA_EXPONENT) throw invalid('jwk', 'the proof jwk must be an RSA key with exponent 65537 (AQAB)');
+    const bits = modulusBits(jwk.n);
+    if (bits === undefined || bits < RSA_MIN_BITS || bits > RSA_MAX_BITS) {
+      throw invalid('jwk', `the proof jwk must be an RSA key of ${RSA_MIN_BITS}–${RSA_MAX_BITS} bits`);
+    }
+  } else if (!coordinate(jwk.x) || (shape.kty === 'EC' && !coordinate(jwk.y))) {
+    throw invalid('jwk', `the proof jwk is not a ${shape.crv ?? shape.kty} public key (32-byte coordinates)`);
+  }
   return jwk;
 }
 
-/** Maps what jose throws while verifying to a refusal. */
+/** Canonical base64url (no padding, no stray bits) of `bytes` bytes at most; the bytes, else undefined. */
+function base64urlBytes(value: unknown, maxLength: number): Buffer | undefined {
+  if (typeof value !== 'string' || value.length === 0 || value.length > maxLength || !BASE64URL.test(value)) {
+    return undefined;
+  }
+  const bytes = Buffer.from(value, 'base64url');
+  return bytes.toString('base64url') === value ? bytes : undefined;
+}
+
+/** Bit length of an RSA modulus given as base64url (no leading zero byte, RFC 7518 §6.3.1.1), else undefined. */
+function modulusBits(n: unknown): number | undefined {
+  const bytes = base64urlBytes(n, Math.ceil((RSA_MAX_BITS / 8) * (4 / 3)));
+  if (bytes === undefined || bytes[0] === 0) return undefined;
+  return (bytes.length - 1) * 8 + (32 - Math.clz32(bytes[0]));
+}
+
+/** A 32-byte curve coordinate in canonical base64url. */
+function coordinate(value: unknown): boolean {
+  return (
+    typeof value === 'string' &&
+    value.length === COORDINATE_LENGTH &&
+    base64urlBytes(value, COORDINATE_LENGTH)?.length === 32
+  );
+}
+
+/**
+ * Maps what jose throws while verifying to a refusal. The messages are fixed texts and jose's error codes, never
+ * jose's message, which can quote what the proof holds (a `crit` member name, for one).
+ */
 function refusalOf(error: unknown): Refusal {
   if (error instanceof errors.JWSSignatureVerificationFailed) {
     return invalid('signature', 'the proof signature does not verify with its jwk');
@@ -372,8 +472,8 @@ function refusalOf(error: unknown): Refusal {
     return invalid('typ', 'the proof header typ must be dpop+jwt');
   }
   if (error instanceof errors.JOSEAlgNotAllowed) return invalid('alg', 'the proof alg is not accepted');
-  // jose throws TypeError for unusable keys (e.g. an RSA modulus under 2048 bits).
-  if (error instanceof TypeError) return invalid('jwk', `the proof jwk cannot verify it (${error.message})`);
-  if (error instanceof errors.JOSEError) return invalid('claims', `the proof is not a valid JWT (${error.message})`);
+  // jose throws TypeError for unusable keys.
+  if (error instanceof TypeError) return invalid('jwk', 'the proof jwk cannot verify it');
+  if (error instanceof errors.JOSEError) return invalid('claims', `the proof is not a valid JWT (${error.code})`);
   return invalid('malformed', 'the proof could not be verified');
 }

@@ -57,6 +57,32 @@ describe(FailoverReplayStore.name, () => {
     expect(await store.firstSeen('new', 1000, 2)).toBe(false);
   });
 
+  it('passes the client on, and lets the shared store decide while it works even if the local share is used up', async () => {
+    const clients: (string | undefined)[] = [];
+    const shared: ReplayStore = {
+      firstSeen: (_key, _ttl, _now, client) => {
+        clients.push(client);
+        return Promise.resolve(true);
+      },
+    };
+    const local = new MemoryReplayStore({ maxKeys: 1000, clientShare: 0.001 });
+    const store = new FailoverReplayStore(shared, { mode: 'open', local });
+    expect(await store.firstSeen('a', 1000, 0, '10.0.0.1')).toBe(true);
+    expect(await store.firstSeen('b', 1000, 0, '10.0.0.1')).toBe(true);
+    expect(clients).toEqual(['10.0.0.1', '10.0.0.1']);
+    expect(local.heldBy('10.0.0.1')).toBe(1);
+  });
+
+  it('in open mode during an outage, refuses with the local capacity error rather than forgetting', async () => {
+    const shared = new FakeSharedStore();
+    const local = new MemoryReplayStore({ maxKeys: 1000, clientShare: 0.001 });
+    const store = new FailoverReplayStore(shared, { mode: 'open', local });
+    shared.down = true;
+    expect(await store.firstSeen('a', 1000, 0, '10.0.0.1')).toBe(true);
+    await expect(store.firstSeen('b', 1000, 0, '10.0.0.1')).rejects.toMatchObject({ code: 'replay_quota_exceeded' });
+    expect(await store.firstSeen('b', 1000, 0, '10.0.0.2')).toBe(true);
+  });
+
   it('refuses an unknown mode', () => {
     expect(() => new FailoverReplayStore(new FakeSharedStore(), { mode: 'maybe' as 'open' })).toThrow(/mode/);
   });

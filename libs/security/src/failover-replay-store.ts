@@ -1,5 +1,5 @@
 import type { FailureMode } from './failover-bucket-store';
-import { MemoryReplayStore, type ReplayStore } from './replay-store';
+import { MemoryReplayStore, ReplayCapacityError, type ReplayStore } from './replay-store';
 
 /** Thrown (or rejected with) by a fail-closed {@link FailoverReplayStore} when its shared store fails. */
 export class ReplayStoreUnavailableError extends Error {
@@ -17,7 +17,10 @@ export interface FailoverReplayStoreOptions {
    * (replays to the same instance are still refused; replays across instances are not, until Redis is back).
    */
   readonly mode?: FailureMode;
-  /** In-process store kept beside the shared one in `open` mode. Default: a new {@link MemoryReplayStore}. */
+  /**
+   * In-process store kept beside the shared one in `open` mode (bounded, with a share per client). Default: a new
+   * {@link MemoryReplayStore} with its defaults.
+   */
   readonly local?: MemoryReplayStore;
   /** Called on every failure of the shared store (a metric, a rate-limited log line). */
   readonly onError?: (error: unknown) => void;
@@ -46,11 +49,20 @@ export class FailoverReplayStore implements ReplayStore {
     this.onError = options.onError ?? (() => undefined);
   }
 
-  firstSeen(key: string, ttlMs: number, now: number): boolean | Promise<boolean> {
-    const locally = this.local?.firstSeen(key, ttlMs, now);
+  firstSeen(key: string, ttlMs: number, now: number, client?: string): boolean | Promise<boolean> {
+    // The local record is asked first and may refuse for capacity; that only matters if the shared store fails.
+    let locally: boolean | ReplayCapacityError | undefined;
+    if (this.local !== undefined) {
+      try {
+        locally = this.local.firstSeen(key, ttlMs, now, client);
+      } catch (error) {
+        if (!(error instanceof ReplayCapacityError)) throw error;
+        locally = error;
+      }
+    }
     let outcome: boolean | Promise<boolean>;
     try {
-      outcome = this.shared.firstSeen(key, ttlMs, now);
+      outcome = this.shared.firstSeen(key, ttlMs, now, client);
     } catch (error) {
       return this.failed(error, locally);
     }
@@ -58,10 +70,11 @@ export class FailoverReplayStore implements ReplayStore {
     return outcome.catch((error: unknown) => this.failed(error, locally));
   }
 
-  private failed(error: unknown, locally: boolean | undefined): boolean {
+  private failed(error: unknown, locally: boolean | ReplayCapacityError | undefined): boolean {
     this.onError(error);
     if (locally === undefined)
       throw new ReplayStoreUnavailableError(error instanceof Error ? error.message : String(error));
+    if (locally instanceof ReplayCapacityError) throw locally;
     return locally;
   }
 }

@@ -3,8 +3,17 @@ export type { BucketResult, BucketStore, BucketTake, MemoryBucketStoreOptions } 
 export { TrustedProxies, anonymizeIp, normalizeIp, resolveClientIp } from './client-ip';
 export { CertificateSetError, certificateTime, inspectCertificateSet, splitPemCertificates } from './certificates';
 export type { CertificateSetInfo, CertificateSetPem } from './certificates';
-export { EMPTY_IDENTITY, SanAllowlist, parseSubjectAltName } from './san';
-export type { ClientIdentity, SanVerdict } from './san';
+export {
+  EMPTY_IDENTITY,
+  PRESENTED_MAX,
+  SanAllowlist,
+  certificateIdentity,
+  normalizeDnsName,
+  normalizeUri,
+} from './san';
+export type { CertificateIdentity, ClientIdentity, SanVerdict } from './san';
+export { readSubjectAltNames } from './subject-alt-names';
+export type { SubjectAltName, SubjectAltNameKind } from './subject-alt-names';
 export { systemClock } from './clock';
 export type { Clock } from './clock';
 export { MemoryReplayStore } from './replay-store';

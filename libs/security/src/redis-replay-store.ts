@@ -31,8 +31,12 @@ export class RedisReplayStore implements ReplayStore {
     this.prefix = options.prefix ?? 'shieldx:replay:';
   }
 
-  /** `_now` is ignored: keys expire on the Redis server's clock. */
-  firstSeen(key: string, ttlMs: number, _now?: number): Promise<boolean> {
+  /**
+   * `_now` is ignored: keys expire on the Redis server's clock. `_client` is ignored too: Redis memory is bounded by
+   * its own `maxmemory` (with `noeviction`, a full Redis fails the command, which the failover store turns into a
+   * refusal, never into a forgotten key).
+   */
+  firstSeen(key: string, ttlMs: number, _now?: number, _client?: string): Promise<boolean> {
     return this.client.set(this.prefix + key, '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX').then((reply) => {
       if (reply === 'OK') return true;
       if (reply === null) return false;

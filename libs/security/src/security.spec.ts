@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryBucketStore } from './bucket-store';
 import { TrustedProxies, anonymizeIp, resolveClientIp } from './client-ip';
-import { MemoryReplayStore } from './replay-store';
 
 describe(MemoryBucketStore.name, () => {
   it('admits a full burst, then refuses until a token refills', () => {
@@ -36,28 +35,6 @@ describe(MemoryBucketStore.name, () => {
 
   it('rejects a nonsensical bound', () => {
     expect(() => new MemoryBucketStore({ maxKeys: 0 })).toThrow(/maxKeys/);
-  });
-});
-
-describe(MemoryReplayStore.name, () => {
-  it('answers true once per key within the ttl and again after it expires', () => {
-    const store = new MemoryReplayStore();
-    expect(store.firstSeen('n1', 1000, 0)).toBe(true);
-    expect(store.firstSeen('n1', 1000, 999)).toBe(false);
-    expect(store.firstSeen('n2', 1000, 999)).toBe(true);
-    expect(store.firstSeen('n1', 1000, 1000)).toBe(true);
-  });
-
-  it('expires old keys as time passes so memory stays bounded by the window', () => {
-    const store = new MemoryReplayStore();
-    for (let i = 0; i < 1000; i++) store.firstSeen(`k${i}`, 10, i);
-    expect(store.size).toBeLessThanOrEqual(11);
-  });
-
-  it('fails closed when full', () => {
-    const store = new MemoryReplayStore({ maxKeys: 1 });
-    expect(store.firstSeen('a', 1000, 0)).toBe(true);
-    expect(store.firstSeen('b', 1000, 0)).toBe(false);
   });
 });
 

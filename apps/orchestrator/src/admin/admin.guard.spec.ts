@@ -63,6 +63,17 @@ describe(AdminGuard.name, () => {
     expect(check(sansOnly, request('10.0.0.8', {}, other))).toBe('admin_identity_refused');
   });
 
+  it('matches each SAN kind only against admin entries of its kind', () => {
+    const g = guard({ ...TLS, ORCH_ADMIN_SANS: 'spiffe://x/ns/ops/sa/admin, ops.internal' }).guard;
+    const as = (uris: string[], dns: string[]) => check(g, request('10.0.0.8', {}, { uris, dns }));
+    expect(as(['spiffe://x/ns/ops/sa/admin'], [])).toBe('san:spiffe://x/ns/ops/sa/admin');
+    expect(as([], ['OPS.internal'])).toBe('san:ops.internal');
+    // A DNS SAN spelling the SPIFFE ID, and a URI SAN spelling the DNS name, are not admins.
+    expect(as([], ['spiffe://x/ns/ops/sa/admin'])).toBe('admin_identity_refused');
+    expect(as(['ops.internal'], [])).toBe('admin_identity_refused');
+    expect(as(['spiffe://x/ns/ops/sa/Admin'], [])).toBe('admin_identity_refused');
+  });
+
   it('folds refusals of one address into one auth.failed event per 10 s, across guard instances', () => {
     const events: SecurityEvent[] = [];
     const hub = new SecurityEvents([{ write: (event: SecurityEvent) => events.push(event) }]);

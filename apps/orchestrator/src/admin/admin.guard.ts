@@ -72,8 +72,10 @@ function isLoopback(ip: string): boolean {
  * Guards `/admin/*`. A caller passes with either credential that is configured:
  * - a bearer token equal to ORCH_ADMIN_TOKEN, compared in constant time over SHA-256 digests (neither content nor
  *   length leaks);
- * - a verified client certificate one of whose URI/DNS SANs matches ORCH_ADMIN_SANS (same matching as the client SAN
- *   allowlist: exact, or under a prefix ending in `/` at a segment boundary).
+ * - a verified client certificate one of whose SANs matches ORCH_ADMIN_SANS, with the matching of the client SAN
+ *   allowlist ({@link SanAllowlist}): a URI entry (`spiffe://…`) only against URI SANs, exactly or under a prefix
+ *   ending in `/` at a segment boundary; a DNS entry only against DNS SANs, exactly. A DNS SAN spelling an admin
+ *   SPIFFE ID is never an admin.
  * With neither configured the admin API is closed (403), except in insecure dev mode for callers on loopback. Missing
  * or wrong credentials answer 401 when a token is configured (so clients know to send one), else 403. Refusals become
  * `auth.failed` security events, folded to one per client address per 10 s with a count. The admission guard, when

@@ -1,4 +1,5 @@
 import { hkdfSync, randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   AdmissionVerifier,
@@ -23,6 +24,8 @@ import { ReplayBackend } from './replay-backend';
 const EVENT_WINDOW_MS = 10_000;
 /** Most keys whose refusals are being folded at once. */
 const EVENT_KEYS_MAX = 10_000;
+/** Leading zeros of an IPv6 group (`0db8` → `db8`), for one spelling of a /64. */
+const LEADING_ZEROS = /^0+(?=.)/;
 /** HKDF label deriving the DPoP nonce key from an admission secret. */
 const NONCE_KEY_INFO = 'shieldx dpop-nonce v1';
 
@@ -61,10 +64,15 @@ export function requestTarget(rawUrl: string | undefined): string {
 export class CallerProofService {
   private readonly admission: AdmissionVerifier | undefined;
   private readonly admissionHeader: string;
+  /** Key id of each admission secret, by position (ORCH_ADMISSION_KEY_IDS). */
+  private readonly admissionKeyIds: readonly string[];
   private readonly dpop: DpopVerifier;
   private readonly nonces: DpopNonces | undefined;
   private readonly required: boolean;
+  /** The origin proofs must name in `htu` (ORCH_PUBLIC_URL); undefined: see {@link CallerProofService.htu}. */
   private readonly publicUrl: string | undefined;
+  /** Insecure dev mode (plain HTTP): without ORCH_PUBLIC_URL, a loopback listener's own origin is expected. */
+  private readonly devLoopback: boolean;
   private readonly algs: string;
   private readonly refusals = new Map<string, { since: number; count: number }>();
 
@@ -75,7 +83,8 @@ export class CallerProofService {
     private readonly metrics: GatewayMetrics,
     private readonly events: SecurityEvents,
   ) {
-    const { secrets, header, skewMs } = config.admission;
+    const { secrets, header, skewMs, keyIds } = config.admission;
+    this.admissionKeyIds = keyIds;
     this.admissionHeader = header.toLowerCase();
     if (secrets.length > 0) this.admission = new AdmissionVerifier({ secrets, skewMs, replay: replay.store });
     if (config.dpop.nonce) {
@@ -91,6 +100,12 @@ export class CallerProofService {
     this.algs = this.dpop.algorithms.join(' ');
     this.required = config.dpop.required;
     this.publicUrl = config.dpop.publicUrl;
+    this.devLoopback = config.listen.insecure && config.tls.certFile === undefined;
+  }
+
+  /** DPoP work done so far (key imports, signature checks), for tests and diagnostics. */
+  get dpopWork(): { readonly keyImports: number; readonly signatureChecks: number } {
+    return this.dpop.work;
   }
 
   /**
@@ -115,6 +130,7 @@ export class CallerProofService {
         header: request.headers[this.admissionHeader],
         method: request.method,
         pathWithQuery: requestTarget(request.raw.url),
+        client: replayClient(request.gateway.clientIp),
       },
       now,
     );
@@ -129,7 +145,9 @@ export class CallerProofService {
   }
 
   private admitted(result: AdmissionResult, request: FastifyRequest): void {
-    if (!result.ok) throw this.refuse(request, 'admission', result.code, result.message);
+    if (!result.ok)
+      throw this.refuse(request, 'admission', result.code, result.message, undefined, result.retryAfterMs);
+    request.gateway.admissionKeyId = this.admissionKeyIds[result.keyIndex];
   }
 
   private checkDpop(request: FastifyRequest, now: number): void | Promise<void> {
@@ -145,22 +163,37 @@ export class CallerProofService {
     if (bound && accessToken === undefined) {
       throw this.refuse(request, 'dpop', 'dpop_invalid_token', 'the Authorization header is not DPoP <token>');
     }
+    const url = this.htu(request);
+    if (url === undefined) {
+      throw this.refuse(
+        request,
+        'dpop',
+        'dpop_public_url_unset',
+        'DPoP proofs cannot be checked here: set ORCH_PUBLIC_URL to the origin clients address (the htu of a proof ' +
+          'is checked against it, never against the Host header)',
+      );
+    }
     return this.dpop
-      .verify({ proof, method: request.method, url: this.htu(request), accessToken }, now)
+      .verify({ proof, method: request.method, url, accessToken, client: replayClient(request.gateway.clientIp) }, now)
       .then((result) => this.verified(result, request));
   }
 
   private verified(result: DpopResult, request: FastifyRequest): void {
     if (!result.ok) {
-      const reason = result.reason;
-      throw this.refuse(request, 'dpop', result.code, result.message, reason);
+      throw this.refuse(request, 'dpop', result.code, result.message, result.reason, result.retryAfterMs);
     }
     request.gateway.dpopJkt = result.jkt;
   }
 
-  /** The URL the client addressed: ORCH_PUBLIC_URL (behind a proxy) or this listener's scheme and Host. */
-  private htu(request: FastifyRequest): string {
-    const base = this.publicUrl ?? `${request.protocol}://${request.headers.host ?? ''}`;
+  /**
+   * The URL a proof must name: ORCH_PUBLIC_URL and the request's path. The Host header is never used (a client
+   * could then present a proof made for another server by sending that server's name). Without ORCH_PUBLIC_URL, only
+   * in insecure dev mode and on a connection to a loopback address: this listener's own origin
+   * (`http://127.0.0.1:<port>`), taken from the socket; otherwise undefined, and the proof is refused.
+   */
+  private htu(request: FastifyRequest): string | undefined {
+    const base = this.publicUrl ?? (this.devLoopback ? loopbackOrigin(request) : undefined);
+    if (base === undefined) return undefined;
     const target = requestTarget(request.raw.url);
     const q = target.indexOf('?');
     return base + (q === -1 ? target : target.slice(0, q));
@@ -172,6 +205,7 @@ export class CallerProofService {
     code: CallerProofCode,
     message: string,
     reason?: string,
+    retryAfterMs?: number,
   ): CallerProofError {
     this.metrics.authFailed(scheme, code);
     this.metrics.denied(scheme);
@@ -179,6 +213,7 @@ export class CallerProofService {
     return new CallerProofError(scheme, code, message, {
       algs: scheme === 'dpop' ? this.algs : undefined,
       nonce: this.nonces?.current(this.clock.now()),
+      retryAfterMs,
     });
   }
 
@@ -215,6 +250,43 @@ export class CallerProofService {
       },
     });
   }
+}
+
+/**
+ * The origin of a plain-HTTP connection to a loopback address, from the socket (the address and port the client
+ * reached), never from a header; undefined for any other connection.
+ */
+function loopbackOrigin(request: FastifyRequest): string | undefined {
+  const socket = request.raw.socket;
+  let address = socket.localAddress;
+  const port = socket.localPort;
+  if (address === undefined || port === undefined) return undefined;
+  if (address.startsWith('::ffff:')) address = address.slice(7);
+  if (isIP(address) === 4) return address.startsWith('127.') ? `http://${address}:${port}` : undefined;
+  return address === '::1' ? `http://[::1]:${port}` : undefined;
+}
+
+/**
+ * Who a used nonce or jti is charged to in the replay store: the client IP, and for IPv6 its /64 (one host usually
+ * holds a whole /64, so per-address shares would not hold it back).
+ */
+export function replayClient(ip: string): string {
+  if (isIP(ip) !== 6) return ip;
+  const zone = ip.indexOf('%');
+  const bare = zone === -1 ? ip : ip.slice(0, zone);
+  const [head = '', tail] = bare.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const groups =
+    tail === undefined
+      ? left
+      : [
+          ...left,
+          ...Array<string>(Math.max(0, 8 - left.length - (tail === '' ? 0 : tail.split(':').length))).fill('0'),
+        ];
+  return `${groups
+    .slice(0, 4)
+    .map((group) => group.toLowerCase().replace(LEADING_ZEROS, ''))
+    .join(':')}::/64`;
 }
 
 /**

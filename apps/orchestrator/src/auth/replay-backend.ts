@@ -11,7 +11,8 @@ import { REDIS_CLIENT } from '../redis/redis.constants';
 const LOG_EVERY_MS = 10_000;
 
 /**
- * Chooses and owns the {@link ReplayStore} of the caller proofs: in-process (bounded, expiring) without Redis; with
+ * Chooses and owns the {@link ReplayStore} of the caller proofs: in-process without Redis, bounded by
+ * ORCH_REPLAY_MAX_KEYS live keys of which one client (IP, IPv6 /64) may hold ORCH_REPLAY_CLIENT_SHARE; with
  * Redis, `SET NX PX` on the shared client (keys `shieldx:replay:admission:<nonce>` and
  * `shieldx:replay:dpop:<sha256 of jkt and jti>`, so every instance refuses every other's replays) behind a
  * {@link FailoverReplayStore}: when a check fails (error, timeout after
@@ -33,15 +34,17 @@ export class ReplayBackend {
     @Inject(REDIS_CLIENT) redis: Redis | null,
     private readonly metrics: GatewayMetrics,
   ) {
+    const bounds = { maxKeys: config.replay.maxKeys, clientShare: config.replay.clientShare };
     if (redis === null) {
       this.kind = 'memory';
-      this.store = new MemoryReplayStore();
+      this.store = new MemoryReplayStore(bounds);
       return;
     }
     this.kind = 'redis';
     const mode = config.replay.redisFailure;
     this.store = new FailoverReplayStore(new RedisReplayStore(redis), {
       mode,
+      local: mode === 'open' ? new MemoryReplayStore(bounds) : undefined,
       onError: (error) => this.failed(error, mode),
     });
   }

@@ -18,6 +18,79 @@ export interface ErrorResponse {
   readonly unexpected: boolean;
 }
 
+/** Longest header value written from an error; longer text is cut and ends in `...`. */
+const MAX_HEADER_VALUE = 1024;
+/** Longest content of one quoted auth-param (a `WWW-Authenticate` error_description). */
+const MAX_QUOTED = 256;
+/** What a header value may hold: visible ASCII and space (RFC 9110 §5.5 field-vchar, without obs-text). */
+const UNSAFE_CHARS = /[^\x20-\x7e]/gu;
+/** ASCII stand-ins for the punctuation the gateway's own messages use; any other unsafe character becomes `?`. */
+const ASCII_FALLBACK: Readonly<Record<string, string>> = {
+  '\u2013': '-',
+  '\u2014': '-',
+  '\u2026': '...',
+  '\u00b1': '+/-',
+  '\u00d7': 'x',
+  '\u2264': '<=',
+  '\u2265': '>=',
+  '\u2212': '-',
+  '\u2192': '->',
+  '\u2018': "'",
+  '\u2019': "'",
+  '\u201c': '"',
+  '\u201d': '"',
+};
+const toAscii = (char: string): string => ASCII_FALLBACK[char] ?? '?';
+const SAFE_VALUE = /^[\x20-\x7e]*$/;
+const QUOTED_SPECIALS = /["\\]/g;
+/** A header name: an RFC 9110 token. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+function cut(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 3)}...` : text;
+}
+
+/**
+ * A header value that is safe by construction, whatever text it is given: every character that is not visible ASCII
+ * or space (control characters, CR, LF, DEL, anything non-ASCII) becomes `?` (a dash, ellipsis or ± of our own
+ * messages its ASCII form), surrounding spaces go, and it is cut to 1024 characters. Node never refuses it (no `ERR_INVALID_CHAR`), and it cannot split or add a header.
+ */
+export function safeHeaderValue(value: string): string {
+  const safe = SAFE_VALUE.test(value) ? value : value.replace(UNSAFE_CHARS, toAscii);
+  return cut(safe.trim(), MAX_HEADER_VALUE);
+}
+
+/**
+ * The quoted-string (RFC 9110 §5.6.4) of an auth-param value, quotes included: cut to 256 characters, anything
+ * that is not visible ASCII or space replaced by `?`, then `"` and `\` written as quoted-pairs. For every parameter
+ * of a `WWW-Authenticate` challenge.
+ */
+export function quotedString(value: string): string {
+  const text = cut(value, MAX_QUOTED);
+  const safe = SAFE_VALUE.test(text) ? text : text.replace(UNSAFE_CHARS, toAscii);
+  return `"${safe.replace(QUOTED_SPECIALS, '\\$&')}"`;
+}
+
+/**
+ * The headers of an error response, each value through {@link safeHeaderValue} and any name that is not a token
+ * dropped: the one place error headers are built, so nothing a client sent can reach a header raw.
+ */
+export function safeHeaders(headers: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
+  const names = Object.keys(headers);
+  let safe: Record<string, string> | undefined;
+  for (let i = 0; i < names.length; i++) {
+    const value = headers[names[i]];
+    const clean = HEADER_NAME.test(names[i]) ? safeHeaderValue(String(value)) : undefined;
+    if (safe === undefined) {
+      if (clean === value) continue;
+      safe = {};
+      for (let j = 0; j < i; j++) safe[names[j]] = headers[names[j]];
+    }
+    if (clean !== undefined) safe[names[i]] = clean;
+  }
+  return safe ?? headers;
+}
+
 /** Fastify's own errors that reach us, by code: what the client did wrong, as status + our code. */
 const FASTIFY_CODES: Readonly<Record<string, readonly [number, string, string]>> = {
   FST_ERR_CTP_BODY_TOO_LARGE: [413, 'body_too_large', 'the request body is larger than the limit'],
@@ -65,7 +138,7 @@ export function toErrorResponse(error: unknown, correlationId: string): ErrorRes
   if (error instanceof GatewayError) {
     const body: ErrorBody = { error: error.code, message: error.message, correlationId };
     if (error.details !== undefined) body.details = error.details;
-    return { status: error.status, body, headers: error.headers, unexpected: false };
+    return { status: error.status, body, headers: safeHeaders(error.headers), unexpected: false };
   }
   if (error instanceof HttpException) {
     const status = error.getStatus();

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { Inject, Injectable } from '@nestjs/common';
-import { EMPTY_IDENTITY, parseSubjectAltName, SanAllowlist, type ClientIdentity } from '@shieldx/security';
+import { certificateIdentity, EMPTY_IDENTITY, SanAllowlist, type ClientIdentity } from '@shieldx/security';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import { SecurityEvents } from '../events/security-events';
@@ -15,7 +15,9 @@ const PLAIN: PeerIdentity = Object.freeze({ admitted: true, identity: EMPTY_IDEN
 
 /**
  * The client's verified identity, from the certificate the TLS handshake verified against the client CA: its URI
- * and DNS SANs (never the CN), checked against ORCH_ALLOWED_CLIENT_SAN_PREFIXES. Computed once per connection and
+ * and DNS SANs (never the CN), read from the certificate's DER (so a SAN keeps its kind: a DNS SAN holding
+ * `spiffe://…` is no URI), each kind matched only against allowlist entries of that kind
+ * (ORCH_ALLOWED_CLIENT_SAN_PREFIXES). Computed once per connection and
  * cached on the socket (a WeakMap, so it goes with the connection); a refusal emits one `auth.failed` security event
  * per connection with the presented SANs. Plain HTTP (insecure dev mode) gives the empty identity.
  */
@@ -53,13 +55,12 @@ export class ClientIdentityService {
       verdict = { admitted: false, identity: EMPTY_IDENTITY, reason: 'client_certificate_unverified' };
     } else {
       try {
-        const identity = parseSubjectAltName(cert.subjectAltName);
-        const check = this.allowlist.check(identity);
-        if (check.admitted) return { admitted: true, identity };
-        presented = check.presented;
-        verdict = { admitted: false, identity, reason: 'client_san_not_allowed' };
+        const read = certificateIdentity(cert.raw);
+        const check = this.allowlist.check(read.identity);
+        if (check.admitted) return { admitted: true, identity: read.identity };
+        presented = read.presented;
+        verdict = { admitted: false, identity: read.identity, reason: 'client_san_not_allowed' };
       } catch (error) {
-        presented = [cert.subjectAltName ?? ''];
         verdict = { admitted: false, identity: EMPTY_IDENTITY, reason: `unreadable SAN: ${(error as Error).message}` };
       }
     }

@@ -1,0 +1,168 @@
+import { request } from 'node:http';
+import { MemoryReplayStore, signAdmission } from '@shieldx/security';
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ReplayBackend } from '../../src/auth/replay-backend';
+import { startDemoBackend, type RunningDemoBackend } from '../../src/demo/demo-backends';
+import { startOrchestrator, type RunningOrchestrator } from '../harness';
+
+/**
+ * The in-process replay store cannot be filled by one client: each client IP may hold ORCH_REPLAY_CLIENT_SHARE of
+ * ORCH_REPLAY_MAX_KEYS live nonces and jtis; a client over its share is refused (429 replay_quota_exceeded) while
+ * every other client still gets in. Clients are distinct loopback addresses (127.0.0.2, 127.0.0.3).
+ */
+
+const SECRET = 'replay-store-e2e-secret-01';
+const PUBLIC = 'https://gw.example.com';
+const BODY = JSON.stringify({ service: 'api', tenant: 'acme', scope: 'read', path: '/v1/items' });
+/** 1000 keys, 1 % each: a client holds at most 10 live proofs. */
+const MAX_KEYS = 1000;
+const SHARE = 0.01;
+
+interface Answer {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: Record<string, unknown>;
+}
+
+/** POST /route from the loopback address `from`. */
+function send(url: string, from: string, headers: Record<string, string>): Promise<Answer> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: hostname,
+        port,
+        method: 'POST',
+        path: '/route',
+        localAddress: from,
+        agent: false,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(BODY), ...headers },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('error', reject);
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>,
+          }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(BODY);
+  });
+}
+
+describe('the in-process replay store under a flood from one client', () => {
+  let backend: RunningDemoBackend;
+  let orch: RunningOrchestrator;
+  let store: MemoryReplayStore;
+  let privateKey: CryptoKey;
+  let jwk: JWK;
+  let counter = 0;
+
+  const admission = () =>
+    signAdmission({ secret: SECRET, method: 'POST', pathWithQuery: '/route', nonce: `nonce-${++counter}-0123456789` });
+  const proof = () =>
+    new SignJWT({ htm: 'POST', htu: `${PUBLIC}/route`, iat: Math.floor(Date.now() / 1000), jti: `jti-${++counter}` })
+      .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk })
+      .sign(privateKey);
+
+  beforeAll(async () => {
+    const pair = await generateKeyPair('ES256', { extractable: true });
+    privateKey = pair.privateKey;
+    jwk = await exportJWK(pair.publicKey);
+    backend = await startDemoBackend({ name: 'a', delayMs: 0, jitterMs: 0 });
+    orch = await startOrchestrator({
+      ORCH_POOL_API: backend.url,
+      ADMISSION_SECRET: SECRET,
+      ORCH_PUBLIC_URL: PUBLIC,
+      ORCH_REPLAY_MAX_KEYS: String(MAX_KEYS),
+      ORCH_REPLAY_CLIENT_SHARE: String(SHARE),
+      ORCH_IP_BURST: '100000',
+    });
+    store = orch.app.get(ReplayBackend).store as MemoryReplayStore;
+  });
+
+  afterAll(async () => {
+    await orch?.close();
+    await backend?.close();
+  });
+
+  it('bounds the store as configured', () => {
+    expect(store).toBeInstanceOf(MemoryReplayStore);
+    expect([store.maxKeys, store.clientMax]).toEqual([MAX_KEYS, MAX_KEYS * SHARE]);
+  });
+
+  it('refuses the flooding client once it holds its share, and still admits another client', async () => {
+    const flooder = '127.0.0.2';
+    const statuses: number[] = [];
+    for (let i = 0; i < 15; i++)
+      statuses.push((await send(orch.url, flooder, { 'x-shieldx-admission': admission() })).status);
+    expect(statuses).toEqual([...Array<number>(10).fill(200), ...Array<number>(5).fill(429)]);
+    expect(store.heldBy(flooder)).toBe(10);
+
+    const refused = await send(orch.url, flooder, { 'x-shieldx-admission': admission() });
+    expect(refused.status).toBe(429);
+    expect(refused.body).toMatchObject({
+      error: 'replay_quota_exceeded',
+      correlationId: refused.headers['x-correlation-id'],
+    });
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    expect(Number(refused.headers['retry-after'])).toBeLessThanOrEqual(122);
+
+    // Another client is untouched by the flood.
+    const other = await send(orch.url, '127.0.0.3', { 'x-shieldx-admission': admission() });
+    expect(other.status).toBe(200);
+    expect(store.heldBy('127.0.0.3')).toBe(1);
+  });
+
+  it('answers a replay as a replay, from any client, even one over its share', async () => {
+    const flooder = '127.0.0.2';
+    const used = admission();
+    expect((await send(orch.url, '127.0.0.4', { 'x-shieldx-admission': used })).status).toBe(200);
+    // Replaying a nonce is a replay, from any client, even one over its share.
+    for (const from of ['127.0.0.4', flooder]) {
+      const replay = await send(orch.url, from, { 'x-shieldx-admission': used });
+      expect([replay.status, replay.body['error']], from).toEqual([401, 'admission_replayed']);
+    }
+
+    const p = await proof();
+    expect((await send(orch.url, '127.0.0.5', { 'x-shieldx-admission': admission(), dpop: p })).status).toBe(200);
+    const replayed = await send(orch.url, '127.0.0.6', { 'x-shieldx-admission': admission(), dpop: p });
+    expect([replayed.status, replayed.body['error']]).toEqual([401, 'dpop_replayed']);
+  });
+
+  it('refuses a flood of DPoP proofs (without admission) the same way, per client', async () => {
+    const dpopOnly = await startOrchestrator({
+      ORCH_POOL_API: backend.url,
+      ORCH_PUBLIC_URL: PUBLIC,
+      ORCH_REPLAY_MAX_KEYS: String(MAX_KEYS),
+      ORCH_REPLAY_CLIENT_SHARE: String(SHARE),
+      ORCH_IP_BURST: '100000',
+    });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 12; i++)
+        statuses.push((await send(dpopOnly.url, '127.0.0.7', { dpop: await proof() })).status);
+      expect(statuses).toEqual([...Array<number>(10).fill(200), 429, 429]);
+      const refused = await send(dpopOnly.url, '127.0.0.7', { dpop: await proof() });
+      expect(refused.body['error']).toBe('replay_quota_exceeded');
+      expect(refused.headers['www-authenticate']).toBeUndefined();
+      expect((await send(dpopOnly.url, '127.0.0.8', { dpop: await proof() })).status).toBe(200);
+      // Requests without a proof are not touched by the store at all.
+      expect((await send(dpopOnly.url, '127.0.0.7', {})).status).toBe(200);
+    } finally {
+      await dpopOnly.close();
+    }
+  });
+
+  it('counts the refusals', async () => {
+    const text = await (await fetch(`${orch.url}/metrics`)).text();
+    expect(text).toMatch(/orchestrator_auth_failed_total\{scheme="admission",code="replay_quota_exceeded"\} [1-9]/);
+  });
+});
