@@ -298,6 +298,22 @@ describe('hardening settings', () => {
     expect(problems({ ...DEV, ORCH_TENANT_BINDINGS: 'x=a b' })[0]).toMatch(/ORCH_TENANT_BINDINGS/);
   });
 
+  it('writes SAN bindings as the guards compare SANs, and refuses what is no SAN', () => {
+    const tls = { ORCH_TLS_CERT_FILE: 'c.pem', ORCH_TLS_KEY_FILE: 'k.pem', ORCH_TLS_CLIENT_CA_FILE: 'ca.pem' };
+    const { config } = loadConfig({
+      ...tls,
+      ORCH_TENANT_FROM: 'san',
+      ORCH_TENANT_BINDINGS: 'SPIFFE://TD/sa/Billing=acme,Svc.Example.com=globex',
+    });
+    expect([...config.tenant.bindings]).toEqual([
+      ['spiffe://td/sa/Billing', 'acme'],
+      ['svc.example.com', 'globex'],
+    ]);
+    expect(problems({ ...tls, ORCH_TENANT_FROM: 'san', ORCH_TENANT_BINDINGS: 'a..b=acme' })).toEqual([
+      expect.stringMatching(/'a\.\.b' is neither a URI nor a DNS name SAN/),
+    ]);
+  });
+
   it('names admission key ids by position unless given, one per secret', () => {
     const secrets = { ...DEV, ADMISSION_SECRET: 'first-secret-0123456789,second-secret-0123456789' };
     expect(loadConfig(secrets).config.admission.keyIds).toEqual(['1', '2']);

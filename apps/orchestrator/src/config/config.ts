@@ -3,7 +3,7 @@ import { availableParallelism, hostname } from 'node:os';
 import { basename, dirname, extname, join } from 'node:path';
 import { isAlgoName, type AlgoName } from '@shieldx/lb';
 import { parseSigningKey, type SigningKey } from '@shieldx/ledger';
-import { SanAllowlist, TrustedProxies } from '@shieldx/security';
+import { normalizeDnsName, normalizeUri, SanAllowlist, TrustedProxies } from '@shieldx/security';
 import { parse as parseYaml } from 'yaml';
 import {
   parseBackendUrl,
@@ -408,6 +408,13 @@ export function loadConfig(processEnv: Env, readText: ReadText = (path) => readF
     parseInteger(raw, 1, MAX_WORKERS),
   );
   const ledgerPath = optional('ORCH_LEDGER_PATH') ?? 'data/ledger-orchestrator.jsonl';
+  const tenantFrom = read<TenantSource>('ORCH_TENANT_FROM', 'claimed', (raw) => {
+    const source = raw.trim().toLowerCase();
+    if (!(TENANT_SOURCES as readonly string[]).includes(source))
+      throw new Error(`'${raw}' is not one of ${TENANT_SOURCES.join(', ')}`);
+    return source as TenantSource;
+  });
+  const tenantBindings = read('ORCH_TENANT_BINDINGS', new Map<string, string>(), parseTenantBindings);
   const admissionSecrets = read('ADMISSION_SECRET', [] as string[], (raw) => {
     const secrets = parseList(raw);
     if (secrets.some((s) => s.length < 16)) throw new Error('each secret must be at least 16 characters');
@@ -538,13 +545,8 @@ export function loadConfig(processEnv: Env, readText: ReadText = (path) => readF
       }),
     },
     tenant: {
-      from: read<TenantSource>('ORCH_TENANT_FROM', 'claimed', (raw) => {
-        const source = raw.trim().toLowerCase();
-        if (!(TENANT_SOURCES as readonly string[]).includes(source))
-          throw new Error(`'${raw}' is not one of ${TENANT_SOURCES.join(', ')}`);
-        return source as TenantSource;
-      }),
-      bindings: read('ORCH_TENANT_BINDINGS', new Map<string, string>(), parseTenantBindings),
+      from: tenantFrom,
+      bindings: tenantFrom === 'san' ? sanBindings(tenantBindings, problems) : tenantBindings,
       known: read('ORCH_TENANTS', undefined as ReadonlySet<string> | undefined, parseTenantList),
     },
     admin: {
@@ -659,6 +661,20 @@ export function loadConfig(processEnv: Env, readText: ReadText = (path) => readF
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return { config, warnings };
+}
+
+/**
+ * With ORCH_TENANT_FROM=san, binding keys are SANs: written as the guards compare them (a URI with its scheme and host
+ * lower-cased, a DNS name lower-cased), so `SPIFFE://TD/sa/x` binds what the certificate's `spiffe://td/sa/x` proves.
+ */
+function sanBindings(bindings: ReadonlyMap<string, string>, problems: string[]): Map<string, string> {
+  const normalised = new Map<string, string>();
+  for (const [san, tenant] of bindings) {
+    const key = san.includes(':') ? normalizeUri(san) : normalizeDnsName(san);
+    if (key === undefined) problems.push(`ORCH_TENANT_BINDINGS: '${san}' is neither a URI nor a DNS name SAN`);
+    else normalised.set(key, tenant);
+  }
+  return normalised;
 }
 
 /** ORCH_WORKERS: an integer 1..64, or `auto` (the cores Node says are available, at most 64). */

@@ -1,3 +1,4 @@
+import { signAdmission } from '@shieldx/security';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemoBackend, type RunningDemoBackend } from '../../src/demo/demo-backends';
@@ -113,5 +114,43 @@ describe('tenants bound to the DPoP key (adversarial)', () => {
     expect((await route(acme, 'acme')).status).toBe(200);
     expect((await route(acme, 'acme')).status).toBe(429);
     for (const spelling of ['acme2', 'ACME', 'fresh']) expect((await route(acme, spelling)).status).toBe(403);
+  });
+});
+
+describe('tenants bound to the admission key (adversarial)', () => {
+  const ACME_SECRET = 'acme-admission-secret-0123456789';
+  const GLOBEX_SECRET = 'globex-admission-secret-0123456789';
+  let backend: RunningDemoBackend;
+  let orch: RunningOrchestrator;
+
+  beforeAll(async () => {
+    backend = await startDemoBackend({ name: 'a', delayMs: 0, jitterMs: 0 });
+    orch = await startOrchestrator({
+      ORCH_POOL_API: backend.url,
+      ADMISSION_SECRET: `${ACME_SECRET},${GLOBEX_SECRET}`,
+      ORCH_ADMISSION_KEY_IDS: 'acme-key,globex-key',
+      ORCH_TENANT_FROM: 'admission',
+      ORCH_TENANT_BINDINGS: 'acme-key=acme,globex-key=globex',
+      ORCH_IP_BURST: '100000',
+    });
+  });
+
+  afterAll(async () => {
+    await orch.close();
+    await backend.close();
+  });
+
+  const route = (secret: string, tenant: string) =>
+    post(`${orch.url}/route`, body(tenant), {
+      'x-shieldx-admission': signAdmission({ secret, method: 'POST', pathWithQuery: '/route' }),
+    });
+
+  it('serves each key holder only as its own tenant', async () => {
+    expect((await route(ACME_SECRET, 'acme')).status).toBe(200);
+    expect((await route(GLOBEX_SECRET, 'globex')).status).toBe(200);
+    const crossed = await route(ACME_SECRET, 'globex');
+    expect(crossed.status).toBe(403);
+    expect(crossed.body).toMatchObject({ error: 'tenant_mismatch' });
+    expect((await route(GLOBEX_SECRET, 'acme')).status).toBe(403);
   });
 });
