@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +8,7 @@ import { AdminEventsService } from '../src/admin/admin-events.service';
 import { SecurityEvents, type SecurityEvent } from '../src/events/security-events';
 import { startTestBackend, type TestBackend } from './backends';
 import { post, startOrchestrator, type RunningOrchestrator } from './harness';
+import { tlsCall } from './json-client';
 import { EventStreamReader } from './sse';
 
 const TOKEN = 'admin-token-for-e2e-tests-0123456789';
@@ -484,41 +484,6 @@ describe('admin API in insecure dev mode without a token', () => {
 const CLI = fileURLToPath(new URL('../../../scripts/cli.mjs', import.meta.url));
 const ADMIN_SAN = 'spiffe://shieldx.local/ns/ops/sa/admin';
 
-/** One HTTPS request with a client certificate. */
-function callTls(
-  base: string,
-  method: string,
-  path: string,
-  client: { ca: Buffer; cert: Buffer; key: Buffer },
-  body?: unknown,
-): Promise<{ status: number; body: Record<string, unknown> }> {
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(
-      new URL(path, base),
-      {
-        method,
-        headers: payload === undefined ? {} : { 'content-type': 'application/json' },
-        ...client,
-        agent: false,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('error', reject);
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>,
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
-
 describe('admin API over mTLS', () => {
   let root: string;
   let admin: RunningOrchestrator;
@@ -558,27 +523,27 @@ describe('admin API over mTLS', () => {
   });
 
   it('admits a client certificate with an admin SAN, and refuses other identities with 403', async () => {
-    expect((await callTls(admin.url, 'GET', '/admin/pools', client('admin'))).status).toBe(200);
-    const refused = await callTls(admin.url, 'GET', '/admin/pools', client('ingress'));
+    expect((await tlsCall(admin.url, 'GET', '/admin/pools', client('admin'))).status).toBe(200);
+    const refused = await tlsCall(admin.url, 'GET', '/admin/pools', client('ingress'));
     expect(refused).toMatchObject({ status: 403, body: { error: 'admin_identity_refused' } });
     // The data plane still serves the non-admin identity.
-    expect((await callTls(admin.url, 'GET', '/policy', client('ingress'))).status).toBe(200);
+    expect((await tlsCall(admin.url, 'GET', '/policy', client('ingress'))).status).toBe(200);
   });
 
   it('records the admitting SAN as the actor, and refuses loopback targets outside dev mode', async () => {
-    const loopback = await callTls(admin.url, 'PUT', '/admin/pools/local', client('admin'), {
+    const loopback = await tlsCall(admin.url, 'PUT', '/admin/pools/local', client('admin'), {
       urls: ['http://127.0.0.1:9'],
     });
     expect(loopback).toMatchObject({ status: 400, body: { error: 'backend_refused' } });
     expect(loopback.body['message']).toMatch(/loopback/);
     // Private addresses pass too, but tests never put a non-loopback address in a pool (it would be probed):
     // backend-target.spec.ts covers them. Removing a configured pool records the SAN that admitted the caller.
-    expect((await callTls(admin.url, 'DELETE', '/admin/pools/spare', client('admin'))).status).toBe(200);
+    expect((await tlsCall(admin.url, 'DELETE', '/admin/pools/spare', client('admin'))).status).toBe(200);
     expect(adminActions.at(-1)!.data).toEqual({ action: 'pool.delete', pool: 'spare', actor: `san:${ADMIN_SAN}` });
   });
 
   it('is closed (403) when neither a token nor admin SANs are configured, even from loopback', async () => {
-    const answer = await callTls(closed.url, 'GET', '/admin/pools', client('admin'));
+    const answer = await tlsCall(closed.url, 'GET', '/admin/pools', client('admin'));
     expect(answer).toMatchObject({ status: 403, body: { error: 'admin_closed' } });
   });
 });

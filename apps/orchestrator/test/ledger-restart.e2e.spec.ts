@@ -1,12 +1,12 @@
 import { verifyLedger, type LedgerEntry } from '@shieldx/ledger';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileOrchestrator } from './compile';
-import { freePort } from './redis-harness';
 import { post, startOrchestrator } from './harness';
+import { denyUntilKilled, launchLedgerGateway } from './ledger-process';
 
 /** The complete (newline-terminated) lines of a ledger file; a torn last line is what recovery cuts. */
 function entriesOf(path: string): LedgerEntry[] {
@@ -40,65 +40,12 @@ describe('audit ledger across kill -9 of the orchestrator', () => {
 
   it('verifies after the kill, and the next process resumes the chain', async () => {
     const ledgerPath = join(work, 'ledger.jsonl');
-    const port = await freePort();
-    const origin = `http://127.0.0.1:${port}`;
-    child = spawn(process.execPath, [join(build, 'apps/orchestrator/src/main.js')], {
-      env: {
-        PATH: process.env.PATH,
-        ORCH_ALLOW_INSECURE: '1',
-        ORCH_HOST: '127.0.0.1',
-        ORCH_PORT: String(port),
-        ORCH_POOL_API: 'http://127.0.0.1:9',
-        ORCH_LEDGER_PATH: ledgerPath,
-        // Every denial its own entry, written in small batches: the kill lands while writes are in flight.
-        ORCH_LEDGER_AGGREGATE_WINDOW: '0ms',
-        ORCH_LEDGER_MAX_PER_SECOND: '1000000',
-        ORCH_LEDGER_BATCH: '8',
-        ORCH_LEDGER_FLUSH_INTERVAL: '1ms',
-        ORCH_IP_BURST: '1000000000',
-        ORCH_IP_BURST_DEGRADED: '1000000000',
-        ORCH_TENANT_BURST: '1000000000',
-        ORCH_LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<string | null>((resolve) => child?.once('exit', (_code, signal) => resolve(signal)));
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const ready = await fetch(`${origin}/readyz`).then(
-        (r) => r.status,
-        () => 0,
-      );
-      if (ready === 200) break;
-      if (Date.now() > deadline || child.exitCode !== null)
-        throw new Error(`the orchestrator did not start: ${stderr}`);
-      await new Promise((done) => setTimeout(done, 50));
-    }
+    const gateway = await launchLedgerGateway(build, ledgerPath);
+    child = gateway.process;
 
     // 16 clients deny in a loop; kill -9 once 400 denials were answered (the ledger is mid-write then).
-    let answered = 0;
-    let killed = false;
-    const client = async (id: number): Promise<void> => {
-      for (let i = 0; !killed; i++) {
-        const status = await post(`${origin}/route`, {
-          service: 'api',
-          tenant: 'acme',
-          scope: 'read',
-          path: `/internal/c${id}/r${i}`,
-        }).then(
-          (answer) => answer.status,
-          () => 0,
-        );
-        if (status === 403 && ++answered >= 400 && !killed) {
-          killed = true;
-          child?.kill('SIGKILL');
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: 16 }, (_, id) => client(id)));
-    expect(await exited).toBe('SIGKILL');
+    await denyUntilKilled(gateway, 16, 400);
+    expect(await gateway.exited).toBe('SIGKILL');
 
     const afterKill = await verifyLedger(ledgerPath);
     expect(afterKill.ok).toBe(true);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SecurityEvents } from '../src/events/security-events';
 import { post, startOrchestrator, type RunningOrchestrator } from './harness';
+import { eventually } from './ledger-process';
 
 const ROOT = join(__dirname, '../../..');
 const CLOSED = 'http://127.0.0.1:9';
@@ -24,17 +25,6 @@ interface Entry {
 async function getJson(url: string, headers: Record<string, string> = {}) {
   const response = await fetch(url, { headers });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-}
-
-/** Polls `check` until it returns a value (for state that settles after a timer or a disk write), 10 s at most. */
-async function eventually<T>(check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('condition not reached in 10 s');
-    await new Promise((done) => setTimeout(done, 50));
-  }
 }
 
 function readEntries(path: string): Entry[] {

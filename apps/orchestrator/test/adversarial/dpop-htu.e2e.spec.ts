@@ -9,6 +9,7 @@ import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'j
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/config';
 import { startDemoBackend, type RunningDemoBackend } from '../../src/demo/demo-backends';
+import { jsonAnswer, type JsonAnswer } from '../json-client';
 import { startOrchestrator, type RunningOrchestrator } from '../harness';
 
 /**
@@ -33,50 +34,27 @@ function proof(htu: string, method = 'POST'): Promise<string> {
     .sign(privateKey);
 }
 
-interface Answer {
-  readonly status: number;
-  readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: Record<string, unknown>;
-}
-
 /** One request with exactly these headers (Host included) and this request target, over http or https. */
 function send(
   base: string,
   target: string,
   headers: Record<string, string>,
   tls?: { ca: Buffer; cert: Buffer; key: Buffer },
-): Promise<Answer> {
+): Promise<JsonAnswer> {
   const { hostname, port } = new URL(base);
   const request = tls === undefined ? httpRequest : httpsRequest;
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: hostname.replace(/^\[|\]$/g, ''),
-        port,
-        method: 'POST',
-        path: target,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(BODY), ...headers },
-        agent: false,
-        setHost: !('host' in headers),
-        // The server certificate names localhost, whatever Host the test sends.
-        ...(tls === undefined ? {} : { ...tls, servername: 'localhost' }),
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('error', reject);
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>,
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(BODY);
+  const req = request({
+    host: hostname.replace(/^\[|\]$/g, ''),
+    port,
+    method: 'POST',
+    path: target,
+    headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(BODY), ...headers },
+    agent: false,
+    setHost: !('host' in headers),
+    // The server certificate names localhost, whatever Host the test sends.
+    ...(tls === undefined ? {} : { ...tls, servername: 'localhost' }),
   });
+  return jsonAnswer(req, BODY);
 }
 
 beforeAll(async () => {

@@ -1,7 +1,7 @@
-import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBackend, type TestBackend } from '../backends';
 import { startOrchestrator, type RunningOrchestrator } from '../harness';
+import { rawRequest } from './raw-http';
 
 interface Answer {
   readonly status: number;
@@ -10,41 +10,16 @@ interface Answer {
   readonly body: Record<string, unknown>;
 }
 
-/**
- * One GET with exactly these header lines (names in any case, duplicates allowed) from `localAddress`, on a raw
- * socket closed after the answer.
- */
-function rawGet(
+/** A GET of `target` as acme/read with exactly these extra header lines, from `localAddress`. */
+async function rawGet(
   base: string,
   target: string,
   lines: readonly (readonly [string, string])[],
   localAddress = '127.0.0.1',
 ): Promise<Answer> {
-  const { hostname, port } = new URL(base);
-  const head = [`GET ${target} HTTP/1.1`, `Host: ${hostname}:${port}`, 'X-Tenant: acme', 'X-Scope: read'];
-  for (const [name, value] of lines) head.push(`${name}: ${value}`);
-  head.push('Connection: close');
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: hostname, port: Number(port), localAddress });
-    const chunks: Buffer[] = [];
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.on('error', reject);
-    socket.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      const split = text.indexOf('\r\n\r\n');
-      const [status, ...fields] = text.slice(0, split).split('\r\n');
-      const headers = fields.map((field) => {
-        const colon = field.indexOf(':');
-        return [field.slice(0, colon).toLowerCase(), field.slice(colon + 1).trim()] as const;
-      });
-      let body = text.slice(split + 4);
-      if (headers.some(([name, value]) => name === 'transfer-encoding' && value === 'chunked')) {
-        body = body.slice(body.indexOf('\r\n') + 2, body.lastIndexOf('\r\n0\r\n'));
-      }
-      resolve({ status: Number(status.split(' ')[1]), headers, body: JSON.parse(body) as Record<string, unknown> });
-    });
-    socket.write(`${head.join('\r\n')}\r\n\r\n`);
-  });
+  const sent: (readonly [string, string])[] = [['X-Tenant', 'acme'], ['X-Scope', 'read'], ...lines];
+  const answer = await rawRequest(base, 'GET', target, sent, localAddress);
+  return { status: answer.status, headers: answer.fields, body: JSON.parse(answer.body) as Record<string, unknown> };
 }
 
 /** The headers the backend received, as its echo reports them. */

@@ -1,12 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PolicyEngine, PolicyInput } from '@shieldx/policy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemoBackend, type RunningDemoBackend } from '../../src/demo/demo-backends';
 import { POLICY_ENGINE } from '../../src/policy/policy.module';
+import { tlsCall } from '../json-client';
 import { startOrchestrator, type RunningOrchestrator } from '../harness';
 
 /**
@@ -146,46 +146,6 @@ class Pki {
   }
 }
 
-interface Answer {
-  readonly status: number;
-  readonly body: Record<string, unknown>;
-}
-
-/** One HTTPS request with a client certificate, on its own connection. */
-function call(
-  base: string,
-  method: string,
-  path: string,
-  client: { ca: Buffer; cert: Buffer; key: Buffer },
-  body?: unknown,
-): Promise<Answer> {
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(
-      new URL(path, base),
-      {
-        method,
-        headers: payload === undefined ? {} : { 'content-type': 'application/json' },
-        ...client,
-        agent: false,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('error', reject);
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>,
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
-
 describe('client SAN allowlist: each SAN kind matches only entries of its kind', () => {
   let pki: Pki;
   let backend: RunningDemoBackend;
@@ -218,7 +178,7 @@ describe('client SAN allowlist: each SAN kind matches only entries of its kind',
     pki?.remove();
   });
 
-  const route = (client: ReturnType<Pki['client']>) => call(orch.url, 'POST', '/route', client, VALID);
+  const route = (client: ReturnType<Pki['client']>) => tlsCall(orch.url, 'POST', '/route', client, VALID);
 
   it.each([
     ['a DNS SAN spelling an allowed SPIFFE ID', [`DNS:${INGRESS}`]],
@@ -310,7 +270,7 @@ describe('ORCH_ADMIN_SANS: each SAN kind matches only admin entries of its kind'
   });
 
   const pools = (sans: readonly string[] | { der: readonly RawName[] }) =>
-    call(orch.url, 'GET', '/admin/pools', pki.client(sans));
+    tlsCall(orch.url, 'GET', '/admin/pools', pki.client(sans));
 
   it.each([
     ['the admin SPIFFE ID as a URI SAN', [`URI:${ADMIN}`]],

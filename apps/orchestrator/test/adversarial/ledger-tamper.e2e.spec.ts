@@ -7,7 +7,7 @@ import {
   verifyLedger,
   type VerifyOptions,
 } from '@shieldx/ledger';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,13 @@ import { SecurityEvents } from '../../src/events/security-events';
 import { LedgerOpenError } from '../../src/ledger/ledger.service';
 import { compileOrchestrator } from '../compile';
 import { post, type RunningOrchestrator, startOrchestrator } from '../harness';
-import { freePort } from '../redis-harness';
+import {
+  denyUntilKilled,
+  eventually,
+  launchLedgerGateway,
+  ledgerGatewayEnv,
+  type LaunchedGateway,
+} from '../ledger-process';
 
 /**
  * The audit ledger against someone who can edit its files (security review, class 4): removing the newest entries
@@ -76,17 +82,6 @@ async function putPool(url: string, name: string): Promise<number> {
     body: JSON.stringify({ urls: [CLOSED] }),
   });
   return response.status;
-}
-
-/** Polls `check` until it returns a value (state that settles after a timer or a disk write), 10 s at most. */
-async function eventually<T>(check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('condition not reached in 10 s');
-    await new Promise((done) => setTimeout(done, 20));
-  }
 }
 
 /** `npx shieldx ledger verify …` with the HMAC secret in a file. */
@@ -365,54 +360,17 @@ describe('audit ledger tamper matrix: the gateway process killed and started aga
     rmSync(work, { recursive: true, force: true });
   });
 
-  function env(ledgerPath: string, port: number): NodeJS.ProcessEnv {
-    return {
-      PATH: process.env.PATH,
-      ORCH_ALLOW_INSECURE: '1',
-      ORCH_HOST: '127.0.0.1',
-      ORCH_PORT: String(port),
-      ORCH_LOG_LEVEL: 'warn',
-      ORCH_LEDGER_PATH: ledgerPath,
-      ORCH_LEDGER_AGGREGATE_WINDOW: '0ms',
-      ORCH_LEDGER_MAX_PER_SECOND: '1000000',
-      ORCH_LEDGER_BATCH: '8',
-      ORCH_LEDGER_FLUSH_INTERVAL: '1ms',
-      ORCH_IP_BURST: '1000000000',
-      ORCH_IP_BURST_DEGRADED: '1000000000',
-      ORCH_TENANT_BURST: '1000000000',
-      ...SIGNED,
-    };
-  }
-
-  /** Starts the built gateway and waits until it is ready; resolves its origin and a promise of its exit. */
-  async function launch(ledgerPath: string): Promise<{ origin: string; exited: Promise<number | string | null> }> {
-    const port = await freePort();
-    const origin = `http://127.0.0.1:${port}`;
-    const proc = spawn(process.execPath, [join(build, 'apps/orchestrator/src/main.js')], {
-      env: env(ledgerPath, port),
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    child = proc;
-    let stderr = '';
-    proc.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<number | string | null>((resolve) =>
-      proc.once('exit', (code, signal) => resolve(signal ?? code)),
-    );
-    await eventually(async () => {
-      if (proc.exitCode !== null) throw new Error(`the gateway exited: ${stderr}`);
-      const status = await fetch(`${origin}/readyz`).then(
-        (r) => r.status,
-        () => 0,
-      );
-      return status === 200 ? true : undefined;
-    });
-    return { origin, exited };
+  /** Starts the built gateway with the signing key and waits until it is ready. */
+  async function launch(ledgerPath: string): Promise<LaunchedGateway> {
+    const gateway = await launchLedgerGateway(build, ledgerPath, SIGNED);
+    child = gateway.process;
+    return gateway;
   }
 
   /** Runs the built gateway expecting it to refuse to start. */
   function refusedStart(ledgerPath: string): { status: number | null; stderr: string } {
     const run = spawnSync(process.execPath, [join(build, 'apps/orchestrator/src/main.js')], {
-      env: env(ledgerPath, 0),
+      env: ledgerGatewayEnv(ledgerPath, 0, SIGNED),
       encoding: 'utf8',
       timeout: 30_000,
     });
@@ -421,28 +379,9 @@ describe('audit ledger tamper matrix: the gateway process killed and started aga
 
   it('crash-recovered: kill -9 in a burst of writes, the next start resumes and everything verifies with the key', async () => {
     const ledgerPath = join(work, 'crashed', 'ledger.jsonl');
-    const { origin, exited } = await launch(ledgerPath);
-    let answered = 0;
-    let killed = false;
-    const client = async (id: number): Promise<void> => {
-      for (let i = 0; !killed; i++) {
-        const status = await post(`${origin}/route`, {
-          service: 'api',
-          tenant: 'acme',
-          scope: 'read',
-          path: `/internal/c${id}/r${i}`,
-        }).then(
-          (answer) => answer.status,
-          () => 0,
-        );
-        if (status === 403 && ++answered >= 300 && !killed) {
-          killed = true;
-          child?.kill('SIGKILL');
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: 8 }, (_, id) => client(id)));
-    expect(await exited).toBe('SIGKILL');
+    const gateway = await launch(ledgerPath);
+    await denyUntilKilled(gateway, 8, 300);
+    expect(await gateway.exited).toBe('SIGKILL');
     // As the kill left it: the chain, the checkpoints so far and the head (never ahead of the disk) hold.
     expect(await signedVerify(ledgerPath)).toMatchObject({ ok: true, head: { signed: true } });
 

@@ -3,25 +3,36 @@ import { connect } from 'node:net';
 /** A response read off a raw socket. */
 export interface RawResponse {
   readonly status: number;
+  /** The header fields in order, names lower-cased (repeated fields kept). */
+  readonly fields: readonly (readonly [string, string])[];
+  /** The same fields by name (the last of a repeated one). */
   readonly headers: Readonly<Record<string, string>>;
   readonly body: string;
 }
 
+/** Header lines to send: by name, or in order as pairs (repeats and any spelling kept). */
+export type RawHeaders = Readonly<Record<string, string>> | readonly (readonly [string, string])[];
+
 /**
- * Sends one HTTP/1.1 request with the request target exactly as given (no client-side normalisation, any bytes: the
- * target is written as UTF-8) and reads the whole response (the connection is closed after it).
+ * Sends one HTTP/1.1 request with the request target and header lines exactly as given (no client-side
+ * normalisation; the target is written as UTF-8), from `localAddress` when given, and reads the whole response (the
+ * connection is closed after it).
  */
 export function rawRequest(
   base: string,
   method: string,
   target: string,
-  headers: Readonly<Record<string, string>> = {},
+  headers: RawHeaders = {},
+  localAddress?: string,
 ): Promise<RawResponse> {
   const { hostname, port } = new URL(base);
-  const lines = [`${method} ${target} HTTP/1.1`, `host: ${hostname}:${port}`, 'connection: close'];
-  for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
+  const host = hostname.replace(/^\[|\]$/g, '');
+  const lines = [`${method} ${target} HTTP/1.1`, `host: ${hostname}:${port}`];
+  for (const [name, value] of Array.isArray(headers) ? headers : Object.entries(headers))
+    lines.push(`${name}: ${value}`);
+  lines.push('connection: close');
   return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), hostname.replace(/^\[|\]$/g, ''));
+    const socket = connect({ host, port: Number(port), localAddress });
     const chunks: Buffer[] = [];
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     socket.on('error', reject);
@@ -30,14 +41,15 @@ export function rawRequest(
       const split = text.indexOf('\r\n\r\n');
       const head = (split === -1 ? text : text.slice(0, split)).split('\r\n');
       const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head[0] ?? '')?.[1] ?? 0);
-      const parsed: Record<string, string> = {};
+      const fields: (readonly [string, string])[] = [];
       for (const line of head.slice(1)) {
         const colon = line.indexOf(':');
-        if (colon > 0) parsed[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+        if (colon > 0) fields.push([line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()]);
       }
+      const byName = Object.fromEntries(fields);
       let body = split === -1 ? '' : text.slice(split + 4);
-      if (parsed['transfer-encoding'] === 'chunked') body = unchunk(body);
-      resolve({ status, headers: parsed, body });
+      if (byName['transfer-encoding'] === 'chunked') body = unchunk(body);
+      resolve({ status, fields, headers: byName, body });
     });
     socket.write(Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'utf8'));
   });

@@ -4,6 +4,7 @@ import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'j
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReplayBackend } from '../../src/auth/replay-backend';
 import { startDemoBackend, type RunningDemoBackend } from '../../src/demo/demo-backends';
+import { jsonAnswer, type JsonAnswer } from '../json-client';
 import { startOrchestrator, type RunningOrchestrator } from '../harness';
 
 /**
@@ -19,42 +20,19 @@ const BODY = JSON.stringify({ service: 'api', tenant: 'acme', scope: 'read', pat
 const MAX_KEYS = 1000;
 const SHARE = 0.01;
 
-interface Answer {
-  readonly status: number;
-  readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: Record<string, unknown>;
-}
-
 /** POST /route from the loopback address `from`. */
-function send(url: string, from: string, headers: Record<string, string>): Promise<Answer> {
+function send(url: string, from: string, headers: Record<string, string>): Promise<JsonAnswer> {
   const { hostname, port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: hostname,
-        port,
-        method: 'POST',
-        path: '/route',
-        localAddress: from,
-        agent: false,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(BODY), ...headers },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('error', reject);
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>,
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(BODY);
+  const req = request({
+    host: hostname,
+    port,
+    method: 'POST',
+    path: '/route',
+    localAddress: from,
+    agent: false,
+    headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(BODY), ...headers },
   });
+  return jsonAnswer(req, BODY);
 }
 
 describe('the in-process replay store under a flood from one client', () => {
