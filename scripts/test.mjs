@@ -1,15 +1,18 @@
 #!/usr/bin/env node
-// `npm test`: lint → typecheck → unit → e2e → build, stopping at the first failing stage. Ends with the plain
+// `npm test`: brings what it needs (opa, redis-server, chromium), then lint → typecheck → unit → e2e → build,
+// stopping at the first failing stage. Ends with the plain
 // "N passed, N failed" line counted over every Vitest test.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { ensureOpa } from './opa.mjs';
+import { ensureSystemTools } from './system-deps.mjs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const out = mkdtempSync(join(tmpdir(), 'shieldx-test-'));
 const env = { ...process.env, TZ: 'UTC', NEXT_TELEMETRY_DISABLED: '1', NX_DAEMON: 'false' };
 env.OPA_BIN = ensureOpa();
+ensureSystemTools();
 let passed = 0;
 let failed = 0;
 
