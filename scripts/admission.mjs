@@ -1,4 +1,4 @@
-// `shieldx admission sign`: prints a valid admission header value for scripts (README: Caller authentication).
+// `shieldx admission sign`: prints a valid admission header value for scripts (docs/security.md).
 import { createHmac, randomBytes } from 'node:crypto';
 
 const USAGE = `usage: shieldx admission sign --method <M> --path </path?query> [--secret <s>] [--time <unix>] [--nonce <n>] [--curl]

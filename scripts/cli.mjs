@@ -18,7 +18,7 @@ const USAGE = `usage: shieldx <command>
 
 commands:
   serve     build the orchestrator if needed and run it with the configuration in the environment
-            (see README: Configuration); e.g. ORCH_ALLOW_INSECURE=1 ORCH_POOL_API=127.0.0.1:9001 npx shieldx serve
+            (see docs/configuration.md); e.g. ORCH_ALLOW_INSECURE=1 ORCH_POOL_API=127.0.0.1:9001 npx shieldx serve
   policy build <dir> [--out <file>] [--entrypoint <ep>]
             compile the Rego in <dir> to an OPA wasm bundle (default <dir>/build/policy.tar.gz, entrypoint
             shieldx/routing/decision; *_test.rego files are left out). Needs the real opa (installed with go when missing)

@@ -20,7 +20,7 @@ import { TracingService } from './tracing/tracing.service';
 import { buildHttpsOptions, readTlsMaterial, tlsFilesOf } from './tls/tls-material';
 import { TlsService } from './tls/tls.service';
 
-/** Server timeouts and limits (documented in the README, "Server limits"). */
+/** Server timeouts and limits (docs/http-api.md, "Server limits"). */
 export const SERVER_LIMITS = {
   /** Time allowed to receive a request's headers. */
   requestHeadersTimeoutMs: 10_000,

@@ -46,7 +46,7 @@ export interface MemoryBucketStoreOptions {
 /**
  * In-process token buckets with bounded memory. A bucket evicted while idle is recreated full, which is exactly the
  * state it would have refilled to once idle for `burst / rate` minutes; a bucket evicted earlier (only under more than
- * `maxKeys` live keys) is forgiven its debt — the price of a memory bound, documented in the README.
+ * `maxKeys` live keys) is forgiven its debt — the price of a memory bound, documented in docs/rate-limiting.md.
  */
 export class MemoryBucketStore implements BucketStore {
   private readonly buckets = new Map<string, Bucket>();

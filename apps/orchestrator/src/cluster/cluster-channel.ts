@@ -27,7 +27,7 @@ export interface ChannelStatus {
 }
 
 /**
- * The shared channels of the cluster (README "Scale-out"): one dedicated subscriber connection (a duplicate of the
+ * The shared channels of the cluster (docs/scale-out.md): one dedicated subscriber connection (a duplicate of the
  * shared client; a connection in subscriber mode can send nothing else), the message handlers of the sync services,
  * and the resync schedule. After every (re)subscription the registered steps run in full (so an instance that was
  * cut off, or just started, catches up on what it missed); every ORCH_CLUSTER_RESYNC_EVERY they run their cheap

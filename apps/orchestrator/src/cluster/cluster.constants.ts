@@ -1,5 +1,5 @@
 /**
- * Redis keys and channels of the cluster coherence (README "Scale-out"). Every command touches one key, so they work
+ * Redis keys and channels of the cluster coherence (docs/scale-out.md). Every command touches one key, so they work
  * unchanged on a Redis Cluster.
  */
 export const CLUSTER_KEYS = {

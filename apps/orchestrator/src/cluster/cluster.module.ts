@@ -8,7 +8,7 @@ import { PoolSyncService } from './pool-sync.service';
 /**
  * Coherence between instances through the shared Redis (registered when Redis is configured): pool edits of the
  * admin API and admin policy reloads on every instance, and the audit entries of every instance in one Redis Stream.
- * Rate limits and replay keys are shared by their own modules through the same client. See README "Scale-out".
+ * Rate limits and replay keys are shared by their own modules through the same client. See docs/scale-out.md.
  */
 @Module({
   controllers: [ClusterController],

@@ -32,7 +32,7 @@ export interface PolicySyncStatus {
 }
 
 /**
- * Admin-triggered policy reloads, on every instance (README "Scale-out"). `POST /admin/policy/reload` reloads this
+ * Admin-triggered policy reloads, on every instance (docs/scale-out.md). `POST /admin/policy/reload` reloads this
  * instance's files; the reload is then numbered with the shared counter `shieldx:policy:version` and announced on
  * `shieldx:policy:reload`, and every other instance reloads its own files (trigger `cluster`, recorded as
  * `policy.reloaded` with the admin request's correlation id). Reloads of watched files are not announced (each

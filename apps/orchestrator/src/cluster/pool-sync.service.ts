@@ -44,7 +44,7 @@ function adminPoolChange(event: SecurityEvent): AdminPoolChange | null {
 }
 
 /**
- * Pool edits made through the admin API, on every instance (README "Scale-out"). An edit is applied locally by the
+ * Pool edits made through the admin API, on every instance (docs/scale-out.md). An edit is applied locally by the
  * admin API first (it never waits on Redis), then published here: a version from the shared INCR counter
  * `shieldx:pools:version`, the record written to the hash `shieldx:pools` only if its stored version is older
  * (last writer wins by version, atomically in Redis), and a message on `shieldx:pools:changes`.

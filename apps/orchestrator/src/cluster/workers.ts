@@ -64,7 +64,7 @@ export async function runPrimary(config: OrchestratorConfig, warnings: readonly 
     log.warn(
       { event: 'workers_without_redis', workers: count },
       `ORCH_WORKERS=${count} without Redis: rate limits, replay checks, admin pool edits and admin policy reloads ` +
-        'are per worker (see README "Scale-out"); set REDIS_ADDR to share them',
+        'are per worker (see docs/scale-out.md); set REDIS_ADDR to share them',
     );
   }
 

@@ -53,7 +53,7 @@ export interface OrchestratorConfig {
   readonly lb: {
     readonly algo: AlgoName;
     readonly connPenalty: number;
-    /** EWMA decay time constant in ms (see README: ORCH_EWMA_DECAY). */
+    /** EWMA decay time constant in ms (docs/configuration.md: ORCH_EWMA_DECAY). */
     readonly ewmaDecayMs: number;
     /** Share of eligible backends under which a pool balances over all of its backends. */
     readonly panicThreshold: number;

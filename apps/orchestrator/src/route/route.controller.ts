@@ -23,7 +23,7 @@ const ANSWER_SCHEMA = {
 /**
  * `POST /route`: maps the routing engine's outcome to HTTP. The route is registered on Fastify directly rather than
  * through a Nest `@Controller`: Nest's router adds a per-request execution context (guards, interceptors, param
- * factories) that showed up as a measurable share of this hot path's CPU time (README: Performance notes), and
+ * factories) that showed up as a measurable share of this hot path's CPU time (docs/performance.md), and
  * nothing here needs it. The body is still validated against the class-validator DTO (`RouteRequestDto`), errors
  * still go through the one exception filter, and the service stays framework-free of HTTP details.
  */

@@ -15,5 +15,5 @@ export interface TlsReloadTiming {
 /** Defaults of {@link TlsReloadTiming}: 250 ms settle time (cert and key written one after the other), 30 s poll. */
 export const DEFAULT_TLS_RELOAD_TIMING: TlsReloadTiming = { debounceMs: 250, pollMs: 30_000 };
 
-/** Route templates a refused client identity may still reach: probes and scrapes (README, "Production TLS"). */
+/** Route templates a refused client identity may still reach: probes and scrapes (docs/tls.md). */
 export const IDENTITY_EXEMPT_ROUTES: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);

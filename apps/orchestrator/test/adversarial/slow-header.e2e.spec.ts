@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, it, type ExpectStatic } from 'vitest';
 import { startTestBackend, type TestBackend } from '../backends';
 import { compileOrchestrator } from '../compile';
 
-/** The documented limits (README, "Server limits"): what the built process must really do, within a second. */
+/** The documented limits (docs/http-api.md, "Server limits"): what the built process must really do, within a second. */
 const HEADERS_MS = 10_000;
 const REQUEST_MS = 30_000;
 const TOLERANCE_MS = 1000;
