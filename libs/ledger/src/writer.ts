@@ -74,14 +74,14 @@ export interface LedgerWriterOptions {
   checkpointEvery?: number;
   /**
    * File that witnesses the head of the chain outside the ledger (see `LedgerHead`), default `<path>.head`; `false` =
-   * none. Written atomically at open, at every head point, at close, and after a durable batch once
-   * {@link headIntervalMs} passed since the last one. On open the ledger must reach and match it (else
+   * none. Written atomically at open, at close, and after a durable batch once {@link headIntervalMs} passed since the
+   * last one (a timer writes it when traffic stops). On open the ledger must reach and match it (else
    * {@link LedgerHeadError}, and nothing is changed on disk).
    */
   headPath?: string | false;
   /**
    * Also write the head after a durable batch when the last head is older than this, in ms (a timer writes it when
-   * traffic stops); ≥ 0, default 1000; 0 = only at head points, open and close.
+   * traffic stops); ≥ 0, default 1000; 0 = only at open and close.
    */
   headIntervalMs?: number;
   /** Source of entry timestamps, default {@link systemClock}. */
@@ -156,7 +156,6 @@ interface Batch {
   lastSeq: number;
   lastHash: string;
   /** Holds a head point: write the head once the batch is durable. */
-  headPoint: boolean;
   waiter: Deferred | null;
 }
 
@@ -193,7 +192,7 @@ function deferred(): Deferred {
 }
 
 function newBatch(): Batch {
-  return { lines: [], lastSeq: 0, lastHash: GENESIS_HASH, headPoint: false, waiter: null };
+  return { lines: [], lastSeq: 0, lastHash: GENESIS_HASH, waiter: null };
 }
 
 /** Writers open in this process, by resolved path: two writers on one file would fork the chain. */
@@ -263,8 +262,6 @@ export class LedgerWriter {
   private lastSeq: number;
   private lastHash: string;
   private lastIsCheckpoint: boolean;
-  /** The batch that holds the newest entry. */
-  private lastBatch: Batch | null = null;
   private syncedSeq: number;
   private syncedHash: string;
   private headSeq = -1;
@@ -573,9 +570,9 @@ export class LedgerWriter {
   }
 
   /**
-   * Chains one entry into the open batch. An entry whose seq is a multiple of `checkpointEvery` is a head point: with a
-   * key a checkpoint follows it, and the head is written once its batch is durable. (The checkpoint after seq k·N is
-   * k·N + 1, so at most N entries go without one, whatever checkpoints opening and closing add in between.)
+   * Chains one entry into the open batch; with a key, a checkpoint follows every entry whose seq is a multiple of
+   * `checkpointEvery`. (The checkpoint after seq k·N is k·N + 1, so at most N entries go without one, whatever
+   * checkpoints opening and closing add in between.)
    */
   private push(
     type: string,
@@ -583,9 +580,8 @@ export class LedgerWriter {
     dataJson: string,
   ): { seq: number; ts: string; prevHash: string; hash: string; batch: Batch } {
     const pushed = this.pushLine(type, corrId, dataJson);
-    if (this.checkpointEvery > 0 && pushed.seq % this.checkpointEvery === 0) {
-      if (this.signer !== null) this.pushCheckpoint();
-      (this.lastBatch as Batch).headPoint = true;
+    if (this.signer !== null && this.checkpointEvery > 0 && pushed.seq % this.checkpointEvery === 0) {
+      this.pushCheckpoint();
     }
     return pushed;
   }
@@ -619,7 +615,6 @@ export class LedgerWriter {
     this.lastSeq = seq;
     this.lastHash = hash;
     this.lastIsCheckpoint = type === LEDGER_CHECKPOINT_TYPE;
-    this.lastBatch = batch;
     if (batch.lines.length >= this.batchMaxEntries) this.seal();
     else if (this.timer === null) this.timer = this.timers.setTimeout(this.onTimer, this.batchIntervalMs);
     return { seq, ts, prevHash, hash, batch };
@@ -733,7 +728,8 @@ export class LedgerWriter {
           this.syncedHash = batch.lastHash;
           this.batchesWritten++;
           batch.waiter?.resolve();
-          if (batch.headPoint || this.headDueByTime()) await this.writeHead(false);
+          // At most one head write per interval: each costs two fsyncs, and under load a batch is durable every few ms.
+          if (this.headDueByTime()) await this.writeHead(false);
         } else if (this.headRequested) {
           this.headRequested = false;
           if (this.headSeq < this.syncedSeq) await this.writeHead(false);

@@ -404,7 +404,7 @@ describe('audit ledger tamper matrix: the gateway process killed and started aga
     expect(await putPool(origin, 'edited')).toBe(200);
     const { body } = await getJson(`${origin}/admin/audit?type=admin.action&limit=1`);
     const edit = (body.entries as LedgerEntry[])[0];
-    // The head follows the disk within a second (and at every checkpoint): wait until it covers the edit.
+    // The head follows the disk within a second: wait until it covers the edit.
     await eventually(async () => ((await headOf(ledgerPath)).seq >= edit.seq ? true : undefined));
     child?.kill('SIGKILL');
     expect(await exited).toBe('SIGKILL');
