@@ -1,7 +1,8 @@
 // `shieldx admission sign`: prints a valid admission header value for scripts (docs/security.md).
 import { createHmac, randomBytes } from 'node:crypto';
 
-const USAGE = `usage: shieldx admission sign --method <M> --path </path?query> [--secret <s>] [--time <unix>] [--nonce <n>] [--curl]
+/** Usage of `shieldx admission`. */
+export const ADMISSION_USAGE = `usage: shieldx admission sign --method <M> --path </path?query> [--secret <s>] [--time <unix>] [--nonce <n>] [--curl]
 
 Prints the value of the admission header (t=<unix>,n=<nonce>,v1=<hex HMAC-SHA256>) for one request.
 The secret is --secret, else the first entry of ADMISSION_SECRET. --curl prints a curl -H argument instead,
@@ -20,7 +21,7 @@ export function signAdmission({ secret, method, path, time, nonce }) {
 export function admissionCommand(args, env = process.env) {
   const [sub, ...rest] = args;
   if (sub !== 'sign') {
-    process.stderr.write(USAGE);
+    process.stderr.write(ADMISSION_USAGE);
     return sub === 'help' || sub === '--help' ? 0 : 2;
   }
   const options = { curl: false };
@@ -32,7 +33,7 @@ export function admissionCommand(args, env = process.env) {
     }
     const value = rest[i + 1];
     if (!['--method', '--path', '--secret', '--time', '--nonce'].includes(name) || value === undefined) {
-      process.stderr.write(`shieldx admission: unexpected argument '${name}'\n\n${USAGE}`);
+      process.stderr.write(`shieldx admission: unexpected argument '${name}'\n\n${ADMISSION_USAGE}`);
       return 2;
     }
     options[name.slice(2)] = value;
