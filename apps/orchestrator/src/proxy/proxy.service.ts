@@ -124,7 +124,7 @@ export class ProxyService {
     if (!SERVICE_PATTERN.test(service))
       throw new InvalidRequestError(
         'invalid_request',
-        'the service in /proxy/<service>/ must match ^[a-z0-9_-]{1,64}$',
+        `the service in /proxy/<service>/ must match ${SERVICE_PATTERN.source}`,
       );
     const tenant = this.header(request, 'x-tenant', TENANT_PATTERN);
     const scope = this.header(request, 'x-scope', SCOPE_PATTERN);

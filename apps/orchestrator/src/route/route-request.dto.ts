@@ -1,4 +1,5 @@
 import { ALGO_NAMES, type AlgoName } from '@shieldx/lb';
+import { MAX_PATH_CHARS } from '@shieldx/policy';
 import {
   ArrayMaxSize,
   ArrayMinSize,
@@ -33,7 +34,7 @@ export class RouteRequestDto {
   scope!: string;
 
   @IsString()
-  @MaxLength(2048)
+  @MaxLength(MAX_PATH_CHARS)
   @IsSafePath()
   path!: string;
 
