@@ -255,9 +255,14 @@ describe('admission header (X-ShieldX-Admission)', () => {
   it('folds repeated refusals of one client into one event per 10 s', async () => {
     const before = events.filter((e) => e.data.code === 'admission_malformed').length;
     for (let i = 0; i < 5; i++) {
-      await send(`${orch.url}/route`, { headers: { 'x-shieldx-admission': 'nonsense' } });
+      const refused = await send(`${orch.url}/route`, { headers: { 'x-shieldx-admission': 'nonsense' } });
+      expect(refused.body.error).toBe('admission_malformed');
     }
-    expect(events.filter((e) => e.data.code === 'admission_malformed').length - before).toBeLessThanOrEqual(1);
+    // One event stands for the five (a window opened earlier in this suite may already hold them): at least one
+    // exists, and the five added at most one.
+    const after = events.filter((e) => e.data.code === 'admission_malformed').length;
+    expect(after).toBeGreaterThanOrEqual(1);
+    expect(after - before).toBeLessThanOrEqual(1);
   });
 
   it('reads the header named by ADMISSION_HEADER', async () => {
