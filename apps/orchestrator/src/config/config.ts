@@ -216,7 +216,7 @@ export class ConfigError extends Error {
 }
 
 /** Variables the orchestrator reads (besides the ORCH_POOL_* families). Unknown ORCH_* names are reported. */
-const KNOWN_KEYS = new Set([
+export const KNOWN_KEYS: ReadonlySet<string> = new Set([
   'ORCH_CONFIG',
   'ORCH_PORT',
   'ORCH_HOST',
