@@ -144,6 +144,23 @@ describe('ANY /proxy/<service>/<rest>', () => {
     expect(res.headers['x-correlation-id']).toBe(res.body['correlationId']);
   });
 
+  it('answers a service name over 100 characters with 414 uri_too_long', async () => {
+    const res = await rawGet(orch.url, `/proxy/${'a'.repeat(101)}/x`, CALLER);
+    expect(res.status).toBe(414);
+    expect(res.body).toMatchObject({ error: 'uri_too_long', correlationId: expect.any(String) });
+  });
+
+  it('answers 502 bad_gateway when no backend of the pool can be reached', async () => {
+    const down = await startOrchestrator({ ORCH_POOL_DOWN: 'http://127.0.0.1:9', ORCH_PROXY_RETRIES: '0' });
+    try {
+      const res = await get(`${down.url}/proxy/down/x`);
+      expect(res.status).toBe(502);
+      expect(res.body).toMatchObject({ error: 'bad_gateway', correlationId: expect.any(String) });
+    } finally {
+      await down.close();
+    }
+  });
+
   it('answers Expect: 100-continue itself and forwards the body without the Expect header', async () => {
     const { hostname, port } = new URL(orch.url);
     const answer = await new Promise<{ status: number; continued: boolean; body: Record<string, unknown> }>(

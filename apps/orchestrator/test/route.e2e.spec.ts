@@ -126,6 +126,11 @@ describe('POST /route over a real socket', () => {
     expect((await post(route, { ...VALID, algo: 'least_conn' })).body['algo']).toBe('least_conn');
   });
 
+  it('lets X-LB-Algo win over the body algo', async () => {
+    const res = await post(route, { ...VALID, algo: 'least_conn' }, { 'x-lb-algo': 'round_robin' });
+    expect(res.body['algo']).toBe('round_robin');
+  });
+
   it('balances over ad-hoc candidates instead of answering 503', async () => {
     const candidates = ['http://127.0.0.1:7', 'http://127.0.0.1:9'];
     const seen = new Set<unknown>();
