@@ -161,6 +161,22 @@ describe('ANY /proxy/<service>/<rest>', () => {
     }
   });
 
+  it('retries a bodiless GET on another backend after a 503, never a POST with a body', async () => {
+    backends[0].failWith = 503;
+    // Round robin over three: of three POSTs one lands on the failing backend and gets its 503 as it is.
+    const posts: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${orch.url}/proxy/api/x`, { method: 'POST', headers: CALLER, body: 'payload' });
+      posts.push(res.status);
+      await res.arrayBuffer();
+    }
+    expect(posts.sort()).toEqual([200, 200, 503]);
+    // Of three GETs one lands there too, and is answered by another backend.
+    const before = backends[0].hits;
+    for (let i = 0; i < 3; i++) expect((await get(`${orch.url}/proxy/api/x`)).status).toBe(200);
+    expect(backends[0].hits - before).toBe(1);
+  });
+
   it('answers Expect: 100-continue itself and forwards the body without the Expect header', async () => {
     const { hostname, port } = new URL(orch.url);
     const answer = await new Promise<{ status: number; continued: boolean; body: Record<string, unknown> }>(
