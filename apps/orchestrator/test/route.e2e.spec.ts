@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemoBackend, type RunningDemoBackend } from '../src/demo/demo-backends';
+import { HealthProber } from '../src/health/health-prober';
 import type { HealthSnapshot } from '../src/pools/pools.service';
+import { startTestBackend, type TestBackend } from './backends';
 import { post, startOrchestrator, type RunningOrchestrator } from './harness';
 
 const VALID = { service: 'api', tenant: 'acme', scope: 'read', path: '/v1/items' };
@@ -247,5 +249,61 @@ describe('per-IP rate limit', () => {
     const metrics = await (await fetch(`${orch.url}/metrics`)).text();
     expect(metrics).toContain('orchestrator_ratelimit_denied_total{scope="ip"} 3');
     expect((await fetch(`${orch.url}/healthz`)).status).toBe(200);
+  });
+});
+
+describe('panic mode, end to end', () => {
+  /** Starts an orchestrator over four backends, three of which fail their health probes, and waits until all four were probed. */
+  async function degraded(
+    env: Record<string, string>,
+  ): Promise<{ orch: RunningOrchestrator; backends: TestBackend[] }> {
+    const backends = await Promise.all(['ok', 'sick1', 'sick2', 'sick3'].map((name) => startTestBackend(name)));
+    for (const backend of backends.slice(1)) backend.healthStatus = 503;
+    const orch = await startOrchestrator({
+      ORCH_POOL_API: backends.map((b) => b.url).join(','),
+      ORCH_POOL_ALGO_API: 'round_robin',
+      ORCH_HEALTH_EVERY: '100ms',
+      ORCH_HEALTH_TIMEOUT: '100ms',
+      ORCH_IP_BURST: '1000000',
+      ORCH_IP_BURST_DEGRADED: '1000000',
+      ...env,
+    });
+    const prober = orch.app.get(HealthProber);
+    const probed = new Set<string>();
+    await new Promise<void>((resolve) => {
+      const off = prober.onProbe((result) => {
+        if (result.healthy === (result.backend === backends[0].url)) probed.add(result.backend);
+        if (probed.size < 4) return;
+        off();
+        resolve();
+      });
+    });
+    return { orch, backends };
+  }
+
+  it('balances over every backend, saying healthy: false, when too few are eligible', async () => {
+    const { orch, backends } = await degraded({});
+    try {
+      const answers = await Promise.all(Array.from({ length: 8 }, () => post(`${orch.url}/route`, VALID)));
+      const targets = new Set(answers.map((a) => a.body['target']));
+      expect(targets.size).toBe(4);
+      expect(answers.filter((a) => a.body['healthy'] === false).length).toBeGreaterThan(0);
+    } finally {
+      await orch.close();
+      await Promise.all(backends.map((b) => b.close()));
+    }
+  });
+
+  it('keeps to the healthy backend with ORCH_PANIC_THRESHOLD=0', async () => {
+    const { orch, backends } = await degraded({ ORCH_PANIC_THRESHOLD: '0' });
+    try {
+      for (let i = 0; i < 8; i++) {
+        const answer = await post(`${orch.url}/route`, VALID);
+        expect(answer.body).toMatchObject({ target: backends[0].url, healthy: true });
+      }
+    } finally {
+      await orch.close();
+      await Promise.all(backends.map((b) => b.close()));
+    }
   });
 });
