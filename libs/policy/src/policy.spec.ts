@@ -221,6 +221,21 @@ describe(PolicyManager.name, () => {
     }
   });
 
+  it('counts an evaluation over its budget as failed: the error mode decides, and the hook says why', async () => {
+    // Real work in the wasm: a comprehension over a million numbers takes over 60 ms here, the allow bundle µs.
+    const slow = buildBundle(dir, 'slow', {
+      'p/policy.rego': `package shieldx.routing\n\nimport rego.v1\n\nwork := count([x | some x in numbers.range(1, 1000000)])\n\ndecision := "allow" if work > 0\n`,
+    });
+    const errors: string[] = [];
+    const over = await PolicyManager.create(
+      options({ evalBudgetMs: 5, onError: 'deny', hooks: { evalError: (kind) => errors.push(kind) } }, slow),
+    );
+    expect(over.decide(INPUT)).toEqual({ action: 'deny', reason: 'policy evaluation failed' });
+    expect(errors).toEqual(['slow']);
+    const within = await PolicyManager.create(options({ evalBudgetMs: 5, onError: 'deny' }, bundles.allow));
+    expect(within.decide(INPUT)).toEqual({ action: 'allow' });
+  });
+
   it('in shadow mode lets the base rules decide and reports disagreements', async () => {
     const disagreements: string[] = [];
     const manager = await PolicyManager.create(
