@@ -177,6 +177,35 @@ describe('ANY /proxy/<service>/<rest>', () => {
     expect(backends[0].hits - before).toBe(1);
   });
 
+  it('never ejects more of a pool than ORCH_OUTLIER_MAX_EJECTION, even when every backend fails', async () => {
+    const failing = await Promise.all(['f1', 'f2'].map((name) => startTestBackend(name)));
+    for (const backend of failing) backend.failWith = 503;
+    const capped = await startOrchestrator({
+      ORCH_POOL_BAD: failing.map((b) => b.url).join(','),
+      ORCH_POOL_ALGO_BAD: 'round_robin',
+      ORCH_CB_FAILS: '2',
+      ORCH_CB_OPEN_FOR: '60s',
+      ORCH_PROXY_RETRIES: '0',
+      ORCH_IP_BURST: '1000000',
+      ORCH_TENANT_BURST: '1000000',
+    });
+    try {
+      for (let i = 0; i < 12; i++) expect((await get(`${capped.url}/proxy/bad/x`)).status).toBe(503);
+      // Half of two is one: the first backend to reach the threshold is ejected, the other keeps serving.
+      const states = capped.app
+        .get(PoolsService)
+        .get('bad')!
+        .backends.map((b) => b.breaker.stateName);
+      expect(states.filter((state) => state !== 'closed')).toHaveLength(1);
+      // The ejected one took its two failures, the other everything after.
+      expect(failing.map((b) => b.hits).sort((x, y) => x - y)).toEqual([2, 10]);
+      expect(capped.logs.some((line) => line['event'] === 'ejection_capped')).toBe(true);
+    } finally {
+      await capped.close();
+      await Promise.all(failing.map((b) => b.close()));
+    }
+  });
+
   it('answers Expect: 100-continue itself and forwards the body without the Expect header', async () => {
     const { hostname, port } = new URL(orch.url);
     const answer = await new Promise<{ status: number; continued: boolean; body: Record<string, unknown> }>(
