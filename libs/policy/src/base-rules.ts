@@ -90,6 +90,15 @@ export function parseBaseRules(text: string): BaseRules {
   return { allowAll, allowed, advanced, tarpitMs: tarpitMs as number };
 }
 
+/**
+ * Whether `path` (canonical) falls under `prefix`: it starts with it, or — for a prefix ending in `/` — it is that
+ * directory itself (`/internal/` covers `/internal`, which servers answer with the directory's index or a redirect).
+ */
+function matchPath(prefix: string, path: string): boolean {
+  if (path.startsWith(prefix)) return true;
+  return prefix.length > 1 && prefix.endsWith('/') && path.length === prefix.length - 1 && prefix.startsWith(path);
+}
+
 /** The base-rules engine: a pure, synchronous function of the input. */
 export class BaseRulesPolicy implements PolicyEngine {
   readonly source = 'base-rules';
@@ -113,7 +122,7 @@ export class BaseRulesPolicy implements PolicyEngine {
       if (
         matchTenant(rule.tenant, input.tenant) &&
         matchScope(rule.scopes, input.scope) &&
-        input.path.startsWith(rule.pathPrefix)
+        matchPath(rule.pathPrefix, input.path)
       ) {
         return this.advanced[i];
       }

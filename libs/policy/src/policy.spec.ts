@@ -52,6 +52,20 @@ describe(parseBaseRules.name, () => {
     expect(() => parseBaseRules('{"tarpit_ms":-1}')).toThrow(/tarpit_ms/);
   });
 
+  it('lets a path_prefix ending in / cover the directory itself, and nothing beside it', () => {
+    const policy = new BaseRulesPolicy(
+      parseBaseRules(
+        JSON.stringify({
+          allow_all: true,
+          advanced: [{ tenant: '*', scopes: ['*'], path_prefix: '/internal/', action: 'deny' }],
+        }),
+      ),
+    );
+    const at = (path: string) => policy.decide({ ...INPUT, path }).action;
+    expect([at('/internal'), at('/internal/'), at('/internal/x')]).toEqual(['deny', 'deny', 'deny']);
+    expect([at('/internals'), at('/intern'), at('/'), at('/x/internal')]).toEqual(['allow', 'allow', 'allow', 'allow']);
+  });
+
   it('refuses a path_prefix that requests could never match: not canonical, or refused as a path', () => {
     const rule = (prefix: string) =>
       JSON.stringify({ advanced: [{ tenant: '*', scopes: ['*'], path_prefix: prefix, action: 'deny' }] });

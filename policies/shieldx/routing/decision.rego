@@ -32,7 +32,16 @@ advanced_decision := to_decision(rules.advanced[first]) if {
 rule_matches(rule) if {
 	tenant_matches(rule.tenant)
 	scope_matches(rule.scopes)
-	startswith(input.path, object.get(rule, "path_prefix", "/"))
+	path_matches(object.get(rule, "path_prefix", "/"))
+}
+
+# The path starts with the prefix, or is the directory a prefix ending in "/" names ("/internal/" covers "/internal").
+path_matches(prefix) if startswith(input.path, prefix)
+
+path_matches(prefix) if {
+	count(prefix) > 1
+	endswith(prefix, "/")
+	input.path == trim_suffix(prefix, "/")
 }
 
 tenant_matches(tenant) if tenant == "*"

@@ -15,6 +15,11 @@ test_internal_paths_are_denied if {
 	d.action == "deny"
 }
 
+test_internal_prefix_covers_the_directory_itself if {
+	d := routing.decision with input as object.union(base, {"path": "/internal"})
+	d.action == "deny"
+}
+
 test_internal_prefix_needs_the_slash if {
 	routing.decision.action == "allow" with input as object.union(base, {"path": "/internalize"})
 }

@@ -119,6 +119,10 @@ describe('path canonicalisation on /proxy (adversarial)', () => {
       expect(backend.seen.length, spelling).toBe(before);
     }
     expect((await rawRequest(orch.url, 'GET', '/proxy/api/internal/secret', CALLER)).status).toBe(403);
+    // The directory itself, which servers answer with its index or a redirect, is under the prefix too.
+    for (const spelling of ['/internal', '/internal/', '/%69nternal', '/./internal//']) {
+      expect((await rawRequest(orch.url, 'GET', `/proxy/api${spelling}`, CALLER)).status, spelling).toBe(403);
+    }
   });
 
   it('gives every generated variant the verdict of its canonical path, and forwards exactly the canonical path', async () => {
