@@ -204,8 +204,12 @@ describe(`${verifyLedger.name} against tampering`, () => {
   describe('honest ledgers', () => {
     it('a key configured after entries were written: the first checkpoint signs them, noted as unsignedStart', async () => {
       await build(30);
-      const writer = await LedgerWriter.open({ path, service: 'svc', signingKey: hmac, checkpointEvery: 10 });
-      expect(writer.headCheck.status).toBe('matched');
+      // Its head is unsigned, which with a key is what a forger would write: refused until the operator moves it aside.
+      const open = () => LedgerWriter.open({ path, service: 'svc', signingKey: hmac, checkpointEvery: 10 });
+      await expect(open()).rejects.toThrow(/the head is not signed/);
+      await rm(`${path}.head`);
+      const writer = await open();
+      expect(writer.headCheck.status).toBe('missing');
       writer.enqueue({ type: 'e' });
       await writer.close();
       const result = await verifyLedger(path, { key, checkpointEvery: 10 });

@@ -905,7 +905,7 @@ interface HeadCheckInput {
 
 /** How to let a ledger that does not match its head start anyway: a deliberate, recorded operator action. */
 const HEAD_ADVICE =
-  'run "shieldx ledger verify"; to accept the ledger as it is, move the head file aside (the next start records that no head was found)';
+  'run "shieldx ledger verify"; to accept the ledger as it is, move the head file aside and start once with ORCH_LEDGER_ACCEPT_HEADLESS=1 (recorded in the ledger)';
 
 /**
  * Checks the ledger on disk against its head file before anything is written (see {@link LedgerWriter.open}).
@@ -920,7 +920,8 @@ async function checkHead(input: HeadCheckInput): Promise<LedgerHeadCheck> {
     throw new LedgerHeadError(headPath, `the ledger head ${headPath} is not a head (${found.message}); ${HEAD_ADVICE}`);
   }
   const head = found.head;
-  if (verifier !== null && head.sig !== null) {
+  // With a key every head must be signed: an unsigned one is what a forger without the key would write.
+  if (verifier !== null) {
     const problem = headSignatureProblem(head, verifier);
     if (problem !== null) {
       throw new LedgerHeadError(

@@ -353,6 +353,7 @@ describe('audit ledger and tracing settings', () => {
       maxPerTypePerSecond: 1000,
       checkpointEvery: 1000,
       headPath: 'data/ledger-orchestrator.jsonl.head',
+      acceptHeadless: false,
     });
     expect(config.tracing).toEqual({ otlpEndpoint: undefined, serviceName: 'shieldx-orchestrator' });
   });

@@ -164,6 +164,8 @@ export interface OrchestratorConfig {
     readonly checkpointEvery: number;
     /** File holding the signed head of the chain, outside the ledger (ORCH_LEDGER_HEAD_PATH; default `<path>.head`). */
     readonly headPath: string;
+    /** Accept a ledger whose head file is gone though it has had one, once, by operator decision (ORCH_LEDGER_ACCEPT_HEADLESS). */
+    readonly acceptHeadless: boolean;
     /** Rotate the active file before it exceeds this many bytes; 0 = never (ORCH_LEDGER_ROTATE_BYTES). */
     readonly rotateBytes: number;
     /** Entries per write + fdatasync (ORCH_LEDGER_BATCH). */
@@ -252,6 +254,7 @@ export const KNOWN_KEYS: ReadonlySet<string> = new Set([
   'ORCH_TENANTS',
   'ORCH_LEDGER_CHECKPOINT_EVERY',
   'ORCH_LEDGER_HEAD_PATH',
+  'ORCH_LEDGER_ACCEPT_HEADLESS',
   'ORCH_MAX_ROUTE_BYTES',
   'ORCH_IP_BURST',
   'ORCH_IP_BURST_DEGRADED',
@@ -564,6 +567,7 @@ export function loadConfig(processEnv: Env, readText: ReadText = (path) => readF
     ledger: {
       path: workerIndex === undefined ? ledgerPath : workerLedgerPath(ledgerPath, workerIndex),
       signingKey: read('ORCH_LEDGER_SIGNING_KEY', undefined as SigningKey | undefined, parseLedgerSigningKey),
+      acceptHeadless: read('ORCH_LEDGER_ACCEPT_HEADLESS', false, parseFlag),
       checkpointEvery: read('ORCH_LEDGER_CHECKPOINT_EVERY', 1000, (raw) => parseInteger(raw, 1, 1_000_000)),
       // Beside the ledger by default (`ledger verify <file>` looks there); an explicit path gets the worker's suffix.
       headPath: (() => {

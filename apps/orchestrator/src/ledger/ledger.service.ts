@@ -185,10 +185,15 @@ export class LedgerService implements OnModuleInit, OnApplicationShutdown {
     const entry = lastStart?.entries[0];
     const head = (entry?.data as { head?: unknown } | undefined)?.head;
     if (entry === undefined || (head !== 'matched' && head !== 'missing')) return;
+    if (this.config.ledger.acceptHeadless) {
+      this.logger.warn({ event: 'ledger_head_lost_accepted', path: this.path, headPath, sinceSeq: entry.seq });
+      return;
+    }
     throw new LedgerHeadError(
       headPath,
       `the head file ${headPath} is missing, though this ledger has had one since seq ${entry.seq}: its newest ` +
-        'entries may have been removed with it. Restore the head file, or move the ledger aside to start a new one',
+        'entries may have been removed with it. Restore the head file, move the ledger aside to start a new one, or ' +
+        'start once with ORCH_LEDGER_ACCEPT_HEADLESS=1 to accept it as it is',
     );
   }
 

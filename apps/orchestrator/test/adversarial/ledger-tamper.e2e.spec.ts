@@ -205,6 +205,24 @@ describe('audit ledger tamper matrix', () => {
       rmSync(`${ledgerPath}.head`);
       await expect(start({ ORCH_LEDGER_SIGNING_KEY: '' })).rejects.toThrow(LedgerOpenError);
       expect(readLines(ledgerPath)).toHaveLength(from);
+      // The operator's deliberate override starts it, and says so in the ledger.
+      const accepted = await start({ ORCH_LEDGER_SIGNING_KEY: '', ORCH_LEDGER_ACCEPT_HEADLESS: '1' });
+      expect((await getJson(`${accepted.url}/admin/audit?type=audit.started&limit=1`)).body.entries).toMatchObject([
+        { data: { head: 'missing' } },
+      ]);
+    });
+
+    it('with a key: a forged unsigned head over a cut ledger is refused at start', async () => {
+      freshLedger();
+      const from = await poolEdit(await start());
+      await stop();
+      const lines = readLines(ledgerPath).slice(0, from);
+      writeLines(ledgerPath, lines);
+      const last = JSON.parse(lines.at(-1) as string) as LedgerEntry;
+      const forged = { ...(await headOf(ledgerPath)), seq: last.seq, hash: last.hash, alg: null, sig: null };
+      writeFileSync(`${ledgerPath}.head`, `${JSON.stringify(forged)}\n`);
+      await expect(start()).rejects.toThrow(/the head is not signed/);
+      expect(readLines(ledgerPath)).toHaveLength(from);
     });
   });
 
