@@ -23,16 +23,39 @@ const HOP_BY_HOP = new Set([
  * dropped, except the `X-Forwarded-For` and `Forwarded` chains of a trusted proxy, which are extended. Every other
  * `X-Forwarded-*` header is dropped as well (see {@link isForwardedHeader}).
  */
-const IDENTITY = new Set(['forwarded', 'x-real-ip']);
+const IDENTITY = new Set([
+  'forwarded',
+  'x-real-ip',
+  // Other spellings of the client's address that frameworks and CDNs read.
+  'x-client-ip',
+  'true-client-ip',
+  'cf-connecting-ip',
+  'x-cluster-client-ip',
+  'client-ip',
+  'fastly-client-ip',
+  'x-envoy-external-address',
+  'x-original-forwarded-for',
+  'x-original-host',
+  'x-host',
+  // URL overrides some backends honour (IIS URL Rewrite, Symfony, Zend): they would undo the canonical path.
+  'x-original-url',
+  'x-rewrite-url',
+]);
 
 /** `Proxy-Authorization`, `Proxy-Connection`, `Proxy-Authenticate`…: meant for a proxy, never for the next hop. */
 function isProxyHeader(name: string): boolean {
   return name.charCodeAt(0) === 112 /* p */ && name.startsWith('proxy-');
 }
 
-/** `X-Forwarded-For`, `-Host`, `-Proto`, `-Port`, `-Prefix`, …, `X-Real-IP`, `Forwarded`. */
+/**
+ * `X-Forwarded-For`, `-Host`, `-Proto`, `-Port`, `-Prefix`, …, `X-Real-IP`, `Forwarded`, the other client-address and
+ * URL-override spellings above, and any name with `_`: CGI, PHP and WSGI fold `X_Forwarded_For` into the same variable
+ * as `X-Forwarded-For` (nginx drops such names by default too).
+ */
 function isForwardedHeader(name: string): boolean {
-  return IDENTITY.has(name) || (name.charCodeAt(0) === 120 /* x */ && name.startsWith('x-forwarded-'));
+  return (
+    IDENTITY.has(name) || (name.charCodeAt(0) === 120 /* x */ && name.startsWith('x-forwarded-')) || name.includes('_')
+  );
 }
 
 /** `Connection` values that name no header beyond the hop-by-hop ones (what nearly every message carries). */

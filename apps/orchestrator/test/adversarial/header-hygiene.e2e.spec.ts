@@ -43,11 +43,28 @@ const SPOOFED: readonly (readonly [string, string])[] = [
   ['Proxy-Authorization', 'Basic dXNlcjpwYXNz'],
   ['PROXY-CONNECTION', 'keep-alive'],
   ['Proxy-Anything', 'x'],
+  ['X-Client-IP', '203.0.113.66'],
+  ['True-Client-IP', '203.0.113.66'],
+  ['CF-Connecting-IP', '203.0.113.66'],
+  ['X_Forwarded_For', '203.0.113.66'],
+  ['x-forwarded_for', '203.0.113.66'],
+  ['X-Original-URL', '/internal/x'],
+  ['X-Rewrite-URL', '/internal/x'],
   ['X-Custom', 'kept'],
 ];
 
 /** Caller-sent values that must never reach the backend. */
-const SPOOFED_VALUES = ['198.51.100.7', '10.0.0.1', 'admin.internal', '127.0.0.9', '/admin', 'edge-1', 'dXNlcjpwYXNz'];
+const SPOOFED_VALUES = [
+  '198.51.100.7',
+  '10.0.0.1',
+  'admin.internal',
+  '127.0.0.9',
+  '/admin',
+  'edge-1',
+  'dXNlcjpwYXNz',
+  '203.0.113.66',
+  '/internal/x',
+];
 
 function expectNoneOf(headers: Record<string, string>, values: readonly string[]): void {
   for (const [name, value] of Object.entries(headers)) {
