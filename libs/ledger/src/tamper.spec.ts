@@ -81,6 +81,18 @@ describe(`${verifyLedger.name} against tampering`, () => {
       expect(result.message).toMatch(/duplicate member/);
     });
 
+    it('a carriage return anywhere (CRLF line ends, or a lone \\r) fails the line where it stands', async () => {
+      for (const change of [(l: string) => `${l}\r`, (l: string) => l.replace('"type":', '\r"type":')]) {
+        const lines = await readLines(path);
+        lines[1] = change(lines[1]);
+        await writeLines(path, lines);
+        const result = await failure();
+        expect(result).toMatchObject({ seq: 2, line: 2 });
+        expect(['unparsable', 'non_canonical']).toContain(result.reason);
+        await build(8);
+      }
+    });
+
     it('a number beyond 2^53 → malformed (unsafe number), even re-hashed', async () => {
       const lines = await readLines(path);
       lines[2] = lines[2].replace('"i":2', '"i":9007199254740993');

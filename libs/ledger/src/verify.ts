@@ -186,12 +186,17 @@ class LineTooLongError extends Error {
   }
 }
 
-/** Passes bytes through, failing once a line (as readline splits them: at \n or \r) grows past `max` bytes. */
+/**
+ * Passes bytes through, failing once a line grows past `max` bytes. A carriage return is passed on as a NUL: readline
+ * would take it for a line break (or drop it before \n) and hide it from the byte-for-byte check, while the writer ends
+ * lines with \n alone and never writes a raw control character, so the line holding it fails where it stands.
+ */
 function boundedLines(max: number): Transform {
   let run = 0;
   return new Transform({
-    transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback) {
-      const lastBreak = Math.max(chunk.lastIndexOf(0x0a), chunk.lastIndexOf(0x0d));
+    transform(given: Buffer, _encoding: BufferEncoding, done: TransformCallback) {
+      const chunk = given.includes(0x0d) ? Buffer.from(given.map((byte) => (byte === 0x0d ? 0 : byte))) : given;
+      const lastBreak = chunk.lastIndexOf(0x0a);
       // A longer line spans several chunks (max is far above the chunk size), so the run between breaks is enough.
       run = lastBreak === -1 ? run + chunk.length : chunk.length - lastBreak - 1;
       if (run > max) return done(new RangeError('line too long'));
