@@ -313,7 +313,7 @@ async function routePart() {
       snapshot.dispose?.();
       if (!build || attempt >= 3) throw error;
       say(
-        `the built orchestrator does not start (a colleague mid-edit?); rebuilding in 60 s:\n${error.message.slice(-1500)}`,
+        `the built orchestrator does not start (a rebuild in progress?); rebuilding in 60 s:\n${error.message.slice(-1500)}`,
       );
       await sleep(60_000);
     }

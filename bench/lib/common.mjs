@@ -173,7 +173,7 @@ export async function prepareOrchestrator({ build, say, check = async () => {} }
       snapshot.dispose();
       if (attempt >= attempts) throw error;
       say(
-        `the built orchestrator does not start (a colleague mid-edit?); rebuilding in 60 s:\n${tail(error.message, 1500)}`,
+        `the built orchestrator does not start (a rebuild in progress?); rebuilding in 60 s:\n${tail(error.message, 1500)}`,
       );
       await sleep(60_000);
     }

@@ -406,7 +406,7 @@ function processExists(pid) {
 export const ORCH_MAIN = 'dist/orchestrator/apps/orchestrator/src/main.js';
 
 /**
- * Copies dist/orchestrator to bench/.snapshot/run-XXXX/ (git-ignored, removed at exit) so a colleague's rebuild, which
+ * Copies dist/orchestrator to bench/.snapshot/run-XXXX/ (git-ignored, removed at exit) so a concurrent rebuild, which
  * starts with `rm -rf dist/orchestrator`, cannot change the code under test mid-run. The copy stays inside the
  * repository so that what the app finds by walking up from its own files (node_modules, the bundled policies/) is the
  * repository's.

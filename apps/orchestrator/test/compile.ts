@@ -7,7 +7,7 @@ const SOURCES = ['apps/orchestrator/src', 'libs/lb/src', 'libs/security/src', 'l
 
 /**
  * Compiles the orchestrator as `orchestrator:build` does (SWC) into a new directory `dist/<prefix>…` of its own, so a
- * colleague's rebuild cannot change it under a test that runs it as a process (under dist/, node_modules and the
+ * concurrent rebuild cannot change it under a test that runs it as a process (under dist/, node_modules and the
  * bundled policies/ are found by walking up). Returns the directory; its entry point is
  * `apps/orchestrator/src/main.js`.
  */
