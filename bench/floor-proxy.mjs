@@ -1,7 +1,7 @@
 // Reference servers for the /proxy benchmark (bench/proxy.mjs): the cost of forwarding alone, at each layer of the
 // orchestrator's stack, with none of its pipeline (no identity, limits, proofs, policy, balancer, breaker, metrics,
 // logs or tracing). Each forwards `ANY /proxy/api/*` to the same loopback backends the way the orchestrator's
-// apps/orchestrator/src/proxy/forward.ts does — an undici `BalancedPool` of 128 keep-alive connections per backend,
+// apps/orchestrator/src/upstream/forward.ts does — an undici `BalancedPool` of 128 keep-alive connections per backend,
 // `dispatch` with a handler that streams the answer into the client's response, hop-by-hop headers dropped — so
 // the difference between a floor and the orchestrator is what the pipeline costs.
 //

@@ -1,8 +1,5 @@
 import 'reflect-metadata';
-import { randomUUID } from 'node:crypto';
-import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import type { Socket } from 'node:net';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -10,81 +7,16 @@ import type { DestinationStream } from 'pino';
 import { TrustedProxies } from '@shieldx/security';
 import { AppModule } from './app.module';
 import type { OrchestratorConfig } from './config/config';
-import { installGatewayHooks } from './http/gateway-hooks';
-import { sendError } from './http/send-error';
+import { GatewayPipeline } from './pipeline/gateway-hooks';
+import { sendError } from './pipeline/send-error';
+import { answerClientError, SERVER_LIMITS } from './pipeline/server-limits';
 import { GatewayMetrics } from './metrics/gateway-metrics';
 import { createLogger, lazyRequestLogger, NestPinoLogger } from './logging/logger';
-import { correlationIdWithContext } from './logging/request-context';
+import { correlationIdWithContext } from './request/request-context';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { TracingService } from './tracing/tracing.service';
 import { buildHttpsOptions, readTlsMaterial, tlsFilesOf } from './tls/tls-material';
 import { TlsService } from './tls/tls.service';
-
-/** Server timeouts and limits (docs/http-api.md, "Server limits"). */
-export const SERVER_LIMITS = {
-  /** Time allowed to receive a request's headers. */
-  requestHeadersTimeoutMs: 10_000,
-  /** Time allowed to receive a whole request. */
-  requestTimeoutMs: 30_000,
-  /**
-   * How often Node checks the two limits above (its `connectionsCheckingInterval`, 30 s by default, which cut
-   * requests up to 30 s late): a request is cut within this much of its limit.
-   */
-  connectionsCheckingIntervalMs: 500,
-  /** Idle keep-alive connections are closed after this. */
-  keepAliveTimeoutMs: 65_000,
-  /** Requests served on one keep-alive connection before it is closed (0 = unlimited). */
-  maxRequestsPerSocket: 0,
-  /** Header section size limit in bytes. */
-  maxHeaderBytes: 16_384,
-  /** Time allowed for a TLS handshake (Node's default is 120 s). */
-  tlsHandshakeTimeoutMs: 10_000,
-  /** Open connections beyond this are closed as they arrive (`server.maxConnections`). */
-  maxConnections: 10_000,
-} as const;
-
-/** Connection-level client errors (before or outside any route), by Node error code: status, code, message. */
-const CLIENT_ERRORS: ReadonlyMap<string, readonly [number, string, string]> = new Map([
-  [
-    'ERR_HTTP_REQUEST_TIMEOUT',
-    [
-      408,
-      'request_timeout',
-      `the request was not received in time (headers within ${SERVER_LIMITS.requestHeadersTimeoutMs / 1000} s, ` +
-        `the whole request within ${SERVER_LIMITS.requestTimeoutMs / 1000} s)`,
-    ],
-  ],
-  [
-    'HPE_HEADER_OVERFLOW',
-    [431, 'headers_too_large', `the header section is larger than ${SERVER_LIMITS.maxHeaderBytes} bytes`],
-  ],
-]);
-const MALFORMED: readonly [number, string, string] = [
-  400,
-  'bad_request',
-  'the request could not be parsed as HTTP/1.1',
-];
-
-/**
- * The listeners' `clientError` handler: a request cut by a server limit (408), with too large a header section (431)
- * or that is not HTTP (400) gets the contract's JSON error, when no response has started on the connection (else
- * nothing may be written into it); the connection is then closed.
- */
-export function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
-  if (error.code === 'ECONNRESET' || socket.destroyed) return;
-  // Node's own check (`socketOnError`): a response whose head is out must not get another one spliced in.
-  const current = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
-  if (socket.writable && (current === undefined || current === null || !current.headersSent)) {
-    const [status, code, message] = CLIENT_ERRORS.get(error.code ?? '') ?? MALFORMED;
-    const correlationId = randomUUID();
-    const body = JSON.stringify({ error: code, message, correlationId });
-    socket.write(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\nX-Correlation-ID: ${correlationId}\r\nConnection: close\r\n\r\n${body}`,
-    );
-  }
-  socket.destroy(error);
-}
 
 /** Options for {@link createApp}. */
 export interface CreateAppOptions {
@@ -156,7 +88,7 @@ export async function createApp(
     done();
   });
   if (options.spanExporter !== undefined) await app.get(TracingService).useExporter(options.spanExporter);
-  installGatewayHooks(app);
+  app.get(GatewayPipeline).install(fastify);
   const server = app.getHttpAdapter().getHttpServer() as HttpsServer;
   server.maxConnections = SERVER_LIMITS.maxConnections;
   if (tls !== undefined) app.get(TlsService).attach(server, tls);

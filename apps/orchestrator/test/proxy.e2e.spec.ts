@@ -1,8 +1,8 @@
 import { request as httpRequest } from 'node:http';
 import { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { BreakerMonitor } from '../src/health/breaker-monitor';
-import { HealthProber, type ProbeResult } from '../src/health/health-prober';
+import { BreakerMonitor } from '../src/resilience/breaker-monitor';
+import { HealthProber, type ProbeResult } from '../src/resilience/health-prober';
 import { PoolsService, type HealthSnapshot } from '../src/pools/pools.service';
 import { startTestBackend, type TestBackend } from './backends';
 import { startOrchestrator, type RunningOrchestrator } from './harness';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemoBackend, type RunningDemoBackend } from '../src/demo/demo-backends';
-import { HealthProber } from '../src/health/health-prober';
+import { HealthProber } from '../src/resilience/health-prober';
 import type { HealthSnapshot } from '../src/pools/pools.service';
 import { startTestBackend, type TestBackend } from './backends';
 import { post, startOrchestrator, type RunningOrchestrator } from './harness';

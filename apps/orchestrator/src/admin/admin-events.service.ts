@@ -7,7 +7,7 @@ import {
 } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
 import { SecurityEvents, type SecurityEvent } from '../events/security-events';
-import { GatewayError } from '../http/errors';
+import { GatewayError } from '../errors/errors';
 import { PolicyService } from '../policy/policy.service';
 import { PoolsService, type BreakerTransition } from '../pools/pools.service';
 import {

@@ -2,7 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Put, Req, Res, UseGuard
 import type { BackendJSON, BreakerStateName, PoolJSON } from '@shieldx/lb';
 import type { PolicyStatus } from '@shieldx/policy';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { BreakerMonitor } from '../health/breaker-monitor';
+import { BreakerMonitor } from '../resilience/breaker-monitor';
 import { PolicyService } from '../policy/policy.service';
 import { PoolsService } from '../pools/pools.service';
 import { DtoValidationPipe } from '../validation/validation.pipe';

@@ -5,7 +5,7 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import { SecurityEvents } from '../events/security-events';
-import { GatewayError } from '../http/errors';
+import { GatewayError } from '../errors/errors';
 
 /** 401: admin credentials missing or wrong. */
 export class AdminUnauthorizedError extends GatewayError {

@@ -1,15 +1,20 @@
 import { Module } from '@nestjs/common';
-import { ResilienceModule } from '../health/resilience.module';
+import { LedgerModule } from '../ledger/ledger.module';
+import { PolicyModule } from '../policy/policy.module';
+import { PoolsModule } from '../pools/pools.module';
+import { ResilienceModule } from '../resilience/resilience.module';
 import { ADMIN_RESOLVE_HOST } from './admin.constants';
 import { AdminController } from './admin.controller';
 import { AdminEventsService } from './admin-events.service';
+import { LedgerController } from './ledger.controller';
+import { PolicyController } from './policy.controller';
 import { systemResolve } from './backend-target';
 import { PoolAdminService } from './pool-admin.service';
 
 /** The admin API for the security team and the admin UI (`/admin/*`, guarded). */
 @Module({
-  imports: [ResilienceModule],
-  controllers: [AdminController],
+  imports: [ResilienceModule, PoolsModule, PolicyModule, LedgerModule],
+  controllers: [AdminController, PolicyController, LedgerController],
   providers: [PoolAdminService, AdminEventsService, { provide: ADMIN_RESOLVE_HOST, useValue: systemResolve }],
   exports: [AdminEventsService],
 })

@@ -4,7 +4,7 @@ import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import { parseBackendUrl } from '../config/parse';
 import { SecurityEvents } from '../events/security-events';
-import { GatewayError, InvalidRequestError } from '../http/errors';
+import { GatewayError, InvalidRequestError } from '../errors/errors';
 import { PoolsService } from '../pools/pools.service';
 import { SERVICE_PATTERN } from '../validation/names';
 import { ADMIN_RESOLVE_HOST } from './admin.constants';

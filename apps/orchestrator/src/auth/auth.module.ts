@@ -1,6 +1,5 @@
 import { Module } from '@nestjs/common';
-import { systemClock } from '@shieldx/security';
-import { CLOCK } from '../clock/clock';
+import { RedisModule } from '../redis/redis.module';
 import { CallerProofService } from './caller-proof.service';
 import { ReplayBackend } from './replay-backend';
 
@@ -9,7 +8,8 @@ import { ReplayBackend } from './replay-backend';
  * `onRequest` hook) and the replay store they share ({@link ReplayBackend}: in-process, or Redis when configured).
  */
 @Module({
-  providers: [{ provide: CLOCK, useValue: systemClock }, ReplayBackend, CallerProofService],
+  imports: [RedisModule],
+  providers: [ReplayBackend, CallerProofService],
   exports: [CallerProofService, ReplayBackend],
 })
 export class AuthModule {}

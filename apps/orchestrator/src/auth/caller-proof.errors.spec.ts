@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { toErrorResponse } from '../http/error-body';
+import { toErrorResponse } from '../errors/error-body';
 import { CallerProofError } from './caller-proof.errors';
 
 const ALGS = 'ES256 EdDSA PS256 RS256';

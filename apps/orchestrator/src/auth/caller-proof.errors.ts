@@ -1,6 +1,6 @@
 import type { AdmissionFailureCode, DpopFailureCode } from '@shieldx/security';
-import { quotedString, safeHeaderValue } from '../http/error-body';
-import { GatewayError } from '../http/errors';
+import { quotedString, safeHeaderValue } from '../errors/error-body';
+import { GatewayError } from '../errors/errors';
 
 /** The caller-proof scheme that refused a request. */
 export type ProofScheme = 'admission' | 'dpop';

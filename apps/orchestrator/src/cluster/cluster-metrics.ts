@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { InjectMetric } from '@willsoto/nestjs-prometheus';
+import { InjectMetric, makeCounterProvider, makeGaugeProvider } from '@willsoto/nestjs-prometheus';
 import type { Counter, Gauge } from 'prom-client';
 import { METRIC } from '../metrics/metric-names';
 
@@ -64,3 +64,30 @@ export class ClusterMetrics {
     (outcome === 'mirrored' ? this.mirrored : this.dropped).inc(count);
   }
 }
+
+/** The cluster instruments, registered by the module that owns them. */
+export const CLUSTER_METRIC_PROVIDERS = [
+  makeGaugeProvider({
+    name: METRIC.clusterUp,
+    help: '1 while this instance is subscribed to the shared Redis channels and in sync, 0 otherwise (or no Redis)',
+  }),
+  makeCounterProvider({
+    name: METRIC.clusterSyncErrors,
+    help: 'Failures of cluster coherence through Redis (publish, subscribe, resync, apply, audit)',
+    labelNames: ['kind'],
+  }),
+  makeCounterProvider({
+    name: METRIC.clusterSync,
+    help: 'Pool changes and policy reloads published to, or applied from, the other instances',
+    labelNames: ['kind', 'direction'],
+  }),
+  makeGaugeProvider({
+    name: METRIC.clusterPoolVersion,
+    help: 'Highest shared pool-configuration version this instance has applied (0 = none)',
+  }),
+  makeCounterProvider({
+    name: METRIC.auditStream,
+    help: 'Audit entries mirrored to the shared Redis stream, or dropped (Redis unavailable, buffer full)',
+    labelNames: ['outcome'],
+  }),
+];

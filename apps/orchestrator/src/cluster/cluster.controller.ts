@@ -1,6 +1,6 @@
 import { Controller, Get, Query, UseGuards } from '@nestjs/common';
 import { AdminGuard } from '../admin/admin.guard';
-import { GatewayError, InvalidRequestError } from '../http/errors';
+import { GatewayError, InvalidRequestError } from '../errors/errors';
 import {
   AuditStreamService,
   type AuditStreamStatus,

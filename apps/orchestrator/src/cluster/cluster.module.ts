@@ -1,6 +1,11 @@
 import { Module } from '@nestjs/common';
+import { LedgerModule } from '../ledger/ledger.module';
+import { PolicyModule } from '../policy/policy.module';
+import { PoolsModule } from '../pools/pools.module';
+import { RedisModule } from '../redis/redis.module';
 import { AuditStreamService } from './audit-stream.service';
 import { ClusterChannel } from './cluster-channel';
+import { ClusterMetricsModule } from './cluster-metrics.module';
 import { ClusterController } from './cluster.controller';
 import { PolicySyncService } from './policy-sync.service';
 import { PoolSyncService } from './pool-sync.service';
@@ -11,6 +16,7 @@ import { PoolSyncService } from './pool-sync.service';
  * Rate limits and replay keys are shared by their own modules through the same client. See docs/scale-out.md.
  */
 @Module({
+  imports: [RedisModule, PoolsModule, PolicyModule, LedgerModule, ClusterMetricsModule],
   controllers: [ClusterController],
   providers: [ClusterChannel, PoolSyncService, PolicySyncService, AuditStreamService],
 })

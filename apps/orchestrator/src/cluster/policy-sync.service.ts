@@ -1,5 +1,5 @@
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { currentCorrId } from '../logging/request-context';
+import { currentCorrId } from '../request/request-context';
 import { PolicyService } from '../policy/policy.service';
 import { ClusterChannel } from './cluster-channel';
 import { CLUSTER_KEYS } from './cluster.constants';

@@ -1,4 +1,5 @@
 import { Injectable, Logger, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { PoolsModule } from '../pools/pools.module';
 import { PoolsService } from '../pools/pools.service';
 import { DEMO_POOLS, startDemoBackend, type RunningDemoBackend } from './demo-backends';
 
@@ -29,5 +30,5 @@ export class DemoBackends implements OnModuleInit, OnApplicationShutdown {
 }
 
 /** Demo mode: loopback backends with different latencies behind the pools `api`, `search`, `static`. */
-@Module({ providers: [DemoBackends] })
+@Module({ imports: [PoolsModule], providers: [DemoBackends] })
 export class DemoModule {}

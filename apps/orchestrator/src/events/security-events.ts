@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { anonymizeIp } from '@shieldx/security';
-import { currentCallerCorrId } from '../logging/request-context';
+import { currentCallerCorrId } from '../request/request-context';
 
 /** Kinds of security event (contract: audit ledger). */
 export type SecurityEventType =

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { InjectMetric } from '@willsoto/nestjs-prometheus';
+import { InjectMetric, makeCounterProvider, makeGaugeProvider } from '@willsoto/nestjs-prometheus';
 import type { Counter, Gauge } from 'prom-client';
 import { METRIC } from '../metrics/metric-names';
 
@@ -48,3 +48,18 @@ export class LedgerMetrics {
     this.up.set(up ? 1 : 0);
   }
 }
+
+/** The audit ledger instruments, registered by the module that owns them. */
+export const LEDGER_METRIC_PROVIDERS = [
+  makeCounterProvider({
+    name: METRIC.ledgerEvents,
+    help: 'Security events offered to the audit ledger, by outcome (written, aggregated, suppressed)',
+    labelNames: ['outcome'],
+  }),
+  makeCounterProvider({
+    name: METRIC.ledgerErrors,
+    help: 'Audit ledger problems: write (the writer failed), dropped (an event lost while it was down), invalid',
+    labelNames: ['kind'],
+  }),
+  makeGaugeProvider({ name: METRIC.ledgerUp, help: '1 while the audit ledger accepts entries, 0 while it is down' }),
+];

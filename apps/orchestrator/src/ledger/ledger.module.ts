@@ -1,11 +1,7 @@
-import { Global, Module } from '@nestjs/common';
-import { LedgerController } from './ledger.controller';
+import { Module } from '@nestjs/common';
+import { LEDGER_METRIC_PROVIDERS, LedgerMetrics } from './ledger-metrics';
 import { LedgerService } from './ledger.service';
 
-/**
- * The audit ledger: {@link LedgerService} (global, so the events module can give it the security events and health
- * can report on it) and the admin endpoints `GET /admin/audit` and `GET /admin/ledger/verify`.
- */
-@Global()
-@Module({ controllers: [LedgerController], providers: [LedgerService], exports: [LedgerService] })
+/** The audit ledger ({@link LedgerService}); its admin endpoints are in the admin API, its sink in the app's events. */
+@Module({ providers: [...LEDGER_METRIC_PROVIDERS, LedgerMetrics, LedgerService], exports: [LedgerService] })
 export class LedgerModule {}

@@ -15,7 +15,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
-import { currentCorrId } from '../logging/request-context';
+import { currentCorrId } from '../request/request-context';
 import { readAuditPage, type AuditPage, type AuditQuery } from './audit-reader';
 import { EventGuard, type GuardedEntry, unrefTimers } from './event-guard';
 import { acquireLedgerLock } from './ledger-lock';

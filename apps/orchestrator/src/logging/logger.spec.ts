@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it, vi } from 'vitest';
 import type { Logger } from 'pino';
 import { createLogger, lazyRequestLogger, NestPinoLogger } from './logger';
-import { requestContext } from './request-context';
+import { requestContext } from '../request/request-context';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];

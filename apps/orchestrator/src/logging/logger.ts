@@ -3,7 +3,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { pino, type Bindings, type ChildLoggerOptions, type DestinationStream, type Logger } from 'pino';
 import type { LogLevel } from '../config/config';
 import { stdoutSink } from './log-sink';
-import { requestContext, type RequestContext } from './request-context';
+import { requestContext, type RequestContext } from '../request/request-context';
 
 /** Header values that must never reach a log line, whatever logs a request object. */
 export const REDACTED_PATHS = [

@@ -6,13 +6,12 @@ import {
   PrometheusModule,
 } from '@willsoto/nestjs-prometheus';
 import { METRIC } from './metric-names';
-import { PolicyMetrics } from '../policy/policy-metrics';
-import { LedgerMetrics } from '../ledger/ledger-metrics';
-import { ClusterMetrics } from '../cluster/cluster-metrics';
 import { GatewayMetrics } from './gateway-metrics';
-import { ResilienceMetrics } from './resilience-metrics';
 
-/** Prometheus registry, `/metrics`, and the gateway's own instruments. */
+/**
+ * Prometheus registry, `/metrics`, and the request-level instruments every stage shares ({@link GatewayMetrics}).
+ * Each capability registers its own instruments in its own module (policy, ledger, resilience, cluster).
+ */
 @Global()
 @Module({
   imports: [PrometheusModule.register({ path: '/metrics', defaultMetrics: { enabled: true } })],
@@ -57,75 +56,13 @@ import { ResilienceMetrics } from './resilience-metrics';
       labelNames: ['method', 'route', 'status'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     }),
-    makeCounterProvider({ name: METRIC.opaCacheHit, help: 'Policy decisions served from the decision cache' }),
-    makeCounterProvider({ name: METRIC.opaCacheMiss, help: 'Policy decisions computed (cache miss)' }),
-    makeCounterProvider({ name: METRIC.policyReload, help: 'Policy reloads by result', labelNames: ['result'] }),
-    makeGaugeProvider({ name: METRIC.policyVersion, help: 'Version of the running policy (+1 per successful reload)' }),
-    makeCounterProvider({
-      name: METRIC.policyDisagreement,
-      help: 'Shadow mode: OPA and base rules answered different actions',
-    }),
-    makeCounterProvider({
-      name: METRIC.policyError,
-      help: 'OPA evaluations that failed (error) or ran over budget (slow)',
-      labelNames: ['kind'],
-    }),
     makeGaugeProvider({ name: METRIC.tarpitActive, help: 'Requests held in the tarpit now' }),
     makeGaugeProvider({
       name: METRIC.certExpiry,
       help: 'Seconds until the serving TLS certificate expires (negative once expired; no sample without TLS)',
     }),
-    makeCounterProvider({ name: METRIC.healthOk, help: 'Health probes that succeeded' }),
-    makeCounterProvider({ name: METRIC.healthBad, help: 'Health probes that failed (status, timeout, connection)' }),
-    makeHistogramProvider({
-      name: METRIC.healthProbe,
-      help: 'Health probe duration',
-      labelNames: ['result'],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-    }),
-    makeCounterProvider({ name: METRIC.cbOpen, help: 'Circuit breakers that opened' }),
-    makeCounterProvider({ name: METRIC.cbHalfOpen, help: 'Circuit breakers that went half-open' }),
-    makeCounterProvider({ name: METRIC.cbClose, help: 'Circuit breakers that closed' }),
-    makeCounterProvider({
-      name: METRIC.ledgerEvents,
-      help: 'Security events offered to the audit ledger, by outcome (written, aggregated, suppressed)',
-      labelNames: ['outcome'],
-    }),
-    makeCounterProvider({
-      name: METRIC.ledgerErrors,
-      help: 'Audit ledger problems: write (the writer failed), dropped (an event lost while it was down), invalid',
-      labelNames: ['kind'],
-    }),
-    makeGaugeProvider({ name: METRIC.ledgerUp, help: '1 while the audit ledger accepts entries, 0 while it is down' }),
-    makeGaugeProvider({
-      name: METRIC.clusterUp,
-      help: '1 while this instance is subscribed to the shared Redis channels and in sync, 0 otherwise (or no Redis)',
-    }),
-    makeCounterProvider({
-      name: METRIC.clusterSyncErrors,
-      help: 'Failures of cluster coherence through Redis (publish, subscribe, resync, apply, audit)',
-      labelNames: ['kind'],
-    }),
-    makeCounterProvider({
-      name: METRIC.clusterSync,
-      help: 'Pool changes and policy reloads published to, or applied from, the other instances',
-      labelNames: ['kind', 'direction'],
-    }),
-    makeGaugeProvider({
-      name: METRIC.clusterPoolVersion,
-      help: 'Highest shared pool-configuration version this instance has applied (0 = none)',
-    }),
-    makeCounterProvider({
-      name: METRIC.auditStream,
-      help: 'Audit entries mirrored to the shared Redis stream, or dropped (Redis unavailable, buffer full)',
-      labelNames: ['outcome'],
-    }),
     GatewayMetrics,
-    PolicyMetrics,
-    ResilienceMetrics,
-    LedgerMetrics,
-    ClusterMetrics,
   ],
-  exports: [GatewayMetrics, PolicyMetrics, ResilienceMetrics, LedgerMetrics, ClusterMetrics],
+  exports: [GatewayMetrics],
 })
 export class MetricsModule {}

@@ -3,7 +3,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { register } from 'prom-client';
-import { answerClientError, SERVER_LIMITS } from '../app.factory';
+import { answerClientError, SERVER_LIMITS } from '../pipeline/server-limits';
 import { HealthController } from '../health/health.controller';
 
 /** A running ops listener. */

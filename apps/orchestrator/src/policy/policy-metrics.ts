@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { InjectMetric } from '@willsoto/nestjs-prometheus';
+import { InjectMetric, makeCounterProvider, makeGaugeProvider } from '@willsoto/nestjs-prometheus';
 import type { Counter, Gauge } from 'prom-client';
 import { METRIC } from '../metrics/metric-names';
 
@@ -23,3 +23,20 @@ export class PolicyMetrics {
     this.errors[kind].inc();
   }
 }
+
+/** The policy instruments, registered by the module that owns them. */
+export const POLICY_METRIC_PROVIDERS = [
+  makeCounterProvider({ name: METRIC.opaCacheHit, help: 'Policy decisions served from the decision cache' }),
+  makeCounterProvider({ name: METRIC.opaCacheMiss, help: 'Policy decisions computed (cache miss)' }),
+  makeCounterProvider({ name: METRIC.policyReload, help: 'Policy reloads by result', labelNames: ['result'] }),
+  makeGaugeProvider({ name: METRIC.policyVersion, help: 'Version of the running policy (+1 per successful reload)' }),
+  makeCounterProvider({
+    name: METRIC.policyDisagreement,
+    help: 'Shadow mode: OPA and base rules answered different actions',
+  }),
+  makeCounterProvider({
+    name: METRIC.policyError,
+    help: 'OPA evaluations that failed (error) or ran over budget (slow)',
+    labelNames: ['kind'],
+  }),
+];

@@ -1,11 +1,13 @@
 import { Module, type OnModuleInit } from '@nestjs/common';
-import { HttpAdapterHost } from '@nestjs/core';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { RouteModule } from '../route/route.module';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { PipelineModule } from '../pipeline/pipeline.module';
+import { RawRoutes } from '../pipeline/raw-routes';
+import { RateLimitModule } from '../ratelimit/rate-limit.module';
+import { RoutingModule } from '../routing/routing.module';
+import { TracingModule } from '../tracing/tracing.module';
+import { UpstreamModule } from '../upstream/upstream.module';
 import { GracefulShutdown } from './graceful-shutdown';
-import { OutlierDetector } from './outlier-detector';
 import { ProxyService } from './proxy.service';
-import { Upstreams } from './upstreams';
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
 
@@ -14,25 +16,22 @@ const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as 
  * parser leaves the body unread, so request bodies stream to the backend without buffering or a size limit of ours.
  */
 @Module({
-  imports: [RouteModule],
-  providers: [Upstreams, OutlierDetector, ProxyService, GracefulShutdown],
-  exports: [Upstreams, OutlierDetector, ProxyService],
+  imports: [RoutingModule, RateLimitModule, UpstreamModule, TracingModule, PipelineModule],
+  providers: [ProxyService, GracefulShutdown],
 })
 export class ProxyModule implements OnModuleInit {
   constructor(
-    private readonly adapter: HttpAdapterHost,
+    private readonly rawRoutes: RawRoutes,
     private readonly proxy: ProxyService,
   ) {}
 
   onModuleInit(): void {
-    const fastify = this.adapter.httpAdapter.getInstance<FastifyInstance>();
     const handler = (request: FastifyRequest, reply: FastifyReply) => this.proxy.handle(request, reply);
-    void fastify.register((scope, _options, done) => {
+    this.rawRoutes.register((scope) => {
       scope.removeAllContentTypeParsers();
       scope.addContentTypeParser('*', (_request, _payload, parsed) => parsed(null));
       scope.route({ method: [...METHODS], url: '/proxy/:service', handler });
       scope.route({ method: [...METHODS], url: '/proxy/:service/*', handler });
-      done();
     });
   }
 }

@@ -6,18 +6,18 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
-import { toErrorResponse } from '../http/error-body';
-import { GatewayError, InvalidRequestError, UpstreamBusyError, UpstreamShareExceededError } from '../http/errors';
+import { toErrorResponse } from '../errors/error-body';
+import { GatewayError, InvalidRequestError, UpstreamBusyError, UpstreamShareExceededError } from '../errors/errors';
 import { GatewayMetrics } from '../metrics/gateway-metrics';
 import { RateLimitService } from '../ratelimit/rate-limit.service';
-import { SCOPE_PATTERN, SERVICE_PATTERN, TENANT_PATTERN } from '../route/route-request.dto';
-import { RouteService, type RouteContext, type RoutePlan } from '../route/route.service';
+import { SCOPE_PATTERN, SERVICE_PATTERN, TENANT_PATTERN } from '../routing/route-request.dto';
+import { RouteService, type RouteContext, type RoutePlan } from '../routing/route.service';
 import { endUpstreamSpan, injectTraceContext, upstreamSpan } from '../tracing/spans';
-import { ConnectionGate } from './connection-gate';
-import { errorCode, forward, isClientGone, isClientStalled, type ForwardResult } from './forward';
-import { upstreamRequestHeaders } from './headers';
-import { OutlierDetector } from './outlier-detector';
-import { Upstreams } from './upstreams';
+import { ConnectionGate } from '../upstream/connection-gate';
+import { errorCode, forward, isClientGone, isClientStalled, type ForwardResult } from '../upstream/forward';
+import { upstreamRequestHeaders } from '../upstream/headers';
+import { OutlierDetector } from '../upstream/outlier-detector';
+import { Upstreams } from '../upstream/upstreams';
 
 /** 502: the backend could not be reached or broke the exchange. */
 export class BadGatewayError extends GatewayError {

@@ -9,8 +9,8 @@ import {
 import { beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/config';
 import type { SecurityEvent, SecurityEvents } from '../events/security-events';
-import { RateLimitedError, RateLimitUnavailableError } from '../http/errors';
-import type { GatewayRequestState } from '../http/request-state';
+import { RateLimitedError, RateLimitUnavailableError } from '../errors/errors';
+import type { GatewayRequestState } from '../request/request-state';
 import type { GatewayMetrics } from '../metrics/gateway-metrics';
 import type { PoolsService } from '../pools/pools.service';
 import { RateLimitService } from './rate-limit.service';

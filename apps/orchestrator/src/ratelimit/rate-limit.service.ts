@@ -11,8 +11,8 @@ import { CLOCK, withinWindow } from '../clock/clock';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import { SecurityEvents } from '../events/security-events';
-import { RateLimitedError, RateLimitUnavailableError } from '../http/errors';
-import type { GatewayRequestState } from '../http/request-state';
+import { RateLimitedError, RateLimitUnavailableError } from '../errors/errors';
+import type { GatewayRequestState } from '../request/request-state';
 import { GatewayMetrics } from '../metrics/gateway-metrics';
 import { PoolsService } from '../pools/pools.service';
 

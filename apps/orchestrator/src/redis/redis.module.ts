@@ -1,4 +1,4 @@
-import { Global, Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { REDIS_CLIENT } from './redis.constants';
 import { redisClientProvider } from './redis.providers';
@@ -19,6 +19,5 @@ export class RedisShutdown implements OnApplicationShutdown {
 }
 
 /** Provides the one shared Redis client ({@link REDIS_CLIENT}, `null` when Redis is not configured) everywhere. */
-@Global()
 @Module({ providers: [redisClientProvider, RedisShutdown], exports: [REDIS_CLIENT] })
 export class RedisModule {}

@@ -1,10 +1,10 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
-import { HttpAdapterHost } from '@nestjs/core';
 import { canonicalPath } from '@shieldx/policy';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
+import { RawRoutes } from '../pipeline/raw-routes';
 import { DtoValidationPipe } from '../validation/validation.pipe';
-import { RouteRequestDto } from './route-request.dto';
-import { RouteService, type RouteAnswer } from './route.service';
+import { RouteRequestDto } from '../routing/route-request.dto';
+import { RouteService, type RouteAnswer } from '../routing/route.service';
 
 /** Serialisation schema of the 200 answer: Fastify compiles it into a dedicated serializer at boot. */
 const ANSWER_SCHEMA = {
@@ -33,12 +33,13 @@ export class RouteController implements OnModuleInit {
 
   constructor(
     private readonly routes: RouteService,
-    private readonly adapter: HttpAdapterHost,
+    private readonly rawRoutes: RawRoutes,
   ) {}
 
   onModuleInit(): void {
-    const fastify = this.adapter.httpAdapter.getInstance<FastifyInstance>();
-    fastify.post('/route', { schema: { response: { 200: ANSWER_SCHEMA } } }, (request) => this.route(request));
+    this.rawRoutes.register((scope) => {
+      scope.post('/route', { schema: { response: { 200: ANSWER_SCHEMA } } }, (request) => this.route(request));
+    });
   }
 
   route(request: FastifyRequest): RouteAnswer | Promise<RouteAnswer> {

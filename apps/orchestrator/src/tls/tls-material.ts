@@ -49,7 +49,7 @@ export class TlsMaterialError extends Error {
 /** Reads a whole file; injected so tests can hand in bytes. */
 export type ReadFileBytes = (path: string) => Buffer;
 
-/** Handshake and HTTP limits applied to the TLS listener (see SERVER_LIMITS in app.factory.ts). */
+/** Handshake and HTTP limits applied to the TLS listener (see SERVER_LIMITS in pipeline/server-limits.ts). */
 export interface TlsListenerLimits {
   readonly handshakeTimeoutMs: number;
   readonly requestHeadersTimeoutMs: number;

@@ -1,6 +1,4 @@
-import { Global, Module, type OnModuleInit } from '@nestjs/common';
-import { systemClock } from '@shieldx/security';
-import { CLOCK } from '../clock/clock';
+import { Module, type OnModuleInit } from '@nestjs/common';
 import { GatewayMetrics } from '../metrics/gateway-metrics';
 import { ClientIdentityService } from './client-identity.service';
 import { FsDirectoryWatcher } from './directory-watcher';
@@ -12,10 +10,8 @@ import { TlsService } from './tls.service';
  * identity of each connection ({@link ClientIdentityService}). The HTTPS listener options are built before Nest
  * exists, by `buildHttpsOptions` in the app factory.
  */
-@Global()
 @Module({
   providers: [
-    { provide: CLOCK, useValue: systemClock },
     { provide: DIRECTORY_WATCHER, useClass: FsDirectoryWatcher },
     { provide: TLS_RELOAD_TIMING, useValue: DEFAULT_TLS_RELOAD_TIMING },
     TlsService,

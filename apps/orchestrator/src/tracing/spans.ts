@@ -1,27 +1,14 @@
 import {
   type Attributes,
-  type Context,
   defaultTextMapSetter,
   ROOT_CONTEXT,
   type Span,
   SpanKind,
   SpanStatusCode,
   trace,
-  type Tracer,
 } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-
-/**
- * The trace of one request while tracing is on: its server span, the tracer, and the context that makes children of
- * that span. Kept on the request state (`request.gateway.trace`); absent when tracing is off, so every stage tests one
- * property and does nothing more.
- */
-export interface RequestTrace {
-  readonly span: Span;
-  readonly tracer: Tracer;
-  /** `trace.setSpan(parent, span)`, computed once per request. */
-  readonly context: Context;
-}
+import type { RequestTrace } from '../request/request-state';
 
 const propagator = new W3CTraceContextPropagator();
 

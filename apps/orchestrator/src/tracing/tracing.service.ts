@@ -14,8 +14,8 @@ import type { BasicTracerProvider, SpanExporter, SpanProcessor } from '@opentele
 import type { FastifyRequest } from 'fastify';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
-import type { GatewayRequestState } from '../http/request-state';
-import type { RequestTrace } from './spans';
+import type { GatewayRequestState } from '../request/request-state';
+import type { RequestTrace } from '../request/request-state';
 
 /** Name of the tracer (the instrumentation scope) of every span the gateway makes. */
 export const TRACER_NAME = 'shieldx-orchestrator';

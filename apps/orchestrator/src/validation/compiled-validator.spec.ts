@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { mulberry32 } from '@shieldx/lb';
 import { validateSync } from 'class-validator';
 import { describe, expect, it } from 'vitest';
-import { RouteRequestDto } from '../route/route-request.dto';
+import { RouteRequestDto } from '../routing/route-request.dto';
 import { CompiledValidator } from './compiled-validator';
 import { isSafePath } from './safe-path';
 

@@ -1,5 +1,5 @@
 import { Injectable, type PipeTransform } from '@nestjs/common';
-import { InvalidRequestError } from '../http/errors';
+import { InvalidRequestError } from '../errors/errors';
 import { CompiledValidator } from './compiled-validator';
 
 type Constructor<T> = new () => T;

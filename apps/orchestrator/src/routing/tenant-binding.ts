@@ -1,6 +1,6 @@
 import type { ClientIdentity } from '@shieldx/security';
 import type { OrchestratorConfig, TenantSource } from '../config/config';
-import { GatewayError } from '../http/errors';
+import { GatewayError } from '../errors/errors';
 
 /** 401: the tenant is bound to an identity (ORCH_TENANT_FROM) and the request proved none of that kind. */
 export class TenantIdentityRequiredError extends GatewayError {

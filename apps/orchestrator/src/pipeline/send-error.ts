@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { GatewayMetrics } from '../metrics/gateway-metrics';
-import { toErrorResponse } from './error-body';
+import { toErrorResponse } from '../errors/error-body';
 
 /** Sends the contract's JSON error for anything thrown while handling `request`; logs the unexpected ones. */
 export function sendError(

@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { IncomingMessage } from 'node:http';
 import type { TrustedProxies } from '@shieldx/security';
-import { correlate, type Correlation } from '../http/correlation';
+import { correlate, type Correlation } from './correlation';
 
 /** What every log line and security event written while serving one request can learn about it. */
 export type RequestContext = Correlation;

@@ -1,8 +1,8 @@
 import { Controller, Get, HttpCode, Post, Req, UseGuards } from '@nestjs/common';
 import type { PolicyStatus } from '@shieldx/policy';
 import type { FastifyRequest } from 'fastify';
-import { AdminGuard } from '../admin/admin.guard';
-import { PolicyService } from './policy.service';
+import { AdminGuard } from './admin.guard';
+import { PolicyService } from '../policy/policy.service';
 
 /** `GET /policy` and `POST /admin/policy/reload`. */
 @Controller()

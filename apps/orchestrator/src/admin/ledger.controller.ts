@@ -1,9 +1,9 @@
 import { Controller, Get, Query, UseGuards } from '@nestjs/common';
 import type { VerifyFailure, VerifyOk } from '@shieldx/ledger';
-import { AdminGuard } from '../admin/admin.guard';
-import { GatewayError, InvalidRequestError } from '../http/errors';
-import type { AuditPage, AuditQuery } from './audit-reader';
-import { LedgerService } from './ledger.service';
+import { AdminGuard } from './admin.guard';
+import { GatewayError, InvalidRequestError } from '../errors/errors';
+import type { AuditPage, AuditQuery } from '../ledger/audit-reader';
+import { LedgerService } from '../ledger/ledger.service';
 
 /** Most entries one `GET /admin/audit` page returns. */
 export const AUDIT_MAX_LIMIT = 500;

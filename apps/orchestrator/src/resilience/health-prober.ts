@@ -2,9 +2,9 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplica
 import type { Backend } from '@shieldx/lb';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
-import { ResilienceMetrics } from '../metrics/resilience-metrics';
+import { ResilienceMetrics } from './resilience-metrics';
 import { PoolsService } from '../pools/pools.service';
-import { Upstreams } from '../proxy/upstreams';
+import { Upstreams } from '../upstream/upstreams';
 
 /** Probe intervals of a failing backend grow ×2 per consecutive failure, up to this factor. */
 const MAX_BACKOFF_FACTOR = 8;

@@ -1,5 +1,5 @@
 import type { BucketResult, ClientIdentity } from '@shieldx/security';
-import type { RequestTrace } from '../tracing/spans';
+import type { Context, Span, Tracer } from '@opentelemetry/api';
 
 /** What the gateway learns about one request as it moves through the pipeline (for headers and the access log). */
 export interface GatewayRequestState {
@@ -23,6 +23,18 @@ export interface GatewayRequestState {
   deferredIp?: { readonly key: string; readonly limit: number };
   /** The request's trace while tracing is on (absent when off: every traced stage tests this one property). */
   trace?: RequestTrace;
+}
+
+/**
+ * The trace of one request while tracing is on: its server span, the tracer, and the context that makes children of
+ * that span. Kept on the request state (`request.gateway.trace`); absent when tracing is off, so every stage tests one
+ * property and does nothing more.
+ */
+export interface RequestTrace {
+  readonly span: Span;
+  readonly tracer: Tracer;
+  /** `trace.setSpan(parent, span)`, computed once per request. */
+  readonly context: Context;
 }
 
 declare module 'fastify' {

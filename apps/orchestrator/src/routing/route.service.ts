@@ -11,8 +11,8 @@ import {
   PolicyDeniedError,
   TarpitFullError,
   UnknownServiceError,
-} from '../http/errors';
-import type { GatewayRequestState } from '../http/request-state';
+} from '../errors/errors';
+import type { GatewayRequestState } from '../request/request-state';
 import { GatewayMetrics } from '../metrics/gateway-metrics';
 import { POLICY_ENGINE } from '../policy/policy.module';
 import { PoolsService } from '../pools/pools.service';

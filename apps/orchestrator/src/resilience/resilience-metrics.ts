@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import type { BreakerStateName } from '@shieldx/lb';
-import { InjectMetric } from '@willsoto/nestjs-prometheus';
+import { InjectMetric, makeCounterProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
 import type { Counter, Histogram } from 'prom-client';
-import { METRIC } from './metric-names';
+import { METRIC } from '../metrics/metric-names';
 
 /** Health probe and circuit breaker instruments. */
 @Injectable()
@@ -47,3 +47,18 @@ export class ResilienceMetrics {
     }
   }
 }
+
+/** The health probe and breaker instruments, registered by the module that owns them. */
+export const RESILIENCE_METRIC_PROVIDERS = [
+  makeCounterProvider({ name: METRIC.healthOk, help: 'Health probes that succeeded' }),
+  makeCounterProvider({ name: METRIC.healthBad, help: 'Health probes that failed (status, timeout, connection)' }),
+  makeHistogramProvider({
+    name: METRIC.healthProbe,
+    help: 'Health probe duration',
+    labelNames: ['result'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  }),
+  makeCounterProvider({ name: METRIC.cbOpen, help: 'Circuit breakers that opened' }),
+  makeCounterProvider({ name: METRIC.cbHalfOpen, help: 'Circuit breakers that went half-open' }),
+  makeCounterProvider({ name: METRIC.cbClose, help: 'Circuit breakers that closed' }),
+];

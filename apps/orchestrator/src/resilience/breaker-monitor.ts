@@ -1,6 +1,6 @@
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { SecurityEvents } from '../events/security-events';
-import { ResilienceMetrics } from '../metrics/resilience-metrics';
+import { ResilienceMetrics } from './resilience-metrics';
 import { PoolsService, type BreakerTransition } from '../pools/pools.service';
 
 /** Turns breaker transitions into metrics, log lines and security events. */

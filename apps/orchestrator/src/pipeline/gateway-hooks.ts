@@ -1,20 +1,20 @@
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Inject, Injectable } from '@nestjs/common';
 import { anonymizeIp, EMPTY_IDENTITY, resolveClientIp, TrustedProxies } from '@shieldx/security';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { CallerProofService } from '../auth/caller-proof.service';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import { AccessLog } from '../logging/access-log';
-import { currentCallerCorrId } from '../logging/request-context';
+import { currentCallerCorrId } from '../request/request-context';
 import { GatewayMetrics } from '../metrics/gateway-metrics';
 import { RateLimitService } from '../ratelimit/rate-limit.service';
 import { ClientIdentityService } from '../tls/client-identity.service';
 import { IDENTITY_EXEMPT_ROUTES } from '../tls/tls.constants';
 import { traced } from '../tracing/spans';
 import { TracingService } from '../tracing/tracing.service';
-import { ClientIdentityRefusedError } from './errors';
-import type { GatewayRequestState } from './request-state';
+import { ClientIdentityRefusedError } from '../errors/errors';
+import type { GatewayRequestState } from '../request/request-state';
 
 /** Route templates of the data plane: per-IP limits apply to these, never to probes, metrics or the admin API. */
 function isDataPlane(route: string | undefined): boolean {
@@ -22,22 +22,40 @@ function isDataPlane(route: string | undefined): boolean {
 }
 
 /**
- * Installs the Fastify hooks that frame every request, before Nest registers its routes (so they apply to all):
- * correlation id header, client IP, the verified client identity (mTLS SAN allowlist), the per-IP token bucket and the
- * caller proof (both before the body is read or parsed), RateLimit-* headers, the access log line and the
- * request-duration histogram. What fails before a handler runs (body too large, bad JSON, wrong media type, a refused
- * token) reaches the one exception filter through Nest's error handler.
+ * The request pipeline: the Fastify hooks that frame every request, installed before Nest registers its routes (so
+ * they apply to all): correlation id header, client IP, the verified client identity (mTLS SAN allowlist), the per-IP
+ * token bucket and the caller proof (both before the body is read or parsed), RateLimit-* headers, the access log line
+ * and the request-duration histogram. What fails before a handler runs (body too large, bad JSON, wrong media type, a
+ * refused token) reaches the one exception filter through Nest's error handler. See docs/architecture.md.
  */
-export function installGatewayHooks(app: NestFastifyApplication): void {
-  const config = app.get<OrchestratorConfig>(ORCH_CONFIG);
-  const limits = app.get(RateLimitService);
-  const metrics = app.get(GatewayMetrics);
-  const identities = app.get(ClientIdentityService);
-  const tracing = app.get(TracingService);
-  const proofs = app.get(CallerProofService);
+@Injectable()
+export class GatewayPipeline {
+  constructor(
+    @Inject(ORCH_CONFIG) private readonly config: OrchestratorConfig,
+    private readonly limits: RateLimitService,
+    private readonly metrics: GatewayMetrics,
+    private readonly identities: ClientIdentityService,
+    private readonly tracing: TracingService,
+    private readonly proofs: CallerProofService,
+  ) {}
+
+  /** Adds the hooks to `fastify` (the root instance, before any route is registered). */
+  install(fastify: FastifyInstance): void {
+    installHooks(fastify, this.config, this.limits, this.metrics, this.identities, this.tracing, this.proofs);
+  }
+}
+
+function installHooks(
+  fastify: FastifyInstance,
+  config: OrchestratorConfig,
+  limits: RateLimitService,
+  metrics: GatewayMetrics,
+  identities: ClientIdentityService,
+  tracing: TracingService,
+  proofs: CallerProofService,
+): void {
   const trusted = new TrustedProxies(config.rateLimit.trustedProxies);
   const showIp = config.log.fullIp ? (ip: string) => ip : anonymizeIp;
-  const fastify = app.getHttpAdapter().getInstance();
   const access = new AccessLog(fastify.log as Logger);
 
   const admissionHeader = config.admission.secrets.length > 0 ? config.admission.header.toLowerCase() : undefined;

@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { PolicyModule } from '../policy/policy.module';
+import { PoolsModule } from '../pools/pools.module';
+import { RateLimitModule } from '../ratelimit/rate-limit.module';
+import { TracingModule } from '../tracing/tracing.module';
+import { RouteService } from './route.service';
+
+/** The routing decision shared by `POST /route` and `/proxy`: tenant, limits, policy, backend pick. */
+@Module({
+  imports: [PoolsModule, PolicyModule, RateLimitModule, TracingModule],
+  providers: [RouteService],
+  exports: [RouteService],
+})
+export class RoutingModule {}
