@@ -243,7 +243,7 @@ describe('admission header (X-ShieldX-Admission)', () => {
     expect(text).toMatch(/orchestrator_auth_failed_total\{scheme="admission",code="admission_replayed"\} [1-9]/);
     expect(text).toMatch(/orchestrator_auth_failed_total\{scheme="admission",code="admission_missing"\} [1-9]/);
     const failed = events.filter((e) => e.type === 'auth.failed');
-    expect(failed.map((e) => e.data.code)).toEqual(
+    expect(failed.map((e) => (e.data as { code?: string }).code)).toEqual(
       expect.arrayContaining(['admission_replayed', 'admission_missing', 'admission_expired', 'admission_invalid']),
     );
     expect(failed[0].data).toMatchObject({ mechanism: 'admission', ip: '127.0.0.1', method: expect.any(String) });
@@ -253,14 +253,14 @@ describe('admission header (X-ShieldX-Admission)', () => {
   });
 
   it('folds repeated refusals of one client into one event per 10 s', async () => {
-    const before = events.filter((e) => e.data.code === 'admission_malformed').length;
+    const before = events.filter((e) => (e.data as { code?: string }).code === 'admission_malformed').length;
     for (let i = 0; i < 5; i++) {
       const refused = await send(`${orch.url}/route`, { headers: { 'x-shieldx-admission': 'nonsense' } });
       expect(refused.body.error).toBe('admission_malformed');
     }
     // One event stands for the five (a window opened earlier in this suite may already hold them): at least one
     // exists, and the five added at most one.
-    const after = events.filter((e) => e.data.code === 'admission_malformed').length;
+    const after = events.filter((e) => (e.data as { code?: string }).code === 'admission_malformed').length;
     expect(after).toBeGreaterThanOrEqual(1);
     expect(after - before).toBeLessThanOrEqual(1);
   });

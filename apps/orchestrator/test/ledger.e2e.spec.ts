@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SecurityEvents } from '../src/events/security-events';
+import { denyEvent } from './security-event';
 import { post, startOrchestrator, type RunningOrchestrator } from './harness';
 import { eventually } from './ledger-process';
 
@@ -207,7 +208,7 @@ describe('audit ledger: signed checkpoints (ORCH_LEDGER_SIGNING_KEY)', () => {
     try {
       const events = orch.app.get(SecurityEvents);
       for (let i = 0; i < 1200; i++) {
-        events.emit({ type: 'policy.deny', corrId: `signed-${i}`, data: { path: `/internal/${i}`, reason: 'test' } });
+        events.emit(denyEvent({ path: `/internal/${i}`, reason: 'test' }, `signed-${i}`));
       }
       const { status, body } = await getJson(`${orch.url}/admin/ledger/verify`);
       expect(status).toBe(200);

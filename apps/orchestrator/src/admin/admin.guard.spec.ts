@@ -83,7 +83,13 @@ describe(AdminGuard.name, () => {
     const second = new AdminGuard(config, hub);
     for (let i = 0; i < 5; i++) check(i % 2 === 0 ? first : second, request('10.0.0.8'));
     check(first, request('10.0.0.9'));
-    expect(events.map((e) => [e.type, e.data['ip'], e.data['reason']])).toEqual([
+    expect(
+      events.map((e) => [
+        e.type,
+        (e.data as Record<string, unknown>)['ip'],
+        (e.data as Record<string, unknown>)['reason'],
+      ]),
+    ).toEqual([
       ['auth.failed', '10.0.0.0', 'admin_unauthorized'],
       ['auth.failed', '10.0.0.0', 'admin_unauthorized'],
     ]);

@@ -16,6 +16,6 @@ import { PoolAdminService } from './pool-admin.service';
   imports: [ResilienceModule, PoolsModule, PolicyModule, LedgerModule],
   controllers: [AdminController, PolicyController, LedgerController],
   providers: [PoolAdminService, AdminEventsService, { provide: ADMIN_RESOLVE_HOST, useValue: systemResolve }],
-  exports: [AdminEventsService],
+  exports: [AdminEventsService, PoolAdminService],
 })
 export class AdminModule {}

@@ -1,8 +1,9 @@
-import { Inject, Injectable } from '@nestjs/common';
-import type { PoolJSON } from '@shieldx/lb';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { AlgoName, PoolJSON } from '@shieldx/lb';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import { parseBackendUrl } from '../config/parse';
+import { Emitter } from '../events/emitter';
 import { SecurityEvents } from '../events/security-events';
 import { GatewayError, InvalidRequestError } from '../errors/errors';
 import { PoolsService } from '../pools/pools.service';
@@ -34,8 +35,15 @@ export class UnknownPoolError extends GatewayError {
 
 /** A pool's definition as recorded in `pool.changed` events: its algorithm and backends with weights. */
 export interface PoolDefinition {
-  readonly algo: string;
+  readonly algo: AlgoName;
   readonly backends: readonly { readonly url: string; readonly weight: number }[];
+}
+
+/** A pool changed through the admin API of this instance (what cluster sync publishes to the other instances). */
+export interface PoolEdit {
+  readonly pool: string;
+  /** The definition after the change; null when the pool was removed. */
+  readonly after: PoolDefinition | null;
 }
 
 /** Who asked, for the events. */
@@ -60,6 +68,10 @@ export interface PoolEditAnswer extends PoolJSON {
 @Injectable()
 export class PoolAdminService {
   private readonly rules: TargetRules;
+  private readonly logger = new Logger('admin');
+  private readonly edits = new Emitter<PoolEdit>((error, edit) =>
+    this.logger.error({ event: 'pool_edit_listener_failed', pool: edit.pool, err: error }),
+  );
 
   constructor(
     @Inject(ORCH_CONFIG) config: OrchestratorConfig,
@@ -135,7 +147,13 @@ export class PoolAdminService {
       corrId: ctx.corrId,
       data: { action: 'pool.put', pool: name, actor: ctx.actor },
     });
+    this.edits.emit({ pool: name, after });
     return { pool: name, created: before === null, ...pool.toJSON() };
+  }
+
+  /** Calls `listener` after every pool edit made through this instance's admin API; returns the unsubscribe. */
+  onEdit(listener: (edit: PoolEdit) => void): () => void {
+    return this.edits.on(listener);
   }
 
   /** Removes pool `name`. @throws UnknownPoolError */
@@ -153,6 +171,7 @@ export class PoolAdminService {
       corrId: ctx.corrId,
       data: { action: 'pool.delete', pool: name, actor: ctx.actor },
     });
+    this.edits.emit({ pool: name, after: null });
     return { pool: name, removed: true };
   }
 

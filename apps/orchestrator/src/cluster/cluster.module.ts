@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AdminModule } from '../admin/admin.module';
 import { LedgerModule } from '../ledger/ledger.module';
 import { PolicyModule } from '../policy/policy.module';
 import { PoolsModule } from '../pools/pools.module';
@@ -16,7 +17,7 @@ import { PoolSyncService } from './pool-sync.service';
  * Rate limits and replay keys are shared by their own modules through the same client. See docs/scale-out.md.
  */
 @Module({
-  imports: [RedisModule, PoolsModule, PolicyModule, LedgerModule, ClusterMetricsModule],
+  imports: [AdminModule, RedisModule, PoolsModule, PolicyModule, LedgerModule, ClusterMetricsModule],
   controllers: [ClusterController],
   providers: [ClusterChannel, PoolSyncService, PolicySyncService, AuditStreamService],
 })

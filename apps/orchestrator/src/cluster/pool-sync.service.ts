@@ -1,9 +1,10 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { checkBackendTarget, systemResolve, TargetRefusedError, type TargetRules } from '../admin/backend-target';
+import { PoolAdminService, type PoolEdit } from '../admin/pool-admin.service';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
-import { SecurityEvents, type SecurityEvent } from '../events/security-events';
+import { SecurityEvents } from '../events/security-events';
 import { PoolsService } from '../pools/pools.service';
 import { ClusterChannel } from './cluster-channel';
 import { CLUSTER_KEYS } from './cluster.constants';
@@ -23,24 +24,9 @@ export interface PoolSyncStatus {
   readonly refused: readonly { pool: string; version: number; origin: string; reason: string }[];
 }
 
-/** The `pool.changed` data written by the admin API (PoolAdminService). */
-interface AdminPoolChange {
-  readonly pool: string;
-  readonly after: SyncedPoolDefinition | null;
-  readonly source?: string;
-}
-
 /** The hash value of a message: the same fields without the pool's name (the hash field names it). */
 function recordOf(message: PoolMessage): PoolRecord {
   return { v: message.v, origin: message.origin, at: message.at, def: message.def };
-}
-
-function adminPoolChange(event: SecurityEvent): AdminPoolChange | null {
-  if (event.type !== 'pool.changed') return null;
-  const { pool, after, source } = event.data as Record<string, unknown>;
-  // Changes applied from the channel carry `source: 'cluster'` and are never published again.
-  if (source === 'cluster' || typeof pool !== 'string' || after === undefined) return null;
-  return { pool, after: (after ?? null) as SyncedPoolDefinition | null };
 }
 
 /**
@@ -81,6 +67,7 @@ export class PoolSyncService implements OnModuleInit {
     private readonly channel: ClusterChannel,
     private readonly pools: PoolsService,
     private readonly events: SecurityEvents,
+    private readonly poolAdmin: PoolAdminService,
     private readonly metrics: ClusterMetrics,
     @Inject(ORCH_CONFIG) config: OrchestratorConfig,
   ) {
@@ -90,10 +77,8 @@ export class PoolSyncService implements OnModuleInit {
 
   onModuleInit(): void {
     this.scripts = clusterScripts(this.redis);
-    this.events.onEvent((event) => {
-      const change = adminPoolChange(event);
-      if (change !== null) this.localChange(change);
-    });
+    // Only edits made through this instance's admin API: changes applied from the channel never reach it.
+    this.poolAdmin.onEdit((edit) => this.localChange(edit));
     this.channel.subscribe(CLUSTER_KEYS.poolsChannel, (message) => this.onMessage(message));
     this.channel.onResync((full) => this.resync(full));
   }
@@ -108,7 +93,7 @@ export class PoolSyncService implements OnModuleInit {
   }
 
   /** The admin API changed a pool here: publish it. */
-  private localChange(change: AdminPoolChange): void {
+  private localChange(change: PoolEdit): void {
     this.pending.set(change.pool, { def: change.after });
     void this.publish(change.pool);
   }

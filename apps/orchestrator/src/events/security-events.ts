@@ -1,27 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { anonymizeIp } from '@shieldx/security';
 import { currentCallerCorrId } from '../request/request-context';
+import { Emitter } from './emitter';
+import type { SecurityEvent } from './security-event';
 
-/** Kinds of security event (contract: audit ledger). */
-export type SecurityEventType =
-  | 'policy.deny'
-  | 'policy.divert'
-  | 'policy.tarpit'
-  | 'ratelimit.denied'
-  | 'auth.failed'
-  | 'tls.reloaded'
-  | 'tls.rejected'
-  | 'policy.reloaded'
-  | 'pool.changed'
-  | 'breaker.transition'
-  | 'admin.action';
-
-/** One security event. `data` never holds secrets. */
-export interface SecurityEvent {
-  readonly type: SecurityEventType;
-  readonly corrId?: string;
-  readonly data: Readonly<Record<string, unknown>>;
-}
+export type { SecurityEvent, SecurityEventType } from './security-event';
 
 /** A consumer of security events (log, ledger writer, stream mirror). */
 export interface SecurityEventSink {
@@ -69,14 +52,17 @@ export class LogEventSink implements SecurityEventSink {
 @Injectable()
 export class SecurityEvents {
   private readonly logger = new Logger(SecurityEvents.name);
-  private listeners: ((event: SecurityEvent) => void)[] = [];
+  private readonly listeners = new Emitter<SecurityEvent>((error, event) =>
+    this.logger.error({ event: 'security_event_listener_failed', type: event.type, err: error }),
+  );
 
   constructor(@Inject(SECURITY_EVENT_SINKS) private readonly sinks: readonly SecurityEventSink[]) {}
 
   emit(given: SecurityEvent): void {
     // The caller's own correlation id, when it was not trusted as the request's, is kept as a field of its own.
     const callerCorrId = given.corrId === undefined ? undefined : currentCallerCorrId();
-    const event = callerCorrId === undefined ? given : { ...given, data: { ...given.data, callerCorrId } };
+    const event =
+      callerCorrId === undefined ? given : ({ ...given, data: { ...given.data, callerCorrId } } as SecurityEvent);
     for (const sink of this.sinks) {
       try {
         sink.write(event);
@@ -84,20 +70,11 @@ export class SecurityEvents {
         this.logger.error({ event: 'security_event_sink_failed', type: event.type, err: error });
       }
     }
-    for (const listener of this.listeners) {
-      try {
-        listener(event);
-      } catch (error) {
-        this.logger.error({ event: 'security_event_listener_failed', type: event.type, err: error });
-      }
-    }
+    this.listeners.emit(event);
   }
 
   /** Calls `listener` with every event after the sinks took it (the admin event stream). Returns an unsubscribe. */
   onEvent(listener: (event: SecurityEvent) => void): () => void {
-    this.listeners = [...this.listeners, listener];
-    return () => {
-      this.listeners = this.listeners.filter((l) => l !== listener);
-    };
+    return this.listeners.on(listener);
   }
 }

@@ -4,6 +4,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import type { OrchestratorConfig } from '../config/config';
+import { Emitter } from '../events/emitter';
 import { SecurityEvents } from '../events/security-events';
 import { bundledPolicyFile, DEFAULT_RULES } from './bundled';
 import { PolicyMetrics } from './policy-metrics';
@@ -25,7 +26,9 @@ export class PolicyService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('policy');
   private readonly watchers: FSWatcher[] = [];
   private debounce: NodeJS.Timeout | undefined;
-  private reloadListeners: ((outcome: ReloadOutcome, trigger: PolicyReloadTrigger) => void)[] = [];
+  private readonly reloads = new Emitter<{ outcome: ReloadOutcome; trigger: PolicyReloadTrigger }>((error) =>
+    this.logger.error({ event: 'policy_reload_listener_failed', err: error }),
+  );
 
   private constructor(
     /** The engine the pipeline asks. */
@@ -125,7 +128,7 @@ export class PolicyService implements OnModuleInit, OnApplicationShutdown {
         ? { result: 'success', trigger, version: outcome.version }
         : { result: 'rejected', trigger, version: outcome.version, error: outcome.error },
     });
-    for (const listener of this.reloadListeners) listener(outcome, trigger);
+    this.reloads.emit({ outcome, trigger });
     return outcome;
   }
 
@@ -134,10 +137,7 @@ export class PolicyService implements OnModuleInit, OnApplicationShutdown {
    * channel). Returns an unsubscribe.
    */
   onReload(listener: (outcome: ReloadOutcome, trigger: PolicyReloadTrigger) => void): () => void {
-    this.reloadListeners.push(listener);
-    return () => {
-      this.reloadListeners = this.reloadListeners.filter((l) => l !== listener);
-    };
+    return this.reloads.on(({ outcome, trigger }) => listener(outcome, trigger));
   }
 
   private scheduleReload(): void {

@@ -1,7 +1,8 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Backend, Pool, type AlgoName, type BackendOptions, type BreakerEvent, type PoolOptions } from '@shieldx/lb';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
+import { Emitter } from '../events/emitter';
 
 /** Most ad-hoc pools (from `candidates`) kept with their balancing state. */
 const AD_HOC_MAX = 1024;
@@ -50,8 +51,13 @@ export class PoolsService {
   private readonly backendOptions: BackendOptions;
   private readonly poolOptions: PoolOptions;
   private readonly watched = new WeakSet<Backend>();
-  private changeListeners: ((change: PoolChange) => void)[] = [];
-  private breakerListeners: ((transition: BreakerTransition) => void)[] = [];
+  private readonly logger = new Logger('pools');
+  private readonly changes = new Emitter<PoolChange>((error, change) =>
+    this.logger.error({ event: 'pool_change_listener_failed', pool: change.pool, err: error }),
+  );
+  private readonly transitions = new Emitter<BreakerTransition>((error, transition) =>
+    this.logger.error({ event: 'breaker_listener_failed', backend: transition.backend, err: error }),
+  );
 
   constructor(@Inject(ORCH_CONFIG) private readonly config: OrchestratorConfig) {
     this.backendOptions = {
@@ -131,22 +137,16 @@ export class PoolsService {
 
   /** Calls `listener` after every pool change. Returns an unsubscribe. */
   onChange(listener: (change: PoolChange) => void): () => void {
-    this.changeListeners.push(listener);
-    return () => {
-      this.changeListeners = this.changeListeners.filter((l) => l !== listener);
-    };
+    return this.changes.on(listener);
   }
 
   /** Calls `listener` on every breaker transition of a pooled backend. Returns an unsubscribe. */
   onBreakerTransition(listener: (transition: BreakerTransition) => void): () => void {
-    this.breakerListeners.push(listener);
-    return () => {
-      this.breakerListeners = this.breakerListeners.filter((l) => l !== listener);
-    };
+    return this.transitions.on(listener);
   }
 
   private changed(change: PoolChange): void {
-    for (const listener of this.changeListeners) listener(change);
+    this.changes.emit(change);
   }
 
   /** Subscribes to the breakers of backends not seen before. */
@@ -155,7 +155,7 @@ export class PoolsService {
       if (this.watched.has(backend)) continue;
       this.watched.add(backend);
       backend.breaker.onStateChange((event) => {
-        for (const listener of this.breakerListeners) listener({ pool: pool.name, backend: backend.url, event });
+        this.transitions.emit({ pool: pool.name, backend: backend.url, event });
       });
     }
   }

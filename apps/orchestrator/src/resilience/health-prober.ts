@@ -3,6 +3,7 @@ import type { Backend } from '@shieldx/lb';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import { ResilienceMetrics } from './resilience-metrics';
+import { Emitter } from '../events/emitter';
 import { PoolsService } from '../pools/pools.service';
 import { Upstreams } from '../upstream/upstreams';
 
@@ -40,7 +41,9 @@ export class HealthProber implements OnApplicationBootstrap, OnApplicationShutdo
   private readonly logger = new Logger('health');
   private readonly probed = new Map<string, Probed>();
   private unsubscribe: (() => void) | undefined;
-  private listeners: ((result: ProbeResult) => void)[] = [];
+  private readonly probes = new Emitter<ProbeResult>((error, result) =>
+    this.logger.error({ event: 'probe_listener_failed', backend: result.backend, err: error }),
+  );
 
   constructor(
     @Inject(ORCH_CONFIG) private readonly config: OrchestratorConfig,
@@ -62,10 +65,7 @@ export class HealthProber implements OnApplicationBootstrap, OnApplicationShutdo
 
   /** Calls `listener` after every probe (tests, the admin event stream). Returns an unsubscribe. */
   onProbe(listener: (result: ProbeResult) => void): () => void {
-    this.listeners.push(listener);
-    return () => {
-      this.listeners = this.listeners.filter((l) => l !== listener);
-    };
+    return this.probes.on(listener);
   }
 
   /** Starts probing backends that appeared and stops those that left every pool. */
@@ -149,6 +149,6 @@ export class HealthProber implements OnApplicationBootstrap, OnApplicationShutdo
       this.logger.warn({ event: healthy ? 'backend_healthy' : 'backend_unhealthy', backend: backend.url, error });
     }
     const result = { backend: backend.url, healthy, latencyMs, error };
-    for (const listener of this.listeners) listener(result);
+    this.probes.emit(result);
   }
 }

@@ -3,6 +3,7 @@ import { isAlgoName, type AlgoName, type Backend, type PickResult, type Pool } f
 import type { Decision, PolicyAction, PolicyEngine, PolicyInput } from '@shieldx/policy';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
+import type { DecisionEventData } from '../events/security-event';
 import { SecurityEvents } from '../events/security-events';
 import {
   GatewayError,
@@ -275,7 +276,7 @@ export class RouteService {
     return name;
   }
 
-  private eventData(request: RoutingRequest, decision: Decision): Record<string, unknown> {
+  private eventData(request: RoutingRequest, decision: Decision): DecisionEventData {
     return {
       service: request.service,
       tenant: request.tenant,

@@ -6,6 +6,7 @@ import type { CertificateSetInfo, Clock } from '@shieldx/security';
 import { CLOCK } from '../clock/clock';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
+import { Emitter } from '../events/emitter';
 import { SecurityEvents } from '../events/security-events';
 import type { DirectoryWatcher, WatchHandle } from './directory-watcher';
 import {
@@ -53,8 +54,12 @@ export class TlsService implements OnApplicationShutdown {
   private poll: NodeJS.Timeout | undefined;
   private expiry: NodeJS.Timeout | undefined;
   private lastRejection: string | undefined;
-  private readonly listeners = new Set<(outcome: TlsReloadOutcome) => void>();
-  private readonly expiryListeners = new Set<(info: CertificateSetInfo) => void>();
+  private readonly reloads = new Emitter<TlsReloadOutcome>((error) =>
+    this.logger.error({ event: 'tls_reload_listener_failed', err: error }),
+  );
+  private readonly expiries = new Emitter<CertificateSetInfo>((error) =>
+    this.logger.error({ event: 'tls_expiry_listener_failed', err: error }),
+  );
 
   constructor(
     @Inject(ORCH_CONFIG) config: OrchestratorConfig,
@@ -115,14 +120,13 @@ export class TlsService implements OnApplicationShutdown {
    */
   reload(): TlsReloadOutcome {
     const outcome = this.tryReload();
-    for (const listener of this.listeners) listener(outcome);
+    this.reloads.emit(outcome);
     return outcome;
   }
 
   /** Calls `listener` after every reload attempt; returns the unsubscribe function. */
   onReload(listener: (outcome: TlsReloadOutcome) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.reloads.on(listener);
   }
 
   /** Resolves with the next reload outcome whose status is one of `statuses` (for tests and the admin API). */
@@ -140,11 +144,10 @@ export class TlsService implements OnApplicationShutdown {
   /** Resolves when the serving certificate expires without having been replaced (readiness turns down then). */
   nextExpiry(): Promise<CertificateSetInfo> {
     return new Promise((resolvePromise) => {
-      const listener = (info: CertificateSetInfo): void => {
-        this.expiryListeners.delete(listener);
+      const off = this.expiries.on((info) => {
+        off();
         resolvePromise(info);
-      };
-      this.expiryListeners.add(listener);
+      });
     });
   }
 
@@ -154,8 +157,8 @@ export class TlsService implements OnApplicationShutdown {
     clearTimeout(this.settle);
     clearInterval(this.poll);
     clearTimeout(this.expiry);
-    this.listeners.clear();
-    this.expiryListeners.clear();
+    this.reloads.clear();
+    this.expiries.clear();
   }
 
   private changed(): void {
@@ -214,7 +217,7 @@ export class TlsService implements OnApplicationShutdown {
         if (this.material?.info !== info) return;
         if (this.expired()) {
           this.logger.error({ event: 'tls_certificate_expired', ...describe(this.material) });
-          for (const listener of this.expiryListeners) listener(info);
+          this.expiries.emit(info);
         } else this.armExpiry();
       },
       Math.min(left, MAX_TIMER_MS),

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SecurityEvents } from '../../src/events/security-events';
+import { denyEvent } from '../security-event';
 import { LedgerOpenError } from '../../src/ledger/ledger.service';
 import { compileOrchestrator } from '../compile';
 import { post, type RunningOrchestrator, startOrchestrator } from '../harness';
@@ -231,8 +232,7 @@ describe('audit ledger tamper matrix', () => {
       freshLedger();
       const running = await start({ ORCH_LEDGER_CHECKPOINT_EVERY: '5' });
       const events = running.app.get(SecurityEvents);
-      for (let i = 0; i < 30; i++)
-        events.emit({ type: 'policy.deny', data: { path: `/internal/${i}`, reason: 'test' } });
+      for (let i = 0; i < 30; i++) events.emit(denyEvent({ path: `/internal/${i}`, reason: 'test' }));
       await stop();
       const lines = readLines(ledgerPath);
       expect(lines.filter((line) => line.includes(CHECKPOINT)).length).toBeGreaterThanOrEqual(6);
@@ -297,11 +297,14 @@ describe('audit ledger tamper matrix', () => {
       const running = await start();
       const cyclic: Record<string, unknown> = { name: 'loop' };
       cyclic.self = cyclic;
-      running.app.get(SecurityEvents).emit({
-        type: 'policy.deny',
-        corrId: 'unsafe-data',
-        data: { big: 2 ** 60, exact: 12345678901234567890n, nan: Number.NaN, cyclic, path: '/internal/x' },
-      });
+      running.app
+        .get(SecurityEvents)
+        .emit(
+          denyEvent(
+            { big: 2 ** 60, exact: 12345678901234567890n, nan: Number.NaN, cyclic, path: '/internal/x' },
+            'unsafe-data',
+          ),
+        );
       const { body } = await getJson(`${running.url}/admin/audit?type=policy.deny&limit=1`);
       expect((body.entries as LedgerEntry[])[0]).toMatchObject({
         corrId: 'unsafe-data',
@@ -346,7 +349,7 @@ describe('audit ledger tamper matrix', () => {
       for (let round = 0; round < 2; round++) {
         const running = await start(env);
         const events = running.app.get(SecurityEvents);
-        for (let i = 0; i < 40; i++) events.emit({ type: 'policy.deny', data: { path: `/r${round}/${i}` } });
+        for (let i = 0; i < 40; i++) events.emit(denyEvent({ path: `/r${round}/${i}` }));
         expect((await getJson(`${running.url}/admin/ledger/verify`)).status).toBe(200);
         await stop();
       }

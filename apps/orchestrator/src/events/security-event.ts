@@ -1,0 +1,109 @@
+/**
+ * The security events, one member per type: what each carries is part of the audit ledger's format
+ * (docs/ledger.md). `data` never holds secrets; client addresses in it are anonymised by the log sink.
+ */
+interface EventOf<T extends string, D> {
+  readonly type: T;
+  /** The request's correlation id, when a request caused the event. */
+  readonly corrId?: string;
+  readonly data: D;
+}
+
+/** What a routing decision's events say about the request. */
+export type DecisionEventData = {
+  readonly service: string;
+  readonly tenant: string;
+  readonly scope: string;
+  readonly path: string;
+  readonly reason: string | null;
+  /** Set by the events port when the caller's own correlation id was not taken as the request's. */
+  readonly callerCorrId?: string;
+};
+
+/** A pool as recorded in `pool.changed`: its algorithm and backends with weights. */
+export type PoolDefinitionData = {
+  readonly algo: string;
+  readonly backends: readonly { readonly url: string; readonly weight: number }[];
+};
+
+/** `pool.changed`: by the admin API on this instance, or applied from another instance (`source: 'cluster'`). */
+export type PoolChangedData = {
+  readonly pool: string;
+  readonly kind: 'created' | 'updated' | 'removed';
+  readonly before: PoolDefinitionData | null;
+  readonly after: PoolDefinitionData | null;
+  readonly actor: string;
+} & (
+  { readonly source?: undefined } | { readonly source: 'cluster'; readonly origin: string; readonly version: number }
+);
+
+/** `auth.failed`, by the check that refused: admin token, caller proof, client certificate, tenant binding. */
+export type AuthFailedData =
+  | {
+      readonly scheme: 'admin';
+      readonly reason: string;
+      readonly method: string;
+      readonly route: string | null;
+      readonly ip: string;
+      readonly identity: readonly string[];
+      readonly foldedSinceLastEvent: number;
+    }
+  | {
+      readonly mechanism: 'admission' | 'dpop';
+      readonly code: string;
+      readonly reason?: string;
+      readonly method: string;
+      readonly route: string;
+      readonly ip: string;
+      readonly suppressedSincePrevious: number;
+    }
+  | {
+      readonly mechanism: 'mtls';
+      readonly reason: string;
+      readonly presentedSans: readonly string[];
+      readonly subject?: string;
+      readonly fingerprint256?: string;
+    }
+  | { readonly reason: string; readonly tenant: string };
+
+/** Every security event. */
+export type SecurityEvent =
+  | EventOf<'policy.deny', DecisionEventData>
+  | EventOf<'policy.divert', DecisionEventData & { readonly divertTo: string | null }>
+  | EventOf<'policy.tarpit', DecisionEventData & { readonly holdMs: number }>
+  | EventOf<
+      'ratelimit.denied',
+      { readonly scope: string; readonly key: string; readonly suppressedSincePrevious: number }
+    >
+  | EventOf<'auth.failed', AuthFailedData>
+  | EventOf<
+      'tls.reloaded',
+      {
+        readonly fingerprint256: string;
+        readonly subject: string;
+        readonly notAfter: string;
+        readonly certFile: string;
+        readonly previousFingerprint?: string;
+      }
+    >
+  | EventOf<'tls.rejected', { readonly file: string; readonly reason: string; readonly keptFingerprint?: string }>
+  | EventOf<
+      'policy.reloaded',
+      | { readonly result: 'success'; readonly trigger: string; readonly version: number }
+      | { readonly result: 'rejected'; readonly trigger: string; readonly version: number; readonly error: string }
+    >
+  | EventOf<'pool.changed', PoolChangedData>
+  | EventOf<
+      'breaker.transition',
+      {
+        readonly pool: string;
+        readonly backend: string;
+        readonly from: string;
+        readonly to: string;
+        readonly openForMs: number | null;
+      }
+    >
+  | EventOf<'admin.action', { readonly action: string; readonly actor: string; readonly [detail: string]: unknown }>;
+
+/** The kinds of security event. */
+export type SecurityEventType = SecurityEvent['type'];
