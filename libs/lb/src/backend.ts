@@ -1,5 +1,5 @@
 import { Breaker, type BreakerOptions, type BreakerStateName } from './breaker';
-import { type Clock, systemClock } from './clock';
+import { type MonotonicClock, monotonicClock } from './clock';
 import { requirePositive } from './options';
 import { DEFAULT_EWMA_DECAY_MS, DEFAULT_RTT_MS, PeakEwma } from './peak-ewma';
 
@@ -9,8 +9,8 @@ export interface BackendOptions {
   defaultRttMs?: number;
   /** Time constant of the peak-EWMA decay, in ms. > 0, default 10 000 (see {@link PeakEwma}). */
   ewmaDecayMs?: number;
-  /** Time source for the estimate and the breaker, default {@link systemClock}. */
-  clock?: Clock;
+  /** Time source for the estimate and the breaker, default {@link monotonicClock}. */
+  clock?: MonotonicClock;
   /** Options of the backend's breaker (its clock is `clock`). Defaults as in {@link BreakerOptions}. */
   breaker?: Omit<BreakerOptions, 'clock'>;
 }
@@ -44,7 +44,7 @@ export class Backend {
   private weightValue: number;
   private healthyValue = true;
   private readonly ewma: PeakEwma;
-  private readonly clock: Clock;
+  private readonly clock: MonotonicClock;
   private readonly defaultRttMs: number;
 
   /**
@@ -58,7 +58,7 @@ export class Backend {
     }
     this.url = url;
     this.weightValue = checkWeight(url, weight);
-    this.clock = opts.clock ?? systemClock;
+    this.clock = opts.clock ?? monotonicClock;
     try {
       this.defaultRttMs = requirePositive('defaultRttMs', opts.defaultRttMs ?? DEFAULT_RTT_MS);
       const decayMs = requirePositive('ewmaDecayMs', opts.ewmaDecayMs ?? DEFAULT_EWMA_DECAY_MS);

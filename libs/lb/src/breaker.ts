@@ -1,8 +1,8 @@
-import { type Clock, systemClock } from './clock';
+import { type MonotonicClock, monotonicClock } from './clock';
 import { requirePositive, requirePositiveInteger } from './options';
 
 /**
- * Circuit-breaker state as data (serialisable for the admin API). Times are ms on the breaker's {@link Clock}
+ * Circuit-breaker state as data (serialisable for the admin API). Times are ms on the breaker's {@link MonotonicClock}
  * timeline (monotonic, not the Unix epoch): show `until − clock.now()` rather than `until` itself.
  * - `closed`: traffic flows; `failures` counts consecutive failures.
  * - `open`: no traffic until `until`; `openForMs` is the length of this open period.
@@ -29,8 +29,8 @@ export interface BreakerOptions {
    * A lost outcome (a code path that never reports) would otherwise keep the backend out of rotation for good.
    */
   trialTimeoutMs?: number;
-  /** Time source, default {@link systemClock}. */
-  clock?: Clock;
+  /** Time source, default {@link monotonicClock}. */
+  clock?: MonotonicClock;
 }
 
 /**
@@ -64,7 +64,7 @@ export class Breaker {
   private readonly baseOpenForMs: number;
   private readonly maxOpenForMs: number;
   private readonly trialTimeoutMs: number;
-  private readonly clock: Clock;
+  private readonly clock: MonotonicClock;
   private current: BreakerState = CLOSED;
   private trialStartedAt = 0;
   private listeners: ((e: BreakerEvent) => void)[] = [];
@@ -78,7 +78,7 @@ export class Breaker {
       throw new RangeError(`maxOpenForMs must be >= openForMs (${this.baseOpenForMs}), got ${this.maxOpenForMs}`);
     }
     this.trialTimeoutMs = requirePositive('trialTimeoutMs', opts.trialTimeoutMs ?? 30_000);
-    this.clock = opts.clock ?? systemClock;
+    this.clock = opts.clock ?? monotonicClock;
   }
 
   /** The current state (an immutable snapshot). An expired `open` shows as `open` until the next {@link allow}. */

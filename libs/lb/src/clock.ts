@@ -1,11 +1,11 @@
 /** A monotonic time source in milliseconds (may be fractional), like `performance.now()`. */
-export interface Clock {
+export interface MonotonicClock {
   /** Current time in ms on this clock's own timeline (not the Unix epoch). */
   now(): number;
 }
 
 /** The process clock: `performance.now()`, monotonic, fractional ms since process start. */
-export const systemClock: Clock = {
+export const monotonicClock: MonotonicClock = {
   now: () => performance.now(),
 };
 

@@ -3,6 +3,6 @@ export { Backend, type BackendJSON, type BackendOptions } from './backend';
 export type { Balancer, BalancerOptions, PickContext } from './balancers/balancer';
 export { createBalancer } from './balancers/create-balancer';
 export { Breaker, type BreakerEvent, type BreakerOptions, type BreakerState, type BreakerStateName } from './breaker';
-export { type Clock, type RandomSource, systemClock } from './clock';
+export { type MonotonicClock, type RandomSource, monotonicClock } from './clock';
 export { type PickResult, Pool, type PoolJSON, type PoolOptions } from './pool';
 export { mulberry32 } from './testing/mulberry32';

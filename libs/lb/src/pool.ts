@@ -3,7 +3,7 @@ import { Backend, type BackendJSON, type BackendOptions, checkWeight } from './b
 import type { Balancer, BalancerOptions, PickContext } from './balancers/balancer';
 import { createBalancer } from './balancers/create-balancer';
 import { Breaker, type BreakerOptions } from './breaker';
-import { type Clock, systemClock } from './clock';
+import { type MonotonicClock, monotonicClock } from './clock';
 import { requireNonNegative, requirePositive, requireRatio } from './options';
 
 /** Options of a {@link Pool}. */
@@ -49,7 +49,7 @@ export class Pool {
   private algoValue: AlgoName;
   private list: readonly Backend[];
   private readonly panicThreshold: number;
-  private readonly clock: Clock;
+  private readonly clock: MonotonicClock;
   private readonly balancerOptions: BalancerOptions;
   private readonly backendOptions: BackendOptions;
   private readonly balancers = new Map<AlgoName, Balancer>();
@@ -76,7 +76,7 @@ export class Pool {
       throw new Error(`pool ${name}: ${(e as Error).message}`, { cause: e });
     }
     this.algoValue = checkAlgo(name, opts.algo ?? 'ewma');
-    this.clock = opts.clock ?? systemClock;
+    this.clock = opts.clock ?? monotonicClock;
     this.balancerOptions = { connPenalty: opts.connPenalty, random: opts.random, clock: this.clock };
     this.backendOptions = {
       defaultRttMs: opts.defaultRttMs,

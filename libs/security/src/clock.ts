@@ -1,7 +1,7 @@
 /** Wall-clock time source in epoch milliseconds; tests inject a fake one. */
-export interface Clock {
+export interface WallClock {
   now(): number;
 }
 
 /** `Date.now()`. */
-export const systemClock: Clock = { now: () => Date.now() };
+export const wallClock: WallClock = { now: () => Date.now() };

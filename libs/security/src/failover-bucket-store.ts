@@ -1,5 +1,5 @@
 import type { BucketResult, BucketStore, BucketTake } from './bucket-store';
-import { systemClock, type Clock } from './clock';
+import { wallClock, type WallClock } from './clock';
 
 /**
  * What a {@link FailoverBucketStore} does while its primary is down: `open` serves every take from the fallback
@@ -36,7 +36,7 @@ export interface FailoverBucketStoreOptions {
   /** State at construction. Default `up`. */
   readonly initialState?: 'up' | 'down';
   /** Time source for the fallback after an asynchronous failure and for change events. Default `Date.now`. */
-  readonly clock?: Clock;
+  readonly clock?: WallClock;
 }
 
 /**
@@ -55,7 +55,7 @@ export class FailoverBucketStore implements BucketStore {
   private lastReason: string;
   private readonly probe: () => Promise<unknown>;
   private readonly probeEveryMs: number;
-  private readonly clock: Clock;
+  private readonly clock: WallClock;
   private readonly listeners = new Set<(change: PrimaryStateChange) => void>();
 
   constructor(
@@ -72,7 +72,7 @@ export class FailoverBucketStore implements BucketStore {
     if (!(this.probeEveryMs > 0)) {
       throw new Error(`FailoverBucketStore: probeEveryMs must be > 0, got ${String(this.probeEveryMs)}`);
     }
-    this.clock = options.clock ?? systemClock;
+    this.clock = options.clock ?? wallClock;
     this.up = (options.initialState ?? 'up') === 'up';
     this.lastReason = this.up ? 'started' : 'unavailable at start';
     if (!this.up) this.startProbing();

@@ -14,8 +14,8 @@ export {
 export type { CertificateIdentity, ClientIdentity, SanVerdict } from './san';
 export { readSubjectAltNames } from './subject-alt-names';
 export type { SubjectAltName, SubjectAltNameKind } from './subject-alt-names';
-export { systemClock } from './clock';
-export type { Clock } from './clock';
+export { wallClock } from './clock';
+export type { WallClock } from './clock';
 export { MemoryReplayStore } from './replay-store';
 export type { MemoryReplayStoreOptions, ReplayStore } from './replay-store';
 export { RedisReplayStore } from './redis-replay-store';

@@ -8,11 +8,11 @@ import {
   DpopVerifier,
   isDpopAuthorization,
   type AdmissionResult,
-  type Clock,
+  type WallClock,
   type DpopResult,
 } from '@shieldx/security';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { CLOCK, withinWindow } from '../clock/clock';
+import { WALL_CLOCK, withinWindow } from '../clock/clock';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import { SecurityEvents } from '../events/security-events';
@@ -78,7 +78,7 @@ export class CallerProofService {
 
   constructor(
     @Inject(ORCH_CONFIG) config: OrchestratorConfig,
-    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(WALL_CLOCK) private readonly clock: WallClock,
     replay: ReplayBackend,
     private readonly metrics: GatewayMetrics,
     private readonly events: SecurityEvents,

@@ -1,5 +1,5 @@
 /** Injection token of the wall clock (`{ now(): number }` in epoch ms) used by rate limits and replay windows. */
-export const CLOCK = Symbol('CLOCK');
+export const WALL_CLOCK = Symbol('WALL_CLOCK');
 
 /**
  * Whether `now` falls in the window of `windowMs` that opened at `since` (both wall-clock epoch ms). False when the

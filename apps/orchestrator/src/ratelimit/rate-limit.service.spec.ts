@@ -4,7 +4,7 @@ import {
   type BucketResult,
   type BucketStore,
   type BucketTake,
-  type Clock,
+  type WallClock,
 } from '@shieldx/security';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/config';
@@ -21,7 +21,7 @@ function sync(outcome: void | Promise<void>): void {
 }
 
 /** A fake clock advanced by hand. */
-class FakeClock implements Clock {
+class FakeClock implements WallClock {
   constructor(public t: number) {}
   now(): number {
     return this.t;

@@ -5,9 +5,9 @@ import {
   RefusalCache,
   type BucketResult,
   type BucketStore,
-  type Clock,
+  type WallClock,
 } from '@shieldx/security';
-import { CLOCK, withinWindow } from '../clock/clock';
+import { WALL_CLOCK, withinWindow } from '../clock/clock';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import { SecurityEvents } from '../events/security-events';
@@ -47,7 +47,7 @@ export class RateLimitService {
   constructor(
     @Inject(ORCH_CONFIG) private readonly config: OrchestratorConfig,
     @Inject(BUCKET_STORE) private readonly store: BucketStore,
-    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(WALL_CLOCK) private readonly clock: WallClock,
     private readonly pools: PoolsService,
     private readonly metrics: GatewayMetrics,
     private readonly events: SecurityEvents,

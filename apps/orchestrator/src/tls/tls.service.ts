@@ -2,8 +2,8 @@ import { realpathSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { SecureContextOptions } from 'node:tls';
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import type { CertificateSetInfo, Clock } from '@shieldx/security';
-import { CLOCK } from '../clock/clock';
+import type { CertificateSetInfo, WallClock } from '@shieldx/security';
+import { WALL_CLOCK } from '../clock/clock';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import { Emitter } from '../events/emitter';
@@ -63,7 +63,7 @@ export class TlsService implements OnApplicationShutdown {
 
   constructor(
     @Inject(ORCH_CONFIG) config: OrchestratorConfig,
-    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(WALL_CLOCK) private readonly clock: WallClock,
     @Inject(DIRECTORY_WATCHER) private readonly watcher: DirectoryWatcher,
     @Inject(TLS_RELOAD_TIMING) private readonly timing: TlsReloadTiming,
     private readonly events: SecurityEvents,

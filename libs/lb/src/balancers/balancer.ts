@@ -1,6 +1,6 @@
 import type { AlgoName } from '../algo';
 import type { Backend } from '../backend';
-import type { Clock, RandomSource } from '../clock';
+import type { MonotonicClock, RandomSource } from '../clock';
 
 /** Per-request input of a pick. */
 export interface PickContext {
@@ -35,8 +35,8 @@ export interface BalancerOptions {
   defaultRttMs?: number;
   /** Uniform [0, 1) source for tie-breaks and p2c sampling, default `Math.random`. */
   random?: RandomSource;
-  /** Time source, default {@link systemClock}. */
-  clock?: Clock;
+  /** Time source, default {@link monotonicClock}. */
+  clock?: MonotonicClock;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Backend } from '../backend';
-import type { Clock, RandomSource } from '../clock';
+import type { MonotonicClock, RandomSource } from '../clock';
 
 /** Default in-flight penalty of {@link loadCost} (contract `ORCH_P2C_CONN_PENALTY`). */
 export const DEFAULT_CONN_PENALTY = 5;
@@ -22,7 +22,7 @@ export abstract class CostBalancer {
   constructor(
     protected readonly connPenalty: number,
     protected readonly random: RandomSource,
-    protected readonly clock: Clock,
+    protected readonly clock: MonotonicClock,
   ) {}
 
   /** {@link loadCost} of `b` with this balancer's penalty. */

@@ -1,5 +1,5 @@
 import type { AlgoName } from '../algo';
-import { systemClock } from '../clock';
+import { monotonicClock } from '../clock';
 import { requireNonNegative } from '../options';
 import type { Balancer, BalancerOptions } from './balancer';
 import { DEFAULT_CONN_PENALTY } from './cost';
@@ -11,14 +11,14 @@ import { RoundRobinBalancer } from './round-robin';
 
 /**
  * Creates a new, independent balancer for `algo` (one per pool: round robin keeps state).
- * Uses `connPenalty` (default 5), `random` (default `Math.random`) and `clock` (default {@link systemClock}) from
+ * Uses `connPenalty` (default 5), `random` (default `Math.random`) and `clock` (default {@link monotonicClock}) from
  * `opts`; the backend-related options are not used here.
  * @throws RangeError naming the bad option, or Error naming an unknown algorithm (from untyped callers)
  */
 export function createBalancer(algo: AlgoName, opts: BalancerOptions = {}): Balancer {
   const connPenalty = requireNonNegative('connPenalty', opts.connPenalty ?? DEFAULT_CONN_PENALTY);
   const random = opts.random ?? Math.random;
-  const clock = opts.clock ?? systemClock;
+  const clock = opts.clock ?? monotonicClock;
   switch (algo) {
     case 'round_robin':
       return new RoundRobinBalancer();

@@ -1,7 +1,7 @@
-import type { Clock } from '../clock';
+import type { MonotonicClock } from '../clock';
 
-/** A fake {@link Clock} for tests: time stands still until {@link advance} moves it. Starts at `startMs` (default 0). */
-export class FakeClock implements Clock {
+/** A fake {@link MonotonicClock} for tests: time stands still until {@link advance} moves it. Starts at `startMs` (default 0). */
+export class FakeClock implements MonotonicClock {
   private t: number;
 
   constructor(startMs = 0) {
