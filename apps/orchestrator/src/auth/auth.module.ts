@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { RedisModule } from '../redis/redis.module';
+import { AUTH_METRIC_PROVIDERS, AuthMetrics } from './auth-metrics';
 import { CallerProofService } from './caller-proof.service';
 import { ReplayBackend } from './replay-backend';
 
@@ -9,7 +10,7 @@ import { ReplayBackend } from './replay-backend';
  */
 @Module({
   imports: [RedisModule],
-  providers: [ReplayBackend, CallerProofService],
+  providers: [...AUTH_METRIC_PROVIDERS, AuthMetrics, ReplayBackend, CallerProofService],
   exports: [CallerProofService, ReplayBackend],
 })
 export class AuthModule {}

@@ -17,6 +17,7 @@ import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import { SecurityEvents } from '../events/security-events';
 import { GatewayMetrics } from '../metrics/gateway-metrics';
+import { AuthMetrics } from './auth-metrics';
 import { CallerProofError, type CallerProofCode, type ProofScheme } from './caller-proof.errors';
 import { ReplayBackend } from './replay-backend';
 
@@ -81,6 +82,7 @@ export class CallerProofService {
     @Inject(WALL_CLOCK) private readonly clock: WallClock,
     replay: ReplayBackend,
     private readonly metrics: GatewayMetrics,
+    private readonly authMetrics: AuthMetrics,
     private readonly events: SecurityEvents,
   ) {
     const { secrets, header, skewMs, keyIds } = config.admission;
@@ -207,7 +209,7 @@ export class CallerProofService {
     reason?: string,
     retryAfterMs?: number,
   ): CallerProofError {
-    this.metrics.authFailed(scheme, code);
+    this.authMetrics.authFailed(scheme, code);
     this.metrics.denied(scheme);
     this.record(request, scheme, code, reason);
     return new CallerProofError(scheme, code, message, {

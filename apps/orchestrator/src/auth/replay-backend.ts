@@ -1,10 +1,10 @@
+import { AuthMetrics } from './auth-metrics';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { FailoverReplayStore, MemoryReplayStore, RedisReplayStore, type ReplayStore } from '@shieldx/security';
 import type { Redis } from 'ioredis';
 import type { OrchestratorConfig } from '../config/config';
 import { withinWindow } from '../clock/clock';
 import { ORCH_CONFIG } from '../config/config.module';
-import { GatewayMetrics } from '../metrics/gateway-metrics';
 import { REDIS_CLIENT } from '../redis/redis.constants';
 
 /** Interval over which failures of the shared replay store are folded into one log line, ms. */
@@ -32,7 +32,7 @@ export class ReplayBackend {
   constructor(
     @Inject(ORCH_CONFIG) config: OrchestratorConfig,
     @Inject(REDIS_CLIENT) redis: Redis | null,
-    private readonly metrics: GatewayMetrics,
+    private readonly metrics: AuthMetrics,
   ) {
     const bounds = { maxKeys: config.replay.maxKeys, clientShare: config.replay.clientShare };
     if (redis === null) {

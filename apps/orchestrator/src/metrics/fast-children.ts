@@ -104,3 +104,25 @@ export class FastHistogramChild {
     }
   }
 }
+
+/**
+ * The {@link FastCounterChild}ren of one counter, cached under a key the caller builds from the label values (so a
+ * hit allocates nothing): `(children.get(key) ?? children.add(key, labels)).inc()`.
+ */
+export class CounterChildren {
+  private readonly children = new Map<string, FastCounterChild>();
+
+  constructor(private readonly counter: Counter<string>) {}
+
+  /** The child cached under `key`, if any. */
+  get(key: string): FastCounterChild | undefined {
+    return this.children.get(key);
+  }
+
+  /** Creates and caches the child for `labels` under `key`. */
+  add(key: string, labels: LabelValues<string>): FastCounterChild {
+    const child = new FastCounterChild(this.counter, labels);
+    this.children.set(key, child);
+    return child;
+  }
+}

@@ -9,7 +9,7 @@ import {
 import type { Redis } from 'ioredis';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
-import { GatewayMetrics } from '../metrics/gateway-metrics';
+import { RateLimitMetrics } from './rate-limit-metrics';
 import { REDIS_CLIENT } from '../redis/redis.constants';
 
 /** How often an unreachable Redis is probed (PING) while the limiter runs on its fallback, ms. */
@@ -33,7 +33,7 @@ export class RateLimitBackend implements BeforeApplicationShutdown {
   constructor(
     @Inject(ORCH_CONFIG) config: OrchestratorConfig,
     @Inject(REDIS_CLIENT) redis: Redis | null,
-    metrics: GatewayMetrics,
+    metrics: RateLimitMetrics,
   ) {
     const memory = new MemoryBucketStore();
     if (redis === null) {

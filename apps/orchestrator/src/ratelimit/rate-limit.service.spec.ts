@@ -12,6 +12,7 @@ import type { SecurityEvent, SecurityEvents } from '../events/security-events';
 import { RateLimitedError, RateLimitUnavailableError } from '../errors/errors';
 import type { GatewayRequestState } from '../request/request-state';
 import type { GatewayMetrics } from '../metrics/gateway-metrics';
+import type { RateLimitMetrics } from './rate-limit-metrics';
 import type { PoolsService } from '../pools/pools.service';
 import { RateLimitService } from './rate-limit.service';
 
@@ -34,11 +35,13 @@ function stubs(ratio: { value: number }) {
   const events: SecurityEvent[] = [];
   const pools = { healthRatio: () => ratio.value } as unknown as PoolsService;
   const metrics = {
-    rateLimited: (scope: string) => counted.push(`limited:${scope}`),
     denied: (reason: string) => counted.push(`denied:${reason}`),
   } as unknown as GatewayMetrics;
+  const limitMetrics = {
+    rateLimited: (scope: string) => counted.push(`limited:${scope}`),
+  } as unknown as RateLimitMetrics;
   const sink = { emit: (event: SecurityEvent) => events.push(event) } as unknown as SecurityEvents;
-  return { counted, events, pools, metrics, sink };
+  return { counted, events, pools, metrics, limitMetrics, sink };
 }
 
 describe(RateLimitService.name, () => {
@@ -56,7 +59,7 @@ describe(RateLimitService.name, () => {
   const state = (): GatewayRequestState => ({ clientIp: '203.0.113.9' }) as GatewayRequestState;
 
   const make = (store: BucketStore = new MemoryBucketStore()) =>
-    new RateLimitService(config, store, clock, parts.pools, parts.metrics, parts.sink);
+    new RateLimitService(config, store, clock, parts.pools, parts.metrics, parts.limitMetrics, parts.sink);
 
   /** Synchronous checks that pass, until the first refusal; returns how many passed. */
   const passes = (check: () => void, max = 1000): number => {
@@ -186,7 +189,7 @@ describe(`${RateLimitService.name} with a shared store (Redis configured)`, () =
     clock = new FakeClock(1_700_000_000_000);
     store = new RecordingStore();
     parts = stubs({ value: 1 });
-    service = new RateLimitService(config, store, clock, parts.pools, parts.metrics, parts.sink);
+    service = new RateLimitService(config, store, clock, parts.pools, parts.metrics, parts.limitMetrics, parts.sink);
   });
 
   it('takes the IP and tenant tokens in one call at the tenant step', () => {

@@ -14,6 +14,7 @@ import { SecurityEvents } from '../events/security-events';
 import { RateLimitedError, RateLimitUnavailableError } from '../errors/errors';
 import type { GatewayRequestState } from '../request/request-state';
 import { GatewayMetrics } from '../metrics/gateway-metrics';
+import { RateLimitMetrics } from './rate-limit-metrics';
 import { PoolsService } from '../pools/pools.service';
 
 /** Injection token of the {@link BucketStore}. */
@@ -50,6 +51,7 @@ export class RateLimitService {
     @Inject(WALL_CLOCK) private readonly clock: WallClock,
     private readonly pools: PoolsService,
     private readonly metrics: GatewayMetrics,
+    private readonly limitMetrics: RateLimitMetrics,
     private readonly events: SecurityEvents,
   ) {
     this.deferIp = config.redis.url !== undefined;
@@ -175,7 +177,7 @@ export class RateLimitService {
     if (state.limit === undefined || result.remaining <= state.limit.result.remaining) state.limit = { limit, result };
     if (result.ok) return;
     if (scope === 'ip' && this.deferIp) this.refusals.remember(key, limit, result, this.clock.now());
-    this.metrics.rateLimited(scope);
+    this.limitMetrics.rateLimited(scope);
     this.metrics.denied('ratelimit');
     this.recordDenial(scope, key, corrId);
     throw new RateLimitedError(scope, RateLimitService.headers(limit, result));

@@ -15,6 +15,7 @@ import {
 } from '../errors/errors';
 import type { GatewayRequestState } from '../request/request-state';
 import { GatewayMetrics } from '../metrics/gateway-metrics';
+import { RoutingMetrics } from './routing-metrics';
 import { POLICY_ENGINE } from '../policy/policy.module';
 import { PoolsService } from '../pools/pools.service';
 import { RateLimitService } from '../ratelimit/rate-limit.service';
@@ -90,6 +91,7 @@ export class RouteService {
     private readonly pools: PoolsService,
     private readonly limits: RateLimitService,
     private readonly metrics: GatewayMetrics,
+    private readonly routingMetrics: RoutingMetrics,
     private readonly events: SecurityEvents,
   ) {
     this.tenants = new TenantBinding(config.tenant);
@@ -152,7 +154,7 @@ export class RouteService {
         ? plan.pool.pick({ key: plan.key, reserve, exclude }, plan.algo)
         : tracedSync(trace, 'balancer.pick', () => plan.pool.pick({ key: plan.key, reserve, exclude }, plan.algo));
     if (picked === undefined) throw new NoHealthyBackendError(plan.pool.name);
-    this.metrics.picked(this.pools.labelOf(plan.pool), picked.algo, picked.healthy);
+    this.routingMetrics.picked(this.pools.labelOf(plan.pool), picked.algo, picked.healthy);
     ctx.state.backend = picked.backend.url;
     return picked;
   }
@@ -248,10 +250,10 @@ export class RouteService {
       corrId: ctx.corrId,
       data: { ...this.eventData(request, decision), holdMs },
     });
-    this.metrics.tarpitHeld(++this.tarpitted);
+    this.routingMetrics.tarpitHeld(++this.tarpitted);
     return new Promise<RoutePlan>((resolve) =>
       setTimeout(() => {
-        this.metrics.tarpitHeld(--this.tarpitted);
+        this.routingMetrics.tarpitHeld(--this.tarpitted);
         resolve(plan);
       }, holdMs),
     );

@@ -4,11 +4,12 @@ import { PoolsModule } from '../pools/pools.module';
 import { RateLimitModule } from '../ratelimit/rate-limit.module';
 import { TracingModule } from '../tracing/tracing.module';
 import { RouteService } from './route.service';
+import { ROUTING_METRIC_PROVIDERS, RoutingMetrics } from './routing-metrics';
 
 /** The routing decision shared by `POST /route` and `/proxy`: tenant, limits, policy, backend pick. */
 @Module({
   imports: [PoolsModule, PolicyModule, RateLimitModule, TracingModule],
-  providers: [RouteService],
+  providers: [...ROUTING_METRIC_PROVIDERS, RoutingMetrics, RouteService],
   exports: [RouteService],
 })
 export class RoutingModule {}

@@ -1,8 +1,8 @@
 import { Module, type OnModuleInit } from '@nestjs/common';
-import { GatewayMetrics } from '../metrics/gateway-metrics';
 import { ClientIdentityService } from './client-identity.service';
 import { FsDirectoryWatcher } from './directory-watcher';
 import { DEFAULT_TLS_RELOAD_TIMING, DIRECTORY_WATCHER, TLS_RELOAD_TIMING } from './tls.constants';
+import { TLS_METRIC_PROVIDERS, TlsMetrics } from './tls-metrics';
 import { TlsService } from './tls.service';
 
 /**
@@ -12,6 +12,8 @@ import { TlsService } from './tls.service';
  */
 @Module({
   providers: [
+    ...TLS_METRIC_PROVIDERS,
+    TlsMetrics,
     { provide: DIRECTORY_WATCHER, useClass: FsDirectoryWatcher },
     { provide: TLS_RELOAD_TIMING, useValue: DEFAULT_TLS_RELOAD_TIMING },
     TlsService,
@@ -22,7 +24,7 @@ import { TlsService } from './tls.service';
 export class TlsModule implements OnModuleInit {
   constructor(
     private readonly tls: TlsService,
-    private readonly metrics: GatewayMetrics,
+    private readonly metrics: TlsMetrics,
   ) {}
 
   /** `ratls_cert_expiry_seconds` reads the serving certificate at each scrape. */
