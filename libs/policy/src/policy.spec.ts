@@ -303,10 +303,16 @@ describe(PolicyManager.name, () => {
   });
 
   it('answers every concurrent request from one policy or the other during a swap', async () => {
+    // A deny with a reason of its own: a failed evaluation (fail closed) answers deny too, and must not pass for it.
+    const swapped = buildBundle(dir, 'swap-deny', {
+      'p/policy.rego': regoDecision('{"action": "deny", "reason": "swapped in"}'),
+    });
     const active = join(dir, 'active.tar.gz');
     copyFileSync(bundles.allow, active);
     const manager = await PolicyManager.create(options({ cache: { maxEntries: 0, ttlMs: 0 } }));
-    copyFileSync(bundles.deny, active);
+    const before = manager.decide(INPUT);
+    expect(before.action).toBe('allow');
+    copyFileSync(swapped, active);
     const answers = new Set<string>();
     const reload = manager.reload();
     const ticks = Array.from(
@@ -314,14 +320,16 @@ describe(PolicyManager.name, () => {
       (_, i) =>
         new Promise<void>((resolve) =>
           setImmediate(() => {
-            answers.add(manager.decide(input({ path: `/p/${i}` })).action);
+            const decision = manager.decide(input({ path: `/p/${i}` }));
+            answers.add(`${decision.action}:${decision.reason ?? ''}`);
             resolve();
           }),
         ),
     );
     await Promise.all([reload, ...ticks]);
-    expect([...answers].every((a) => a === 'allow' || a === 'deny')).toBe(true);
-    expect(manager.decide(INPUT).action).toBe('deny');
+    const old = `allow:${before.reason ?? ''}`;
+    expect([...answers].filter((a) => a !== old && a !== 'deny:swapped in')).toEqual([]);
+    expect(manager.decide(INPUT)).toMatchObject({ action: 'deny', reason: 'swapped in' });
   });
 
   it('fails closed when evaluation fails in enforce mode, or open when configured', async () => {
