@@ -25,8 +25,8 @@ describe(Emitter.name, () => {
     expect(() => emitter.emit(7)).not.toThrow();
     expect(heard).toEqual([7]);
     expect(errors).toHaveLength(1);
-    expect((errors[0]![0] as Error).message).toBe('boom');
-    expect(errors[0]![1]).toBe(7);
+    expect((errors[0][0] as Error).message).toBe('boom');
+    expect(errors[0][1]).toBe(7);
   });
 
   it('lets a listener unsubscribe itself while an event is delivered, without skipping the others', () => {
