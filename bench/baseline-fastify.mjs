@@ -22,7 +22,7 @@ const app = Fastify({ logger: false, bodyLimit: 16384 });
 
 app.post('/route', async (request, reply) => {
   const body = request.body;
-  const service = body && typeof body === 'object' ? body.service : undefined;
+  const service = body && typeof body === 'object' && 'service' in body ? String(body.service) : undefined;
   const urls = Object.hasOwn(pools, service) ? pools[service] : undefined;
   if (!urls) {
     reply.code(503);
@@ -32,7 +32,7 @@ app.post('/route', async (request, reply) => {
   return { target, algo: 'round_robin', policy: 'allow', healthy: true, pool: service, cached: false };
 });
 
-app.get('/readyz', async () => ({ status: 'ok' }));
+app.get('/readyz', () => ({ status: 'ok' }));
 
 exitCleanlyOnSignals(() => app.close());
 

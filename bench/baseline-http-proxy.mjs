@@ -26,7 +26,7 @@ await app.register(proxy, {
   rewritePrefix: '/',
   undici: pool,
 });
-app.get('/readyz', async () => ({ status: 'ok' }));
+app.get('/readyz', () => ({ status: 'ok' }));
 
 exitCleanlyOnSignals(async () => {
   await app.close();

@@ -101,7 +101,7 @@ function proofs(s, n, htu) {
   );
 }
 
-async function microAdmission() {
+function microAdmission() {
   const perSecond = [];
   for (let run = 0; run < S.microRuns; run++) {
     const verifier = new security.AdmissionVerifier({ secrets: [SECRET], replay: new security.MemoryReplayStore() });
@@ -163,7 +163,7 @@ const addMicro = (label, values) => {
   micro.push({ label, perSecond: m, usEach: 1e6 / m, runs: values });
   say(`  ${label.padEnd(58)} ${fmt.int(m).padStart(9)} /s  (${(1e6 / m).toFixed(1)} µs each)`);
 };
-addMicro('admission header: parse, HMAC-SHA256, replay store', await microAdmission());
+addMicro('admission header: parse, HMAC-SHA256, replay store', microAdmission());
 addMicro('DPoP ES256, one key (cached import), 1 in flight', await microDpop(es256, 1));
 addMicro('DPoP ES256, one key (cached import), 64 in flight', await microDpop(es256, 64));
 addMicro('DPoP EdDSA, one key (cached import), 1 in flight', await microDpop(eddsa, 1));
@@ -175,16 +175,17 @@ addMicro('DPoP ES256, a new key for every proof, 64 in flight', await microDpop(
 
 const stubs = await startStubBackends(3);
 const work = tempDir('shieldx-bench-caller-proof-');
+/** @type {import('./lib/common.mjs').RoundTarget[]} */
 const TARGETS = [
   { key: 'none', label: 'no caller proof', env: {} },
   { key: 'admission', label: 'admission header (HMAC)', env: { ADMISSION_SECRET: SECRET } },
   { key: 'dpop', label: 'DPoP proof, ES256', env: {} },
 ];
 const servers = new Map();
-for (const [name, env] of [
+for (const [name, env] of /** @type {[string, Record<string, string>][]} */ ([
   ['plain', {}],
   ['admission', { ADMISSION_SECRET: SECRET }],
-]) {
+])) {
   servers.set(
     name,
     await startOrchestrator({ snapshot, name: `orchestrator (${name})`, work, pools: { api: stubs.urls }, env }),

@@ -29,7 +29,12 @@ const PREFIX = '/proxy/api';
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'host', 'te', 'trailer']);
 const pool = new BalancedPool(upstreams, { connections: 128, pipelining: 1, keepAliveTimeout: 60_000 });
 
+/**
+ * @param {import('node:http').IncomingHttpHeaders} headers
+ * @returns {Record<string, string | string[]>}
+ */
 function withoutHopByHop(headers) {
+  /** @type {Record<string, string | string[]>} */
   const out = {};
   for (const name in headers) if (!HOP_BY_HOP.has(name)) out[name] = headers[name];
   return out;
@@ -89,7 +94,7 @@ if (floor === 'node') {
     res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
   });
   server.keepAliveTimeout = 72_000;
-  await new Promise((resolve) => server.listen(port, host, resolve));
+  await new Promise((resolve) => server.listen(port, host, () => resolve(undefined)));
   close = () => new Promise((resolve) => server.close(() => resolve()));
 } else {
   /** The route, registered on a Fastify instance directly. */
@@ -98,7 +103,7 @@ if (floor === 'node') {
       reply.hijack();
       return new Promise((resolve) => forward(request.raw, reply.raw, resolve));
     });
-    fastify.get('/readyz', async () => ({ status: 'ok' }));
+    fastify.get('/readyz', () => ({ status: 'ok' }));
   };
   if (floor === 'fastify') {
     const { default: Fastify } = await import('fastify');

@@ -89,6 +89,13 @@ const S = {
 };
 const ALGOS = ['round_robin', 'least_conn', 'ewma', 'p2c', 'rendezvous'];
 const BUDGET = { p99VsRoundRobin: 0.3 };
+/**
+ * A row of the report: an algorithm (or the reference pool), its load, and the measurements filled in as rounds run.
+ * @typedef {{ key: string, algo: string, pool: string, label?: string,
+ *   requests?: import('./lib/harness.mjs').PacedRequest[], rounds?: Array<Record<string, any>>,
+ *   summary?: Record<string, any> }} Row
+ */
+/** @type {Row[]} */
 const ROWS = [
   ...ALGOS.map((algo) => ({ key: algo, algo, pool: 'api' })),
   ...(S.reference ? [{ key: 'reference', algo: 'round_robin', pool: 'fast' }] : []),
@@ -202,7 +209,8 @@ function answerRecorder() {
 function ewmaSampler() {
   const samples = Object.fromEntries(SPECS.map((s) => [s.name, []]));
   const nameOf = new Map(backends.map((b) => [b.url, b.name]));
-  const timer = setInterval(async () => {
+  const timer = setInterval(() => void poll(), 1000);
+  async function poll() {
     try {
       const health = await fetchJson(`${orchestrator.origin}/health`, { timeoutMs: 900 });
       for (const b of health.json?.pools?.api?.backends ?? []) {
@@ -212,7 +220,7 @@ function ewmaSampler() {
     } catch {
       // a missed sample is fine
     }
-  }, 1000);
+  }
   return () => {
     clearInterval(timer);
     return samples;

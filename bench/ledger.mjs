@@ -203,6 +203,7 @@ async function main() {
       };
     }
 
+    /** @type {[string, string, { batchMaxEntries: number }][]} */
     const cases = [
       ['enqueue() ×N + flush(), batch 256 / 50 ms (defaults)', 'enqueue', { batchMaxEntries: 256 }],
       ['enqueue() ×N + flush(), batch 4096', 'enqueue', { batchMaxEntries: 4096 }],

@@ -95,6 +95,7 @@ say(`${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, load average 
 const work = tempDir('shieldx-bench-policy-');
 const stubs = await startStubBackends(3);
 const pools = { api: [stubs.urls[0]], search: [stubs.urls[1]], static: [stubs.urls[2]] };
+/** @type {import('./lib/common.mjs').RoundTarget[]} */
 const TARGETS = [
   { key: 'base', label: 'no OPA (base rules only)', env: {} },
   {
@@ -140,7 +141,7 @@ const bundleBytes = readFileSync(BUNDLE);
 const opa = await policy.OpaPolicy.load(bundleBytes, ENTRYPOINT, BUNDLE_REL);
 const base = new policy.BaseRulesPolicy(policy.parseBaseRules(readFileSync(RULES, 'utf8')));
 const evalErrors = [];
-async function manager({ withOpa = true, cacheMax = 10_000 } = {}) {
+function manager({ withOpa = true, cacheMax = 10_000 } = {}) {
   return policy.PolicyManager.create({
     rulesPath: RULES,
     ...(withOpa ? { opaPath: BUNDLE } : {}),

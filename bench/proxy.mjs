@@ -174,12 +174,17 @@ ${backendUrls.map((url) => `    server ${url.replace('http://', '')};`).join('\n
   child.stderr.on('data', (chunk) => (stderr = (stderr + chunk).slice(-8000)));
   // `timeout` passes SIGTERM on to nginx (fast shutdown).
   const unregister = onAbort(() => child.kill('SIGTERM'));
+  /** @type {Promise<{ code: number | null, signal: string | null }>} */
   const exited = new Promise((done) => child.once('exit', (code, signal) => done({ code, signal })));
-  exited.then(unregister);
+  void exited.then(unregister);
+  /** @type {import('./lib/harness.mjs').ServerHandle} */
   const handle = {
     name: 'nginx',
+    port,
     origin: `http://127.0.0.1:${port}`,
     child,
+    exited,
+    startedAt: Date.now(),
     pid: child.pid, // replaced by nginx's own pid once it has written it
     alive: () => child.exitCode === null && child.signalCode === null,
     stderrTail: () => {
@@ -220,6 +225,7 @@ const FLOORS = [
   { floor: 'fastify', label: 'floor: Fastify 5 + undici, no pipeline' },
   { floor: 'nest', label: 'floor: NestJS 12 on Fastify 5 + undici, no pipeline' },
 ];
+/** @type {import('./lib/common.mjs').RoundTarget[]} */
 const TARGETS = [
   {
     key: 'orch',

@@ -158,6 +158,7 @@ const stubs = await startStubBackends(7);
 const pools = { api: stubs.urls.slice(0, 3), search: stubs.urls.slice(3, 5), static: stubs.urls.slice(5, 7) };
 const work = tempDir('shieldx-bench-ratelimit-');
 
+/** @type {import('./lib/common.mjs').RoundTarget[]} */
 const TARGETS = [
   { key: 'memory', label: 'in-process token buckets', env: {} },
   { key: 'redis', label: 'Redis token buckets (REDIS_ADDR)', env: { REDIS_ADDR: `127.0.0.1:${redis.port}` } },

@@ -117,6 +117,7 @@ const stubs = await startStubBackends(7);
 const pools = { api: stubs.urls.slice(0, 3), search: stubs.urls.slice(3, 5), static: stubs.urls.slice(5, 7) };
 const work = tempDir('shieldx-bench-route-');
 
+/** @type {import('./lib/common.mjs').RoundTarget[]} */
 const TARGETS = [
   {
     key: 'baseline',
@@ -345,7 +346,8 @@ async function profileTarget(target, keepAs) {
   try {
     const profiled = { ...target, server };
     if (S.warmup > 0) await runLoad(S.tool, loadOptions(profiled, S.warmup));
-    let result;
+    /** @type {Record<string, any>} */
+    let result = {};
     const raw = await captureProfile(server, file, async () => {
       result = await runLoad(S.tool, loadOptions(profiled, S.duration));
     });

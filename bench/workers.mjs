@@ -94,6 +94,7 @@ const stubs = await startStubBackends(7);
 const pools = { api: stubs.urls.slice(0, 3), search: stubs.urls.slice(3, 5), static: stubs.urls.slice(5, 7) };
 const work = tempDir('shieldx-bench-workers-');
 
+/** @type {import('./lib/common.mjs').RoundTarget[]} */
 const TARGETS = [
   { key: 'one', workers: 1, label: 'ORCH_WORKERS=1 (one process)' },
   { key: 'two', workers: 2, label: 'ORCH_WORKERS=2 (primary + 2 workers)' },

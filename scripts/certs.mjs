@@ -170,9 +170,13 @@ function asn1Time(date) {
   return `${date.toISOString().slice(0, 19).replace(/[-T:]/g, '')}Z`;
 }
 
+/**
+ * @param {string[]} args
+ * @param {{ input?: string, cwd?: string }} [options]
+ */
 function openssl(args, { input, cwd } = {}) {
   const result = spawnSync('openssl', args, { cwd, input, encoding: 'utf8' });
-  if (result.error?.code === 'ENOENT') {
+  if (/** @type {NodeJS.ErrnoException | undefined} */ (result.error)?.code === 'ENOENT') {
     throw new Error('the openssl command is needed and was not found (Debian/Ubuntu: apt-get install openssl)');
   }
   if (result.error) throw result.error;

@@ -112,6 +112,7 @@ if (spec === undefined) {
   process.stderr.write(`shieldx: unknown command '${command}' (shieldx --help lists them)\n`);
   process.exit(2);
 }
+/** @type {{ values: Record<string, string | boolean | (string | boolean)[] | undefined>, positionals: string[] }} */
 let parsed;
 try {
   parsed = parseArgs({

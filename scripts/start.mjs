@@ -4,6 +4,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+/** @type {NodeJS.ProcessEnv} */
 const env = {
   ...process.env,
   ORCH_ALLOW_INSECURE: process.env.ORCH_ALLOW_INSECURE ?? '1',
@@ -25,7 +26,7 @@ function stop(code) {
   stopping = true;
   for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
   setTimeout(() => process.exit(code), 3000).unref();
-  Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : null))).then(() =>
+  void Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : null))).then(() =>
     process.exit(code),
   );
 }

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const out = mkdtempSync(join(tmpdir(), 'shieldx-test-'));
+/** @type {NodeJS.ProcessEnv} */
 const env = { ...process.env, TZ: 'UTC', NEXT_TELEMETRY_DISABLED: '1', NX_DAEMON: 'false' };
 env.OPA_BIN = ensureOpa();
 ensureSystemTools();

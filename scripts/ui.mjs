@@ -85,7 +85,7 @@ export async function uiCommand(args) {
     stdio: ['ignore', 'inherit', 'inherit'],
     env: { ...env, NODE_ENV: 'production', PORT: port, HOSTNAME: host, ADMIN_UI_HOST: host },
   });
-  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => server.kill(signal));
+  for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) process.on(signal, () => server.kill(signal));
 
   const shown = host.includes(':') ? `[${host}]` : host;
   const url = `http://${shown}:${port}`;

@@ -58,7 +58,7 @@ export function benchArgs(script, usage, { synopsis = '[--no-build] [--no-write]
  */
 export function benchTool() {
   const tool = process.env.BENCH_TOOL || (hasWrk() ? 'wrk' : 'autocannon');
-  if (!['wrk', 'autocannon'].includes(tool)) {
+  if (tool !== 'wrk' && tool !== 'autocannon') {
     console.error(`BENCH_TOOL=${tool}: expected wrk or autocannon`);
     process.exit(2);
   }
@@ -66,11 +66,26 @@ export function benchTool() {
 }
 
 /**
+ * How closed-loop rounds run (seconds and counts).
+ * @typedef {{ rounds: number, duration: number, connections: number, warmup: number, tool?: 'wrk' | 'autocannon' }}
+ *   ClosedLoopSettings
+ */
+/**
+ * A target of closed-loop rounds: what is measured, under which label, how to start it, and what the rounds found
+ * (each bench adds its own figures to `summary` and, for a few, to the target itself).
+ * @typedef {{ key: string, label: string, server?: import('./harness.mjs').ServerHandle,
+ *   start?: (options?: { name?: string, nodeArgs?: string[], env?: Record<string, string>, ipc?: boolean })
+ *     => Promise<import('./harness.mjs').ServerHandle>,
+ *   rounds?: Array<Record<string, any>>, summary?: Record<string, any>, [figure: string]: any }} RoundTarget
+ */
+
+/**
  * The settings of closed-loop rounds, read from the environment: BENCH_ROUNDS (≥ 1), BENCH_DURATION (s per round,
  * ≥ 1), BENCH_CONNECTIONS (≥ 1), BENCH_WARMUP (s, ≥ `warmupMin`), integers, defaulting to `defaults`; plus the load
  * tool (see benchTool()) unless `tool` is false.
  * @param {{ rounds: number, duration: number, connections: number, warmup: number }} defaults
  * @param {{ warmupMin?: number, tool?: boolean }} [options] `warmupMin` defaults to 0, `tool` to true
+ * @returns {ClosedLoopSettings}
  */
 export function closedLoopSettings(defaults, { warmupMin = 0, tool = true } = {}) {
   return {
@@ -131,7 +146,7 @@ export function nonDefaultNote(defaults, settings, { title = 'Not the default se
   if (!changed.length) return [];
   return [
     '',
-    `> **${title}** (${changed.map(([k, v]) => `${k}${joiner}${settings[k]} instead of ${v}`).join(', ')}): ` +
+    `> **${title}** (${changed.map(([k, v]) => `${k}${joiner}${String(settings[k])} instead of ${String(v)}`).join(', ')}): ` +
       'figures are indicative only.',
   ];
 }
@@ -184,6 +199,7 @@ export async function prepareOrchestrator({ build, say, check = async () => {} }
  * A start-up check for prepareOrchestrator(): starts the snapshot's orchestrator as "orchestrator (start-up check)"
  * with `work`, `pools` and `env` (as startOrchestrator() takes them), then stops it.
  */
+/** @param {{ work: string, pools: Record<string, string[]>, env?: Record<string, string> }} options */
 export function startupCheck({ work, pools, env = {} }) {
   return async (snapshot) => {
     const probe = await startOrchestrator({ snapshot, name: 'orchestrator (start-up check)', work, pools, env });
@@ -211,6 +227,8 @@ export function orchestratorEnv({ port, work, pools, extra = {} }) {
 /**
  * Starts the built orchestrator of `snapshot` on a free port, with orchestratorEnv() plus `env`. `nodeArgs` and `ipc`
  * go to startServer() (defaults: none, no IPC channel).
+ * @param {{ snapshot: { dir: string, main: string }, name: string, work: string, pools: Record<string, string[]>,
+ *   env?: Record<string, string>, nodeArgs?: string[], ipc?: boolean }} options
  */
 export async function startOrchestrator({ snapshot, name, work, pools, env = {}, nodeArgs, ipc }) {
   const port = await freePort();
@@ -229,6 +247,7 @@ export async function startOrchestrator({ snapshot, name, work, pools, env = {},
  * Starts a Node server script of the repository (a path relative to its root, e.g. `bench/baseline-fastify.mjs`) on
  * a free loopback port given to it as PORT and HOST=127.0.0.1, plus `env`. `nodeArgs` and `ipc` go to startServer()
  * (defaults: none, no IPC channel).
+ * @param {{ name: string, script: string, env?: Record<string, string>, nodeArgs?: string[], ipc?: boolean }} options
  */
 export async function startLoopbackScript({ name, script, env = {}, nodeArgs, ipc }) {
   const port = await freePort();
@@ -383,6 +402,12 @@ export async function measuredRun({ tool, target, loadOptions, durationS, pids, 
  * (`settings.tool`, `settings.duration`, `loadOptions`, `pids()`), the order rotating every round, and pushes the
  * result to `target.rounds`. `before(target)` runs just before a measurement, `after(target, result)` just after (to
  * add figures to the result); the progress line is roundHead() with `labelWidth` followed by `describe(result)`.
+ */
+/**
+ * @param {{ settings: ClosedLoopSettings, targets: RoundTarget[], loadOptions: object, pids: () => number[],
+ *   say: (text: string) => void, labelWidth: number, describe: (result: Record<string, any>) => string,
+ *   before?: (target: RoundTarget) => unknown, after?: (target: RoundTarget, result: Record<string, any>) => unknown
+ * }} options
  */
 export async function interleavedRounds({
   settings,

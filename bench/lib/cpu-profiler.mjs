@@ -17,7 +17,8 @@ if (file && process.send) {
   session.connect();
   const post = (method, params) =>
     new Promise((done, fail) => session.post(method, params, (error, result) => (error ? fail(error) : done(result))));
-  process.on('message', async (message) => {
+  process.on('message', (/** @type {{ benchProfile?: string } | undefined} */ message) => void onMessage(message));
+  async function onMessage(/** @type {{ benchProfile?: string } | undefined} */ message) {
     try {
       if (message?.benchProfile === 'start') {
         await post('Profiler.enable');
@@ -31,7 +32,7 @@ if (file && process.send) {
     } catch (error) {
       process.stderr.write(`cpu-profiler: ${error?.stack ?? error}\n`);
     }
-  });
+  }
   // The channel must not keep the server alive on its own.
   process.channel?.unref();
 }

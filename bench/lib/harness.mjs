@@ -13,6 +13,15 @@ import { ROOT } from './report.mjs';
 
 export { ROOT };
 
+/**
+ * A child server started by {@link startServer}.
+ * @typedef {{ name: string, pid: number | undefined, port: number, origin: string,
+ *   child: import('node:child_process').ChildProcess, exited: Promise<{ code: number | null, signal: string | null }>,
+ *   startedAt: number, alive: () => boolean, stderrTail: () => string,
+ *   stop: (options?: { graceMs?: number }) => Promise<{ code: number | null, signal: string | null }> }} ServerHandle
+ */
+/** One request of a load run. @typedef {{ method?: string, path: string, headers?: Record<string, string>, body?: string }} PacedRequest */
+
 const ORPHAN_GUARD = fileURLToPath(new URL('./orphan-guard.mjs', import.meta.url));
 export const CPU_PROFILER = fileURLToPath(new URL('./cpu-profiler.mjs', import.meta.url));
 
@@ -94,7 +103,7 @@ export function freePort() {
     server.unref();
     server.on('error', fail);
     server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
+      const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
       server.close(() => done(port));
     });
   });
@@ -230,6 +239,7 @@ function killAllNow() {
  * Installs handlers so that SIGINT/SIGTERM, an uncaught error or a hard deadline stop every child this process
  * started. `deadlineMs` bounds the whole benchmark.
  */
+/** @param {{ deadlineMs?: number }} [options] */
 export function installCleanup({ deadlineMs } = {}) {
   if (cleanupInstalled) return;
   cleanupInstalled = true;
@@ -240,8 +250,10 @@ export function installCleanup({ deadlineMs } = {}) {
   };
   process.on('SIGINT', () => bail('interrupted (SIGINT)', 130));
   process.on('SIGTERM', () => bail('terminated (SIGTERM)', 143));
-  process.on('uncaughtException', (error) => bail(`uncaught error: ${error?.stack ?? error}`, 1));
-  process.on('unhandledRejection', (error) => bail(`unhandled rejection: ${error?.stack ?? error}`, 1));
+  process.on('uncaughtException', (error) => bail(`uncaught error: ${error?.stack ?? String(error)}`, 1));
+  process.on('unhandledRejection', (error) =>
+    bail(`unhandled rejection: ${error instanceof Error ? error.stack : String(error)}`, 1),
+  );
   process.on('exit', killAllNow);
   if (deadlineMs) {
     setTimeout(() => bail(`deadline of ${Math.round(deadlineMs / 1000)} s exceeded`, 124), deadlineMs).unref();
@@ -258,6 +270,11 @@ export function childEnv(extra = {}) {
   return { ...env, ...extra };
 }
 
+/**
+ * @param {string} url
+ * @param {{ method?: string, headers?: Record<string, string>, body?: string, timeoutMs?: number }} [options]
+ * @returns {Promise<{ status: number | undefined, headers: import('node:http').IncomingHttpHeaders, body: string }>}
+ */
 function httpRequest(url, { method = 'GET', headers = {}, body, timeoutMs = 2000 } = {}) {
   return new Promise((done, fail) => {
     const request = http.request(url, { method, headers, timeout: timeoutMs, agent: false }, (response) => {
@@ -274,7 +291,11 @@ function httpRequest(url, { method = 'GET', headers = {}, body, timeoutMs = 2000
   });
 }
 
-/** One HTTP request (fresh connection); resolves `{status, headers, body, json}`. */
+/**
+ * One HTTP request (fresh connection); resolves `{status, headers, body, json}`.
+ * @param {string} url
+ * @param {{ method?: string, headers?: Record<string, string>, body?: string, timeoutMs?: number }} [options]
+ */
 export async function fetchJson(url, options = {}) {
   const response = await httpRequest(url, options);
   let json;
@@ -291,6 +312,8 @@ export async function fetchJson(url, options = {}) {
  * stdout goes to /dev/null (so a chatty logger cannot block on a full pipe); the last 16 KB of stderr are kept for
  * error messages. The child also loads bench/lib/orphan-guard.mjs so it exits if this process dies. `ipc: true` adds
  * an IPC channel (used by the CPU profiler).
+ * @param {{ name: string, script: string, args?: string[], nodeArgs?: string[], env?: Record<string, string>,
+ *   cwd?: string, port: number, host?: string, readyPath?: string, readyTimeoutMs?: number, ipc?: boolean }} options
  * @returns {Promise<ServerHandle>}
  */
 export async function startServer({
@@ -309,16 +332,24 @@ export async function startServer({
   const child = spawn(process.execPath, [...nodeArgs, '--import', ORPHAN_GUARD, script, ...args], {
     cwd,
     env: childEnv(env),
-    stdio: ['ignore', 'ignore', 'pipe', ...(ipc ? ['ipc'] : [])],
+    stdio: /** @type {import('node:child_process').StdioOptions} */ ([
+      'ignore',
+      'ignore',
+      'pipe',
+      ...(ipc ? ['ipc'] : []),
+    ]),
   });
   children.add(child);
   let stderr = '';
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (chunk) => {
+  const errors = /** @type {import('node:stream').Readable} */ (child.stderr);
+  errors.setEncoding('utf8');
+  errors.on('data', (chunk) => {
     stderr = (stderr + chunk).slice(-16_384);
   });
+  /** @type {Promise<{ code: number | null, signal: string | null }>} */
   const exited = new Promise((done) => child.once('exit', (code, signal) => done({ code, signal })));
-  exited.then(() => children.delete(child));
+  void exited.then(() => children.delete(child));
+  /** @type {ServerHandle} */
   const handle = {
     name,
     pid: child.pid,
@@ -351,7 +382,11 @@ export async function startServer({
   throw new Error(`${name} not ready after ${readyTimeoutMs} ms (${lastError}):\n${stderr.trim()}`);
 }
 
-/** SIGTERM, then SIGKILL after `graceMs`. Resolves `{code, signal}`. */
+/**
+ * SIGTERM, then SIGKILL after `graceMs`. Resolves `{code, signal}`.
+ * @param {ServerHandle} handle
+ * @param {{ graceMs?: number }} [options]
+ */
 export async function stopServer(handle, { graceMs = 5000 } = {}) {
   if (handle.alive()) {
     handle.child.kill('SIGTERM');
@@ -368,7 +403,7 @@ export async function stopServer(handle, { graceMs = 5000 } = {}) {
 
 /**
  * Builds the orchestrator (`npx nx run orchestrator:build`), retrying while someone else's edit breaks the build.
- * @returns {{ ok: boolean, output: string }}
+ * @returns {Promise<{ ok: boolean, output: string }>}
  */
 export async function buildOrchestrator({ retries = 2, waitMs = 60_000, log = console.log } = {}) {
   let output = '';
@@ -450,12 +485,14 @@ export async function startStubBackends(count) {
     });
     await new Promise((done, fail) => {
       server.once('error', fail);
-      server.listen(0, '127.0.0.1', done);
+      server.listen(0, '127.0.0.1', () => done(undefined));
     });
     server.unref();
     servers.push(server);
   }
-  const urls = servers.map((server) => `http://127.0.0.1:${server.address().port}`);
+  const urls = servers.map(
+    (server) => `http://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (server.address()).port}`,
+  );
   const close = () => Promise.all(servers.map((server) => new Promise((done) => server.close(() => done()))));
   const closeNow = () => servers.forEach((server) => server.closeAllConnections?.() ?? server.close());
   onAbort(closeNow);
@@ -598,7 +635,9 @@ export async function runAutocannon({ origin, requests, connections = 64, durati
   };
   let instance;
   const result = await new Promise((done, fail) => {
-    instance = autocannon(options, (error, r) => (error ? fail(error) : done(r)));
+    instance = autocannon(options, (error, r) =>
+      error ? fail(error instanceof Error ? error : new Error(String(error))) : done(r),
+    );
     const unregister = onAbort(() => instance.stop());
     instance.once('done', unregister);
   });
@@ -679,6 +718,11 @@ class LatencyHistogram {
  * status, undici's raw header list (`[name, value, …]` as Buffers) and its latency, e.g. to count which backend
  * answered.
  */
+/**
+ * @param {{ origin: string, requests: PacedRequest[], rate?: number, durationS?: number, warmupS?: number,
+ *   connections?: number, timeoutS?: number, maxBacklog?: number,
+ *   onResponse?: (status: number, rawHeaders: Buffer[], latencyMs: number) => void }} options
+ */
 export async function runPaced({
   origin,
   requests,
@@ -720,6 +764,7 @@ export async function runPaced({
   let sent = 0;
   let expected = total;
   let inflightMax = 0;
+  /** @type {{ atS: number, backlog: number } | null} */
   let gaveUp = null;
   let allDone;
   const done = new Promise((resolve_) => (allDone = resolve_));
@@ -769,7 +814,8 @@ export async function runPaced({
         onError(error) {
           if (counted) {
             counts.measured++;
-            if (/timeout/i.test(`${error.code ?? ''} ${error.name ?? ''}`)) counts.timeouts++;
+            const code = /** @type {NodeJS.ErrnoException} */ (error).code;
+            if (/timeout/i.test(`${code ?? ''} ${error.name ?? ''}`)) counts.timeouts++;
             else counts.errors++;
           }
           finish();

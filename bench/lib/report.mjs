@@ -119,6 +119,11 @@ export function writeReport(name, md, { problems = [], gap = false } = {}) {
  * The terminal lines of a closed-loop results table: "Closed loop: median of R round(s) of D s, N connections, tool"
  * and the table. `settings`: `{rounds, duration (s), connections, tool}`.
  */
+/**
+ * @param {{ rounds: number, duration: number, connections: number, tool?: string }} settings
+ * @param {string[]} headers
+ * @param {string[][]} rows
+ */
 export function closedLoopText({ rounds, duration, connections, tool }, headers, rows) {
   return [
     `Closed loop: median of ${rounds} round(s) of ${duration} s, ${connections} connections, ${tool}`,
@@ -130,6 +135,11 @@ export function closedLoopText({ rounds, duration, connections, tool }, headers,
  * The markdown lines of a closed-loop results table: a blank line, the heading "### Closed loop (tool, N
  * connections): medians of R round(s) of D s", a blank line, the table and a blank line. `settings` as in
  * closedLoopText().
+ */
+/**
+ * @param {{ rounds: number, duration: number, connections: number, tool?: string }} settings
+ * @param {string[]} headers
+ * @param {string[][]} rows
  */
 export function closedLoopMarkdown({ rounds, duration, connections, tool }, headers, rows) {
   return [

@@ -17,8 +17,8 @@ export function exitCleanlyOnSignals(close) {
       process.exit(0);
     }
   }
-  process.on('SIGTERM', shutdown);
-  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', () => void shutdown());
+  process.on('SIGINT', () => void shutdown());
   // If the parent dies without stopping us, do not linger.
-  process.on('disconnect', shutdown);
+  process.on('disconnect', () => void shutdown());
 }

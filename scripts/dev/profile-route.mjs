@@ -65,7 +65,7 @@ child.kill('SIGINT');
 for (const backend of backends) backend.kill();
 await new Promise((r) => child.once('exit', r));
 const file = readdirSync('/tmp/cpuprof')[0];
-const p = JSON.parse(readFileSync('/tmp/cpuprof/' + file));
+const p = JSON.parse(readFileSync('/tmp/cpuprof/' + file, 'utf8'));
 const self = new Map();
 const byId = new Map(p.nodes.map((n) => [n.id, n]));
 const dt = new Map();
