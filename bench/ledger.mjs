@@ -287,8 +287,8 @@ async function routePart() {
   const stubs = await startStubBackends(3);
   const work = tempDir('shieldx-bench-ledger-route-');
   const ledgerPath = join(work, 'ledger.jsonl');
-  // Colleagues edit the app while this runs: a build can fail, or start with an import of a file not written yet;
-  // then wait a minute and try again (as bench/route.mjs does).
+  // The working tree may change while this runs (a long benchmark beside ongoing edits): a build can fail, or start
+  // with an import of a file not written yet; then wait a minute and try again (as bench/route.mjs does).
   let snapshot;
   let server;
   for (let attempt = 1; ; attempt++) {

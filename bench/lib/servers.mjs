@@ -1,0 +1,165 @@
+// Servers a benchmark measures: the orchestrator built, snapshotted and started with a start-up check, loopback
+// scripts (baselines, delayed backends), and the orchestrator's error counters after a run.
+import { join } from 'node:path';
+import {
+  ROOT,
+  buildOrchestrator,
+  fetchJson,
+  freePort,
+  sleep,
+  snapshotOrchestrator,
+  startServer,
+  tail,
+} from './harness.mjs';
+
+/**
+ * Builds the orchestrator (unless `build` is false), snapshots dist/ and, when `check` is given, checks that the
+ * snapshot starts by running `check(snapshot)`. The working tree may change while this runs: a build can fail, or
+ * succeed with an import of a file not written yet; then wait a minute and try again (at most three attempts). Exits the
+ * process when the build fails.
+ * @param {{ build: boolean, say: (text: string) => void, check?: (snapshot: object) => Promise<void> }} options
+ *   `check` defaults to none (the snapshot is returned as built)
+ */
+export async function prepareOrchestrator({ build, say, check = async () => {} }) {
+  const attempts = build ? 3 : 1;
+  for (let attempt = 1; ; attempt++) {
+    if (build) {
+      const built = await buildOrchestrator({ log: say });
+      if (!built.ok) {
+        console.error(`orchestrator build failed; no figures written:\n${built.output.slice(-4000)}`);
+        process.exit(1);
+      }
+    }
+    const snapshot = snapshotOrchestrator();
+    try {
+      await check(snapshot);
+      return snapshot;
+    } catch (error) {
+      snapshot.dispose();
+      if (attempt >= attempts) throw error;
+      say(
+        `the built orchestrator does not start (a rebuild in progress?); rebuilding in 60 s:\n${tail(error.message, 1500)}`,
+      );
+      await sleep(60_000);
+    }
+  }
+}
+
+/**
+ * A start-up check for prepareOrchestrator(): starts the snapshot's orchestrator as "orchestrator (start-up check)"
+ * with `work`, `pools` and `env` (as startOrchestrator() takes them), then stops it.
+ */
+/** @param {{ work: string, pools: Record<string, string[]>, env?: Record<string, string> }} options */
+export function startupCheck({ work, pools, env = {} }) {
+  return async (snapshot) => {
+    const probe = await startOrchestrator({ snapshot, name: 'orchestrator (start-up check)', work, pools, env });
+    await probe.stop();
+  };
+}
+
+/** Environment of a benchmarked orchestrator: insecure loopback, rate limits out of the way, ledger in `work`. */
+export function orchestratorEnv({ port, work, pools, extra = {} }) {
+  const env = {
+    ORCH_ALLOW_INSECURE: '1',
+    ORCH_PORT: String(port),
+    ORCH_HOST: '127.0.0.1',
+    ORCH_IP_BURST: '1000000000',
+    ORCH_IP_BURST_DEGRADED: '1000000000',
+    ORCH_TENANT_BURST: '1000000000',
+    ORCH_LEDGER_PATH: join(work, `ledger-${port}.jsonl`),
+  };
+  for (const [name, urls] of Object.entries(pools)) {
+    env[`ORCH_POOL_${name.toUpperCase()}`] = urls.map((url) => url.replace('http://', '')).join(',');
+  }
+  return { ...env, ...extra };
+}
+
+/**
+ * Starts the built orchestrator of `snapshot` on a free port, with orchestratorEnv() plus `env`. `nodeArgs` and `ipc`
+ * go to startServer() (defaults: none, no IPC channel).
+ * @param {{ snapshot: { dir: string, main: string }, name: string, work: string, pools: Record<string, string[]>,
+ *   env?: Record<string, string>, nodeArgs?: string[], ipc?: boolean }} options
+ */
+export async function startOrchestrator({ snapshot, name, work, pools, env = {}, nodeArgs, ipc }) {
+  const port = await freePort();
+  return startServer({
+    name,
+    script: snapshot.main,
+    cwd: snapshot.dir,
+    env: orchestratorEnv({ port, work, pools, extra: env }),
+    port,
+    nodeArgs,
+    ipc,
+  });
+}
+
+/**
+ * Starts a Node server script of the repository (a path relative to its root, e.g. `bench/baseline-fastify.mjs`) on
+ * a free loopback port given to it as PORT and HOST=127.0.0.1, plus `env`. `nodeArgs` and `ipc` go to startServer()
+ * (defaults: none, no IPC channel).
+ * @param {{ name: string, script: string, env?: Record<string, string>, nodeArgs?: string[], ipc?: boolean }} options
+ */
+export async function startLoopbackScript({ name, script, env = {}, nodeArgs, ipc }) {
+  const port = await freePort();
+  return startServer({
+    name,
+    script: join(ROOT, script),
+    env: { PORT: String(port), HOST: '127.0.0.1', ...env },
+    port,
+    nodeArgs,
+    ipc,
+  });
+}
+
+/**
+ * Loopback backends (bench/backend-http.mjs), one child process each. `specs`: [{name, delayMs?, jitterMs?}].
+ * Each handle has `url`, `name`, `stats({reset})` (requests served, health probes excluded) and `stop()`.
+ */
+export async function startHttpBackends(specs) {
+  const handles = [];
+  for (const spec of specs) {
+    const server = await startLoopbackScript({
+      name: `backend ${spec.name}`,
+      script: 'bench/backend-http.mjs',
+      env: { NAME: spec.name, DELAY_MS: String(spec.delayMs ?? 0), JITTER_MS: String(spec.jitterMs ?? 0) },
+    });
+    handles.push({
+      ...spec,
+      server,
+      url: server.origin,
+      stats: async ({ reset = false } = {}) => {
+        const answer = await fetchJson(`${server.origin}/__bench/stats${reset ? '?reset=1' : ''}`);
+        if (answer.status !== 200) throw new Error(`backend ${spec.name}: stats answered ${answer.status}`);
+        return answer.json.count;
+      },
+      stop: () => server.stop(),
+    });
+  }
+  return handles;
+}
+
+/**
+ * Counters of trouble from an orchestrator's `GET /metrics`: every non-zero sample of the error, denial, rate-limit,
+ * policy-error and breaker counters, as `name{labels} value` strings.
+ */
+export async function orchestratorTrouble(origin) {
+  const response = await fetchJson(`${origin}/metrics`);
+  if (response.status !== 200) return [`GET /metrics answered ${response.status}`];
+  const names = [
+    'orchestrator_route_error_total',
+    'orchestrator_route_denied_total',
+    'orchestrator_ratelimit_denied_total',
+    'orchestrator_policy_error_total',
+    'orchestrator_cb_open_total',
+    'orchestrator_health_bad_total',
+    'orchestrator_auth_failed_total',
+    'orchestrator_policy_disagreement_total',
+  ];
+  const found = [];
+  for (const line of response.body.split('\n')) {
+    if (line.startsWith('#')) continue;
+    const match = /^([a-z_]+)(\{[^}]*\})? ([0-9.e+]+)$/.exec(line.trim());
+    if (match && names.includes(match[1]) && Number(match[3]) > 0) found.push(line.trim());
+  }
+  return found;
+}
