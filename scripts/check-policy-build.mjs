@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const out = join(mkdtempSync(join(tmpdir(), 'shieldx-policy-')), 'policy.tar.gz');
-const build = spawnSync(process.execPath, ['scripts/cli.mjs', 'policy', 'build', 'policies', '--out', out], {
+const build = spawnSync(process.execPath, ['packages/cli/shieldx.mjs', 'policy', 'build', 'policies', '--out', out], {
   stdio: 'inherit',
 });
 if (build.status !== 0) process.exit(build.status ?? 1);

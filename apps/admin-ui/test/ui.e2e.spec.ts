@@ -239,7 +239,7 @@ describe('admin UI in Chromium against a running orchestrator', () => {
     uiUrl = `http://127.0.0.1:${uiPort}`;
     ui = await startProcess(
       process.execPath,
-      [join(ROOT, 'scripts/cli.mjs'), 'ui'],
+      [join(ROOT, 'packages/cli/shieldx.mjs'), 'ui'],
       {
         ADMIN_UI_PORT: String(uiPort),
         ADMIN_UI_HOST: '127.0.0.1',

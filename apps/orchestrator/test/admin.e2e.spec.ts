@@ -481,7 +481,7 @@ describe('admin API in insecure dev mode without a token', () => {
   });
 });
 
-const CLI = fileURLToPath(new URL('../../../scripts/cli.mjs', import.meta.url));
+const CLI = fileURLToPath(new URL('../../../packages/cli/shieldx.mjs', import.meta.url));
 const ADMIN_SAN = 'spiffe://shieldx.local/ns/ops/sa/admin';
 
 describe('admin API over mTLS', () => {

@@ -121,9 +121,11 @@ function compileEchoPolicy(): string {
     ].join('\n'),
   );
   const out = join(dir, 'policy.tar.gz');
-  const result = spawnSync(process.execPath, [join(ROOT, 'scripts/cli.mjs'), 'policy', 'build', src, '--out', out], {
-    encoding: 'utf8',
-  });
+  const result = spawnSync(
+    process.execPath,
+    [join(ROOT, 'packages/cli/shieldx.mjs'), 'policy', 'build', src, '--out', out],
+    { encoding: 'utf8' },
+  );
   if (result.status !== 0) throw new Error(`policy build failed: ${result.stderr}`);
   return out;
 }
@@ -222,7 +224,7 @@ describe('admission header (X-ShieldX-Admission)', () => {
 
   it('works with what `shieldx admission sign` prints', () => {
     const run = (args: string[]) =>
-      spawnSync(process.execPath, [join(ROOT, 'scripts/cli.mjs'), 'admission', 'sign', ...args], {
+      spawnSync(process.execPath, [join(ROOT, 'packages/cli/shieldx.mjs'), 'admission', 'sign', ...args], {
         encoding: 'utf8',
         env: { ...process.env, ADMISSION_SECRET: `${SECRET},${NEXT_SECRET}` },
       });

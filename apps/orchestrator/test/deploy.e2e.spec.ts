@@ -13,7 +13,7 @@ import { KUBE_SCHEMAS, validate } from './k8s-schemas';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const K8S = join(ROOT, 'deploy/k8s');
-const CLI = join(ROOT, 'scripts/cli.mjs');
+const CLI = join(ROOT, 'packages/cli/shieldx.mjs');
 
 type Doc = Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string } };
 interface Manifest {

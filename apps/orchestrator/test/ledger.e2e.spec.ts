@@ -36,7 +36,10 @@ function readEntries(path: string): Entry[] {
 }
 
 function cli(...args: string[]) {
-  return spawnSync(process.execPath, [join(ROOT, 'scripts/cli.mjs'), ...args], { encoding: 'utf8', timeout: 180_000 });
+  return spawnSync(process.execPath, [join(ROOT, 'packages/cli/shieldx.mjs'), ...args], {
+    encoding: 'utf8',
+    timeout: 180_000,
+  });
 }
 
 describe('audit ledger: security events, /admin/audit, /admin/ledger/verify', () => {

@@ -16,9 +16,11 @@ function compile(dir: string, name: string, decision: string): string {
   mkdirSync(src, { recursive: true });
   writeFileSync(join(src, 'policy.rego'), `package shieldx.routing\n\nimport rego.v1\n\ndecision := ${decision}\n`);
   const out = join(dir, `${name}.tar.gz`);
-  const result = spawnSync(process.execPath, [join(ROOT, 'scripts/cli.mjs'), 'policy', 'build', src, '--out', out], {
-    encoding: 'utf8',
-  });
+  const result = spawnSync(
+    process.execPath,
+    [join(ROOT, 'packages/cli/shieldx.mjs'), 'policy', 'build', src, '--out', out],
+    { encoding: 'utf8' },
+  );
   if (result.status !== 0) throw new Error(`policy build failed: ${result.stderr}`);
   return out;
 }

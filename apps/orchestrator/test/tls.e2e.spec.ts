@@ -12,7 +12,7 @@ import { POLICY_ENGINE } from '../src/policy/policy.module';
 import { TlsService } from '../src/tls/tls.service';
 import { startOrchestrator, type RunningOrchestrator } from './harness';
 
-const CLI = fileURLToPath(new URL('../../../scripts/cli.mjs', import.meta.url));
+const CLI = fileURLToPath(new URL('../../../packages/cli/shieldx.mjs', import.meta.url));
 const INGRESS = 'spiffe://shieldx.local/ns/default/sa/ingress';
 const VALID = { service: 'api', tenant: 'acme', scope: 'read', path: '/v1/items' };
 

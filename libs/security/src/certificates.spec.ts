@@ -11,7 +11,7 @@ import {
   type CertificateSetPem,
 } from './certificates';
 
-const CLI = fileURLToPath(new URL('../../../scripts/cli.mjs', import.meta.url));
+const CLI = fileURLToPath(new URL('../../../packages/cli/shieldx.mjs', import.meta.url));
 
 /** Real certificates from the project's own `shieldx certs dev`. */
 function certsDev(dir: string, ...args: string[]): void {

@@ -12,7 +12,7 @@ import { FsDirectoryWatcher } from './directory-watcher';
 import { buildHttpsOptions, readTlsMaterial, TlsMaterialError, type TlsFiles } from './tls-material';
 import { TlsService } from './tls.service';
 
-const CLI = fileURLToPath(new URL('../../../../scripts/cli.mjs', import.meta.url));
+const CLI = fileURLToPath(new URL('../../../../packages/cli/shieldx.mjs', import.meta.url));
 const LIMITS = {
   handshakeTimeoutMs: 1000,
   requestHeadersTimeoutMs: 1000,

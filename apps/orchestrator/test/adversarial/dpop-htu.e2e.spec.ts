@@ -18,7 +18,7 @@ import { startOrchestrator, type RunningOrchestrator } from '../harness';
  * is refused however the client names that server.
  */
 
-const CLI = fileURLToPath(new URL('../../../../scripts/cli.mjs', import.meta.url));
+const CLI = fileURLToPath(new URL('../../../../packages/cli/shieldx.mjs', import.meta.url));
 const PUBLIC = 'https://gw.example.com';
 const BODY = JSON.stringify({ service: 'api', tenant: 'acme', scope: 'read', path: '/v1/items' });
 

@@ -91,7 +91,7 @@ function cliVerify(dir: string, ...args: string[]): { status: number | null; std
   writeFileSync(secretFile, `${SECRET}\n`);
   const run = spawnSync(
     process.execPath,
-    [join(ROOT, 'scripts/cli.mjs'), 'ledger', 'verify', ...args, '--hmac-secret-file', secretFile],
+    [join(ROOT, 'packages/cli/shieldx.mjs'), 'ledger', 'verify', ...args, '--hmac-secret-file', secretFile],
     { encoding: 'utf8', timeout: 180_000 },
   );
   return { status: run.status, stdout: run.stdout, stderr: run.stderr };

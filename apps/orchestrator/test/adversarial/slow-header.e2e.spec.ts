@@ -17,7 +17,7 @@ const TOLERANCE_MS = 1000;
 /** Each case waits up to the request limit, plus start-up slack; they run concurrently. */
 const CASE_TIMEOUT_MS = REQUEST_MS + 15_000;
 
-const CLI = fileURLToPath(new URL('../../../../scripts/cli.mjs', import.meta.url));
+const CLI = fileURLToPath(new URL('../../../../packages/cli/shieldx.mjs', import.meta.url));
 const ROUTE_BODY = JSON.stringify({ service: 'api', tenant: 'acme', scope: 'read', path: '/v1/items' });
 
 /** A built orchestrator running as its own process, and the URLs it logged. */

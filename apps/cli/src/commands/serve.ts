@@ -1,0 +1,33 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { defineCommand, usageError } from '../command';
+import { loadScript } from '../scripts';
+
+/** `shieldx serve --help`. */
+export const SERVE_USAGE = `usage: shieldx serve [--build]
+
+Runs the built orchestrator (building it first when dist/ is missing, or with --build) with the configuration in the
+environment; every setting: docs/configuration.md.
+`;
+
+/** The orchestrator's compiled entry point (`nx run orchestrator:build`), relative to the repository root. */
+const MAIN = 'dist/orchestrator/apps/orchestrator/src/main.js';
+
+/** `shieldx serve`: runs the gateway in the foreground, as `npm start` and the image do, and exits with its code. */
+export const serveCommand = defineCommand({
+  name: 'serve',
+  summary: `  serve     build the orchestrator if needed and run it with the configuration in the environment
+            (see docs/configuration.md); e.g. ORCH_ALLOW_INSECURE=1 ORCH_POOL_API=127.0.0.1:9001 npx shieldx serve`,
+  usage: SERVE_USAGE,
+  options: { build: 'boolean' },
+  async run({ values, positionals }, context) {
+    if (positionals.length > 0) return usageError(context, 'serve', `unexpected argument '${positionals[0]}'`);
+    const main = join(context.root, MAIN);
+    if (values.build === true || !existsSync(main)) {
+      const { buildOrchestrator } = await loadScript(context.root, 'build.mjs');
+      if (!buildOrchestrator(values.build === true ? '--build' : 'dist/ is missing')) return 1;
+    }
+    return spawnSync(process.execPath, [main], { stdio: 'inherit', env: context.env }).status ?? 1;
+  },
+});
