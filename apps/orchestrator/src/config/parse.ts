@@ -1,5 +1,14 @@
-/** Parsers for configuration values. Each returns the value or throws an Error whose message explains the problem. */
-import { TENANT_PATTERN } from '../validation/names';
+/**
+ * Parsers for configuration values, one for each shape a setting can have. Each returns the value or throws an Error
+ * whose message explains the problem; the loader prefixes it with the setting's name. Factories (`integerIn`, …)
+ * return a parser for the settings table.
+ */
+import { TENANT_PATTERN } from './names';
+
+/** A value as written, without surrounding blanks: the parser of plain text settings (paths, hosts). */
+export function trimmed(raw: string): string {
+  return raw.trim();
+}
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -9,6 +18,23 @@ export function parseDuration(raw: string): number {
   const match = DURATION.exec(raw.trim());
   if (match === null) throw new Error(`'${raw}' is not a duration; write a number with a unit: 1500ms, 5s, 2m, 1h`);
   return Number(match[1]) * UNIT_MS[match[2]];
+}
+
+/** A duration longer than zero. */
+export function positiveDuration(raw: string): number {
+  const ms = parseDuration(raw);
+  if (ms <= 0) throw new Error(`'${raw}' must be longer than zero`);
+  return ms;
+}
+
+/** A parser of durations from zero up to `max` (itself a duration, `10s`), named in the message as written. */
+export function durationAtMost(max: string): (raw: string) => number {
+  const limit = parseDuration(max);
+  return (raw) => {
+    const ms = parseDuration(raw);
+    if (ms > limit) throw new Error(`'${raw}' must be at most ${max}`);
+    return ms;
+  };
 }
 
 /** A decimal integer within [min, max]. */
@@ -29,6 +55,64 @@ export function parseNumber(raw: string, min: number, max: number): number {
   return value;
 }
 
+/** A parser of decimal integers within [min, max]. */
+export function integerIn(min: number, max: number): (raw: string) => number {
+  return (raw) => parseInteger(raw, min, max);
+}
+
+/** A parser of finite numbers within [min, max]. */
+export function numberIn(min: number, max: number): (raw: string) => number {
+  return (raw) => parseNumber(raw, min, max);
+}
+
+/** A share in (0, 1]: a part of something that must not be nothing. */
+export function parseShare(raw: string): number {
+  const share = parseNumber(raw, 0, 1);
+  if (share <= 0) throw new Error(`'${raw}' must be a share in (0, 1]`);
+  return share;
+}
+
+/**
+ * A parser of one word out of `values`, trimmed and, unless `caseSensitive`, lower-cased first. Two choices read
+ * `must be a or b`, more `is not one of a, b, c`.
+ */
+export function oneOf<T extends string>(
+  values: readonly T[],
+  { caseSensitive = false }: { readonly caseSensitive?: boolean } = {},
+): (raw: string) => T {
+  const problem = values.length === 2 ? `must be ${values[0]} or ${values[1]}` : `is not one of ${values.join(', ')}`;
+  return (raw) => {
+    const word = caseSensitive ? raw.trim() : raw.trim().toLowerCase();
+    if (!(values as readonly string[]).includes(word)) throw new Error(`'${raw}' ${problem}`);
+    return word as T;
+  };
+}
+
+/**
+ * A parser of text that must match `pattern` (after trimming, unless `trim` is false); `problem` completes the
+ * message `'<value>' …`.
+ */
+export function textMatching(
+  pattern: RegExp,
+  problem: string,
+  { trim = true }: { readonly trim?: boolean } = {},
+): (raw: string) => string {
+  return (raw) => {
+    const text = trim ? raw.trim() : raw;
+    if (!pattern.test(text)) throw new Error(`'${raw}' ${problem}`);
+    return text;
+  };
+}
+
+/** What to do while Redis fails: `open` = go on with in-process state, `closed` = refuse. */
+export const parseFailureMode = oneOf(['open', 'closed']);
+
+/** Names that become Redis keys, message fields or span attributes: 1-128 printable characters, no spaces. */
+export const PRINTABLE_NAME = /^[\x21-\x7e]{1,128}$/;
+
+/** A {@link PRINTABLE_NAME}. */
+export const parsePrintableName = textMatching(PRINTABLE_NAME, 'must be 1-128 printable characters, no spaces');
+
 /** `1`/`true`/`yes`/`on` and `0`/`false`/`no`/`off` (any case). */
 export function parseFlag(raw: string): boolean {
   const value = raw.trim().toLowerCase();
@@ -43,6 +127,25 @@ export function parseList(raw: string): string[] {
     .split(',')
     .map((item) => item.trim())
     .filter((item) => item !== '');
+}
+
+/** A parser of comma lists whose entries `check` vets as a whole (it throws with the message). */
+export function checkedList(check: (list: readonly string[]) => void): (raw: string) => string[] {
+  return (raw) => {
+    const list = parseList(raw);
+    check(list);
+    return list;
+  };
+}
+
+/** A byte count: an integer, optionally with a binary unit `k`, `m` or `g` (`64m` = 64 MiB); 0 allowed. */
+export function parseByteSize(raw: string): number {
+  const match = /^(\d+)\s*([kmg]i?b?)?$/i.exec(raw.trim());
+  if (match === null) throw new Error(`'${raw}' is not a size; write bytes or a number with k, m or g (64m)`);
+  const unit = (match[2] ?? '').charAt(0).toLowerCase();
+  const value = Number(match[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1);
+  if (!Number.isSafeInteger(value) || value > 1024 ** 4) throw new Error(`'${raw}' is too large (at most 1024g)`);
+  return value;
 }
 
 /**

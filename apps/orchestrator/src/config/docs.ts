@@ -1,0 +1,64 @@
+/**
+ * docs/configuration.md, generated from the settings table: the intro below, then one table per section. The output
+ * is already in Prettier's form (padded columns), so `prettier --check` passes on the written page.
+ */
+import type { Section, Setting } from './setting';
+import { SECTIONS } from './settings/table';
+
+/** The command that rewrites the page; named by the test that fails while the page is stale. */
+export const DOCS_COMMAND = 'npm run docs:config';
+
+const INTRO = [
+  '# Configuration',
+  '',
+  `<!-- Generated from apps/orchestrator/src/config/settings/ by \`${DOCS_COMMAND}\`: edit the table there, not this page. -->`,
+  '',
+  'Everything comes from the environment, or from a YAML/JSON file named by `ORCH_CONFIG` holding the same keys (the',
+  'environment wins over the file). It is validated once at boot (`apps/orchestrator/src/config/`); invalid values',
+  'stop start-up with **one** message naming every bad key, and unknown `ORCH_*` names are reported as warnings.',
+  'Start-up failures an operator can fix end the same way, exit code 2 and one line naming the setting: a listener that',
+  'cannot open (`cannot listen on 127.0.0.1:8080 (ORCH_HOST/ORCH_PORT): the address is already in use`, the ops port',
+  'likewise), TLS files, the audit ledger. Nothing else reads `process.env`. Durations need a unit: `1500ms`, `5s`, `2m`,',
+  '`1h`. Flags are `1` or `0` (also `true`/`false`, `yes`/`no`, `on`/`off`).',
+  '',
+  'Every setting is listed below, grouped by what it configures; each section links to the page that describes the',
+  'behaviour. Limits that are not settings (header and request deadlines, connection count) are under',
+  '[Server limits](http-api.md#server-limits).',
+];
+
+const HEADER = ['variable', 'default', 'meaning'] as const;
+
+/** The whole page, ending with a newline. */
+export function renderConfigurationPage(sections: readonly Section[] = SECTIONS): string {
+  const parts = [INTRO.join('\n')];
+  for (const section of sections) {
+    parts.push(`## ${section.title}\n\n${section.lead}\n\n${renderTable(section.settings.map(cells))}`);
+  }
+  return `${parts.join('\n\n')}\n`;
+}
+
+/** The default column: the default as written, or what the row says instead, or `unset`. */
+export function shownDefault(row: Setting): string {
+  if (row.shownDefault !== undefined) return row.shownDefault;
+  return row.default === undefined ? 'unset' : `\`${row.default}\``;
+}
+
+function cells(row: Setting): readonly string[] {
+  const see = row.see?.map((link) => `[${link.title}](${link.href})`).join(', ');
+  return [`\`${row.key}\``, shownDefault(row), see === undefined ? row.doc : `${row.doc}; see ${see}`];
+}
+
+/** A markdown table as Prettier prints it: every column padded to its widest cell, `|` in cells escaped. */
+function renderTable(rows: readonly (readonly string[])[]): string {
+  const table = [HEADER, ...rows].map((row) => row.map((cell) => cell.replace(/\|/g, '\\|')));
+  const widths = HEADER.map((_, column) => Math.max(3, ...table.map((row) => width(row[column] ?? ''))));
+  const line = (row: readonly string[]) =>
+    `| ${row.map((cell, column) => cell + ' '.repeat((widths[column] ?? 0) - width(cell))).join(' | ')} |`;
+  const [header, ...body] = table;
+  return [line(header ?? []), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}
+
+/** Display width as Prettier counts it for the characters the page uses: one column per code point. */
+function width(text: string): number {
+  return [...text].length;
+}

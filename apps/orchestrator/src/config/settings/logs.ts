@@ -1,0 +1,57 @@
+/** Settings of logs and tracing. */
+import { oneOf, parseFlag, PRINTABLE_NAME, textMatching } from '../parse';
+import { setting, type Section } from '../setting';
+import { LOG_LEVELS } from '../types';
+
+/** OTEL_EXPORTER_OTLP_ENDPOINT: an http(s) base URL without query or fragment, kept without trailing slashes. */
+function parseOtlpEndpoint(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw new Error(`'${raw}' is not a URL (http://host:4318)`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`'${raw}' must be an http(s) URL`);
+  if (url.search !== '' || url.hash !== '') throw new Error(`'${raw}' must not have a query or fragment`);
+  return url.href.replace(/\/+$/, '');
+}
+
+const TRACING = [{ title: 'Tracing', href: 'observability.md#tracing-opentelemetry' }];
+
+/** Logs and tracing. */
+export const LOGS: Section = {
+  title: 'Logs and tracing',
+  lead: 'Behaviour: [Logs](observability.md#logs), [Tracing](observability.md#tracing-opentelemetry).',
+  settings: [
+    setting({
+      key: 'ORCH_LOG_LEVEL',
+      at: 'log.level',
+      parse: oneOf(LOG_LEVELS),
+      default: 'info',
+      doc: `${LOG_LEVELS.map((level) => `\`${level}\``).join(', ')}: \`info\` writes one access line per request, \`warn\` only problems`,
+    }),
+    setting({
+      key: 'ORCH_LOG_FULL_IP',
+      at: 'log.fullIp',
+      parse: parseFlag,
+      fallback: false,
+      doc: '`1` logs client IPs unmasked',
+    }),
+    setting({
+      key: 'OTEL_EXPORTER_OTLP_ENDPOINT',
+      at: 'tracing.otlpEndpoint',
+      parse: parseOtlpEndpoint,
+      fallback: undefined,
+      shownDefault: 'unset (tracing off)',
+      doc: 'the OTLP/HTTP collector, e.g. `http://127.0.0.1:4318`; spans go to `<endpoint>/v1/traces`',
+      see: TRACING,
+    }),
+    setting({
+      key: 'OTEL_SERVICE_NAME',
+      at: 'tracing.serviceName',
+      parse: textMatching(PRINTABLE_NAME, 'must be 1-128 printable characters'),
+      default: 'shieldx-orchestrator',
+      doc: "the spans' `service.name` (1-128 printable characters, no spaces)",
+    }),
+  ],
+};

@@ -1,0 +1,93 @@
+/** Settings of the rate limits and of the Redis server that shares them. */
+import { integerIn, numberIn, parseFailureMode, parseRedisUrl, parseTenantLimits, positiveDuration } from '../parse';
+import { setting, type ParsedSetting, type Section } from '../setting';
+import { REDIS_CLUSTER } from './scale-out';
+
+const perMinute = integerIn(1, 1e9);
+
+/** REDIS_URL: the older name of REDIS_ADDR, read only when neither REDIS_ADDR nor REDIS_CLUSTER is set. */
+export const REDIS_URL: ParsedSetting<string | undefined> = setting({
+  key: 'REDIS_URL',
+  parse: parseRedisUrl,
+  fallback: undefined,
+  when: (ctx) => ctx.get(REDIS_CLUSTER) === undefined && ctx.raw(REDIS_ADDR) === undefined,
+  doc: 'the same as `REDIS_ADDR`, read when `REDIS_ADDR` is unset',
+});
+
+/** The Redis server (or, with REDIS_CLUSTER, its first seed node). */
+export const REDIS_ADDR: ParsedSetting<string | undefined> = setting({
+  key: 'REDIS_ADDR',
+  at: 'redis.url',
+  parse: parseRedisUrl,
+  fallback: undefined,
+  when: (ctx) => ctx.get(REDIS_CLUSTER) === undefined,
+  resolve: (addr, ctx) => ctx.get(REDIS_CLUSTER)?.[0] ?? addr ?? ctx.get(REDIS_URL),
+  doc:
+    '`host:port` (a bare host means port 6379), `redis://[user:password@]host:port[/db]` or `rediss://…` (TLS). ' +
+    "Unset: buckets live in each instance's memory",
+});
+
+/** Rate limits and Redis. */
+export const RATE_LIMITS: Section = {
+  title: 'Rate limits and Redis',
+  lead: 'Behaviour: [Rate limiting](rate-limiting.md).',
+  settings: [
+    setting({
+      key: 'ORCH_IP_BURST',
+      at: 'rateLimit.ipPerMinute',
+      parse: perMinute,
+      default: '200',
+      doc: 'tokens per minute per client IP (bucket size = the same figure)',
+    }),
+    setting({
+      key: 'ORCH_IP_BURST_DEGRADED',
+      at: 'rateLimit.ipPerMinuteDegraded',
+      parse: perMinute,
+      default: '50',
+      doc:
+        'the per-IP figure while the healthy ratio is under `ORCH_HEALTH_DEGRADED_RATIO`; must not exceed ' +
+        '`ORCH_IP_BURST`',
+    }),
+    setting({
+      key: 'ORCH_HEALTH_DEGRADED_RATIO',
+      at: 'health.degradedRatio',
+      parse: numberIn(0, 1),
+      default: '0.5',
+      doc: 'share of healthy backends under which `ORCH_IP_BURST_DEGRADED` applies',
+    }),
+    setting({
+      key: 'ORCH_TENANT_BURST',
+      at: 'rateLimit.tenantPerMinute',
+      parse: perMinute,
+      default: '1000',
+      doc: 'tokens per minute per tenant',
+    }),
+    setting({
+      key: 'ORCH_TENANT_LIMITS',
+      at: 'rateLimit.tenantOverrides',
+      parse: parseTenantLimits,
+      fallback: () => new Map<string, number>(),
+      doc:
+        'per-tenant figures replacing `ORCH_TENANT_BURST`: JSON `{"acme": 5000, "tiny": 10}` or `acme=5000,tiny=10` ' +
+        '(tenant names as in `/route`, integers 1–10⁹)',
+    }),
+    setting({
+      key: 'ORCH_RATELIMIT_REDIS_FAILURE',
+      at: 'rateLimit.redisFailure',
+      parse: parseFailureMode,
+      default: 'open',
+      doc:
+        'while Redis is unreachable: `open` = fall back to in-process buckets (limits hold per instance), ' +
+        '`closed` = refuse data-plane requests with 429 `ratelimit_unavailable`',
+    }),
+    REDIS_ADDR,
+    REDIS_URL,
+    setting({
+      key: 'ORCH_REDIS_TIMEOUT',
+      at: 'redis.timeoutMs',
+      parse: positiveDuration,
+      default: '250ms',
+      doc: 'bound on every Redis command (ioredis `commandTimeout`); the connection attempt gets 4× that, at least 1 s',
+    }),
+  ],
+};

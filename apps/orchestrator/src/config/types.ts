@@ -1,0 +1,207 @@
+/**
+ * The shape of the validated configuration. Each field is filled by one row of the settings table (`settings/`),
+ * which names it in its `at`; `settings.spec.ts` checks that every field has exactly one row.
+ */
+import type { AlgoName } from '@shieldx/lb';
+import type { SigningKey } from '@shieldx/ledger';
+
+/** A pool as configured: backend URLs (normalised), optional algorithm and weights by URL. */
+export interface PoolConfig {
+  readonly urls: readonly string[];
+  readonly algo?: AlgoName;
+  readonly weights: ReadonlyMap<string, number>;
+}
+
+/** Where a request's tenant comes from (ORCH_TENANT_FROM). */
+export type TenantSource = 'claimed' | 'san' | 'admission' | 'dpop';
+/** Every {@link TenantSource}. */
+export const TENANT_SOURCES: readonly TenantSource[] = ['claimed', 'san', 'admission', 'dpop'];
+
+/** Log levels the orchestrator accepts. */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+/** Every {@link LogLevel}, quietest last. */
+export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+/** The whole validated configuration. Durations are milliseconds; rates are tokens per minute. */
+export interface OrchestratorConfig {
+  readonly listen: { readonly host: string; readonly port: number; readonly insecure: boolean };
+  /**
+   * Plain-HTTP listener serving only `/healthz`, `/readyz` and `/metrics` (ORCH_OPS_PORT; unset = off), for
+   * Kubernetes probes and Prometheus, which present no client certificate; on ORCH_OPS_HOST (default ORCH_HOST).
+   */
+  readonly ops: { readonly port?: number; readonly host: string };
+  readonly tls: {
+    readonly certFile?: string;
+    readonly keyFile?: string;
+    readonly clientCaFile?: string;
+    readonly allowedSanPrefixes: readonly string[];
+  };
+  readonly pools: ReadonlyMap<string, PoolConfig>;
+  readonly lb: {
+    readonly algo: AlgoName;
+    readonly connPenalty: number;
+    /** EWMA decay time constant in ms (ORCH_EWMA_DECAY). */
+    readonly ewmaDecayMs: number;
+    /** Share of eligible backends under which a pool balances over all of its backends. */
+    readonly panicThreshold: number;
+  };
+  readonly health: {
+    readonly everyMs: number;
+    readonly timeoutMs: number;
+    readonly path: string;
+    readonly degradedRatio: number;
+  };
+  readonly breaker: { readonly fails: number; readonly openForMs: number };
+  readonly proxy: {
+    /** Time to open a connection to a backend. */
+    readonly connectTimeoutMs: number;
+    /** Time from sending the request to the backend's response headers. */
+    readonly headersTimeoutMs: number;
+    /** Longest silence between two chunks of a backend's response body. */
+    readonly bodyTimeoutMs: number;
+    /** Most connections to one backend. */
+    readonly maxConnections: number;
+    /** Retries of an idempotent, bodiless request on another backend (0 = off). */
+    readonly retries: number;
+    /** Retries in flight may be at most this share of active proxied requests (at least 3). */
+    readonly retryBudget: number;
+    /** Never let outlier detection eject more than this share of a pool (at least one backend). */
+    readonly maxEjection: number;
+    /** On shutdown, how long in-flight requests may take to finish. */
+    readonly shutdownGraceMs: number;
+    /** Longest wait for a free connection to the chosen backend before the request is refused (503), ms. */
+    readonly queueTimeoutMs: number;
+    /** Share of one backend's connections that one client IP may hold at once (at least one connection). */
+    readonly clientShare: number;
+  };
+  readonly route: { readonly maxBytes: number };
+  readonly rateLimit: {
+    readonly ipPerMinute: number;
+    readonly ipPerMinuteDegraded: number;
+    readonly tenantPerMinute: number;
+    /** Per-tenant figures (tokens per minute, bucket size the same) replacing `tenantPerMinute` (ORCH_TENANT_LIMITS). */
+    readonly tenantOverrides: ReadonlyMap<string, number>;
+    readonly trustedProxies: readonly string[];
+    /** While Redis is unreachable: `open` = in-process buckets per instance, `closed` = refuse (429). */
+    readonly redisFailure: 'open' | 'closed';
+  };
+  readonly redis: {
+    /**
+     * Normalised `redis://` or `rediss://` URL (REDIS_ADDR or REDIS_URL; with REDIS_CLUSTER its first node); unset =
+     * everything in-process.
+     */
+    readonly url?: string;
+    /** Seed nodes of a Redis Cluster (REDIS_CLUSTER), normalised URLs; unset = one Redis server at `url`. */
+    readonly cluster?: readonly string[];
+    /** Bound on each Redis command (ORCH_REDIS_TIMEOUT), ms; the connection attempt gets 4× that, at least 1 s. */
+    readonly timeoutMs: number;
+  };
+  readonly policy: {
+    readonly path?: string;
+    readonly opaPath?: string;
+    readonly opaEntrypoint: string;
+    readonly opaEnforce: boolean;
+    readonly cacheTtlMs: number;
+    readonly cacheMax: number;
+    readonly divertPool?: string;
+    readonly tarpitMax: number;
+    /** What decides when OPA fails to evaluate in enforce mode: `deny` (fail closed, default) or `allow`. */
+    readonly onError: 'deny' | 'allow';
+    /** An OPA evaluation longer than this (ms) counts as failed. */
+    readonly evalBudgetMs: number;
+  };
+  readonly admission: {
+    readonly secrets: readonly string[];
+    /** Key id of each secret, by position (ORCH_ADMISSION_KEY_IDS; default `1`, `2`, …): for tenant bindings. */
+    readonly keyIds: readonly string[];
+    readonly header: string;
+    readonly skewMs: number;
+  };
+  readonly dpop: { readonly required: boolean; readonly nonce: boolean; readonly publicUrl?: string };
+  /** Used admission nonces and DPoP jtis: while Redis fails, `closed` refuses proofs (401), `open` checks in-process. */
+  readonly replay: {
+    readonly redisFailure: 'open' | 'closed';
+    /** Most live keys the in-process replay store holds (ORCH_REPLAY_MAX_KEYS). */
+    readonly maxKeys: number;
+    /** Share of `maxKeys` one client IP may hold (ORCH_REPLAY_CLIENT_SHARE). */
+    readonly clientShare: number;
+  };
+  /**
+   * Where the tenant of a request comes from (ORCH_TENANT_FROM): `claimed` = what the caller writes (body or X-Tenant);
+   * `san`, `admission`, `dpop` = bound to that authenticated identity, through `bindings` when it names it.
+   */
+  readonly tenant: {
+    readonly from: TenantSource;
+    /** Identity (SAN, admission key id, DPoP thumbprint) → tenant (ORCH_TENANT_BINDINGS). */
+    readonly bindings: ReadonlyMap<string, string>;
+    /** Tenants that may be served; unset = any (ORCH_TENANTS). */
+    readonly known?: ReadonlySet<string>;
+  };
+  readonly admin: {
+    readonly token?: string;
+    readonly allowPrivate: boolean;
+    /** Client-certificate URI/DNS SANs (exact, or prefixes ending in `/`) admitted to /admin/* (ORCH_ADMIN_SANS). */
+    readonly sans: readonly string[];
+  };
+  readonly ledger: {
+    readonly path: string;
+    /** Signs checkpoints (ORCH_LEDGER_SIGNING_KEY); never logged (its JSON form is redacted). */
+    readonly signingKey?: SigningKey;
+    /** With a signing key: a signed checkpoint at least every this many entries (ORCH_LEDGER_CHECKPOINT_EVERY). */
+    readonly checkpointEvery: number;
+    /** File holding the signed head of the chain, outside the ledger (ORCH_LEDGER_HEAD_PATH; default `<path>.head`). */
+    readonly headPath: string;
+    /** Accept a ledger whose head file is gone though it has had one, once, by operator decision (ORCH_LEDGER_ACCEPT_HEADLESS). */
+    readonly acceptHeadless: boolean;
+    /** Rotate the active file before it exceeds this many bytes; 0 = never (ORCH_LEDGER_ROTATE_BYTES). */
+    readonly rotateBytes: number;
+    /** Entries per write + fdatasync (ORCH_LEDGER_BATCH). */
+    readonly batchMaxEntries: number;
+    /** Longest wait of an entry in a non-full batch, ms (ORCH_LEDGER_FLUSH_INTERVAL). */
+    readonly flushIntervalMs: number;
+    /** Identical events within this window become one entry with a count, ms; 0 = off (ORCH_LEDGER_AGGREGATE_WINDOW). */
+    readonly aggregateWindowMs: number;
+    /** Entries per event type per second; beyond it, one `audit.suppressed` summary (ORCH_LEDGER_MAX_PER_SECOND). */
+    readonly maxPerTypePerSecond: number;
+  };
+  /** OpenTelemetry tracing: on only when an OTLP endpoint is configured. */
+  readonly tracing: {
+    /** OTLP/HTTP base URL (OTEL_EXPORTER_OTLP_ENDPOINT); spans go to `<endpoint>/v1/traces`. Unset = tracing off. */
+    readonly otlpEndpoint?: string;
+    /** `service.name` of the spans (OTEL_SERVICE_NAME). */
+    readonly serviceName: string;
+  };
+  readonly log: { readonly level: LogLevel; readonly fullIp: boolean };
+  /** Scale-out: worker processes on this host, and coherence between instances through Redis. */
+  readonly cluster: {
+    /** Worker processes sharing the port (ORCH_WORKERS, `auto` = available cores); 1 = this process serves alone. */
+    readonly workers: number;
+    /** This process's worker slot, 1..workers, set by the primary for each worker (ORCH_WORKER_INDEX); else unset. */
+    readonly workerIndex?: number;
+    /**
+     * Name of this instance in the shared channels and the audit stream (ORCH_INSTANCE_ID; default
+     * `<hostname>:<pid>`); a worker appends `/w<slot>` so that workers of one host are told apart.
+     */
+    readonly instanceId: string;
+    /** Redis Stream that mirrors the audit entries of every instance (ORCH_AUDIT_STREAM). */
+    readonly auditStream: string;
+    /** Approximate length cap of that stream (`XADD MAXLEN ~`, ORCH_AUDIT_STREAM_MAXLEN); 0 = no mirror. */
+    readonly auditStreamMaxLen: number;
+    /** How often the shared pool version is compared with the applied one, ms (ORCH_CLUSTER_RESYNC_EVERY). */
+    readonly resyncEveryMs: number;
+  };
+  /** Start the built-in demo backends and pools (dev only). */
+  readonly demo: boolean;
+}
+
+/** Environment-like input: variable name → value. */
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Reads a file's text; injected so tests can supply files without touching the disk. */
+export type ReadText = (path: string) => string;
+
+/** What `loadConfig` returns: the configuration and notices worth logging at boot. */
+export interface LoadedConfig {
+  readonly config: OrchestratorConfig;
+  readonly warnings: readonly string[];
+}
