@@ -51,6 +51,7 @@ const ok =
   step('format', 'npx', ['prettier', '--check', '.', '--log-level', 'warn']) &&
   step('lint', 'npx', ['nx', 'run-many', '-t', 'lint', '--output-style=stream']) &&
   step('typecheck', 'npx', ['nx', 'run-many', '-t', 'typecheck', '--output-style=stream']) &&
+  step('docs links', process.execPath, ['scripts/check-docs.mjs']) &&
   step('rego tests', env.OPA_BIN, ['test', 'policies', '-v']) &&
   step('compiled default policy is current', process.execPath, ['scripts/check-policy-build.mjs']) &&
   vitest('unit', ['lb', 'security', 'policy', 'ledger', 'orchestrator', 'admin-ui']) &&
