@@ -2,7 +2,7 @@
 # ShieldX Orchestrator image: build with the dev dependencies, run with the runtime ones only, as a non-root user.
 #   docker build -t shieldx-orchestrator .
 #   docker run --init -p 8443:8443 -p 9090:9090 -e ORCH_TLS_CERT_FILE=… shieldx-orchestrator
-# See deploy/k8s/ for Kubernetes manifests and README "Deployment".
+# See deploy/k8s/ for Kubernetes manifests and docs/deployment.md.
 
 ARG NODE_IMAGE=node:20.20.2-bookworm-slim
 
@@ -16,6 +16,7 @@ COPY . .
 RUN npx swc apps/orchestrator/src libs/lb/src libs/security/src libs/policy/src libs/ledger/src \
       --config-file apps/orchestrator/.swcrc -d dist/orchestrator --quiet \
  && node -e "require('fs').writeFileSync('dist/orchestrator/package.json', JSON.stringify({type:'module'}))" \
+ && node packages/cli/build.mjs \
  && npm prune --omit=dev --no-audit --no-fund
 
 FROM ${NODE_IMAGE} AS runtime
@@ -29,6 +30,7 @@ COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist/orchestrator ./dist/orchestrator
 COPY --from=build /src/policies ./policies
 # The operator CLI, for `npx shieldx ledger verify /app/data/…` inside the container.
+COPY --from=build /src/dist/cli ./dist/cli
 COPY --from=build /src/scripts ./scripts
 COPY --from=build /src/packages ./packages
 # The ledger directory is the only place the process writes (mount a volume there to keep the audit ledger).
