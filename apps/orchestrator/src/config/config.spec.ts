@@ -19,6 +19,17 @@ function problems(env: Env, files: Record<string, string> = {}): readonly string
 }
 
 describe(loadConfig.name, () => {
+  it('follows a short probe interval with the default probe timeout, and refuses an explicit longer one', () => {
+    expect(loadConfig({ ...DEV, ORCH_HEALTH_EVERY: '1s' }).config.health).toMatchObject({
+      everyMs: 1000,
+      timeoutMs: 1000,
+    });
+    expect(loadConfig({ ...DEV, ORCH_HEALTH_EVERY: '10s' }).config.health.timeoutMs).toBe(1500);
+    expect(() => loadConfig({ ...DEV, ORCH_HEALTH_EVERY: '1s', ORCH_HEALTH_TIMEOUT: '2s' })).toThrow(
+      /ORCH_HEALTH_TIMEOUT: must not exceed ORCH_HEALTH_EVERY/,
+    );
+  });
+
   it('gives the contract defaults in insecure dev mode', () => {
     const { config } = loadConfig(DEV);
     expect(config.listen).toEqual({ host: '127.0.0.1', port: 8080, insecure: true });

@@ -5,6 +5,15 @@ import { setting, type Section } from '../setting';
 const PROBES = [{ title: 'Active health checks', href: 'load-balancing.md#active-health-checks' }];
 const BREAKER = [{ title: 'circuit breaker', href: 'load-balancing.md#circuit-breaker' }];
 
+const HEALTH_EVERY = setting({
+  key: 'ORCH_HEALTH_EVERY',
+  at: 'health.everyMs',
+  parse: positiveDuration,
+  default: '5s',
+  doc: 'interval of the active health probes of every backend',
+  see: PROBES,
+});
+
 /** Health checks, breakers and outlier detection. */
 export const HEALTH: Section = {
   title: 'Health checks, breakers and outlier detection',
@@ -13,19 +22,14 @@ export const HEALTH: Section = {
     '[circuit breaker](load-balancing.md#circuit-breaker), ' +
     '[outlier detection](load-balancing.md#passive-health-outlier-detection).',
   settings: [
-    setting({
-      key: 'ORCH_HEALTH_EVERY',
-      at: 'health.everyMs',
-      parse: positiveDuration,
-      default: '5s',
-      doc: 'interval of the active health probes of every backend',
-      see: PROBES,
-    }),
+    HEALTH_EVERY,
     setting({
       key: 'ORCH_HEALTH_TIMEOUT',
       at: 'health.timeoutMs',
       parse: positiveDuration,
-      default: '1500ms',
+      // Unset, it follows a short interval down rather than refusing to start (ORCH_HEALTH_EVERY=1s alone).
+      fallback: (ctx) => Math.min(1500, ctx.get(HEALTH_EVERY)),
+      shownDefault: '`1500ms`, or `ORCH_HEALTH_EVERY` when that is shorter',
       doc: 'deadline of one probe; must not exceed `ORCH_HEALTH_EVERY`',
       see: PROBES,
     }),
