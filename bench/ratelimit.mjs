@@ -11,17 +11,14 @@
 // BENCH_TOOL [wrk if installed, else autocannon].
 //
 // Budget (issue 6): the Redis limiter costs at most 25 % of /route throughput, i.e. Redis/in-process req/s ≥ 0.75.
-import { spawn, spawnSync } from 'node:child_process';
-import net from 'node:net';
+import { spawnSync } from 'node:child_process';
 import {
   cpuSeconds as processCpuSeconds,
   envNumber,
   fetchJson,
   fmt,
-  freePort,
   installCleanup,
   median,
-  onAbort,
   rssMB,
   runLoad,
   runPaced,
@@ -34,6 +31,8 @@ import {
 import {
   alternated,
   benchArgs,
+  redisCommand,
+  startRedisServer,
   checkAlive,
   closedLoopSettings,
   factsMarkdown,
@@ -85,63 +84,6 @@ const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' 
 
 /** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat; null when unreadable. */
 const cpuSeconds = (pid) => processCpuSeconds(pid, { clockTicks: CLOCK_TICKS, unreadable: null });
-
-/** Sends one inline command to Redis and returns the raw reply text. */
-function redisCommand(port, line) {
-  return new Promise((done, fail) => {
-    const socket = net.connect({ port, host: '127.0.0.1' });
-    let reply = '';
-    socket.setTimeout(2000, () => socket.destroy(new Error(`redis ${line}: timeout`)));
-    socket.once('error', fail);
-    socket.once('connect', () => socket.end(`${line}\r\n`));
-    socket.on('data', (chunk) => (reply += chunk.toString('utf8')));
-    socket.once('close', () => done(reply));
-  });
-}
-
-async function startRedisServer() {
-  const probe = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
-  if (probe.error) throw new Error('redis-server is not installed (Debian: apt-get install -y redis-server)');
-  const port = await freePort();
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'],
-    { stdio: ['ignore', 'pipe', 'ignore'] },
-  );
-  const unregister = onAbort(() => child.kill('SIGKILL'));
-  let output = '';
-  const ready = await new Promise((done) => {
-    const timer = setTimeout(() => done(false), 10_000);
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk) => {
-      output = (output + chunk).slice(-4096);
-      if (output.includes('Ready to accept connections')) {
-        clearTimeout(timer);
-        done(true);
-      }
-    });
-    child.once('exit', () => done(false));
-  });
-  if (!ready) {
-    child.kill('SIGKILL');
-    throw new Error(`redis-server did not start:\n${output}`);
-  }
-  const version = probe.stdout.match(/v=(\S+)/)?.[1] ?? 'unknown';
-  return {
-    port,
-    pid: child.pid,
-    version,
-    url: `redis://127.0.0.1:${port}`,
-    stop: async () => {
-      if (child.exitCode === null) {
-        const exited = new Promise((done) => child.once('exit', done));
-        child.kill('SIGTERM');
-        await exited;
-      }
-      unregister();
-    },
-  };
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Start everything

@@ -15,6 +15,7 @@ const BENCHMARKS = [
   'policy.mjs',
   'proxy.mjs',
   'lb.mjs',
+  'memory.mjs',
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));

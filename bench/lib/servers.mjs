@@ -1,8 +1,11 @@
 // Servers a benchmark measures: the orchestrator built, snapshotted and started with a start-up check, loopback
-// scripts (baselines, delayed backends), and the orchestrator's error counters after a run.
+// scripts (baselines, delayed backends), a redis-server of its own, and the orchestrator's error counters after a run.
+import { spawn, spawnSync } from 'node:child_process';
+import net from 'node:net';
 import { join } from 'node:path';
 import {
   ROOT,
+  onAbort,
   buildOrchestrator,
   fetchJson,
   freePort,
@@ -162,4 +165,62 @@ export async function orchestratorTrouble(origin) {
     if (match && names.includes(match[1]) && Number(match[3]) > 0) found.push(line.trim());
   }
   return found;
+}
+
+/** Sends one inline command to Redis and returns the raw reply text. */
+export function redisCommand(port, line) {
+  return new Promise((done, fail) => {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    let reply = '';
+    socket.setTimeout(2000, () => socket.destroy(new Error(`redis ${line}: timeout`)));
+    socket.once('error', fail);
+    socket.once('connect', () => socket.end(`${line}\r\n`));
+    socket.on('data', (chunk) => (reply += chunk.toString('utf8')));
+    socket.once('close', () => done(reply));
+  });
+}
+
+/** A redis-server of its own on a free loopback port (no persistence), stopped by `stop()` or an abort. */
+export async function startRedisServer() {
+  const probe = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
+  if (probe.error) throw new Error('redis-server is not installed (Debian: apt-get install -y redis-server)');
+  const port = await freePort();
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  );
+  const unregister = onAbort(() => child.kill('SIGKILL'));
+  let output = '';
+  const ready = await new Promise((done) => {
+    const timer = setTimeout(() => done(false), 10_000);
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk) => {
+      output = (output + chunk).slice(-4096);
+      if (output.includes('Ready to accept connections')) {
+        clearTimeout(timer);
+        done(true);
+      }
+    });
+    child.once('exit', () => done(false));
+  });
+  if (!ready) {
+    child.kill('SIGKILL');
+    throw new Error(`redis-server did not start:\n${output}`);
+  }
+  const version = probe.stdout.match(/v=(\S+)/)?.[1] ?? 'unknown';
+  return {
+    port,
+    pid: child.pid,
+    version,
+    url: `redis://127.0.0.1:${port}`,
+    stop: async () => {
+      if (child.exitCode === null) {
+        const exited = new Promise((done) => child.once('exit', done));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      unregister();
+    },
+  };
 }

@@ -1,0 +1,241 @@
+// Memory of the orchestrator: what each import costs, and the resident set of the built gateway idle and after a
+// closed-loop load on `POST /route`, at its defaults (no Redis, TLS or tracing), with a smaller V8 young generation
+// (`--max-semi-space-size`), and with Redis and tracing configured. Writes the `memory` section of docs/BENCHMARKS.md.
+//
+//   node bench/memory.mjs [--no-build] [--no-write]
+//
+// Environment (defaults in brackets): BENCH_MEMORY_LOAD [60] s of load per variant, BENCH_CONNECTIONS [32],
+// BENCH_MEMORY_IMPORT_RUNS [3] fresh processes measuring the imports, BENCH_MEMORY_SEMI_SPACE [2] MB for the
+// --max-semi-space-size variant, BENCH_TOOL [wrk if installed, else autocannon].
+import { spawnSync } from 'node:child_process';
+import http from 'node:http';
+import { join } from 'node:path';
+import {
+  ROOT,
+  envNumber,
+  fmt,
+  installCleanup,
+  median,
+  peakRssMB,
+  rssMB,
+  runLoad,
+  sleep,
+  startStubBackends,
+  tempDir,
+} from './lib/harness.mjs';
+import {
+  benchArgs,
+  benchTool,
+  checkAlive,
+  factsMarkdown,
+  prepareOrchestrator,
+  runFacts,
+  startOrchestrator,
+  startRedisServer,
+  stopChecked,
+} from './lib/common.mjs';
+import { numberedRouteRequests } from './lib/requests.mjs';
+import { markdownTable, textTable, writeReport } from './lib/report.mjs';
+
+const { argv, build, write } = benchArgs(
+  'memory.mjs',
+  'env: BENCH_MEMORY_LOAD=60 BENCH_CONNECTIONS=32 BENCH_MEMORY_IMPORT_RUNS=3 BENCH_MEMORY_SEMI_SPACE=2 ' +
+    'BENCH_TOOL=wrk|autocannon',
+);
+const S = {
+  loadS: envNumber('BENCH_MEMORY_LOAD', 60, { min: 1 }),
+  connections: envNumber('BENCH_CONNECTIONS', 32, { min: 1 }),
+  importRuns: envNumber('BENCH_MEMORY_IMPORT_RUNS', 3, { min: 1 }),
+  semiSpace: envNumber('BENCH_MEMORY_SEMI_SPACE', 2, { min: 1 }),
+  tool: benchTool(),
+};
+installCleanup({ deadlineMs: (3 * (S.loadS + 30) + 120 + (build ? 400 : 0)) * 1000 });
+const facts = runFacts('memory.mjs', argv);
+const { log, say, command } = facts;
+say(`memory benchmark: ${command}`);
+
+// ---------------------------------------------------------------------------------------------------------------
+// Import costs: one fresh process per run imports the modules in the order the gateway loads them, collecting
+// garbage after each, and prints its resident set; the cost of a module is the growth it causes.
+
+/** The gateway's runtime imports, heaviest framework first, then the gateway itself (app factory and all modules). */
+const IMPORTS = [
+  'reflect-metadata',
+  '@nestjs/common',
+  '@nestjs/core',
+  '@nestjs/platform-fastify',
+  '@nestjs/terminus',
+  '@willsoto/nestjs-prometheus',
+  'class-validator',
+  'undici',
+  'pino',
+  'yaml',
+  'jose',
+  '@opentelemetry/api',
+  '@opentelemetry/core',
+  '@open-policy-agent/opa-wasm',
+  'ioredis (only with Redis)',
+  '@opentelemetry/sdk-trace-base (only with tracing)',
+];
+
+const snapshot = await prepareOrchestrator({ build, say });
+const APP = join(snapshot.dir, 'dist/orchestrator/apps/orchestrator/src/app.factory.js');
+const probe = `
+const rss = () => process.memoryUsage().rss / 1048576;
+global.gc(); const out = [['node itself', rss()]];
+for (const spec of JSON.parse(process.argv[1])) {
+  await import(spec.split(' ')[0]);
+  global.gc(); global.gc();
+  out.push([spec, rss()]);
+}
+process.stdout.write(JSON.stringify(out));
+`;
+/** @type {Map<string, number[]>} */
+const costs = new Map();
+/** @type {number[]} */
+const totals = [];
+for (let run = 0; run < S.importRuns; run++) {
+  const order = [...IMPORTS, APP];
+  const result = spawnSync(
+    process.execPath,
+    ['--expose-gc', '--input-type=module', '-e', probe, JSON.stringify(order)],
+    {
+      cwd: ROOT,
+      encoding: 'utf8',
+    },
+  );
+  if (result.status !== 0) throw new Error(`import probe failed:\n${result.stderr}`);
+  /** @type {[string, number][]} */
+  const points = JSON.parse(result.stdout);
+  for (let i = 0; i < points.length; i++) {
+    const [name, mb] = points[i];
+    const cost = i === 0 ? mb : mb - points[i - 1][1];
+    costs.set(name, [...(costs.get(name) ?? []), cost]);
+  }
+  totals.push(points[points.length - 1][1]);
+}
+const importRows = [...costs].map(([name, values]) => [
+  name === APP ? 'the gateway (app factory and its modules)' : name,
+  fmt.mb(median(values)),
+]);
+say(`imports: ${fmt.mb(median(totals))} MB resident after every import (median of ${S.importRuns})`);
+
+// ---------------------------------------------------------------------------------------------------------------
+// The built gateway: idle, then after a closed-loop load.
+
+const stubs = await startStubBackends(7);
+const pools = { api: stubs.urls.slice(0, 3), search: stubs.urls.slice(3, 5), static: stubs.urls.slice(5, 7) };
+const work = tempDir('shieldx-bench-memory-');
+const REQUESTS = numberedRouteRequests();
+const redis = await startRedisServer().catch((error) => {
+  say(`no Redis variant: ${error instanceof Error ? error.message : String(error)}`);
+  return undefined;
+});
+// A collector that accepts every OTLP/HTTP export and discards it.
+const collector = http.createServer((request, response) => {
+  request.resume();
+  request.on('end', () => response.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+});
+await new Promise((done) => collector.listen(0, '127.0.0.1', () => done(undefined)));
+const collectorUrl = `http://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (collector.address()).port}`;
+
+const VARIANTS = [
+  { key: 'defaults', label: 'defaults', env: {}, nodeArgs: [] },
+  {
+    key: 'semi',
+    label: `defaults, node --max-semi-space-size=${S.semiSpace}`,
+    env: {},
+    nodeArgs: [`--max-semi-space-size=${S.semiSpace}`],
+  },
+  ...(redis === undefined
+    ? []
+    : [
+        {
+          key: 'redis-tracing',
+          label: 'Redis (rate limits, replay) and tracing (OTLP) configured',
+          env: { REDIS_ADDR: redis.url, OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl },
+          nodeArgs: [],
+        },
+      ]),
+];
+
+const rows = [];
+const problems = [];
+for (const variant of VARIANTS) {
+  const server = await startOrchestrator({
+    snapshot,
+    name: `orchestrator (${variant.label})`,
+    work,
+    pools,
+    env: { ...variant.env, ORCH_LEDGER_PATH: join(work, `ledger-${variant.key}.jsonl`) },
+    nodeArgs: variant.nodeArgs,
+  });
+  await sleep(5000);
+  const idle = rssMB(server.pid);
+  const result = await runLoad(S.tool, {
+    origin: server.origin,
+    requests: REQUESTS,
+    connections: S.connections,
+    durationS: S.loadS,
+  });
+  checkAlive({ server, label: variant.label }, 'the load');
+  const loaded = rssMB(server.pid);
+  const peak = peakRssMB(server.pid);
+  await sleep(5000);
+  const after = rssMB(server.pid);
+  say(
+    `${variant.label}: idle ${fmt.mb(idle)} MB, after ${S.loadS} s of load ${fmt.mb(loaded)} MB (peak ` +
+      `${fmt.mb(peak)}), 5 s later ${fmt.mb(after)} MB; ${fmt.int(result.rps)} req/s, p99 ${fmt.ms(result.p99)} ms`,
+  );
+  if (result.errors || result.non2xx)
+    problems.push(`${variant.label}: ${result.errors} errors, ${result.non2xx} non-2xx`);
+  rows.push([
+    variant.label,
+    fmt.mb(idle),
+    fmt.mb(loaded),
+    fmt.mb(peak),
+    fmt.mb(after),
+    fmt.int(result.rps),
+    fmt.ms(result.p99),
+  ]);
+  await stopChecked(server, variant.label, problems);
+}
+await stubs.close();
+await redis?.stop();
+collector.close();
+
+// ---------------------------------------------------------------------------------------------------------------
+// Report
+
+const importHeaders = ['import (in this order)', 'resident MB added'];
+const headers = ['variant', 'idle MB', `after ${S.loadS} s load MB`, 'peak MB', 'idle again MB', 'req/s', 'p99 ms'];
+log('');
+log(textTable(importHeaders, importRows, 'lr'));
+log('');
+log(textTable(headers, rows, 'lrrrrrr'));
+for (const problem of problems) log(`problem: ${problem}`);
+
+if (write) {
+  const md = [];
+  md.push('## Memory: imports, and the gateway idle and under load');
+  md.push('');
+  md.push(...factsMarkdown(facts, { what: 'the load generator' }));
+  md.push('');
+  md.push(
+    `Imports: ${S.importRuns} fresh processes (\`node --expose-gc\`) import the runtime dependencies in this order, ` +
+      'then the built gateway (its app factory, which loads every module); garbage is collected after each and the ' +
+      'growth of the resident set is its cost (median). Optional packages are imported here to show their cost; the ' +
+      'gateway loads them only when Redis or tracing is configured.',
+  );
+  md.push('');
+  md.push(markdownTable(importHeaders, importRows, 'lr'));
+  md.push('');
+  md.push(
+    `The gateway: the built process (one process, log level info to /dev/null, three pools of stub backends), ` +
+      `resident set 5 s after it is ready, right after ${S.loadS} s of closed-loop \`POST /route\` load ` +
+      `(${S.connections} connections, ${S.tool}), its peak (VmHWM), and 5 s later.`,
+  );
+  md.push('');
+  md.push(markdownTable(headers, rows, 'lrrrrrr'));
+  writeReport('memory', md, { problems });
+}
