@@ -38,7 +38,7 @@ export default tseslint.config(
             { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib'] },
             { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
             { sourceTag: 'scope:orchestrator', onlyDependOnLibsWithTags: ['scope:orchestrator', 'scope:shared'] },
-            { sourceTag: 'scope:admin-ui', onlyDependOnLibsWithTags: ['scope:admin-ui'] },
+            { sourceTag: 'scope:admin-ui', onlyDependOnLibsWithTags: ['scope:admin-ui', 'scope:shared'] },
             { sourceTag: 'scope:cli', onlyDependOnLibsWithTags: ['scope:cli', 'scope:shared'] },
           ],
         },

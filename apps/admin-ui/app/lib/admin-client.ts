@@ -1,5 +1,5 @@
-import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { signAdmission } from '@shieldx/security';
 import { Agent, fetch as undiciFetch } from 'undici';
 
 /**
@@ -46,10 +46,9 @@ function tlsAgent(): Agent | null {
 function admissionHeader(method: string, pathWithQuery: string): Record<string, string> {
   const secret = process.env.ADMISSION_SECRET?.split(',')[0]?.trim();
   if (secret === undefined || secret === '') return {};
-  const t = Math.floor(Date.now() / 1000);
-  const n = randomBytes(18).toString('base64url');
-  const v1 = createHmac('sha256', secret).update(`${t}.${n}.${method}.${pathWithQuery}`).digest('hex');
-  return { [process.env.ADMISSION_HEADER ?? 'X-ShieldX-Admission']: `t=${t},n=${n},v1=${v1}` };
+  return {
+    [process.env.ADMISSION_HEADER ?? 'X-ShieldX-Admission']: signAdmission({ secret, method, pathWithQuery }),
+  };
 }
 
 /** Options of {@link adminFetch}. */
