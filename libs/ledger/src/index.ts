@@ -1,5 +1,5 @@
 export { canonicalJson } from './canonical-json';
-export { type Clock, systemClock } from './clock';
+export { type WallClock, wallClock } from './clock';
 export {
   GENESIS_HASH,
   hashEntry,
@@ -27,6 +27,7 @@ export {
   readLedgerHead,
 } from './head';
 export { MAX_LEDGER_VALUE_DEPTH, toLedgerValue } from './ledger-value';
+export { AUDIT_SCAN_BUDGET, type AuditPage, type AuditQuery, readAuditPage } from './reader';
 export { makeDirectory } from './make-directory';
 export { fileSetFromNames, type LedgerFileSet, rotatedPath, type RotatedFile } from './naming';
 export {

@@ -1,6 +1,6 @@
 import { basename, dirname, resolve } from 'node:path';
 import { canonicalJson, ledgerJson } from './canonical-json';
-import { type Clock, systemClock } from './clock';
+import { type WallClock, wallClock } from './clock';
 import {
   encodeEntry,
   GENESIS_HASH,
@@ -84,8 +84,8 @@ export interface LedgerWriterOptions {
    * traffic stops); ≥ 0, default 1000; 0 = only at open and close.
    */
   headIntervalMs?: number;
-  /** Source of entry timestamps, default {@link systemClock}. */
-  clock?: Clock;
+  /** Source of entry timestamps, default {@link wallClock}. */
+  clock?: WallClock;
   /** File-system seam, default {@link nodeFileSystem}. */
   fileSystem?: LedgerFileSystem;
   /** Timer seam, default {@link systemTimers}. */
@@ -251,7 +251,7 @@ export class LedgerWriter {
   private readonly signer: CheckpointSigner | null;
   private readonly headPath: string | null;
   private readonly headIntervalMs: number;
-  private readonly clock: Clock;
+  private readonly clock: WallClock;
   private readonly fs: LedgerFileSystem;
   private readonly timers: LedgerTimers;
   private readonly onError: ((error: LedgerError) => void) | undefined;
@@ -293,7 +293,7 @@ export class LedgerWriter {
       signer: CheckpointSigner | null;
       headPath: string | null;
       headIntervalMs: number;
-      clock: Clock;
+      clock: WallClock;
       fs: LedgerFileSystem;
       timers: LedgerTimers;
       onError: ((error: LedgerError) => void) | undefined;
@@ -380,7 +380,7 @@ export class LedgerWriter {
       signer: options.signingKey === undefined ? null : createSigner(options.signingKey),
       headPath,
       headIntervalMs,
-      clock: options.clock ?? systemClock,
+      clock: options.clock ?? wallClock,
       fs: options.fileSystem ?? nodeFileSystem,
       timers: options.timers ?? systemTimers,
       onError: options.onError,
@@ -632,7 +632,7 @@ export class LedgerWriter {
     this.headChain = handled(
       this.headChain.then(async () => {
         // The head's time is for people reading it; entry timestamps (the injected clock) are not touched by it.
-        const ts = new Date(systemClock.now()).toISOString();
+        const ts = new Date(wallClock.now()).toISOString();
         const head = makeHead({ service: this.service, seq, hash, ts, closed }, this.signer);
         await this.fs.replaceFile(headPath, Buffer.from(encodeHead(head), 'utf8'));
         this.headSeq = seq;

@@ -1,8 +1,7 @@
 import { Controller, Get, Query, UseGuards } from '@nestjs/common';
-import type { VerifyFailure, VerifyOk } from '@shieldx/ledger';
+import type { AuditPage, AuditQuery, VerifyFailure, VerifyOk } from '@shieldx/ledger';
 import { AdminGuard } from './admin.guard';
 import { GatewayError, InvalidRequestError } from '../errors/errors';
-import type { AuditPage, AuditQuery } from '../ledger/audit-reader';
 import { LedgerService } from '../ledger/ledger.service';
 
 /** Most entries one `GET /admin/audit` page returns. */

@@ -1,9 +1,12 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import {
+  type AuditPage,
+  type AuditQuery,
   LedgerError,
   LedgerHeadError,
   LedgerWriter,
   type LedgerWriterOptions,
+  readAuditPage,
   toLedgerValue,
   verificationKeyFor,
   type VerificationKey,
@@ -16,7 +19,6 @@ import { resolve } from 'node:path';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import { currentCorrId } from '../request/request-context';
-import { readAuditPage, type AuditPage, type AuditQuery } from './audit-reader';
 import { EventGuard, type GuardedEntry, unrefTimers } from './event-guard';
 import { acquireLedgerLock } from './ledger-lock';
 import { LedgerMetrics } from './ledger-metrics';

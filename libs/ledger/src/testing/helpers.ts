@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Clock } from '../clock';
+import type { WallClock } from '../clock';
 import { hashEntry, type LedgerEntry } from '../entry';
 import { type LedgerFileHandle, type LedgerFileSystem, nodeFileSystem } from '../file-system';
 import type { LedgerTimers } from '../writer';
@@ -13,7 +13,7 @@ export async function tempDir(prefix = 'ledger-'): Promise<{ dir: string; remove
 }
 
 /** A clock that starts at 2025-01-01T00:00:00Z and advances 1 ms per reading. */
-export function steppingClock(start = Date.UTC(2025, 0, 1)): Clock {
+export function steppingClock(start = Date.UTC(2025, 0, 1)): WallClock {
   let now = start;
   return { now: () => now++ };
 }

@@ -1,8 +1,16 @@
-import { open, readdir, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { fileSetFromNames, type LedgerEntry } from '@shieldx/ledger';
+import { MAX_LINE_BYTES, type LedgerEntry } from './entry';
+import { type LedgerFileHandle, type LedgerFileSystem, nodeFileSystem } from './file-system';
+import { fileSetFromNames } from './naming';
+import { linesBackward } from './tail';
 
-/** One page request of `GET /admin/audit`. */
+/*
+ * Reading the ledger by page, for the admin API's audit view and anyone else who lists entries: positional reads, a
+ * binary search by seq for the cursor, and one backward walk shared with the writer's recovery (`linesBackward`).
+ * Entries come as written, unverified: `verifyLedger` is the check.
+ */
+
+/** One page request (`GET /admin/audit`). */
 export interface AuditQuery {
   /** Oldest first, entries with `seq > after`. */
   readonly after?: number;
@@ -61,14 +69,14 @@ function seqOfLine(text: string): number | null {
 /** A ledger file opened for positional reads. */
 class LineFile {
   private constructor(
-    private readonly handle: FileHandle,
+    private readonly handle: LedgerFileHandle,
     readonly size: number,
   ) {}
 
-  static async open(path: string): Promise<LineFile> {
-    const handle = await open(path, 'r');
+  static async open(fs: LedgerFileSystem, path: string): Promise<LineFile> {
+    const handle = await fs.openRead(path);
     try {
-      return new LineFile(handle, (await handle.stat()).size);
+      return new LineFile(handle, await handle.size());
     } catch (error) {
       await handle.close();
       throw error;
@@ -83,7 +91,7 @@ class LineFile {
     const buffer = Buffer.alloc(Math.max(0, Math.min(length, this.size - position)));
     let done = 0;
     while (done < buffer.length) {
-      const { bytesRead } = await this.handle.read(buffer, done, buffer.length - done, position + done);
+      const bytesRead = await this.handle.read(buffer.subarray(done), buffer.length - done, position + done);
       if (bytesRead === 0) break;
       done += bytesRead;
     }
@@ -175,34 +183,9 @@ class LineFile {
 
   /** Lines before `end` (a line start, or the size), newest first; an unterminated last line is left out. */
   async *backward(end: number): AsyncGenerator<string> {
-    // `pending` holds bytes [at, boundary) not yet yielded; it always ends with a newline once a line end was seen.
-    let pending: Buffer | null = null;
-    let seenLineEnd = false;
-    for (let at = end; at > 0;) {
-      const from = Math.max(0, at - CHUNK);
-      const chunk = await this.read(from, at - from);
-      at = from;
-      let data: Buffer = pending === null ? chunk : Buffer.concat([chunk, pending]);
-      if (!seenLineEnd) {
-        // What follows the last newline is nothing or a torn last line (however long): never an entry.
-        const last = data.lastIndexOf(NEWLINE);
-        if (last === -1) {
-          pending = null;
-          continue;
-        }
-        data = data.subarray(0, last + 1);
-        seenLineEnd = true;
-      }
-      // data ends with a newline; yield every line that starts inside it, newest first.
-      let stop = data.length;
-      let newline = stop > 1 ? data.lastIndexOf(NEWLINE, stop - 2) : -1;
-      while (newline !== -1) {
-        yield data.toString('utf8', newline + 1, stop - 1);
-        stop = newline + 1;
-        newline = stop > 1 ? data.lastIndexOf(NEWLINE, stop - 2) : -1;
-      }
-      pending = stop === 0 ? null : data.subarray(0, stop);
-      if (at === 0 && pending !== null) yield pending.toString('utf8', 0, pending.length - 1);
+    for await (const line of linesBackward(this.handle, end, MAX_LINE_BYTES)) {
+      // Only the file's last line can lack its newline: a torn write, never an entry.
+      if (line.terminated) yield line.text;
     }
   }
 }
@@ -213,10 +196,10 @@ interface LedgerFileInfo {
 }
 
 /** The ledger's files, oldest first, with the seq each starts at. */
-async function ledgerFiles(activePath: string): Promise<LedgerFileInfo[]> {
+async function ledgerFiles(fs: LedgerFileSystem, activePath: string): Promise<LedgerFileInfo[]> {
   let names: string[];
   try {
-    names = await readdir(dirname(activePath));
+    names = await fs.list(dirname(activePath));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw error;
@@ -225,7 +208,7 @@ async function ledgerFiles(activePath: string): Promise<LedgerFileInfo[]> {
   const paths = [...set.rotated.map((file) => file.path), ...(set.activeExists ? [activePath] : [])];
   const files: LedgerFileInfo[] = [];
   for (const path of paths) {
-    const file = await LineFile.open(path);
+    const file = await LineFile.open(fs, path);
     try {
       files.push({ path, firstSeq: await file.firstSeq() });
     } finally {
@@ -236,7 +219,7 @@ async function ledgerFiles(activePath: string): Promise<LedgerFileInfo[]> {
 }
 
 /**
- * Reads one page of the ledger whose active file is `activePath` (rotated files included), for `GET /admin/audit`.
+ * Reads one page of the ledger whose active file is `activePath` (rotated files included), e.g. for `GET /admin/audit`.
  * Files are read with positional reads and a binary search for the cursor, so any page costs about the same however
  * long the ledger is. Entries are returned as written (no verification: `GET /admin/ledger/verify` does that).
  */
@@ -244,8 +227,9 @@ export async function readAuditPage(
   activePath: string,
   query: AuditQuery,
   scanBudget = AUDIT_SCAN_BUDGET,
+  fs: LedgerFileSystem = nodeFileSystem,
 ): Promise<AuditPage> {
-  const files = await ledgerFiles(activePath);
+  const files = await ledgerFiles(fs, activePath);
   const entries: LedgerEntry[] = [];
   let scanned = 0;
   let unreadable = 0;
@@ -281,7 +265,7 @@ export async function readAuditPage(
     let start = 0;
     for (let i = 0; i < files.length; i++) if ((files[i].firstSeq as number) <= after + 1) start = i;
     outer: for (let i = start; i < files.length; i++) {
-      const file = await LineFile.open(files[i].path);
+      const file = await LineFile.open(fs, files[i].path);
       try {
         const from = i === start && after > 0 ? await file.lowerBound(after + 1) : 0;
         for await (const line of file.forward(from)) {
@@ -298,7 +282,7 @@ export async function readAuditPage(
     let start = files.length - 1;
     while (start >= 0 && (files[start].firstSeq as number) >= before) start--;
     outer: for (let i = start; i >= 0; i--) {
-      const file = await LineFile.open(files[i].path);
+      const file = await LineFile.open(fs, files[i].path);
       try {
         const end = i === start && Number.isFinite(before) ? await file.lowerBound(before) : file.size;
         for await (const line of file.backward(end)) {

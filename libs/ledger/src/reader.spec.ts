@@ -1,9 +1,10 @@
-import { LedgerWriter, type LedgerEntry } from '@shieldx/ledger';
 import { appendFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readAuditPage, type AuditQuery } from './audit-reader';
+import type { LedgerEntry } from './entry';
+import { readAuditPage, type AuditQuery } from './reader';
+import { LedgerWriter } from './writer';
 
 const TYPES = ['policy.deny', 'ratelimit.denied', 'auth.failed'];
 
