@@ -4,7 +4,7 @@ import { createApp } from './app.factory';
 import { installWorkerRuntime } from './cluster/worker-runtime';
 import { startOpsServer } from './ops/ops-server';
 import { runPrimary } from './cluster/workers';
-import { LedgerOpenError } from './ledger/ledger.service';
+import { LedgerOpenError } from './ledger/ledger-types';
 import { TlsMaterialError } from './tls/tls-material';
 
 /** A listener could not be opened: the address is taken, not ours, or needs privileges. */

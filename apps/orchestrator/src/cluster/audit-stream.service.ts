@@ -9,7 +9,8 @@ import {
 import type { Redis } from 'ioredis';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
-import { LedgerService, type AcceptedLedgerEntry } from '../ledger/ledger.service';
+import { type AcceptedLedgerEntry } from '../ledger/ledger-types';
+import { LedgerService } from '../ledger/ledger.service';
 import { REDIS_CLIENT } from '../redis/redis.constants';
 import { ClusterChannel } from './cluster-channel';
 import { AUDIT_BACKLOG_MAX, AUDIT_DRAIN_BATCH, AUDIT_RETRY_MS } from './cluster.constants';

@@ -3,10 +3,9 @@ import {
   type AuditPage,
   type AuditQuery,
   LedgerError,
-  LedgerHeadError,
   LedgerWriter,
-  type LedgerWriterOptions,
   readAuditPage,
+  type LedgerWriterOptions,
   toLedgerValue,
   verificationKeyFor,
   type VerificationKey,
@@ -14,23 +13,25 @@ import {
   type VerifyOptions,
   type VerifyResult,
 } from '@shieldx/ledger';
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import { currentCorrId } from '../request/request-context';
 import { EventGuard, type GuardedEntry, unrefTimers } from './event-guard';
+import { refuseLostHead } from './ledger-head';
 import { acquireLedgerLock } from './ledger-lock';
+import {
+  type AcceptedLedgerEntry,
+  EVENTS_LOST_TYPE,
+  LEDGER_SERVICE_NAME,
+  type LedgerEvent,
+  LedgerOpenError,
+  type LedgerStatus,
+  STARTED_TYPE,
+  STOPPED_TYPE,
+} from './ledger-types';
+import { Emitter } from '../events/emitter';
 import { LedgerMetrics } from './ledger-metrics';
-
-/** `service` of every entry this process writes. */
-export const LEDGER_SERVICE_NAME = 'orchestrator';
-/** Entry written once the ledger is open: the process (re)started and from where the chain continues. */
-export const STARTED_TYPE = 'audit.started';
-/** Entry written on a clean shutdown. */
-export const STOPPED_TYPE = 'audit.stopped';
-/** Entry written when the ledger is back after a failure: what was lost while it was down. */
-export const EVENTS_LOST_TYPE = 'audit.events_lost';
 
 /** Events kept while the ledger is opening at boot; more are counted as lost. */
 const BOOT_BUFFER_MAX = 10_000;
@@ -40,51 +41,7 @@ const REOPEN_MAX_MS = 30_000;
 /** Longest wait for a flush before reading the files for the admin API. */
 const READ_FLUSH_TIMEOUT_MS = 2000;
 
-/** What `/readyz` and `GET /admin/ledger/verify` say about the writer. */
-export interface LedgerStatus {
-  readonly state: 'opening' | 'up' | 'down' | 'closed';
-  readonly path: string;
-  readonly lastSeq: number;
-  readonly syncedSeq: number;
-  readonly lastError: string | null;
-}
-
-/** A security event as the ledger takes it. */
-export interface LedgerEvent {
-  readonly type: string;
-  readonly corrId?: string | null;
-  readonly data: Readonly<Record<string, unknown>>;
-}
-
-/** An entry as accepted into this process's chain: what mirrors (the cluster's audit stream) receive. */
-export interface AcceptedLedgerEntry extends GuardedEntry {
-  readonly seq: number;
-  /** The entry's hash in this process's chain. */
-  readonly hash: string;
-  /** When it was accepted (ISO-8601). */
-  readonly ts: string;
-}
-
 const noop = (): void => undefined;
-
-/**
- * The audit ledger could not be opened at start-up: a bad `ORCH_LEDGER_PATH`, another process holds it, or it does
- * not match the head witnessed in `ORCH_LEDGER_HEAD_PATH` (its newest entries removed or changed).
- */
-export class LedgerOpenError extends Error {
-  constructor(
-    readonly path: string,
-    cause: unknown,
-  ) {
-    super(
-      cause instanceof LedgerHeadError
-        ? `refusing to open the audit ledger ${path}: it does not match its head (ORCH_LEDGER_HEAD_PATH): ${cause.message}`
-        : `cannot open the audit ledger ${path} (ORCH_LEDGER_PATH): ${cause instanceof Error ? cause.message : String(cause)}`,
-      { cause },
-    );
-    this.name = 'LedgerOpenError';
-  }
-}
 
 /**
  * The orchestrator's audit ledger (contract "Audit ledger"): opens the `@shieldx/ledger` writer at
@@ -117,7 +74,9 @@ export class LedgerService implements OnModuleInit, OnApplicationShutdown {
   private reopenDelayMs = REOPEN_FIRST_MS;
   private verifying: Promise<VerifyResult> | null = null;
   private releaseLock: (() => Promise<void>) | null = null;
-  private entryListeners: ((entry: AcceptedLedgerEntry) => void)[] = [];
+  private readonly entries = new Emitter<AcceptedLedgerEntry>((error, entry) =>
+    this.logger.error({ event: 'ledger_listener_failed', type: entry.type, err: error }),
+  );
 
   constructor(
     @Inject(ORCH_CONFIG) private readonly config: OrchestratorConfig,
@@ -141,7 +100,7 @@ export class LedgerService implements OnModuleInit, OnApplicationShutdown {
   async onModuleInit(): Promise<void> {
     try {
       this.releaseLock = await acquireLedgerLock(this.path);
-      await this.refuseLostHead();
+      await refuseLostHead(this.path, this.config.ledger, (line) => this.logger.warn(line));
       this.writer = await LedgerWriter.open(this.writerOptions());
     } catch (error) {
       this.state = 'down';
@@ -170,33 +129,6 @@ export class LedgerService implements OnModuleInit, OnApplicationShutdown {
     });
     for (const entry of this.bootBuffer.splice(0)) this.append(entry);
     this.logger.log({ event: 'ledger_opened', path: this.path, lastSeq: this.writer.stats.lastSeq });
-  }
-
-  /**
-   * A missing head file is accepted only for a ledger written before heads existed: once a start has recorded its head
-   * (`audit.started` with `head`), losing the file is what removing it together with the newest entries looks like.
-   */
-  private async refuseLostHead(): Promise<void> {
-    const headPath = resolve(this.config.ledger.headPath);
-    if (existsSync(headPath) || !existsSync(this.path)) return;
-    const lastStart = await readAuditPage(
-      this.path,
-      { type: STARTED_TYPE, order: 'desc', limit: 1 },
-      Number.POSITIVE_INFINITY,
-    ).catch(() => undefined);
-    const entry = lastStart?.entries[0];
-    const head = (entry?.data as { head?: unknown } | undefined)?.head;
-    if (entry === undefined || (head !== 'matched' && head !== 'missing')) return;
-    if (this.config.ledger.acceptHeadless) {
-      this.logger.warn({ event: 'ledger_head_lost_accepted', path: this.path, headPath, sinceSeq: entry.seq });
-      return;
-    }
-    throw new LedgerHeadError(
-      headPath,
-      `the head file ${headPath} is missing, though this ledger has had one since seq ${entry.seq}: its newest ` +
-        'entries may have been removed with it. Restore the head file, move the ledger aside to start a new one, or ' +
-        'start once with ORCH_LEDGER_ACCEPT_HEADLESS=1 to accept it as it is',
-    );
   }
 
   /** Writes pending aggregates and an `audit.stopped` entry, then flushes and closes the file. */
@@ -245,10 +177,7 @@ export class LedgerService implements OnModuleInit, OnApplicationShutdown {
    * disk. A throwing listener is logged and ignored. Returns an unsubscribe.
    */
   onEntry(listener: (entry: AcceptedLedgerEntry) => void): () => void {
-    this.entryListeners = [...this.entryListeners, listener];
-    return () => {
-      this.entryListeners = this.entryListeners.filter((l) => l !== listener);
-    };
+    return this.entries.on(listener);
   }
 
   /**
@@ -384,23 +313,11 @@ export class LedgerService implements OnModuleInit, OnApplicationShutdown {
 
   private enqueue(entry: GuardedEntry): void {
     const seq = this.writer?.enqueue(entry);
-    if (seq !== undefined && this.entryListeners.length > 0) this.accepted(entry, seq);
+    if (seq !== undefined && this.entries.size > 0) this.accepted(entry, seq);
   }
 
   private accepted(entry: GuardedEntry, seq: number): void {
-    const accepted: AcceptedLedgerEntry = {
-      ...entry,
-      seq,
-      hash: this.writer?.stats.lastHash ?? '',
-      ts: new Date().toISOString(),
-    };
-    for (const listener of this.entryListeners) {
-      try {
-        listener(accepted);
-      } catch (error) {
-        this.logger.error({ event: 'ledger_listener_failed', type: entry.type, err: error });
-      }
-    }
+    this.entries.emit({ ...entry, seq, hash: this.writer?.stats.lastHash ?? '', ts: new Date().toISOString() });
   }
 
   private invalid(type: string, error: unknown): void {

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SecurityEvents } from '../../src/events/security-events';
 import { denyEvent } from '../security-event';
-import { LedgerOpenError } from '../../src/ledger/ledger.service';
+import { LedgerOpenError } from '../../src/ledger/ledger-types';
 import { compileOrchestrator } from '../compile';
 import { post, type RunningOrchestrator, startOrchestrator } from '../harness';
 import {
