@@ -338,7 +338,8 @@ describe(DpopVerifier.name, () => {
       const sig = nodeSign('sha256', Buffer.from(`${head}.${body}`), big.privateKey).toString('base64url');
       expect(outcome(await check(v, `${head}.${body}.${sig}`))).toBe('ok');
       expect(v.work).toEqual({ keyImports: 2, signatureChecks: 2 });
-    });
+      // Making an RSA-4096 key takes seconds on a busy 2-core machine; the default 5 s would fail for that alone.
+    }, 30_000);
   });
 
   it('never quotes what the proof holds in its refusal message (a crit member name, for one)', async () => {

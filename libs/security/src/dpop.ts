@@ -1,59 +1,19 @@
 import { createHash } from 'node:crypto';
 import { base64url, errors, importJWK, jwtVerify, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import type { DpopNonces } from './dpop-nonce';
-import { ReplayCapacityError, type ReplayCapacityCode, type ReplayStore } from './replay-store';
+import { accessTokenHash, normalizeHtu } from './dpop-http';
+import { canonicalJwk, publicJwk } from './dpop-key';
+import { DPOP_ALGORITHMS, type DpopAlgorithm, type DpopResult, invalid, Refusal } from './dpop-types';
 
-/** Signature algorithms a DPoP proof may use by default: asymmetric only (RFC 9449 §4.2); never `none` or HMAC. */
-export const DPOP_ALGORITHMS = ['ES256', 'EdDSA', 'PS256', 'RS256'] as const;
-
-/** A DPoP proof signature algorithm this verifier can accept. */
-export type DpopAlgorithm = (typeof DPOP_ALGORITHMS)[number];
-
-/**
- * Why a proof was refused; the `error` code of the 401 body. `use_dpop_nonce` is RFC 9449's own code (§8, §9): the
- * proof lacks the current server nonce, which the answer carries in `DPoP-Nonce`.
- */
-export type DpopFailureCode =
-  | 'dpop_missing'
-  | 'dpop_invalid'
-  | 'dpop_replayed'
-  | 'use_dpop_nonce'
-  | 'replay_store_unavailable'
-  | ReplayCapacityCode;
-
-/** Which check refused an invalid proof (for logs, events and the message; the code stays `dpop_invalid`). */
-export type DpopInvalidReason =
-  | 'header_count'
-  | 'malformed'
-  | 'typ'
-  | 'alg'
-  | 'jwk'
-  | 'jwk_private'
-  | 'signature'
-  | 'claims'
-  | 'htm'
-  | 'htu'
-  | 'iat'
-  | 'jti'
-  | 'ath';
-
-/** The outcome of {@link DpopVerifier.verify}. */
-export type DpopResult =
-  | {
-      readonly ok: true;
-      /** RFC 7638 SHA-256 thumbprint of the proof's public key, base64url (the `jkt` of RFC 9449 §6.1). */
-      readonly jkt: string;
-      readonly alg: DpopAlgorithm;
-    }
-  | {
-      readonly ok: false;
-      readonly code: DpopFailureCode;
-      /** The check that failed (`dpop_invalid` only). */
-      readonly reason?: DpopInvalidReason;
-      readonly message: string;
-      /** With a replay-store capacity code: when a retry may succeed, ms. */
-      readonly retryAfterMs?: number;
-    };
+export {
+  DPOP_ALGORITHMS,
+  type DpopAlgorithm,
+  type DpopFailureCode,
+  type DpopInvalidReason,
+  type DpopResult,
+} from './dpop-types';
+export { accessTokenHash, dpopAccessToken, isDpopAuthorization, normalizeHtu } from './dpop-http';
+import { ReplayCapacityError, type ReplayStore } from './replay-store';
 
 /** What the verifier needs to know about a request. */
 export interface DpopRequest {
@@ -87,66 +47,10 @@ export interface DpopVerifierOptions {
 const MAX_PROOF_LENGTH = 8192;
 /** Longest protected header, base64url (an RSA-4096 public jwk makes about 1 KiB). */
 const MAX_HEADER_LENGTH = 4096;
-/** Longest `kid` of a proof's jwk. */
-const MAX_KID_LENGTH = 256;
-/** JWK members a proof's key may have (RFC 7517 §4, RFC 7518 §6); anything else (x5c, x5u, jku…) is refused. */
-const JWK_MEMBERS: ReadonlySet<string> = new Set([
-  'kty',
-  'crv',
-  'x',
-  'y',
-  'n',
-  'e',
-  'alg',
-  'use',
-  'kid',
-  'key_ops',
-  'ext',
-]);
-/** The only RSA public exponent accepted: 65537, base64url. A huge exponent makes every verification expensive. */
-const RSA_EXPONENT = 'AQAB';
-/** RSA moduli accepted, bits. */
-const RSA_MIN_BITS = 2048;
-const RSA_MAX_BITS = 4096;
-/** base64url length of a 32-byte coordinate (P-256 x/y, Ed25519 x). */
-const COORDINATE_LENGTH = 43;
-const BASE64URL = /^[A-Za-z0-9_-]+$/;
 const MAX_JTI_LENGTH = 256;
 const MAX_HTU_LENGTH = 8192;
-/** JWK members that belong to private or symmetric keys (RFC 7517/7518), none of which a proof may carry. */
-const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k', 'priv'] as const;
-/** Key type and curve each algorithm needs. */
-const KEY_SHAPE: Readonly<Record<DpopAlgorithm, { readonly kty: string; readonly crv?: string }>> = {
-  ES256: { kty: 'EC', crv: 'P-256' },
-  EdDSA: { kty: 'OKP', crv: 'Ed25519' },
-  PS256: { kty: 'RSA' },
-  RS256: { kty: 'RSA' },
-};
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
-const PERCENT = /%([0-9A-Fa-f]{2})/g;
-const UNRESERVED = /[A-Za-z0-9\-._~]/;
-const DPOP_SCHEME = /^DPoP +([A-Za-z0-9\-._~+/]+=*) *$/i;
 const UTF8 = new TextDecoder();
-/** The members of each key type that RFC 7638 §3.2 hashes, in lexicographic order. */
-const THUMBPRINT_MEMBERS: Readonly<Record<string, readonly string[]>> = {
-  EC: ['crv', 'kty', 'x', 'y'],
-  OKP: ['crv', 'kty', 'x'],
-  RSA: ['e', 'kty', 'n'],
-};
-
-/** Thrown inside the verifier to stop at the first failed check. */
-class Refusal extends Error {
-  constructor(
-    readonly code: DpopFailureCode,
-    readonly reason: DpopInvalidReason | undefined,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-const invalid = (reason: DpopInvalidReason, message: string) => new Refusal('dpop_invalid', reason, message);
-
 /**
  * Verifies DPoP proofs (RFC 9449 §4.3) with `jose`:
  *
@@ -311,62 +215,8 @@ export class DpopVerifier {
   }
 }
 
-/** `ath` of an access token: base64url(SHA-256(ASCII token)) (RFC 9449 §4.2). */
-export function accessTokenHash(token: string): string {
-  return createHash('sha256').update(token, 'ascii').digest('base64url');
-}
-
-/**
- * The access token of an `Authorization: DPoP <token>` header (scheme case-insensitive, token68 syntax), or
- * undefined when the header is absent or uses another scheme.
- */
-export function dpopAccessToken(authorization: string | undefined): string | undefined {
-  if (authorization === undefined || authorization.length < 6) return undefined;
-  const match = DPOP_SCHEME.exec(authorization);
-  return match === null ? undefined : match[1];
-}
-
-/** Whether an Authorization header uses the DPoP scheme at all (well-formed or not). */
-export function isDpopAuthorization(authorization: string | undefined): boolean {
-  return authorization !== undefined && authorization.length >= 4 && /^dpop(\s|$)/i.test(authorization);
-}
-
-/**
- * Normalises an http(s) URL for comparing `htu` (RFC 9449 §4.3 point 9, RFC 3986 §6.2.2 and §6.2.3): scheme and
- * host lower-cased, default port removed, empty path as `/`, dot segments resolved, percent-encodings of unreserved
- * characters decoded and the others upper-cased; query and fragment dropped. Undefined when not an http(s) URL.
- */
-export function normalizeHtu(url: string): string | undefined {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return undefined;
-  }
-  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') return undefined;
-  if (parsed.username !== '' || parsed.password !== '') return undefined;
-  const path = parsed.pathname.replace(PERCENT, (_escape: string, hex: string) => {
-    const char = String.fromCharCode(parseInt(hex, 16));
-    return UNRESERVED.test(char) ? char : `%${hex.toUpperCase()}`;
-  });
-  return `${parsed.protocol}//${parsed.host}${path}`;
-}
-
 function sha256(value: string): string {
   return createHash('sha256').update(value).digest('base64url');
-}
-
-/**
- * The RFC 7638 §3 input of a public key's thumbprint: its required members, in lexicographic order, as JSON without
- * whitespace. Its SHA-256, base64url, is the `jkt`.
- */
-function canonicalJwk(jwk: JWK): string {
-  const members = THUMBPRINT_MEMBERS[jwk.kty ?? ''];
-  const record = jwk as Record<string, unknown>;
-  if (members === undefined || members.some((m) => typeof record[m] !== 'string' || record[m] === '')) {
-    throw invalid('jwk', `the proof jwk lacks a member of its ${String(jwk.kty)} key`);
-  }
-  return `{${members.map((m) => `${JSON.stringify(m)}:${JSON.stringify(record[m])}`).join(',')}}`;
 }
 
 /** The one proof of the request; refuses none, several, or an oversized one. */
@@ -395,69 +245,6 @@ function decodeHeader(proof: string): Record<string, unknown> {
     // Reported below.
   }
   throw invalid('malformed', 'the DPoP proof header is not a JSON object');
-}
-
-/** The header's `jwk` when it is a public key fit for `alg`. */
-function publicJwk(value: unknown, alg: DpopAlgorithm): JWK {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw invalid('jwk', 'the proof header must carry the public key as jwk');
-  }
-  const jwk = value as Record<string, unknown>;
-  for (const member of PRIVATE_MEMBERS) {
-    if (member in jwk) throw invalid('jwk_private', 'the proof jwk must not hold private key material');
-  }
-  const shape = KEY_SHAPE[alg];
-  if (jwk.kty !== shape.kty || (shape.crv !== undefined && jwk.crv !== shape.crv)) {
-    throw invalid('jwk', `the proof jwk is not a ${shape.crv ?? shape.kty} key, as ${alg} needs`);
-  }
-  // RFC 7517 §4.2, §4.4: a key that names its use or algorithm may serve only those.
-  if ((jwk.use !== undefined && jwk.use !== 'sig') || (jwk.alg !== undefined && jwk.alg !== alg)) {
-    throw invalid('jwk', `the proof jwk is restricted to another use or algorithm than ${alg}`);
-  }
-  for (const member in jwk) {
-    if (!JWK_MEMBERS.has(member)) throw invalid('jwk', 'the proof jwk has a member a public signing key does not');
-  }
-  if (jwk.kid !== undefined && (typeof jwk.kid !== 'string' || jwk.kid.length > MAX_KID_LENGTH)) {
-    throw invalid('jwk', `the proof jwk kid must be a string of at most ${MAX_KID_LENGTH} characters`);
-  }
-  if (jwk.key_ops !== undefined && !(Array.isArray(jwk.key_ops) && jwk.key_ops.every((op) => op === 'verify'))) {
-    throw invalid('jwk', 'the proof jwk key_ops must allow verify only');
-  }
-  if (shape.kty === 'RSA') {
-    if (jwk.e !== RSA_EXPONENT) throw invalid('jwk', 'the proof jwk must be an RSA key with exponent 65537 (AQAB)');
-    const bits = modulusBits(jwk.n);
-    if (bits === undefined || bits < RSA_MIN_BITS || bits > RSA_MAX_BITS) {
-      throw invalid('jwk', `the proof jwk must be an RSA key of ${RSA_MIN_BITS}–${RSA_MAX_BITS} bits`);
-    }
-  } else if (!coordinate(jwk.x) || (shape.kty === 'EC' && !coordinate(jwk.y))) {
-    throw invalid('jwk', `the proof jwk is not a ${shape.crv ?? shape.kty} public key (32-byte coordinates)`);
-  }
-  return jwk;
-}
-
-/** Canonical base64url (no padding, no stray bits) of `bytes` bytes at most; the bytes, else undefined. */
-function base64urlBytes(value: unknown, maxLength: number): Buffer | undefined {
-  if (typeof value !== 'string' || value.length === 0 || value.length > maxLength || !BASE64URL.test(value)) {
-    return undefined;
-  }
-  const bytes = Buffer.from(value, 'base64url');
-  return bytes.toString('base64url') === value ? bytes : undefined;
-}
-
-/** Bit length of an RSA modulus given as base64url (no leading zero byte, RFC 7518 §6.3.1.1), else undefined. */
-function modulusBits(n: unknown): number | undefined {
-  const bytes = base64urlBytes(n, Math.ceil((RSA_MAX_BITS / 8) * (4 / 3)));
-  if (bytes === undefined || bytes[0] === 0) return undefined;
-  return (bytes.length - 1) * 8 + (32 - Math.clz32(bytes[0]));
-}
-
-/** A 32-byte curve coordinate in canonical base64url. */
-function coordinate(value: unknown): boolean {
-  return (
-    typeof value === 'string' &&
-    value.length === COORDINATE_LENGTH &&
-    base64urlBytes(value, COORDINATE_LENGTH)?.length === 32
-  );
 }
 
 /**
