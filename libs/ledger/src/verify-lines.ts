@@ -1,0 +1,135 @@
+// Reading a ledger for verification: its files in order, line by line with a bound on each line, and a torn tail.
+// Internal to verifyLedger.
+import { createReadStream } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Transform, type TransformCallback } from 'node:stream';
+import { MAX_LINE_BYTES } from './entry';
+import { nodeFileSystem } from './file-system';
+import { activePathsInDir, fileSetFromNames, looksRotated } from './naming';
+import { readTailLines } from './tail';
+import type { VerifyFailure, VerifyFailureReason } from './verify-types';
+
+export interface SourceLine {
+  file: string;
+  line: number;
+  text: string;
+}
+
+/** A line longer than {@link MAX_LINE_BYTES}; `line` is its 1-based number in `file`. */
+export class LineTooLongError extends Error {
+  constructor(
+    readonly file: string,
+    readonly line: number,
+  ) {
+    super(`line is longer than ${MAX_LINE_BYTES} bytes: not a ledger entry`);
+  }
+}
+
+/**
+ * Passes bytes through, failing once a line grows past `max` bytes. A carriage return is passed on as a NUL: readline
+ * would take it for a line break (or drop it before \n) and hide it from the byte-for-byte check, while the writer ends
+ * lines with \n alone and never writes a raw control character, so the line holding it fails where it stands.
+ */
+export function boundedLines(max: number): Transform {
+  let run = 0;
+  return new Transform({
+    transform(given: Buffer, _encoding: BufferEncoding, done: TransformCallback) {
+      const chunk = given.includes(0x0d) ? Buffer.from(given.map((byte) => (byte === 0x0d ? 0 : byte))) : given;
+      const lastBreak = chunk.lastIndexOf(0x0a);
+      // A longer line spans several chunks (max is far above the chunk size), so the run between breaks is enough.
+      run = lastBreak === -1 ? run + chunk.length : chunk.length - lastBreak - 1;
+      if (run > max) return done(new RangeError('line too long'));
+      done(null, chunk);
+    },
+  });
+}
+
+/** Lines of `files` in order, streamed; the fragment after the last newline of the last file is left out. */
+export async function* readLines(files: readonly string[], tornTail: { bytes: number; offset: number } | null) {
+  for (let i = 0; i < files.length; i++) {
+    const file = files[i];
+    const end = i === files.length - 1 && tornTail !== null ? tornTail.offset : null;
+    if (end === 0) continue;
+    const stream = createReadStream(file, end === null ? {} : { end: end - 1 });
+    const bounded = boundedLines(MAX_LINE_BYTES);
+    stream.on('error', (error) => bounded.destroy(error));
+    const lines = createInterface({ input: stream.pipe(bounded), crlfDelay: Infinity });
+    let line = 0;
+    try {
+      for await (const text of lines) {
+        line++;
+        yield { file, line, text } satisfies SourceLine;
+      }
+    } catch (error) {
+      if (error instanceof RangeError) throw new LineTooLongError(file, line + 1);
+      throw error;
+    } finally {
+      lines.close();
+      bounded.destroy();
+      stream.destroy();
+    }
+  }
+}
+
+export async function tornTailOf(file: string): Promise<{ bytes: number; offset: number } | null> {
+  const handle = await nodeFileSystem.openRead(file);
+  try {
+    const [last] = await readTailLines(handle, await handle.size(), 1);
+    return last === undefined || last.terminated ? null : { bytes: last.raw.length, offset: last.offset };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The ledger files a path names, oldest first, and its active file (`null` for a rotated file alone); or a failure. */
+export async function resolveFiles(
+  target: string,
+): Promise<{ files: string[]; active: string | null } | VerifyFailure> {
+  const fileFailure = (reason: VerifyFailureReason, message: string): VerifyFailure => ({
+    ok: false,
+    reason,
+    seq: null,
+    file: null,
+    line: null,
+    message,
+    entriesVerified: 0,
+  });
+  const path = resolve(target);
+  let isDir = false;
+  let exists = true;
+  try {
+    isDir = (await stat(path)).isDirectory();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return fileFailure('io_error', String(error));
+    exists = false;
+  }
+  let active = path;
+  if (isDir) {
+    const actives = activePathsInDir(path, await readdir(path));
+    if (actives.length === 0) return fileFailure('no_ledger', `no *.jsonl ledger in directory ${path}`);
+    if (actives.length > 1) {
+      return fileFailure(
+        'ambiguous_path',
+        `directory ${path} holds ${actives.length} ledgers (${actives.map((p) => basename(p)).join(', ')}); name one file`,
+      );
+    }
+    active = actives[0]!;
+  } else if (exists && looksRotated(basename(path))) {
+    return { files: [path], active: null };
+  }
+  let names: string[];
+  try {
+    names = await readdir(dirname(active));
+  } catch (error) {
+    return fileFailure(
+      (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no_ledger' : 'io_error',
+      `cannot list ${dirname(active)}: ${String(error)}`,
+    );
+  }
+  const set = fileSetFromNames(active, names);
+  const files = [...set.rotated.map((r) => r.path), ...(set.activeExists ? [active] : [])];
+  if (files.length === 0) return fileFailure('no_ledger', `no ledger file at ${path}`);
+  return { files, active };
+}
