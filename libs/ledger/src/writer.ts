@@ -1,149 +1,45 @@
+/*
+ * LedgerWriter is one unit on purpose: the batch being filled, the file handle, the chain's last hash, rotation, the
+ * checkpoint counter and the fail-stop state change together under one ordering rule (an entry is durable, hashed and
+ * counted in the order it was accepted), and splitting the class would spread that invariant over several files. Its
+ * options and reports are in writer-options.ts, reopening a file in writer-recovery.ts.
+ */
 import { basename, dirname, resolve } from 'node:path';
 import { canonicalJson, ledgerJson } from './canonical-json';
 import { type WallClock, wallClock } from './clock';
-import {
-  encodeEntry,
-  GENESIS_HASH,
-  LEDGER_CHECKPOINT_TYPE,
-  LEDGER_RECOVERED_TYPE,
-  type LedgerEntry,
-  MAX_LINE_BYTES,
-  parseEntryLine,
-  type ParsedLine,
-  seqOfCanonicalLine,
-  sha256Hex,
-} from './entry';
-import { LedgerClosedError, LedgerCorruptError, LedgerError, LedgerHeadError, LedgerWriteError } from './errors';
+import { encodeEntry, GENESIS_HASH, LEDGER_CHECKPOINT_TYPE, LEDGER_RECOVERED_TYPE, type LedgerEntry } from './entry';
+import { LedgerClosedError, LedgerError, LedgerWriteError } from './errors';
 import { type LedgerFileHandle, type LedgerFileSystem, nodeFileSystem } from './file-system';
-import { defaultHeadPath, encodeHead, headSignatureProblem, type LedgerHead, makeHead, readLedgerHead } from './head';
-import { fileSetFromNames, looksRotated, rotatedPath, type RotatedFile } from './naming';
+import { defaultHeadPath, encodeHead, makeHead } from './head';
+import { fileSetFromNames, looksRotated, rotatedPath } from './naming';
 import {
   type CheckpointData,
   checkpointPayload,
   type CheckpointSigner,
-  type CheckpointVerifier,
   createSigner,
   createVerifier,
-  type SigningKey,
   verificationKeyFor,
 } from './signing';
-import { linesBackward, readTailLines } from './tail';
+import {
+  type LedgerTimers,
+  systemTimers,
+  type LedgerWriterOptions,
+  type AppendInput,
+  type LedgerWriterStats,
+  type LedgerRecovery,
+  type LedgerHeadCheck,
+} from './writer-options';
+import { recoverActive, lastEntryOf, checkHead } from './writer-recovery';
 
-/** Timer seam of the writer (the batch interval); tests inject a manual one. */
-export interface LedgerTimers {
-  /** Calls `callback` once after `ms` milliseconds; returns a handle for {@link clearTimeout}. */
-  setTimeout(callback: () => void, ms: number): unknown;
-  /** Cancels a pending callback. */
-  clearTimeout(handle: unknown): void;
-}
-
-/** The global `setTimeout`/`clearTimeout`. The timer is referenced: a pending batch keeps the process alive ≤ 1 interval. */
-export const systemTimers: LedgerTimers = {
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
-
-/** Options of {@link LedgerWriter.open}. */
-export interface LedgerWriterOptions {
-  /**
-   * The active ledger file, e.g. `data/ledger-orchestrator.jsonl` (contract `ORCH_LEDGER_PATH`); its directory is
-   * created when missing. Rotated files live beside it (naming: see {@link LedgerFileSet}). Its name must not itself
-   * look rotated (`x.000001.jsonl`).
-   */
-  path: string;
-  /** `service` of every entry, e.g. `orchestrator`. Non-empty. */
-  service: string;
-  /** Entries per batch (one write + one fsync); a full batch is written at once. Integer ≥ 1, default 256. */
-  batchMaxEntries?: number;
-  /** Longest time an entry waits in a non-full batch before the batch is written, in ms. ≥ 0, default 50. */
-  batchIntervalMs?: number;
-  /**
-   * Rotate when the active file would exceed this many bytes; 0 = never. Integer ≥ 0, default 64 MiB. A batch is
-   * split at an entry boundary so no file exceeds the limit, except a file holding one entry larger than the limit.
-   */
-  rotateBytes?: number;
-  /** Signs `ledger.checkpoint` entries (see {@link checkpointEvery}) and the head; no checkpoints without a key. */
-  signingKey?: SigningKey;
-  /**
-   * Head points: every entry whose seq is a multiple of this; integer ≥ 0, default 1000. After a head point the writer,
-   * with a {@link signingKey}, appends a signed `ledger.checkpoint` over it, and once that batch is durable it writes
-   * the head. With a key it also appends a checkpoint when it opens a ledger whose last entry is not one (after a
-   * crash, or a ledger written without a key) and when it closes; so no more than this many entries ever go without a
-   * signed checkpoint, which `verifyLedger` with the same number requires. 0 = no checkpoints and no head points.
-   */
-  checkpointEvery?: number;
-  /**
-   * File that witnesses the head of the chain outside the ledger (see `LedgerHead`), default `<path>.head`; `false` =
-   * none. Written atomically at open, at close, and after a durable batch once {@link headIntervalMs} passed since the
-   * last one (a timer writes it when traffic stops). On open the ledger must reach and match it (else
-   * {@link LedgerHeadError}, and nothing is changed on disk).
-   */
-  headPath?: string | false;
-  /**
-   * Also write the head after a durable batch when the last head is older than this, in ms (a timer writes it when
-   * traffic stops); ≥ 0, default 1000; 0 = only at open and close.
-   */
-  headIntervalMs?: number;
-  /** Source of entry timestamps, default {@link wallClock}. */
-  clock?: WallClock;
-  /** File-system seam, default {@link nodeFileSystem}. */
-  fileSystem?: LedgerFileSystem;
-  /** Timer seam, default {@link systemTimers}. */
-  timers?: LedgerTimers;
-  /**
-   * Called once when the writer fails (I/O error): the error is also in `stats.lastError` and rejects every pending
-   * `append`/`flush`. Must not throw (an exception is swallowed).
-   */
-  onError?: (error: LedgerError) => void;
-}
-
-/** What a caller appends; the writer adds `seq`, `ts`, `service`, `prevHash` and `hash`. */
-export interface AppendInput {
-  /** Event type, non-empty, e.g. `policy.deny`; types starting with `ledger.` are reserved for the writer. */
-  type: string;
-  /** Correlation id of the request, or `null`/absent. */
-  corrId?: string | null;
-  /** Event payload, any value with a canonical JSON form (see `canonicalJson`); default `{}`. */
-  data?: unknown;
-}
-
-/** Counters and chain position of a {@link LedgerWriter}. */
-export interface LedgerWriterStats {
-  /** Seq of the last entry accepted (possibly not yet on disk); 0 when the ledger is empty. */
-  lastSeq: number;
-  /** Hash of that entry ({@link GENESIS_HASH} when empty). */
-  lastHash: string;
-  /** Seq of the last entry known to be durable (written and fsynced). */
-  syncedSeq: number;
-  /** Hash of that entry ({@link GENESIS_HASH} when empty). */
-  syncedHash: string;
-  /** Seq of the entry the head file names now (`-1` before the first head write, or without a head file). */
-  headSeq: number;
-  /** Entries accepted but not yet durable. */
-  pendingEntries: number;
-  /** Batches written and synced since open. */
-  batchesWritten: number;
-  /** Bytes written since open. */
-  bytesWritten: number;
-  /** Rotations performed since open. */
-  rotations: number;
-  /** The error that stopped the writer, or `null`. */
-  lastError: LedgerError | null;
-}
-
-/** What recovery on open did: it cut a torn or invalid last line and recorded it in a `ledger.recovered` entry. */
-export interface LedgerRecovery {
-  /** Name (not path) of the file that was cut. */
-  file: string;
-  /** `torn_line`: the last line had no newline (an interrupted write); `invalid_line`: it did not parse or verify. */
-  reason: 'torn_line' | 'invalid_line';
-  /** Bytes removed. */
-  truncatedBytes: number;
-  /** SHA-256 hex of the removed bytes (evidence, should anyone need to match them). */
-  truncatedSha256: string;
-  /** Seq of the last good entry, after which the chain resumed. */
-  afterSeq: number;
-}
+export {
+  type LedgerTimers,
+  systemTimers,
+  type LedgerWriterOptions,
+  type AppendInput,
+  type LedgerWriterStats,
+  type LedgerRecovery,
+  type LedgerHeadCheck,
+} from './writer-options';
 
 interface Deferred {
   promise: Promise<void>;
@@ -157,20 +53,6 @@ interface Batch {
   lastHash: string;
   /** Holds a head point: write the head once the batch is durable. */
   waiter: Deferred | null;
-}
-
-/** What {@link LedgerWriter.open} found in the head file before it changed anything. */
-export interface LedgerHeadCheck {
-  /** The head file, or `null` without one (`headPath: false`). */
-  readonly path: string | null;
-  /**
-   * `matched`: the ledger reaches the head and its entry at the head's seq has the head's hash; `missing`: no head
-   * file (a new ledger, a ledger written before heads existed, or the file was removed); `disabled`: no head file
-   * configured.
-   */
-  readonly status: 'matched' | 'missing' | 'disabled';
-  /** The head that matched, else `null`. */
-  readonly head: LedgerHead | null;
 }
 
 const noop = (): void => undefined;
@@ -809,194 +691,4 @@ export class LedgerWriter {
     if (this.handle === null) throw new LedgerClosedError(this.path);
     return this.handle;
   }
-}
-
-/** Where the active file's chain resumes, and what to cut. */
-interface ActiveResume {
-  last: LedgerEntry | null;
-  keepBytes: number;
-  recovery: Omit<LedgerRecovery, 'afterSeq'> | null;
-}
-
-function describe(parsed: Exclude<ParsedLine, { kind: 'ok' }>): string {
-  switch (parsed.kind) {
-    case 'unparsable':
-    case 'malformed':
-    case 'non_canonical':
-      return parsed.message;
-    case 'hash_mismatch':
-      return `hash mismatch at seq ${parsed.entry.seq}`;
-    default: {
-      const unexpected: never = parsed;
-      return String(unexpected);
-    }
-  }
-}
-
-/** Finds the last good entry of the active file; a torn or invalid last line is to be cut (only that one line). */
-async function recoverActive(path: string, handle: LedgerFileHandle): Promise<ActiveResume> {
-  const size = await handle.size();
-  const lines = await readTailLines(handle, size, 2);
-  let keepBytes = size;
-  let recovery: ActiveResume['recovery'] = null;
-  let candidate = lines[0];
-  if (candidate !== undefined) {
-    const reason = !candidate.terminated
-      ? 'torn_line'
-      : parseEntryLine(candidate.text).kind === 'ok'
-        ? null
-        : 'invalid_line';
-    if (reason !== null) {
-      keepBytes = candidate.offset;
-      recovery = {
-        file: basename(path),
-        reason,
-        truncatedBytes: size - candidate.offset,
-        truncatedSha256: sha256Hex(candidate.raw),
-      };
-      candidate = lines[1];
-    }
-  }
-  if (candidate === undefined) return { last: null, keepBytes, recovery };
-  const parsed = parseEntryLine(candidate.text);
-  if (parsed.kind !== 'ok') {
-    throw new LedgerCorruptError(
-      `ledger ${path}: the entry at byte ${candidate.offset} cannot be resumed from (${describe(parsed)})` +
-        (recovery === null ? '' : ' after cutting an invalid last line') +
-        '; run verify and move the file aside',
-    );
-  }
-  return { last: parsed.entry, keepBytes, recovery };
-}
-
-/** The last entry of a rotated file, or `null` when it is empty. */
-async function lastEntryOf(fs: LedgerFileSystem, path: string): Promise<LedgerEntry | null> {
-  const handle = await fs.openRead(path);
-  try {
-    const [line] = await readTailLines(handle, await handle.size(), 1);
-    if (line === undefined) return null;
-    const parsed = line.terminated ? parseEntryLine(line.text) : null;
-    if (parsed?.kind !== 'ok') {
-      throw new LedgerCorruptError(
-        `ledger ${path}: the last line of this rotated file is ${parsed === null ? 'torn' : describe(parsed)}; run verify`,
-      );
-    }
-    return parsed.entry;
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Where {@link checkHead} looks. */
-interface HeadCheckInput {
-  fs: LedgerFileSystem;
-  path: string;
-  headPath: string | null;
-  /** Checks a signed head's signature (with the writer's key), or `null` without a key. */
-  verifier: CheckpointVerifier | null;
-  /** The active file and where its kept bytes end (a line recovery will cut is left out). */
-  active: { handle: LedgerFileHandle; end: number };
-  rotated: readonly RotatedFile[];
-  /** The last entry kept. */
-  last: LedgerEntry | null;
-  /** Recovery is about to cut the active file's last line. */
-  cutting: boolean;
-}
-
-/** How to let a ledger that does not match its head start anyway: a deliberate, recorded operator action. */
-const HEAD_ADVICE =
-  'run "shieldx ledger verify"; to accept the ledger as it is, move the head file aside and start once with ORCH_LEDGER_ACCEPT_HEADLESS=1 (recorded in the ledger)';
-
-/**
- * Checks the ledger on disk against its head file before anything is written (see {@link LedgerWriter.open}).
- * @throws LedgerHeadError naming both files and the seqs
- */
-async function checkHead(input: HeadCheckInput): Promise<LedgerHeadCheck> {
-  const { fs, path, headPath, verifier, last } = input;
-  if (headPath === null) return { path: null, status: 'disabled', head: null };
-  const found = await readLedgerHead(headPath, fs);
-  if (found.kind === 'missing') return { path: headPath, status: 'missing', head: null };
-  if (found.kind === 'invalid') {
-    throw new LedgerHeadError(headPath, `the ledger head ${headPath} is not a head (${found.message}); ${HEAD_ADVICE}`);
-  }
-  const head = found.head;
-  // With a key every head must be signed: an unsigned one is what a forger without the key would write.
-  if (verifier !== null) {
-    const problem = headSignatureProblem(head, verifier);
-    if (problem !== null) {
-      throw new LedgerHeadError(
-        headPath,
-        `the ledger head ${headPath}: ${problem} (another key, or a forged head); ${HEAD_ADVICE}`,
-      );
-    }
-  }
-  const lastSeq = last?.seq ?? 0;
-  const witnessed = `its head ${headPath} (written ${head.ts}${head.closed ? ' at a clean close' : ''}) witnesses seq ${head.seq}`;
-  if (head.seq > lastSeq) {
-    const missing = head.seq === lastSeq + 1 ? `seq ${head.seq}` : `seq ${lastSeq + 1}..${head.seq}`;
-    throw new LedgerHeadError(
-      headPath,
-      `the ledger ${path} ends at seq ${lastSeq}${input.cutting ? ' once its invalid last line is cut' : ''}, but ` +
-        `${witnessed}: ${missing} removed or changed, or the ledger replaced by an older copy; ${HEAD_ADVICE}`,
-    );
-  }
-  if (head.closed && lastSeq > head.seq) {
-    throw new LedgerHeadError(
-      headPath,
-      `the ledger ${path} ends at seq ${lastSeq}, but ${witnessed}: seq ${head.seq + 1}..${lastSeq} were appended ` +
-        `after the writer closed it, by something else; ${HEAD_ADVICE}`,
-    );
-  }
-  const hash =
-    head.seq === 0
-      ? GENESIS_HASH
-      : head.seq === lastSeq
-        ? (last as LedgerEntry).hash
-        : await hashAt(input.fs, input.active, input.rotated, head.seq);
-  if (hash !== head.hash) {
-    throw new LedgerHeadError(
-      headPath,
-      `the ledger ${path}: ${witnessed} with hash ${head.hash}, but the entry there ` +
-        `${hash === null ? 'is missing or invalid' : `has hash ${hash}`}: rewritten after the head was written; ${HEAD_ADVICE}`,
-    );
-  }
-  return { path: headPath, status: 'matched', head };
-}
-
-/**
- * The hash of entry `seq` (older than the last one), looked up from the end of the ledger backwards, or `null` when no
- * valid entry with that seq is where it belongs.
- */
-async function hashAt(
-  fs: LedgerFileSystem,
-  active: { handle: LedgerFileHandle; end: number },
-  rotated: readonly RotatedFile[],
-  seq: number,
-): Promise<string | null> {
-  /** `undefined`: not in this file, look in the one before. */
-  const scan = async (handle: LedgerFileHandle, end: number): Promise<string | null | undefined> => {
-    try {
-      for await (const line of linesBackward(handle, end, MAX_LINE_BYTES)) {
-        const lineSeq = seqOfCanonicalLine(line.text);
-        if (lineSeq === null || lineSeq > seq) continue;
-        if (lineSeq < seq) return null;
-        const parsed = parseEntryLine(line.text);
-        return parsed.kind === 'ok' ? parsed.entry.hash : null;
-      }
-    } catch (error) {
-      if (error instanceof RangeError) return null;
-      throw error;
-    }
-    return undefined;
-  };
-  let found = await scan(active.handle, active.end);
-  for (let i = rotated.length - 1; found === undefined && i >= 0; i--) {
-    const handle = await fs.openRead(rotated[i].path);
-    try {
-      found = await scan(handle, await handle.size());
-    } finally {
-      await handle.close();
-    }
-  }
-  return found ?? null;
 }
