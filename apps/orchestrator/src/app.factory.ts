@@ -43,7 +43,8 @@ export async function createApp(
     genReqId: correlationIdWithContext(new TrustedProxies(config.rateLimit.trustedProxies)),
     childLoggerFactory: lazyRequestLogger,
     bodyLimit: config.route.maxBytes,
-    return503OnClosing: true,
+    // The pipeline answers requests that arrive while closing with the contract's JSON 503 (ShuttingDownError).
+    return503OnClosing: false,
     // The router refuses a malformed URL (400) or an over-long route parameter (414) before any hook runs; answer
     // those with the contract's JSON error too (Fastify's own body has no correlation id).
     frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => {

@@ -1,5 +1,7 @@
+import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
 import { Readable } from 'node:stream';
+import { Client } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BreakerMonitor } from '../src/resilience/breaker-monitor';
 import { HealthProber, type ProbeResult } from '../src/resilience/health-prober';
@@ -399,6 +401,52 @@ describe('graceful shutdown', () => {
       expect(res.status).toBe(200);
       expect(res.body['backend']).toBe('slow');
       await expect(fetch(`${orch.url}/healthz`)).rejects.toThrow();
+    } finally {
+      await backend.close();
+    }
+  });
+
+  it('answers 503 to the next request on a kept-alive connection busy when the close began', async () => {
+    const backend = await startTestBackend('slow');
+    const orch = await startOrchestrator({ ORCH_POOL_API: backend.url, ORCH_SHUTDOWN_GRACE: '5s' });
+    // One connection, kept alive: the second request goes out on it once the first is answered.
+    const kept = new Client(orch.url, { pipelining: 1, keepAliveTimeout: 30_000 });
+    try {
+      const first = kept.request({ method: 'GET', path: '/proxy/api/slow?ms=600', headers: CALLER });
+      await once(backend.events, 'request');
+      const closing = orch.close();
+      const second = kept.request({ method: 'GET', path: '/proxy/api/x', headers: CALLER });
+      const answered = await first;
+      await answered.body.dump();
+      expect(answered.statusCode).toBe(200);
+      const late = await second;
+      expect(late.statusCode).toBe(503);
+      expect(late.headers['connection']).toBe('close');
+      const body = (await late.body.json()) as Record<string, unknown>;
+      expect(body).toMatchObject({ error: 'shutting_down', correlationId: expect.any(String) });
+      expect(late.headers['x-correlation-id']).toBe(body['correlationId']);
+      await closing;
+      expect(backend.hits).toBe(1);
+    } finally {
+      await kept.destroy();
+      await backend.close();
+    }
+  });
+
+  it('cuts what is still open after ORCH_SHUTDOWN_GRACE', async () => {
+    const backend = await startTestBackend('stuck');
+    const orch = await startOrchestrator({ ORCH_POOL_API: backend.url, ORCH_SHUTDOWN_GRACE: '300ms' });
+    try {
+      const stuck = get(`${orch.url}/proxy/api/hang`).then(
+        () => 'answered',
+        () => 'cut',
+      );
+      await once(backend.events, 'request');
+      const started = performance.now();
+      await orch.close();
+      expect(await stuck).toBe('cut');
+      // Cut by the grace timer, not by some later timeout (the backend never answers).
+      expect(performance.now() - started).toBeLessThan(5000);
     } finally {
       await backend.close();
     }

@@ -50,6 +50,16 @@ export class ClientIdentityRefusedError extends GatewayError {
   }
 }
 
+/** 503: the gateway is shutting down; the request arrived on a connection kept alive from before. */
+export class ShuttingDownError extends GatewayError {
+  readonly status = 503;
+  readonly code = 'shutting_down';
+  override readonly headers = { connection: 'close', 'retry-after': '1' };
+  constructor() {
+    super('the gateway is shutting down: retry, another instance will answer');
+  }
+}
+
 /** 429: a token bucket is empty. */
 export class RateLimitedError extends GatewayError {
   readonly status = 429;

@@ -13,7 +13,7 @@ import { ClientIdentityService } from '../tls/client-identity.service';
 import { IDENTITY_EXEMPT_ROUTES } from '../tls/tls.constants';
 import { traced } from '../tracing/spans';
 import { TracingService } from '../tracing/tracing.service';
-import { ClientIdentityRefusedError } from '../errors/errors';
+import { ClientIdentityRefusedError, ShuttingDownError } from '../errors/errors';
 import type { GatewayRequestState } from '../request/request-state';
 
 /** Route templates of the data plane: per-IP limits apply to these, never to probes, metrics or the admin API. */
@@ -65,6 +65,14 @@ function installHooks(
 
   fastify.decorateRequest('gateway', null as unknown as FastifyRequest['gateway']);
 
+  // Once the close began (Fastify's preClose), a request on a connection kept alive from before gets the contract's
+  // 503 and the connection is closed after it; in-flight requests finish (GracefulShutdown bounds them).
+  let closing = false;
+  fastify.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+
   fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
     // Read once: Fastify builds a new routeOptions object on every access.
     const route = request.routeOptions.url;
@@ -76,6 +84,7 @@ function installHooks(
     };
     request.gateway = state;
     reply.header('x-correlation-id', request.id);
+    if (closing) return done(new ShuttingDownError());
     if (tracing.enabled) state.trace = tracing.startRequest(request);
     const exempt = route !== undefined && IDENTITY_EXEMPT_ROUTES.has(route);
     if (identities.enabled) {
