@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TracingService } from '../src/tracing/tracing.service';
 import { startTestBackend, type TestBackend } from './backends';
 import { post, startOrchestrator, type RunningOrchestrator } from './harness';
+import { eventually } from './ledger-process';
 
 const ALLOWED = { service: 'api', tenant: 'acme', scope: 'read', path: '/v1/items' };
 const DENIED = { ...ALLOWED, path: '/internal/secrets' };
@@ -296,9 +297,11 @@ describe('secrets in logs', () => {
       await fetch(`${orch.url}/health?token=query-secret`, { headers: base });
       await fetch(`${orch.url}/nowhere?token=query-secret`, { headers: base });
       await fetch(`${orch.url}/admin/audit?token=query-secret`, { headers: base });
-      await new Promise((done) => setTimeout(done, 100));
+      // Access lines are written after the answer (onResponse): wait for the nine, not for a fixed time.
+      await eventually(() =>
+        Promise.resolve(orch.logs.filter((line) => line.event === 'access').length >= 9 ? true : undefined),
+      );
       const text = orch.logs.map((line) => JSON.stringify(line)).join('\n');
-      expect(orch.logs.filter((line) => line.event === 'access').length).toBeGreaterThanOrEqual(9);
       await fetch(`${orch.url}/admin/audit?limit=1`); // flushes the ledger
       const ledger = readFileSync(orch.ledgerPath, 'utf8');
       for (const leak of leaks) {

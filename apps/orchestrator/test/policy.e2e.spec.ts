@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemoBackend, type RunningDemoBackend } from '../src/demo/demo-backends';
+import { SecurityEvents } from '../src/events/security-events';
 import { PolicyService } from '../src/policy/policy.service';
 import { post, startOrchestrator, type RunningOrchestrator } from './harness';
 
@@ -82,11 +83,18 @@ describe('policy actions through POST /route (base rules)', () => {
 
   it('holds a tarpitted answer on a timer, and refuses beyond the cap with 429', async () => {
     const started = performance.now();
+    // The second request goes out once the first is held (its tarpit event), not after a guessed delay.
+    const events = orch.app.get(SecurityEvents);
+    const firstHeld = new Promise<void>((resolve) => {
+      const off = events.onEvent((event) => {
+        if (event.type !== 'policy.tarpit') return;
+        off();
+        resolve();
+      });
+    });
     const [held, refused] = await Promise.all([
       post(route, { ...VALID, scope: 'scanner' }),
-      new Promise((resolve) => setTimeout(resolve, 30)).then(() =>
-        post(route, { ...VALID, scope: 'scanner', path: '/other' }),
-      ),
+      firstHeld.then(() => post(route, { ...VALID, scope: 'scanner', path: '/other' })),
     ]);
     expect(held.status).toBe(200);
     expect(held.body['policy']).toBe('tarpit');

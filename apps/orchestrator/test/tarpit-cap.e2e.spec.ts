@@ -42,7 +42,7 @@ describe('tarpit hold (docs/policy.md: at most 30 s)', () => {
   it('holds a request that asks for 60 s for 30 s, and counts it as held meanwhile', async () => {
     const abort = new AbortController();
     const answer = routeFor('slowpoke', abort.signal).catch(() => undefined);
-    const hold = await eventually(async () => holds[0]);
+    const hold = await eventually(() => Promise.resolve(holds[0]));
     expect(hold).toBe(30_000);
     const metrics = await (await fetch(`${orch.url}/metrics`)).text();
     expect(metrics).toMatch(/^orchestrator_tarpit_active 1$/m);
