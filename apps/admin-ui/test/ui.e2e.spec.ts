@@ -1,7 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +17,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
  */
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+/** axe-core's browser build, injected into each page (never downloaded). */
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+/** The rule sets of WCAG 2.1 level AA. */
+const WCAG_AA = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
 const ARTIFACTS = join(ROOT, 'test-artifacts/admin-ui');
 const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'ui-e2e-admin-token-0123456789abcdef';
@@ -477,6 +482,37 @@ describe('admin UI in Chromium against a running orchestrator', () => {
     await page.keyboard.press('Enter');
     await page.waitForURL(/\/policy$/);
     expect(await page.locator('nav a[aria-current="page"]').textContent()).toBe('Policy');
+  });
+
+  it('has no serious or critical WCAG 2.1 AA violation on any page, light or dark (axe-core)', async () => {
+    const found: string[] = [];
+    for (const scheme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme: scheme });
+      for (const path of ['/', '/pools', '/breakers', '/policy', '/audit']) {
+        await page.goto(`${uiUrl}${path}`);
+        await page.locator('main h1').waitFor();
+        await page.waitForLoadState('networkidle').catch(() => undefined);
+        await page.addScriptTag({ content: AXE_SOURCE });
+        const violations = await page.evaluate(async (tags) => {
+          const axe = (window as unknown as { axe: { run(context: Document, options: object): Promise<unknown> } }).axe;
+          const result = (await axe.run(document, { runOnly: { type: 'tag', values: tags } })) as {
+            violations: { id: string; impact: string | null; nodes: { target: unknown[] }[] }[];
+          };
+          return result.violations.map((v) => ({
+            id: v.id,
+            impact: v.impact,
+            targets: v.nodes.slice(0, 3).map((n) => JSON.stringify(n.target)),
+          }));
+        }, WCAG_AA);
+        for (const v of violations) {
+          if (v.impact === 'serious' || v.impact === 'critical') {
+            found.push(`${scheme} ${path}: ${v.id} (${v.impact}) at ${v.targets.join(', ')}`);
+          }
+        }
+      }
+    }
+    await page.emulateMedia({ colorScheme: 'light' });
+    expect(found).toEqual([]);
   });
 
   it('never hands the admin token to the browser, and refuses foreign hosts and cross-site writes', async () => {
