@@ -5,7 +5,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { compileLedgerLib } from './testing/compile-lib';
 import { tempDir } from './testing/helpers';
 import { verifyLedger } from './verify';
-import { type LedgerRecovery, LedgerWriter } from './writer';
+import { LedgerWriter } from './writer';
+import type { LedgerRecovery } from './writer-options';
 
 /**
  * The child: opens the ledger (running recovery), reports where it resumed, then appends bursts as fast as it can,

@@ -8,7 +8,8 @@ import { encodeHead, type LedgerHead, makeHead, parseHead, readLedgerHead } from
 import { createSigner, type SigningKey, verificationKeyFor } from './signing';
 import { editLine, ManualTimers, readLines, steppingClock, tempDir, writeLines } from './testing/helpers';
 import { verifyLedger } from './verify';
-import { LedgerWriter, type LedgerWriterOptions } from './writer';
+import { LedgerWriter } from './writer';
+import type { LedgerWriterOptions } from './writer-options';
 
 const hmac: SigningKey = { kind: 'hmac', secret: 'a head secret of at least 16 bytes' };
 

@@ -50,13 +50,13 @@ export {
   type VerifyResult,
   verifyLedger,
 } from './verify';
+export { LedgerWriter } from './writer';
 export {
   type AppendInput,
   type LedgerHeadCheck,
   type LedgerRecovery,
-  LedgerWriter,
+  type LedgerTimers,
   type LedgerWriterOptions,
   type LedgerWriterStats,
-  type LedgerTimers,
   systemTimers,
-} from './writer';
+} from './writer-options';

@@ -13,7 +13,8 @@ import {
   writeLines,
 } from './testing/helpers';
 import { verifyLedger } from './verify';
-import { LedgerWriter, type LedgerWriterOptions } from './writer';
+import { LedgerWriter } from './writer';
+import type { LedgerWriterOptions } from './writer-options';
 
 describe(LedgerWriter.name, () => {
   let dir: string;

@@ -31,16 +31,6 @@ import {
 } from './writer-options';
 import { recoverActive, lastEntryOf, checkHead } from './writer-recovery';
 
-export {
-  type LedgerTimers,
-  systemTimers,
-  type LedgerWriterOptions,
-  type AppendInput,
-  type LedgerWriterStats,
-  type LedgerRecovery,
-  type LedgerHeadCheck,
-} from './writer-options';
-
 interface Deferred {
   promise: Promise<void>;
   resolve(): void;

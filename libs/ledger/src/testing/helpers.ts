@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { WallClock } from '../clock';
 import { hashEntry, type LedgerEntry } from '../entry';
 import { type LedgerFileHandle, type LedgerFileSystem, nodeFileSystem } from '../file-system';
-import type { LedgerTimers } from '../writer';
+import type { LedgerTimers } from '../writer-options';
 
 /** A fresh temporary directory and a function that removes it. */
 export async function tempDir(prefix = 'ledger-'): Promise<{ dir: string; remove: () => Promise<void> }> {
