@@ -1,5 +1,5 @@
 import { Backend } from '@shieldx/lb';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from 'vitest';
 import { loadConfig } from '../config/config';
 import type { PoolsService } from '../pools/pools.service';
 import type { Upstreams } from '../upstream/upstreams';
@@ -38,12 +38,12 @@ function prober(answers: boolean[]) {
 }
 
 /** The delays of the probe timers scheduled so far (the ones of a probe's own deadline are not setTimeout's). */
-function scheduledDelays(spy: ReturnType<typeof vi.spyOn>): number[] {
-  return spy.mock.calls.map((args: unknown[]) => args[1] as number);
+function scheduledDelays(spy: MockInstance<typeof setTimeout>): number[] {
+  return spy.mock.calls.map((args) => Number(args[1]));
 }
 
 describe(HealthProber.name, () => {
-  let timeouts: ReturnType<typeof vi.spyOn>;
+  let timeouts: MockInstance<typeof setTimeout>;
 
   beforeEach(() => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
