@@ -24,6 +24,8 @@ ENV NODE_ENV=production \
     ORCH_PORT=8443 \
     ORCH_OPS_PORT=9090 \
     ORCH_LEDGER_PATH=/app/data/ledger-orchestrator.jsonl
+# The gateway's V8 flags, as npm start and shieldx serve set them (scripts/gateway-process.mjs, docs/performance.md).
+ENV NODE_OPTIONS=--max-semi-space-size=2
 WORKDIR /app
 COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules

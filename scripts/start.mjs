@@ -3,6 +3,7 @@
 // UI beside it. Ctrl-C stops both. Settings in the environment pass through (e.g. ORCH_PORT, ORCH_LB_ALGO).
 import { spawn, spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { gatewayEnv } from './gateway-process.mjs';
 
 /** @type {NodeJS.ProcessEnv} */
 const env = {
@@ -44,7 +45,9 @@ function run(name, command, args, extraEnv) {
 process.on('SIGINT', () => stop(0));
 process.on('SIGTERM', () => stop(0));
 
-run('orchestrator', process.execPath, ['dist/orchestrator/apps/orchestrator/src/main.js']);
+run('orchestrator', process.execPath, ['dist/orchestrator/apps/orchestrator/src/main.js'], {
+  NODE_OPTIONS: gatewayEnv(env).NODE_OPTIONS,
+});
 
 let ready = false;
 for (let i = 0; i < 100 && !ready && !stopping; i++) {

@@ -11,6 +11,10 @@ export interface SharedScripts {
     /** Runs `nx run orchestrator:build`; true when it succeeded, after printing why when it did not. */
     buildOrchestrator: (reason: string) => boolean;
   };
+  'gateway-process.mjs': {
+    /** The environment of the gateway's process: its V8 flags in front of NODE_OPTIONS. */
+    gatewayEnv: (env: NodeJS.ProcessEnv) => NodeJS.ProcessEnv;
+  };
   'opa.mjs': {
     /** A working `opa`, installed with `go install` when missing; exits 2 with a message when that fails. */
     ensureOpa: () => string;

@@ -28,6 +28,7 @@ export const serveCommand = defineCommand({
       const { buildOrchestrator } = await loadScript(context.root, 'build.mjs');
       if (!buildOrchestrator(values.build === true ? '--build' : 'dist/ is missing')) return 1;
     }
-    return spawnSync(process.execPath, [main], { stdio: 'inherit', env: context.env }).status ?? 1;
+    const { gatewayEnv } = await loadScript(context.root, 'gateway-process.mjs');
+    return spawnSync(process.execPath, [main], { stdio: 'inherit', env: gatewayEnv(context.env) }).status ?? 1;
   },
 });
