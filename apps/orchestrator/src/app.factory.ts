@@ -43,10 +43,10 @@ export async function createApp(
     genReqId: correlationIdWithContext(new TrustedProxies(config.rateLimit.trustedProxies)),
     childLoggerFactory: lazyRequestLogger,
     bodyLimit: config.route.maxBytes,
-    // The pipeline answers requests that arrive while closing with the contract's JSON 503 (ShuttingDownError).
+    // The pipeline answers requests that arrive while closing with the documented JSON 503 (ShuttingDownError).
     return503OnClosing: false,
     // The router refuses a malformed URL (400) or an over-long route parameter (414) before any hook runs; answer
-    // those with the contract's JSON error too (Fastify's own body has no correlation id).
+    // those with the documented JSON error (docs/http-api.md) too (Fastify's own body has no correlation id).
     frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => {
       reply.header('x-correlation-id', request.id);
       void sendError(request, reply, error, late.metrics as GatewayMetrics);

@@ -139,7 +139,7 @@ describe('ANY /proxy/<service>/<rest>', () => {
     }
   });
 
-  it('answers a malformed URL with the contract JSON error and a correlation id', async () => {
+  it('answers a malformed URL with the documented JSON error and a correlation id', async () => {
     const res = await rawGet(orch.url, '/proxy/api/v1/%zz', CALLER);
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject({ error: 'bad_url', correlationId: expect.any(String) });

@@ -32,7 +32,7 @@ describe('POST /route over a real socket', () => {
     await Promise.all(backends.map((b) => b.close()));
   });
 
-  it('answers a valid request with a target from the pool and the contract fields', async () => {
+  it('answers a valid request with a target from the pool and the documented fields', async () => {
     const res = await post(route, VALID);
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
@@ -157,7 +157,7 @@ describe('POST /route over a real socket', () => {
     expect(text).toMatch(/^orchestrator_lb_pick_total\{pool="api",/m);
   });
 
-  it('exposes the contract metrics', async () => {
+  it('exposes the documented metrics', async () => {
     const text = await (await fetch(`${orch.url}/metrics`)).text();
     for (const name of [
       'orchestrator_route_total',

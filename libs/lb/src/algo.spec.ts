@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ALGO_NAMES, isAlgoName } from './algo';
 
 describe(isAlgoName.name, () => {
-  it('accepts the five contract names', () => {
+  it('accepts the five documented names', () => {
     expect(ALGO_NAMES).toEqual(['round_robin', 'least_conn', 'ewma', 'p2c', 'rendezvous']);
     for (const name of ALGO_NAMES) expect(isAlgoName(name)).toBe(true);
   });

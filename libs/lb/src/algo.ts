@@ -1,7 +1,7 @@
 /** Name of a balancing algorithm, as accepted by `ORCH_LB_ALGO`, `X-LB-Algo` and the admin API. */
 export type AlgoName = 'round_robin' | 'least_conn' | 'ewma' | 'p2c' | 'rendezvous';
 
-/** Every {@link AlgoName}, in the order the contract lists them. */
+/** Every {@link AlgoName}, in the order docs/load-balancing.md lists them. */
 export const ALGO_NAMES: readonly AlgoName[] = Object.freeze([
   'round_robin',
   'least_conn',

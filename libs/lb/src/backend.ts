@@ -15,7 +15,7 @@ export interface BackendOptions {
   breaker?: Omit<BreakerOptions, 'clock'>;
 }
 
-/** One backend's entry in the `/health` contract. `ewma_ms` is the decayed estimate, fractional ms. */
+/** One backend's entry in the `/health` body (docs/http-api.md). `ewma_ms` is the decayed estimate, fractional ms. */
 export interface BackendJSON {
   url: string;
   healthy: boolean;

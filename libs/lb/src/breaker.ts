@@ -13,14 +13,14 @@ export type BreakerState =
   | { readonly kind: 'open'; readonly until: number; readonly openForMs: number }
   | { readonly kind: 'half_open'; readonly trialInFlight: boolean; readonly openForMs: number };
 
-/** The `kind` of a {@link BreakerState}; also the `cb_state` of the `/health` contract. */
+/** The `kind` of a {@link BreakerState}; also the `cb_state` of the `/health` body (docs/http-api.md). */
 export type BreakerStateName = BreakerState['kind'];
 
 /** Options of a {@link Breaker}. */
 export interface BreakerOptions {
-  /** Consecutive failures that open a closed breaker (contract `ORCH_CB_FAILS`). Integer ≥ 1, default 3. */
+  /** Consecutive failures that open a closed breaker (setting `ORCH_CB_FAILS`). Integer ≥ 1, default 3. */
   failureThreshold?: number;
-  /** First open period in ms (contract `ORCH_CB_OPEN_FOR`). > 0, default 15 000. */
+  /** First open period in ms (setting `ORCH_CB_OPEN_FOR`). > 0, default 15 000. */
   openForMs?: number;
   /** Cap of the open period, which doubles on each failed half-open trial, in ms. ≥ openForMs, default 300 000. */
   maxOpenForMs?: number;

@@ -8,7 +8,7 @@ import { requireNonNegative, requirePositive, requireRatio } from './options';
 
 /** Options of a {@link Pool}. */
 export interface PoolOptions extends BalancerOptions {
-  /** Algorithm used when a pick names none. Default `'ewma'` (contract `ORCH_LB_ALGO`). */
+  /** Algorithm used when a pick names none. Default `'ewma'` (setting `ORCH_LB_ALGO`). */
   algo?: AlgoName;
   /**
    * Panic threshold, a share in [0, 1], default 0.5 (as Envoy's healthy panic threshold of 50 %). When fewer than
@@ -30,7 +30,7 @@ export interface PickResult {
   healthy: boolean;
 }
 
-/** A pool's entry in the `/health` contract. `healthy` counts eligible backends. */
+/** A pool's entry in the `/health` body (docs/http-api.md). `healthy` counts eligible backends. */
 export interface PoolJSON {
   algo: AlgoName;
   healthy: number;

@@ -10,7 +10,7 @@ export const LEDGER_CHECKPOINT_TYPE = 'ledger.checkpoint';
 export const LEDGER_RECOVERED_TYPE = 'ledger.recovered';
 
 /**
- * One line of the audit ledger (contract "Audit ledger"), written as one JSON object per line.
+ * One line of the audit ledger (docs/ledger.md), written as one JSON object per line.
  * - `seq`: position in the chain, 1 for the first entry, then +1 per entry with no gaps (across rotated files too).
  * - `ts`: ISO-8601 UTC timestamp with milliseconds (`2025-01-31T12:00:00.000Z`) from the writer's clock.
  * - `service`: the writing service, e.g. `orchestrator`.
@@ -54,7 +54,7 @@ export function sha256Hex(data: string | Uint8Array): string {
 
 /**
  * The hashed text and the line of an entry whose `data` is already canonical JSON, built without re-serialising:
- * the hashed text has the members in canonical (sorted) order, the line keeps the contract's reading order.
+ * the hashed text has the members in canonical (sorted) order, the line keeps the documented reading order (docs/ledger.md).
  * Both parse back to the same entry, so {@link hashEntry} of the parsed line gives the same hash.
  * @internal
  */
@@ -75,7 +75,7 @@ export function encodeEntry(
   return { hash, line: `${lineText(seq, tsJson, serviceJson, typeJson, corrIdJson, dataJson, prevHash, hash)}\n` };
 }
 
-/** The line of an entry (without its newline) from its members' JSON texts, in the contract's reading order. */
+/** The line of an entry (without its newline) from its members' JSON texts, in the documented reading order (docs/ledger.md). */
 function lineText(
   seq: number,
   tsJson: string,

@@ -23,7 +23,7 @@ export const systemTimers: LedgerTimers = {
 /** Options of {@link LedgerWriter.open}. */
 export interface LedgerWriterOptions {
   /**
-   * The active ledger file, e.g. `data/ledger-orchestrator.jsonl` (contract `ORCH_LEDGER_PATH`); its directory is
+   * The active ledger file, e.g. `data/ledger-orchestrator.jsonl` (setting `ORCH_LEDGER_PATH`); its directory is
    * created when missing. Rotated files live beside it (naming: see {@link LedgerFileSet}). Its name must not itself
    * look rotated (`x.000001.jsonl`).
    */

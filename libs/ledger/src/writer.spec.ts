@@ -42,7 +42,7 @@ describe(LedgerWriter.name, () => {
   /** The ledger files in the directory (its head file beside them left out), sorted. */
   const ledgerFiles = async () => (await readdir(dir)).filter((name) => name.endsWith('.jsonl')).sort();
 
-  it('appends chained entries as the contract describes and resolves once they are durable', async () => {
+  it('appends chained entries as docs/ledger.md describes and resolves once they are durable', async () => {
     const writer = await open();
     const first = await writer.append({ type: 'policy.deny', corrId: 'c-1', data: { route: '/a' } });
     const second = await writer.append({ type: 'admin.action', data: { who: 'ops' } });

@@ -89,7 +89,7 @@ function integerOption(name: string, value: number | undefined, fallback: number
 }
 
 /**
- * Append-only writer of a hash-chained JSON Lines audit ledger (contract "Audit ledger") with group commit.
+ * Append-only writer of a hash-chained JSON Lines audit ledger (docs/ledger.md) with group commit.
  *
  * Entries are chained in memory the moment they are accepted ({@link enqueue}/{@link append} assign `seq` and `hash`
  * synchronously) and written in batches: one `write` and one `fdatasync` per batch, a batch being written when it

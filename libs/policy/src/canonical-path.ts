@@ -18,7 +18,7 @@ for (let c = 0; c < 128; c++) {
 }
 const HEX = '0123456789ABCDEF';
 
-/** Longest request path accepted, raw and canonical (the contract's `/route` path limit). */
+/** Longest request path accepted, raw and canonical (the `/route` path limit, docs/http-api.md). */
 export const MAX_PATH_CHARS = 2048;
 
 function hexValue(code: number): number {
@@ -110,7 +110,7 @@ const DOUBLE_ENCODED = /%25[0-9A-Fa-f]{2}/;
 
 /**
  * RFC 3986 §5.2.4 on an already normalised path, with this gateway's stance: `.` segments and empty segments go,
- * a `..` segment is refused rather than resolved (the contract forbids traversal, and a backend must never be asked
+ * a `..` segment is refused rather than resolved (traversal is refused, docs/http-api.md, and a backend must never be asked
  * to resolve one).
  */
 function removeDotSegments(path: string): CanonicalPath {

@@ -38,7 +38,7 @@ export interface PolicyManagerOptions {
   readonly hooks?: PolicyHooks;
 }
 
-/** `GET /policy` (contract). */
+/** `GET /policy` (docs/policy.md). */
 export interface PolicyStatus {
   version: number;
   source: string;

@@ -89,7 +89,7 @@ export function signAdmission(options: SignAdmissionOptions): string {
 }
 
 /**
- * Verifies the admission header of the contract ("Caller authentication schemes"):
+ * Verifies the admission header (docs/caller-identity.md):
  * `t=<unix seconds>,n=<nonce>,v1=<hex HMAC-SHA256(secret, "<t>.<n>.<METHOD>.<path with query>")>`.
  *
  * Checks, in order, stopping at the first failure: one well-formed header (each of `t`, `n`, `v1` exactly once, in

@@ -16,7 +16,7 @@ import type {
   VerifyOk,
 } from '../lib/types';
 
-/** Security event types of the contract (the ledger also writes `audit.*` and `ledger.*` entries of its own). */
+/** Security event types (docs/ledger.md) (the ledger also writes `audit.*` and `ledger.*` entries of its own). */
 const TYPES = [
   'policy.deny',
   'policy.divert',

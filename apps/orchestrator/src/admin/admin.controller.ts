@@ -36,7 +36,7 @@ export interface BreakerView {
 }
 
 /**
- * The admin API (contract: Admin), every route behind {@link AdminGuard}: pools (list, replace, remove), breakers,
+ * The admin API (docs/admin-api.md), every route behind {@link AdminGuard}: pools (list, replace, remove), breakers,
  * policy status, the overview metrics and the event stream. `POST /admin/policy/reload` lives with the policy
  * controller, `GET /admin/audit` and `GET /admin/ledger/verify` with the ledger.
  */

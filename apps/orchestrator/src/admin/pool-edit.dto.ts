@@ -5,7 +5,7 @@ import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsObject, IsOptional, IsStri
 export const MAX_POOL_BACKENDS = 256;
 
 /**
- * Body of `PUT /admin/pools/<name>` (contract: Admin). The pool becomes exactly this: `urls` are its backends
+ * Body of `PUT /admin/pools/<name>` (docs/admin-api.md). The pool becomes exactly this: `urls` are its backends
  * (`host:port` means `http://host:port`), `weights` maps some of them to a weight > 0 (others get 1), `algo` sets its
  * algorithm (kept when absent). Unknown fields are refused. URL and weight rules beyond the shape are checked by
  * {@link import('./pool-admin.service').PoolAdminService}.

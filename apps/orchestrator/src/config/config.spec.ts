@@ -30,7 +30,7 @@ describe(loadConfig.name, () => {
     );
   });
 
-  it('gives the contract defaults in insecure dev mode', () => {
+  it('gives the documented defaults in insecure dev mode', () => {
     const { config } = loadConfig(DEV);
     expect(config.listen).toEqual({ host: '127.0.0.1', port: 8080, insecure: true });
     expect(config.lb.algo).toBe('ewma');

@@ -1,7 +1,7 @@
 import { HttpException } from '@nestjs/common';
 import { GatewayError } from './errors';
 
-/** The contract's error body. */
+/** The error body every refusal carries (docs/http-api.md). */
 export interface ErrorBody {
   error: string;
   message: string;
@@ -119,7 +119,7 @@ const STATUS_CODES: Readonly<Record<number, string>> = {
 };
 
 /**
- * Maps anything thrown while handling a request to the contract's JSON error. Client errors keep their meaning;
+ * Maps anything thrown while handling a request to the documented JSON error (docs/http-api.md). Client errors keep their meaning;
  * anything unknown becomes a 500 `internal_error` whose message reveals nothing internal.
  */
 export function toErrorResponse(error: unknown, correlationId: string): ErrorResponse {

@@ -46,7 +46,7 @@ export class LogEventSink implements SecurityEventSink {
 }
 
 /**
- * The security-events port (DESIGN.md): every module reports what matters to the security team here, and this
+ * The security-events port (docs/architecture.md): every module reports what matters to the security team here, and this
  * fans it out to the configured sinks. A failing sink never fails the request that produced the event.
  */
 @Injectable()

@@ -8,7 +8,7 @@ import { TlsService } from '../tls/tls.service';
 import { RedisHealthIndicator } from '../redis/redis.health';
 import { LedgerService } from '../ledger/ledger.service';
 
-/** `/health` (pool status), `/healthz` (liveness) and `/readyz` (readiness), as the contract describes. */
+/** `/health` (pool status), `/healthz` (liveness) and `/readyz` (readiness), as docs/http-api.md describes. */
 @Controller()
 export class HealthController {
   constructor(

@@ -44,7 +44,7 @@ const READ_FLUSH_TIMEOUT_MS = 2000;
 const noop = (): void => undefined;
 
 /**
- * The orchestrator's audit ledger (contract "Audit ledger"): opens the `@shieldx/ledger` writer at
+ * The orchestrator's audit ledger (docs/ledger.md): opens the `@shieldx/ledger` writer at
  * `ORCH_LEDGER_PATH` when the app starts (creating the directory; a ledger that cannot be opened, is corrupt, is in use
  * by another process — `<path>.lock` — or does not reach and match its head file `ORCH_LEDGER_HEAD_PATH` stops
  * start-up), takes security events through an {@link EventGuard} (aggregation and a per-type cap), and flushes and

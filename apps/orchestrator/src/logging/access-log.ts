@@ -1,7 +1,7 @@
 import { pino, type Logger } from 'pino';
 import { isoTimestamp, SERVICE_NAME } from './logger';
 
-/** What one access line says (contract: Logs). Absent fields are left out of the line. */
+/** What one access line says (docs/observability.md#logs). Absent fields are left out of the line. */
 export interface AccessRecord {
   readonly corrId: string;
   /** The caller's own correlation id, when it was not taken as `corrId`. */

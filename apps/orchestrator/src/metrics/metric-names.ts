@@ -1,4 +1,4 @@
-/** Metric names of the contract, in one place. */
+/** Metric names (docs/observability.md), in one place. */
 export const METRIC = {
   routeTotal: 'orchestrator_route_total',
   routeDenied: 'orchestrator_route_denied_total',

@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayMetrics } from '../metrics/gateway-metrics';
 import { sendError } from './send-error';
 
-/** The one exception filter: every error thrown in a handler becomes the contract's JSON error body. */
+/** The one exception filter: every error thrown in a handler becomes the documented JSON error (docs/http-api.md) body. */
 @Catch()
 export class GatewayExceptionFilter implements ExceptionFilter {
   constructor(private readonly metrics: GatewayMetrics) {}

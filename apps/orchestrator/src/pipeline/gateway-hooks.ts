@@ -65,7 +65,7 @@ function installHooks(
 
   fastify.decorateRequest('gateway', null as unknown as FastifyRequest['gateway']);
 
-  // Once the close began (Fastify's preClose), a request on a connection kept alive from before gets the contract's
+  // Once the close began (Fastify's preClose), a request on a connection kept alive from before gets the documented
   // 503 and the connection is closed after it; in-flight requests finish (GracefulShutdown bounds them).
   let closing = false;
   fastify.addHook('preClose', (done) => {

@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { GatewayMetrics } from '../metrics/gateway-metrics';
 import { toErrorResponse } from '../errors/error-body';
 
-/** Sends the contract's JSON error for anything thrown while handling `request`; logs the unexpected ones. */
+/** Sends the documented JSON error (docs/http-api.md) for anything thrown while handling `request`; logs the unexpected ones. */
 export function sendError(
   request: FastifyRequest,
   reply: FastifyReply,

@@ -49,7 +49,7 @@ const MALFORMED: readonly [number, string, string] = [
 
 /**
  * The listeners' `clientError` handler: a request cut by a server limit (408), with too large a header section (431)
- * or that is not HTTP (400) gets the contract's JSON error, when no response has started on the connection (else
+ * or that is not HTTP (400) gets the documented JSON error (docs/http-api.md), when no response has started on the connection (else
  * nothing may be written into it); the connection is then closed.
  */
 export function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {

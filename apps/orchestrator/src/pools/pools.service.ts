@@ -32,7 +32,7 @@ export interface BreakerTransition {
   readonly event: BreakerEvent;
 }
 
-/** `/health` body (contract). */
+/** `/health` body (docs/http-api.md). */
 export interface HealthSnapshot {
   status: 'ok' | 'degraded';
   health_ratio: number;

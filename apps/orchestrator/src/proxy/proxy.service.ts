@@ -342,7 +342,7 @@ export class ProxyService {
     return new BadGatewayError('the backend failed');
   }
 
-  /** Writes the contract's JSON error on a hijacked response (when its head is not out yet). */
+  /** Writes the documented JSON error (docs/http-api.md) on a hijacked response (when its head is not out yet). */
   private fail(request: FastifyRequest, res: ServerResponse, error: unknown): void {
     if (res.headersSent || res.destroyed) return;
     const response = toErrorResponse(error, request.id);

@@ -26,7 +26,7 @@ const EVENT_WINDOW_MS = 10_000;
 const EVENT_KEYS_MAX = 10_000;
 
 /**
- * Token buckets per client IP and per tenant (contract: ORCH_IP_BURST, ORCH_TENANT_BURST, tokens per minute, bucket
+ * Token buckets per client IP and per tenant (docs/rate-limiting.md: ORCH_IP_BURST, ORCH_TENANT_BURST, tokens per minute, bucket
  * size = the same figure). While the healthy ratio is under ORCH_HEALTH_DEGRADED_RATIO the per-IP figure drops to
  * ORCH_IP_BURST_DEGRADED. Sets the tightest outcome on the request state for the RateLimit-* headers.
  *

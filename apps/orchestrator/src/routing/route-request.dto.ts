@@ -19,7 +19,7 @@ export { SCOPE_PATTERN, SERVICE_PATTERN, TENANT_PATTERN } from '../validation/na
 /** Most ad-hoc candidates one request may name. */
 export const MAX_CANDIDATES = 32;
 
-/** Body of `POST /route` (contract: HTTP API). Unknown fields are refused. */
+/** Body of `POST /route` (docs/http-api.md). Unknown fields are refused. */
 export class RouteRequestDto {
   @IsString()
   @Matches(SERVICE_PATTERN)

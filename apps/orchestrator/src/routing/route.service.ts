@@ -22,7 +22,7 @@ import { RateLimitService } from '../ratelimit/rate-limit.service';
 import { traced, tracedSync } from '../tracing/spans';
 import { TenantBinding } from './tenant-binding';
 
-/** The `POST /route` answer (contract). `policy` is the action taken. */
+/** The `POST /route` answer (docs/http-api.md). `policy` is the action taken. */
 export interface RouteAnswer {
   target: string;
   algo: AlgoName;

@@ -62,7 +62,7 @@ export interface TlsListenerLimits {
   readonly connectionsCheckingIntervalMs?: number;
 }
 
-/** The TLS version floor and ceiling: TLS 1.3 only (contract). */
+/** The TLS version floor and ceiling: TLS 1.3 only (docs/tls.md). */
 const TLS_VERSIONS = { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' } as const;
 
 /** The three files as one digest: rotation compares these, so rewriting identical bytes does nothing. */

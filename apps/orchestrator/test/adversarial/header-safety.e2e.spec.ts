@@ -6,7 +6,7 @@ import { startOrchestrator, type RunningOrchestrator } from '../harness';
 
 /**
  * Everything the gateway writes in a refusal's headers is ASCII-safe by construction: whatever a proof field or an
- * admission header holds (non-ASCII, CR/LF, quotes, backslashes, very long text), the client gets the contract's JSON
+ * admission header holds (non-ASCII, CR/LF, quotes, backslashes, very long text), the client gets the documented JSON
  * body with its correlation id, a well-formed `WWW-Authenticate` challenge, and no Fastify fallback body.
  */
 
@@ -83,7 +83,7 @@ function expectIntactAnswer(answer: RawAnswer, label: string): void {
   if (answer.status !== 200) expect(answer.body['correlationId'], label).toBe(answer.headers.get('x-correlation-id'));
 }
 
-/** The answer is the contract's refusal, intact: JSON with its correlation id, ASCII-only head, one good challenge. */
+/** The answer is the documented refusal, intact: JSON with its correlation id, ASCII-only head, one good challenge. */
 function expectIntactRefusal(answer: RawAnswer, error: RegExp, label: string): void {
   expect(answer.status, label).toBe(401);
   expectIntactAnswer(answer, label);

@@ -117,7 +117,7 @@ function routeRequest(bodyLength: number): string {
   );
 }
 
-/** Cut at `limitMs` (± the tolerance) with the contract's 408 JSON error. */
+/** Cut at `limitMs` (± the tolerance) with the documented 408 JSON error. */
 function expectCutWith408(expect: ExpectStatic, cut: Cut, limitMs: number): void {
   expect(cut.ms).toBeGreaterThanOrEqual(limitMs - TOLERANCE_MS);
   expect(cut.ms).toBeLessThanOrEqual(limitMs + TOLERANCE_MS);

@@ -21,14 +21,14 @@ export interface PickContext {
 /** Options shared by the balancers (and by {@link Pool}, which also uses the backend-related ones). */
 export interface BalancerOptions {
   /**
-   * In-flight penalty of the `ewma`/`p2c` cost (contract `ORCH_P2C_CONN_PENALTY`). Finite ≥ 0, default 5.
+   * In-flight penalty of the `ewma`/`p2c` cost (setting `ORCH_P2C_CONN_PENALTY`). Finite ≥ 0, default 5.
    * cost = ewmaMs × (1 + connPenalty × inflight) / weight.
    */
   connPenalty?: number;
   /**
    * Time constant τ of the peak-EWMA decay in ms, for backends the pool creates. Finite > 0, default 10 000 (Finagle's
    * and Linkerd's default): a faster sample after τ of silence carries 63 % of the weight, and an idle estimate falls
-   * to 37 % per τ. Contract `ORCH_EWMA_DECAY` may be given as this decay time.
+   * to 37 % per τ. The setting `ORCH_EWMA_DECAY` may be given as this decay time.
    */
   ewmaDecayMs?: number;
   /** Latency assumed for a new backend the pool creates, in ms. Finite > 0, default 50. */

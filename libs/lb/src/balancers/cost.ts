@@ -1,7 +1,7 @@
 import type { Backend } from '../backend';
 import type { MonotonicClock, RandomSource } from '../clock';
 
-/** Default in-flight penalty of {@link loadCost} (contract `ORCH_P2C_CONN_PENALTY`). */
+/** Default in-flight penalty of {@link loadCost} (setting `ORCH_P2C_CONN_PENALTY`). */
 export const DEFAULT_CONN_PENALTY = 5;
 
 /**
