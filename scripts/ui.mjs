@@ -42,7 +42,9 @@ function newestSource(dir) {
 function needsBuild() {
   const marker = join(standalone, 'server.js');
   if (!existsSync(marker) || !existsSync(join(next, 'BUILD_ID'))) return true;
-  return newestSource(app) > statSync(join(next, 'BUILD_ID')).mtimeMs;
+  // The UI's server bundles @shieldx/security from its source: a change there needs a new build too.
+  const newest = Math.max(newestSource(app), newestSource(join(app, '../../libs/security/src')));
+  return newest > statSync(join(next, 'BUILD_ID')).mtimeMs;
 }
 
 /** Runs the UI server until it exits or a signal stops it; resolves with the exit code. */

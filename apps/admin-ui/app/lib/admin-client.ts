@@ -1,3 +1,6 @@
+// Holds the admin credentials and signs with @shieldx/security (node:crypto): a client component importing this fails
+// the build instead of shipping either to the browser.
+import 'server-only';
 import { readFileSync } from 'node:fs';
 import { signAdmission } from '@shieldx/security';
 import { Agent, fetch as undiciFetch } from 'undici';
@@ -43,6 +46,7 @@ function tlsAgent(): Agent | null {
   return agent;
 }
 
+/** The admission header of one call, signed with the first secret of `ADMISSION_SECRET`; none when it is unset. */
 function admissionHeader(method: string, pathWithQuery: string): Record<string, string> {
   const secret = process.env.ADMISSION_SECRET?.split(',')[0]?.trim();
   if (secret === undefined || secret === '') return {};

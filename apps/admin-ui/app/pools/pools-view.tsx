@@ -215,11 +215,14 @@ function PoolEditor({ pool, onDone }: { pool?: PoolView; onDone: (message?: stri
         </select>
       </label>
       {problems.length === 0 ? null : (
-        <ul id={errorsId} className="notice notice-error" role="alert">
-          {problems.map((problem) => (
-            <li key={problem}>{problem}</li>
-          ))}
-        </ul>
+        // The alert role goes on a wrapper: on the list itself it would replace the list's role, orphaning its items.
+        <div id={errorsId} className="notice notice-error" role="alert">
+          <ul>
+            {problems.map((problem) => (
+              <li key={problem}>{problem}</li>
+            ))}
+          </ul>
+        </div>
       )}
       <div className="editor-actions">
         <button type="submit" className="primary" disabled={busy}>
