@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminEventsService } from '../src/admin/admin-events.service';
 import { SecurityEvents, type SecurityEvent } from '../src/events/security-events';
 import { startTestBackend, type TestBackend } from './backends';
+import { eventually } from './eventually';
 import { post, startOrchestrator, type RunningOrchestrator } from './harness';
 import { tlsCall } from './json-client';
 import { EventStreamReader } from './sse';
@@ -63,14 +64,15 @@ interface BreakerView {
 
 /** Polls `read` until `done` holds (the state under test changes asynchronously), failing after `timeoutMs`. */
 async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 3000): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (performance.now() > deadline)
-      throw new Error(`condition not met within ${timeoutMs} ms: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  let last: T | undefined;
+  const found = await eventually(
+    async () => {
+      last = await read();
+      return done(last) ? { value: last } : undefined;
+    },
+    { timeoutMs, everyMs: 25, what: () => `the awaited state (last seen: ${JSON.stringify(last)})` },
+  );
+  return found.value;
 }
 
 describe('admin API with a bearer token', () => {

@@ -1,18 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { eventually } from './eventually';
 import { post } from './harness';
 import { freePort } from './redis-harness';
-
-/** Polls `check` until it returns a value (state that settles after a timer or a disk write), 10 s at most. */
-export async function eventually<T>(check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('condition not reached in 10 s');
-    await new Promise((done) => setTimeout(done, 20));
-  }
-}
 
 /**
  * The environment of a built gateway that writes every denial as its own ledger entry, in small batches (so a kill

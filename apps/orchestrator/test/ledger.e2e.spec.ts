@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SecurityEvents } from '../src/events/security-events';
 import { denyEvent } from './security-event';
 import { post, startOrchestrator, type RunningOrchestrator } from './harness';
-import { eventually } from './ledger-process';
+import { eventually } from './eventually';
 
 const ROOT = join(__dirname, '../../..');
 const CLOSED = 'http://127.0.0.1:9';

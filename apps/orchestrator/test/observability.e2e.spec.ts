@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TracingService } from '../src/tracing/tracing.service';
 import { startTestBackend, type TestBackend } from './backends';
 import { post, startOrchestrator, type RunningOrchestrator } from './harness';
-import { eventually } from './ledger-process';
+import { eventually } from './eventually';
 
 const ALLOWED = { service: 'api', tenant: 'acme', scope: 'read', path: '/v1/items' };
 const DENIED = { ...ALLOWED, path: '/internal/secrets' };
@@ -17,14 +17,8 @@ function accessLine(orch: RunningOrchestrator, corrId: string): Record<string, u
 }
 
 /** Waits until the access line of `corrId` is written (onResponse runs after the client has its answer). */
-async function waitAccessLine(orch: RunningOrchestrator, corrId: string): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const line = accessLine(orch, corrId);
-    if (line !== undefined) return line;
-    if (Date.now() > deadline) throw new Error(`no access line for ${corrId}`);
-    await new Promise((done) => setTimeout(done, 10));
-  }
+function waitAccessLine(orch: RunningOrchestrator, corrId: string): Promise<Record<string, unknown>> {
+  return eventually(() => accessLine(orch, corrId), { timeoutMs: 5000, what: `the access line of ${corrId}` });
 }
 
 function spansOf(exporter: InMemorySpanExporter, traceId: string): ReadableSpan[] {
@@ -298,9 +292,9 @@ describe('secrets in logs', () => {
       await fetch(`${orch.url}/nowhere?token=query-secret`, { headers: base });
       await fetch(`${orch.url}/admin/audit?token=query-secret`, { headers: base });
       // Access lines are written after the answer (onResponse): wait for the nine, not for a fixed time.
-      await eventually(() =>
-        Promise.resolve(orch.logs.filter((line) => line.event === 'access').length >= 9 ? true : undefined),
-      );
+      await eventually(() => orch.logs.filter((line) => line.event === 'access').length >= 9, {
+        what: 'nine access lines',
+      });
       const text = orch.logs.map((line) => JSON.stringify(line)).join('\n');
       await fetch(`${orch.url}/admin/audit?limit=1`); // flushes the ledger
       const ledger = readFileSync(orch.ledgerPath, 'utf8');

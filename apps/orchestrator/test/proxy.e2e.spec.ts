@@ -7,6 +7,7 @@ import { BreakerMonitor } from '../src/resilience/breaker-monitor';
 import { HealthProber, type ProbeResult } from '../src/resilience/health-prober';
 import { PoolsService, type HealthSnapshot } from '../src/pools/pools.service';
 import { startTestBackend, type TestBackend } from './backends';
+import { eventually } from './eventually';
 import { startOrchestrator, type RunningOrchestrator } from './harness';
 
 const CALLER = { 'x-tenant': 'acme', 'x-scope': 'read' };
@@ -260,13 +261,11 @@ describe('ANY /proxy/<service>/<rest>', () => {
     const pending = fetch(`${orch.url}/proxy/api/hang`, { headers: CALLER, signal: controller.signal }).catch(
       (e: Error) => e,
     );
-    for (let i = 0; i < 100 && pool.backends.every((b) => b.inflight === 0); i++)
-      await new Promise((r) => setTimeout(r, 10));
+    await eventually(() => pool.backends.some((b) => b.inflight > 0), { what: 'the request in flight' });
     expect(pool.backends.reduce((n, b) => n + b.inflight, 0)).toBe(1);
     controller.abort();
     await pending;
-    for (let i = 0; i < 100 && pool.backends.some((b) => b.inflight > 0); i++)
-      await new Promise((r) => setTimeout(r, 10));
+    await eventually(() => pool.backends.every((b) => b.inflight === 0), { what: 'the in-flight count released' });
     expect(pool.backends.map((b) => b.inflight)).toEqual([0, 0, 0]);
   });
 
@@ -282,8 +281,7 @@ describe('ANY /proxy/<service>/<rest>', () => {
       (async function* () {
         while (sent < size) {
           if (sent === size / 2) {
-            for (let i = 0; i < 500 && backends.every((b) => b.uploadBytes === 0); i++)
-              await new Promise((r) => setTimeout(r, 10));
+            await eventually(() => backends.some((b) => b.uploadBytes > 0), { what: 'the first half upstream' });
             expect(backend().uploadBytes).toBeGreaterThan(0);
           }
           sent += chunk.length;
@@ -335,6 +333,7 @@ describe('ANY /proxy/<service>/<rest>', () => {
     const deadline = performance.now() + 10_000;
     while (pool.backends[0].breaker.stateName === 'closed' && performance.now() < deadline) {
       statuses.push((await get(`${orch.url}/proxy/api/x`)).status);
+      // Pacing, not a signal: each turn of this polling loop is one request, spaced out a little.
       await new Promise((r) => setTimeout(r, 5));
     }
     expect(
@@ -393,8 +392,9 @@ describe('graceful shutdown', () => {
     const backend = await startTestBackend('slow');
     const orch = await startOrchestrator({ ORCH_POOL_API: backend.url, ORCH_SHUTDOWN_GRACE: '5s' });
     try {
+      const arrived = once(backend.events, 'request');
       const pending = get(`${orch.url}/proxy/api/slow?ms=400`);
-      while (backend.hits === 0) await new Promise((r) => setTimeout(r, 5));
+      await arrived;
       const closing = orch.close();
       const res = await pending;
       await closing;

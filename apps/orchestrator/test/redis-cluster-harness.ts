@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { eventually } from './eventually';
 import { launchRedisServer, stopChild } from './redis-harness';
 
 /** A Redis Cluster of three masters (no replicas) on 127.0.0.1, started by a test. */
@@ -72,11 +73,14 @@ export async function startRedisCluster(): Promise<RunningRedisCluster> {
   );
   const nodes = ports.map((port) => `127.0.0.1:${port}`);
   cli(['--cluster', 'create', ...nodes, '--cluster-replicas', '0', '--cluster-yes']);
-  const deadline = Date.now() + 20_000;
-  while (!ports.every((port) => cli(['-p', String(port), 'cluster', 'info']).includes('cluster_state:ok'))) {
-    if (Date.now() > deadline) throw new Error('the Redis Cluster did not reach cluster_state:ok');
-    await new Promise((done) => setTimeout(done, 100));
-  }
+  await eventually(
+    () => ports.every((port) => cli(['-p', String(port), 'cluster', 'info']).includes('cluster_state:ok')),
+    {
+      timeoutMs: 20_000,
+      everyMs: 100,
+      what: 'the Redis Cluster at cluster_state:ok',
+    },
+  );
   return {
     nodes,
     stop: async () => {

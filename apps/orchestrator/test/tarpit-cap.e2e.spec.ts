@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SecurityEvents, type SecurityEvent } from '../src/events/security-events';
 import { startOrchestrator, type RunningOrchestrator } from './harness';
-import { eventually } from './ledger-process';
+import { eventually } from './eventually';
 
 /** A rule asking for the longest tarpit base rules accept (60 s), and one asking for none. */
 const RULES = {
@@ -42,7 +42,7 @@ describe('tarpit hold (docs/policy.md: at most 30 s)', () => {
   it('holds a request that asks for 60 s for 30 s, and counts it as held meanwhile', async () => {
     const abort = new AbortController();
     const answer = routeFor('slowpoke', abort.signal).catch(() => undefined);
-    const hold = await eventually(() => Promise.resolve(holds[0]));
+    const hold = await eventually(() => holds[0], { what: 'the policy.tarpit event' });
     expect(hold).toBe(30_000);
     const metrics = await (await fetch(`${orch.url}/metrics`)).text();
     expect(metrics).toMatch(/^orchestrator_tarpit_active 1$/m);

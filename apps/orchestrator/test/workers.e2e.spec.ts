@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileOrchestrator } from './compile';
+import { eventually } from './eventually';
 import { freePort } from './redis-harness';
 
 /** One request on a fresh connection (so the primary hands it to the next worker); resolves status, headers, body. */
@@ -35,14 +36,9 @@ function request(
   });
 }
 
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((done) => setTimeout(done, 50));
-  }
+/** Polls `probe` until it yields a value; a probe that throws (a worker not listening yet) counts as not yet. */
+function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  return eventually(() => probe().catch(() => undefined), { timeoutMs, everyMs: 50, what });
 }
 
 /** The primary's JSON log lines (stdout). */

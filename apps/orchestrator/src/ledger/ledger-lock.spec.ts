@@ -88,8 +88,8 @@ describe(acquireLedgerLock.name, () => {
     const later = Date.parse('2030-01-01T00:00:00Z');
     const release = await acquireLedgerLock(path, env({ now: () => later }));
     vi.advanceTimersByTime(LOCK_REFRESH_MS);
-    for (let i = 0; i < 200 && statSync(lockPath).mtimeMs !== later; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(statSync(lockPath).mtimeMs).toBe(later);
+    // The refresh writes the file asynchronously: wait for the write, not for a guessed time.
+    await vi.waitFor(() => expect(statSync(lockPath).mtimeMs).toBe(later), { timeout: 2000, interval: 10 });
     await release();
     expect(vi.getTimerCount()).toBe(0);
   });

@@ -10,22 +10,24 @@ const EVERY_MS = 1000;
 const URL_ = 'http://127.0.0.1:9';
 
 /**
- * A prober of one backend whose probes answer as `answers` says (true = 2xx), with the delays it schedules recorded.
- * Timers are fake; `Math.random` is pinned by each test.
+ * A prober of the backends `urls` whose probes answer as `answers` says (true = 2xx; each backend goes through the
+ * list on its own), with the delays it schedules recorded. Timers are fake; `Math.random` is pinned by most tests.
  */
-function prober(answers: boolean[]) {
+function prober(answers: boolean[], urls: readonly string[] = [URL_]) {
   const { config } = loadConfig({ ORCH_ALLOW_INSECURE: '1', ORCH_HEALTH_EVERY: '1s' });
-  const backend = new Backend(URL_);
+  const backends = new Map(urls.map((url) => [url, new Backend(url)]));
   const pools = {
-    backends: () => new Map([[URL_, backend]]),
+    backends: () => backends,
     onChange: () => () => undefined,
   } as unknown as PoolsService;
-  let call = 0;
+  const calls = new Map<string, number>();
   const upstreams = {
     basePath: () => '',
-    get: () => ({
+    get: (url: string) => ({
       request: () => {
-        const ok = answers[Math.min(call++, answers.length - 1)];
+        const call = calls.get(url) ?? 0;
+        calls.set(url, call + 1);
+        const ok = answers[Math.min(call, answers.length - 1)];
         return Promise.resolve({ statusCode: ok ? 200 : 503, body: { dump: () => Promise.resolve() } });
       },
     }),
@@ -46,7 +48,7 @@ describe(HealthProber.name, () => {
   let timeouts: MockInstance<typeof setTimeout>;
 
   beforeEach(() => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
     timeouts = vi.spyOn(globalThis, 'setTimeout');
   });
 
@@ -85,5 +87,29 @@ describe(HealthProber.name, () => {
     expect(high).toBeCloseTo(EVERY_MS * 1.1, 2);
     expect(high).toBeLessThanOrEqual(EVERY_MS * 1.1);
     expect(quarter).toBeCloseTo(EVERY_MS * 0.95, 5);
+  });
+
+  it('keeps two failing backends probed together at start out of step, each within its backed-off window', async () => {
+    // Real randomness: two backends that start together must drift apart, whatever the draws.
+    const urls = ['http://127.0.0.1:9', 'http://127.0.0.1:10'];
+    const { service, results } = prober([false], urls);
+    const started = Date.now();
+    const at = new Map<string, number[]>(urls.map((url) => [url, []]));
+    service.onProbe((result) => at.get(result.backend)?.push(Date.now() - started));
+    service.onApplicationBootstrap();
+    // Probes at 0, then after 2 s, 4 s, 8 s, 8 s (±10 % each): five per backend within 22 s × 1.1 = 24.2 s.
+    await vi.advanceTimersByTimeAsync(24_200);
+    service.onApplicationShutdown();
+    expect(results).toHaveLength(10);
+    const [first, second] = urls.map((url) => at.get(url)!);
+    for (const times of [first, second]) {
+      const gaps = times.slice(1).map((time, i) => time - times[i]);
+      [2, 4, 8, 8].forEach((factor, i) => {
+        expect(gaps[i]).toBeGreaterThanOrEqual(EVERY_MS * factor * 0.9);
+        expect(gaps[i]).toBeLessThanOrEqual(EVERY_MS * factor * 1.1);
+      });
+    }
+    expect(first[0]).toBe(second[0]);
+    expect(first).not.toEqual(second);
   });
 });

@@ -17,13 +17,8 @@ import { denyEvent } from '../security-event';
 import { LedgerOpenError } from '../../src/ledger/ledger-types';
 import { compileOrchestrator } from '../compile';
 import { post, type RunningOrchestrator, startOrchestrator } from '../harness';
-import {
-  denyUntilKilled,
-  eventually,
-  launchLedgerGateway,
-  ledgerGatewayEnv,
-  type LaunchedGateway,
-} from '../ledger-process';
+import { eventually } from '../eventually';
+import { denyUntilKilled, launchLedgerGateway, ledgerGatewayEnv, type LaunchedGateway } from '../ledger-process';
 
 /**
  * The audit ledger against someone who can edit its files (security review, class 4): removing the newest entries
@@ -426,7 +421,7 @@ describe('audit ledger tamper matrix: the gateway process killed and started aga
     const { body } = await getJson(`${origin}/admin/audit?type=admin.action&limit=1`);
     const edit = (body.entries as LedgerEntry[])[0];
     // The head follows the disk within a second: wait until it covers the edit.
-    await eventually(async () => ((await headOf(ledgerPath)).seq >= edit.seq ? true : undefined));
+    await eventually(async () => (await headOf(ledgerPath)).seq >= edit.seq, { what: 'the head covers the edit' });
     child?.kill('SIGKILL');
     expect(await exited).toBe('SIGKILL');
     const lines = readLines(ledgerPath);
