@@ -10,6 +10,7 @@ import type { OrchestratorConfig } from './config/config';
 import { GatewayPipeline } from './pipeline/gateway-hooks';
 import { sendError } from './pipeline/send-error';
 import { answerClientError, SERVER_LIMITS } from './pipeline/server-limits';
+import { installUpgrades } from './pipeline/upgrades';
 import { GatewayMetrics } from './metrics/gateway-metrics';
 import { createLogger, lazyRequestLogger, NestPinoLogger } from './logging/logger';
 import { correlationIdWithContext } from './request/request-context';
@@ -92,6 +93,8 @@ export async function createApp(
   app.get(GatewayPipeline).install(fastify);
   const server = app.getHttpAdapter().getHttpServer() as HttpsServer;
   server.maxConnections = SERVER_LIMITS.maxConnections;
+  // `Connection: Upgrade` requests go through the same routes and hooks (a WebSocket may become a /proxy tunnel).
+  installUpgrades(server, (request, response) => fastify.routing(request, response));
   if (tls !== undefined) app.get(TlsService).attach(server, tls);
   // SIGTERM/SIGINT only: other signals (SIGUSR2, SIGHUP…) must not stop the gateway.
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);

@@ -39,6 +39,8 @@ const FIELDS: Record<ConfigPath, true> = {
   'proxy.shutdownGraceMs': true,
   'proxy.queueTimeoutMs': true,
   'proxy.clientShare': true,
+  'proxy.maxTunnels': true,
+  'proxy.tunnelIdleTimeoutMs': true,
   'route.maxBytes': true,
   'rateLimit.ipPerMinute': true,
   'rateLimit.ipPerMinuteDegraded': true,

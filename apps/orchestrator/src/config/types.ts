@@ -73,6 +73,10 @@ export interface OrchestratorConfig {
     readonly queueTimeoutMs: number;
     /** Share of one backend's connections that one client IP may hold at once (at least one connection). */
     readonly clientShare: number;
+    /** Most WebSocket tunnels open through `/proxy` at once (ORCH_PROXY_MAX_TUNNELS). */
+    readonly maxTunnels: number;
+    /** A tunnel with no byte either way for this long is closed, ms. */
+    readonly tunnelIdleTimeoutMs: number;
   };
   readonly route: { readonly maxBytes: number };
   readonly rateLimit: {

@@ -131,3 +131,41 @@ export class UpstreamShareExceededError extends GatewayError {
     super(`this client already has ${share} request(s) in flight to this backend, its share; retry later`);
   }
 }
+
+/** 502: the backend could not be reached or broke the exchange. */
+export class BadGatewayError extends GatewayError {
+  readonly status = 502;
+  readonly code = 'bad_gateway';
+}
+
+/** 504: the backend did not answer in time. */
+export class GatewayTimeoutError extends GatewayError {
+  readonly status = 504;
+  readonly code = 'upstream_timeout';
+}
+
+/**
+ * 503: the gateway already holds ORCH_PROXY_MAX_TUNNELS WebSocket tunnels. Its own load shedding, not a backend
+ * failure; `Retry-After` says when to try again.
+ */
+export class TunnelsFullError extends GatewayError {
+  readonly status = 503;
+  readonly code = 'tunnels_full';
+  override readonly headers = { 'retry-after': '1' };
+  constructor(max: number) {
+    super(`the gateway already holds ${max} WebSocket tunnels, its limit; retry later`);
+  }
+}
+
+/**
+ * 429: this client already holds its share (ORCH_PROXY_CLIENT_SHARE of ORCH_PROXY_MAX_TUNNELS) of the gateway's
+ * WebSocket tunnels.
+ */
+export class TunnelShareExceededError extends GatewayError {
+  readonly status = 429;
+  readonly code = 'tunnel_share_exceeded';
+  override readonly headers = { 'retry-after': '1' };
+  constructor(share: number) {
+    super(`this client already holds ${share} WebSocket tunnel(s), its share; retry later`);
+  }
+}

@@ -17,6 +17,8 @@ export const METRIC = {
   policyDisagreement: 'orchestrator_policy_disagreement_total',
   policyError: 'orchestrator_policy_error_total',
   tarpitActive: 'orchestrator_tarpit_active',
+  proxyUpgrades: 'orchestrator_proxy_upgrades_total',
+  proxyTunnelsOpen: 'orchestrator_proxy_tunnels_open',
   healthOk: 'orchestrator_health_ok_total',
   healthBad: 'orchestrator_health_bad_total',
   healthProbe: 'orchestrator_health_probe_seconds',

@@ -58,12 +58,20 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Socket):
   const current = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
   if (socket.writable && (current === undefined || current === null || !current.headersSent)) {
     const [status, code, message] = CLIENT_ERRORS.get(error.code ?? '') ?? MALFORMED;
-    const correlationId = randomUUID();
-    const body = JSON.stringify({ error: code, message, correlationId });
-    socket.write(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\nX-Correlation-ID: ${correlationId}\r\nConnection: close\r\n\r\n${body}`,
-    );
+    socket.write(rawErrorResponse(status, code, message));
   }
   socket.destroy(error);
+}
+
+/**
+ * The documented JSON error (docs/http-api.md) as a whole HTTP/1.1 response closing its connection, for a socket no
+ * framework response exists on (a fresh correlation id: the request was never routed).
+ */
+export function rawErrorResponse(status: number, code: string, message: string): string {
+  const correlationId = randomUUID();
+  const body = JSON.stringify({ error: code, message, correlationId });
+  return (
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nX-Correlation-ID: ${correlationId}\r\nConnection: close\r\n\r\n${body}`
+  );
 }

@@ -4,11 +4,12 @@ import type { Server } from 'node:http';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import { ProxyService } from './proxy.service';
+import { WebSocketTunnels } from './websocket-tunnels';
 
 /**
  * Graceful shutdown: when the application closes (SIGTERM/SIGINT through Nest's shutdown hooks), the listener stops
  * accepting, requests arriving on kept-alive connections get 503, in-flight requests finish, and after
- * ORCH_SHUTDOWN_GRACE whatever is still open is cut.
+ * ORCH_SHUTDOWN_GRACE whatever is still open is cut, WebSocket tunnels included.
  */
 @Injectable()
 export class GracefulShutdown implements BeforeApplicationShutdown {
@@ -18,6 +19,7 @@ export class GracefulShutdown implements BeforeApplicationShutdown {
     @Inject(ORCH_CONFIG) private readonly config: OrchestratorConfig,
     private readonly adapter: HttpAdapterHost,
     private readonly proxy: ProxyService,
+    private readonly tunnels: WebSocketTunnels,
   ) {}
 
   beforeApplicationShutdown(signal?: string): void {
@@ -26,12 +28,15 @@ export class GracefulShutdown implements BeforeApplicationShutdown {
       event: 'shutdown',
       signal: signal ?? null,
       proxiedInFlight: this.proxy.inFlight,
+      tunnels: this.tunnels.count,
       graceMs: this.config.proxy.shutdownGraceMs,
     });
     if (server === undefined) return;
     setTimeout(() => {
-      this.logger.warn({ event: 'shutdown_forced', proxiedInFlight: this.proxy.inFlight });
+      this.logger.warn({ event: 'shutdown_forced', proxiedInFlight: this.proxy.inFlight, tunnels: this.tunnels.count });
       server.closeAllConnections();
+      // Upgraded connections left the server's own list: WebSocket tunnels are cut here.
+      this.tunnels.closeAll();
     }, this.config.proxy.shutdownGraceMs).unref();
   }
 }

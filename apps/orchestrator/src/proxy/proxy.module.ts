@@ -8,6 +8,7 @@ import { TracingModule } from '../tracing/tracing.module';
 import { UpstreamModule } from '../upstream/upstream.module';
 import { GracefulShutdown } from './graceful-shutdown';
 import { ProxyService } from './proxy.service';
+import { TUNNEL_METRIC_PROVIDERS, WebSocketTunnels } from './websocket-tunnels';
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
 
@@ -17,7 +18,7 @@ const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as 
  */
 @Module({
   imports: [RoutingModule, RateLimitModule, UpstreamModule, TracingModule, PipelineModule],
-  providers: [ProxyService, GracefulShutdown],
+  providers: [...TUNNEL_METRIC_PROVIDERS, ProxyService, WebSocketTunnels, GracefulShutdown],
 })
 export class ProxyModule implements OnModuleInit {
   constructor(

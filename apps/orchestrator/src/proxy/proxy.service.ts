@@ -7,8 +7,16 @@ import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import { toErrorResponse } from '../errors/error-body';
-import { GatewayError, InvalidRequestError, UpstreamBusyError, UpstreamShareExceededError } from '../errors/errors';
+import {
+  BadGatewayError,
+  GatewayError,
+  GatewayTimeoutError,
+  InvalidRequestError,
+  UpstreamBusyError,
+  UpstreamShareExceededError,
+} from '../errors/errors';
 import { GatewayMetrics } from '../metrics/gateway-metrics';
+import { isWebSocketUpgrade, pendingUpgrade } from '../pipeline/upgrades';
 import { RateLimitService } from '../ratelimit/rate-limit.service';
 import { SCOPE_PATTERN, SERVICE_PATTERN, TENANT_PATTERN } from '../routing/route-request.dto';
 import { RouteService, type RouteContext, type RoutePlan } from '../routing/route.service';
@@ -18,18 +26,7 @@ import { errorCode, forward, isClientGone, isClientStalled, type ForwardResult }
 import { upstreamRequestHeaders } from '../upstream/headers';
 import { OutlierDetector } from '../upstream/outlier-detector';
 import { Upstreams } from '../upstream/upstreams';
-
-/** 502: the backend could not be reached or broke the exchange. */
-export class BadGatewayError extends GatewayError {
-  readonly status = 502;
-  readonly code = 'bad_gateway';
-}
-
-/** 504: the backend did not answer in time. */
-export class GatewayTimeoutError extends GatewayError {
-  readonly status = 504;
-  readonly code = 'upstream_timeout';
-}
+import { WebSocketTunnels } from './websocket-tunnels';
 
 /**
  * What follows `/proxy/<service>` in a request target, as the client sent it (still encoded): `/v1/x?q=1`, or '' or
@@ -82,6 +79,7 @@ const CLIENT_LEFT = Symbol('client left');
  * 502/503, within a retry budget. Every attempt's outcome feeds the backend's EWMA, breaker and outlier detection.
  * Each attempt first takes a slot of its backend's connection gate (cap, queue deadline, per-client share), and a
  * client that stops reading is cut after ORCH_PROXY_BODY_TIMEOUT (see forward); neither counts against the backend.
+ * A WebSocket handshake that passed the same guards becomes a tunnel instead (see WebSocketTunnels).
  */
 @Injectable()
 export class ProxyService {
@@ -99,6 +97,7 @@ export class ProxyService {
     private readonly upstreams: Upstreams,
     private readonly outliers: OutlierDetector,
     private readonly metrics: GatewayMetrics,
+    private readonly tunnels: WebSocketTunnels,
   ) {
     this.strip = new Set([config.admission.header.toLowerCase()]);
     this.trusted = new TrustedProxies(config.rateLimit.trustedProxies);
@@ -215,6 +214,25 @@ export class ProxyService {
       if (rateHeaders !== undefined) Object.assign(out, rateHeaders);
       return out;
     };
+    const upgrade = pendingUpgrade(request.raw);
+    if (upgrade !== undefined && isWebSocketUpgrade(request.raw)) {
+      await this.tunnels.forward(
+        {
+          request,
+          res,
+          upgrade,
+          plan,
+          ctx,
+          headers,
+          pathAndQuery,
+          head,
+          clientIp,
+          mayRetry: (attempt) => attempt < this.config.proxy.retries && this.retryBudgetAllows(),
+        },
+        (error) => this.fail(request, res, error),
+      );
+      return;
+    }
     const tried: Backend[] = [];
     let lastFailure: ForwardResult | undefined;
     for (let attempt = 0; ; attempt++) {

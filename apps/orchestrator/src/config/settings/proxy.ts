@@ -3,6 +3,7 @@ import { integerIn, numberIn, parseShare, positiveDuration } from '../parse';
 import { setting, type Section } from '../setting';
 
 const CONNECTIONS = [{ title: "A backend's connections", href: 'proxy.md#a-backends-connections' }];
+const TUNNELS = [{ title: 'WebSocket', href: 'proxy.md#websocket' }];
 
 /** `/proxy`. */
 export const PROXY: Section = {
@@ -64,6 +65,24 @@ export const PROXY: Section = {
         "share in (0, 1] of a backend's connections one client IP may hold or wait for (at least 1); beyond it: " +
         '**429 `upstream_share_exceeded`**, `Retry-After: 1`',
       see: CONNECTIONS,
+    }),
+    setting({
+      key: 'ORCH_PROXY_MAX_TUNNELS',
+      at: 'proxy.maxTunnels',
+      parse: integerIn(1, 100_000),
+      default: '1000',
+      doc:
+        'WebSocket tunnels open through `/proxy` at once, handshakes included; beyond it: **503 `tunnels_full`**; ' +
+        'one client IP may hold `ORCH_PROXY_CLIENT_SHARE` of them (at least 1), beyond: **429 `tunnel_share_exceeded`**',
+      see: TUNNELS,
+    }),
+    setting({
+      key: 'ORCH_PROXY_TUNNEL_IDLE_TIMEOUT',
+      at: 'proxy.tunnelIdleTimeoutMs',
+      parse: positiveDuration,
+      default: '5m',
+      doc: 'a WebSocket tunnel with no byte either way for this long is closed',
+      see: TUNNELS,
     }),
     setting({
       key: 'ORCH_PROXY_RETRIES',
