@@ -1,6 +1,7 @@
 import { LedgerWriter, parseSigningKey, verifyLedger } from '@shieldx/ledger';
 import { AdmissionVerifier, MemoryReplayStore } from '@shieldx/security';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import {
   cpSync,
   existsSync,
@@ -19,8 +20,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-/** What `npx shieldx` runs (node_modules/.bin/shieldx links to it). */
-const BIN = 'packages/cli/shieldx.mjs';
+/** What `npx shieldx` runs (node_modules/.bin/shieldx links to it): a launcher that runs shieldx.mjs. */
+const BIN = 'packages/cli/shieldx';
 const { version: VERSION } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
 
 interface Run {
@@ -31,7 +32,7 @@ interface Run {
 
 /** `shieldx <args…>` in the repository at `root`, with only PATH and `env` in its environment. */
 function shieldxIn(root: string, args: readonly string[], env: Record<string, string> = {}): Run {
-  const run = spawnSync(process.execPath, [join(root, BIN), ...args], {
+  const run = spawnSync(join(root, BIN), args, {
     encoding: 'utf8',
     timeout: 20_000,
     // No configuration at all by default: a command that started the gateway would fail (no TLS, no insecure mode).
@@ -87,6 +88,44 @@ describe('shieldx command line', () => {
     expect(run).toMatchObject({ status: 0, stderr: '' });
     expect(run.stdout).toMatch(/^usage: shieldx serve \[--build\]\n/);
     expect(existsSync(join(dir, 'serve-help'))).toBe(false);
+  });
+
+  it('serve becomes the gateway: one process, with the V8 flags, that stops on SIGTERM', async () => {
+    const gateway = spawn(join(ROOT, BIN), ['serve'], {
+      env: {
+        PATH: process.env.PATH,
+        ORCH_ALLOW_INSECURE: '1',
+        ORCH_PORT: '0',
+        ORCH_POOL_API: 'http://127.0.0.1:9',
+        ORCH_LEDGER_PATH: join(dir, 'serve', 'ledger.jsonl'),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      let out = '';
+      gateway.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`the gateway did not listen: ${out}`)), 15_000);
+        gateway.stdout.on('data', () => {
+          const match = /"event":"listening","url":"([^"]+)"/.exec(out);
+          if (match === null) return;
+          clearTimeout(timer);
+          resolve(match[1]);
+        });
+      });
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      // The launcher's own process is now the gateway's: no shell or CLI process stays resident beside it.
+      const cmdline = readFileSync(`/proc/${gateway.pid}/cmdline`, 'utf8').split('\0');
+      expect(cmdline[1]).toMatch(/dist\/orchestrator\/apps\/orchestrator\/src\/main\.js$/);
+      const environ = readFileSync(`/proc/${gateway.pid}/environ`, 'utf8').split('\0');
+      expect(environ).toContain('NODE_OPTIONS=--max-semi-space-size=2');
+      gateway.kill('SIGTERM');
+      // Nest's shutdown hooks re-raise the signal once the application has closed.
+      const [code, signal] = (await once(gateway, 'exit')) as [number | null, string | null];
+      expect({ code, signal }).toEqual({ code: null, signal: 'SIGTERM' });
+    } finally {
+      if (gateway.exitCode === null) gateway.kill('SIGKILL');
+    }
   });
 
   it('refuses an unknown flag, a flag without its value and an unknown command with one line, exit 2', () => {

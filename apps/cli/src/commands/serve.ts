@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { defineCommand, usageError } from '../command';
 import { loadScript } from '../scripts';
@@ -14,7 +14,11 @@ environment; every setting: docs/configuration.md.
 /** The orchestrator's compiled entry point (`nx run orchestrator:build`), relative to the repository root. */
 const MAIN = 'dist/orchestrator/apps/orchestrator/src/main.js';
 
-/** `shieldx serve`: runs the gateway in the foreground, as `npm start` and the image do, and exits with its code. */
+/**
+ * `shieldx serve`: runs the gateway in the foreground, as `npm start` and the image do. Through the `shieldx` launcher
+ * (`npx shieldx`) the launcher then becomes the gateway's process; run as `node shieldx.mjs serve`, the gateway is a
+ * child process whose exit code this one exits with.
+ */
 export const serveCommand = defineCommand({
   name: 'serve',
   summary: `  serve     build the orchestrator if needed and run it with the configuration in the environment
@@ -29,6 +33,13 @@ export const serveCommand = defineCommand({
       if (!buildOrchestrator(values.build === true ? '--build' : 'dist/ is missing')) return 1;
     }
     const { gatewayEnv } = await loadScript(context.root, 'gateway-process.mjs');
-    return spawnSync(process.execPath, [main], { stdio: 'inherit', env: gatewayEnv(context.env) }).status ?? 1;
+    const env = gatewayEnv(context.env);
+    // Started by the `shieldx` launcher (packages/cli/shieldx): it replaces itself with the gateway, so say what to run.
+    const execFd = context.env.SHIELDX_EXEC_FD;
+    if (execFd !== undefined && /^[3-9]$/.test(execFd)) {
+      writeSync(Number(execFd), `${main}\n${env.NODE_OPTIONS ?? ''}\n`);
+      return 0;
+    }
+    return spawnSync(process.execPath, [main], { stdio: 'inherit', env }).status ?? 1;
   },
 });
