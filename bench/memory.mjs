@@ -36,6 +36,7 @@ import {
 } from './lib/common.mjs';
 import { numberedRouteRequests } from './lib/requests.mjs';
 import { markdownTable, textTable, writeReport } from './lib/report.mjs';
+import { GATEWAY_NODE_OPTIONS } from '../scripts/gateway-process.mjs';
 
 const { argv, build, write } = benchArgs(
   'memory.mjs',
@@ -49,7 +50,7 @@ const S = {
   semiSpace: envNumber('BENCH_MEMORY_SEMI_SPACE', 2, { min: 1 }),
   tool: benchTool(),
 };
-installCleanup({ deadlineMs: (3 * (S.loadS + 30) + 120 + (build ? 400 : 0)) * 1000 });
+installCleanup({ deadlineMs: (5 * (S.loadS + 30) + 120 + (build ? 400 : 0)) * 1000 });
 const facts = runFacts('memory.mjs', argv);
 const { log, say, command } = facts;
 say(`memory benchmark: ${command}`);
@@ -139,25 +140,40 @@ const collector = http.createServer((request, response) => {
 await new Promise((done) => collector.listen(0, '127.0.0.1', () => done(undefined)));
 const collectorUrl = `http://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (collector.address()).port}`;
 
+/** The V8 flags the gateway is shipped with (npm start, shieldx serve, the image). */
+const SHIPPED = GATEWAY_NODE_OPTIONS.split(' ').filter((flag) => flag !== '');
 const VARIANTS = [
-  { key: 'defaults', label: 'defaults', env: {}, nodeArgs: [] },
+  { key: 'v8-defaults', label: 'defaults, V8 defaults (no flag)', env: {}, nodeArgs: [] },
+  { key: 'shipped', label: `defaults, as shipped (${SHIPPED.join(' ')})`, env: {}, nodeArgs: SHIPPED },
   {
     key: 'semi',
     label: `defaults, node --max-semi-space-size=${S.semiSpace}`,
     env: {},
     nodeArgs: [`--max-semi-space-size=${S.semiSpace}`],
   },
+  {
+    key: 'size',
+    label: `defaults, as shipped and --optimize-for-size`,
+    env: {},
+    nodeArgs: [...SHIPPED, '--optimize-for-size'],
+  },
   ...(redis === undefined
     ? []
     : [
         {
           key: 'redis-tracing',
-          label: 'Redis (rate limits, replay) and tracing (OTLP) configured',
+          label: 'Redis (rate limits, replay) and tracing (OTLP) configured, as shipped',
           env: { REDIS_ADDR: redis.url, OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl },
-          nodeArgs: [],
+          nodeArgs: SHIPPED,
         },
       ]),
-];
+].filter(
+  // The --max-semi-space-size variant is measured only when it is not what is shipped.
+  (variant, index, all) =>
+    all.findIndex(
+      (other) => JSON.stringify([other.nodeArgs, other.env]) === JSON.stringify([variant.nodeArgs, variant.env]),
+    ) === index,
+);
 
 const rows = [];
 const problems = [];

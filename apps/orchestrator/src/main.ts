@@ -1,3 +1,5 @@
+// First: the formatters the framework builds as it loads stay deferred (logging/deferred-intl.ts).
+import { restoreDateTimeFormat } from './logging/deferred-intl';
 import cluster from 'node:cluster';
 import { ConfigError, loadConfig } from './config/config';
 import { createApp } from './app.factory';
@@ -38,6 +40,7 @@ async function opening<T>(settings: string, host: string, port: number, open: ()
  * names every bad key.
  */
 async function main(): Promise<void> {
+  restoreDateTimeFormat();
   let loaded: ReturnType<typeof loadConfig>;
   try {
     loaded = loadConfig(process.env);
