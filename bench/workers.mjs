@@ -42,6 +42,7 @@ import {
 } from './lib/common.mjs';
 import { numberedRouteRequests } from './lib/requests.mjs';
 import { closedLoopMarkdown, closedLoopText, writeReport } from './lib/report.mjs';
+import { GATEWAY_NODE_OPTIONS } from '../scripts/gateway-process.mjs';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Settings
@@ -107,6 +108,8 @@ for (const target of TARGETS) {
     work,
     pools,
     env: { ORCH_WORKERS: String(target.workers), ORCH_LEDGER_PATH: join(work, `ledger-${target.key}.jsonl`) },
+    // As shipped (npm start, shieldx serve, the image): the gateway's V8 flags, which workers inherit.
+    nodeArgs: GATEWAY_NODE_OPTIONS.split(' ').filter((flag) => flag !== ''),
   });
   // With workers, /readyz answers as soon as the first one listens: wait until every worker answers.
   const seen = new Set();
@@ -234,7 +237,8 @@ if (write) {
       'with `ORCH_WORKERS=2` (a node:cluster primary accepting connections and handing them round-robin to two worker ' +
       'processes). The load generator opens its connections at the start of each round, so both workers get half of ' +
       'them. Rounds alternate between the two. Machine CPU is the whole machine (user + system), load generator ' +
-      'included; RSS is the sum over the process tree.',
+      'included; RSS is the sum over the process tree, read after each round. Both run as shipped, with the V8 flags ' +
+      `of scripts/gateway-process.mjs (\`${GATEWAY_NODE_OPTIONS}\`), which workers inherit.`,
   );
   md.push(...closedLoopMarkdown(S, headers, rows));
   md.push(

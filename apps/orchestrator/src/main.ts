@@ -2,9 +2,6 @@
 import { restoreDateTimeFormat } from './logging/deferred-intl';
 import cluster from 'node:cluster';
 import { ConfigError, loadConfig } from './config/config';
-import { createApp } from './app.factory';
-import { installWorkerRuntime } from './cluster/worker-runtime';
-import { startOpsServer } from './ops/ops-server';
 import { runPrimary } from './cluster/workers';
 import { LedgerOpenError } from './ledger/ledger-types';
 import { TlsMaterialError } from './tls/tls-material';
@@ -40,7 +37,6 @@ async function opening<T>(settings: string, host: string, port: number, open: ()
  * names every bad key.
  */
 async function main(): Promise<void> {
-  restoreDateTimeFormat();
   let loaded: ReturnType<typeof loadConfig>;
   try {
     loaded = loadConfig(process.env);
@@ -52,8 +48,19 @@ async function main(): Promise<void> {
     throw error;
   }
   const { config, warnings } = loaded;
-  // ORCH_WORKERS > 1: this process supervises the workers (cluster/workers.ts); each worker runs the app below.
-  if (config.cluster.workers > 1 && cluster.isPrimary) return runPrimary(config, warnings);
+  // ORCH_WORKERS > 1: this process supervises the workers (cluster/workers.ts); each worker runs the app below. The
+  // primary never loads the application's modules (the framework, the pipeline): they are imported here, for a
+  // process that serves.
+  if (config.cluster.workers > 1 && cluster.isPrimary) {
+    restoreDateTimeFormat();
+    return runPrimary(config, warnings);
+  }
+  const [{ createApp }, { installWorkerRuntime }, { startOpsServer }] = await Promise.all([
+    import('./app.factory'),
+    import('./cluster/worker-runtime'),
+    import('./ops/ops-server'),
+  ]);
+  restoreDateTimeFormat();
   const app = await createApp(config);
   const worker =
     cluster.isWorker && config.cluster.workerIndex !== undefined
