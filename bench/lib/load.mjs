@@ -10,7 +10,8 @@ import { sleep } from './util.mjs';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Load generators. Every run returns the same summary shape:
-// { tool, durationS, requests, rps, p50, p90, p99, p999, max (ms), errors, timeouts, non2xx }
+// { tool, durationS, requests, rps, p50, p90, p99, p999, max (ms), errors, timeouts, non2xx }; runPaced() adds a
+// `mean` (ms) among its own fields.
 
 /**
  * Closed-loop load with wrk (`-t threads -c connections -d duration`), rotating over `requests`
@@ -187,13 +188,19 @@ class LatencyHistogram {
     this.over = [];
     this.count = 0;
     this.max = 0;
+    this.sumUs = 0;
   }
   record(ms) {
     const us = Math.max(0, Math.round(ms * 1000));
     if (us < this.limit) this.counts[us]++;
     else this.over.push(us);
     this.count++;
+    this.sumUs += us;
     if (us > this.max) this.max = us;
+  }
+  /** The mean (ms) of the recorded values. */
+  mean() {
+    return this.count === 0 ? NaN : this.sumUs / this.count / 1000;
   }
   /** The value (ms) at percentile `p` (0–100). */
   percentile(p) {
@@ -370,6 +377,7 @@ export async function runPaced({
     p99: service.percentile(99),
     p999: service.percentile(99.9),
     max: service.max / 1000,
+    mean: service.mean(),
     lateP99: scheduled.percentile(99),
     inflightMax,
     errors: counts.errors,

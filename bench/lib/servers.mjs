@@ -115,7 +115,8 @@ export async function startLoopbackScript({ name, script, env = {}, nodeArgs, ip
 }
 
 /**
- * Loopback backends (bench/backend-http.mjs), one child process each. `specs`: [{name, delayMs?, jitterMs?}].
+ * Loopback backends (bench/backend-http.mjs), one child process each. `specs`: [{name, delayMs?, jitterMs?,
+ * capacity?}] (`capacity`: requests served at once, the rest queue in the backend; 0 or absent: unlimited).
  * Each handle has `url`, `name`, `stats({reset})` (requests served, health probes excluded) and `stop()`.
  */
 export async function startHttpBackends(specs) {
@@ -124,7 +125,12 @@ export async function startHttpBackends(specs) {
     const server = await startLoopbackScript({
       name: `backend ${spec.name}`,
       script: 'bench/backend-http.mjs',
-      env: { NAME: spec.name, DELAY_MS: String(spec.delayMs ?? 0), JITTER_MS: String(spec.jitterMs ?? 0) },
+      env: {
+        NAME: spec.name,
+        DELAY_MS: String(spec.delayMs ?? 0),
+        JITTER_MS: String(spec.jitterMs ?? 0),
+        CAPACITY: String(spec.capacity ?? 0),
+      },
     });
     handles.push({
       ...spec,
