@@ -1,4 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import type { IncomingMessage } from 'node:http';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { Agent, request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -7,6 +9,7 @@ import { connect, type SecureVersion, type TLSSocket } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import type { PolicyEngine, PolicyInput } from '@shieldx/policy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
 import { startDemoBackend, type RunningDemoBackend } from '../src/demo/demo-backends';
 import { POLICY_ENGINE } from '../src/policy/policy.module';
 import { TlsService } from '../src/tls/tls.service';
@@ -126,6 +129,9 @@ describe('TLS 1.3 with client certificates over real sockets', () => {
   let pki: string;
   let live: string;
   let backend: RunningDemoBackend;
+  let echo: WebSocketServer;
+  /** WebSocket connections the echo backend accepted. */
+  let echoed = 0;
   let orch: RunningOrchestrator;
   let tls: TlsService;
   const seen: PolicyInput['identity'][] = [];
@@ -159,7 +165,15 @@ describe('TLS 1.3 with client certificates over real sockets', () => {
     for (const name of ['server.pem', 'server.key', 'ca.pem']) copyFileSync(join(pki, name), join(live, name));
 
     backend = await startDemoBackend({ name: 'a', delayMs: 0, jitterMs: 0 });
+    // A WebSocket backend that echoes, for wss:// through /proxy.
+    echo = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await once(echo, 'listening');
+    echo.on('connection', (ws) => {
+      echoed++;
+      ws.on('message', (data: Buffer) => ws.send(`echo:${data.toString()}`));
+    });
     orch = await startOrchestrator({
+      ORCH_POOL_WS: `http://127.0.0.1:${(echo.address() as { port: number }).port}`,
       ORCH_TLS_CERT_FILE: join(live, 'server.pem'),
       ORCH_TLS_KEY_FILE: join(live, 'server.key'),
       ORCH_TLS_CLIENT_CA_FILE: join(live, 'ca.pem'),
@@ -179,6 +193,8 @@ describe('TLS 1.3 with client certificates over real sockets', () => {
   afterAll(async () => {
     await orch?.close();
     await backend?.close();
+    for (const client of echo?.clients ?? []) client.terminate();
+    echo?.close();
     if (root !== undefined) rmSync(root, { recursive: true, force: true });
   });
 
@@ -245,6 +261,27 @@ describe('TLS 1.3 with client certificates over real sockets', () => {
     } finally {
       agent.destroy();
     }
+  });
+
+  it('tunnels wss:// through /proxy for an allowed identity, and refuses one outside the list before the backend', async () => {
+    const target = `${orch.url.replace('https:', 'wss:')}/proxy/ws/chat`;
+    const headers = { 'x-tenant': 'acme', 'x-scope': 'read' };
+    const allowed = new WebSocket(target, { ...as('ingress'), headers });
+    await once(allowed, 'open');
+    allowed.send('over tls');
+    const [answer] = (await once(allowed, 'message')) as [Buffer];
+    expect(answer.toString()).toBe('echo:over tls');
+    allowed.close();
+    await once(allowed, 'close');
+
+    const handshakes = echoed;
+    const refused = new WebSocket(target, { ...as('other'), headers });
+    const [, response] = (await once(refused, 'unexpected-response')) as [unknown, IncomingMessage];
+    let body = '';
+    for await (const chunk of response) body += (chunk as Buffer).toString();
+    expect(response.statusCode).toBe(403);
+    expect(JSON.parse(body)).toMatchObject({ error: 'client_identity_refused' });
+    expect(echoed).toBe(handshakes);
   });
 
   it('refuses …/sa/ingress-evil when …/sa/ingress is allowed', async () => {
