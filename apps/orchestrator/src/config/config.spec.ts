@@ -34,7 +34,7 @@ describe(loadConfig.name, () => {
     const { config } = loadConfig(DEV);
     expect(config.listen).toEqual({ host: '127.0.0.1', port: 8080, insecure: true });
     expect(config.lb.algo).toBe('ewma');
-    expect(config.lb.connPenalty).toBe(5);
+    expect(config.lb.connPenalty).toBe(0.2);
     expect(config.health).toMatchObject({ everyMs: 5000, timeoutMs: 1500, degradedRatio: 0.5 });
     expect(config.breaker).toEqual({ fails: 3, openForMs: 15_000 });
     expect(config.route.maxBytes).toBe(16_384);

@@ -21,7 +21,7 @@ export interface PickContext {
 /** Options shared by the balancers (and by {@link Pool}, which also uses the backend-related ones). */
 export interface BalancerOptions {
   /**
-   * In-flight penalty of the `ewma`/`p2c` cost (setting `ORCH_P2C_CONN_PENALTY`). Finite ≥ 0, default 5.
+   * In-flight penalty of the `ewma`/`p2c` cost (setting `ORCH_P2C_CONN_PENALTY`). Finite ≥ 0, default 0.2.
    * cost = ewmaMs × (1 + connPenalty × inflight) / weight.
    */
   connPenalty?: number;

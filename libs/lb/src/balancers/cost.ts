@@ -1,8 +1,14 @@
 import type { Backend } from '../backend';
 import type { MonotonicClock, RandomSource } from '../clock';
 
-/** Default in-flight penalty of {@link loadCost} (setting `ORCH_P2C_CONN_PENALTY`). */
-export const DEFAULT_CONN_PENALTY = 5;
+/**
+ * Default in-flight penalty of {@link loadCost} (setting `ORCH_P2C_CONN_PENALTY`). With the multiplicative cost a
+ * backend 10× faster than another keeps winning until it has (10 − 1) / 0.2 = 45 requests in flight, so the penalty
+ * only spreads load off a fast backend once it is really queueing; 5 tipped it over a 10× slower backend at 2 in flight
+ * (and at 1 once the proxy's own time is in the estimate). Chosen by the sweep of `bench/lb.mjs`
+ * (`BENCH_LB_PENALTIES`), see docs/load-balancing.md.
+ */
+export const DEFAULT_CONN_PENALTY = 0.2;
 
 /**
  * Expected cost of sending one more request to `b`, as used by `ewma` and `p2c`:

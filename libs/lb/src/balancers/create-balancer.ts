@@ -11,8 +11,8 @@ import { RoundRobinBalancer } from './round-robin';
 
 /**
  * Creates a new, independent balancer for `algo` (one per pool: round robin keeps state).
- * Uses `connPenalty` (default 5), `random` (default `Math.random`) and `clock` (default {@link monotonicClock}) from
- * `opts`; the backend-related options are not used here.
+ * Uses `connPenalty` (default {@link DEFAULT_CONN_PENALTY}), `random` (default `Math.random`) and `clock` (default
+ * {@link monotonicClock}) from `opts`; the backend-related options are not used here.
  * @throws RangeError naming the bad option, or Error naming an unknown algorithm (from untyped callers)
  */
 export function createBalancer(algo: AlgoName, opts: BalancerOptions = {}): Balancer {

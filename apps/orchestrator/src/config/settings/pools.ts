@@ -105,7 +105,7 @@ export const POOLS: Section = {
       key: 'ORCH_P2C_CONN_PENALTY',
       at: 'lb.connPenalty',
       parse: numberIn(0, 1000),
-      default: '5.0',
+      default: '0.2',
       doc: 'in-flight penalty in the ewma/p2c cost (0 to 1000)',
     }),
     setting({
