@@ -26,9 +26,14 @@ interface WsBackend {
 async function startWsBackend(): Promise<WsBackend> {
   const wss = new WebSocketServer({ noServer: true });
   const server: Server = createServer((req, res) => {
-    // Plain requests (a non-WebSocket upgrade is served as one): say what arrived.
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ url: req.url, headers: req.headers }));
+    // Plain requests (a non-WebSocket upgrade is served as one): say what arrived (`/slow-plain` after 300 ms).
+    setTimeout(
+      () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ url: req.url, headers: req.headers }));
+      },
+      req.url?.endsWith('/slow-plain') === true ? 300 : 0,
+    );
   });
   const backend: WsBackend = {
     url: '',
@@ -61,6 +66,37 @@ async function startWsBackend(): Promise<WsBackend> {
       return;
     }
     if (path.endsWith('/silent')) return; // never answers
+    if (path.endsWith('/bare101')) {
+      socket.end('HTTP/1.1 101 Switching Protocols\r\n\r\n');
+      return;
+    }
+    if (path.endsWith('/broken-refusal')) {
+      // A refusal whose body breaks off: 7 of 100 bytes, then the connection is reset.
+      socket.write('HTTP/1.1 403 Forbidden\r\nContent-Length: 100\r\n\r\npartial');
+      setTimeout(() => socket.resetAndDestroy(), 100);
+      return;
+    }
+    if (path.endsWith('/slow-101')) {
+      setTimeout(() => {
+        if (socket.destroyed) return;
+        wss.handleUpgrade(req, socket, head, (ws) => {
+          backend.open.add(ws);
+          ws.on('close', () => backend.open.delete(ws));
+          ws.send(JSON.stringify({ url: req.url }));
+        });
+      }, 600);
+      return;
+    }
+    if (path.endsWith('/deaf')) {
+      // Accepts, then ignores the client's FIN (keeps its side open).
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        backend.open.add(ws);
+        socket.removeAllListeners('end');
+        socket.on('end', () => undefined);
+        ws.send(JSON.stringify({ url: req.url }));
+      });
+      return;
+    }
     wss.handleUpgrade(req, socket, head, (ws) => {
       backend.open.add(ws);
       ws.on('close', () => backend.open.delete(ws));
@@ -329,6 +365,60 @@ describe('WebSocket through /proxy', () => {
     expect(traversal).toContain('"error":"invalid_path"');
   });
 
+  it('survives an upgrade pipelined behind a request still being answered, answering both in order', async () => {
+    const answer = await rawExchange(
+      orch.url,
+      'GET /proxy/api/slow-plain HTTP/1.1\r\nHost: a\r\nX-Tenant: acme\r\nX-Scope: read\r\n\r\n' +
+        'GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n',
+    );
+    const statuses = [...answer.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => match[1]);
+    expect(statuses).toEqual(['200', '200']);
+    const after = await opened(`${ws}/proxy/api/echo`);
+    expect(await roundTrip(after.ws, 'alive')).toBe('echo:alive');
+    after.ws.close();
+  });
+
+  it("cuts the client when a backend's refusal breaks off, and refuses a 101 that switches to nothing", async () => {
+    const { hostname, port } = new URL(orch.url);
+    const socket = netConnect(Number(port), hostname);
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
+    socket.write(
+      'GET /proxy/api/broken-refusal HTTP/1.1\r\nHost: x\r\nX-Tenant: acme\r\nX-Scope: read\r\n' +
+        'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+    );
+    // The gateway closes the connection itself (the client here never would).
+    await once(socket, 'close');
+    expect(received).toMatch(/^HTTP\/1\.1 403 /);
+
+    const bare = await refused(`${ws}/proxy/api/bare101`);
+    expect(bare.status).toBe(502);
+    expect(bare.json).toMatchObject({ error: 'bad_gateway' });
+  });
+
+  it('treats a client that half-closes as gone: during the handshake and in a tunnel whose backend ignores it', async () => {
+    const tunnels = orch.app.get(WebSocketTunnels);
+    await eventually(() => tunnels.count === 0);
+    const { hostname, port } = new URL(orch.url);
+    const early = netConnect(Number(port), hostname);
+    early.write(
+      'GET /proxy/api/slow-101 HTTP/1.1\r\nHost: x\r\nX-Tenant: acme\r\nX-Scope: read\r\n' +
+        'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+    );
+    setTimeout(() => early.end(), 100);
+    await once(early, 'close');
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    expect(tunnels.count).toBe(0);
+
+    const deaf = await opened(`${ws}/proxy/api/deaf`);
+    expect(tunnels.count).toBe(1);
+    // FIN only (no reset): the backend never closes its side, yet the tunnel goes within the linger time.
+    (deaf.ws as unknown as { _socket: Socket })._socket.end();
+    await eventually(() => tunnels.count === 0, { timeoutMs: 8_000 });
+  }, 15_000);
+
   it('survives garbage: a handshake cut midway, and bytes sent before the 101', async () => {
     const { hostname, port } = new URL(orch.url);
     const socket = netConnect(Number(port), hostname);
@@ -423,6 +513,23 @@ describe('WebSocket tunnels: caller proof, caps, idle timeout, shutdown', () => 
     const conn = await opened(`${ws}/proxy/api/echo`, proof('/proxy/api/echo'), '127.0.0.6');
     const keepBusy = setInterval(() => conn.ws.send('tick'), 100);
     const tunnelClosed = once(conn.ws, 'close');
+    // A handshake whose backend answers 101 only after the grace has ended gets no tunnel.
+    const { hostname, port } = new URL(orch.url);
+    const late = netConnect({ port: Number(port), host: hostname, localAddress: '127.0.0.7' });
+    let lateAnswer = '';
+    late.on('data', (chunk: Buffer) => (lateAnswer += chunk.toString()));
+    late.on('error', () => undefined);
+    const headers = proof('/proxy/api/slow-101');
+    late.write(
+      'GET /proxy/api/slow-101 HTTP/1.1\r\nHost: x\r\n' +
+        Object.entries(headers)
+          .map(([name, value]) => `${name}: ${value}\r\n`)
+          .join('') +
+        'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+    );
+    const lateClosed = once(late, 'close');
+    await new Promise((resolve) => setTimeout(resolve, 100));
     const started = Date.now();
     closed = true;
     await orch.close();
@@ -430,6 +537,8 @@ describe('WebSocket tunnels: caller proof, caps, idle timeout, shutdown', () => 
     clearInterval(keepBusy);
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(orch.logs).toContainEqual(expect.objectContaining({ event: 'shutdown_forced', tunnels: 1 }));
+    await lateClosed;
+    expect(lateAnswer).not.toContain(' 101 ');
     await eventually(() => backend.open.size === 0);
   });
 });

@@ -6,14 +6,23 @@ import { rawErrorResponse } from './server-limits';
 export interface PendingUpgrade {
   /** The client's connection, no longer read by the HTTP parser. */
   readonly socket: Socket;
-  /** Bytes the client sent after the request's header section (usually none). */
-  readonly head: Buffer;
-  /** Set by the route that took the connection over (after its `101` is written); otherwise it is closed. */
-  taken: boolean;
+  /** True once the client half-closed its side (FIN) before the connection was taken over: it is gone. */
+  readonly ended: boolean;
+  /** Calls `listener` once when the client half-closes before the connection is taken over. */
+  onEnd(listener: () => void): void;
+  /**
+   * Takes the connection over (after the route wrote its `101`): stops buffering and returns every byte the client sent
+   * after its request's header section. The socket is left paused for the new owner to read.
+   */
+  take(): Buffer;
+  /** Whether a route took the connection over; otherwise it is closed after the response. */
+  readonly taken: boolean;
 }
 
 /** How long a connection closed after a response may linger half-open before it is destroyed. */
 const LINGER_MS = 5_000;
+/** Bytes a client may send before its upgrade is answered; beyond, the gateway stops reading until then. */
+const MAX_EARLY_BYTES = 64 * 1024;
 
 const pending = new WeakMap<IncomingMessage, PendingUpgrade>();
 
@@ -31,6 +40,7 @@ export function isWebSocketUpgrade(request: IncomingMessage): boolean {
 
 /** Ends a connection after its last response, discarding what the client still sends; destroyed if it lingers. */
 function closeAfterResponse(socket: Socket): void {
+  socket.removeAllListeners('data');
   socket.resume();
   socket.end();
   const timer = setTimeout(() => socket.destroy(), LINGER_MS).unref();
@@ -52,13 +62,39 @@ export function installUpgrades(
   server.on('upgrade', (request: IncomingMessage, socket: Socket, head: Buffer) => {
     // Node removed its own handlers from the socket: an error here must not become an uncaught exception.
     socket.on('error', () => socket.destroy());
+    // A pipelining client may send the upgrade while an earlier response on this connection is still being written:
+    // it is routed once that response is done (nothing may be written before it, nor a second response bound).
+    const earlier = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (earlier !== undefined && earlier !== null) {
+      const start = (): void => {
+        socket.off('close', cancel);
+        if (!socket.destroyed) upgradeRequest(request, socket, head, route);
+      };
+      const cancel = (): void => {
+        earlier.off('finish', start);
+      };
+      earlier.once('finish', start);
+      socket.once('close', cancel);
+      return;
+    }
+    upgradeRequest(request, socket, head, route);
+  });
+}
+
+function upgradeRequest(
+  request: IncomingMessage,
+  socket: Socket,
+  head: Buffer,
+  route: (request: IncomingMessage, response: ServerResponse) => void,
+): void {
+  try {
     const { 'content-length': length, 'transfer-encoding': encoding } = request.headers;
     if ((length !== undefined && length !== '0') || encoding !== undefined) {
       socket.write(rawErrorResponse(400, 'invalid_request', 'an upgrade request must not carry a body'));
       closeAfterResponse(socket);
       return;
     }
-    const upgrade: PendingUpgrade = { socket, head, taken: false };
+    const upgrade = watch(socket, head);
     pending.set(request, upgrade);
     const response = new ServerResponse(request);
     response.shouldKeepAlive = false;
@@ -68,5 +104,52 @@ export function installUpgrades(
       if (!upgrade.taken) closeAfterResponse(socket);
     });
     route(request, response);
-  });
+  } catch {
+    // Nothing a client sends may take the process down: a connection in a state we cannot serve is closed.
+    socket.destroy();
+  }
+}
+
+/**
+ * Reads the client's connection while its upgrade is routed, so that a client that goes away (FIN) is noticed and
+ * what it sends early is kept (at most {@link MAX_EARLY_BYTES}; beyond, reading pauses).
+ */
+function watch(socket: Socket, head: Buffer): PendingUpgrade {
+  const early: Buffer[] = head.length > 0 ? [head] : [];
+  let earlyBytes = head.length;
+  let ended = false;
+  let taken = false;
+  const listeners: (() => void)[] = [];
+  const onData = (chunk: Buffer): void => {
+    early.push(chunk);
+    earlyBytes += chunk.length;
+    if (earlyBytes > MAX_EARLY_BYTES) socket.pause();
+  };
+  const onEnd = (): void => {
+    ended = true;
+    for (const listener of listeners.splice(0)) listener();
+  };
+  socket.on('data', onData);
+  socket.once('end', onEnd);
+  return {
+    socket,
+    get ended() {
+      return ended;
+    },
+    get taken() {
+      return taken;
+    },
+    onEnd(listener) {
+      if (ended) listener();
+      else listeners.push(listener);
+    },
+    take() {
+      taken = true;
+      socket.pause();
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      listeners.length = 0;
+      return early.length === 1 ? early[0] : Buffer.concat(early);
+    },
+  };
 }

@@ -5,6 +5,7 @@ import type { FastifyRequest } from 'fastify';
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
+import { pipeline } from 'node:stream';
 import type { Counter, Gauge } from 'prom-client';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
@@ -60,6 +61,8 @@ interface OpenTunnel {
 /** Codes of a handshake that never got an answer (what the backend's breaker records). */
 const CONNECT_TIMEOUT = 'CONNECT_TIMEOUT';
 const HEADERS_TIMEOUT = 'HEADERS_TIMEOUT';
+/** After one side of a tunnel half-closes, how long the other may still send before both are closed. */
+const END_LINGER_MS = 5_000;
 
 /** The instruments of WebSocket tunnels, registered by the proxy module. */
 export const TUNNEL_METRIC_PROVIDERS = [
@@ -86,6 +89,8 @@ export class WebSocketTunnels {
   private readonly open = new Set<OpenTunnel>();
   private readonly perClient = new Map<string, number>();
   private readonly maxPerClient: number;
+  /** Set by closeAll(): a handshake that completes later gets no tunnel. */
+  private closed = false;
 
   constructor(
     @Inject(ORCH_CONFIG) private readonly config: OrchestratorConfig,
@@ -104,8 +109,9 @@ export class WebSocketTunnels {
     return this.open.size;
   }
 
-  /** Cuts every open tunnel (the shutdown grace is over). Returns how many there were. */
+  /** Cuts every open tunnel and refuses new ones (the shutdown grace is over). Returns how many there were. */
   closeAll(): number {
+    this.closed = true;
     const count = this.open.size;
     for (const tunnel of [...this.open]) {
       tunnel.client.destroy();
@@ -142,6 +148,7 @@ export class WebSocketTunnels {
         switch (handshake.kind) {
           case 'client_gone':
             backend.release();
+            t.upgrade.socket.destroy();
             return this.outcome('client_gone');
           case 'failed':
             backend.release();
@@ -246,6 +253,8 @@ export class WebSocketTunnels {
         upstream.destroy();
       };
       t.res.once('close', onClientClose);
+      // A client that half-closed (FIN) while the backend thinks is gone too: its tunnel would be half dead.
+      t.upgrade.onEnd(onClientClose);
       upstream.once('socket', (socket) => {
         socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => {
           connected = true;
@@ -273,42 +282,56 @@ export class WebSocketTunnels {
         }
       });
       upstream.once('response', (response: IncomingMessage) => {
-        if (settled) response.destroy();
-        else settle({ kind: 'answered', response });
+        if (settled) {
+          response.destroy();
+        } else if (response.statusCode === 101) {
+          // A 101 without `Upgrade` (Node reads it as a plain response): no protocol to switch to.
+          response.destroy();
+          const message = 'the backend answered 101 without switching to websocket';
+          fail(new BadGatewayError(message), Object.assign(new Error(message), { code: 'BAD_UPGRADE' }));
+        } else {
+          settle({ kind: 'answered', response });
+        }
       });
       upstream.end();
     });
   }
 
-  /** The backend refused the upgrade: its answer goes to the client as a normal response, then the connection closes. */
+  /**
+   * The backend refused the upgrade: its answer goes to the client as a normal response, then the connection closes.
+   * A body that breaks off or falls silent for ORCH_PROXY_BODY_TIMEOUT cuts the client's connection (the only honest
+   * signal left once the head is out), which is outside the server's own list and timers.
+   */
   private relay(response: IncomingMessage, t: TunnelRequest): void {
     const { res } = t;
+    const client = t.upgrade.socket;
     if (res.destroyed) {
       response.destroy();
       return;
     }
-    res.writeHead(
-      response.statusCode ?? 502,
-      t.head(response.statusCode ?? 502, downstreamResponseHeaders(response.headers)),
-    );
+    const status = response.statusCode ?? 502;
+    res.writeHead(status, t.head(status, downstreamResponseHeaders(response.headers)));
     response.socket.setTimeout(this.config.proxy.bodyTimeoutMs, () => response.destroy());
-    res.once('close', () => response.destroy());
-    response.pipe(res);
+    pipeline(response, res, (error) => {
+      if (error !== undefined && error !== null) client.destroy();
+    });
   }
 
   /** Answers the client `101` with the backend's handshake headers and joins the two connections. */
   private join(handshake: Extract<Handshake, { kind: 'upgraded' }>, backend: Backend, t: TunnelRequest): boolean {
     const { res, upgrade } = t;
     const upstream = handshake.socket;
-    if (res.destroyed || upgrade.socket.destroyed) {
+    if (res.destroyed || upgrade.socket.destroyed || upgrade.ended || this.closed) {
+      // Gone, or the shutdown grace is over: no tunnel may open after closeAll().
       upstream.destroy();
+      upgrade.socket.destroy();
       backend.release();
       return false;
     }
     const out = t.head(101, downstreamResponseHeaders(handshake.response.headers));
     out['connection'] = 'Upgrade';
     out['upgrade'] = 'websocket';
-    upgrade.taken = true;
+    const early = upgrade.take();
     res.writeHead(101, out);
     res.end();
 
@@ -337,12 +360,16 @@ export class WebSocketTunnels {
     };
     client.on('close', () => close('client'));
     upstream.on('close', () => close('backend'));
+    // A side that half-closes (FIN) is done: the other gets the FIN (pipe) and a moment for its last frames, then both
+    // are closed, so a peer that ignores the FIN cannot keep the tunnel (and its place) held.
+    client.once('end', () => setTimeout(() => close('client'), END_LINGER_MS).unref());
+    upstream.once('end', () => setTimeout(() => close('backend'), END_LINGER_MS).unref());
     client.on('error', () => close('client'));
     upstream.on('error', () => close('backend'));
     // No byte either way for this long: both ends are cut (a full client socket pauses the backend, so it counts).
     client.setTimeout(this.config.proxy.tunnelIdleTimeoutMs, () => close('idle'));
     if (handshake.head.length > 0) client.write(handshake.head);
-    if (upgrade.head.length > 0) upstream.write(upgrade.head);
+    if (early.length > 0) upstream.write(early);
     client.pipe(upstream);
     upstream.pipe(client);
     return true;
