@@ -26,7 +26,9 @@ interface WsBackend {
 async function startWsBackend(): Promise<WsBackend> {
   const wss = new WebSocketServer({ noServer: true });
   const server: Server = createServer((req, res) => {
-    // Plain requests (a non-WebSocket upgrade is served as one): say what arrived (`/slow-plain` after 300 ms).
+    // Plain requests (a non-WebSocket upgrade is served as one): say what arrived (`/slow-plain` after 300 ms,
+    // `/hang-plain` never).
+    if (req.url?.endsWith('/hang-plain') === true) return;
     setTimeout(
       () => {
         res.writeHead(200, { 'content-type': 'application/json' });
@@ -74,6 +76,16 @@ async function startWsBackend(): Promise<WsBackend> {
       // A refusal whose body breaks off: 7 of 100 bytes, then the connection is reset.
       socket.write('HTTP/1.1 403 Forbidden\r\nContent-Length: 100\r\n\r\npartial');
       setTimeout(() => socket.resetAndDestroy(), 100);
+      return;
+    }
+    if (path.endsWith('/trickle')) {
+      // A refusal whose chunked body never ends: one byte every 100 ms.
+      socket.write('HTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\n\r\n');
+      socket.on('error', () => socket.destroy());
+      const timer = setInterval(() => {
+        if (socket.writable) socket.write('1\r\nx\r\n');
+      }, 100);
+      socket.once('close', () => clearInterval(timer));
       return;
     }
     if (path.endsWith('/slow-101')) {
@@ -163,6 +175,33 @@ async function roundTrip(ws: WebSocket, text: string): Promise<string> {
   ws.send(text);
   const [data] = (await once(ws, 'message')) as [Buffer];
   return data.toString();
+}
+
+/** The raw text of a WebSocket handshake for `path`, with `headers`. */
+function handshakeText(path: string, headers: Record<string, string> = CALLER): string {
+  const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
+  return (
+    `GET ${path} HTTP/1.1\r\nHost: x\r\n${lines.join('')}Connection: Upgrade\r\nUpgrade: websocket\r\n` +
+    'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n'
+  );
+}
+
+/** A raw connection to the gateway that keeps what it receives. */
+function rawConnection(base: string, localAddress?: string): { socket: Socket; received: () => string } {
+  const { hostname, port } = new URL(base);
+  const socket = netConnect({ port: Number(port), host: hostname, localAddress });
+  let received = '';
+  socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
+  socket.on('error', () => undefined);
+  return { socket, received: () => received };
+}
+
+/** The value of `orchestrator_proxy_upgrades_total{outcome}` now. */
+async function upgradesCounted(orch: RunningOrchestrator, outcome: string): Promise<number> {
+  const match = new RegExp(`orchestrator_proxy_upgrades_total\\{outcome="${outcome}"\\} (\\d+)`).exec(
+    await metricsText(orch),
+  );
+  return match === null ? 0 : Number(match[1]);
 }
 
 /** Writes `raw` on a new connection and returns everything the gateway wrote until it closed the connection. */
@@ -373,6 +412,17 @@ describe('WebSocket through /proxy', () => {
     );
     const statuses = [...answer.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => match[1]);
     expect(statuses).toEqual(['200', '200']);
+    // Behind two: Node binds the second response to the connection when the first ends; the upgrade waits for both.
+    const behindTwo = await rawExchange(
+      orch.url,
+      'GET /proxy/api/slow-plain HTTP/1.1\r\nHost: a\r\nX-Tenant: acme\r\nX-Scope: read\r\n\r\n' +
+        'GET /proxy/api/slow-plain?second HTTP/1.1\r\nHost: a\r\nX-Tenant: acme\r\nX-Scope: read\r\n\r\n' +
+        handshakeText('/proxy/api/refuse'),
+    );
+    const inOrder = [...behindTwo.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => match[1]);
+    expect(inOrder).toEqual(['200', '200', '403']);
+    expect(behindTwo).toContain('"url":"/slow-plain?second"');
+    expect(behindTwo).toContain('{"refusedBy":"backend"}');
     const after = await opened(`${ws}/proxy/api/echo`);
     expect(await roundTrip(after.ws, 'alive')).toBe('echo:alive');
     after.ws.close();
@@ -410,6 +460,20 @@ describe('WebSocket through /proxy', () => {
     setTimeout(() => early.end(), 100);
     await once(early, 'close');
     await new Promise((resolve) => setTimeout(resolve, 800));
+    expect(tunnels.count).toBe(0);
+
+    // The same FIN while the upgrade still waits behind an earlier response on its connection.
+    const gone = await upgradesCounted(orch, 'client_gone');
+    const opens = await upgradesCounted(orch, 'opened');
+    const behind = rawConnection(orch.url);
+    behind.socket.end(
+      'GET /proxy/api/slow-plain HTTP/1.1\r\nHost: a\r\nX-Tenant: acme\r\nX-Scope: read\r\n\r\n' +
+        handshakeText('/proxy/api/echo'),
+    );
+    await once(behind.socket, 'close');
+    await eventually(async () => (await upgradesCounted(orch, 'client_gone')) === gone + 1);
+    expect(behind.received()).toMatch(/^HTTP\/1\.1 200 /);
+    expect(await upgradesCounted(orch, 'opened')).toBe(opens);
     expect(tunnels.count).toBe(0);
 
     const deaf = await opened(`${ws}/proxy/api/deaf`);
@@ -493,6 +557,22 @@ describe('WebSocket tunnels: caller proof, caps, idle timeout, shutdown', () => 
     expect(await metricsText(orch)).toMatch(/orchestrator_proxy_upgrades_total\{outcome="limited"\} 2/);
   });
 
+  it("holds the client's place while a backend's refusal is relayed, and frees it when the relay ends", async () => {
+    await eventually(() => orch.app.get(WebSocketTunnels).count === 0);
+    const relay = rawConnection(orch.url, '127.0.0.8');
+    relay.socket.write(handshakeText('/proxy/api/trickle', proof('/proxy/api/trickle')));
+    await eventually(() => relay.received().startsWith('HTTP/1.1 403 '));
+    const share = await refused(`${ws}/proxy/api/echo`, proof('/proxy/api/echo'), '127.0.0.8');
+    expect(share.status).toBe(429);
+    expect(share.json).toMatchObject({ error: 'tunnel_share_exceeded' });
+    relay.socket.destroy();
+    await eventually(async () => {
+      const again = await openWs(`${ws}/proxy/api/echo`, proof('/proxy/api/echo'), '127.0.0.8');
+      if (again.kind === 'open') again.ws.terminate();
+      return again.kind === 'open';
+    });
+  });
+
   it('closes a tunnel idle for ORCH_PROXY_TUNNEL_IDLE_TIMEOUT, not one in use', async () => {
     await eventually(() => orch.app.get(WebSocketTunnels).count === 0);
     const idle = await opened(`${ws}/proxy/api/echo`, proof('/proxy/api/echo'), '127.0.0.4');
@@ -540,5 +620,46 @@ describe('WebSocket tunnels: caller proof, caps, idle timeout, shutdown', () => 
     await lateClosed;
     expect(lateAnswer).not.toContain(' 101 ');
     await eventually(() => backend.open.size === 0);
+  });
+});
+
+describe('WebSocket connections at shutdown', () => {
+  let backend: WsBackend;
+  let orch: RunningOrchestrator;
+  let closed = false;
+
+  beforeAll(async () => {
+    backend = await startWsBackend();
+    orch = await startOrchestrator({ ORCH_POOL_API: backend.url, ORCH_SHUTDOWN_GRACE: '300ms' });
+  });
+
+  afterAll(async () => {
+    if (!closed) await orch?.close();
+    await backend?.close();
+  });
+
+  it('cuts tunnels, relayed refusals and upgrades still waiting for their turn when the grace ends', async () => {
+    const tunnel = await opened(`${orch.url.replace('http:', 'ws:')}/proxy/api/echo`);
+    const relay = rawConnection(orch.url);
+    relay.socket.write(handshakeText('/proxy/api/trickle'));
+    // An upgrade pipelined behind a request whose backend never answers: it waits for that response.
+    const waiting = rawConnection(orch.url);
+    waiting.socket.write(
+      'GET /proxy/api/hang-plain HTTP/1.1\r\nHost: a\r\nX-Tenant: acme\r\nX-Scope: read\r\n\r\n' +
+        handshakeText('/proxy/api/echo'),
+    );
+    await eventually(() => relay.received().startsWith('HTTP/1.1 403 '));
+    const allClosed = Promise.all([
+      once(tunnel.ws, 'close'),
+      once(relay.socket, 'close'),
+      once(waiting.socket, 'close'),
+    ]);
+    const started = Date.now();
+    closed = true;
+    await orch.close();
+    await allClosed;
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(orch.logs).toContainEqual(expect.objectContaining({ event: 'tunnel_closed', reason: 'shutdown' }));
+    expect(waiting.received()).toBe('');
   });
 });

@@ -25,6 +25,8 @@ const LINGER_MS = 5_000;
 const MAX_EARLY_BYTES = 64 * 1024;
 
 const pending = new WeakMap<IncomingMessage, PendingUpgrade>();
+/** Per server, the connections its `upgrade` listener took from Node and that are still open. */
+const upgraded = new WeakMap<Server, Set<Socket>>();
 
 /** The connection of an upgrade request, for the route that takes it over (see {@link installUpgrades}). */
 export function pendingUpgrade(request: IncomingMessage): PendingUpgrade | undefined {
@@ -59,34 +61,62 @@ export function installUpgrades(
   server: Server,
   route: (request: IncomingMessage, response: ServerResponse) => void,
 ): void {
+  const connections = new Set<Socket>();
+  upgraded.set(server, connections);
   server.on('upgrade', (request: IncomingMessage, socket: Socket, head: Buffer) => {
     // Node removed its own handlers from the socket: an error here must not become an uncaught exception.
     socket.on('error', () => socket.destroy());
-    // A pipelining client may send the upgrade while an earlier response on this connection is still being written:
-    // it is routed once that response is done (nothing may be written before it, nor a second response bound).
-    const earlier = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
-    if (earlier !== undefined && earlier !== null) {
-      const start = (): void => {
-        socket.off('close', cancel);
-        if (!socket.destroyed) upgradeRequest(request, socket, head, route);
-      };
-      const cancel = (): void => {
-        earlier.off('finish', start);
-      };
-      earlier.once('finish', start);
-      socket.once('close', cancel);
-      return;
-    }
-    upgradeRequest(request, socket, head, route);
+    // The socket also left the server's list of connections: it is tracked here until it closes (closeUpgrades).
+    connections.add(socket);
+    socket.once('close', () => connections.delete(socket));
+    // Read from now on, so that a client going away (FIN) while earlier responses are written is noticed.
+    const upgrade = watch(socket, head);
+    afterEarlierResponses(socket, () => upgradeRequest(request, upgrade, route));
   });
+}
+
+/**
+ * Destroys every connection that went through the `upgrade` listener of `server` and is still open — tunnels,
+ * refusals being relayed, upgrades waiting for their turn — which `server.closeAllConnections()` does not see.
+ * Returns how many there were.
+ */
+export function closeUpgrades(server: Server): number {
+  const connections = upgraded.get(server);
+  if (connections === undefined) return 0;
+  const count = connections.size;
+  for (const socket of [...connections]) socket.destroy();
+  return count;
+}
+
+/**
+ * Runs `start` once no response is bound to `socket`. A pipelining client may send its upgrade while earlier
+ * responses on the connection are still being written (one bound, others queued behind it, each bound in turn when
+ * the previous finishes): nothing may be written before them, nor a second response bound beside one.
+ */
+function afterEarlierResponses(socket: Socket, start: () => void): void {
+  const earlier = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (earlier === undefined || earlier === null) {
+    start();
+    return;
+  }
+  // Node binds the next queued response in its own 'finish' listener, which runs before this one: check again.
+  const next = (): void => {
+    socket.off('close', cancel);
+    if (!socket.destroyed) afterEarlierResponses(socket, start);
+  };
+  const cancel = (): void => {
+    earlier.off('finish', next);
+  };
+  earlier.once('finish', next);
+  socket.once('close', cancel);
 }
 
 function upgradeRequest(
   request: IncomingMessage,
-  socket: Socket,
-  head: Buffer,
+  upgrade: PendingUpgrade,
   route: (request: IncomingMessage, response: ServerResponse) => void,
 ): void {
+  const { socket } = upgrade;
   try {
     const { 'content-length': length, 'transfer-encoding': encoding } = request.headers;
     if ((length !== undefined && length !== '0') || encoding !== undefined) {
@@ -94,7 +124,6 @@ function upgradeRequest(
       closeAfterResponse(socket);
       return;
     }
-    const upgrade = watch(socket, head);
     pending.set(request, upgrade);
     const response = new ServerResponse(request);
     response.shouldKeepAlive = false;
@@ -131,6 +160,7 @@ function watch(socket: Socket, head: Buffer): PendingUpgrade {
   };
   socket.on('data', onData);
   socket.once('end', onEnd);
+  if (socket.readableEnded) onEnd();
   return {
     socket,
     get ended() {

@@ -3,6 +3,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { Server } from 'node:http';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
+import { closeUpgrades } from '../pipeline/upgrades';
 import { ProxyService } from './proxy.service';
 import { WebSocketTunnels } from './websocket-tunnels';
 
@@ -35,8 +36,10 @@ export class GracefulShutdown implements BeforeApplicationShutdown {
     setTimeout(() => {
       this.logger.warn({ event: 'shutdown_forced', proxiedInFlight: this.proxy.inFlight, tunnels: this.tunnels.count });
       server.closeAllConnections();
-      // Upgraded connections left the server's own list: WebSocket tunnels are cut here.
+      // Upgraded connections left the server's own list: tunnels are cut first (logged as shut down), then every
+      // other connection taken by an upgrade (refusals being relayed, upgrades waiting behind earlier responses).
       this.tunnels.closeAll();
+      closeUpgrades(server);
     }, this.config.proxy.shutdownGraceMs).unref();
   }
 }

@@ -53,9 +53,11 @@ type Handshake =
   | { readonly kind: 'failed'; readonly error: GatewayError; readonly cause: Error; readonly connected: boolean }
   | { readonly kind: 'client_gone' };
 
+/** Why a tunnel closed, as logged in its `tunnel_closed` line. */
+type TunnelEnd = 'client' | 'backend' | 'idle' | 'shutdown';
+
 interface OpenTunnel {
-  readonly client: Socket;
-  readonly backend: Socket;
+  readonly close: (reason: TunnelEnd) => void;
 }
 
 /** Codes of a handshake that never got an answer (what the backend's breaker records). */
@@ -113,10 +115,7 @@ export class WebSocketTunnels {
   closeAll(): number {
     this.closed = true;
     const count = this.open.size;
-    for (const tunnel of [...this.open]) {
-      tunnel.client.destroy();
-      tunnel.backend.destroy();
-    }
+    for (const tunnel of [...this.open]) tunnel.close('shutdown');
     return count;
   }
 
@@ -131,7 +130,9 @@ export class WebSocketTunnels {
       fail(refused);
       return 'limited';
     }
-    let opened = false;
+    // The client's place (enter) is held until the tunnel, or the relayed refusal, ends; `handedOver` says who gives
+    // it back.
+    let handedOver = false;
     try {
       const tried: Backend[] = [];
       for (let attempt = 0; ; attempt++) {
@@ -165,20 +166,25 @@ export class WebSocketTunnels {
             fail(handshake.error);
             return this.outcome('backend_failed');
           case 'answered':
-            backend.release();
             this.outliers.report(
               backend,
               t.plan.pool,
               { kind: 'done', status: handshake.response.statusCode ?? 502, headersMs: elapsed },
               elapsed,
             );
-            this.relay(handshake.response, t);
+            handedOver = true;
+            this.relay(handshake.response, t, () => {
+              backend.release();
+              this.leave(t.clientIp);
+            });
             return this.outcome('backend_refused');
-          case 'upgraded':
+          case 'upgraded': {
             this.outliers.report(backend, t.plan.pool, { kind: 'done', status: 101, headersMs: elapsed }, elapsed);
-            opened = this.join(handshake, backend, t);
+            const opened = this.join(handshake, backend, t);
+            handedOver = opened;
             if (opened) this.metrics.routed(t.plan.action);
             return this.outcome(opened ? 'opened' : 'client_gone');
+          }
           default: {
             const never: never = handshake;
             throw new Error(`unknown handshake ${JSON.stringify(never)}`);
@@ -186,7 +192,7 @@ export class WebSocketTunnels {
         }
       }
     } finally {
-      if (!opened) this.leave(t.clientIp);
+      if (!handedOver) this.leave(t.clientIp);
     }
   }
 
@@ -300,13 +306,15 @@ export class WebSocketTunnels {
   /**
    * The backend refused the upgrade: its answer goes to the client as a normal response, then the connection closes.
    * A body that breaks off or falls silent for ORCH_PROXY_BODY_TIMEOUT cuts the client's connection (the only honest
-   * signal left once the head is out), which is outside the server's own list and timers.
+   * signal left once the head is out), which is outside the server's own list and timers. Until the body is out the
+   * relay holds the client's tunnel place and the backend's in-flight slot; `done` gives them back, once.
    */
-  private relay(response: IncomingMessage, t: TunnelRequest): void {
+  private relay(response: IncomingMessage, t: TunnelRequest, done: () => void): void {
     const { res } = t;
     const client = t.upgrade.socket;
     if (res.destroyed) {
       response.destroy();
+      done();
       return;
     }
     const status = response.statusCode ?? 502;
@@ -314,6 +322,7 @@ export class WebSocketTunnels {
     response.socket.setTimeout(this.config.proxy.bodyTimeoutMs, () => response.destroy());
     pipeline(response, res, (error) => {
       if (error !== undefined && error !== null) client.destroy();
+      done();
     });
   }
 
@@ -336,12 +345,9 @@ export class WebSocketTunnels {
     res.end();
 
     const client = upgrade.socket;
-    const tunnel: OpenTunnel = { client, backend: upstream };
-    this.open.add(tunnel);
-    this.openGauge.set(this.open.size);
     const openedAt = performance.now();
     let closed = false;
-    const close = (reason: string): void => {
+    const close = (reason: TunnelEnd): void => {
       if (closed) return;
       closed = true;
       client.destroy();
@@ -358,6 +364,9 @@ export class WebSocketTunnels {
         durationMs: Math.round(performance.now() - openedAt),
       });
     };
+    const tunnel: OpenTunnel = { close };
+    this.open.add(tunnel);
+    this.openGauge.set(this.open.size);
     client.on('close', () => close('client'));
     upstream.on('close', () => close('backend'));
     // A side that half-closes (FIN) is done: the other gets the FIN (pipe) and a moment for its last frames, then both
