@@ -157,6 +157,20 @@ const TARGETS = [
         nodeArgs: SHIPPED,
       }),
   },
+  {
+    // What the async request context costs when it is kept on for the data plane too (docs/observability.md).
+    key: 'orchContext',
+    label: 'orchestrator, ORCH_LOG_DATA_PLANE_CONTEXT=1',
+    start: () =>
+      startOrchestrator({
+        snapshot,
+        name: 'orchestrator (request context)',
+        work,
+        pools,
+        env: { ORCH_LOG_DATA_PLANE_CONTEXT: '1' },
+        nodeArgs: SHIPPED,
+      }),
+  },
 ];
 const byKey = Object.fromEntries(TARGETS.map((t) => [t.key, t]));
 const problems = [];

@@ -41,7 +41,10 @@ export async function createApp(
   const adapter = new FastifyAdapter({
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'corrId' }),
-    genReqId: correlationIdWithContext(new TrustedProxies(config.rateLimit.trustedProxies)),
+    genReqId: correlationIdWithContext(
+      new TrustedProxies(config.rateLimit.trustedProxies),
+      config.log.dataPlaneContext,
+    ),
     childLoggerFactory: lazyRequestLogger,
     bodyLimit: config.route.maxBytes,
     // The pipeline answers requests that arrive while closing with the documented JSON 503 (ShuttingDownError).

@@ -91,6 +91,7 @@ const FIELDS: Record<ConfigPath, true> = {
   'tracing.serviceName': true,
   'log.level': true,
   'log.fullIp': true,
+  'log.dataPlaneContext': true,
   'cluster.workers': true,
   'cluster.workerIndex': true,
   'cluster.instanceId': true,

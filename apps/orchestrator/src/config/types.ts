@@ -175,7 +175,7 @@ export interface OrchestratorConfig {
     /** `service.name` of the spans (OTEL_SERVICE_NAME). */
     readonly serviceName: string;
   };
-  readonly log: { readonly level: LogLevel; readonly fullIp: boolean };
+  readonly log: { readonly level: LogLevel; readonly fullIp: boolean; readonly dataPlaneContext: boolean };
   /** Scale-out: worker processes on this host, and coherence between instances through Redis. */
   readonly cluster: {
     /** Worker processes sharing the port (ORCH_WORKERS, `auto` = available cores); 1 = this process serves alone. */

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { anonymizeIp } from '@shieldx/security';
-import { currentCallerCorrId } from '../request/request-context';
+import { callerCorrIdOf } from '../request/request-context';
 import { Emitter } from './emitter';
 import type { SecurityEvent } from './security-event';
 
@@ -60,7 +60,7 @@ export class SecurityEvents {
 
   emit(given: SecurityEvent): void {
     // The caller's own correlation id, when it was not trusted as the request's, is kept as a field of its own.
-    const callerCorrId = given.corrId === undefined ? undefined : currentCallerCorrId();
+    const callerCorrId = given.corrId === undefined ? undefined : callerCorrIdOf(given.corrId);
     const event =
       callerCorrId === undefined ? given : ({ ...given, data: { ...given.data, callerCorrId } } as SecurityEvent);
     for (const sink of this.sinks) {

@@ -6,7 +6,7 @@ import { CallerProofService } from '../auth/caller-proof.service';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import { AccessLog } from '../logging/access-log';
-import { currentCallerCorrId } from '../request/request-context';
+import { correlationOf } from '../request/request-context';
 import { GatewayMetrics } from '../metrics/gateway-metrics';
 import { RateLimitService } from '../ratelimit/rate-limit.service';
 import { ClientIdentityService } from '../tls/client-identity.service';
@@ -80,7 +80,7 @@ function installHooks(
       clientIp: resolveClientIp(request.socket.remoteAddress ?? '', request.headers['x-forwarded-for'], trusted),
       identity: EMPTY_IDENTITY,
       route,
-      callerCorrId: currentCallerCorrId(),
+      callerCorrId: correlationOf(request.raw)?.callerCorrId,
     };
     request.gateway = state;
     reply.header('x-correlation-id', request.id);

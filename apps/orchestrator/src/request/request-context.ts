@@ -11,6 +11,12 @@ export type RequestContext = Correlation;
  * `genReqId`, see {@link correlationIdWithContext}), and follows the request through hooks, body parsing, handlers,
  * awaits and timers it starts, so a `new Logger(…)` call deep in a service logs the request's `corrId` without being
  * handed it.
+ *
+ * On Node 20 an AsyncLocalStorage turns on async_hooks for the whole process: every promise and I/O object created
+ * calls back into JavaScript, about an eighth of `/route`'s throughput (docs/BENCHMARKS.md). So it is on only while a
+ * request of the control plane (admin API, probes, metrics) is in flight — or always, with
+ * ORCH_LOG_DATA_PLANE_CONTEXT=1. Data-plane requests (`/route`, `/proxy/…`) name their correlation id explicitly
+ * where it is written (access line, security events and ledger entries, tunnel lines, spans).
  */
 export const requestContext = new AsyncLocalStorage<RequestContext>();
 
@@ -19,21 +25,76 @@ export function currentCorrId(): string | undefined {
   return requestContext.getStore()?.corrId;
 }
 
+/** The correlation of each request in flight (read by the pipeline; see {@link correlationOf}). */
+const correlations = new WeakMap<IncomingMessage, Correlation>();
+/** Callers' own correlation ids of the requests in flight that have one, by request corrId. */
+const callerIds = new Map<string, string>();
+/** Connections whose HTTP parser holds the context of an earlier request (entered with `enterWith`). */
+const holdsContext = new WeakSet<object>();
+/** Requests in flight that turned the context on; it is turned off when the last one ends (unless always on). */
+let holders = 0;
+
+/** True for the URLs of the data plane (`/route`, `/proxy/…`), as Fastify will route them. */
+function isDataPlaneUrl(url: string | undefined): boolean {
+  if (url === undefined) return false;
+  if (url.startsWith('/proxy/')) return true;
+  return url.startsWith('/route') && (url.length === 6 || url[6] === '?');
+}
+
 /**
  * Fastify `genReqId`: the correlation id ({@link correlate}), entered as the request context of the rest of this
  * request. `enterWith` (rather than `run`) because Fastify gives no hook that wraps a request's whole life; it sets
  * the store of the connection's HTTP parser resource, whose callbacks (body chunks, the next request on a keep-alive
- * connection, which enters its own) are where the request continues.
+ * connection, which enters its own) are where the request continues. A data-plane request enters it only when it is
+ * on anyway (`alwaysOn`, or a control-plane request in flight); otherwise it clears what an earlier request left on
+ * its connection, so that no line is ever attributed to another request.
  */
-export function correlationIdWithContext(trusted: TrustedProxies): (request: IncomingMessage) => string {
+export function correlationIdWithContext(
+  trusted: TrustedProxies,
+  alwaysOn = false,
+): (request: IncomingMessage) => string {
   return (request) => {
     const context = correlate(request, trusted);
-    requestContext.enterWith(context);
+    correlations.set(request, context);
+    const { callerCorrId } = context;
+    if (callerCorrId !== undefined) {
+      callerIds.set(context.corrId, callerCorrId);
+      request.once('close', () => callerIds.delete(context.corrId));
+    }
+    const socket = request.socket;
+    if (alwaysOn || holders > 0 || !isDataPlaneUrl(request.url)) {
+      requestContext.enterWith(context);
+      holdsContext.add(socket);
+      if (!alwaysOn && !isDataPlaneUrl(request.url)) hold(request);
+    } else if (holdsContext.has(socket)) {
+      // Off now, but the connection's parser still holds an earlier request's context: clear it, turn off again.
+      requestContext.enterWith(undefined as unknown as RequestContext);
+      holdsContext.delete(socket);
+      requestContext.disable();
+    }
     return context.corrId;
   };
 }
 
-/** The caller's own correlation id of the request being served, when it was not taken as the correlation id. */
-export function currentCallerCorrId(): string | undefined {
-  return requestContext.getStore()?.callerCorrId;
+/** Keeps the context on until `request`'s exchange is over. */
+function hold(request: IncomingMessage): void {
+  holders++;
+  let released = false;
+  const release = (): void => {
+    if (released) return;
+    released = true;
+    holders--;
+    if (holders === 0) requestContext.disable();
+  };
+  request.once('close', release);
+}
+
+/** The correlation of `request` (chosen by {@link correlationIdWithContext}), whether or not the context is on. */
+export function correlationOf(request: IncomingMessage): Correlation | undefined {
+  return correlations.get(request);
+}
+
+/** The caller's own correlation id of the request `corrId` in flight, when it was not taken as the correlation id. */
+export function callerCorrIdOf(corrId: string): string | undefined {
+  return callerIds.size === 0 ? undefined : callerIds.get(corrId);
 }

@@ -38,6 +38,15 @@ export const LOGS: Section = {
       doc: '`1` logs client IPs unmasked',
     }),
     setting({
+      key: 'ORCH_LOG_DATA_PLANE_CONTEXT',
+      at: 'log.dataPlaneContext',
+      parse: parseFlag,
+      fallback: false,
+      doc:
+        '`1` keeps the async request context on for `/route` and `/proxy` too, so that every line a service writes ' +
+        "while serving them carries the request's `corrId` (costs about an eighth of `/route`'s throughput on Node 20)",
+    }),
+    setting({
       key: 'OTEL_EXPORTER_OTLP_ENDPOINT',
       at: 'tracing.otlpEndpoint',
       parse: parseOtlpEndpoint,
