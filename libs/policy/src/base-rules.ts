@@ -1,5 +1,13 @@
 import { canonicalPath } from './canonical-path';
-import { isPolicyAction, type Decision, type PolicyAction, type PolicyEngine, type PolicyInput } from './decision';
+import {
+  isCost,
+  isPolicyAction,
+  MAX_COST,
+  type Decision,
+  type PolicyAction,
+  type PolicyEngine,
+  type PolicyInput,
+} from './decision';
 
 /** An advanced rule: the first one whose tenant, scopes and path prefix match decides. `*` matches anything. */
 export interface AdvancedRule {
@@ -10,6 +18,20 @@ export interface AdvancedRule {
   readonly divertTo?: string;
   readonly tarpitMs?: number;
   readonly reason?: string;
+  /** Quota units a request this rule allows costs (checked with the quota service). */
+  readonly cost?: number;
+}
+
+/**
+ * Thresholds on the client IP's threat score (`input.threat.score`, 0-100), applied before any other rule when a
+ * threat service is configured: above `denyAbove` the request is denied; above `tarpitAbove` (or `divertAbove`) it is
+ * held (or diverted to `divertTo`). Absent: no threshold.
+ */
+export interface ThreatThresholds {
+  readonly denyAbove?: number;
+  readonly tarpitAbove?: number;
+  readonly divertAbove?: number;
+  readonly divertTo?: string;
 }
 
 /**
@@ -23,6 +45,7 @@ export interface BaseRules {
   readonly advanced: readonly AdvancedRule[];
   /** Hold time of a tarpit rule that names none, in ms. Default 1000. */
   readonly tarpitMs: number;
+  readonly threat?: ThreatThresholds;
 }
 
 /** Thrown when a base-rules document is malformed; the message names the field. */
@@ -41,7 +64,7 @@ export function parseBaseRules(text: string): BaseRules {
     throw new BaseRulesError(`not valid JSON: ${(error as Error).message}`);
   }
   const doc = object(raw, 'the document');
-  only(doc, ['allow_all', 'allowed', 'advanced', 'tarpit_ms'], 'the document');
+  only(doc, ['allow_all', 'allowed', 'advanced', 'tarpit_ms', 'threat'], 'the document');
   const allowAll = doc['allow_all'] ?? false;
   if (typeof allowAll !== 'boolean') throw new BaseRulesError('allow_all must be true or false');
   const tarpitMs = doc['tarpit_ms'] ?? 1000;
@@ -55,7 +78,7 @@ export function parseBaseRules(text: string): BaseRules {
   const advanced = list(doc['advanced'] ?? [], 'advanced').map((item, i): AdvancedRule => {
     const where = `advanced[${i}]`;
     const rule = object(item, where);
-    only(rule, ['tenant', 'scopes', 'path_prefix', 'action', 'divert_to', 'tarpit_ms', 'reason'], where);
+    only(rule, ['tenant', 'scopes', 'path_prefix', 'action', 'divert_to', 'tarpit_ms', 'reason', 'cost'], where);
     const action = rule['action'];
     if (!isPolicyAction(action)) throw new BaseRulesError(`${where}.action must be allow, deny, divert or tarpit`);
     const pathPrefix = rule['path_prefix'] ?? '/';
@@ -77,6 +100,13 @@ export function parseBaseRules(text: string): BaseRules {
       throw new BaseRulesError(`${where}.tarpit_ms must be an integer of ms in [0, ${MAX_TARPIT_MS}]`);
     const reason = rule['reason'];
     if (reason !== undefined && typeof reason !== 'string') throw new BaseRulesError(`${where}.reason must be text`);
+    const cost = rule['cost'];
+    if (cost !== undefined && !isCost(cost)) {
+      throw new BaseRulesError(`${where}.cost must be an integer in [0, ${MAX_COST}]`);
+    }
+    if (cost !== undefined && action !== 'allow' && action !== 'divert' && action !== 'tarpit') {
+      throw new BaseRulesError(`${where}.cost is for rules that let the request through`);
+    }
     return {
       tenant: text_(rule['tenant'], `${where}.tenant`),
       scopes: strings(rule['scopes'], `${where}.scopes`),
@@ -85,9 +115,48 @@ export function parseBaseRules(text: string): BaseRules {
       ...(action === 'divert' ? { divertTo: divertTo as string } : {}),
       ...(action === 'tarpit' ? { tarpitMs: (hold as number | undefined) ?? (tarpitMs as number) } : {}),
       ...(reason !== undefined ? { reason } : {}),
+      ...(typeof cost === 'number' && cost > 0 ? { cost } : {}),
     };
   });
-  return { allowAll, allowed, advanced, tarpitMs: tarpitMs as number };
+  const threat = doc['threat'] === undefined ? undefined : parseThreatThresholds(doc['threat']);
+  return { allowAll, allowed, advanced, tarpitMs: tarpitMs as number, ...(threat !== undefined ? { threat } : {}) };
+}
+
+/** The `threat` object: `{deny_above?, tarpit_above?, divert_above?, divert_to?}`, scores 0-100. */
+function parseThreatThresholds(value: unknown): ThreatThresholds {
+  const where = 'threat';
+  const doc = object(value, where);
+  only(doc, ['deny_above', 'tarpit_above', 'divert_above', 'divert_to'], where);
+  const score = (key: string): number | undefined => {
+    const raw = doc[key];
+    if (raw === undefined) return undefined;
+    if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 0 || raw > 100) {
+      throw new BaseRulesError(`${where}.${key} must be an integer score in [0, 100]`);
+    }
+    return raw;
+  };
+  const denyAbove = score('deny_above');
+  const tarpitAbove = score('tarpit_above');
+  const divertAbove = score('divert_above');
+  if (tarpitAbove !== undefined && divertAbove !== undefined) {
+    throw new BaseRulesError(`${where} may hold tarpit_above or divert_above, not both`);
+  }
+  const lower = tarpitAbove ?? divertAbove;
+  if (denyAbove !== undefined && lower !== undefined && lower >= denyAbove) {
+    throw new BaseRulesError(`${where}: the tarpit/divert threshold must be below deny_above`);
+  }
+  const divertTo = doc['divert_to'];
+  if (divertAbove !== undefined && (typeof divertTo !== 'string' || divertTo === '')) {
+    throw new BaseRulesError(`${where}.divert_to must name a pool when divert_above is set`);
+  }
+  if (divertTo !== undefined && divertAbove === undefined) {
+    throw new BaseRulesError(`${where}.divert_to is only for divert_above`);
+  }
+  return {
+    ...(denyAbove !== undefined ? { denyAbove } : {}),
+    ...(tarpitAbove !== undefined ? { tarpitAbove } : {}),
+    ...(divertAbove !== undefined ? { divertAbove, divertTo: divertTo as string } : {}),
+  };
 }
 
 /**
@@ -111,11 +180,17 @@ export class BaseRulesPolicy implements PolicyEngine {
         ...(rule.divertTo !== undefined ? { divertTo: rule.divertTo } : {}),
         ...(rule.tarpitMs !== undefined ? { tarpitMs: rule.tarpitMs } : {}),
         reason: rule.reason ?? 'advanced rule',
+        ...(rule.cost !== undefined ? { cost: rule.cost } : {}),
       }),
     );
   }
 
   decide(input: PolicyInput): Decision {
+    const { threat } = this.rules;
+    if (threat !== undefined && input.threat !== undefined) {
+      const verdict = this.byThreat(threat, input.threat.score);
+      if (verdict !== undefined) return verdict;
+    }
     const { advanced } = this.rules;
     for (let i = 0; i < advanced.length; i++) {
       const rule = advanced[i];
@@ -132,6 +207,28 @@ export class BaseRulesPolicy implements PolicyEngine {
       if (matchTenant(entry.tenant, input.tenant) && matchScope(entry.scopes, input.scope)) return ALLOWED;
     }
     return DENIED;
+  }
+
+  /** The threshold decision for `score`, if one is crossed. */
+  private byThreat(threat: ThreatThresholds, score: number): Decision | undefined {
+    if (threat.denyAbove !== undefined && score > threat.denyAbove) {
+      return { action: 'deny', reason: `threat score ${score} above ${threat.denyAbove}` };
+    }
+    if (threat.tarpitAbove !== undefined && score > threat.tarpitAbove) {
+      return {
+        action: 'tarpit',
+        tarpitMs: this.rules.tarpitMs,
+        reason: `threat score ${score} above ${threat.tarpitAbove}`,
+      };
+    }
+    if (threat.divertAbove !== undefined && score > threat.divertAbove) {
+      return {
+        action: 'divert',
+        divertTo: threat.divertTo,
+        reason: `threat score ${score} above ${threat.divertAbove}`,
+      };
+    }
+    return undefined;
   }
 }
 

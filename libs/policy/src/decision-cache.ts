@@ -32,6 +32,8 @@ export function decisionCacheKey(input: PolicyInput): string {
     ...input.identity.dns,
   ];
   for (const name of Object.keys(input.headers).sort()) parts.push(name, input.headers[name]);
+  if (input.threat !== undefined)
+    parts.push(String(input.threat.score), String(input.threat.reasons.length), ...input.threat.reasons);
   let encoded = '';
   for (const part of parts) encoded += `${part.length}:${part}`;
   return encoded.length <= MAX_PLAIN_KEY ? encoded : hash('sha256', encoded, 'base64');

@@ -14,6 +14,16 @@ export interface Decision {
   readonly tarpitMs?: number;
   readonly reason?: string;
   readonly cached?: boolean;
+  /** Units of the tenant's quota this request costs (checked with the quota service before it is served). */
+  readonly cost?: number;
+}
+
+/** What the threat-score service said about the client IP (absent from the input when no service is configured). */
+export interface ThreatVerdict {
+  /** 0 (harmless) to 100 (hostile). */
+  readonly score: number;
+  /** The service's reasons; `unavailable` when the gateway went on without an answer (ORCH_THREAT_ON_ERROR). */
+  readonly reasons: readonly string[];
 }
 
 /** The caller's verified identity as the transport and proof layers saw it. */
@@ -40,6 +50,10 @@ export interface PolicyInput {
   readonly poolHealth: number;
   /** A few request headers policies may look at (lower-case names): `user-agent`. */
   readonly headers: Readonly<Record<string, string>>;
+  /** The client IP's threat score, when a threat service is configured. */
+  readonly threat?: ThreatVerdict;
+  /** `100 − threat.score` (the name policies written for the original service read), with `threat`. */
+  readonly ip_reputation?: number;
 }
 
 /**
@@ -50,6 +64,14 @@ export interface PolicyEngine {
   /** Short name for `/policy` and logs, e.g. `allow-all`, `base-rules`, `opa`. */
   readonly source: string;
   decide(input: PolicyInput): Decision | Promise<Decision>;
+}
+
+/** Largest quota cost one decision may carry. */
+export const MAX_COST = 1_000_000;
+
+/** A decision's `cost`: an integer of quota units in [0, {@link MAX_COST}]. */
+export function isCost(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_COST;
 }
 
 /** Type guard for a policy action name. */

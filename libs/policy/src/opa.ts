@@ -1,5 +1,5 @@
 import type { LoadedPolicy, loadPolicy } from '@open-policy-agent/opa-wasm';
-import { isPolicyAction, type Decision, type PolicyEngine, type PolicyInput } from './decision';
+import { isCost, isPolicyAction, MAX_COST, type Decision, type PolicyEngine, type PolicyInput } from './decision';
 import { readTarGz } from './tar';
 
 /** Thrown when a compiled policy cannot be loaded or answers something that is not a decision. */
@@ -98,17 +98,19 @@ export function toDecision(result: unknown): Decision {
   if (isPolicyAction(result)) return { action: result };
   if (result === null || typeof result !== 'object')
     throw new OpaPolicyError(`the policy answered ${JSON.stringify(result)}, not a decision`);
-  const { action, divert_to: divertTo, tarpit_ms: tarpitMs, reason } = result as Record<string, unknown>;
+  const { action, divert_to: divertTo, tarpit_ms: tarpitMs, reason, cost } = result as Record<string, unknown>;
   if (!isPolicyAction(action)) throw new OpaPolicyError(`the policy answered action ${JSON.stringify(action)}`);
   if (divertTo !== undefined && (typeof divertTo !== 'string' || divertTo === ''))
     throw new OpaPolicyError('divert_to must name a pool');
   if (tarpitMs !== undefined && !(typeof tarpitMs === 'number' && tarpitMs >= 0 && tarpitMs <= MAX_TARPIT_MS)) {
     throw new OpaPolicyError(`tarpit_ms must be a number of ms in [0, ${MAX_TARPIT_MS}]`);
   }
+  if (cost !== undefined && !isCost(cost)) throw new OpaPolicyError(`cost must be an integer in [0, ${MAX_COST}]`);
   return {
     action,
     ...(typeof divertTo === 'string' ? { divertTo } : {}),
     ...(typeof tarpitMs === 'number' ? { tarpitMs: Math.round(tarpitMs) } : {}),
     ...(typeof reason === 'string' ? { reason } : {}),
+    ...(typeof cost === 'number' && cost > 0 ? { cost } : {}),
   };
 }

@@ -362,3 +362,63 @@ describe(PolicyManager.name, () => {
     ).rejects.toThrow(/cannot read .*missing.json: ENOENT/);
   });
 });
+
+describe('threat scores and costs in the policy', () => {
+  const threat = (score: number) => ({ threat: { score, reasons: ['test'] }, ip_reputation: 100 - score });
+
+  it('base rules: thresholds on the threat score come before every other rule', () => {
+    const rules = parseBaseRules(
+      JSON.stringify({
+        allow_all: true,
+        tarpit_ms: 250,
+        threat: { deny_above: 80, tarpit_above: 50 },
+        advanced: [{ tenant: '*', scopes: ['*'], path_prefix: '/export/', action: 'allow', cost: 5 }],
+      }),
+    );
+    const policy = new BaseRulesPolicy(rules);
+    expect(policy.decide(input(threat(81)))).toEqual({ action: 'deny', reason: 'threat score 81 above 80' });
+    expect(policy.decide(input(threat(80)))).toMatchObject({ action: 'tarpit', tarpitMs: 250 });
+    expect(policy.decide(input(threat(50))).action).toBe('allow');
+    // No score (no threat service): no threshold applies.
+    expect(policy.decide(INPUT).action).toBe('allow');
+    expect(policy.decide(input({ path: '/export/all' }))).toMatchObject({ action: 'allow', cost: 5 });
+    const divert = new BaseRulesPolicy(
+      parseBaseRules(JSON.stringify({ allow_all: true, threat: { divert_above: 60, divert_to: 'honeypot' } })),
+    );
+    expect(divert.decide(input(threat(61)))).toMatchObject({ action: 'divert', divertTo: 'honeypot' });
+  });
+
+  it('base rules: refuses malformed thresholds and costs, naming the field', () => {
+    const parse = (doc: unknown) => () => parseBaseRules(JSON.stringify(doc));
+    expect(parse({ threat: { deny_above: 101 } })).toThrow(/threat.deny_above must be an integer score/);
+    expect(parse({ threat: { deny_above: 50, tarpit_above: 60 } })).toThrow(/must be below deny_above/);
+    expect(parse({ threat: { tarpit_above: 10, divert_above: 20, divert_to: 'x' } })).toThrow(/not both/);
+    expect(parse({ threat: { divert_above: 20 } })).toThrow(/threat.divert_to must name a pool/);
+    expect(parse({ threat: { deny_above: 20, typo: 1 } })).toThrow(/unknown field 'typo'/);
+    expect(
+      parse({ advanced: [{ tenant: '*', scopes: ['*'], path_prefix: '/', action: 'allow', cost: -1 }] }),
+    ).toThrow(/advanced\[0\].cost must be an integer/);
+    expect(parse({ advanced: [{ tenant: '*', scopes: ['*'], path_prefix: '/', action: 'deny', cost: 2 }] })).toThrow(
+      /cost is for rules that let the request through/,
+    );
+  });
+
+  it('the decision cache tells inputs with different scores apart', () => {
+    expect(decisionCacheKey(input(threat(10)))).not.toBe(decisionCacheKey(input(threat(90))));
+    expect(decisionCacheKey(input(threat(10)))).not.toBe(decisionCacheKey(INPUT));
+  });
+
+  it('an OPA policy reads input.ip_reputation and may name a cost', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shieldx-policy-threat-'));
+    const bundle = buildBundle(dir, 'reputation', {
+      'policy.rego': regoDecision(
+        '{"action": "deny", "reason": "low reputation"} if { input.ip_reputation < 20 } ' +
+          'else := {"action": "allow", "cost": 3}',
+      ),
+    });
+    const opa = await OpaPolicy.load(readFileSync(bundle), 'shieldx/routing/decision', 'reputation');
+    expect(opa.decide(input(threat(90)))).toEqual({ action: 'deny', reason: 'low reputation' });
+    expect(opa.decide(input(threat(10)))).toEqual({ action: 'allow', cost: 3 });
+    expect(() => toDecision({ action: 'allow', cost: 1.5 })).toThrow(/cost must be an integer/);
+  });
+});

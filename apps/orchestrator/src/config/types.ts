@@ -194,9 +194,46 @@ export interface OrchestratorConfig {
     /** How often the shared pool version is compared with the applied one, ms (ORCH_CLUSTER_RESYNC_EVERY). */
     readonly resyncEveryMs: number;
   };
+  /** The external threat-score service consulted for the client IP of data-plane requests (off without a URL). */
+  readonly threat: {
+    /** Base URL (ORCH_THREAT_URL), asked `GET <url>?ip=<ip>&tenant=<tenant>`. Unset = no threat scores. */
+    readonly url?: string;
+    /** Time budget of one call, ms (ORCH_THREAT_TIMEOUT). */
+    readonly timeoutMs: number;
+    /** What a request gets when the service fails or is out of budget (ORCH_THREAT_ON_ERROR). */
+    readonly onError: ThreatFailMode;
+    /** How long a score is reused for the same IP, ms (ORCH_THREAT_CACHE_TTL). */
+    readonly cacheTtlMs: number;
+    /** Most IPs whose score is kept (ORCH_THREAT_CACHE_SIZE); the least recently used goes beyond it. */
+    readonly cacheSize: number;
+  };
+  /** The external quota service checked before requests of some scopes (off without a URL). */
+  readonly quota: {
+    /** URL (ORCH_QUOTA_URL), asked `POST <url>` with `{tenant, scope, cost}`. Unset = no quota checks. */
+    readonly url?: string;
+    /** Scopes whose requests are checked (ORCH_QUOTA_SCOPES; `*` = every scope), besides decisions with a cost. */
+    readonly scopes: readonly string[];
+    /** Time budget of one call, ms (ORCH_QUOTA_TIMEOUT). */
+    readonly timeoutMs: number;
+    /** What a request gets when the service fails or is out of budget (ORCH_QUOTA_ON_ERROR). */
+    readonly onError: 'allow' | 'deny';
+  };
+  /** The breaker in front of each external advisor (threat, quota). */
+  readonly advisors: {
+    /** Consecutive failures that open it (ORCH_ADVISOR_BREAKER_FAILS). */
+    readonly breakerFails: number;
+    /** First open period, doubled after each failed trial up to 60 s, ms (ORCH_ADVISOR_BREAKER_OPEN_FOR). */
+    readonly breakerOpenForMs: number;
+  };
   /** Start the built-in demo backends and pools (dev only). */
   readonly demo: boolean;
 }
+
+/** ORCH_THREAT_ON_ERROR: go on without a score, refuse (503), or go on with a fixed score. */
+export type ThreatFailMode =
+  | { readonly kind: 'allow' }
+  | { readonly kind: 'deny' }
+  | { readonly kind: 'score'; readonly score: number };
 
 /** Environment-like input: variable name → value. */
 export type Env = Readonly<Record<string, string | undefined>>;

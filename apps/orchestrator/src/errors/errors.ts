@@ -169,3 +169,28 @@ export class TunnelShareExceededError extends GatewayError {
     super(`this client already holds ${share} WebSocket tunnel(s), its share; retry later`);
   }
 }
+
+/** 429: the tenant's quota (ORCH_QUOTA_URL) does not cover this request; `X-Quota-Remaining` says what is left. */
+export class QuotaExceededError extends GatewayError {
+  readonly status = 429;
+  readonly code = 'quota_exceeded';
+  override readonly headers: Readonly<Record<string, string>>;
+  constructor(remaining: number) {
+    super(`the tenant's quota does not cover this request (${remaining} left)`);
+    this.headers = { 'x-quota-remaining': String(remaining) };
+  }
+}
+
+/**
+ * 503: an advisor the gateway must consult (threat score, quota) failed or ran out of its time budget, and its fail
+ * mode is `deny` (ORCH_THREAT_ON_ERROR, ORCH_QUOTA_ON_ERROR).
+ */
+export class AdvisorUnavailableError extends GatewayError {
+  readonly status = 503;
+  readonly code: string;
+  override readonly headers = { 'retry-after': '1' };
+  constructor(advisor: 'threat' | 'quota') {
+    super(`the ${advisor} service did not answer in time and the gateway is set to refuse without it`);
+    this.code = `${advisor}_unavailable`;
+  }
+}

@@ -33,4 +33,10 @@ export const METRIC = {
   clusterSync: 'orchestrator_cluster_sync_total',
   clusterPoolVersion: 'orchestrator_cluster_pool_version',
   auditStream: 'orchestrator_audit_stream_total',
+  advisorCalls: 'orchestrator_advisor_calls_total',
+  advisorCallDuration: 'orchestrator_advisor_call_duration_seconds',
+  advisorFailMode: 'orchestrator_advisor_fail_mode_total',
+  advisorBreakerOpen: 'orchestrator_advisor_breaker_open',
+  threatCache: 'orchestrator_threat_cache_total',
+  quotaChecks: 'orchestrator_quota_checks_total',
 } as const;

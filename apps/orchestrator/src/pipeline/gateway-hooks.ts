@@ -134,9 +134,12 @@ function installHooks(
   fastify.addHook(
     'onSend',
     (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: null, payload: unknown) => void) => {
-      const limit = request.gateway?.limit;
+      const state = request.gateway;
+      const limit = state?.limit;
       if (limit !== undefined && !reply.hasHeader('ratelimit-limit'))
         reply.headers(RateLimitService.headers(limit.limit, limit.result));
+      if (state?.quotaRemaining !== undefined && !reply.hasHeader('x-quota-remaining'))
+        reply.header('x-quota-remaining', String(state.quotaRemaining));
       done(null, payload);
     },
   );

@@ -212,6 +212,8 @@ export class ProxyService {
     const head = (_status: number, out: OutgoingHttpHeaders): OutgoingHttpHeaders => {
       out['x-correlation-id'] = request.id;
       if (rateHeaders !== undefined) Object.assign(out, rateHeaders);
+      const quota = request.gateway.quotaRemaining;
+      if (quota !== undefined) out['x-quota-remaining'] = String(quota);
       return out;
     };
     const upgrade = pendingUpgrade(request.raw);

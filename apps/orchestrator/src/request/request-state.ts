@@ -19,6 +19,8 @@ export interface GatewayRequestState {
   backend?: string;
   /** The tightest rate-limit outcome seen so far, for the RateLimit-* headers. */
   limit?: { readonly limit: number; readonly result: BucketResult };
+  /** Units of the tenant's quota left after this request (from the quota service), for `X-Quota-Remaining`. */
+  quotaRemaining?: number;
   /** With Redis: the per-IP take still owed, made together with the tenant's (see RateLimitService.checkIp). */
   deferredIp?: { readonly key: string; readonly limit: number };
   /** The request's trace while tracing is on (absent when off: every traced stage tests this one property). */

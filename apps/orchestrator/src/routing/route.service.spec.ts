@@ -1,6 +1,8 @@
 import type { Pool } from '@shieldx/lb';
 import type { Decision, PolicyEngine } from '@shieldx/policy';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { QuotaService } from '../advisors/quota.service';
+import type { ThreatScores } from '../advisors/threat-scores';
 import { loadConfig } from '../config/config';
 import type { SecurityEvent, SecurityEvents } from '../events/security-events';
 import type { GatewayMetrics } from '../metrics/gateway-metrics';
@@ -23,7 +25,9 @@ function engine(decision: Decision) {
   const routingMetrics = { tarpitHeld: (count: number) => gauge.push(count) } as unknown as RoutingMetrics;
   const events: SecurityEvent[] = [];
   const emitter = { emit: (event: SecurityEvent) => events.push(event) } as unknown as SecurityEvents;
-  const service = new RouteService(config, policy, pools, limits, metrics, routingMetrics, emitter);
+  const threats = { enabled: false } as unknown as ThreatScores;
+  const quota = { costOf: () => 0 } as unknown as QuotaService;
+  const service = new RouteService(config, policy, pools, limits, metrics, routingMetrics, emitter, threats, quota);
   return { service, gauge, events };
 }
 

@@ -1,6 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { isAlgoName, type AlgoName, type Backend, type PickResult, type Pool } from '@shieldx/lb';
-import type { Decision, PolicyAction, PolicyEngine, PolicyInput } from '@shieldx/policy';
+import type { Decision, PolicyAction, PolicyEngine, PolicyInput, ThreatVerdict } from '@shieldx/policy';
+import { QuotaService } from '../advisors/quota.service';
+import { ThreatScores } from '../advisors/threat-scores';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import type { DecisionEventData } from '../events/security-event';
@@ -93,6 +95,8 @@ export class RouteService {
     private readonly metrics: GatewayMetrics,
     private readonly routingMetrics: RoutingMetrics,
     private readonly events: SecurityEvents,
+    private readonly threats: ThreatScores,
+    private readonly quota: QuotaService,
   ) {
     this.tenants = new TenantBinding(config.tenant);
   }
@@ -172,11 +176,25 @@ export class RouteService {
     };
   }
 
+  /** The client IP's threat score first, when a threat service is configured (a cached one costs no await). */
   private decide(
     request: RoutingRequest,
     ctx: RouteContext,
     pool: Pool,
     algo: AlgoName | undefined,
+  ): RoutePlan | Promise<RoutePlan> {
+    if (!this.threats.enabled) return this.decideWith(request, ctx, pool, algo, undefined);
+    const verdict = this.threats.scoreOf(ctx.state.clientIp, request.tenant);
+    if (verdict instanceof Promise) return verdict.then((v) => this.decideWith(request, ctx, pool, algo, v));
+    return this.decideWith(request, ctx, pool, algo, verdict);
+  }
+
+  private decideWith(
+    request: RoutingRequest,
+    ctx: RouteContext,
+    pool: Pool,
+    algo: AlgoName | undefined,
+    threat: ThreatVerdict | undefined,
   ): RoutePlan | Promise<RoutePlan> {
     const input: PolicyInput = {
       service: request.service,
@@ -189,12 +207,35 @@ export class RouteService {
       dpop: { jkt: ctx.dpopJkt },
       poolHealth: pool.backends.length === 0 ? 0 : pool.healthyCount() / pool.backends.length,
       headers: ctx.userAgent === undefined ? NO_HEADERS : { 'user-agent': ctx.userAgent },
+      ...(threat === undefined ? {} : { threat, ip_reputation: 100 - threat.score }),
     };
     const trace = ctx.state.trace;
     const decision =
       trace === undefined ? this.policy.decide(input) : traced(trace, 'policy', () => this.policy.decide(input));
-    if (decision instanceof Promise) return decision.then((d) => this.act(d, request, ctx, pool, algo));
-    return this.act(decision, request, ctx, pool, algo);
+    if (decision instanceof Promise) return decision.then((d) => this.charged(d, request, ctx, pool, algo));
+    return this.charged(decision, request, ctx, pool, algo);
+  }
+
+  /**
+   * Acts on the decision, then charges the tenant's quota when the request costs any (ORCH_QUOTA_SCOPES, or the
+   * decision's `cost`): a denied request is never charged, a held one after its hold.
+   */
+  private charged(
+    decision: Decision,
+    request: RoutingRequest,
+    ctx: RouteContext,
+    pool: Pool,
+    algo: AlgoName | undefined,
+  ): RoutePlan | Promise<RoutePlan> {
+    const plan = this.act(decision, request, ctx, pool, algo);
+    const cost = this.quota.costOf(request.scope, decision.cost);
+    if (cost === 0) return plan;
+    const charge = async (p: RoutePlan): Promise<RoutePlan> => {
+      const remaining = await this.quota.charge(request.tenant, request.scope, cost);
+      if (remaining !== undefined) ctx.state.quotaRemaining = remaining;
+      return p;
+    };
+    return plan instanceof Promise ? plan.then(charge) : charge(plan);
   }
 
   private act(

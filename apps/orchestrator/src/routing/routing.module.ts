@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AdvisorsModule } from '../advisors/advisors.module';
 import { PolicyModule } from '../policy/policy.module';
 import { PoolsModule } from '../pools/pools.module';
 import { RateLimitModule } from '../ratelimit/rate-limit.module';
@@ -8,7 +9,7 @@ import { ROUTING_METRIC_PROVIDERS, RoutingMetrics } from './routing-metrics';
 
 /** The routing decision shared by `POST /route` and `/proxy`: tenant, limits, policy, backend pick. */
 @Module({
-  imports: [PoolsModule, PolicyModule, RateLimitModule, TracingModule],
+  imports: [PoolsModule, PolicyModule, RateLimitModule, TracingModule, AdvisorsModule],
   providers: [...ROUTING_METRIC_PROVIDERS, RoutingMetrics, RouteService],
   exports: [RouteService],
 })

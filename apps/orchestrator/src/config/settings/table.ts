@@ -4,6 +4,7 @@
  */
 import type { Section, Setting } from '../setting';
 import { ADMIN, ADMIN_UI } from './admin';
+import { ADVISORS } from './advisors';
 import { AUTH } from './auth';
 import { HEALTH } from './health';
 import { LEDGER } from './ledger';
@@ -25,6 +26,7 @@ export const SECTIONS: readonly Section[] = [
   RATE_LIMITS,
   TENANTS,
   POLICY,
+  ADVISORS,
   AUTH,
   ADMIN,
   ADMIN_UI,
