@@ -1,4 +1,6 @@
-// Benchmark of `POST /route`: the orchestrator (default settings, and ORCH_LOG_LEVEL=warn) against a bare Fastify 5
+// Benchmark of `POST /route`: the orchestrator (default settings; ORCH_LOG_LEVEL=warn; a threat-score service
+// configured, bench/advisor-stub.mjs, whose scores the orchestrator caches; the async request context kept on for the
+// data plane, ORCH_LOG_DATA_PLANE_CONTEXT=1) against a bare Fastify 5
 // server answering the same request (bench/baseline-fastify.mjs), measured in the same run, rounds interleaved so
 // that machine noise hits every target alike. Writes the `route` section of docs/BENCHMARKS.md.
 //
@@ -10,8 +12,8 @@
 // (0 skips it), BENCH_TOOL [wrk if installed, else autocannon] for the closed-loop runs.
 //
 // Budgets (from the issue): orchestrator/baseline req/s ≥ 0.5; at half of bare Fastify's capacity, p99 ≤ 3 × bare
-// Fastify's p99 at that rate; RSS < 100 MB after ~60 s of
-// load. Verdicts are printed and written as measured, pass or miss.
+// Fastify's p99 at that rate; RSS < 100 MB after ~60 s of load; a cached threat score costs at most 10 % of the
+// defaults' req/s. Verdicts are printed and written as measured, pass or miss.
 import { copyFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -90,14 +92,16 @@ const S = {
 };
 /** Every server runs with the gateway's shipped V8 flags (scripts/gateway-process.mjs), the baseline too. */
 const SHIPPED = GATEWAY_NODE_OPTIONS.split(' ').filter((flag) => flag !== '');
-const BUDGET = { ratio: 0.5, p99Factor: 3, rssMB: 100 };
+const BUDGET = { ratio: 0.5, p99Factor: 3, rssMB: 100, threatCost: 0.1 };
+/** Servers measured: bare Fastify and the four orchestrator variants of TARGETS below. */
+const TARGET_COUNT = 5;
 const RATE_WARMUP = 2;
 
 const expectedS =
   15 + // start-up
-  3 * (S.warmup + 1) +
-  S.rounds * 3 * (S.duration + 1) +
-  3 * (RATE_WARMUP + S.rateDuration + 3) +
+  TARGET_COUNT * (S.warmup + 1) +
+  S.rounds * TARGET_COUNT * (S.duration + 1) +
+  TARGET_COUNT * (RATE_WARMUP + S.rateDuration + 3) +
   S.rateDuration +
   S.soak +
   (S.profile ? S.warmup + S.duration + 20 : 0);
@@ -123,6 +127,8 @@ let snapshot; // set by prepareOrchestrator()
 const stubs = await startStubBackends(7);
 const pools = { api: stubs.urls.slice(0, 3), search: stubs.urls.slice(3, 5), static: stubs.urls.slice(5, 7) };
 const work = tempDir('shieldx-bench-route-');
+// The threat-score service of the "threat service" row: every IP gets a score; the orchestrator caches it.
+const advisor = await startLoopbackScript({ name: 'threat service', script: 'bench/advisor-stub.mjs' });
 
 /** @type {import('./lib/common.mjs').RoundTarget[]} */
 const TARGETS = [
@@ -154,6 +160,20 @@ const TARGETS = [
         work,
         pools,
         env: { ORCH_LOG_LEVEL: 'warn' },
+        nodeArgs: SHIPPED,
+      }),
+  },
+  {
+    // A threat-score service configured: after the first call, every request's score comes from the cache.
+    key: 'orchThreat',
+    label: 'orchestrator, threat service (scores cached)',
+    start: () =>
+      startOrchestrator({
+        snapshot,
+        name: 'orchestrator (threat service)',
+        work,
+        pools,
+        env: { ORCH_THREAT_URL: `${advisor.origin}/score` },
         nodeArgs: SHIPPED,
       }),
   },
@@ -406,6 +426,7 @@ if (S.profile) {
   profile = await profileTarget(byKey.orch, 'orchestrator');
 }
 await stubs.close();
+await advisor.stop();
 
 // ---------------------------------------------------------------------------------------------------------------
 // Report
@@ -429,6 +450,11 @@ const verdicts = [
       orch.paced.sustained && byKey.baseline.paced.sustained
         ? passOrMiss(orch.paced.p99 <= BUDGET.p99Factor * byKey.baseline.paced.p99)
         : 'miss (rate not sustained)',
+  },
+  {
+    budget: `a cached threat score costs ≤ ${BUDGET.threatCost * 100} % of /route req/s`,
+    measured: `${fmt.ratio(byKey.orchThreat.summary.rps / orch.summary.rps)} of the defaults' req/s`,
+    result: passOrMiss(byKey.orchThreat.summary.rps >= (1 - BUDGET.threatCost) * orch.summary.rps),
   },
   soak
     ? {
