@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// `npm start`: build the orchestrator, run it in insecure dev mode with the built-in demo backends, and run the admin
-// UI beside it. Ctrl-C stops both. Settings in the environment pass through (e.g. ORCH_PORT, ORCH_LB_ALGO).
+// `npm start`: build the orchestrator, run it in insecure dev mode with the built-in demo backends and demo threat and
+// quota services (scripts/demo-advisors.mjs), and run the admin UI beside it. Ctrl-C stops them all. Settings in the environment pass through (e.g. ORCH_PORT, ORCH_LB_ALGO).
 import { spawn, spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gatewayEnv } from './gateway-process.mjs';
@@ -31,8 +31,8 @@ function stop(code) {
     process.exit(code),
   );
 }
-function run(name, command, args, extraEnv) {
-  const child = spawn(command, args, { stdio: 'inherit', env: { ...env, ...extraEnv } });
+function run(name, command, args, extraEnv, stdio = 'inherit') {
+  const child = spawn(command, args, { stdio, env: { ...env, ...extraEnv } });
   child.once('exit', (code, signal) => {
     if (!stopping) {
       process.stderr.write(`shieldx: ${name} exited (${signal ?? code}); stopping\n`);
@@ -45,8 +45,31 @@ function run(name, command, args, extraEnv) {
 process.on('SIGINT', () => stop(0));
 process.on('SIGTERM', () => stop(0));
 
+// The demo advisors first: the orchestrator reads their URLs at start-up (unless the environment names others).
+const advisors = run('demo advisors', process.execPath, ['scripts/demo-advisors.mjs'], {}, [
+  'ignore',
+  'pipe',
+  'inherit',
+]);
+const advisorsUrl = await new Promise((resolve) => {
+  let output = '';
+  advisors.stdout.on('data', (chunk) => {
+    output += chunk.toString();
+    const match = /demo advisors on (http:\/\/\S+)/.exec(output);
+    if (match !== null) resolve(match[1]);
+  });
+  advisors.once('exit', () => resolve(undefined));
+});
+if (advisorsUrl === undefined) {
+  stop(1);
+  await new Promise(() => undefined);
+}
+
 run('orchestrator', process.execPath, ['dist/orchestrator/apps/orchestrator/src/main.js'], {
   NODE_OPTIONS: gatewayEnv(env).NODE_OPTIONS,
+  ORCH_THREAT_URL: env.ORCH_THREAT_URL ?? `${advisorsUrl}/score`,
+  ORCH_QUOTA_URL: env.ORCH_QUOTA_URL ?? `${advisorsUrl}/quota`,
+  ORCH_QUOTA_SCOPES: env.ORCH_QUOTA_SCOPES ?? 'write',
 });
 
 let ready = false;
@@ -74,6 +97,8 @@ if (!ready) {
       `  curl -s -X POST ${orchUrl}/route -H 'content-type: application/json' \\`,
       `    -d '{"service":"api","tenant":"acme","scope":"read","path":"/v1/items"}'`,
       `  curl -s ${orchUrl}/health`,
+      `Demo threat scores and quotas (${advisorsUrl}): scope "write" costs 1 unit, tenant "trial" has 20 a minute;`,
+      '  the Protection page of the admin UI shows the scores of recent clients.',
       '',
     ].join('\n') + '\n',
   );

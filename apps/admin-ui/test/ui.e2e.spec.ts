@@ -187,6 +187,11 @@ describe('admin UI in Chromium against a running orchestrator', () => {
   let browser: Browser;
   let page: Page;
   const backends: { url: string; child: ChildProcess }[] = [];
+  // A threat-score service: every client gets 42, with a reason.
+  const threatService = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ score: 42, reasons: ['ui-e2e'] }));
+  });
   // Scoped to <main>: while a page streams in, React may hold a hidden copy of its content elsewhere in the body.
   const main = () => page.locator('main');
   const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
@@ -218,6 +223,8 @@ describe('admin UI in Chromium against a running orchestrator', () => {
     writeFileSync(join(build, 'package.json'), '{"type":"module"}');
 
     backends.push(await demoBackend('api-a'), await demoBackend('api-b'));
+    await new Promise<void>((resolve) => threatService.listen(0, '127.0.0.1', resolve));
+    const threatUrl = `http://127.0.0.1:${(threatService.address() as AddressInfo).port}/score`;
     redis = await startRedisServer();
     const orchPort = await freePort();
     orchUrl = `http://127.0.0.1:${orchPort}`;
@@ -231,6 +238,8 @@ describe('admin UI in Chromium against a running orchestrator', () => {
         ORCH_POOL_API: backends.map((b) => b.url).join(','),
         ORCH_ADMIN_TOKEN: TOKEN,
         REDIS_ADDR: redis.addr,
+        ORCH_THREAT_URL: threatUrl,
+        ORCH_THREAT_TIMEOUT: '1s',
         // The compiled default policy in shadow mode, as in npm start: its decision cache has figures to show.
         ORCH_OPA_POLICY_PATH: join(ROOT, 'policies/build/policy.tar.gz'),
         // Rate limits are not under test here: the test sends a few hundred requests from one address.
@@ -284,6 +293,8 @@ describe('admin UI in Chromium against a running orchestrator', () => {
     await stopProcess(orchestrator?.child);
     await Promise.all(backends.map((b) => stopProcess(b.child)));
     await stopProcess(redis?.child);
+    threatService.closeAllConnections();
+    await new Promise((resolve) => threatService.close(resolve));
     if (work !== undefined) rmSync(work, { recursive: true, force: true });
   });
 
@@ -388,6 +399,21 @@ describe('admin UI in Chromium against a running orchestrator', () => {
     await shot('breakers');
   });
 
+  it('shows the threat score of a client that just called on the Protection page', async () => {
+    const answer = await fetch(`${orchUrl}/route`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ service: 'api', tenant: TENANT, scope: 'read', path: '/v1/items' }),
+    });
+    expect(answer.status).toBe(200);
+    await page.goto(`${uiUrl}/protection`);
+    const row = main().getByTestId('threat-table').locator('tbody tr', { hasText: '127.0.0.0' });
+    await expect.poll(() => row.textContent()).toContain('42');
+    expect(await row.textContent()).toContain('ui-e2e');
+    expect(await main().getByTestId('threat-summary').textContent()).toContain('closed');
+    await shot('protection');
+  });
+
   it('shows the policy and reloads it with the button', async () => {
     await page.goto(`${uiUrl}/policy`);
     const version = Number(await main().getByTestId('policy-version').textContent());
@@ -480,11 +506,11 @@ describe('admin UI in Chromium against a running orchestrator', () => {
     await page.keyboard.press('Tab');
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
     const order: string[] = [];
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 6; i++) {
       await page.keyboard.press('Tab');
       order.push((await page.evaluate(() => document.activeElement?.textContent)) ?? '');
     }
-    expect(order).toEqual(['Overview', 'Pools', 'Breakers', 'Policy', 'Audit']);
+    expect(order).toEqual(['Overview', 'Pools', 'Breakers', 'Protection', 'Policy', 'Audit']);
     await page.keyboard.press('Shift+Tab');
     await page.keyboard.press('Enter');
     await page.waitForURL(/\/policy$/);
@@ -534,6 +560,13 @@ describe('admin UI in Chromium against a running orchestrator', () => {
           await expect
             .poll(() => main().getByTestId('transitions-table').locator('tbody tr').count())
             .toBeGreaterThan(0);
+        },
+      },
+      {
+        name: 'protection',
+        path: '/protection',
+        ready: async () => {
+          await main().getByTestId('threat-table').waitFor();
         },
       },
       {
@@ -618,7 +651,7 @@ describe('admin UI in Chromium against a running orchestrator', () => {
   });
 
   it('never hands the admin token to the browser, and refuses foreign hosts and cross-site writes', async () => {
-    for (const path of ['/', '/pools', '/breakers', '/policy', '/audit']) {
+    for (const path of ['/', '/pools', '/breakers', '/protection', '/policy', '/audit']) {
       const html = await (await fetch(`${uiUrl}${path}`)).text();
       expect(html).not.toContain(TOKEN);
     }

@@ -64,6 +64,7 @@ function rulesFile(rules: unknown): string {
   return join(dir, 'rules.json');
 }
 
+const TOKEN = 'advisors-e2e-admin-token-0123456789';
 const BODY = { service: 'api', tenant: 'acme', scope: 'read', path: '/v1/items' };
 
 function routeFrom(orch: RunningOrchestrator, ip: string, body: Record<string, unknown> = BODY) {
@@ -89,6 +90,7 @@ describe('threat scores (ORCH_THREAT_URL)', () => {
       ORCH_TRUSTED_PROXIES: '127.0.0.1/32',
       ORCH_THREAT_URL: threat.url,
       ORCH_THREAT_TIMEOUT: '150ms',
+      ORCH_ADMIN_TOKEN: TOKEN,
       ORCH_ADVISOR_BREAKER_FAILS: '3',
       ORCH_ADVISOR_BREAKER_OPEN_FOR: '400ms',
       ORCH_POLICY_PATH: rulesFile({ allow_all: true, threat: { deny_above: 80, tarpit_above: 50 }, tarpit_ms: 200 }),
@@ -132,6 +134,14 @@ describe('threat scores (ORCH_THREAT_URL)', () => {
     expect(await metric(orch, /orchestrator_threat_cache_total\{result="hit"\} (\d+)/)).toBeGreaterThanOrEqual(1);
     const recent = orch.app.get(ThreatScores).recent(10);
     expect(recent[0]).toMatchObject({ ip: '198.51.100.20', score: 20, reasons: ['octet'] });
+    // The admin view lists them, IPs anonymised like the logs'.
+    const view = await fetch(`${orch.url}/admin/protection`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(view.status).toBe(200);
+    const body = (await view.json()) as { threat: Record<string, unknown>; quota: Record<string, unknown> };
+    expect(body.threat).toMatchObject({ enabled: true, breaker: 'closed', onError: 'allow' });
+    expect((body.threat['recent'] as unknown[])[0]).toMatchObject({ ip: '198.51.100.0', score: 20 });
+    expect(body.quota).toMatchObject({ enabled: false });
+    expect((await fetch(`${orch.url}/admin/protection`)).status).toBe(401);
     threat.answer = scoreByIp;
   });
 

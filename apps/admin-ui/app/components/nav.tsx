@@ -7,6 +7,7 @@ const PAGES = [
   { href: '/', label: 'Overview' },
   { href: '/pools', label: 'Pools' },
   { href: '/breakers', label: 'Breakers' },
+  { href: '/protection', label: 'Protection' },
   { href: '/policy', label: 'Policy' },
   { href: '/audit', label: 'Audit' },
 ] as const;

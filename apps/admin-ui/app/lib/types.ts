@@ -58,6 +58,17 @@ export interface BreakersAnswer {
   history: BreakerTransition[];
 }
 
+/** `GET /admin/protection`: threat scores and quotas. */
+export interface ProtectionAnswer {
+  threat: {
+    enabled: boolean;
+    breaker: BreakerState;
+    onError: string;
+    recent: { ip: string; score: number; reasons: string[]; fetchedAt: string }[];
+  };
+  quota: { enabled: boolean; breaker: BreakerState; onError: string; scopes: string[] };
+}
+
 /** `GET /admin/policy`. */
 export interface PolicyStatus {
   version: number;

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AdvisorsModule } from '../advisors/advisors.module';
 import { LedgerModule } from '../ledger/ledger.module';
 import { PolicyModule } from '../policy/policy.module';
 import { PoolsModule } from '../pools/pools.module';
@@ -10,11 +11,12 @@ import { LedgerController } from './ledger.controller';
 import { PolicyController } from './policy.controller';
 import { systemResolve } from './backend-target';
 import { PoolAdminService } from './pool-admin.service';
+import { ProtectionController } from './protection.controller';
 
 /** The admin API for the security team and the admin UI (`/admin/*`, guarded). */
 @Module({
-  imports: [ResilienceModule, PoolsModule, PolicyModule, LedgerModule],
-  controllers: [AdminController, PolicyController, LedgerController],
+  imports: [ResilienceModule, PoolsModule, PolicyModule, LedgerModule, AdvisorsModule],
+  controllers: [AdminController, PolicyController, LedgerController, ProtectionController],
   providers: [PoolAdminService, AdminEventsService, { provide: ADMIN_RESOLVE_HOST, useValue: systemResolve }],
   exports: [AdminEventsService, PoolAdminService],
 })

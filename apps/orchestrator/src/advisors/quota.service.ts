@@ -1,4 +1,5 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import type { BreakerStateName } from '@shieldx/lb';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import { AdvisorUnavailableError, QuotaExceededError } from '../errors/errors';
@@ -57,7 +58,7 @@ export class QuotaService implements OnApplicationShutdown {
   }
 
   /** The breaker of the service (`closed` when none is configured). */
-  get breakerState(): string {
+  get breakerState(): BreakerStateName {
     return this.client?.breakerState ?? 'closed';
   }
 

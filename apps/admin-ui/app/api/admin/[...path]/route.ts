@@ -4,7 +4,7 @@ export const dynamic = 'force-dynamic';
 
 /** The admin routes the browser may reach through the UI's server, by method. Nothing else is relayed. */
 const ALLOWED: Readonly<Record<string, readonly RegExp[]>> = {
-  GET: [/^pools$/, /^breakers$/, /^policy$/, /^metrics$/, /^audit$/, /^ledger\/verify$/],
+  GET: [/^pools$/, /^breakers$/, /^protection$/, /^policy$/, /^metrics$/, /^audit$/, /^ledger\/verify$/],
   PUT: [/^pools\/[a-z0-9_-]{1,64}$/],
   DELETE: [/^pools\/[a-z0-9_-]{1,64}$/],
   POST: [/^policy\/reload$/],
