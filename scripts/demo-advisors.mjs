@@ -70,6 +70,7 @@ const server = http.createServer((req, res) => {
   });
 });
 server.listen(Number(process.env.DEMO_ADVISORS_PORT ?? 0), '127.0.0.1', () => {
-  process.stdout.write(`demo advisors on http://127.0.0.1:${server.address().port}\n`);
+  const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
+  process.stdout.write(`demo advisors on http://127.0.0.1:${port}\n`);
 });
 for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => server.close(() => process.exit(0)));

@@ -31,6 +31,14 @@ function stop(code) {
     process.exit(code),
   );
 }
+/**
+ * Starts a child that stops everything when it exits (unless we are stopping).
+ * @param {string} name
+ * @param {string} command
+ * @param {string[]} args
+ * @param {NodeJS.ProcessEnv} extraEnv
+ * @param {import('node:child_process').StdioOptions} [stdio]
+ */
 function run(name, command, args, extraEnv, stdio = 'inherit') {
   const child = spawn(command, args, { stdio, env: { ...env, ...extraEnv } });
   child.once('exit', (code, signal) => {
