@@ -142,3 +142,17 @@ function describe(error: unknown): string {
   if (error instanceof Error) return (error as NodeJS.ErrnoException).code ?? error.message;
   return String(error);
 }
+
+/**
+ * The client of an advisor configured with `url` (undefined when it is not): its own time budget, the breaker settings
+ * shared by every advisor.
+ */
+export function advisorClient(
+  name: AdvisorName,
+  advisor: { readonly url?: string; readonly timeoutMs: number },
+  breaker: { readonly breakerFails: number; readonly breakerOpenForMs: number },
+  observer: AdvisorObserver,
+): AdvisorClient | undefined {
+  if (advisor.url === undefined) return undefined;
+  return new AdvisorClient({ name, timeoutMs: advisor.timeoutMs, ...breaker, observer });
+}

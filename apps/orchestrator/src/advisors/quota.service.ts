@@ -3,7 +3,7 @@ import type { BreakerStateName } from '@shieldx/lb';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import { AdvisorUnavailableError, QuotaExceededError } from '../errors/errors';
-import { AdvisorCallError, AdvisorClient } from './advisor-client';
+import { AdvisorCallError, advisorClient, type AdvisorClient } from './advisor-client';
 import { AdvisorMetrics } from './advisor-metrics';
 
 /** The quota service's verdict. */
@@ -41,20 +41,11 @@ export class QuotaService implements OnApplicationShutdown {
     @Inject(ORCH_CONFIG) private readonly config: OrchestratorConfig,
     private readonly metrics: AdvisorMetrics,
   ) {
-    const { url, timeoutMs, scopes } = config.quota;
-    this.enabled = url !== undefined;
+    const { scopes } = config.quota;
+    this.client = advisorClient('quota', config.quota, config.advisors, metrics);
+    this.enabled = this.client !== undefined;
     this.everyScope = scopes.includes('*');
     this.scopes = new Set(scopes);
-    this.client =
-      url === undefined
-        ? undefined
-        : new AdvisorClient({
-            name: 'quota',
-            timeoutMs,
-            breakerFails: config.advisors.breakerFails,
-            breakerOpenForMs: config.advisors.breakerOpenForMs,
-            observer: metrics,
-          });
   }
 
   /** The breaker of the service (`closed` when none is configured). */

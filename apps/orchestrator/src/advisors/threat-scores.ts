@@ -4,7 +4,7 @@ import type { ThreatVerdict } from '@shieldx/policy';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import { AdvisorUnavailableError } from '../errors/errors';
-import { AdvisorCallError, AdvisorClient } from './advisor-client';
+import { AdvisorCallError, advisorClient, type AdvisorClient } from './advisor-client';
 import { AdvisorMetrics } from './advisor-metrics';
 
 /** Most reasons kept from one answer, and most characters of each (they reach the policy and its cache key). */
@@ -60,18 +60,9 @@ export class ThreatScores implements OnApplicationShutdown {
     @Inject(ORCH_CONFIG) private readonly config: OrchestratorConfig,
     private readonly metrics: AdvisorMetrics,
   ) {
-    const { url, timeoutMs, onError } = config.threat;
-    this.enabled = url !== undefined;
-    this.client =
-      url === undefined
-        ? undefined
-        : new AdvisorClient({
-            name: 'threat',
-            timeoutMs,
-            breakerFails: config.advisors.breakerFails,
-            breakerOpenForMs: config.advisors.breakerOpenForMs,
-            observer: metrics,
-          });
+    const { onError } = config.threat;
+    this.client = advisorClient('threat', config.threat, config.advisors, metrics);
+    this.enabled = this.client !== undefined;
     this.fallback =
       onError.kind === 'deny'
         ? undefined
