@@ -17,7 +17,7 @@ export interface ProtectionView {
     readonly breaker: BreakerStateName;
     /** ORCH_THREAT_ON_ERROR as written: `allow`, `deny` or `score:<n>`. */
     readonly onError: string;
-    /** The scores cached now, most recently fetched first; IPs anonymised unless ORCH_LOG_FULL_IP=1. */
+    /** The scores cached now, most recently used first; IPs anonymised unless ORCH_LOG_FULL_IP=1. */
     readonly recent: readonly {
       readonly ip: string;
       readonly score: number;

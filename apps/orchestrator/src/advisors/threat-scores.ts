@@ -101,15 +101,16 @@ export class ThreatScores implements OnApplicationShutdown {
     return call;
   }
 
-  /** The scores cached now, most recent first (at most `limit`). */
+  /** The scores cached now, most recently used first (at most `limit`). */
   recent(limit: number, now: number = Date.now()): RecentThreat[] {
-    const out: RecentThreat[] = [];
-    for (const [ip, entry] of [...this.cache].reverse()) {
-      if (out.length >= limit) break;
+    // The cache is in least-recently-used order: keep the last `limit` live entries seen (no copy of the whole cache).
+    const last: RecentThreat[] = [];
+    for (const [ip, entry] of this.cache) {
       if (entry.expiresAt <= now) continue;
-      out.push({ ip, score: entry.verdict.score, reasons: entry.verdict.reasons, fetchedAt: entry.fetchedAt });
+      last.push({ ip, score: entry.verdict.score, reasons: entry.verdict.reasons, fetchedAt: entry.fetchedAt });
+      if (last.length > limit) last.shift();
     }
-    return out;
+    return last.reverse();
   }
 
   async onApplicationShutdown(): Promise<void> {
