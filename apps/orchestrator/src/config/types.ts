@@ -231,9 +231,7 @@ export interface OrchestratorConfig {
 
 /** ORCH_THREAT_ON_ERROR: go on without a score, refuse (503), or go on with a fixed score. */
 export type ThreatFailMode =
-  | { readonly kind: 'allow' }
-  | { readonly kind: 'deny' }
-  | { readonly kind: 'score'; readonly score: number };
+  { readonly kind: 'allow' } | { readonly kind: 'deny' } | { readonly kind: 'score'; readonly score: number };
 
 /** Environment-like input: variable name → value. */
 export type Env = Readonly<Record<string, string | undefined>>;
