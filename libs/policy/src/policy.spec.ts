@@ -395,9 +395,9 @@ describe('threat scores and costs in the policy', () => {
     expect(parse({ threat: { tarpit_above: 10, divert_above: 20, divert_to: 'x' } })).toThrow(/not both/);
     expect(parse({ threat: { divert_above: 20 } })).toThrow(/threat.divert_to must name a pool/);
     expect(parse({ threat: { deny_above: 20, typo: 1 } })).toThrow(/unknown field 'typo'/);
-    expect(
-      parse({ advanced: [{ tenant: '*', scopes: ['*'], path_prefix: '/', action: 'allow', cost: -1 }] }),
-    ).toThrow(/advanced\[0\].cost must be an integer/);
+    expect(parse({ advanced: [{ tenant: '*', scopes: ['*'], path_prefix: '/', action: 'allow', cost: -1 }] })).toThrow(
+      /advanced\[0\].cost must be an integer/,
+    );
     expect(parse({ advanced: [{ tenant: '*', scopes: ['*'], path_prefix: '/', action: 'deny', cost: 2 }] })).toThrow(
       /cost is for rules that let the request through/,
     );
