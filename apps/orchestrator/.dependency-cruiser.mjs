@@ -7,7 +7,10 @@
 const LAYERS = [
   ['foundation', ['errors', 'clock', 'config', 'validation']],
   ['infrastructure', ['metrics', 'request', 'tracing', 'logging', 'events', 'redis']],
-  ['capabilities', ['tls', 'auth', 'pools', 'ratelimit', 'policy', 'ledger', 'upstream', 'resilience', 'routing']],
+  [
+    'capabilities',
+    ['tls', 'auth', 'pools', 'ratelimit', 'policy', 'ledger', 'upstream', 'resilience', 'advisors', 'routing'],
+  ],
   ['pipeline', ['pipeline']],
   ['edges', ['route', 'proxy', 'health', 'admin', 'demo', 'ops', 'cluster']],
 ];
