@@ -80,12 +80,43 @@ export function anonymizeIp(ip: string): string {
   );
 }
 
+/**
+ * The key a client is counted under by per-client limits: an IPv4 address as it is, an IPv6 address as its network of
+ * `v6PrefixBits` bits (`2001:db8:1:2::5` with 64 → `2001:db8:1:2::/64`). One IPv6 subscriber usually holds a whole /64
+ * (often a /56 or /48) and may use any address in it, so counting single IPv6 addresses lets one client rotate
+ * through fresh buckets. Anything that is not an IP address is returned as it is.
+ */
+export function clientKey(ip: string, v6PrefixBits: number): string {
+  if (!ip.includes(':') || v6PrefixBits >= 128) return ip;
+  if (isIP(ip) !== 6) return ip;
+  const groups = expandIpv6(ip).map((group) => parseInt(group, 16));
+  let bits = v6PrefixBits;
+  const kept: string[] = [];
+  for (const group of groups) {
+    if (bits <= 0) break;
+    const mask = bits >= 16 ? 0xffff : (0xffff << (16 - bits)) & 0xffff;
+    kept.push((group & mask).toString(16));
+    bits -= 16;
+  }
+  while (kept.length > 0 && kept[kept.length - 1] === '0') kept.pop();
+  return `${kept.join(':')}${kept.length === 8 ? '' : '::'}/${v6PrefixBits}`;
+}
+
 function expandIpv6(addr: string): string[] {
   const zone = addr.indexOf('%');
   const bare = zone === -1 ? addr : addr.slice(0, zone);
-  const [head = '', tail] = bare.split('::');
+  const [head = '', tail] = embeddedIpv4ToHex(bare).split('::');
   const left = head === '' ? [] : head.split(':');
   const right = tail === undefined || tail === '' ? [] : tail.split(':');
   const missing = 8 - left.length - right.length;
   return [...left, ...Array<string>(Math.max(missing, 0)).fill('0'), ...right];
+}
+
+/** `::ffff:192.0.2.1`-style tails (a dotted IPv4 address as the last 32 bits) as two hex groups. */
+function embeddedIpv4ToHex(addr: string): string {
+  const colon = addr.lastIndexOf(':');
+  const tail = addr.slice(colon + 1);
+  if (!tail.includes('.')) return addr;
+  const [a = 0, b = 0, c = 0, d = 0] = tail.split('.').map(Number);
+  return `${addr.slice(0, colon + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
 }

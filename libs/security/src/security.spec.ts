@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryBucketStore } from './bucket-store';
-import { TrustedProxies, anonymizeIp, resolveClientIp } from './client-ip';
+import { TrustedProxies, anonymizeIp, clientKey, resolveClientIp } from './client-ip';
 
 describe(MemoryBucketStore.name, () => {
   it('admits a full burst, then refuses until a token refills', () => {
@@ -75,5 +75,21 @@ describe(anonymizeIp.name, () => {
     expect(anonymizeIp('2001:db8:abcd:12::5')).toBe('2001:db8:abcd::');
     expect(anonymizeIp('::1')).toBe('0:0:0::');
     expect(anonymizeIp('nonsense')).toBe('unknown');
+  });
+});
+
+describe(clientKey.name, () => {
+  it('keeps IPv4 addresses and counts IPv6 ones by their network', () => {
+    expect(clientKey('203.0.113.7', 64)).toBe('203.0.113.7');
+    expect(clientKey('2001:db8:1:2::5', 64)).toBe('2001:db8:1:2::/64');
+    expect(clientKey('2001:db8:1:2:aaaa:bbbb:cccc:dddd', 64)).toBe('2001:db8:1:2::/64');
+    expect(clientKey('2001:0db8:0001:0002:0:0:0:5', 64)).toBe('2001:db8:1:2::/64');
+    expect(clientKey('2001:db8:1:2ff::1', 56)).toBe('2001:db8:1:200::/56');
+    expect(clientKey('2001:db8::1', 48)).toBe('2001:db8::/48');
+    expect(clientKey('::1', 64)).toBe('::/64');
+    expect(clientKey('2001:db8::1', 128)).toBe('2001:db8::1');
+    expect(clientKey('64:ff9b::192.0.2.1', 96)).toBe('64:ff9b::/96');
+    expect(clientKey('fe80::1%eth0', 64)).toBe('fe80::/64');
+    expect(clientKey('unknown', 64)).toBe('unknown');
   });
 });

@@ -92,6 +92,7 @@ const FIELDS: Record<ConfigPath, true> = {
   'log.level': true,
   'log.fullIp': true,
   'log.dataPlaneContext': true,
+  'rateLimit.ipv6ClientPrefix': true,
   'threat.url': true,
   'threat.timeoutMs': true,
   'threat.onError': true,

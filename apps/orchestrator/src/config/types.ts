@@ -86,6 +86,8 @@ export interface OrchestratorConfig {
     /** Per-tenant figures (tokens per minute, bucket size the same) replacing `tenantPerMinute` (ORCH_TENANT_LIMITS). */
     readonly tenantOverrides: ReadonlyMap<string, number>;
     readonly trustedProxies: readonly string[];
+    /** IPv6 clients are counted by their network of this many bits (ORCH_IPV6_CLIENT_PREFIX). */
+    readonly ipv6ClientPrefix: number;
     /** While Redis is unreachable: `open` = in-process buckets per instance, `closed` = refuse (429). */
     readonly redisFailure: 'open' | 'closed';
   };

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { anonymizeIp, EMPTY_IDENTITY, resolveClientIp, TrustedProxies } from '@shieldx/security';
+import { anonymizeIp, clientKey, EMPTY_IDENTITY, resolveClientIp, TrustedProxies } from '@shieldx/security';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { CallerProofService } from '../auth/caller-proof.service';
@@ -55,6 +55,7 @@ function installHooks(
   proofs: CallerProofService,
 ): void {
   const trusted = new TrustedProxies(config.rateLimit.trustedProxies);
+  const v6Prefix = config.rateLimit.ipv6ClientPrefix;
   const showIp = config.log.fullIp ? (ip: string) => ip : anonymizeIp;
   const access = new AccessLog(fastify.log as Logger);
 
@@ -76,8 +77,10 @@ function installHooks(
   fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
     // Read once: Fastify builds a new routeOptions object on every access.
     const route = request.routeOptions.url;
+    const clientIp = resolveClientIp(request.socket.remoteAddress ?? '', request.headers['x-forwarded-for'], trusted);
     const state: GatewayRequestState = {
-      clientIp: resolveClientIp(request.socket.remoteAddress ?? '', request.headers['x-forwarded-for'], trusted),
+      clientIp,
+      clientKey: clientKey(clientIp, v6Prefix),
       identity: EMPTY_IDENTITY,
       route,
       callerCorrId: correlationOf(request.raw)?.callerCorrId,

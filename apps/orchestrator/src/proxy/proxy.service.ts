@@ -198,7 +198,7 @@ export class ProxyService {
     const retriable = !hasBody && IDEMPOTENT.has(request.method);
     const limit = request.gateway.limit;
     const rateHeaders = limit === undefined ? undefined : RateLimitService.headers(limit.limit, limit.result);
-    const clientIp = request.gateway.clientIp;
+    const { clientIp, clientKey } = request.gateway;
     const peerIp = normalizeIp(request.socket.remoteAddress ?? '');
     const headers = upstreamRequestHeaders(request.headers, {
       clientIp,
@@ -228,7 +228,7 @@ export class ProxyService {
           headers,
           pathAndQuery,
           head,
-          clientIp,
+          clientKey,
           mayRetry: (attempt) => attempt < this.config.proxy.retries && this.retryBudgetAllows(),
         },
         (error) => this.fail(request, res, error),
@@ -245,7 +245,7 @@ export class ProxyService {
         // Nothing left to try: answer with what the last attempt saw, or with the pick's own error (503).
         return this.fail(request, res, lastFailure === undefined ? error : this.failureError(lastFailure));
       }
-      let refused = this.admit(backend.url, clientIp, res);
+      let refused = this.admit(backend.url, clientKey, res);
       if (refused instanceof Promise) refused = await refused;
       if (refused !== undefined) {
         // The gateway's own limits: the backend did nothing wrong, so no breaker, outlier or EWMA sample.
@@ -273,7 +273,7 @@ export class ProxyService {
         res,
         started,
       );
-      this.gate.leave(backend.url, clientIp);
+      this.gate.leave(backend.url, clientKey);
       if (retrying) this.retrying--;
       if (span !== undefined) endUpstreamSpan(span, result.kind === 'error' ? { error: result.error } : result);
       backend.release();
@@ -324,25 +324,25 @@ export class ProxyService {
   }
 
   /**
-   * Takes a slot on `backend` for `clientIp`: at once, or after a wait of at most ORCH_PROXY_QUEUE_TIMEOUT. Returns
+   * Takes a slot on `backend` for the client counted as `clientKey`: at once, or after a wait of at most ORCH_PROXY_QUEUE_TIMEOUT. Returns
    * undefined when admitted (the caller then owes `gate.leave`), else the refusal, or CLIENT_LEFT when the client
    * went away while it waited. Synchronous for an admitted request (no await on the hot path).
    */
   private admit(
     backend: string,
-    clientIp: string,
+    clientKey: string,
     res: ServerResponse,
   ): undefined | GatewayError | typeof CLIENT_LEFT | Promise<undefined | GatewayError | typeof CLIENT_LEFT> {
-    const entry = this.gate.enter(backend, clientIp);
+    const entry = this.gate.enter(backend, clientKey);
     if (entry === 'admitted') return undefined;
     if (entry === 'over_share') return new UpstreamShareExceededError(this.gate.limits.perClient);
-    const waiting = this.gate.wait(backend, clientIp);
+    const waiting = this.gate.wait(backend, clientKey);
     res.once('close', waiting.cancel);
     return waiting.admitted.then((admitted) => {
       res.off('close', waiting.cancel);
       if (!admitted) return res.destroyed ? CLIENT_LEFT : new UpstreamBusyError(this.config.proxy.queueTimeoutMs);
       if (!res.destroyed) return undefined;
-      this.gate.leave(backend, clientIp);
+      this.gate.leave(backend, clientKey);
       return CLIENT_LEFT;
     });
   }

@@ -40,7 +40,8 @@ export interface TunnelRequest {
   readonly pathAndQuery: string;
   /** Adds the gateway's own headers (correlation id, rate limit) to a response head. */
   readonly head: (status: number, headers: OutgoingHttpHeaders) => OutgoingHttpHeaders;
-  readonly clientIp: string;
+  /** What the per-client share counts this client under (its IP, or its IPv6 network). */
+  readonly clientKey: string;
   /** Whether a connect error may be retried on another backend (the proxy's retry count and budget). */
   readonly mayRetry: (attempt: number) => boolean;
 }
@@ -124,7 +125,7 @@ export class WebSocketTunnels {
    * in every case (101, the backend's own refusal, or the documented JSON error through `fail`). Never rejects.
    */
   async forward(t: TunnelRequest, fail: (error: unknown) => void): Promise<UpgradeOutcome> {
-    const refused = this.enter(t.clientIp);
+    const refused = this.enter(t.clientKey);
     if (refused !== undefined) {
       this.outcome('limited');
       fail(refused);
@@ -175,7 +176,7 @@ export class WebSocketTunnels {
             handedOver = true;
             this.relay(handshake.response, t, () => {
               backend.release();
-              this.leave(t.clientIp);
+              this.leave(t.clientKey);
             });
             return this.outcome('backend_refused');
           case 'upgraded': {
@@ -192,7 +193,7 @@ export class WebSocketTunnels {
         }
       }
     } finally {
-      if (!handedOver) this.leave(t.clientIp);
+      if (!handedOver) this.leave(t.clientKey);
     }
   }
 
@@ -201,22 +202,22 @@ export class WebSocketTunnels {
     return outcome;
   }
 
-  private enter(clientIp: string): GatewayError | undefined {
+  private enter(clientKey: string): GatewayError | undefined {
     const { maxTunnels } = this.config.proxy;
     // Handshakes in progress count too: a burst cannot overshoot the cap while backends answer.
     let total = 0;
     for (const held of this.perClient.values()) total += held;
     if (total >= maxTunnels) return new TunnelsFullError(maxTunnels);
-    const held = this.perClient.get(clientIp) ?? 0;
+    const held = this.perClient.get(clientKey) ?? 0;
     if (held >= this.maxPerClient) return new TunnelShareExceededError(this.maxPerClient);
-    this.perClient.set(clientIp, held + 1);
+    this.perClient.set(clientKey, held + 1);
     return undefined;
   }
 
-  private leave(clientIp: string): void {
-    const held = this.perClient.get(clientIp) ?? 0;
-    if (held <= 1) this.perClient.delete(clientIp);
-    else this.perClient.set(clientIp, held - 1);
+  private leave(clientKey: string): void {
+    const held = this.perClient.get(clientKey) ?? 0;
+    if (held <= 1) this.perClient.delete(clientKey);
+    else this.perClient.set(clientKey, held - 1);
   }
 
   /**
@@ -354,7 +355,7 @@ export class WebSocketTunnels {
       upstream.destroy();
       this.open.delete(tunnel);
       this.openGauge.set(this.open.size);
-      this.leave(t.clientIp);
+      this.leave(t.clientKey);
       backend.release();
       this.logger.log({
         event: 'tunnel_closed',

@@ -56,7 +56,8 @@ describe(RateLimitService.name, () => {
   let ratio: { value: number };
   let parts: ReturnType<typeof stubs>;
   let service: RateLimitService;
-  const state = (): GatewayRequestState => ({ clientIp: '203.0.113.9' }) as GatewayRequestState;
+  const state = (): GatewayRequestState =>
+    ({ clientIp: '203.0.113.9', clientKey: '203.0.113.9' }) as GatewayRequestState;
 
   const make = (store: BucketStore = new MemoryBucketStore()) =>
     new RateLimitService(config, store, clock, parts.pools, parts.metrics, parts.limitMetrics, parts.sink);
@@ -183,7 +184,8 @@ describe(`${RateLimitService.name} with a shared store (Redis configured)`, () =
   let store: RecordingStore;
   let parts: ReturnType<typeof stubs>;
   let service: RateLimitService;
-  const state = (): GatewayRequestState => ({ clientIp: '198.51.100.4' }) as GatewayRequestState;
+  const state = (): GatewayRequestState =>
+    ({ clientIp: '198.51.100.4', clientKey: '198.51.100.4' }) as GatewayRequestState;
 
   beforeEach(() => {
     clock = new FakeClock(1_700_000_000_000);

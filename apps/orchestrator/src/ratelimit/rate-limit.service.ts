@@ -67,7 +67,7 @@ export class RateLimitService {
     const { ipPerMinute, ipPerMinuteDegraded } = this.config.rateLimit;
     const degraded = this.pools.healthRatio() < this.config.health.degradedRatio;
     const limit = degraded ? ipPerMinuteDegraded : ipPerMinute;
-    const key = `ip:${state.clientIp}`;
+    const key = `ip:${state.clientKey}`;
     if (!this.deferIp) return this.take('ip', key, limit, state, corrId);
     const standing = this.refusals.check(key, limit, this.clock.now());
     if (standing !== undefined) return this.settle('ip', key, limit, standing, state, corrId);

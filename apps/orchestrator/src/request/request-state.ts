@@ -4,6 +4,11 @@ import type { Context, Span, Tracer } from '@opentelemetry/api';
 /** What the gateway learns about one request as it moves through the pipeline (for headers and the access log). */
 export interface GatewayRequestState {
   clientIp: string;
+  /**
+   * What per-client limits count this client under: its IP, or for IPv6 its /ORCH_IPV6_CLIENT_PREFIX network
+   * (`clientKey`).
+   */
+  clientKey: string;
   /** The matched route template (`/route`, `/proxy/:service/*`…); undefined when no route matched. */
   readonly route?: string;
   /** The verified client certificate's URI/DNS SANs (empty without TLS); for guards and the policy input. */

@@ -36,7 +36,7 @@ function context(): RouteContext {
     corrId: 'corr-1',
     method: 'POST',
     algoHeader: undefined,
-    state: { clientIp: '127.0.0.1', identity: ANONYMOUS },
+    state: { clientIp: '127.0.0.1', clientKey: '127.0.0.1', identity: ANONYMOUS },
     identity: ANONYMOUS,
     dpopJkt: null,
     userAgent: undefined,

@@ -40,6 +40,17 @@ export const RATE_LIMITS: Section = {
       doc: 'tokens per minute per client IP (bucket size = the same figure)',
     }),
     setting({
+      key: 'ORCH_IPV6_CLIENT_PREFIX',
+      at: 'rateLimit.ipv6ClientPrefix',
+      parse: integerIn(32, 128),
+      default: '64',
+      doc:
+        'an IPv6 client is counted by its network of this many bits (a subscriber holds a whole /64 or more) for ' +
+        'the per-IP bucket and the per-client shares of backend connections and WebSocket tunnels; 128 counts ' +
+        'single addresses',
+      see: [{ title: 'IPv6 clients', href: 'rate-limiting.md#ipv6-clients' }],
+    }),
+    setting({
       key: 'ORCH_IP_BURST_DEGRADED',
       at: 'rateLimit.ipPerMinuteDegraded',
       parse: perMinute,
