@@ -19,7 +19,7 @@ const IP_MEMBER = /^(?:ip|clientIp|client_ip|sourceIp|remoteAddress|address)$/;
 
 /**
  * Writes each event as one warn-level log line (the audit ledger has the full record). Client addresses in the data
- * (`ip`, `clientIp`, … members, and `ip:<address>` rate-limit keys) are anonymised like the access log's unless
+ * (`ip`, `clientIp`, … members, and `ip:<address>` or `ip:<network>/<bits>` rate-limit keys) are anonymised like the access log's unless
  * `showIp` is the identity (ORCH_LOG_FULL_IP=1).
  */
 export class LogEventSink implements SecurityEventSink {
@@ -37,8 +37,13 @@ export class LogEventSink implements SecurityEventSink {
       const value = data[key];
       if (typeof value !== 'string') continue;
       let shown: string | undefined;
-      if (value.startsWith('ip:')) shown = `ip:${this.showIp(value.slice(3))}`;
-      else if (IP_MEMBER.test(key)) shown = this.showIp(value);
+      if (value.startsWith('ip:')) {
+        // The key of an IPv6 client names its network (`ip:2001:db8:1:2::/64`): the address part is what is masked.
+        const slash = value.indexOf('/');
+        const address = slash === -1 ? value.slice(3) : value.slice(3, slash);
+        const hidden = this.showIp(address);
+        shown = hidden === address ? value : `ip:${hidden}`;
+      } else if (IP_MEMBER.test(key)) shown = this.showIp(value);
       if (shown !== undefined && shown !== value) (masked ??= { ...data })[key] = shown;
     }
     return masked ?? data;
