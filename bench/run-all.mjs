@@ -16,6 +16,7 @@ const BENCHMARKS = [
   'proxy.mjs',
   'lb.mjs',
   'memory.mjs',
+  'adaptive.mjs',
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -54,3 +54,12 @@ export { RedisBucketStore, TAKE_TOKEN_LUA } from './redis-bucket-store';
 export type { RedisBucketStoreOptions, RedisScriptingClient } from './redis-bucket-store';
 export { RefusalCache } from './refusal-cache';
 export type { RefusalCacheOptions } from './refusal-cache';
+export { AdaptiveLimits } from './adaptive-limits';
+export type {
+  AdaptiveEvent,
+  AdaptiveKeyInfo,
+  AdaptiveLimitsOptions,
+  AdaptivePhase,
+  AdaptivePopulationInfo,
+  AdaptiveRelaxCause,
+} from './adaptive-limits';
