@@ -239,6 +239,7 @@ describe('admin UI in Chromium against a running orchestrator', () => {
         ORCH_ADMIN_TOKEN: TOKEN,
         REDIS_ADDR: redis.addr,
         ORCH_THREAT_URL: threatUrl,
+        ORCH_ADAPTIVE: 'shadow',
         ORCH_THREAT_TIMEOUT: '1s',
         // The compiled default policy in shadow mode, as in npm start: its decision cache has figures to show.
         ORCH_OPA_POLICY_PATH: join(ROOT, 'policies/build/policy.tar.gz'),
@@ -411,6 +412,7 @@ describe('admin UI in Chromium against a running orchestrator', () => {
     await expect.poll(() => row.textContent()).toContain('42');
     expect(await row.textContent()).toContain('ui-e2e');
     expect(await main().getByTestId('threat-summary').textContent()).toContain('closed');
+    expect(await main().textContent()).toContain('No client IP or tenant is tightened now (mode shadow)');
     await shot('protection');
   });
 

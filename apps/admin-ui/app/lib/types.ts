@@ -60,6 +60,18 @@ export interface BreakersAnswer {
 
 /** `GET /admin/protection`: threat scores and quotas. */
 export interface ProtectionAnswer {
+  adaptive: {
+    mode: 'off' | 'shadow' | 'enforce';
+    tightened: {
+      key: string;
+      phase: string;
+      baselineRate: number;
+      currentRate: number;
+      thresholdRate: number;
+      factor: number;
+      since: string;
+    }[];
+  };
   threat: {
     enabled: boolean;
     breaker: BreakerState;

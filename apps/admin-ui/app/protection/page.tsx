@@ -6,7 +6,7 @@ import { ProtectionView } from './protection-view';
 export const dynamic = 'force-dynamic';
 export const metadata: Metadata = { title: 'Protection' };
 
-/** Protection: the threat scores of recent clients and the quota service's state. */
+/** Protection: keys tightened by the adaptive limits, threat scores of recent clients, the quota service's state. */
 export default async function ProtectionPage() {
   const result = await adminJson<ProtectionAnswer>('/admin/protection');
   return result.ok ? (

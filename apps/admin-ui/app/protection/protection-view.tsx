@@ -31,6 +31,54 @@ export function ProtectionView({
       {data !== undefined ? (
         <>
           <div className="card">
+            <h2>Adaptive limits</h2>
+            {data.adaptive.mode === 'off' ? (
+              <Empty>Adaptive rate limiting is off (ORCH_ADAPTIVE).</Empty>
+            ) : data.adaptive.tightened.length === 0 ? (
+              <Empty>
+                No client IP or tenant is tightened now (mode <span className="mono">{data.adaptive.mode}</span>).
+              </Empty>
+            ) : (
+              <div className="table-wrap">
+                <table data-testid="adaptive-table">
+                  <caption className="sr-only">
+                    Keys tightened or recovering now, mode {data.adaptive.mode}; rates in requests per second
+                  </caption>
+                  <thead>
+                    <tr>
+                      <th scope="col">Key</th>
+                      <th scope="col">Phase</th>
+                      <th scope="col" className="num">
+                        Baseline/s
+                      </th>
+                      <th scope="col" className="num">
+                        Now/s
+                      </th>
+                      <th scope="col" className="num">
+                        Factor
+                      </th>
+                      <th scope="col">Since</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {data.adaptive.tightened.map((entry) => (
+                      <tr key={entry.key} data-phase={entry.phase}>
+                        <td className="mono">{entry.key}</td>
+                        <td>{entry.phase}</td>
+                        <td className="num">{entry.baselineRate}</td>
+                        <td className="num">{entry.currentRate}</td>
+                        <td className="num">{entry.factor}</td>
+                        <td>
+                          <Time iso={entry.since} />
+                        </td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            )}
+          </div>
+          <div className="card">
             <h2>Threat scores</h2>
             {!data.threat.enabled ? (
               <Empty>No threat-score service is configured (ORCH_THREAT_URL).</Empty>

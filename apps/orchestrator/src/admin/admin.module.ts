@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { AdvisorsModule } from '../advisors/advisors.module';
 import { LedgerModule } from '../ledger/ledger.module';
 import { PolicyModule } from '../policy/policy.module';
+import { RateLimitModule } from '../ratelimit/rate-limit.module';
 import { PoolsModule } from '../pools/pools.module';
 import { ResilienceModule } from '../resilience/resilience.module';
 import { ADMIN_RESOLVE_HOST } from './admin.constants';
@@ -15,7 +16,7 @@ import { ProtectionController } from './protection.controller';
 
 /** The admin API for the security team and the admin UI (`/admin/*`, guarded). */
 @Module({
-  imports: [ResilienceModule, PoolsModule, PolicyModule, LedgerModule, AdvisorsModule],
+  imports: [ResilienceModule, PoolsModule, PolicyModule, LedgerModule, AdvisorsModule, RateLimitModule],
   controllers: [AdminController, PolicyController, LedgerController, ProtectionController],
   providers: [PoolAdminService, AdminEventsService, { provide: ADMIN_RESOLVE_HOST, useValue: systemResolve }],
   exports: [AdminEventsService, PoolAdminService],

@@ -196,6 +196,14 @@ export interface OrchestratorConfig {
     /** How often the shared pool version is compared with the applied one, ms (ORCH_CLUSTER_RESYNC_EVERY). */
     readonly resyncEveryMs: number;
   };
+  /** Adaptive rate limiting (ORCH_ADAPTIVE): per-key baselines, tightening of keys far above them. */
+  readonly adaptive: {
+    readonly mode: 'off' | 'shadow' | 'enforce';
+    readonly sensitivity: number;
+    readonly minLearningMs: number;
+    readonly tightenFactor: number;
+    readonly recoveryMs: number;
+  };
   /** The external threat-score service consulted for the client IP of data-plane requests (off without a URL). */
   readonly threat: {
     /** Base URL (ORCH_THREAT_URL), asked `GET <url>?ip=<ip>&tenant=<tenant>`. Unset = no threat scores. */

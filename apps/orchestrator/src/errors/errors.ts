@@ -194,3 +194,12 @@ export class AdvisorUnavailableError extends GatewayError {
     this.code = `${advisor}_unavailable`;
   }
 }
+
+/** 404: `POST /admin/protection/release` named a key that is not tightened or recovering now. */
+export class NotTightenedError extends GatewayError {
+  readonly status = 404;
+  readonly code = 'not_tightened';
+  constructor(key: string) {
+    super(`'${key.slice(0, 64)}' is not tightened or recovering now`);
+  }
+}

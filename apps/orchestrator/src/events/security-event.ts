@@ -66,6 +66,22 @@ export type AuthFailedData =
     }
   | { readonly reason: string; readonly tenant: string };
 
+/**
+ * `ratelimit.adaptive`: a client IP (`ip:…`) or tenant (`tenant:…`) whose rate went far above its own baseline and its
+ * population's was tightened, started recovering, or relaxed (ORCH_ADAPTIVE). Rates are requests per second.
+ */
+export type AdaptiveEventData = {
+  readonly change: 'tightened' | 'recovering' | 'relaxed';
+  readonly key: string;
+  /** `enforce`: the factor applies to the key's bucket; `shadow`: only recorded. */
+  readonly mode: 'shadow' | 'enforce';
+  readonly baselineRate: number;
+  readonly currentRate: number;
+  readonly thresholdRate: number;
+  readonly factor: number;
+  readonly cause?: string;
+};
+
 /** Every security event. */
 export type SecurityEvent =
   | EventOf<'policy.deny', DecisionEventData>
@@ -75,6 +91,7 @@ export type SecurityEvent =
       'ratelimit.denied',
       { readonly scope: string; readonly key: string; readonly suppressedSincePrevious: number }
     >
+  | EventOf<'ratelimit.adaptive', AdaptiveEventData>
   | EventOf<'auth.failed', AuthFailedData>
   | EventOf<
       'tls.reloaded',

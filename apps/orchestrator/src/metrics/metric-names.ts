@@ -33,6 +33,8 @@ export const METRIC = {
   clusterSync: 'orchestrator_cluster_sync_total',
   clusterPoolVersion: 'orchestrator_cluster_pool_version',
   auditStream: 'orchestrator_audit_stream_total',
+  adaptiveChanges: 'orchestrator_adaptive_changes_total',
+  adaptiveTightened: 'orchestrator_adaptive_tightened',
   advisorCalls: 'orchestrator_advisor_calls_total',
   advisorCallDuration: 'orchestrator_advisor_call_duration_seconds',
   advisorFailMode: 'orchestrator_advisor_fail_mode_total',

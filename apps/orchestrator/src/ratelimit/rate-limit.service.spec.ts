@@ -14,6 +14,7 @@ import type { GatewayRequestState } from '../request/request-state';
 import type { GatewayMetrics } from '../metrics/gateway-metrics';
 import type { RateLimitMetrics } from './rate-limit-metrics';
 import type { PoolsService } from '../pools/pools.service';
+import type { AdaptiveProtection } from './adaptive-protection';
 import { RateLimitService } from './rate-limit.service';
 
 /** Asserts a check answered synchronously (the stores in these tests are in-process). */
@@ -41,7 +42,10 @@ function stubs(ratio: { value: number }) {
     rateLimited: (scope: string) => counted.push(`limited:${scope}`),
   } as unknown as RateLimitMetrics;
   const sink = { emit: (event: SecurityEvent) => events.push(event) } as unknown as SecurityEvents;
-  return { counted, events, pools, metrics, limitMetrics, sink };
+  /** The adaptive factor each key gets (1 unless set). */
+  const factors = new Map<string, number>();
+  const adaptive = { factor: (key: string) => factors.get(key) ?? 1 } as unknown as AdaptiveProtection;
+  return { counted, events, pools, metrics, limitMetrics, sink, factors, adaptive };
 }
 
 describe(RateLimitService.name, () => {
@@ -60,7 +64,16 @@ describe(RateLimitService.name, () => {
     ({ clientIp: '203.0.113.9', clientKey: '203.0.113.9' }) as GatewayRequestState;
 
   const make = (store: BucketStore = new MemoryBucketStore()) =>
-    new RateLimitService(config, store, clock, parts.pools, parts.metrics, parts.limitMetrics, parts.sink);
+    new RateLimitService(
+      config,
+      store,
+      clock,
+      parts.pools,
+      parts.metrics,
+      parts.limitMetrics,
+      parts.sink,
+      parts.adaptive,
+    );
 
   /** Synchronous checks that pass, until the first refusal; returns how many passed. */
   const passes = (check: () => void, max = 1000): number => {
@@ -90,6 +103,13 @@ describe(RateLimitService.name, () => {
     expect(passes(() => sync(service.checkTenant('acme', state(), 'c')))).toBe(0);
     clock.t += 1;
     expect(passes(() => sync(service.checkTenant('acme', state(), 'c')))).toBe(1);
+  });
+
+  it("multiplies a key's figure by its adaptive factor, never below one token", () => {
+    parts.factors.set('tenant:big', 0.1);
+    expect(passes(() => sync(service.checkTenant('big', state(), 'c')))).toBe(5);
+    parts.factors.set('ip:203.0.113.9', 0.01);
+    expect(passes(() => sync(service.checkIp(state(), 'c')))).toBe(1);
   });
 
   it('drops the per-IP figure while health is degraded and restores it when health recovers', () => {
@@ -191,7 +211,16 @@ describe(`${RateLimitService.name} with a shared store (Redis configured)`, () =
     clock = new FakeClock(1_700_000_000_000);
     store = new RecordingStore();
     parts = stubs({ value: 1 });
-    service = new RateLimitService(config, store, clock, parts.pools, parts.metrics, parts.limitMetrics, parts.sink);
+    service = new RateLimitService(
+      config,
+      store,
+      clock,
+      parts.pools,
+      parts.metrics,
+      parts.limitMetrics,
+      parts.sink,
+      parts.adaptive,
+    );
   });
 
   it('takes the IP and tenant tokens in one call at the tenant step', () => {

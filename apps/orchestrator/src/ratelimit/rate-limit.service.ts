@@ -14,6 +14,7 @@ import { SecurityEvents } from '../events/security-events';
 import { RateLimitedError, RateLimitUnavailableError } from '../errors/errors';
 import type { GatewayRequestState } from '../request/request-state';
 import { GatewayMetrics } from '../metrics/gateway-metrics';
+import { AdaptiveProtection } from './adaptive-protection';
 import { RateLimitMetrics } from './rate-limit-metrics';
 import { PoolsService } from '../pools/pools.service';
 
@@ -53,6 +54,7 @@ export class RateLimitService {
     private readonly metrics: GatewayMetrics,
     private readonly limitMetrics: RateLimitMetrics,
     private readonly events: SecurityEvents,
+    private readonly adaptive: AdaptiveProtection,
   ) {
     this.deferIp = config.redis.url !== undefined;
     // Remembered refusals describe the buckets that gave them; after a switch between Redis and the fallback, ask.
@@ -66,8 +68,8 @@ export class RateLimitService {
   checkIp(state: GatewayRequestState, corrId: string): void | Promise<void> {
     const { ipPerMinute, ipPerMinuteDegraded } = this.config.rateLimit;
     const degraded = this.pools.healthRatio() < this.config.health.degradedRatio;
-    const limit = degraded ? ipPerMinuteDegraded : ipPerMinute;
     const key = `ip:${state.clientKey}`;
+    const limit = this.adapted(key, degraded ? ipPerMinuteDegraded : ipPerMinute);
     if (!this.deferIp) return this.take('ip', key, limit, state, corrId);
     const standing = this.refusals.check(key, limit, this.clock.now());
     if (standing !== undefined) return this.settle('ip', key, limit, standing, state, corrId);
@@ -80,8 +82,8 @@ export class RateLimitService {
    */
   checkTenant(tenant: string, state: GatewayRequestState, corrId: string): void | Promise<void> {
     const { tenantOverrides, tenantPerMinute } = this.config.rateLimit;
-    const limit = tenantOverrides.get(tenant) ?? tenantPerMinute;
     const key = `tenant:${tenant}`;
+    const limit = this.adapted(key, tenantOverrides.get(tenant) ?? tenantPerMinute);
     const ip = state.deferredIp;
     if (ip === undefined) return this.take('tenant', key, limit, state, corrId);
     state.deferredIp = undefined;
@@ -134,6 +136,12 @@ export class RateLimitService {
     };
     if (!result.ok) headers['retry-after'] = String(Math.max(1, Math.ceil(result.retryAfterMs / 1000)));
     return headers;
+  }
+
+  /** `limit` times the key's adaptive factor (ORCH_ADAPTIVE=enforce), at least 1; the request is observed. */
+  private adapted(key: string, limit: number): number {
+    const factor = this.adaptive.factor(key, this.clock.now());
+    return factor === 1 ? limit : Math.max(1, Math.floor(limit * factor));
   }
 
   private take(

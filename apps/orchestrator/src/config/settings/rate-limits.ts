@@ -1,9 +1,18 @@
 /** Settings of the rate limits and of the Redis server that shares them. */
-import { integerIn, numberIn, parseFailureMode, parseRedisUrl, parseTenantLimits, positiveDuration } from '../parse';
+import {
+  integerIn,
+  numberIn,
+  oneOf,
+  parseFailureMode,
+  parseRedisUrl,
+  parseTenantLimits,
+  positiveDuration,
+} from '../parse';
 import { setting, type ParsedSetting, type Section } from '../setting';
 import { REDIS_CLUSTER } from './scale-out';
 
 const perMinute = integerIn(1, 1e9);
+const ADAPTIVE = [{ title: 'Adaptive limits', href: 'rate-limiting.md#adaptive-limits' }];
 
 /** REDIS_URL: the older name of REDIS_ADDR, read only when neither REDIS_ADDR nor REDIS_CLUSTER is set. */
 export const REDIS_URL: ParsedSetting<string | undefined> = setting({
@@ -49,6 +58,50 @@ export const RATE_LIMITS: Section = {
         'the per-IP bucket and the per-client shares of backend connections and WebSocket tunnels; 128 counts ' +
         'single addresses',
       see: [{ title: 'IPv6 clients', href: 'rate-limiting.md#ipv6-clients' }],
+    }),
+    setting({
+      key: 'ORCH_ADAPTIVE',
+      at: 'adaptive.mode',
+      parse: oneOf(['off', 'shadow', 'enforce']),
+      default: 'off',
+      doc:
+        "adaptive rate limiting: learn each client IP's and tenant's usual rate and tighten the bucket of one far " +
+        'above it and above its peers; `shadow` only records (events, metrics), `enforce` applies the factor',
+      see: ADAPTIVE,
+    }),
+    setting({
+      key: 'ORCH_ADAPTIVE_SENSITIVITY',
+      at: 'adaptive.sensitivity',
+      parse: numberIn(0.1, 10),
+      default: '1',
+      doc:
+        'how readily a key is flagged: its rate over the last 3 s must exceed its baseline by `6 / sensitivity` ' +
+        'standard deviations and be at least `1 + 2 / sensitivity` times it (3× at 1)',
+      see: ADAPTIVE,
+    }),
+    setting({
+      key: 'ORCH_ADAPTIVE_MIN_LEARNING',
+      at: 'adaptive.minLearningMs',
+      parse: positiveDuration,
+      default: '2m',
+      doc: 'how long a key is watched before it can be flagged',
+      see: ADAPTIVE,
+    }),
+    setting({
+      key: 'ORCH_ADAPTIVE_TIGHTEN_FACTOR',
+      at: 'adaptive.tightenFactor',
+      parse: numberIn(0.01, 0.99),
+      default: '0.1',
+      doc: "factor applied to a flagged key's bucket (rate and size)",
+      see: ADAPTIVE,
+    }),
+    setting({
+      key: 'ORCH_ADAPTIVE_RECOVERY',
+      at: 'adaptive.recoveryMs',
+      parse: positiveDuration,
+      default: '1m',
+      doc: "once a flagged key's rate is back near its baseline, the time over which its factor climbs back to 1",
+      see: ADAPTIVE,
     }),
     setting({
       key: 'ORCH_IP_BURST_DEGRADED',
