@@ -8,6 +8,7 @@ import { TrustedProxies } from '@shieldx/security';
 import { AppModule } from './app.module';
 import type { OrchestratorConfig } from './config/config';
 import { GatewayPipeline } from './pipeline/gateway-hooks';
+import { LAZY_SCHEMA_COMPILERS } from './pipeline/schema-compilers';
 import { sendError } from './pipeline/send-error';
 import { answerClientError, SERVER_LIMITS } from './pipeline/server-limits';
 import { installUpgrades } from './pipeline/upgrades';
@@ -47,6 +48,7 @@ export async function createApp(
     ),
     childLoggerFactory: lazyRequestLogger,
     bodyLimit: config.route.maxBytes,
+    schemaController: { compilersFactory: LAZY_SCHEMA_COMPILERS },
     // The pipeline answers requests that arrive while closing with the documented JSON 503 (ShuttingDownError).
     return503OnClosing: false,
     // The router refuses a malformed URL (400) or an over-long route parameter (414) before any hook runs; answer

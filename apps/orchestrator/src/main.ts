@@ -3,6 +3,7 @@ import { restoreDateTimeFormat } from './logging/deferred-intl';
 import cluster from 'node:cluster';
 import { ConfigError, loadConfig } from './config/config';
 import { runPrimary } from './cluster/workers';
+import { compactHeapAfterStartup } from './startup-heap';
 import { LedgerOpenError } from './ledger/ledger-types';
 import { TlsMaterialError } from './tls/tls-material';
 
@@ -97,6 +98,7 @@ async function main(): Promise<void> {
     },
     `listening on ${address}`,
   );
+  setImmediate(compactHeapAfterStartup);
 }
 
 main().catch((error: unknown) => {

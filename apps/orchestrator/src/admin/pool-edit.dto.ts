@@ -1,5 +1,14 @@
 import { ALGO_NAMES, type AlgoName } from '@shieldx/lb';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsObject, IsOptional, IsString, MaxLength } from 'class-validator';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsIn,
+  IsObject,
+  IsOptional,
+  IsString,
+  MaxLength,
+} from '../validation/class-validator';
 
 /** Most backends one pool may have through the admin API. */
 export const MAX_POOL_BACKENDS = 256;

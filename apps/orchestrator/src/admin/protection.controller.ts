@@ -7,7 +7,7 @@ import { ThreatScores } from '../advisors/threat-scores';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import type { FastifyRequest } from 'fastify';
-import { IsString, Matches } from 'class-validator';
+import { IsString, Matches } from '../validation/class-validator';
 import { NotTightenedError } from '../errors/errors';
 import { SecurityEvents } from '../events/security-events';
 import { DtoValidationPipe } from '../validation/validation.pipe';

@@ -1,5 +1,6 @@
 import { Breaker, type BreakerStateName } from '@shieldx/lb';
-import { Agent, request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { Agent } from '../upstream/undici';
 
 /** The external advisors: the threat-score service and the quota service. */
 export type AdvisorName = 'threat' | 'quota';
@@ -110,12 +111,14 @@ export class AdvisorClient {
   }
 
   private async exchange(url: string, method: 'GET' | 'POST', body: string | undefined, signal: AbortSignal) {
-    const response = await request(url, {
+    const target = new URL(url);
+    const response = await this.dispatcher.request({
+      origin: target.origin,
+      path: `${target.pathname}${target.search}`,
       method,
       body,
       headers: body === undefined ? { accept: 'application/json' } : { 'content-type': 'application/json' },
       signal,
-      dispatcher: this.dispatcher,
     });
     let size = 0;
     const chunks: Buffer[] = [];

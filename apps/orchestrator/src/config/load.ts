@@ -3,11 +3,18 @@
  * {@link OrchestratorConfig}, collecting every problem before failing once.
  */
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
+import type { parse } from 'yaml';
 import type { ConfigPath, ReadContext, Setting } from './setting';
 import { checkAcrossSettings } from './rules';
 import { CONFIG_FILE, FAMILY_PREFIXES, KNOWN_KEYS, SETTINGS } from './settings/table';
 import type { Env, LoadedConfig, OrchestratorConfig, ReadText } from './types';
+
+/** The YAML parser, loaded only for an `ORCH_CONFIG` file: most deployments configure by environment alone. */
+function parseYaml(text: string): unknown {
+  const yaml = createRequire(import.meta.url)('yaml') as { parse: typeof parse };
+  return yaml.parse(text);
+}
 
 /** Thrown when configuration is invalid; `problems` holds one line per bad key. */
 export class ConfigError extends Error {

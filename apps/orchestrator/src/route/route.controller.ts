@@ -6,7 +6,7 @@ import { DtoValidationPipe } from '../validation/validation.pipe';
 import { RouteRequestDto } from '../routing/route-request.dto';
 import { RouteService, type RouteAnswer } from '../routing/route.service';
 
-/** Serialisation schema of the 200 answer: Fastify compiles it into a dedicated serializer at boot. */
+/** Schema of the 200 answer; {@link serializeAnswer} writes exactly these fields. */
 const ANSWER_SCHEMA = {
   type: 'object',
   properties: {
@@ -19,6 +19,29 @@ const ANSWER_SCHEMA = {
   },
   required: ['target', 'algo', 'policy', 'healthy', 'pool', 'cached'],
 } as const;
+
+/**
+ * Serializer of the 200 answer, written out for {@link ANSWER_SCHEMA} rather than compiled from it at boot: the same
+ * output as Fastify's schema compiler, without loading that compiler (and its copy of Ajv). A field of the wrong type
+ * is a server error, as with a compiled schema.
+ */
+export function serializeAnswer(answer: RouteAnswer): string {
+  const { target, algo, policy, healthy, pool, cached } = answer;
+  if (
+    typeof target !== 'string' ||
+    typeof algo !== 'string' ||
+    typeof policy !== 'string' ||
+    typeof healthy !== 'boolean' ||
+    typeof pool !== 'string' ||
+    typeof cached !== 'boolean'
+  ) {
+    throw new TypeError('the /route answer does not match its schema');
+  }
+  return (
+    `{"target":${JSON.stringify(target)},"algo":${JSON.stringify(algo)},"policy":${JSON.stringify(policy)},` +
+    `"healthy":${healthy},"pool":${JSON.stringify(pool)},"cached":${cached}}`
+  );
+}
 
 /**
  * `POST /route`: maps the routing engine's outcome to HTTP. The route is registered on Fastify directly rather than
@@ -38,7 +61,11 @@ export class RouteController implements OnModuleInit {
 
   onModuleInit(): void {
     this.rawRoutes.register((scope) => {
-      scope.post('/route', { schema: { response: { 200: ANSWER_SCHEMA } } }, (request) => this.route(request));
+      scope.post(
+        '/route',
+        { schema: { response: { 200: ANSWER_SCHEMA } }, serializerCompiler: () => serializeAnswer },
+        (request) => this.route(request),
+      );
     });
   }
 

@@ -11,7 +11,7 @@ import {
   Length,
   Matches,
   MaxLength,
-} from 'class-validator';
+} from '../validation/class-validator';
 import { SCOPE_PATTERN, SERVICE_PATTERN, TENANT_PATTERN } from '../validation/names';
 import { IsSafePath } from '../validation/safe-path';
 

@@ -5,12 +5,18 @@ import {
   type Span,
   SpanKind,
   SpanStatusCode,
+  type TextMapPropagator,
   trace,
 } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { RequestTrace } from '../request/request-state';
 
-const propagator = new W3CTraceContextPropagator();
+// Set when tracing is turned on (TracingService): the propagator comes with the SDK, loaded only then.
+let propagator: TextMapPropagator | undefined;
+
+/** Sets the W3C propagator {@link injectTraceContext} writes with (called when tracing is turned on). */
+export function useTraceContextPropagator(w3c: TextMapPropagator): void {
+  propagator = w3c;
+}
 
 /** Starts a child span of the request (internal kind unless given). Only called while tracing is on. */
 export function childSpan(
@@ -83,7 +89,7 @@ export function tracedSync<T>(parent: RequestTrace, name: string, stage: () => T
 export function injectTraceContext(span: Span, headers: Record<string, string | string[]>): void {
   delete headers.traceparent;
   delete headers.tracestate;
-  propagator.inject(trace.setSpan(ROOT_CONTEXT, span), headers, defaultTextMapSetter);
+  propagator?.inject(trace.setSpan(ROOT_CONTEXT, span), headers, defaultTextMapSetter);
 }
 
 /** Starts the client span of one attempt to forward a request to `backend` (`/proxy`). */

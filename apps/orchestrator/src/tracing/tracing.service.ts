@@ -6,16 +6,17 @@ import {
   type Span,
   SpanKind,
   SpanStatusCode,
+  type TextMapPropagator,
   trace,
   type Tracer,
 } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { BasicTracerProvider, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { FastifyRequest } from 'fastify';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import type { GatewayRequestState } from '../request/request-state';
 import type { RequestTrace } from '../request/request-state';
+import { useTraceContextPropagator } from './spans';
 
 /** Name of the tracer (the instrumentation scope) of every span the gateway makes. */
 export const TRACER_NAME = 'shieldx-orchestrator';
@@ -29,13 +30,13 @@ export const TRACER_NAME = 'shieldx-orchestrator';
  * parents are passed explicitly ({@link RequestTrace}), so no context manager is needed. A request span starts in the
  * first `onRequest` hook, continuing the caller's W3C trace context when it sends one, and ends in `onResponse`;
  * rate limit, policy, balancer and upstream call are its children, and `/proxy` sends the upstream span's
- * `traceparent` to the backend. The SDK and the exporter are imported only when tracing is on: off, they cost
- * neither start-up time nor memory.
+ * `traceparent` to the backend. The SDK, the exporter and the W3C propagator are imported only when tracing is on:
+ * off, they cost neither start-up time nor memory.
  */
 @Injectable()
 export class TracingService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('tracing');
-  private readonly propagator = new W3CTraceContextPropagator();
+  private propagator: TextMapPropagator | undefined;
   private provider: BasicTracerProvider | undefined;
   private tracer: Tracer | undefined;
 
@@ -73,12 +74,13 @@ export class TracingService implements OnModuleInit, OnApplicationShutdown {
    */
   startRequest(request: FastifyRequest): RequestTrace | undefined {
     const tracer = this.tracer;
-    if (tracer === undefined) return undefined;
+    const propagator = this.propagator;
+    if (tracer === undefined || propagator === undefined) return undefined;
     const route = request.routeOptions.url ?? 'unmatched';
     const parent =
       request.headers.traceparent === undefined
         ? ROOT_CONTEXT
-        : this.propagator.extract(ROOT_CONTEXT, request.headers, defaultTextMapGetter);
+        : propagator.extract(ROOT_CONTEXT, request.headers, defaultTextMapGetter);
     const attributes: Attributes = {
       'http.request.method': request.method,
       'http.route': route,
@@ -115,10 +117,13 @@ export class TracingService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async install(processor: SpanProcessor): Promise<void> {
-    const [{ BasicTracerProvider }, { resourceFromAttributes }] = await Promise.all([
+    const [{ BasicTracerProvider }, { resourceFromAttributes }, { W3CTraceContextPropagator }] = await Promise.all([
       import('@opentelemetry/sdk-trace-base'),
       import('@opentelemetry/resources'),
+      import('@opentelemetry/core'),
     ]);
+    this.propagator = new W3CTraceContextPropagator();
+    useTraceContextPropagator(this.propagator);
     this.provider = new BasicTracerProvider({
       resource: resourceFromAttributes({ 'service.name': this.config.tracing.serviceName }),
       spanProcessors: [processor],

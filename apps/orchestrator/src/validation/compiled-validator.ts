@@ -1,4 +1,4 @@
-import { getMetadataStorage, validateSync, ValidationTypes, type ValidationArguments } from 'class-validator';
+import { getMetadataStorage, validateSync, ValidationTypes, type ValidationArguments } from './class-validator';
 
 /** One failed field: the property and the messages class-validator gives for it. */
 export interface FieldProblem {

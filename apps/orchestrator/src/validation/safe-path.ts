@@ -1,4 +1,4 @@
-import { ValidateBy, type ValidationOptions } from 'class-validator';
+import { ValidateBy, type ValidationOptions } from './class-validator';
 
 import { canonicalPath } from '@shieldx/policy';
 
