@@ -7,7 +7,7 @@ import {
   type WallClock,
 } from '@shieldx/security';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../config/config';
+import { loadConfig, type OrchestratorConfig } from '../config/config';
 import type { SecurityEvent, SecurityEvents } from '../events/security-events';
 import { RateLimitedError, RateLimitUnavailableError } from '../errors/errors';
 import type { GatewayRequestState } from '../request/request-state';
@@ -48,6 +48,17 @@ function stubs(ratio: { value: number }) {
   return { counted, events, pools, metrics, limitMetrics, sink, factors, adaptive };
 }
 
+/** The service over `store`, with the stubs of {@link stubs}. */
+function serviceOf(
+  config: OrchestratorConfig,
+  store: BucketStore,
+  clock: FakeClock,
+  parts: ReturnType<typeof stubs>,
+): RateLimitService {
+  const { pools, metrics, limitMetrics, sink, adaptive } = parts;
+  return new RateLimitService(config, store, clock, pools, metrics, limitMetrics, sink, adaptive);
+}
+
 describe(RateLimitService.name, () => {
   const { config } = loadConfig({
     ORCH_ALLOW_INSECURE: '1',
@@ -63,17 +74,7 @@ describe(RateLimitService.name, () => {
   const state = (): GatewayRequestState =>
     ({ clientIp: '203.0.113.9', clientKey: '203.0.113.9' }) as GatewayRequestState;
 
-  const make = (store: BucketStore = new MemoryBucketStore()) =>
-    new RateLimitService(
-      config,
-      store,
-      clock,
-      parts.pools,
-      parts.metrics,
-      parts.limitMetrics,
-      parts.sink,
-      parts.adaptive,
-    );
+  const make = (store: BucketStore = new MemoryBucketStore()) => serviceOf(config, store, clock, parts);
 
   /** Synchronous checks that pass, until the first refusal; returns how many passed. */
   const passes = (check: () => void, max = 1000): number => {
@@ -211,16 +212,7 @@ describe(`${RateLimitService.name} with a shared store (Redis configured)`, () =
     clock = new FakeClock(1_700_000_000_000);
     store = new RecordingStore();
     parts = stubs({ value: 1 });
-    service = new RateLimitService(
-      config,
-      store,
-      clock,
-      parts.pools,
-      parts.metrics,
-      parts.limitMetrics,
-      parts.sink,
-      parts.adaptive,
-    );
+    service = serviceOf(config, store, clock, parts);
   });
 
   it('takes the IP and tenant tokens in one call at the tenant step', () => {
