@@ -5,8 +5,8 @@ import { runInNewContext } from 'node:vm';
  * One compacting garbage collection of the whole heap, for when start-up is over. Loading the framework and the
  * modules leaves the old generation about a quarter free in fragments that V8 keeps resident; its memory reducer
  * compacts them only once the process has been idle for a while (about 8 s after the last full collection), and
- * not at all while traffic arrives. Done once, at the start, it takes some 40 ms and lowers the resident set by about
- * 10 MB. The flags are V8's own, set for this one collection and unset after it.
+ * not at all while traffic arrives. Done once, at the start, it keeps them
+ * from staying resident. The flags are V8's own, set for this one collection and unset after it.
  */
 export function compactHeapAfterStartup(): void {
   setFlagsFromString('--expose-gc');

@@ -44,7 +44,7 @@ export const LOGS: Section = {
       fallback: false,
       doc:
         '`1` keeps the async request context on for `/route` and `/proxy` too, so that every line a service writes ' +
-        "while serving them carries the request's `corrId` (costs about an eighth of `/route`'s throughput on Node 20)",
+        "while serving them carries the request's `corrId` (it turns on async_hooks: see `ORCH_LOG_DATA_PLANE_CONTEXT=1` in bench:route)",
     }),
     setting({
       key: 'OTEL_EXPORTER_OTLP_ENDPOINT',
