@@ -65,10 +65,12 @@ export function resolveClientIp(
 
 /**
  * Anonymises an IP for logs: IPv4 keeps its first three octets (`203.0.113.7` → `203.0.113.0`), IPv6 keeps its /48
- * (`2001:db8:1:2::5` → `2001:db8:1::`). Anything else becomes `unknown`.
+ * (`2001:db8:1:2::5` → `2001:db8:1::`). A network as {@link clientKey} writes it (`2001:db8:1:2::/64`) is anonymised by
+ * its address. Anything else becomes `unknown`.
  */
 export function anonymizeIp(ip: string): string {
-  const addr = normalizeIp(ip);
+  const slash = ip.indexOf('/');
+  const addr = normalizeIp(slash === -1 ? ip : ip.slice(0, slash));
   const family = isIP(addr);
   if (family === 4) return addr.slice(0, addr.lastIndexOf('.')) + '.0';
   if (family !== 6) return 'unknown';

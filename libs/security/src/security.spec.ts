@@ -93,3 +93,9 @@ describe(clientKey.name, () => {
     expect(clientKey('unknown', 64)).toBe('unknown');
   });
 });
+
+describe('anonymizeIp of a network key', () => {
+  it('anonymises the address of an IPv6 network as clientKey writes it', () => {
+    expect(anonymizeIp('2001:db8:1234:5678::/64')).toBe('2001:db8:1234::');
+  });
+});

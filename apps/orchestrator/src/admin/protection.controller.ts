@@ -132,11 +132,7 @@ export class ProtectionController {
 
   /** An `ip:` key with its address masked like the logs' (a `tenant:` key as it is). */
   private showKey(key: string): string {
-    if (!key.startsWith('ip:')) return key;
-    const slash = key.indexOf('/');
-    const address = slash === -1 ? key.slice(3) : key.slice(3, slash);
-    const shown = this.showIp(address);
-    return shown === address ? key : `ip:${shown}`;
+    return key.startsWith('ip:') ? `ip:${this.showIp(key.slice(3))}` : key;
   }
 }
 

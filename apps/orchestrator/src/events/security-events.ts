@@ -37,13 +37,8 @@ export class LogEventSink implements SecurityEventSink {
       const value = data[key];
       if (typeof value !== 'string') continue;
       let shown: string | undefined;
-      if (value.startsWith('ip:')) {
-        // The key of an IPv6 client names its network (`ip:2001:db8:1:2::/64`): the address part is what is masked.
-        const slash = value.indexOf('/');
-        const address = slash === -1 ? value.slice(3) : value.slice(3, slash);
-        const hidden = this.showIp(address);
-        shown = hidden === address ? value : `ip:${hidden}`;
-      } else if (IP_MEMBER.test(key)) shown = this.showIp(value);
+      if (value.startsWith('ip:')) shown = `ip:${this.showIp(value.slice(3))}`;
+      else if (IP_MEMBER.test(key)) shown = this.showIp(value);
       if (shown !== undefined && shown !== value) (masked ??= { ...data })[key] = shown;
     }
     return masked ?? data;

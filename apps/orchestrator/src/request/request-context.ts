@@ -62,10 +62,11 @@ export function correlationIdWithContext(
       request.once('close', () => callerIds.delete(context.corrId));
     }
     const socket = request.socket;
-    if (alwaysOn || holders > 0 || !isDataPlaneUrl(request.url)) {
+    const control = !isDataPlaneUrl(request.url);
+    if (alwaysOn || holders > 0 || control) {
       requestContext.enterWith(context);
       holdsContext.add(socket);
-      if (!alwaysOn && !isDataPlaneUrl(request.url)) hold(request);
+      if (!alwaysOn && control) hold(request);
     } else if (holdsContext.has(socket)) {
       // Off now, but the connection's parser still holds an earlier request's context: clear it, turn off again.
       requestContext.enterWith(undefined as unknown as RequestContext);
