@@ -1,48 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBackend, type TestBackend } from './backends';
 import { eventually } from './eventually';
-import { post, startOrchestrator, type RunningOrchestrator } from './harness';
+import { startOrchestrator, type RunningOrchestrator } from './harness';
+import { flood, steady } from './traffic';
 
 const TOKEN = 'adaptive-e2e-admin-token-0123456789';
-
-/** Sends `perSecond` requests a second as `tenant` from `ip` until stopped; records every status. */
-function steady(orch: RunningOrchestrator, tenant: string, ip: string, perSecond: number) {
-  const statuses: number[] = [];
-  const timer = setInterval(() => {
-    void post(
-      `${orch.url}/route`,
-      { service: 'api', tenant, scope: 'read', path: '/v1/items' },
-      { 'x-forwarded-for': ip },
-    ).then(
-      (answer) => statuses.push(answer.status),
-      () => statuses.push(0),
-    );
-  }, 1000 / perSecond);
-  return { statuses, stop: () => clearInterval(timer) };
-}
-
-/** As many requests as `concurrency` loops can send, until stopped. */
-function flood(orch: RunningOrchestrator, tenant: string, ip: string, concurrency: number) {
-  const statuses: number[] = [];
-  let running = true;
-  const loops = Array.from({ length: concurrency }, async () => {
-    while (running) {
-      const answer = await post(
-        `${orch.url}/route`,
-        { service: 'api', tenant, scope: 'read', path: '/v1/items' },
-        { 'x-forwarded-for': ip },
-      );
-      statuses.push(answer.status);
-    }
-  });
-  return {
-    statuses,
-    stop: async () => {
-      running = false;
-      await Promise.all(loops);
-    },
-  };
-}
 
 describe('adaptive rate limiting (ORCH_ADAPTIVE=enforce)', () => {
   let backend: TestBackend;

@@ -64,6 +64,8 @@ export interface ProtectionAnswer {
     mode: 'off' | 'shadow' | 'enforce';
     tightened: {
       key: string;
+      /** The instance whose model tightened it; with Redis every instance applies it. */
+      instance: string;
       phase: string;
       baselineRate: number;
       currentRate: number;

@@ -47,6 +47,7 @@ export function ProtectionView({
                   <thead>
                     <tr>
                       <th scope="col">Key</th>
+                      <th scope="col">Instance</th>
                       <th scope="col">Phase</th>
                       <th scope="col" className="num">
                         Baseline/s
@@ -62,8 +63,9 @@ export function ProtectionView({
                   </thead>
                   <tbody>
                     {data.adaptive.tightened.map((entry) => (
-                      <tr key={entry.key} data-phase={entry.phase}>
+                      <tr key={`${entry.instance} ${entry.key}`} data-phase={entry.phase}>
                         <td className="mono">{entry.key}</td>
+                        <td className="mono">{entry.instance}</td>
                         <td>{entry.phase}</td>
                         <td className="num">{entry.baselineRate}</td>
                         <td className="num">{entry.currentRate}</td>

@@ -32,6 +32,8 @@ export interface ProtectionView {
     readonly mode: 'off' | 'shadow' | 'enforce';
     readonly tightened: readonly {
       readonly key: string;
+      /** The instance whose model tightened it (with Redis, every instance applies it). */
+      readonly instance: string;
       readonly phase: string;
       readonly baselineRate: number;
       readonly currentRate: number;
@@ -84,8 +86,9 @@ export class ProtectionController {
     return {
       adaptive: {
         mode: this.adaptive.mode,
-        tightened: this.adaptive.tightenedNow(now).map((info) => ({
+        tightened: this.adaptive.tightenedEverywhere(now).map((info) => ({
           key: this.showKey(info.key),
+          instance: info.instance,
           phase: info.phase,
           baselineRate: round(info.baselineRate),
           currentRate: round(info.currentRate),
@@ -115,8 +118,8 @@ export class ProtectionController {
   }
 
   /**
-   * Gives a tightened key its full limit back and lets the model learn it afresh (audited). 404 when the key is not
-   * tightened or recovering now.
+   * Gives a tightened key its full limit back and lets the model learn it afresh (audited), on every instance with
+   * Redis. 404 when the key is not tightened or recovering now, here or (with Redis) on another instance.
    */
   @Post('protection/release')
   @HttpCode(200)

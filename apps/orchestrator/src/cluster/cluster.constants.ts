@@ -13,7 +13,17 @@ export const CLUSTER_KEYS = {
   policyVersion: 'shieldx:policy:version',
   /** Channel of admin-triggered policy reloads. */
   policyChannel: 'shieldx:policy:reload',
+  /** Hash `<origin> <key>` → shared adaptive key (JSON): the keys each instance has tightened now, with a lease. */
+  adaptiveKeys: 'shieldx:adaptive:keys',
+  /** Channel of adaptive limit changes: keys tightened, relaxed and released by an operator. */
+  adaptiveChannel: 'shieldx:adaptive:changes',
 } as const;
+
+/** Most of its own tightened keys an instance shares (the longest-tightened first). */
+export const MAX_OWN_SHARED_KEYS = 1000;
+
+/** A shared adaptive key's lease, in resync intervals: its origin renews it every interval while it stays tightened. */
+export const ADAPTIVE_LEASE_INTERVALS = 3;
 
 /** Entries kept for the audit stream while Redis is unavailable; beyond it the oldest are dropped (and counted). */
 export const AUDIT_BACKLOG_MAX = 10_000;

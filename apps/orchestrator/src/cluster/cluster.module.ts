@@ -3,7 +3,9 @@ import { AdminModule } from '../admin/admin.module';
 import { LedgerModule } from '../ledger/ledger.module';
 import { PolicyModule } from '../policy/policy.module';
 import { PoolsModule } from '../pools/pools.module';
+import { RateLimitModule } from '../ratelimit/rate-limit.module';
 import { RedisModule } from '../redis/redis.module';
+import { AdaptiveSyncService } from './adaptive-sync.service';
 import { AuditStreamService } from './audit-stream.service';
 import { ClusterChannel } from './cluster-channel';
 import { ClusterMetricsModule } from './cluster-metrics.module';
@@ -13,12 +15,13 @@ import { PoolSyncService } from './pool-sync.service';
 
 /**
  * Coherence between instances through the shared Redis (registered when Redis is configured): pool edits of the
- * admin API and admin policy reloads on every instance, and the audit entries of every instance in one Redis Stream.
+ * admin API, admin policy reloads and adaptive limits on every instance, and the audit entries of every instance in
+ * one Redis Stream.
  * Rate limits and replay keys are shared by their own modules through the same client. See docs/scale-out.md.
  */
 @Module({
-  imports: [AdminModule, RedisModule, PoolsModule, PolicyModule, LedgerModule, ClusterMetricsModule],
+  imports: [AdminModule, RedisModule, PoolsModule, PolicyModule, LedgerModule, RateLimitModule, ClusterMetricsModule],
   controllers: [ClusterController],
-  providers: [ClusterChannel, PoolSyncService, PolicySyncService, AuditStreamService],
+  providers: [ClusterChannel, PoolSyncService, PolicySyncService, AdaptiveSyncService, AuditStreamService],
 })
 export class ClusterModule {}
