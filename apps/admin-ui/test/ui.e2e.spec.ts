@@ -344,6 +344,8 @@ describe('admin UI in Chromium against a running orchestrator', () => {
       expect.stringMatching(/^\d+$/),
       '1',
       '—',
+      '—',
+      '—',
     ]);
     await shot('pools');
   });
@@ -381,6 +383,38 @@ describe('admin UI in Chromium against a running orchestrator', () => {
       [urls[0], 3],
       [urls[1], 1],
     ]);
+  });
+
+  it('edits zone, region and cost of a backend, and they round-trip through the orchestrator', async () => {
+    const card = main().getByTestId('pool-search');
+    await card.getByRole('button', { name: 'Edit search' }).click();
+    const textarea = card.getByRole('textbox');
+    const urls = (await textarea.inputValue()).split('\n').map((line) => line.split(' ')[0]);
+    await textarea.fill(`${urls[0]} 3 zone=eu-1a region=eu-1 cost=0.4\n${urls[1]} zone=EU`);
+    await card.getByRole('button', { name: 'Save search' }).click();
+    await expect.poll(() => card.getByRole('alert').textContent()).toContain('line 2: the zone must be');
+    await textarea.fill(`${urls[0]} 3 zone=eu-1a region=eu-1 cost=0.4\n${urls[1]} region=us-1`);
+    await card.getByRole('button', { name: 'Save search' }).click();
+    await expect.poll(() => page.locator('.notice-ok').textContent()).toBe('Saved pool search (2 backends).');
+    const cells = (row: number) => card.locator('tbody tr').nth(row).locator('td');
+    await expect.poll(() => cells(0).nth(6).textContent()).toBe('eu-1a / eu-1');
+    expect(await cells(0).nth(7).textContent()).toBe('0.4');
+    expect(await cells(1).nth(6).textContent()).toBe('— / us-1');
+    expect(await cells(1).nth(7).textContent()).toBe('—');
+
+    const seen = await orchestratorCall(orchUrl, 'GET', '/admin/pools');
+    const search = (seen.body['pools'] as { name: string; backends: Record<string, unknown>[] }[]).find(
+      (p) => p.name === 'search',
+    )!;
+    expect(search.backends[0]).toMatchObject({ url: urls[0], weight: 3, zone: 'eu-1a', region: 'eu-1', cost: 0.4 });
+    expect(search.backends[1]).toMatchObject({ url: urls[1], weight: 1, region: 'us-1' });
+    expect(search.backends[1]).not.toHaveProperty('zone');
+    // The editor opens with what the orchestrator holds, in its own format.
+    await card.getByRole('button', { name: 'Edit search' }).click();
+    expect(await card.getByRole('textbox').inputValue()).toBe(
+      `${urls[0]} 3 zone=eu-1a region=eu-1 cost=0.4\n${urls[1]} region=us-1`,
+    );
+    await card.getByRole('button', { name: 'Cancel', exact: true }).first().click();
   });
 
   it('shows a killed backend’s breaker opening on the Breakers page without a reload', async () => {

@@ -127,15 +127,20 @@ describe('two instances sharing one Redis', () => {
 
   it('uses on B, within 1 s, a pool edited on A through the admin API', async () => {
     expect((await route(b)).body.target).toBe(oldBackend.url);
-    const put = await call(a, 'PUT', '/admin/pools/api', { body: { urls: [newBackend.url], algo: 'round_robin' } });
+    const put = await call(a, 'PUT', '/admin/pools/api', {
+      body: { urls: [newBackend.url], algo: 'round_robin', meta: { [newBackend.url]: { zone: 'eu-1a', cost: 0.4 } } },
+    });
     expect(put.status).toBe(200);
     await within(1000, async () => (await route(b)).body.target === newBackend.url, 'B routes api to the new backend');
     const pools = await call(b, 'GET', '/admin/pools');
-    const api = (pools.body.pools as { name: string; algo: string; backends: { url: string }[] }[]).find(
-      (pool) => pool.name === 'api',
-    );
+    const api = (
+      pools.body.pools as { name: string; algo: string; backends: { url: string; zone?: string; cost?: number }[] }[]
+    ).find((pool) => pool.name === 'api');
     expect(api?.algo).toBe('round_robin');
-    expect(api?.backends.map((backend) => backend.url)).toEqual([newBackend.url]);
+    // The backend's place and cost travel with it.
+    expect(api?.backends.map(({ url, zone, cost }) => ({ url, zone, cost }))).toEqual([
+      { url: newBackend.url, zone: 'eu-1a', cost: 0.4 },
+    ]);
 
     // The shared record: the version counter and the hash read by instances on (re)connect.
     const version = Number(await inspect.get('shieldx:pools:version'));
@@ -143,7 +148,7 @@ describe('two instances sharing one Redis', () => {
     expect(JSON.parse((await inspect.hget('shieldx:pools', 'api')) ?? '{}')).toMatchObject({
       v: version,
       origin: 'instance-a',
-      def: { algo: 'round_robin', backends: [{ url: newBackend.url, weight: 1 }] },
+      def: { algo: 'round_robin', backends: [{ url: newBackend.url, weight: 1, zone: 'eu-1a', cost: 0.4 }] },
     });
   });
 

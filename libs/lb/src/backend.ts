@@ -1,5 +1,6 @@
 import { Breaker, type BreakerOptions, type BreakerStateName } from './breaker';
 import { type MonotonicClock, monotonicClock } from './clock';
+import { isLocalityToken } from './locality';
 import { requirePositive } from './options';
 import { DEFAULT_EWMA_DECAY_MS, DEFAULT_RTT_MS, PeakEwma } from './peak-ewma';
 
@@ -15,7 +16,21 @@ export interface BackendOptions {
   breaker?: Omit<BreakerOptions, 'clock'>;
 }
 
-/** One backend's entry in the `/health` body (docs/http-api.md). `ewma_ms` is the decayed estimate, fractional ms. */
+/**
+ * Where a backend runs and what it costs: `zone` and `region` (lowercase DNS labels, see
+ * {@link import('./locality').LOCALITY_TOKEN}) for locality-aware routing, `cost` (price per 1,000 requests, finite
+ * ≥ 0) for operators and cost-aware tooling. All optional.
+ */
+export interface BackendPlace {
+  readonly zone?: string;
+  readonly region?: string;
+  readonly cost?: number;
+}
+
+/**
+ * One backend's entry in the `/health` body (docs/http-api.md). `ewma_ms` is the decayed estimate, fractional ms.
+ * `zone`, `region` and `cost` are present only when set.
+ */
 export interface BackendJSON {
   url: string;
   healthy: boolean;
@@ -24,6 +39,9 @@ export interface BackendJSON {
   cb_state: BreakerStateName;
   weight: number;
   last_error: string | null;
+  zone?: string;
+  region?: string;
+  cost?: number;
 }
 
 /**
@@ -42,6 +60,7 @@ export class Backend {
   readonly breaker: Breaker;
 
   private weightValue: number;
+  private placeValue: BackendPlace = NO_PLACE;
   private healthyValue = true;
   private readonly ewma: PeakEwma;
   private readonly clock: MonotonicClock;
@@ -77,6 +96,30 @@ export class Backend {
   /** Changes the weight, keeping every statistic. @throws Error naming the URL and the value. */
   setWeight(weight: number): void {
     this.weightValue = checkWeight(this.url, weight);
+  }
+
+  /** Zone the backend runs in, if known. Change it with {@link setPlace}. */
+  get zone(): string | undefined {
+    return this.placeValue.zone;
+  }
+
+  /** Region the backend runs in, if known. Change it with {@link setPlace}. */
+  get region(): string | undefined {
+    return this.placeValue.region;
+  }
+
+  /** Price per 1,000 requests, if known. Change it with {@link setPlace}. */
+  get cost(): number | undefined {
+    return this.placeValue.cost;
+  }
+
+  /**
+   * Replaces zone, region and cost (absent fields become unknown), keeping every statistic. A pool's locality tiers
+   * are computed from them when the pool is built or updated, so change them through {@link Pool.update}.
+   * @throws Error naming the URL and the bad value
+   */
+  setPlace(place: BackendPlace): void {
+    this.placeValue = checkPlace(this.url, place);
   }
 
   /**
@@ -127,7 +170,7 @@ export class Backend {
    */
   toJSON(now?: number): BackendJSON {
     const t = typeof now === 'number' ? now : this.clock.now();
-    return {
+    const json: BackendJSON = {
       url: this.url,
       healthy: this.healthyValue,
       ewma_ms: this.ewma.read(t),
@@ -136,7 +179,39 @@ export class Backend {
       weight: this.weightValue,
       last_error: this.lastError,
     };
+    const { zone, region, cost } = this.placeValue;
+    if (zone !== undefined) json.zone = zone;
+    if (region !== undefined) json.region = region;
+    if (cost !== undefined) json.cost = cost;
+    return json;
   }
+}
+
+const NO_PLACE: BackendPlace = Object.freeze({});
+
+/**
+ * Returns a frozen copy of `place` with only its set fields if zone and region are locality tokens and cost is finite
+ * ≥ 0; otherwise throws an Error naming the URL and the value.
+ */
+export function checkPlace(url: string, place: BackendPlace): BackendPlace {
+  const { zone, region, cost } = place;
+  if (zone === undefined && region === undefined && cost === undefined) return NO_PLACE;
+  if (zone !== undefined && !isLocalityToken(zone)) {
+    throw new Error(`backend ${url}: zone must be a lowercase label (a-z, 0-9, -; 1-63), got ${JSON.stringify(zone)}`);
+  }
+  if (region !== undefined && !isLocalityToken(region)) {
+    throw new Error(
+      `backend ${url}: region must be a lowercase label (a-z, 0-9, -; 1-63), got ${JSON.stringify(region)}`,
+    );
+  }
+  if (cost !== undefined && (typeof cost !== 'number' || !Number.isFinite(cost) || cost < 0)) {
+    throw new Error(`backend ${url}: cost must be a finite number >= 0, got ${String(cost)}`);
+  }
+  return Object.freeze({
+    ...(zone === undefined ? {} : { zone }),
+    ...(region === undefined ? {} : { region }),
+    ...(cost === undefined ? {} : { cost }),
+  });
 }
 
 /** Returns `weight` if it is a finite number > 0; otherwise throws an Error naming the URL and the value. */

@@ -9,6 +9,10 @@ export interface BackendView {
   cb_state: BreakerState;
   weight: number;
   last_error: string | null;
+  /** Zone, region and cost (per 1,000 requests), present only when set. */
+  zone?: string;
+  region?: string;
+  cost?: number;
 }
 
 /** One pool in `GET /admin/pools`. */

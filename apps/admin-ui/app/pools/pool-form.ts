@@ -1,10 +1,27 @@
-/** The pool editor's text format: one backend per line, `url` or `url weight`; blank lines and `#` comments ignored. */
+/**
+ * The pool editor's text format: one backend per line, `url`, optionally followed by a weight and by `zone=…`,
+ * `region=…`, `cost=…` in any order; blank lines and `#` comments ignored.
+ */
 
-/** What the form sends: the body of `PUT /admin/pools/<name>`. */
+/** Zone, region and cost of one backend, as `PUT /admin/pools/<name>` takes them in `meta`. */
+export interface BackendMeta {
+  zone?: string;
+  region?: string;
+  cost?: number;
+}
+
+/** What the form sends: the body of `PUT /admin/pools/<name>` (`meta` only when some backend has any). */
 export interface PoolBody {
   urls: string[];
   algo: string;
   weights: Record<string, number>;
+  meta?: Record<string, BackendMeta>;
+}
+
+/** A backend as the editor writes it: URL, weight, and zone, region and cost when set. */
+export interface BackendLine extends BackendMeta {
+  url: string;
+  weight: number;
 }
 
 /** Balancing algorithms the orchestrator knows. */
@@ -13,14 +30,49 @@ export const ALGOS = ['ewma', 'p2c', 'round_robin', 'least_conn', 'rendezvous'] 
 /** Pool names (the orchestrator's rule for services). */
 export const POOL_NAME = /^[a-z0-9_-]{1,64}$/;
 
+/** Zone and region names (the orchestrator's rule): a lowercase DNS label. */
+export const LOCALITY_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
 /** Writes a pool's backends in the editor's format. */
-export function toLines(backends: readonly { url: string; weight: number }[]): string {
-  return backends.map((b) => (b.weight === 1 ? b.url : `${b.url} ${b.weight}`)).join('\n');
+export function toLines(backends: readonly BackendLine[]): string {
+  return backends
+    .map((b) => {
+      const parts = [b.url];
+      if (b.weight !== 1) parts.push(String(b.weight));
+      if (b.zone !== undefined) parts.push(`zone=${b.zone}`);
+      if (b.region !== undefined) parts.push(`region=${b.region}`);
+      if (b.cost !== undefined) parts.push(`cost=${b.cost}`);
+      return parts.join(' ');
+    })
+    .join('\n');
+}
+
+/** Reads the `key=value` words after a URL into `meta`; returns the problem of the first bad one. */
+function readMeta(words: readonly string[], meta: BackendMeta): string | undefined {
+  for (const word of words) {
+    const eq = word.indexOf('=');
+    const key = word.slice(0, eq);
+    const value = word.slice(eq + 1);
+    if (key === 'zone' || key === 'region') {
+      if (meta[key] !== undefined) return `${key} is given twice`;
+      if (!LOCALITY_NAME.test(value)) return `the ${key} must be 1–63 of a–z, 0–9 and - (not at either end)`;
+      meta[key] = value;
+    } else if (key === 'cost') {
+      if (meta.cost !== undefined) return 'cost is given twice';
+      const cost = value === '' ? NaN : Number(value);
+      if (!Number.isFinite(cost) || cost < 0) return 'the cost must be a number ≥ 0';
+      meta.cost = cost;
+    } else {
+      return `unknown "${word}": write zone=…, region=… or cost=…`;
+    }
+  }
+  return undefined;
 }
 
 /**
- * Reads the editor's text, checking what the browser can (URL shape, http/https, a host, weights > 0, no duplicates;
- * the orchestrator checks again and also refuses SSRF targets). Returns the body or one message per bad line.
+ * Reads the editor's text, checking what the browser can (URL shape, http/https, a host, weights > 0, zone and
+ * region names, costs ≥ 0, no duplicates; the orchestrator checks again and also refuses SSRF targets). Returns the
+ * body or one message per bad line.
  */
 export function parseLines(
   text: string,
@@ -29,13 +81,15 @@ export function parseLines(
   const problems: string[] = [];
   const urls: string[] = [];
   const weights: Record<string, number> = {};
+  const meta: Record<string, BackendMeta> = {};
   text.split('\n').forEach((raw, index) => {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) return;
-    const [address, weightText, ...rest] = line.split(/\s+/);
+    const [address, ...words] = line.split(/\s+/);
+    const weightText = words.length > 0 && !words[0].includes('=') ? words.shift() : undefined;
     const where = `line ${index + 1}`;
-    if (rest.length > 0) {
-      problems.push(`${where}: write "url" or "url weight"`);
+    if (words.some((word) => !word.includes('='))) {
+      problems.push(`${where}: write "url", "url weight", then zone=…, region=…, cost=… if needed`);
       return;
     }
     const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(address) ? address : `http://${address}`;
@@ -65,7 +119,12 @@ export function parseLines(
       if (!Number.isFinite(weight) || weight <= 0) problems.push(`${where}: the weight must be a number > 0`);
       else if (weight !== 1) weights[normal] = weight;
     }
+    const place: BackendMeta = {};
+    const problem = readMeta(words, place);
+    if (problem !== undefined) problems.push(`${where}: ${problem}`);
+    else if (Object.keys(place).length > 0) meta[normal] = place;
   });
   if (urls.length === 0 && problems.length === 0) problems.push('a pool needs at least one backend');
-  return problems.length > 0 ? { ok: false, problems } : { ok: true, body: { urls, algo, weights } };
+  if (problems.length > 0) return { ok: false, problems };
+  return { ok: true, body: Object.keys(meta).length === 0 ? { urls, algo, weights } : { urls, algo, weights, meta } };
 }

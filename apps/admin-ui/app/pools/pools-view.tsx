@@ -94,6 +94,10 @@ function PoolCard({ pool, onSaved }: { pool: PoolView; onSaved: (message: string
               <th scope="col" className="num">
                 Weight
               </th>
+              <th scope="col">Zone / region</th>
+              <th scope="col" className="num">
+                Cost / 1k
+              </th>
               <th scope="col">Last error</th>
             </tr>
           </thead>
@@ -110,6 +114,8 @@ function PoolCard({ pool, onSaved }: { pool: PoolView; onSaved: (message: string
                 <td className="num">{backend.ewma_ms.toFixed(2)} ms</td>
                 <td className="num">{backend.inflight}</td>
                 <td className="num">{backend.weight}</td>
+                <td className="mono">{placeOf(backend)}</td>
+                <td className="num">{backend.cost ?? '—'}</td>
                 <td className="muted">{backend.last_error ?? '—'}</td>
               </tr>
             ))}
@@ -118,6 +124,12 @@ function PoolCard({ pool, onSaved }: { pool: PoolView; onSaved: (message: string
       </div>
     </article>
   );
+}
+
+/** A backend's zone and region as one cell: `zone / region`, either part `—` when unknown, `—` when both are. */
+function placeOf(backend: PoolView['backends'][number]): string {
+  if (backend.zone === undefined && backend.region === undefined) return '—';
+  return `${backend.zone ?? '—'} / ${backend.region ?? '—'}`;
 }
 
 /** The messages of a refused edit: one per field problem of a 400, else the error's message. */
@@ -195,7 +207,10 @@ function PoolEditor({ pool, onDone }: { pool?: PoolView; onDone: (message?: stri
         </label>
       ) : null}
       <label>
-        Backends <span className="muted">(one per line: URL or host:port, optionally followed by a weight)</span>
+        Backends{' '}
+        <span className="muted">
+          (one per line: URL or host:port, optionally followed by a weight, then zone=…, region=…, cost=…)
+        </span>
         <textarea
           value={text}
           onChange={(e) => setText(e.target.value)}

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { AlgoName, PoolJSON } from '@shieldx/lb';
+import { type AlgoName, type Backend, type BackendPlace, isLocalityToken, type PoolJSON } from '@shieldx/lb';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import { parseBackendUrl } from '../config/parse';
@@ -14,6 +14,10 @@ import type { PoolEditDto } from './pool-edit.dto';
 
 /** Largest weight the admin API accepts. */
 const MAX_WEIGHT = 1_000_000;
+/** Largest cost (per 1,000 requests) the admin API accepts. */
+const MAX_COST = 1_000_000;
+/** Fields of one backend's entry in `meta`. */
+const META_FIELDS = new Set(['zone', 'region', 'cost']);
 
 /** 400: a backend URL points where the admin API may not send traffic (SSRF guard). */
 export class BackendRefusedError extends GatewayError {
@@ -33,10 +37,31 @@ export class UnknownPoolError extends GatewayError {
   }
 }
 
-/** A pool's definition as recorded in `pool.changed` events: its algorithm and backends with weights. */
+/** One backend of a {@link PoolDefinition}: URL, weight, and zone, region and cost when set. */
+export interface BackendDefinition extends BackendPlace {
+  readonly url: string;
+  readonly weight: number;
+}
+
+/**
+ * A pool's definition as recorded in `pool.changed` events (and shared by cluster sync): its algorithm and backends
+ * with weights and metadata.
+ */
 export interface PoolDefinition {
   readonly algo: AlgoName;
-  readonly backends: readonly { readonly url: string; readonly weight: number }[];
+  readonly backends: readonly BackendDefinition[];
+}
+
+/** A backend's definition: its URL and weight, with zone, region and cost only when set. */
+export function backendDefinition(b: Backend): BackendDefinition {
+  const { zone, region, cost } = b;
+  return {
+    url: b.url,
+    weight: b.weight,
+    ...(zone === undefined ? {} : { zone }),
+    ...(region === undefined ? {} : { region }),
+    ...(cost === undefined ? {} : { cost }),
+  };
 }
 
 /** A pool changed through the admin API of this instance (what cluster sync publishes to the other instances). */
@@ -113,6 +138,23 @@ export class PoolAdminService {
         });
       } else weights.set(url, weight);
     }
+    const places = new Map<string, BackendPlace>();
+    for (const [raw, meta] of Object.entries(body.meta ?? {})) {
+      let url: string;
+      try {
+        url = parseBackendUrl(raw);
+      } catch (error) {
+        problems.push({ field: 'meta', messages: [(error as Error).message] });
+        continue;
+      }
+      if (!urls.includes(url)) {
+        problems.push({ field: 'meta', messages: [`'${raw}' is not one of the urls`] });
+        continue;
+      }
+      const checked = checkMeta(raw, meta);
+      if (typeof checked === 'string') problems.push({ field: 'meta', messages: [checked] });
+      else places.set(url, checked);
+    }
     if (problems.length > 0) {
       throw new InvalidRequestError('invalid_request', problems.flatMap((p) => p.messages).join('; '), problems);
     }
@@ -132,7 +174,7 @@ export class PoolAdminService {
     const before = this.definition(name);
     const pool = this.pools.define(
       name,
-      urls.map((url) => ({ url, weight: weights.get(url) ?? 1 })),
+      urls.map((url) => ({ url, weight: weights.get(url) ?? 1, ...places.get(url) })),
       body.algo,
     );
     const after = this.definition(name);
@@ -175,12 +217,38 @@ export class PoolAdminService {
     return { pool: name, removed: true };
   }
 
-  /** The pool's algorithm and backends with weights, or null when there is none. */
+  /** The pool's algorithm and backends with weights and metadata, or null when there is none. */
   definition(name: string): PoolDefinition | null {
     const pool = this.pools.get(name);
     if (pool === undefined) return null;
-    return { algo: pool.algo, backends: pool.backends.map((b) => ({ url: b.url, weight: b.weight })) };
+    return { algo: pool.algo, backends: pool.backends.map(backendDefinition) };
   }
+}
+
+/** One entry of `meta`: the checked place, or the message saying what is wrong with it. */
+function checkMeta(raw: string, meta: unknown): BackendPlace | string {
+  if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) {
+    return `meta of '${raw}' must be an object {zone?, region?, cost?}`;
+  }
+  const fields = meta as Record<string, unknown>;
+  for (const key of Object.keys(fields)) {
+    if (!META_FIELDS.has(key)) return `meta of '${raw}': unknown field "${key}" (zone, region, cost)`;
+  }
+  const { zone, region, cost } = fields;
+  if (zone !== undefined && !isLocalityToken(zone)) {
+    return `zone of '${raw}' must be a lowercase label (1-63 of a-z, 0-9, -), got ${JSON.stringify(zone)}`;
+  }
+  if (region !== undefined && !isLocalityToken(region)) {
+    return `region of '${raw}' must be a lowercase label (1-63 of a-z, 0-9, -), got ${JSON.stringify(region)}`;
+  }
+  if (cost !== undefined && (typeof cost !== 'number' || !Number.isFinite(cost) || cost < 0 || cost > MAX_COST)) {
+    return `cost of '${raw}' must be a number >= 0 and ≤ ${MAX_COST}, got ${JSON.stringify(cost)}`;
+  }
+  return {
+    ...(zone === undefined ? {} : { zone }),
+    ...(region === undefined ? {} : { region }),
+    ...(cost === undefined ? {} : { cost }),
+  };
 }
 
 function checkName(name: string): void {

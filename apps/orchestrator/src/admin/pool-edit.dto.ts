@@ -15,8 +15,9 @@ export const MAX_POOL_BACKENDS = 256;
 
 /**
  * Body of `PUT /admin/pools/<name>` (docs/admin-api.md). The pool becomes exactly this: `urls` are its backends
- * (`host:port` means `http://host:port`), `weights` maps some of them to a weight > 0 (others get 1), `algo` sets its
- * algorithm (kept when absent). Unknown fields are refused. URL and weight rules beyond the shape are checked by
+ * (`host:port` means `http://host:port`), `weights` maps some of them to a weight > 0 (others get 1), `meta` maps some
+ * of them to `{zone?, region?, cost?}` (others have none), `algo` sets its algorithm (kept when absent). Unknown fields
+ * are refused. URL, weight and metadata rules beyond the shape are checked by
  * {@link import('./pool-admin.service').PoolAdminService}.
  */
 export class PoolEditDto {
@@ -34,4 +35,8 @@ export class PoolEditDto {
   @IsOptional()
   @IsObject()
   weights?: Record<string, unknown>;
+
+  @IsOptional()
+  @IsObject()
+  meta?: Record<string, unknown>;
 }

@@ -6,11 +6,19 @@ const GOOD = {
   v: 7,
   origin: 'gw-0:42',
   at: '2025-01-01T00:00:00.000Z',
-  def: { algo: 'p2c', backends: [{ url: 'http://127.0.0.1:9001', weight: 2 }] },
+  def: {
+    algo: 'p2c',
+    backends: [
+      { url: 'http://127.0.0.1:9001', weight: 2, zone: 'eu-1a', region: 'eu-1', cost: 0.4 },
+      { url: 'http://127.0.0.1:9002', weight: 1 },
+    ],
+  },
 };
 
 describe(parsePool.name, () => {
   it('round-trips a message, and a hash record whose field names the pool', () => {
+    const extra = { ...GOOD, def: { ...GOOD.def, backends: [{ ...GOOD.def.backends[1], owner: 'x' }] } };
+    expect(parsePool(JSON.stringify(extra)).def?.backends).toEqual([GOOD.def.backends[1]]);
     expect(parsePool(encodePool(GOOD as never))).toEqual(GOOD);
     const record: Record<string, unknown> = { ...GOOD };
     delete record.pool;
@@ -38,5 +46,11 @@ describe(parsePool.name, () => {
       { url: 'http://127.0.0.1:9', weight: 1 },
     ];
     expect(() => parsePool(bad({}, { backends: twice }))).toThrow(/listed twice/);
+    const one = (patch: Record<string, unknown>) =>
+      bad({}, { backends: [{ url: 'http://127.0.0.1:9', weight: 1, ...patch }] });
+    expect(() => parsePool(one({ zone: 'EU' }))).toThrow(/bad zone/);
+    expect(() => parsePool(one({ region: '' }))).toThrow(/bad region/);
+    expect(() => parsePool(one({ cost: -1 }))).toThrow(/bad cost/);
+    expect(() => parsePool(one({ cost: 'cheap' }))).toThrow(/bad cost/);
   });
 });

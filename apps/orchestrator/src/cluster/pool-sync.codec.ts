@@ -1,15 +1,26 @@
-import { isAlgoName, type AlgoName } from '@shieldx/lb';
+import { isAlgoName, isLocalityToken, type AlgoName, type BackendPlace } from '@shieldx/lb';
 import { parseBackendUrl } from '../config/parse';
 import { SERVICE_PATTERN } from '../validation/names';
 import { MAX_SYNCED_BACKENDS } from './cluster.constants';
 
 /** Largest weight accepted from another instance (the admin API's own limit). */
 const MAX_WEIGHT = 1_000_000;
+/** Largest cost accepted from another instance (the admin API's own limit). */
+const MAX_COST = 1_000_000;
 
-/** A pool as shared between instances: its algorithm and backends with weights. */
+/**
+ * One backend of a {@link SyncedPoolDefinition}: URL, weight, and zone, region and cost when set. Other fields are
+ * dropped, not refused, so that instances of different versions can share pools during a rolling upgrade.
+ */
+export interface SyncedBackend extends BackendPlace {
+  readonly url: string;
+  readonly weight: number;
+}
+
+/** A pool as shared between instances: its algorithm and backends with weights and metadata. */
 export interface SyncedPoolDefinition {
   readonly algo: AlgoName;
-  readonly backends: readonly { readonly url: string; readonly weight: number }[];
+  readonly backends: readonly SyncedBackend[];
 }
 
 /**
@@ -84,7 +95,7 @@ function parseDefinition(def: unknown): SyncedPoolDefinition {
   const seen = new Set<string>();
   const parsed = backends.map((backend: unknown) => {
     if (backend === null || typeof backend !== 'object') throw new Error('bad backend');
-    const { url, weight } = backend as Record<string, unknown>;
+    const { url, weight, zone, region, cost } = backend as Record<string, unknown>;
     if (typeof url !== 'string' || parseBackendUrl(url) !== url)
       throw new Error(`bad backend URL ${JSON.stringify(url)}`);
     if (seen.has(url)) throw new Error(`backend ${url} listed twice`);
@@ -92,7 +103,19 @@ function parseDefinition(def: unknown): SyncedPoolDefinition {
     if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0 || weight > MAX_WEIGHT) {
       throw new Error(`bad weight of ${url}`);
     }
-    return { url, weight };
+    if (zone !== undefined && !isLocalityToken(zone)) throw new Error(`bad zone of ${url}`);
+    if (region !== undefined && !isLocalityToken(region)) throw new Error(`bad region of ${url}`);
+    if (cost !== undefined && (typeof cost !== 'number' || !Number.isFinite(cost) || cost < 0 || cost > MAX_COST)) {
+      throw new Error(`bad cost of ${url}`);
+    }
+    const parsed: SyncedBackend = {
+      url,
+      weight,
+      ...(zone === undefined ? {} : { zone }),
+      ...(region === undefined ? {} : { region }),
+      ...(cost === undefined ? {} : { cost }),
+    };
+    return parsed;
   });
   return { algo, backends: parsed };
 }

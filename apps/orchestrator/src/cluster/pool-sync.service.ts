@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { checkBackendTarget, systemResolve, TargetRefusedError, type TargetRules } from '../admin/backend-target';
-import { PoolAdminService, type PoolEdit } from '../admin/pool-admin.service';
+import { backendDefinition, PoolAdminService, type PoolEdit } from '../admin/pool-admin.service';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import { SecurityEvents } from '../events/security-events';
@@ -204,11 +204,7 @@ export class PoolSyncService implements OnModuleInit {
     if (def === null) {
       if (before !== null) this.pools.remove(pool);
     } else {
-      this.pools.define(
-        pool,
-        def.backends.map((backend) => ({ url: backend.url, weight: backend.weight })),
-        def.algo,
-      );
+      this.pools.define(pool, def.backends, def.algo);
     }
     this.metrics.sync('pool', 'applied');
     this.metrics.setPoolVersion(this.highest);
@@ -282,6 +278,6 @@ export class PoolSyncService implements OnModuleInit {
   private definition(pool: string): SyncedPoolDefinition | null {
     const found = this.pools.get(pool);
     if (found === undefined) return null;
-    return { algo: found.algo, backends: found.backends.map((b) => ({ url: b.url, weight: b.weight })) };
+    return { algo: found.algo, backends: found.backends.map(backendDefinition) };
   }
 }

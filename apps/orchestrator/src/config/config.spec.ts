@@ -145,6 +145,105 @@ describe(loadConfig.name, () => {
     expect(config.pools.get('search')?.urls).toEqual(['https://search.internal:8443']);
   });
 
+  it('reads backend objects with zone, region, cost and weight from ORCH_BACKENDS_JSON, mixed with plain URLs', () => {
+    const { config } = loadConfig({
+      ...DEV,
+      ORCH_BACKENDS_JSON: JSON.stringify({
+        api: [
+          { url: 'http://127.0.0.1:9001', zone: 'eu-1a', region: 'eu-1', cost: 0.4 },
+          '127.0.0.1:9002',
+          { url: '127.0.0.1:9003', region: 'us-1', weight: 2, cost: 0 },
+        ],
+      }),
+      ORCH_ZONE: 'eu-1a',
+      ORCH_REGION: 'eu-1',
+      ORCH_CLIENT_REGION_HEADER: 'X-Client-Region',
+      ORCH_CLIENT_REGION_TABLE: '/etc/regions.txt',
+    });
+    const api = config.pools.get('api');
+    expect(api?.urls).toEqual(['http://127.0.0.1:9001', 'http://127.0.0.1:9002', 'http://127.0.0.1:9003']);
+    expect(api?.places).toEqual(
+      new Map([
+        ['http://127.0.0.1:9001', { zone: 'eu-1a', region: 'eu-1', cost: 0.4 }],
+        ['http://127.0.0.1:9003', { region: 'us-1', cost: 0 }],
+      ]),
+    );
+    expect(api?.weights).toEqual(new Map([['http://127.0.0.1:9003', 2]]));
+    expect(config.locality).toEqual({
+      zone: 'eu-1a',
+      region: 'eu-1',
+      clientRegionHeader: 'x-client-region',
+      clientRegionTable: '/etc/regions.txt',
+    });
+    expect(loadConfig(DEV).config.locality).toEqual({
+      zone: undefined,
+      region: undefined,
+      clientRegionHeader: undefined,
+      clientRegionTable: undefined,
+    });
+  });
+
+  it('reads the same backend objects from an ORCH_CONFIG file', () => {
+    const yaml =
+      'ORCH_ALLOW_INSECURE: 1\nORCH_ZONE: eu-1b\nORCH_BACKENDS_JSON:\n  api:\n    - h:1\n' +
+      '    - {url: "h:2", zone: eu-1b, cost: 1.5}\n';
+    const { config } = loadConfig({ ORCH_CONFIG: '/etc/shieldx.yaml' }, () => yaml);
+    expect(config.locality.zone).toBe('eu-1b');
+    expect(config.pools.get('api')?.places.get('http://h:2')).toEqual({ zone: 'eu-1b', cost: 1.5 });
+  });
+
+  it('refuses bad zones, regions, costs, weights, unknown fields and twice-given weights, naming each', () => {
+    const found = problems({
+      ...DEV,
+      ORCH_BACKENDS_JSON: JSON.stringify({
+        api: [
+          { url: 'h:1', zone: 'EU-1A' },
+          { url: 'h:2', region: 'eu_1' },
+          { url: 'h:3', cost: -1 },
+          { url: 'h:4', cost: '1' },
+          { url: 'h:5', weight: 0 },
+          { url: 'h:6', zome: 'eu-1a' },
+          { zone: 'eu-1a' },
+          { url: 'h:7', weight: 2 },
+          null,
+        ],
+      }),
+      ORCH_POOL_WEIGHTS_API: 'h:7=3',
+      ORCH_ZONE: 'Eu 1',
+      ORCH_REGION: '-eu',
+      ORCH_CLIENT_REGION_HEADER: 'x client',
+    });
+    const text = found.join('\n');
+    expect(text).toMatch(/ORCH_BACKENDS_JSON: pool 'api' must be a list of backend URLs or backend objects/);
+    const valid = problems({
+      ...DEV,
+      ORCH_BACKENDS_JSON: JSON.stringify({
+        api: [
+          { url: 'h:1', zone: 'EU-1A' },
+          { url: 'h:2', region: 'eu_1' },
+          { url: 'h:3', cost: -1 },
+          { url: 'h:4', cost: '1' },
+          { url: 'h:5', weight: 0 },
+          { url: 'h:6', zome: 'eu-1a' },
+          { zone: 'eu-1a' },
+          { url: 'h:7', weight: 2 },
+        ],
+      }),
+      ORCH_POOL_WEIGHTS_API: 'h:7=3',
+    }).join('\n');
+    expect(valid).toMatch(/zone of 'h:1' must be a lowercase label/);
+    expect(valid).toMatch(/region of 'h:2' must be a lowercase label/);
+    expect(valid).toMatch(/cost of 'h:3' must be a finite number >= 0, got -1/);
+    expect(valid).toMatch(/cost of 'h:4' must be a finite number >= 0, got "1"/);
+    expect(valid).toMatch(/weight of 'h:5' must be a number > 0/);
+    expect(valid).toMatch(/backend 'h:6': unknown field "zome"/);
+    expect(valid).toMatch(/a backend object needs a "url" string/);
+    expect(valid).toMatch(/ORCH_POOL_WEIGHTS_API: the weight of 'http:\/\/h:7' is also given in ORCH_BACKENDS_JSON/);
+    expect(text).toMatch(/ORCH_ZONE: 'Eu 1' must be a lowercase label/);
+    expect(text).toMatch(/ORCH_REGION: '-eu' must be a lowercase label/);
+    expect(text).toMatch(/ORCH_CLIENT_REGION_HEADER: 'x client' is not an HTTP header name/);
+  });
+
   it('never creates a pool from ALGO_ or WEIGHTS_ keys, and says which pool is missing', () => {
     const found = problems({ ...DEV, ORCH_POOL_ALGO_GHOST: 'p2c', ORCH_POOL_WEIGHTS_PHANTOM: '{"http://a:1":2}' });
     expect(found).toEqual([

@@ -2,14 +2,18 @@
  * The shape of the validated configuration. Each field is filled by one row of the settings table (`settings/`),
  * which names it in its `at`; `settings.spec.ts` checks that every field has exactly one row.
  */
-import type { AlgoName } from '@shieldx/lb';
+import type { AlgoName, BackendPlace } from '@shieldx/lb';
 import type { SigningKey } from '@shieldx/ledger';
 
-/** A pool as configured: backend URLs (normalised), optional algorithm and weights by URL. */
+/**
+ * A pool as configured: backend URLs (normalised), optional algorithm, weights by URL and, for backends given as
+ * objects in ORCH_BACKENDS_JSON, their zone, region and cost by URL.
+ */
 export interface PoolConfig {
   readonly urls: readonly string[];
   readonly algo?: AlgoName;
   readonly weights: ReadonlyMap<string, number>;
+  readonly places: ReadonlyMap<string, BackendPlace>;
 }
 
 /** Where a request's tenant comes from (ORCH_TENANT_FROM). */
@@ -44,6 +48,17 @@ export interface OrchestratorConfig {
     readonly ewmaDecayMs: number;
     /** Share of eligible backends under which a pool balances over all of its backends. */
     readonly panicThreshold: number;
+  };
+  /** Locality-aware routing: where this gateway runs, and where its clients' regions come from. */
+  readonly locality: {
+    /** This gateway's zone (ORCH_ZONE); unset = unknown. */
+    readonly zone?: string;
+    /** This gateway's region (ORCH_REGION); unset = unknown. */
+    readonly region?: string;
+    /** Header naming the client's region, believed only from ORCH_TRUSTED_PROXIES, lowercased; unset = not read. */
+    readonly clientRegionHeader?: string;
+    /** File of `CIDR region` lines giving the client's region by its IP (ORCH_CLIENT_REGION_TABLE); unset = none. */
+    readonly clientRegionTable?: string;
   };
   readonly health: {
     readonly everyMs: number;

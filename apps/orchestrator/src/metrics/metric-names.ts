@@ -4,6 +4,7 @@ export const METRIC = {
   routeDenied: 'orchestrator_route_denied_total',
   routeError: 'orchestrator_route_error_total',
   lbPick: 'orchestrator_lb_pick_total',
+  localityPicks: 'orchestrator_locality_picks_total',
   rateLimitDenied: 'orchestrator_ratelimit_denied_total',
   rateLimitRedisUp: 'orchestrator_ratelimit_redis_up',
   authFailed: 'orchestrator_auth_failed_total',

@@ -1,5 +1,13 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { Backend, Pool, type AlgoName, type BackendOptions, type BreakerEvent, type PoolOptions } from '@shieldx/lb';
+import {
+  Backend,
+  Pool,
+  type AlgoName,
+  type BackendOptions,
+  type BackendPlace,
+  type BreakerEvent,
+  type PoolOptions,
+} from '@shieldx/lb';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import { Emitter } from '../events/emitter';
@@ -13,8 +21,8 @@ const AD_HOC_MAX = 1024;
  */
 export const AD_HOC_POOL_LABEL = '(candidates)';
 
-/** A backend to put in a pool: its URL and optional weight. */
-export interface BackendSpec {
+/** A backend to put in a pool: its URL, optional weight, and optional zone, region and cost. */
+export interface BackendSpec extends BackendPlace {
   readonly url: string;
   readonly weight?: number;
 }
@@ -70,11 +78,14 @@ export class PoolsService {
       connPenalty: config.lb.connPenalty,
       ewmaDecayMs: config.lb.ewmaDecayMs,
       panicThreshold: config.lb.panicThreshold,
+      locality: { zone: config.locality.zone, region: config.locality.region },
+      clientRegions:
+        config.locality.clientRegionHeader !== undefined || config.locality.clientRegionTable !== undefined,
     };
     for (const [name, pool] of config.pools) {
       this.define(
         name,
-        pool.urls.map((url) => ({ url, weight: pool.weights.get(url) })),
+        pool.urls.map((url) => ({ url, weight: pool.weights.get(url), ...pool.places.get(url) })),
         pool.algo,
       );
     }
@@ -106,15 +117,27 @@ export class PoolsService {
     let pool: Pool;
     if (existing !== undefined) {
       existing.update(
-        backends.map((spec) => ({ url: spec.url, weight: spec.weight })),
+        backends.map((spec) => ({
+          url: spec.url,
+          weight: spec.weight,
+          zone: spec.zone,
+          region: spec.region,
+          cost: spec.cost,
+        })),
         algo ?? existing.algo,
       );
       pool = existing;
     } else {
-      const members = backends.map((spec) => new Backend(spec.url, spec.weight, this.backendOptions));
+      const members = backends.map((spec) => {
+        const backend = new Backend(spec.url, spec.weight, this.backendOptions);
+        backend.setPlace(spec);
+        return backend;
+      });
       pool = new Pool(name, members, { ...this.poolOptions, algo: algo ?? this.config.lb.algo });
       this.pools.set(name, pool);
     }
+    // Ad-hoc pools borrow configured backends and computed their locality tiers from their places then.
+    this.adHocPools.clear();
     this.watch(pool);
     this.changed({ kind: existing === undefined ? 'defined' : 'updated', pool: name });
     return pool;
@@ -123,6 +146,7 @@ export class PoolsService {
   /** Removes pool `name`; false when there was none. */
   remove(name: string): boolean {
     if (!this.pools.delete(name)) return false;
+    this.adHocPools.clear();
     this.changed({ kind: 'removed', pool: name });
     return true;
   }

@@ -19,6 +19,7 @@ import { GatewayMetrics } from '../metrics/gateway-metrics';
 import { isWebSocketUpgrade, pendingUpgrade } from '../pipeline/upgrades';
 import { RateLimitService } from '../ratelimit/rate-limit.service';
 import { SCOPE_PATTERN, SERVICE_PATTERN, TENANT_PATTERN } from '../routing/route-request.dto';
+import { ClientRegions } from '../routing/client-regions';
 import { RouteService, type RouteContext, type RoutePlan } from '../routing/route.service';
 import { endUpstreamSpan, injectTraceContext, upstreamSpan } from '../tracing/spans';
 import { ConnectionGate } from '../upstream/connection-gate';
@@ -98,6 +99,7 @@ export class ProxyService {
     private readonly outliers: OutlierDetector,
     private readonly metrics: GatewayMetrics,
     private readonly tunnels: WebSocketTunnels,
+    private readonly regions: ClientRegions,
   ) {
     this.strip = new Set([config.admission.header.toLowerCase()]);
     this.trusted = new TrustedProxies(config.rateLimit.trustedProxies);
@@ -151,6 +153,9 @@ export class ProxyService {
       identity: request.gateway.identity,
       dpopJkt: request.gateway.dpopJkt ?? null,
       userAgent: request.headers['user-agent'],
+      clientRegion: this.regions.enabled
+        ? this.regions.of(request.socket.remoteAddress, request.gateway.clientIp, request.headers)
+        : undefined,
     };
     const plan = this.routes.plan(
       {

@@ -25,6 +25,14 @@ describe(serializeAnswer.name, () => {
     expect(text).not.toContain('secret');
   });
 
+  it('writes the locality tier last, only when the pick had one', () => {
+    const text = serializeAnswer({ ...ANSWER, locality: 'region' });
+    expect(JSON.parse(text)).toEqual({ ...ANSWER, locality: 'region' });
+    expect(text.endsWith(',"locality":"region"}')).toBe(true);
+    expect(serializeAnswer({ ...ANSWER, locality: undefined })).toBe(serializeAnswer(ANSWER));
+    expect(() => serializeAnswer({ ...ANSWER, locality: 'moon' } as unknown as RouteAnswer)).toThrow(TypeError);
+  });
+
   it('refuses an answer whose field has the wrong type, as a compiled schema does', () => {
     expect(() => serializeAnswer({ ...ANSWER, healthy: 'yes' } as unknown as RouteAnswer)).toThrow(TypeError);
     expect(() => serializeAnswer({ ...ANSWER, target: undefined } as unknown as RouteAnswer)).toThrow(TypeError);

@@ -4,6 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import { RawRoutes } from '../pipeline/raw-routes';
 import { DtoValidationPipe } from '../validation/validation.pipe';
 import { RouteRequestDto } from '../routing/route-request.dto';
+import { ClientRegions } from '../routing/client-regions';
 import { RouteService, type RouteAnswer } from '../routing/route.service';
 
 /** Schema of the 200 answer; {@link serializeAnswer} writes exactly these fields. */
@@ -16,6 +17,7 @@ const ANSWER_SCHEMA = {
     healthy: { type: 'boolean' },
     pool: { type: 'string' },
     cached: { type: 'boolean' },
+    locality: { type: 'string', enum: ['zone', 'region', 'any'] },
   },
   required: ['target', 'algo', 'policy', 'healthy', 'pool', 'cached'],
 } as const;
@@ -23,24 +25,25 @@ const ANSWER_SCHEMA = {
 /**
  * Serializer of the 200 answer, written out for {@link ANSWER_SCHEMA} rather than compiled from it at boot: the same
  * output as Fastify's schema compiler, without loading that compiler (and its copy of Ajv). A field of the wrong type
- * is a server error, as with a compiled schema.
+ * is a server error, as with a compiled schema. `locality` is written only when present.
  */
 export function serializeAnswer(answer: RouteAnswer): string {
-  const { target, algo, policy, healthy, pool, cached } = answer;
+  const { target, algo, policy, healthy, pool, cached, locality } = answer;
   if (
     typeof target !== 'string' ||
     typeof algo !== 'string' ||
     typeof policy !== 'string' ||
     typeof healthy !== 'boolean' ||
     typeof pool !== 'string' ||
-    typeof cached !== 'boolean'
+    typeof cached !== 'boolean' ||
+    (locality !== undefined && locality !== 'zone' && locality !== 'region' && locality !== 'any')
   ) {
     throw new TypeError('the /route answer does not match its schema');
   }
-  return (
+  const head =
     `{"target":${JSON.stringify(target)},"algo":${JSON.stringify(algo)},"policy":${JSON.stringify(policy)},` +
-    `"healthy":${healthy},"pool":${JSON.stringify(pool)},"cached":${cached}}`
-  );
+    `"healthy":${healthy},"pool":${JSON.stringify(pool)},"cached":${cached}`;
+  return locality === undefined ? `${head}}` : `${head},"locality":"${locality}"}`;
 }
 
 /**
@@ -57,6 +60,7 @@ export class RouteController implements OnModuleInit {
   constructor(
     private readonly routes: RouteService,
     private readonly rawRoutes: RawRoutes,
+    private readonly regions: ClientRegions,
   ) {}
 
   onModuleInit(): void {
@@ -83,6 +87,9 @@ export class RouteController implements OnModuleInit {
       identity: request.gateway.identity,
       dpopJkt: request.gateway.dpopJkt ?? null,
       userAgent: request.headers['user-agent'],
+      clientRegion: this.regions.enabled
+        ? this.regions.of(request.socket.remoteAddress, request.gateway.clientIp, request.headers)
+        : undefined,
     });
   }
 }

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { isAlgoName, type AlgoName, type Backend, type PickResult, type Pool } from '@shieldx/lb';
+import { isAlgoName, type AlgoName, type Backend, type LocalityTier, type PickResult, type Pool } from '@shieldx/lb';
 import type { Decision, PolicyAction, PolicyEngine, PolicyInput, ThreatVerdict } from '@shieldx/policy';
 import { QuotaService } from '../advisors/quota.service';
 import { ThreatScores } from '../advisors/threat-scores';
@@ -24,7 +24,11 @@ import { RateLimitService } from '../ratelimit/rate-limit.service';
 import { traced, tracedSync } from '../tracing/spans';
 import { TenantBinding } from './tenant-binding';
 
-/** The `POST /route` answer (docs/http-api.md). `policy` is the action taken. */
+/**
+ * The `POST /route` answer (docs/http-api.md). `policy` is the action taken; `locality` the tier the target was picked
+ * from, present only when locality applied to the pick (the pool is locality-aware and the gateway or client has a
+ * place).
+ */
 export interface RouteAnswer {
   target: string;
   algo: AlgoName;
@@ -32,6 +36,7 @@ export interface RouteAnswer {
   healthy: boolean;
   pool: string;
   cached: boolean;
+  locality?: LocalityTier;
 }
 
 /** One routing question: from the `/route` body, or from a `/proxy` request line and headers. */
@@ -54,6 +59,8 @@ export interface RoutePlan {
   readonly cached: boolean;
   /** Rendezvous key: the request's hashKey, else the client IP. */
   readonly key: string;
+  /** The client's region, when known: preferred by locality-aware pools over the gateway's place. */
+  readonly region?: string;
 }
 
 /** What the transport layer knows about the caller of one request. */
@@ -67,6 +74,8 @@ export interface RouteContext {
   readonly dpopJkt: string | null;
   /** The caller's `User-Agent`, given to the policy. */
   readonly userAgent: string | undefined;
+  /** The client's region ({@link import('./client-regions').ClientRegions}), when known. */
+  readonly clientRegion?: string;
 }
 
 const NO_HEADERS: PolicyInput['headers'] = Object.freeze({});
@@ -153,12 +162,17 @@ export class RouteService {
    */
   pick(plan: RoutePlan, ctx: RouteContext, reserve: boolean, exclude?: readonly Backend[]): PickResult {
     const trace = ctx.state.trace;
+    const region = plan.region;
     const picked =
       trace === undefined
-        ? plan.pool.pick({ key: plan.key, reserve, exclude }, plan.algo)
-        : tracedSync(trace, 'balancer.pick', () => plan.pool.pick({ key: plan.key, reserve, exclude }, plan.algo));
+        ? plan.pool.pick({ key: plan.key, reserve, exclude, region }, plan.algo)
+        : tracedSync(trace, 'balancer.pick', () =>
+            plan.pool.pick({ key: plan.key, reserve, exclude, region }, plan.algo),
+          );
     if (picked === undefined) throw new NoHealthyBackendError(plan.pool.name);
-    this.routingMetrics.picked(this.pools.labelOf(plan.pool), picked.algo, picked.healthy);
+    const label = this.pools.labelOf(plan.pool);
+    this.routingMetrics.picked(label, picked.algo, picked.healthy);
+    if (picked.locality !== undefined) this.routingMetrics.localityPicked(label, picked.locality);
     ctx.state.backend = picked.backend.url;
     return picked;
   }
@@ -166,7 +180,7 @@ export class RouteService {
   private answer(plan: RoutePlan, ctx: RouteContext): RouteAnswer {
     const picked = this.pick(plan, ctx, false);
     this.metrics.routed(plan.action);
-    return {
+    const answer: RouteAnswer = {
       target: picked.backend.url,
       algo: picked.algo,
       policy: plan.action,
@@ -174,6 +188,8 @@ export class RouteService {
       pool: plan.pool.name,
       cached: plan.cached,
     };
+    if (picked.locality !== undefined) answer.locality = picked.locality;
+    return answer;
   }
 
   /** The client IP's threat score first, when a threat service is configured (a cached one costs no await). */
@@ -252,6 +268,7 @@ export class RouteService {
       action: decision.action,
       cached: decision.cached === true,
       key: request.hashKey ?? ctx.state.clientIp,
+      region: ctx.clientRegion,
     };
     switch (decision.action) {
       case 'allow':

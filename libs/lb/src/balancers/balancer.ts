@@ -16,6 +16,11 @@ export interface PickContext {
   reserve?: boolean;
   /** Backends not to pick this time (a retry after one of them failed); treated as ineligible. */
   exclude?: readonly Backend[];
+  /**
+   * The client's region, when known (a trusted edge header or the client-region table): preferred over the gateway's
+   * place by a locality-aware {@link Pool}, if its backends name that region. Ignored by the balancers.
+   */
+  region?: string;
 }
 
 /** Options shared by the balancers (and by {@link Pool}, which also uses the backend-related ones). */

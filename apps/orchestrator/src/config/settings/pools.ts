@@ -1,5 +1,5 @@
 /** Settings of pools and balancing, and how the `ORCH_POOL_*` families and `ORCH_BACKENDS_JSON` become pools. */
-import { ALGO_NAMES, type AlgoName } from '@shieldx/lb';
+import { ALGO_NAMES, type AlgoName, type BackendPlace, isLocalityToken, LOCALITY_TOKEN } from '@shieldx/lb';
 import { SERVICE_PATTERN } from '../names';
 import {
   numberIn,
@@ -10,6 +10,8 @@ import {
   parseNumber,
   parseWeights,
   positiveDuration,
+  textMatching,
+  trimmed,
 } from '../parse';
 import { family, setting, type ReadContext, type Section } from '../setting';
 import type { PoolConfig } from '../types';
@@ -41,7 +43,7 @@ function parseBackendsJson(raw: string): Record<string, unknown> {
     parsed = undefined;
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new Error('must be a JSON object {"pool": ["url", …]}');
+    throw new Error('must be a JSON object {"pool": ["url" or {"url": …, "zone": …, "region": …, "cost": …}, …]}');
   }
   return parsed as Record<string, unknown>;
 }
@@ -49,6 +51,22 @@ function parseBackendsJson(raw: string): Record<string, unknown> {
 const POOL_PREFIX = 'ORCH_POOL_';
 const ALGO_PREFIX = 'ORCH_POOL_ALGO_';
 const WEIGHTS_PREFIX = 'ORCH_POOL_WEIGHTS_';
+
+/** Zone and region names: what {@link isLocalityToken} accepts. */
+const parseLocalityToken = textMatching(
+  LOCALITY_TOKEN,
+  'must be a lowercase label: 1-63 of a-z, 0-9 and -, not starting or ending with -',
+);
+
+/** An HTTP header name (RFC 9110 token), kept lowercased as Node presents incoming headers. */
+function parseHeaderName(raw: string): string {
+  const name = raw.trim();
+  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/.test(name)) throw new Error(`'${raw}' is not an HTTP header name`);
+  return name.toLowerCase();
+}
+
+/** Fields a backend object of ORCH_BACKENDS_JSON may have. */
+const BACKEND_FIELDS = new Set(['url', 'weight', 'zone', 'region', 'cost']);
 
 /** `ORCH_POOL_<NAME>`: one pool's backend URLs. */
 const POOL = family({
@@ -92,7 +110,11 @@ export const POOLS: Section = {
       parse: parseBackendsJson,
       fallback: {},
       resolve: (json, ctx) => readPools(json, ctx),
-      doc: '`{"pool":["url",…]}`; a pool defined twice (here and by `ORCH_POOL_<NAME>`) is an error',
+      doc:
+        '`{"pool":["url",…]}`; an entry may be an object `{"url":…,"zone":…,"region":…,"cost":…,"weight":…}` ' +
+        '(zone/region: lowercase labels of 1-63 `a-z0-9-`; cost: price per 1,000 requests, ≥ 0; weight > 0), plain ' +
+        'URLs and objects mixed; a pool defined twice (here and by `ORCH_POOL_<NAME>`) is an error',
+      see: [{ title: 'Locality-aware routing', href: 'load-balancing.md#locality-aware-routing' }],
     }),
     setting({
       key: 'ORCH_LB_ALGO',
@@ -125,6 +147,42 @@ export const POOLS: Section = {
       doc: "when fewer than this share of a pool's backends are eligible, balance over all of them (0 = never)",
     }),
     setting({
+      key: 'ORCH_ZONE',
+      at: 'locality.zone',
+      parse: parseLocalityToken,
+      fallback: undefined,
+      doc: "this gateway's zone: picks prefer backends of this zone, then of `ORCH_REGION`, then any",
+      see: [{ title: 'Locality-aware routing', href: 'load-balancing.md#locality-aware-routing' }],
+    }),
+    setting({
+      key: 'ORCH_REGION',
+      at: 'locality.region',
+      parse: parseLocalityToken,
+      fallback: undefined,
+      doc: "this gateway's region (same label rules as `ORCH_ZONE`)",
+      see: [{ title: 'Locality-aware routing', href: 'load-balancing.md#locality-aware-routing' }],
+    }),
+    setting({
+      key: 'ORCH_CLIENT_REGION_HEADER',
+      at: 'locality.clientRegionHeader',
+      parse: parseHeaderName,
+      fallback: undefined,
+      doc:
+        "header naming the client's region (set by the edge), believed only on connections from " +
+        "`ORCH_TRUSTED_PROXIES`; a client region is preferred over the gateway's own place",
+      see: [{ title: 'Locality-aware routing', href: 'load-balancing.md#locality-aware-routing' }],
+    }),
+    setting({
+      key: 'ORCH_CLIENT_REGION_TABLE',
+      at: 'locality.clientRegionTable',
+      parse: trimmed,
+      fallback: undefined,
+      doc:
+        "file of `CIDR region` lines (`#` comments) giving the client's region by its IP, longest prefix first; " +
+        'read at boot, a bad line stops the start. The header, when believed, wins',
+      see: [{ title: 'Locality-aware routing', href: 'load-balancing.md#locality-aware-routing' }],
+    }),
+    setting({
       key: 'ORCH_DEMO',
       at: 'demo',
       parse: parseFlag,
@@ -140,7 +198,10 @@ export const POOLS: Section = {
  * it; algorithm and weight keys never create a pool.
  */
 function readPools(json: Record<string, unknown>, ctx: ReadContext): Map<string, PoolConfig> {
-  const urls = new Map<string, { urls: string[]; from: string }>();
+  const urls = new Map<
+    string,
+    { urls: string[]; from: string; places: Map<string, BackendPlace>; weights: Map<string, number> }
+  >();
   const algos = new Map<string, { algo: AlgoName; from: string }>();
   const weights = new Map<string, { weights: Map<string, number>; from: string }>();
 
@@ -153,21 +214,32 @@ function readPools(json: Record<string, unknown>, ctx: ReadContext): Map<string,
       ctx.problem(`${from}: pool '${name}' is already defined by ${urls.get(name)?.from}`);
       return;
     }
-    if (!Array.isArray(list) || list.some((u) => typeof u !== 'string')) {
-      ctx.problem(`${from}: pool '${name}' must be a list of backend URLs`);
+    const objectsAllowed = from === 'ORCH_BACKENDS_JSON';
+    if (
+      !Array.isArray(list) ||
+      list.some((u) => typeof u !== 'string' && !(objectsAllowed && u !== null && typeof u === 'object'))
+    ) {
+      ctx.problem(
+        `${from}: pool '${name}' must be a list of backend URLs${objectsAllowed ? ' or backend objects' : ''}`,
+      );
       return;
     }
     const parsed: string[] = [];
-    for (const raw of list as string[]) {
+    const places = new Map<string, BackendPlace>();
+    const objectWeights = new Map<string, number>();
+    for (const entry of list as unknown[]) {
       try {
-        const url = parseBackendUrl(raw);
-        if (parsed.includes(url)) throw new Error(`'${raw}' is listed twice`);
+        const backend = typeof entry === 'string' ? { url: entry } : readBackendObject(entry);
+        const url = parseBackendUrl(backend.url);
+        if (parsed.includes(url)) throw new Error(`'${backend.url}' is listed twice`);
         parsed.push(url);
+        if (backend.place !== undefined) places.set(url, backend.place);
+        if (backend.weight !== undefined) objectWeights.set(url, backend.weight);
       } catch (error) {
         ctx.problem(`${from}: ${(error as Error).message}`);
       }
     }
-    urls.set(name, { urls: parsed, from });
+    urls.set(name, { urls: parsed, from, places, weights: objectWeights });
   };
 
   for (const [name, list] of Object.entries(json)) addPool(name, list, 'ORCH_BACKENDS_JSON');
@@ -190,17 +262,57 @@ function readPools(json: Record<string, unknown>, ctx: ReadContext): Map<string,
 
   const pools = new Map<string, PoolConfig>();
   for (const [name, entry] of urls) {
-    const weightMap = weights.get(name)?.weights ?? new Map<string, number>();
-    for (const url of weightMap.keys()) {
-      if (!entry.urls.includes(url))
-        ctx.problem(`${weights.get(name)?.from}: '${url}' is not a backend of pool '${name}'`);
+    const weightMap = new Map(entry.weights);
+    for (const [url, weight] of weights.get(name)?.weights ?? []) {
+      const from = weights.get(name)?.from;
+      if (!entry.urls.includes(url)) ctx.problem(`${from}: '${url}' is not a backend of pool '${name}'`);
+      else if (weightMap.has(url)) ctx.problem(`${from}: the weight of '${url}' is also given in ${entry.from}`);
+      else weightMap.set(url, weight);
     }
-    pools.set(name, { urls: entry.urls, algo: algos.get(name)?.algo, weights: weightMap });
+    pools.set(name, { urls: entry.urls, algo: algos.get(name)?.algo, weights: weightMap, places: entry.places });
   }
   for (const [name, { from }] of [...algos, ...weights]) {
     if (!urls.has(name)) ctx.problem(`${from}: no pool '${name}' is defined (set ORCH_POOL_${name.toUpperCase()})`);
   }
   return pools;
+}
+
+/**
+ * One backend object of ORCH_BACKENDS_JSON: `url` and optional `weight`, `zone`, `region`, `cost`; any other field is
+ * refused (a misspelt `zone` must not pass unnoticed). Throws naming the URL and the bad field.
+ */
+function readBackendObject(entry: unknown): { url: string; weight?: number; place?: BackendPlace } {
+  const fields = entry as Record<string, unknown>;
+  if (Array.isArray(entry) || typeof fields.url !== 'string') {
+    throw new Error(`a backend object needs a "url" string, got ${JSON.stringify(entry)}`);
+  }
+  const { url, weight, zone, region, cost } = fields;
+  for (const key of Object.keys(fields)) {
+    if (!BACKEND_FIELDS.has(key))
+      throw new Error(`backend '${url}': unknown field "${key}" (url, weight, zone, region, cost)`);
+  }
+  if (weight !== undefined && (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0)) {
+    throw new Error(`weight of '${url}' must be a number > 0, got ${JSON.stringify(weight)}`);
+  }
+  for (const [field, value] of [
+    ['zone', zone],
+    ['region', region],
+  ] as const) {
+    if (value !== undefined && !isLocalityToken(value)) {
+      throw new Error(
+        `${field} of '${url}' must be a lowercase label (1-63 of a-z, 0-9, -), got ${JSON.stringify(value)}`,
+      );
+    }
+  }
+  if (cost !== undefined && (typeof cost !== 'number' || !Number.isFinite(cost) || cost < 0)) {
+    throw new Error(`cost of '${url}' must be a finite number >= 0, got ${JSON.stringify(cost)}`);
+  }
+  const place: BackendPlace = {
+    ...(zone === undefined ? {} : { zone: zone as string }),
+    ...(region === undefined ? {} : { region: region as string }),
+    ...(cost === undefined ? {} : { cost }),
+  };
+  return { url, weight, place: Object.keys(place).length === 0 ? undefined : place };
 }
 
 function poolName(key: string, prefix: string): string {
