@@ -32,6 +32,8 @@ const SIGNING_MARKER = 'signAdmission: the nonce must match';
 const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'ui-e2e-admin-token-0123456789abcdef';
 const TENANT = 'ui-e2e-tenant';
+/** A tenant the active policy allows and the candidate policy (ORCH_SHADOW_POLICY_PATH) denies. */
+const CANDIDATE_DENIED = 'ui-e2e-closed';
 const LAPTOP = { width: 1366, height: 900 };
 const TABLET = { width: 820, height: 1180 };
 
@@ -226,6 +228,12 @@ describe('admin UI in Chromium against a running orchestrator', () => {
     await new Promise<void>((resolve) => threatService.listen(0, '127.0.0.1', resolve));
     const threatUrl = `http://127.0.0.1:${(threatService.address() as AddressInfo).port}/score`;
     redis = await startRedisServer();
+    // The candidate policy: the default base rules, and tenant CANDIDATE_DENIED closed first.
+    const rules = JSON.parse(readFileSync(join(ROOT, 'policies/shieldx/rules/data.json'), 'utf8')) as {
+      advanced: unknown[];
+    };
+    rules.advanced.unshift({ tenant: CANDIDATE_DENIED, scopes: ['*'], action: 'deny', reason: 'candidate closes it' });
+    writeFileSync(join(work, 'candidate.json'), JSON.stringify(rules));
     const orchPort = await freePort();
     orchUrl = `http://127.0.0.1:${orchPort}`;
     orchestrator = await startProcess(
@@ -243,6 +251,7 @@ describe('admin UI in Chromium against a running orchestrator', () => {
         ORCH_THREAT_TIMEOUT: '1s',
         // The compiled default policy in shadow mode, as in npm start: its decision cache has figures to show.
         ORCH_OPA_POLICY_PATH: join(ROOT, 'policies/build/policy.tar.gz'),
+        ORCH_SHADOW_POLICY_PATH: join(work, 'candidate.json'),
         // Rate limits are not under test here: the test sends a few hundred requests from one address.
         ORCH_IP_BURST: '100000',
         ORCH_IP_BURST_DEGRADED: '100000',
@@ -459,6 +468,36 @@ describe('admin UI in Chromium against a running orchestrator', () => {
       .toBe(`Reloaded: now version ${version + 1}.`);
     await expect.poll(() => main().getByTestId('policy-version').textContent()).toBe(String(version + 1));
     await shot('policy');
+  });
+
+  it('shows the rules, the candidate-vs-active matrix, and answers the what-if form', async () => {
+    const routed = await fetch(`${orchUrl}/route`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ service: 'api', tenant: CANDIDATE_DENIED, scope: 'read', path: '/v1/items' }),
+    });
+    expect(routed.status, 'the candidate decides nothing').toBe(200);
+    await page.goto(`${uiUrl}/policy`);
+    const rules = main().getByTestId('active-rules-table');
+    expect(await rules.locator('tbody tr').first().textContent()).toContain('/internal/');
+    expect(await main().getByTestId('candidate-rules-table').locator('tbody tr').first().textContent()).toContain(
+      CANDIDATE_DENIED,
+    );
+    const divergent = main().getByTestId('shadow-matrix').locator('tr[data-active="allow"] td[data-shadow="deny"]');
+    await expect.poll(() => divergent.textContent()).not.toBe('0');
+    await expect.poll(() => main().getByTestId('shadow-samples').textContent()).toContain(CANDIDATE_DENIED);
+
+    await main().getByTestId('whatif-tenant').fill(CANDIDATE_DENIED);
+    await main().getByTestId('whatif-path').fill('/v1/orders');
+    await main().getByRole('button', { name: 'Evaluate' }).click();
+    await expect.poll(() => main().getByTestId('whatif-candidate').textContent()).toContain('deny');
+    expect(await main().getByTestId('whatif-active').textContent()).toContain('allow');
+    expect(await main().getByTestId('whatif-candidate').textContent()).toContain('candidate closes it');
+
+    await main().getByTestId('whatif-threat').fill('101');
+    await main().getByRole('button', { name: 'Evaluate' }).click();
+    await expect.poll(() => main().getByTestId('whatif-error').textContent()).toContain('threatScore');
+    await shot('policy-candidate');
   });
 
   it('shows a denial caused by the test in the audit table, filtered by tenant, with the chain verified', async () => {

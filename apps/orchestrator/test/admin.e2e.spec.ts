@@ -399,6 +399,7 @@ describe('admin API with a bearer token', () => {
         // Null unless a compiled OPA policy (the decision cache sits in front of it) was asked in the interval.
         cacheHitRate: null,
         healthyRatio: expect.any(Number),
+        decisionsPerSec: { allow: expect.any(Number), deny: expect.any(Number), divert: 0, tarpit: 0 },
       });
       const first = stream.received.filter((e) => e.event === 'metrics');
       await stream.next((e) => e.event === 'metrics' && !first.includes(e), 2000);

@@ -173,7 +173,10 @@ export class BaseRulesPolicy implements PolicyEngine {
   readonly source = 'base-rules';
   private readonly advanced: readonly Decision[];
 
-  constructor(private readonly rules: BaseRules) {
+  constructor(
+    /** The rules as parsed (shown by the admin API). */
+    readonly rules: BaseRules,
+  ) {
     this.advanced = rules.advanced.map((rule) =>
       Object.freeze({
         action: rule.action,

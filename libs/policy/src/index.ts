@@ -6,6 +6,14 @@ export { DecisionCache, decisionCacheKey } from './decision-cache';
 export { MAX_COST, POLICY_ACTIONS, isCost, isPolicyAction } from './decision';
 export type { Decision, PolicyAction, PolicyEngine, PolicyIdentity, PolicyInput, ThreatVerdict } from './decision';
 export { OpaPolicy, OpaPolicyError, toDecision } from './opa';
+export type { RegoSource } from './opa';
 export { PolicyManager } from './policy-manager';
-export type { PolicyErrorMode, PolicyHooks, PolicyManagerOptions, PolicyStatus, ReloadOutcome } from './policy-manager';
+export type {
+  PolicyErrorMode,
+  PolicyHooks,
+  PolicyManagerOptions,
+  PolicyRules,
+  PolicyStatus,
+  ReloadOutcome,
+} from './policy-manager';
 export { readTarGz } from './tar';

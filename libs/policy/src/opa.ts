@@ -7,6 +7,16 @@ export class OpaPolicyError extends Error {
   override readonly name = 'OpaPolicyError';
 }
 
+/** A Rego module a bundle carries beside its compiled form. */
+export interface RegoSource {
+  /** Path inside the bundle, e.g. `policies/shieldx/routing/decision.rego`. */
+  readonly path: string;
+  readonly text: string;
+}
+
+/** Most Rego bytes kept from one bundle for display; larger sources are left out (the wasm still decides). */
+const MAX_REGO_BYTES = 256 * 1024;
+
 const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d];
 const GZIP_MAGIC = [0x1f, 0x8b];
 const MAX_TARPIT_MS = 60_000;
@@ -27,6 +37,8 @@ export class OpaPolicy implements PolicyEngine {
     private readonly policy: LoadedPolicy,
     /** The evaluated entrypoint, e.g. `shieldx/routing/decision`. */
     readonly entrypoint: string,
+    /** The Rego modules the bundle carries (none for a bare `policy.wasm`). */
+    readonly sources: readonly RegoSource[] = [],
   ) {}
 
   /**
@@ -37,6 +49,7 @@ export class OpaPolicy implements PolicyEngine {
     if (bytes.length === 0) throw new OpaPolicyError(`${name} is empty`);
     let wasm: Uint8Array;
     let data: unknown = undefined;
+    const sources: RegoSource[] = [];
     if (startsWith(bytes, GZIP_MAGIC)) {
       let files: Map<string, Buffer>;
       try {
@@ -47,6 +60,12 @@ export class OpaPolicy implements PolicyEngine {
       const module = files.get('policy.wasm');
       if (module === undefined) throw new OpaPolicyError(`${name} has no policy.wasm: build it with opa build -t wasm`);
       wasm = module;
+      let kept = 0;
+      for (const [path, content] of files) {
+        if (!path.endsWith('.rego') || kept + content.length > MAX_REGO_BYTES) continue;
+        kept += content.length;
+        sources.push({ path, text: content.toString('utf8') });
+      }
       const json = files.get('data.json');
       if (json !== undefined) {
         try {
@@ -75,7 +94,7 @@ export class OpaPolicy implements PolicyEngine {
       );
     }
     if (data !== undefined) policy.setData(data as object);
-    return new OpaPolicy(policy, entrypoint);
+    return new OpaPolicy(policy, entrypoint, sources);
   }
 
   /** Evaluates the entrypoint. Throws {@link OpaPolicyError} on a trap, an undefined result or a malformed one. */

@@ -1,8 +1,8 @@
 import { performance } from 'node:perf_hooks';
-import { BaseRulesPolicy, parseBaseRules } from './base-rules';
+import { BaseRulesPolicy, parseBaseRules, type BaseRules } from './base-rules';
 import { DecisionCache, decisionCacheKey } from './decision-cache';
 import type { Decision, PolicyEngine, PolicyInput } from './decision';
-import { OpaPolicy } from './opa';
+import { OpaPolicy, type RegoSource } from './opa';
 
 /** What the manager does when OPA fails to evaluate (trap, bad output, over budget) while it decides. */
 export type PolicyErrorMode = 'deny' | 'allow';
@@ -15,6 +15,8 @@ export interface PolicyHooks {
   disagreement?(base: Decision, opa: Decision, input: PolicyInput): void;
   /** OPA failed (`error`) or took longer than the budget (`slow`) and the error mode decided instead. */
   evalError?(kind: 'error' | 'slow', message: string): void;
+  /** Every decision {@link PolicyManager.decide} answers (cached or not), with its input. Must not throw or block. */
+  decided?(input: PolicyInput, decision: Decision): void;
 }
 
 /** Options of {@link PolicyManager}. Times are milliseconds. */
@@ -49,15 +51,29 @@ export interface PolicyStatus {
   cache: { hits: number; misses: number; size: number };
 }
 
+/** What the running policy is made of, for the admin API: the base rules as parsed and the Rego a bundle carries. */
+export interface PolicyRules {
+  readonly source: string;
+  readonly baseRules: BaseRules;
+  /** The OPA entrypoint evaluated, when an OPA policy is loaded. */
+  readonly entrypoint: string | null;
+  readonly rego: readonly RegoSource[];
+}
+
 /** Outcome of a reload. */
 export type ReloadOutcome =
   | { readonly ok: true; readonly version: number }
   | { readonly ok: false; readonly version: number; readonly error: string };
 
+/** One loaded policy: swapped as a whole on reload and promotion, so a request sees one policy or the other. */
 interface Engines {
   readonly base: BaseRulesPolicy;
   readonly opa: OpaPolicy | undefined;
+  /** True: OPA decides; false: base rules decide, OPA (if any) in shadow. */
+  readonly enforce: boolean;
 }
+
+const NO_HOOKS: PolicyHooks = Object.freeze({});
 
 const SELF_CHECK_INPUT: PolicyInput = Object.freeze({
   service: 'selfcheck',
@@ -112,9 +128,9 @@ export class PolicyManager implements PolicyEngine {
 
   /** Which engine decides, for `/policy` and logs. */
   get source(): string {
-    const { opa } = this.engines;
+    const { opa, enforce } = this.engines;
     if (opa === undefined) return 'base-rules';
-    return this.options.enforce ? 'opa' : 'base-rules (opa shadow)';
+    return enforce ? 'opa' : 'base-rules (opa shadow)';
   }
 
   /** Version of the running policy: 1 at start, +1 on each successful reload. */
@@ -123,9 +139,48 @@ export class PolicyManager implements PolicyEngine {
   }
 
   decide(input: PolicyInput): Decision {
+    const decision = this.decideCached(input);
+    this.hooks.decided?.(input, decision);
+    return decision;
+  }
+
+  /**
+   * Evaluates `input` as {@link decide} would, bypassing the decision cache and every hook: for what-if questions,
+   * which must neither count as traffic nor fill the cache.
+   */
+  evaluate(input: PolicyInput): Decision {
+    const engines = this.engines;
+    return engines.opa === undefined ? engines.base.decide(input) : this.evaluateWith(engines, input, NO_HOOKS);
+  }
+
+  /** The running policy's rules (base rules as parsed, Rego carried by the bundle). */
+  rules(): PolicyRules {
     const { base, opa } = this.engines;
+    return {
+      source: this.source,
+      baseRules: base.rules,
+      entrypoint: opa === undefined ? null : opa.entrypoint,
+      rego: opa === undefined ? [] : opa.sources,
+    };
+  }
+
+  /**
+   * Makes the policy `candidate` runs now the one this manager runs (its engines and its enforce mode), as a reload
+   * would: version +1, cache flushed. The files are not touched: the next reload reads this manager's own files again.
+   */
+  promote(candidate: PolicyManager): number {
+    this.engines = candidate.engines;
+    this.cache.clear();
+    this.versionValue++;
+    this.lastReloadAt = new Date().toISOString();
+    this.lastErrorValue = null;
+    return this.versionValue;
+  }
+
+  private decideCached(input: PolicyInput): Decision {
+    const engines = this.engines;
     // Base rules alone are cheaper to evaluate than a cache key is to hash: the cache fronts OPA only.
-    if (opa === undefined) return base.decide(input);
+    if (engines.opa === undefined) return engines.base.decide(input);
     const cache = this.cache;
     const now = this.options.clock.now();
     const key = cache.enabled ? decisionCacheKey(input) : '';
@@ -138,7 +193,7 @@ export class PolicyManager implements PolicyEngine {
       this.hooks.cacheMiss?.();
     }
     const generation = cache.currentGeneration;
-    const decision = this.evaluate(base, opa, input);
+    const decision = this.evaluateWith(engines, input, this.hooks);
     cache.set(key, decision, now, generation);
     return decision;
   }
@@ -156,7 +211,7 @@ export class PolicyManager implements PolicyEngine {
       version: this.versionValue,
       source: this.source,
       opaLoaded: this.engines.opa !== undefined,
-      enforce: this.options.enforce,
+      enforce: this.engines.enforce,
       lastReload: this.lastReloadAt,
       lastError: this.lastErrorValue,
       cache: this.cache.stats(),
@@ -179,28 +234,30 @@ export class PolicyManager implements PolicyEngine {
     return { ok: true, version: this.versionValue };
   }
 
-  private evaluate(base: BaseRulesPolicy, opa: OpaPolicy, input: PolicyInput): Decision {
-    if (this.options.enforce) return this.evaluateOpa(opa, input) ?? this.onError;
-    const decision = base.decide(input);
-    const shadow = this.evaluateOpa(opa, input);
+  /** Engines with OPA loaded: OPA decides (enforce), or base rules decide with OPA beside them. */
+  private evaluateWith(engines: Engines, input: PolicyInput, hooks: PolicyHooks): Decision {
+    const opa = engines.opa as OpaPolicy;
+    if (engines.enforce) return this.evaluateOpa(opa, input, hooks) ?? this.onError;
+    const decision = engines.base.decide(input);
+    const shadow = this.evaluateOpa(opa, input, hooks);
     if (shadow !== undefined && (shadow.action !== decision.action || shadow.divertTo !== decision.divertTo)) {
-      this.hooks.disagreement?.(decision, shadow, input);
+      hooks.disagreement?.(decision, shadow, input);
     }
     return decision;
   }
 
-  private evaluateOpa(opa: OpaPolicy, input: PolicyInput): Decision | undefined {
+  private evaluateOpa(opa: OpaPolicy, input: PolicyInput, hooks: PolicyHooks): Decision | undefined {
     const started = performance.now();
     let decision: Decision;
     try {
       decision = opa.decide(input);
     } catch (error) {
-      this.hooks.evalError?.('error', (error as Error).message);
+      hooks.evalError?.('error', (error as Error).message);
       return undefined;
     }
     const took = performance.now() - started;
     if (took > this.budgetMs) {
-      this.hooks.evalError?.('slow', `evaluation took ${took.toFixed(1)} ms (budget ${this.budgetMs} ms)`);
+      hooks.evalError?.('slow', `evaluation took ${took.toFixed(1)} ms (budget ${this.budgetMs} ms)`);
       return undefined;
     }
     return decision;
@@ -227,7 +284,7 @@ async function load(options: PolicyManagerOptions): Promise<Engines> {
       });
     }
   }
-  return { base, opa };
+  return { base, opa, enforce: options.enforce };
 }
 
 async function readOrExplain(options: PolicyManagerOptions, path: string): Promise<Uint8Array> {

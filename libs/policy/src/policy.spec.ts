@@ -263,6 +263,61 @@ describe(PolicyManager.name, () => {
     expect(manager.status()).toMatchObject({ source: 'base-rules (opa shadow)', opaLoaded: true, enforce: false });
   });
 
+  it("promotes another manager's policy: its engines and mode decide, version +1, cache flushed", async () => {
+    const active = await PolicyManager.create(options({ enforce: false }, bundles.deny));
+    expect(active.decide(INPUT).action).toBe('allow');
+    const candidate = await PolicyManager.create(
+      options({ enforce: true, cache: { maxEntries: 0, ttlMs: 0 } }, bundles.deny),
+    );
+    expect(active.promote(candidate)).toBe(2);
+    expect(active.decide(INPUT)).toEqual({ action: 'deny', reason: 'closed' });
+    expect(active.status()).toMatchObject({ version: 2, source: 'opa', enforce: true, cache: { size: 1 } });
+    // A reload reads the manager's own files again, in its own mode.
+    await active.reload();
+    expect(active.decide(INPUT).action).toBe('allow');
+    expect(active.source).toBe('base-rules (opa shadow)');
+  });
+
+  it('evaluates what-if inputs beside the cache and the hooks; decide reports every decision it answers', async () => {
+    const decided: string[] = [];
+    const disagreements: string[] = [];
+    const manager = await PolicyManager.create(
+      options(
+        {
+          enforce: false,
+          hooks: {
+            decided: (input, decision) => decided.push(`${input.tenant}:${decision.action}`),
+            disagreement: (base, opa) => disagreements.push(`${base.action}/${opa.action}`),
+          },
+        },
+        bundles.deny,
+      ),
+    );
+    expect(manager.evaluate(input({ tenant: 'what-if' })).action).toBe('allow');
+    expect(decided).toEqual([]);
+    expect(disagreements).toEqual([]);
+    expect(manager.status().cache).toEqual({ hits: 0, misses: 0, size: 0 });
+    manager.decide(INPUT);
+    manager.decide(INPUT);
+    expect(decided).toEqual(['acme:allow', 'acme:allow']);
+    const rulesOnly = await PolicyManager.create(
+      options({ opaPath: undefined, hooks: { decided: () => decided.push('rules') } }),
+    );
+    rulesOnly.decide(INPUT);
+    expect(decided.at(-1)).toBe('rules');
+  });
+
+  it('shows its rules: base rules as parsed, and the Rego a bundle carries', async () => {
+    const rules = (await PolicyManager.create(options({}, DEFAULT_BUNDLE))).rules();
+    expect(rules.source).toBe('opa');
+    expect(rules.entrypoint).toBe('shieldx/routing/decision');
+    expect(rules.baseRules.advanced[0]).toMatchObject({ pathPrefix: '/internal/', action: 'deny' });
+    expect(rules.rego.map((module) => module.path)).toEqual(['policies/shieldx/routing/decision.rego']);
+    expect(rules.rego[0]?.text).toContain('package shieldx.routing');
+    const bare = await PolicyManager.create(options({ opaPath: undefined }));
+    expect(bare.rules()).toMatchObject({ source: 'base-rules', entrypoint: null, rego: [] });
+  });
+
   it('serves the second identical call from the cache and misses after a reload', async () => {
     const active = join(dir, 'active.tar.gz');
     copyFileSync(bundles.allow, active);

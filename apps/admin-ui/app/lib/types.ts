@@ -98,6 +98,9 @@ export interface PolicyStatus {
   cache: { hits: number; misses: number; size: number };
 }
 
+/** A policy action. */
+export type PolicyAction = 'allow' | 'deny' | 'divert' | 'tarpit';
+
 /** `POST /admin/policy/reload`. */
 export interface ReloadAnswer {
   reloaded: boolean;
@@ -114,6 +117,8 @@ export interface MetricsSample {
   p99Ms: number | null;
   cacheHitRate: number | null;
   healthyRatio: number;
+  /** Policy decisions per second, per action (absent from an older orchestrator). */
+  decisionsPerSec?: Record<PolicyAction, number>;
 }
 
 /** `GET /admin/metrics`. */

@@ -6,7 +6,7 @@ import { PolicyView } from './policy-view';
 export const dynamic = 'force-dynamic';
 export const metadata: Metadata = { title: 'Policy' };
 
-/** Policy: the running version and source, the last reload and its error, the decision cache; a reload button. */
+/** Policy: the running policy and its rules, decisions, the candidate against the active one, a what-if form. */
 export default async function PolicyPage() {
   const result = await adminJson<PolicyStatus>('/admin/policy');
   return result.ok ? (

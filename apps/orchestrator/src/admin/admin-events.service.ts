@@ -86,8 +86,8 @@ class SseStream {
  * The admin event hub behind `GET /admin/events` and `GET /admin/metrics`: relays pool changes, breaker
  * transitions, policy reloads and security events (batched every 250 ms, so a flood of denials stays one message a
  * quarter second) to every open stream, and samples the overview metrics every second (requests/s, denials/s, p99,
- * cache hit rate, healthy ratio), keeping five minutes of samples. Streams get a heartbeat comment every 15 s and are
- * ended before the server closes, so shutdown never waits for a browser.
+ * cache hit rate, healthy ratio, policy decisions per action), keeping five minutes of samples. Streams get a
+ * heartbeat comment every 15 s and are ended before the server closes, so shutdown never waits for a browser.
  */
 @Injectable()
 export class AdminEventsService implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
@@ -206,6 +206,7 @@ export class AdminEventsService implements OnApplicationBootstrap, BeforeApplica
         cacheHits: status.cache.hits,
         cacheMisses: status.cache.misses,
         healthyRatio: this.pools.healthRatio(),
+        decisions: this.policy.decisionTotals(),
       };
       const previous = this.lastReading;
       this.lastReading = reading;

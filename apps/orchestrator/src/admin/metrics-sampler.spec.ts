@@ -29,6 +29,7 @@ describe(sampleBetween.name, () => {
     cacheHits: 0,
     cacheMisses: 0,
     healthyRatio: 1,
+    decisions: { allow: 0, deny: 0, divert: 0, tarpit: 0 },
     ...over,
   });
 
@@ -37,6 +38,7 @@ describe(sampleBetween.name, () => {
       at: 10_000,
       requests: 1000,
       denials: 10,
+      decisions: { allow: 900, deny: 10, divert: 0, tarpit: 2 },
       buckets: cumulative([500, 900, 1000, 1000, 1000]),
     });
     const after = reading({
@@ -48,6 +50,7 @@ describe(sampleBetween.name, () => {
       cacheHits: 30,
       cacheMisses: 10,
       healthyRatio: 2 / 3,
+      decisions: { allow: 1090, deny: 14, divert: 3, tarpit: 2 },
     });
     const sample = sampleBetween(before, after);
     expect(sample).toEqual({
@@ -57,6 +60,7 @@ describe(sampleBetween.name, () => {
       p99Ms: expect.closeTo(100 + 900 * 0.99, 1),
       cacheHitRate: 0.75,
       healthyRatio: 0.667,
+      decisionsPerSec: { allow: 95, deny: 2, divert: 1.5, tarpit: 0 },
     });
     expect(bucketDelta(after.buckets, before.buckets).map((b) => b.count)).toEqual([0, 0, 0, 200, 200]);
   });

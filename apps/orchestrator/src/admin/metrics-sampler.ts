@@ -1,3 +1,4 @@
+import { POLICY_ACTIONS, type PolicyAction } from '@shieldx/policy';
 import { register, type Metric } from 'prom-client';
 import { METRIC } from '../metrics/metric-names';
 
@@ -16,6 +17,8 @@ export interface CounterReading {
   readonly cacheMisses: number;
   /** Share of healthy backends over every pool at the instant of the reading. */
   readonly healthyRatio: number;
+  /** Policy decisions since boot, per action. */
+  readonly decisions: Readonly<Record<PolicyAction, number>>;
 }
 
 /** One cumulative histogram bucket: requests that took at most `le` seconds. */
@@ -38,6 +41,8 @@ export interface MetricsSample {
   readonly cacheHitRate: number | null;
   /** Share of healthy backends, 0–1. */
   readonly healthyRatio: number;
+  /** Policy decisions per second over the interval, per action. */
+  readonly decisionsPerSec: Readonly<Record<PolicyAction, number>>;
 }
 
 /**
@@ -78,6 +83,10 @@ export function sampleBetween(before: CounterReading, after: CounterReading): Me
   const p99 = quantileFromBuckets(0.99, bucketDelta(after.buckets, before.buckets));
   const hits = Math.max(0, after.cacheHits - before.cacheHits);
   const lookups = hits + Math.max(0, after.cacheMisses - before.cacheMisses);
+  const decisionsPerSec = {} as Record<PolicyAction, number>;
+  for (const action of POLICY_ACTIONS) {
+    decisionsPerSec[action] = round(rate(after.decisions[action], before.decisions[action]));
+  }
   return {
     ts: after.at,
     requestsPerSec: round(rate(after.requests, before.requests)),
@@ -85,6 +94,7 @@ export function sampleBetween(before: CounterReading, after: CounterReading): Me
     p99Ms: p99 === null ? null : round(p99 * 1000),
     cacheHitRate: lookups === 0 ? null : round(hits / lookups),
     healthyRatio: round(after.healthyRatio),
+    decisionsPerSec,
   };
 }
 

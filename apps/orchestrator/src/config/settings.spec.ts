@@ -65,6 +65,8 @@ const FIELDS: Record<ConfigPath, true> = {
   'policy.tarpitMax': true,
   'policy.onError': true,
   'policy.evalBudgetMs': true,
+  'policy.shadowPath': true,
+  'policy.shadowQueue': true,
   'admission.secrets': true,
   'admission.keyIds': true,
   'admission.header': true,

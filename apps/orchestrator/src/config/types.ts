@@ -130,6 +130,10 @@ export interface OrchestratorConfig {
     readonly onError: 'deny' | 'allow';
     /** An OPA evaluation longer than this (ms) counts as failed. */
     readonly evalBudgetMs: number;
+    /** Candidate policy evaluated beside the active one (`.wasm`, bundle `.tar.gz`, or base-rules `.json`). */
+    readonly shadowPath?: string;
+    /** Most requests waiting for the candidate's evaluation; beyond, they are shed and counted. */
+    readonly shadowQueue: number;
   };
   readonly admission: {
     readonly secrets: readonly string[];

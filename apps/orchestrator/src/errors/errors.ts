@@ -203,3 +203,35 @@ export class NotTightenedError extends GatewayError {
     super(`'${key.slice(0, 64)}' is not tightened or recovering now`);
   }
 }
+
+/** 404: `POST /admin/policy/promote` while no candidate policy is configured (ORCH_SHADOW_POLICY_PATH). */
+export class NoCandidatePolicyError extends GatewayError {
+  readonly status = 404;
+  readonly code = 'no_candidate_policy';
+  constructor() {
+    super('no candidate policy is configured: set ORCH_SHADOW_POLICY_PATH');
+  }
+}
+
+/** 409: the candidate slot is empty (already promoted, or the candidate failed to load) until the next reload. */
+export class CandidatePolicyEmptyError extends GatewayError {
+  readonly status = 409;
+  readonly code = 'candidate_policy_empty';
+  constructor(why: 'promoted' | 'failed') {
+    super(
+      why === 'promoted'
+        ? 'the candidate policy was already promoted; reload to load ORCH_SHADOW_POLICY_PATH again'
+        : 'the candidate policy failed to load (see GET /admin/policy/shadow); fix the file and reload',
+    );
+  }
+}
+
+/** 429: what-if evaluations (`POST /admin/policy/evaluate`) are asked for faster than they are allowed. */
+export class EvaluateRateLimitedError extends GatewayError {
+  readonly status = 429;
+  readonly code = 'evaluate_rate_limited';
+  override readonly headers = { 'retry-after': '1' };
+  constructor() {
+    super('too many policy evaluations; retry in a second');
+  }
+}

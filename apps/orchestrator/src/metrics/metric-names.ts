@@ -17,6 +17,8 @@ export const METRIC = {
   policyVersion: 'orchestrator_policy_version',
   policyDisagreement: 'orchestrator_policy_disagreement_total',
   policyError: 'orchestrator_policy_error_total',
+  policyShadow: 'orchestrator_policy_shadow_total',
+  policyShadowShed: 'orchestrator_policy_shadow_shed_total',
   tarpitActive: 'orchestrator_tarpit_active',
   proxyUpgrades: 'orchestrator_proxy_upgrades_total',
   proxyTunnelsOpen: 'orchestrator_proxy_tunnels_open',

@@ -15,6 +15,8 @@ export class PolicyMetrics {
     @InjectMetric(METRIC.policyVersion) readonly version: Gauge<string>,
     @InjectMetric(METRIC.policyDisagreement) readonly disagreement: Counter<string>,
     @InjectMetric(METRIC.policyError) error: Counter<string>,
+    @InjectMetric(METRIC.policyShadow) readonly shadow: Counter<string>,
+    @InjectMetric(METRIC.policyShadowShed) readonly shadowShed: Counter<string>,
   ) {
     this.errors = { error: error.labels('error'), slow: error.labels('slow') };
   }
@@ -38,5 +40,14 @@ export const POLICY_METRIC_PROVIDERS = [
     name: METRIC.policyError,
     help: 'OPA evaluations that failed (error) or ran over budget (slow)',
     labelNames: ['kind'],
+  }),
+  makeCounterProvider({
+    name: METRIC.policyShadow,
+    help: 'Candidate policy (ORCH_SHADOW_POLICY_PATH) evaluations by the active and the candidate action',
+    labelNames: ['active', 'shadow'],
+  }),
+  makeCounterProvider({
+    name: METRIC.policyShadowShed,
+    help: 'Requests not evaluated by the candidate policy because its queue was full',
   }),
 ];

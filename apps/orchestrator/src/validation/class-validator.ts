@@ -15,6 +15,16 @@ export const { IsString } = load<'IsString'>('./decorator/typechecker/IsString.j
 export const { IsArray } = load<'IsArray'>('./decorator/typechecker/IsArray.js');
 /** class-validator's `@IsObject()`. */
 export const { IsObject } = load<'IsObject'>('./decorator/typechecker/IsObject.js');
+/** class-validator's `@IsInt()`. */
+export const { IsInt } = load<'IsInt'>('./decorator/typechecker/IsInt.js');
+/** class-validator's `@IsNumber()`. */
+export const { IsNumber } = load<'IsNumber'>('./decorator/typechecker/IsNumber.js');
+/** class-validator's `@Min()`. */
+export const { Min } = load<'Min'>('./decorator/number/Min.js');
+/** class-validator's `@Max()`. */
+export const { Max } = load<'Max'>('./decorator/number/Max.js');
+/** class-validator's `@IsIP()`. */
+export const { IsIP } = load<'IsIP'>('./decorator/string/IsIP.js');
 /** class-validator's `@IsIn()`. */
 export const { IsIn } = load<'IsIn'>('./decorator/common/IsIn.js');
 /** class-validator's `@IsOptional()`. */

@@ -67,6 +67,21 @@ export const POLICY: Section = {
       doc: 'OPA evaluations longer than this count as failures',
     }),
     setting({
+      key: 'ORCH_SHADOW_POLICY_PATH',
+      at: 'policy.shadowPath',
+      parse: trimmed,
+      fallback: undefined,
+      doc: 'candidate policy evaluated beside the active one, never deciding until promoted: base rules `.json`, else a compiled OPA policy (`.wasm` or bundle `.tar.gz`, at `ORCH_OPA_ENTRYPOINT`)',
+      see: [{ title: 'Candidate policy', href: 'policy.md#candidate-policy' }],
+    }),
+    setting({
+      key: 'ORCH_SHADOW_POLICY_QUEUE',
+      at: 'policy.shadowQueue',
+      parse: integerIn(1, 1_000_000),
+      default: '1000',
+      doc: "most requests waiting for the candidate's evaluation; beyond, they are not evaluated and counted in `orchestrator_policy_shadow_shed_total`",
+    }),
+    setting({
       key: 'ORCH_DIVERT_POOL',
       at: 'policy.divertPool',
       parse: textMatching(SERVICE_PATTERN, `is not a pool name (${SERVICE_PATTERN.source})`),

@@ -4,13 +4,22 @@ export const dynamic = 'force-dynamic';
 
 /** The admin routes the browser may reach through the UI's server, by method. Nothing else is relayed. */
 const ALLOWED: Readonly<Record<string, readonly RegExp[]>> = {
-  GET: [/^pools$/, /^breakers$/, /^protection$/, /^policy$/, /^metrics$/, /^audit$/, /^ledger\/verify$/],
+  GET: [
+    /^pools$/,
+    /^breakers$/,
+    /^protection$/,
+    /^policy$/,
+    /^policy\/(?:rules|shadow|denied)$/,
+    /^metrics$/,
+    /^audit$/,
+    /^ledger\/verify$/,
+  ],
   PUT: [/^pools\/[a-z0-9_-]{1,64}$/],
   DELETE: [/^pools\/[a-z0-9_-]{1,64}$/],
-  POST: [/^policy\/reload$/],
+  POST: [/^policy\/(?:reload|promote|evaluate)$/],
 };
 
-/** Largest request body relayed (a pool edit), bytes. */
+/** Largest request body relayed (a pool edit, a what-if input), bytes. */
 const MAX_BODY = 64 * 1024;
 
 type Context = { params: Promise<{ path: string[] }> };
@@ -31,9 +40,11 @@ async function relay(request: Request, context: Context): Promise<Response> {
     return problem(404, 'not_found', `no admin route ${method} /${joined} in the UI`);
   }
   let body: string | undefined;
-  if (method === 'PUT') {
+  if (method === 'PUT' || method === 'POST') {
     body = await request.text();
     if (body.length > MAX_BODY) return problem(413, 'body_too_large', `the body may be at most ${MAX_BODY} bytes`);
+    // A POST without a body (reload, promote) is relayed without one: an empty JSON body is refused.
+    if (method === 'POST' && body === '') body = undefined;
   }
   const search = new URL(request.url).search;
   try {
