@@ -248,6 +248,7 @@ describe('admin UI in Chromium against a running orchestrator', () => {
         REDIS_ADDR: redis.addr,
         ORCH_THREAT_URL: threatUrl,
         ORCH_ADAPTIVE: 'shadow',
+        ORCH_MIRROR_SEARCH: 'static:100',
         ORCH_THREAT_TIMEOUT: '1s',
         // The compiled default policy in shadow mode, as in npm start: its decision cache has figures to show.
         ORCH_OPA_POLICY_PATH: join(ROOT, 'policies/build/policy.tar.gz'),
@@ -459,6 +460,21 @@ describe('admin UI in Chromium against a running orchestrator', () => {
     await shot('protection');
   });
 
+  it('shows how the copies of a mirrored pool compared on the Mirroring page', async () => {
+    for (let i = 0; i < 3; i++) {
+      const answer = await fetch(`${orchUrl}/proxy/search/q/${i}`, {
+        headers: { 'x-tenant': TENANT, 'x-scope': 'read' },
+      });
+      expect(answer.status).toBe(200);
+      await answer.arrayBuffer();
+    }
+    await page.goto(`${uiUrl}/mirror`);
+    const card = main().getByTestId('mirror-search');
+    await expect.poll(() => card.locator('h2').textContent()).toContain('static');
+    await expect.poll(() => card.getByTestId('mirror-summary').textContent()).toMatch(/^[1-9]\d* compared/);
+    await shot('mirror');
+  });
+
   it('shows the policy and reloads it with the button', async () => {
     await page.goto(`${uiUrl}/policy`);
     const version = Number(await main().getByTestId('policy-version').textContent());
@@ -581,11 +597,11 @@ describe('admin UI in Chromium against a running orchestrator', () => {
     await page.keyboard.press('Tab');
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
     const order: string[] = [];
-    for (let i = 0; i < 6; i++) {
+    for (let i = 0; i < 7; i++) {
       await page.keyboard.press('Tab');
       order.push((await page.evaluate(() => document.activeElement?.textContent)) ?? '');
     }
-    expect(order).toEqual(['Overview', 'Pools', 'Breakers', 'Protection', 'Policy', 'Audit']);
+    expect(order).toEqual(['Overview', 'Pools', 'Breakers', 'Protection', 'Mirroring', 'Policy', 'Audit']);
     await page.keyboard.press('Shift+Tab');
     await page.keyboard.press('Enter');
     await page.waitForURL(/\/policy$/);
@@ -642,6 +658,13 @@ describe('admin UI in Chromium against a running orchestrator', () => {
         path: '/protection',
         ready: async () => {
           await main().getByTestId('threat-table').waitFor();
+        },
+      },
+      {
+        name: 'mirroring',
+        path: '/mirror',
+        ready: async () => {
+          await main().getByTestId('mirror-search').waitFor();
         },
       },
       {
@@ -726,7 +749,7 @@ describe('admin UI in Chromium against a running orchestrator', () => {
   });
 
   it('never hands the admin token to the browser, and refuses foreign hosts and cross-site writes', async () => {
-    for (const path of ['/', '/pools', '/breakers', '/protection', '/policy', '/audit']) {
+    for (const path of ['/', '/pools', '/breakers', '/protection', '/mirror', '/policy', '/audit']) {
       const html = await (await fetch(`${uiUrl}${path}`)).text();
       expect(html).not.toContain(TOKEN);
     }

@@ -8,6 +8,7 @@ const PAGES = [
   { href: '/pools', label: 'Pools' },
   { href: '/breakers', label: 'Breakers' },
   { href: '/protection', label: 'Protection' },
+  { href: '/mirror', label: 'Mirroring' },
   { href: '/policy', label: 'Policy' },
   { href: '/audit', label: 'Audit' },
 ] as const;

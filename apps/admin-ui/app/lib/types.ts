@@ -230,3 +230,32 @@ export interface ErrorBody {
   /** Validation problems (`invalid_request`), or the verification failure (`ledger_broken`). */
   details?: unknown;
 }
+
+/** `GET /admin/mirror`: the mirrored pools and how their copies compared with the real answers. */
+export interface MirrorAnswer {
+  mirrors: {
+    pool: string;
+    shadow: string;
+    percent: number;
+    results: Record<
+      | 'same_status'
+      | 'different_status'
+      | 'shadow_error'
+      | 'primary_failed'
+      | 'skipped_body'
+      | 'skipped_busy'
+      | 'skipped_no_backend',
+      number
+    >;
+    latency: { p50: number | null; p99: number | null; shadowP50: number | null; shadowP99: number | null };
+    recentDifferences: {
+      at: string;
+      method: string;
+      path: string;
+      status: number;
+      shadowStatus: number;
+      ms: number;
+      shadowMs: number;
+    }[];
+  }[];
+}

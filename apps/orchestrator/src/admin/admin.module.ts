@@ -4,11 +4,13 @@ import { LedgerModule } from '../ledger/ledger.module';
 import { PolicyModule } from '../policy/policy.module';
 import { RateLimitModule } from '../ratelimit/rate-limit.module';
 import { PoolsModule } from '../pools/pools.module';
+import { ProxyModule } from '../proxy/proxy.module';
 import { ResilienceModule } from '../resilience/resilience.module';
 import { ADMIN_RESOLVE_HOST } from './admin.constants';
 import { AdminController } from './admin.controller';
 import { AdminEventsService } from './admin-events.service';
 import { LedgerController } from './ledger.controller';
+import { MirrorController } from './mirror.controller';
 import { PolicyController } from './policy.controller';
 import { systemResolve } from './backend-target';
 import { PoolAdminService } from './pool-admin.service';
@@ -16,8 +18,8 @@ import { ProtectionController } from './protection.controller';
 
 /** The admin API for the security team and the admin UI (`/admin/*`, guarded). */
 @Module({
-  imports: [ResilienceModule, PoolsModule, PolicyModule, LedgerModule, AdvisorsModule, RateLimitModule],
-  controllers: [AdminController, PolicyController, LedgerController, ProtectionController],
+  imports: [ResilienceModule, PoolsModule, PolicyModule, LedgerModule, AdvisorsModule, RateLimitModule, ProxyModule],
+  controllers: [AdminController, PolicyController, LedgerController, ProtectionController, MirrorController],
   providers: [PoolAdminService, AdminEventsService, { provide: ADMIN_RESOLVE_HOST, useValue: systemResolve }],
   exports: [AdminEventsService, PoolAdminService],
 })

@@ -121,6 +121,10 @@ const FIELDS: Record<ConfigPath, true> = {
   'cluster.auditStream': true,
   'cluster.auditStreamMaxLen': true,
   'cluster.resyncEveryMs': true,
+  'mirror.routes': true,
+  'mirror.maxBodyBytes': true,
+  'mirror.maxInFlight': true,
+  'mirror.timeoutMs': true,
   demo: true,
 };
 
@@ -148,12 +152,17 @@ describe('settings table', () => {
     }
   });
 
-  it('derives the known names and the pool families from the rows', () => {
+  it('derives the known names and the families from the rows', () => {
     expect(KNOWN_KEYS.has('ORCH_CONFIG')).toBe(true);
     expect(KNOWN_KEYS.has('ORCH_PROXY_QUEUE_TIMEOUT')).toBe(true);
     expect(KNOWN_KEYS.has('ORCH_ADMIN_URL')).toBe(false);
     expect([...KNOWN_KEYS].some((key) => key.includes('<'))).toBe(false);
-    expect([...FAMILY_PREFIXES].sort()).toEqual(['ORCH_POOL_', 'ORCH_POOL_ALGO_', 'ORCH_POOL_WEIGHTS_']);
+    expect([...FAMILY_PREFIXES].sort()).toEqual([
+      'ORCH_MIRROR_',
+      'ORCH_POOL_',
+      'ORCH_POOL_ALGO_',
+      'ORCH_POOL_WEIGHTS_',
+    ]);
     const { warnings } = loadConfig({ ORCH_ALLOW_INSECURE: '1', ORCH_POOL_API: 'h:1', ORCH_ADMIN_URL: 'http://x' });
     expect(warnings).toEqual(['ORCH_ADMIN_URL is not a ShieldX setting and is ignored']);
   });

@@ -94,6 +94,17 @@ export interface OrchestratorConfig {
     readonly tunnelIdleTimeoutMs: number;
   };
   readonly route: { readonly maxBytes: number };
+  /** Traffic mirroring of `/proxy` (ORCH_MIRROR_*). */
+  readonly mirror: {
+    /** Source pool → where a copy of a share of its requests goes. */
+    readonly routes: ReadonlyMap<string, MirrorRoute>;
+    /** Largest request body copied; larger ones are not mirrored. */
+    readonly maxBodyBytes: number;
+    /** Mirrored requests in flight at once. */
+    readonly maxInFlight: number;
+    /** Longest a mirrored request may take, ms. */
+    readonly timeoutMs: number;
+  };
   readonly rateLimit: {
     readonly ipPerMinute: number;
     readonly ipPerMinuteDegraded: number;
@@ -272,4 +283,10 @@ export type ReadText = (path: string) => string;
 export interface LoadedConfig {
   readonly config: OrchestratorConfig;
   readonly warnings: readonly string[];
+}
+
+/** `ORCH_MIRROR_<POOL>=<to>:<percent>`: a copy of `percent` % of a pool's `/proxy` requests goes to pool `to`. */
+export interface MirrorRoute {
+  readonly to: string;
+  readonly percent: number;
 }

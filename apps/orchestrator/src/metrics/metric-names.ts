@@ -22,6 +22,8 @@ export const METRIC = {
   tarpitActive: 'orchestrator_tarpit_active',
   proxyUpgrades: 'orchestrator_proxy_upgrades_total',
   proxyTunnelsOpen: 'orchestrator_proxy_tunnels_open',
+  mirrorRequests: 'orchestrator_mirror_requests_total',
+  mirrorDuration: 'orchestrator_mirror_duration_seconds',
   healthOk: 'orchestrator_health_ok_total',
   healthBad: 'orchestrator_health_bad_total',
   healthProbe: 'orchestrator_health_probe_seconds',

@@ -1,6 +1,7 @@
 import { Module, type OnModuleInit } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PipelineModule } from '../pipeline/pipeline.module';
+import { PoolsModule } from '../pools/pools.module';
 import { RawRoutes } from '../pipeline/raw-routes';
 import { RateLimitModule } from '../ratelimit/rate-limit.module';
 import { RoutingModule } from '../routing/routing.module';
@@ -8,6 +9,7 @@ import { TracingModule } from '../tracing/tracing.module';
 import { UpstreamModule } from '../upstream/upstream.module';
 import { GracefulShutdown } from './graceful-shutdown';
 import { ProxyService } from './proxy.service';
+import { MIRROR_METRIC_PROVIDERS, TrafficMirror } from './traffic-mirror';
 import { TUNNEL_METRIC_PROVIDERS, WebSocketTunnels } from './websocket-tunnels';
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
@@ -17,8 +19,16 @@ const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as 
  * parser leaves the body unread, so request bodies stream to the backend without buffering or a size limit of ours.
  */
 @Module({
-  imports: [RoutingModule, RateLimitModule, UpstreamModule, TracingModule, PipelineModule],
-  providers: [...TUNNEL_METRIC_PROVIDERS, ProxyService, WebSocketTunnels, GracefulShutdown],
+  imports: [RoutingModule, RateLimitModule, UpstreamModule, TracingModule, PipelineModule, PoolsModule],
+  providers: [
+    ...TUNNEL_METRIC_PROVIDERS,
+    ...MIRROR_METRIC_PROVIDERS,
+    ProxyService,
+    WebSocketTunnels,
+    TrafficMirror,
+    GracefulShutdown,
+  ],
+  exports: [TrafficMirror],
 })
 export class ProxyModule implements OnModuleInit {
   constructor(

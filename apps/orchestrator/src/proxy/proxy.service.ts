@@ -27,6 +27,7 @@ import { errorCode, forward, isClientGone, isClientStalled, type ForwardResult }
 import { upstreamRequestHeaders } from '../upstream/headers';
 import { OutlierDetector } from '../upstream/outlier-detector';
 import { Upstreams } from '../upstream/upstreams';
+import { TrafficMirror } from './traffic-mirror';
 import { WebSocketTunnels } from './websocket-tunnels';
 
 /**
@@ -100,6 +101,7 @@ export class ProxyService {
     private readonly metrics: GatewayMetrics,
     private readonly tunnels: WebSocketTunnels,
     private readonly regions: ClientRegions,
+    private readonly mirror: TrafficMirror,
   ) {
     this.strip = new Set([config.admission.header.toLowerCase()]);
     this.trusted = new TrustedProxies(config.rateLimit.trustedProxies);
@@ -240,6 +242,11 @@ export class ProxyService {
       );
       return;
     }
+    const mirror = this.mirror.enabled
+      ? this.mirror.begin(plan.pool.name, request.method, pathAndQuery, headers, hasBody, contentLength(request))
+      : undefined;
+    if (mirror !== undefined) res.once('close', () => mirror.end());
+    const body = !hasBody ? null : mirror === undefined ? request.raw : mirror.body(request.raw);
     const tried: Backend[] = [];
     let lastFailure: ForwardResult | undefined;
     for (let attempt = 0; ; attempt++) {
@@ -270,7 +277,7 @@ export class ProxyService {
           method: request.method,
           path: this.upstreams.basePath(backend.url) + pathAndQuery,
           headers,
-          body: hasBody ? request.raw : null,
+          body,
           retryOn: canRetry ? RETRY_STATUSES : undefined,
           head,
           stallMs: this.config.proxy.bodyTimeoutMs,
@@ -279,6 +286,7 @@ export class ProxyService {
         started,
       );
       this.gate.leave(backend.url, clientKey);
+      mirror?.attempted(result);
       if (retrying) this.retrying--;
       if (span !== undefined) endUpstreamSpan(span, result.kind === 'error' ? { error: result.error } : result);
       backend.release();
@@ -397,4 +405,10 @@ export class ProxyService {
   private single(value: string | string[] | undefined): string | undefined {
     return Array.isArray(value) ? value[0] : value;
   }
+}
+
+/** The request's declared body length, when it declares one. */
+function contentLength(request: FastifyRequest): number | undefined {
+  const value = request.headers['content-length'];
+  return value === undefined ? undefined : Number(value);
 }

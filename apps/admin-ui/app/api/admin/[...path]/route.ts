@@ -8,6 +8,7 @@ const ALLOWED: Readonly<Record<string, readonly RegExp[]>> = {
     /^pools$/,
     /^breakers$/,
     /^protection$/,
+    /^mirror$/,
     /^policy$/,
     /^policy\/(?:rules|shadow|denied)$/,
     /^metrics$/,
