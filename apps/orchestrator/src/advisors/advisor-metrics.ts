@@ -12,6 +12,9 @@ import type { AdvisorFailure, AdvisorName, AdvisorObserver } from './advisor-cli
 /** The advisors' instruments: calls by outcome and their latency, breakers, fail-mode decisions, cache and quota. */
 @Injectable()
 export class AdvisorMetrics implements AdvisorObserver {
+  /** The lookup counter's children, made on first use (`labels()` hashes its arguments on every call). */
+  private readonly lookups: Partial<Record<'hit' | 'coalesced' | 'miss', Counter.Internal>> = {};
+
   constructor(
     @InjectMetric(METRIC.advisorCalls) private readonly calls: Counter<string>,
     @InjectMetric(METRIC.advisorCallDuration) private readonly duration: Histogram<string>,
@@ -37,7 +40,7 @@ export class AdvisorMetrics implements AdvisorObserver {
 
   /** A threat-score lookup: from the cache, joined to a call in flight, or a new call. */
   threatLookup(result: 'hit' | 'coalesced' | 'miss'): void {
-    this.cache.labels(result).inc();
+    (this.lookups[result] ??= this.cache.labels(result)).inc();
   }
 
   /** A quota check's verdict. */
