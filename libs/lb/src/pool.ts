@@ -193,15 +193,8 @@ export class Pool {
     } else {
       candidates = eligible;
     }
-    const pickContext = this.pickContext;
-    pickContext.key = ctx.key;
-    pickContext.now = now;
-    const backend = this.balancerFor(algo).pick(candidates, pickContext);
+    const backend = this.choose(candidates, ctx, algo, now);
     if (backend === undefined) return undefined;
-    if (ctx.reserve !== false) {
-      backend.acquire();
-      backend.breaker.allow(now);
-    }
     return { backend, algo, healthy: !panic };
   }
 
@@ -241,15 +234,8 @@ export class Pool {
       tier = this.chooseTier(plan, ctx.key, algo);
       candidates = tiers[tier];
     }
-    const pickContext = this.pickContext;
-    pickContext.key = ctx.key;
-    pickContext.now = now;
-    const backend = this.balancerFor(algo).pick(candidates, pickContext);
+    const backend = this.choose(candidates, ctx, algo, now);
     if (backend === undefined) return undefined;
-    if (ctx.reserve !== false) {
-      backend.acquire();
-      backend.breaker.allow(now);
-    }
     return { backend, algo, healthy: !panic, locality: LOCALITY_TIERS[tier] };
   }
 
@@ -328,6 +314,19 @@ export class Pool {
   }
 
   /** All backends but the excluded ones (panic mode during a retry); the scratch array is reused. */
+  /** The balancer's pick among `candidates`, acquired (and its breaker asked) unless the pick only decides. */
+  private choose(candidates: readonly Backend[], ctx: PickContext, algo: AlgoName, now: number): Backend | undefined {
+    const pickContext = this.pickContext;
+    pickContext.key = ctx.key;
+    pickContext.now = now;
+    const backend = this.balancerFor(algo).pick(candidates, pickContext);
+    if (backend !== undefined && ctx.reserve !== false) {
+      backend.acquire();
+      backend.breaker.allow(now);
+    }
+    return backend;
+  }
+
   private withoutExcluded(exclude: readonly Backend[]): readonly Backend[] {
     const rest = this.eligible;
     rest.length = 0;
