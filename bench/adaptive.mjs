@@ -24,7 +24,7 @@
 // never tightened.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import v8 from 'node:v8';
@@ -35,7 +35,6 @@ import { benchArgs, factsMarkdown, nonDefaultNote, runFacts } from './lib/common
 import { budgetsMarkdown, markdownTable, passOrMiss, textTable, writeReport } from './lib/report.mjs';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
-const SRC = join(ROOT, 'libs/security/src');
 
 const { argv, write } = benchArgs(
   'adaptive.mjs',
@@ -65,35 +64,32 @@ const DETECTION_BUDGET_S = 5;
 /** Untimed observe calls before the cost is measured: 180 s of simulated time at 50 000 req/s. */
 const WARM_CALLS = 9_000_000;
 
-/** Compiles the named files of libs/security/src with SWC into `outDir` and imports them. */
-async function compile(outDir, names) {
+/**
+ * Compiles the named files (paths from the repository root, without `.ts`) with SWC into `outDir`, side by side, and
+ * imports them. Each may import only types from outside the list.
+ */
+async function compile(outDir, files) {
   await mkdir(outDir, { recursive: true });
   await writeFile(join(outDir, 'package.json'), '{ "type": "module" }\n');
   const modules = {};
-  for (const name of names) {
-    const { code } = await transformFile(join(SRC, `${name}.ts`), {
+  for (const file of files) {
+    const dir = join(ROOT, dirname(file));
+    const { code } = await transformFile(join(ROOT, `${file}.ts`), {
       swcrc: false,
       configFile: false,
       module: { type: 'es6', resolveFully: true },
-      jsc: { baseUrl: SRC, target: 'es2022', parser: { syntax: 'typescript' } },
+      jsc: { baseUrl: dir, target: 'es2022', parser: { syntax: 'typescript' } },
     });
-    await writeFile(join(outDir, `${name}.js`), code);
+    await writeFile(join(outDir, `${basename(file)}.js`), code);
   }
-  for (const name of names) Object.assign(modules, await import(pathToFileURL(join(outDir, `${name}.js`)).href));
+  for (const file of files) {
+    Object.assign(modules, await import(pathToFileURL(join(outDir, `${basename(file)}.js`)).href));
+  }
   return modules;
 }
 
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded PRNG of the tests (libs/lb/src/testing/mulberry32.ts), uniform in [0, 1); set by {@link compile}. */
+let prng;
 
 /**
  * A Poisson source of requests with rate `rate(t)` (req/s at t seconds) ≤ `max`, by thinning.
@@ -279,7 +275,12 @@ async function main() {
   const work = await mkdtemp(join(os.tmpdir(), 'shieldx-bench-adaptive-'));
   let lib;
   try {
-    lib = await compile(join(work, 'lib'), ['adaptive-limits', 'bucket-store']);
+    lib = await compile(join(work, 'lib'), [
+      'libs/security/src/adaptive-limits',
+      'libs/security/src/bucket-store',
+      'libs/lb/src/testing/mulberry32',
+    ]);
+    prng = lib.mulberry32;
   } finally {
     await rm(work, { recursive: true, force: true });
   }

@@ -1,4 +1,3 @@
-import { MAX_PATH_CHARS } from '@shieldx/policy';
 import {
   ArrayMaxSize,
   IsArray,
@@ -13,8 +12,7 @@ import {
   MaxLength,
   Min,
 } from '../validation/class-validator';
-import { SCOPE_PATTERN, SERVICE_PATTERN, TENANT_PATTERN } from '../validation/names';
-import { IsSafePath } from '../validation/safe-path';
+import { RoutedRequestDto } from '../routing/route-request.dto';
 
 /** Methods a what-if input may name. */
 export const EVALUATE_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
@@ -24,27 +22,10 @@ const MAX_SANS = 16;
 
 /**
  * Body of `POST /admin/policy/evaluate` (docs/admin-api.md): the fields of the policy input, flat. `service`,
- * `tenant`, `scope` and `path` follow the `POST /route` rules; the rest is optional (`method` GET, `ip` 127.0.0.1,
- * `poolHealth` 1, no threat score, no identity, no DPoP key). Unknown fields are refused.
+ * `tenant`, `scope` and `path` are `POST /route`'s ({@link RoutedRequestDto}); the rest is optional (`method` GET,
+ * `ip` 127.0.0.1, `poolHealth` 1, no threat score, no identity, no DPoP key). Unknown fields are refused.
  */
-export class PolicyEvaluateDto {
-  @IsString()
-  @Matches(SERVICE_PATTERN, { message: 'service must be a pool name (a-z, 0-9, _ and -, at most 64)' })
-  service!: string;
-
-  @IsString()
-  @Matches(TENANT_PATTERN, { message: 'tenant must be a tenant id (A-Z, a-z, 0-9, ., _ and -, at most 128)' })
-  tenant!: string;
-
-  @IsString()
-  @Matches(SCOPE_PATTERN, { message: 'scope must be a scope (a-z, 0-9, :, _ and -, at most 64)' })
-  scope!: string;
-
-  @IsString()
-  @MaxLength(MAX_PATH_CHARS)
-  @IsSafePath()
-  path!: string;
-
+export class PolicyEvaluateDto extends RoutedRequestDto {
   @IsOptional()
   @IsIn(EVALUATE_METHODS)
   method?: (typeof EVALUATE_METHODS)[number];

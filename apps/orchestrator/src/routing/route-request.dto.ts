@@ -19,8 +19,11 @@ export { SCOPE_PATTERN, SERVICE_PATTERN, TENANT_PATTERN } from '../validation/na
 /** Most ad-hoc candidates one request may name. */
 export const MAX_CANDIDATES = 32;
 
-/** Body of `POST /route` (docs/http-api.md). Unknown fields are refused. */
-export class RouteRequestDto {
+/**
+ * What is routed: the fields and rules shared by `POST /route` and every input that stands for a routed request (the
+ * admin what-if input). Subclasses inherit the validation.
+ */
+export class RoutedRequestDto {
   @IsString()
   @Matches(SERVICE_PATTERN)
   service!: string;
@@ -37,7 +40,10 @@ export class RouteRequestDto {
   @MaxLength(MAX_PATH_CHARS)
   @IsSafePath()
   path!: string;
+}
 
+/** Body of `POST /route` (docs/http-api.md). Unknown fields are refused. */
+export class RouteRequestDto extends RoutedRequestDto {
   /** Stickiness key for `rendezvous`; the client IP is used when absent. */
   @IsOptional()
   @IsString()
