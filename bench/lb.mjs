@@ -7,6 +7,11 @@
 //   B: backends that serve BENCH_LB_CAPACITY [8] requests at once, the rest queueing inside the backend (pool `b`),
 //      at most BENCH_LB_CONNECTIONS_B [64] in flight.
 //
+//   C: cost-aware balancing (pool `c`, unlimited backends, BENCH_LB_CONNECTIONS_A in flight): two cheap backends
+//      (price BENCH_LB_CHEAP_COST [0.1] per 1,000 requests) answering after BENCH_LB_CHEAP_MS [20] ms and two dear
+//      ones (BENCH_LB_DEAR_COST [1]) answering after BENCH_LB_FAST_MS; `cost` (objective ORCH_COST_LATENCY_SLO, 50 ms
+//      by default) against `ewma` and `round_robin`: spend per 1,000 requests and latency. Not in the sweep.
+//
 // Reports per scenario p50/p99/mean, p99 and mean against round robin's, and the share of requests each backend got
 // (from the `x-backend` header of every answer), rounds interleaved. Writes the `lb` section of docs/BENCHMARKS.md.
 //
@@ -20,7 +25,8 @@
 // BENCH_WARMUP [1.5] s of ramp before each measurement (same algorithm, not counted: the EWMA learns), BENCH_LB_RATE
 // [500] req/s (both scenarios), BENCH_LB_CONNECTIONS_A [16], BENCH_LB_CONNECTIONS_B [64], BENCH_LB_CAPACITY [8],
 // BENCH_LB_FAST_MS [2], BENCH_LB_SLOW_MS [20], BENCH_LB_JITTER_MS [30] (the jittery backend answers after FAST +
-// uniform 0..JITTER ms), BENCH_LB_KEYS [1000] rendezvous keys, BENCH_LB_PENALTIES [unset].
+// uniform 0..JITTER ms), BENCH_LB_KEYS [1000] rendezvous keys, BENCH_LB_PENALTIES [unset], BENCH_LB_CHEAP_MS [20],
+// BENCH_LB_CHEAP_COST [0.1], BENCH_LB_DEAR_COST [1].
 //
 // Budgets, per scenario: p99 of `ewma` ≤ 0.3 × p99 of `round_robin`; mean of `p2c` ≤ 0.6 × mean of `round_robin`
 // (p2c's p99 is bounded below by the picks that draw two bad backends). Verdicts as measured.
@@ -75,7 +81,8 @@ const {
   'lb.mjs',
   'env: BENCH_ROUNDS=3 BENCH_DURATION=4 BENCH_WARMUP=1.5 BENCH_LB_RATE=500 BENCH_LB_CONNECTIONS_A=16 ' +
     'BENCH_LB_CONNECTIONS_B=64 BENCH_LB_CAPACITY=8 BENCH_LB_FAST_MS=2 BENCH_LB_SLOW_MS=20 BENCH_LB_JITTER_MS=30 ' +
-    'BENCH_LB_KEYS=1000 BENCH_LB_PENALTIES=<comma-separated values: sweep mode>',
+    'BENCH_LB_KEYS=1000 BENCH_LB_CHEAP_MS=20 BENCH_LB_CHEAP_COST=0.1 BENCH_LB_DEAR_COST=1 ' +
+    'BENCH_LB_PENALTIES=<comma-separated values: sweep mode>',
 );
 const DEFAULTS = {
   rounds: 3,
@@ -89,6 +96,9 @@ const DEFAULTS = {
   slowMs: 20,
   jitterMs: 30,
   keys: 1000,
+  cheapMs: 20,
+  cheapCost: 0.1,
+  dearCost: 1,
 };
 const S = {
   rounds: envNumber('BENCH_ROUNDS', DEFAULTS.rounds, { min: 1 }),
@@ -102,6 +112,9 @@ const S = {
   slowMs: envNumber('BENCH_LB_SLOW_MS', DEFAULTS.slowMs, { min: 0, integer: false }),
   jitterMs: envNumber('BENCH_LB_JITTER_MS', DEFAULTS.jitterMs, { min: 0, integer: false }),
   keys: envNumber('BENCH_LB_KEYS', DEFAULTS.keys, { min: 1 }),
+  cheapMs: envNumber('BENCH_LB_CHEAP_MS', DEFAULTS.cheapMs, { min: 0, integer: false }),
+  cheapCost: envNumber('BENCH_LB_CHEAP_COST', DEFAULTS.cheapCost, { min: 0, integer: false }),
+  dearCost: envNumber('BENCH_LB_DEAR_COST', DEFAULTS.dearCost, { min: 0, integer: false }),
 };
 const PENALTIES = parsePenalties(process.env.BENCH_LB_PENALTIES);
 const sweep = PENALTIES !== null;
@@ -116,12 +129,29 @@ function parsePenalties(raw) {
   return values;
 }
 
+/** The backends of scenarios A and B: two fast, one slow, one jittery. */
+const ROLES = [
+  { name: 'fast-1', role: 'fast', delayMs: S.fastMs },
+  { name: 'fast-2', role: 'fast', delayMs: S.fastMs },
+  { name: 'slow', role: 'slow', delayMs: S.slowMs },
+  { name: 'jittery', role: 'jittery', delayMs: S.fastMs, jitterMs: S.jitterMs },
+];
+/** The backends of scenario C: two cheap and slower, two dear and fast, each with its price per 1,000 requests. */
+const PRICED_ROLES = [
+  { name: 'cheap-1', role: 'cheap', delayMs: S.cheapMs, cost: S.cheapCost },
+  { name: 'cheap-2', role: 'cheap', delayMs: S.cheapMs, cost: S.cheapCost },
+  { name: 'dear-1', role: 'dear', delayMs: S.fastMs, cost: S.dearCost },
+  { name: 'dear-2', role: 'dear', delayMs: S.fastMs, cost: S.dearCost },
+];
+const ALGOS = sweep ? ['round_robin', 'ewma', 'p2c'] : ['round_robin', 'least_conn', 'ewma', 'p2c', 'rendezvous'];
 const SCENARIOS = [
   {
     key: 'A',
     pool: 'a',
     capacity: 0,
     connections: S.connectionsA,
+    roles: ROLES,
+    algos: ALGOS,
     title: `A: unlimited backends, ${S.connectionsA} connections`,
   },
   {
@@ -129,10 +159,28 @@ const SCENARIOS = [
     pool: 'b',
     capacity: S.capacity,
     connections: S.connectionsB,
+    roles: ROLES,
+    algos: ALGOS,
     title: `B: backends serving ${S.capacity} at once, ${S.connectionsB} connections`,
   },
+  ...(sweep
+    ? []
+    : [
+        {
+          key: 'C',
+          pool: 'c',
+          capacity: 0,
+          connections: S.connectionsA,
+          roles: PRICED_ROLES,
+          algos: ['round_robin', 'ewma', 'cost'],
+          priced: true,
+          title: `C: cheap-slow and dear-fast backends, ${S.connectionsA} connections`,
+        },
+      ]),
 ];
-const ALGOS = sweep ? ['round_robin', 'ewma', 'p2c'] : ['round_robin', 'least_conn', 'ewma', 'p2c', 'rendezvous'];
+/** The scenarios of the slow-and-jittery set (A, B), which carry the budgets. */
+const JUDGED = SCENARIOS.filter((scenario) => !scenario.priced);
+const namesOf = (scenario) => scenario.roles.map((r) => r.name);
 const BUDGET = { ewmaP99VsRoundRobin: 0.3, p2cMeanVsRoundRobin: 0.6 };
 /** One orchestrator of the run: the default settings, or one penalty of the sweep. */
 const SETTINGS = sweep
@@ -148,7 +196,7 @@ const SETTINGS = sweep
  *   requests: import('./lib/harness.mjs').PacedRequest[], rounds: Array<Record<string, any>>,
  *   summary?: Record<string, any> }} Row
  */
-const rowsPerSetting = SCENARIOS.length * ALGOS.length;
+const rowsPerSetting = sum(SCENARIOS.map((scenario) => scenario.algos.length));
 const expectedS = 40 + SETTINGS.length * (20 + 2 * S.warmup + S.rounds * rowsPerSetting * (S.warmup + S.duration + 3));
 installCleanup({ deadlineMs: (2 * expectedS + 300 + (build ? 600 : 0)) * 1000 });
 
@@ -164,25 +212,27 @@ say(
 // ---------------------------------------------------------------------------------------------------------------
 // Backends: one set of four per scenario
 
-const ROLES = [
-  { name: 'fast-1', role: 'fast', delayMs: S.fastMs },
-  { name: 'fast-2', role: 'fast', delayMs: S.fastMs },
-  { name: 'slow', role: 'slow', delayMs: S.slowMs },
-  { name: 'jittery', role: 'jittery', delayMs: S.fastMs, jitterMs: S.jitterMs },
-];
-const NAMES = ROLES.map((r) => r.name);
 const work = tempDir('shieldx-bench-lb-');
 /** @type {Record<string, Awaited<ReturnType<typeof startHttpBackends>>>} */
 const backendsOf = {};
 for (const scenario of SCENARIOS) {
-  backendsOf[scenario.key] = await startHttpBackends(ROLES.map((r) => ({ ...r, capacity: scenario.capacity })));
+  backendsOf[scenario.key] = await startHttpBackends(
+    scenario.roles.map((r) => ({ ...r, capacity: scenario.capacity })),
+  );
 }
 const allBackends = Object.values(backendsOf).flat();
-const pools = Object.fromEntries(SCENARIOS.map((s) => [s.pool, backendsOf[s.key].map((b) => b.url)]));
+const pools = Object.fromEntries(JUDGED.map((s) => [s.pool, backendsOf[s.key].map((b) => b.url)]));
+/** The priced pool goes in ORCH_BACKENDS_JSON, as backend objects with their cost. */
+const pricedEnv = Object.fromEntries(
+  SCENARIOS.filter((s) => s.priced).map((s) => [
+    'ORCH_BACKENDS_JSON',
+    JSON.stringify({ [s.pool]: backendsOf[s.key].map((b) => ({ url: b.url, cost: b.cost })) }),
+  ]),
+);
 for (const scenario of SCENARIOS) {
   say(`backends of ${scenario.key}: ${backendsOf[scenario.key].map((b) => `${b.name} ${b.url}`).join(', ')}`);
 }
-const snapshot = await prepareOrchestrator({ build, say, check: startupCheck({ work, pools }) });
+const snapshot = await prepareOrchestrator({ build, say, check: startupCheck({ work, pools, env: pricedEnv }) });
 
 const TENANTS = ['t1', 't2', 'acme', 'globex'];
 const SCOPES = ['read', 'write'];
@@ -211,10 +261,10 @@ function percentile(values, p) {
  * Records every measured answer: which backend sent it (the `x-backend` header the backends set, passed through by
  * the proxy), its latency, and the second it arrived in.
  */
-function answerRecorder() {
-  const counts = Object.fromEntries(NAMES.map((name) => [name, 0]));
+function answerRecorder(scenario) {
+  const counts = Object.fromEntries(namesOf(scenario).map((name) => [name, 0]));
   counts.unknown = 0;
-  const latencies = Object.fromEntries(NAMES.map((name) => [name, []]));
+  const latencies = Object.fromEntries(namesOf(scenario).map((name) => [name, []]));
   const windows = new Map();
   const start = performance.now();
   const onResponse = (_status, raw, latencyMs) => {
@@ -236,7 +286,7 @@ function answerRecorder() {
   const summary = () => ({
     counts,
     fastP99: percentile(
-      ROLES.filter((r) => r.role === 'fast').flatMap((r) => latencies[r.name]),
+      scenario.roles.filter((r) => r.role === 'fast').flatMap((r) => latencies[r.name]),
       99,
     ),
     // p99 of each whole second with enough answers, then the median over seconds: a stall of the machine spoils
@@ -248,7 +298,7 @@ function answerRecorder() {
 
 /** Polls `GET /health` every second and keeps each backend's EWMA estimate (ms) in `pool` as the orchestrator sees it. */
 function ewmaSampler(orchestrator, scenario) {
-  const samples = Object.fromEntries(NAMES.map((name) => [name, []]));
+  const samples = Object.fromEntries(namesOf(scenario).map((name) => [name, []]));
   const nameOf = new Map(backendsOf[scenario.key].map((b) => [b.url, b.name]));
   const timer = setInterval(() => void poll(), 1000);
   async function poll() {
@@ -277,7 +327,13 @@ const problems = [];
 const results = [];
 let beliefText = '';
 for (const setting of SETTINGS) {
-  const orchestrator = await startOrchestrator({ snapshot, name: 'orchestrator', work, pools, env: setting.env });
+  const orchestrator = await startOrchestrator({
+    snapshot,
+    name: 'orchestrator',
+    work,
+    pools,
+    env: { ...pricedEnv, ...setting.env },
+  });
   say(`started the orchestrator, ${setting.label} (pid ${orchestrator.pid}, ${orchestrator.origin})`);
   const checkAlive = (during) => {
     if (!orchestrator.alive()) {
@@ -286,7 +342,7 @@ for (const setting of SETTINGS) {
   };
   /** @type {Row[]} */
   const rows = SCENARIOS.flatMap((scenario) =>
-    ALGOS.map((algo) => ({
+    scenario.algos.map((algo) => ({
       key: `${scenario.key}/${algo}`,
       algo,
       scenario,
@@ -298,7 +354,7 @@ for (const setting of SETTINGS) {
   for (const row of rows) {
     const r = row.requests[0];
     const answer = await fetchJson(orchestrator.origin + r.path, { headers: r.headers });
-    if (answer.status !== 200 || !NAMES.includes(answer.json?.backend)) {
+    if (answer.status !== 200 || !namesOf(row.scenario).includes(answer.json?.backend)) {
       throw new Error(`${row.key}: GET ${r.path} → ${answer.status} ${answer.body.slice(0, 300)}`);
     }
   }
@@ -319,7 +375,7 @@ for (const setting of SETTINGS) {
   for (let round = 0; round < S.rounds; round++) {
     for (const row of rotated(rows, round)) {
       await sleep(300);
-      const recorder = answerRecorder();
+      const recorder = answerRecorder(row.scenario);
       const stopSampling = ewmaSampler(orchestrator, row.scenario);
       const meter = cpuMeter(serverPids());
       const result = await runPaced({
@@ -334,15 +390,18 @@ for (const setting of SETTINGS) {
       result.cpu = meter();
       result.ewma = stopSampling();
       Object.assign(result, recorder.summary());
-      const answered = sum(NAMES.map((name) => result.counts[name]));
-      result.share = Object.fromEntries(NAMES.map((name) => [name, answered ? result.counts[name] / answered : NaN]));
+      const names = namesOf(row.scenario);
+      const answered = sum(names.map((name) => result.counts[name]));
+      result.share = Object.fromEntries(names.map((name) => [name, answered ? result.counts[name] / answered : NaN]));
       checkAlive(`round ${round + 1}`);
       row.rounds.push(result);
       say(
         `${setting.label} round ${round + 1}/${S.rounds} ${row.key.padEnd(14)} p50 ${fmt.ms(result.p50).padStart(5)} ` +
           `p99 ${fmt.ms(result.p99).padStart(5)} mean ${fmt.ms(result.mean).padStart(5)} ms  ` +
           `${fmt.int(result.rps)} req/s${result.sustained ? '' : ' (not sustained)'}  ` +
-          `slow ${fmt.pct(100 * result.share.slow)}  jittery ${fmt.pct(100 * result.share.jittery)}  ` +
+          (row.scenario.priced
+            ? `cheap ${fmt.pct(100 * (result.share['cheap-1'] + result.share['cheap-2']))}  `
+            : `slow ${fmt.pct(100 * result.share.slow)}  jittery ${fmt.pct(100 * result.share.jittery)}  `) +
           `fast-only p99 ${fmt.ms(result.fastP99)} ms  errors ${result.errors + result.timeouts}  ` +
           `non-2xx ${result.non2xx}  other processes ${fmt.cores(result.cpu.othersCores)}`,
       );
@@ -351,7 +410,8 @@ for (const setting of SETTINGS) {
 
   for (const row of rows) {
     const rounds = row.rounds;
-    const totals = Object.fromEntries(NAMES.map((name) => [name, sum(rounds.map((r) => r.counts[name]))]));
+    const names = namesOf(row.scenario);
+    const totals = Object.fromEntries(names.map((name) => [name, sum(rounds.map((r) => r.counts[name]))]));
     const answered = sum(Object.values(totals));
     row.summary = {
       p50: median(rounds.map((r) => r.p50)),
@@ -363,8 +423,8 @@ for (const setting of SETTINGS) {
       perRoundMean: rounds.map((r) => r.mean),
       fastP99: median(rounds.map((r) => r.fastP99)),
       windowP99: median(rounds.map((r) => r.windowP99)),
-      ewma: Object.fromEntries(NAMES.map((name) => [name, median(rounds.flatMap((r) => r.ewma[name]))])),
-      share: Object.fromEntries(NAMES.map((name) => [name, answered ? totals[name] / answered : NaN])),
+      ewma: Object.fromEntries(names.map((name) => [name, median(rounds.flatMap((r) => r.ewma[name]))])),
+      share: Object.fromEntries(names.map((name) => [name, answered ? totals[name] / answered : NaN])),
       unknown: sum(rounds.map((r) => r.counts.unknown)),
       errors: sum(rounds.map((r) => r.errors + r.timeouts)),
       non2xx: sum(rounds.map((r) => r.non2xx)),
@@ -506,7 +566,7 @@ if (sweep) {
 }
 
 const { rows } = results[0];
-const verdicts = SCENARIOS.flatMap((scenario) => verdictsOf(rows, scenario));
+const verdicts = JUDGED.flatMap((scenario) => verdictsOf(rows, scenario));
 const headers = [
   'algorithm',
   'p50 ms',
@@ -539,7 +599,9 @@ const tableOf = (scenario) =>
       pct(row.summary.share.jittery),
       `${pct(row.summary.share['fast-1'])} / ${pct(row.summary.share['fast-2'])}`,
       fmt.ms(row.summary.fastP99),
-      NAMES.map((name) => fmt.ms(row.summary.ewma[name])).join(' / '),
+      namesOf(scenario)
+        .map((name) => fmt.ms(row.summary.ewma[name]))
+        .join(' / '),
       fmt.int(row.summary.rps),
       row.summary.errors,
       row.summary.non2xx,
@@ -547,13 +609,58 @@ const tableOf = (scenario) =>
       fmt.cores(row.summary.others),
     ]);
 
+/** Spend per 1,000 requests of a row: each backend's share times its price per 1,000 requests. */
+const spendOf = (scenario, summary) => sum(scenario.roles.map((r) => (summary.share[r.name] || 0) * r.cost));
+const pricedHeaders = [
+  'algorithm',
+  'spend per 1,000 requests',
+  'p50 ms',
+  'p99 ms',
+  'mean ms',
+  'p99 vs ewma',
+  'share to cheap-1 / cheap-2',
+  'share to dear-1 / dear-2',
+  'EWMA seen cheap-1 / cheap-2 / dear-1 / dear-2 (ms)',
+  'req/s',
+  'errors',
+  'non-2xx',
+  'p99 ms by round',
+  'other processes',
+];
+const pricedTableOf = (scenario) => {
+  const ewma = find(rows, scenario, 'ewma');
+  return rows
+    .filter((row) => row.scenario === scenario)
+    .map((row) => [
+      row.algo,
+      spendOf(scenario, row.summary).toFixed(3),
+      fmt.ms(row.summary.p50),
+      fmt.ms(row.summary.p99),
+      fmt.ms(row.summary.mean),
+      fmt.ratio(row.summary.p99 / ewma.p99),
+      `${pct(row.summary.share['cheap-1'])} / ${pct(row.summary.share['cheap-2'])}`,
+      `${pct(row.summary.share['dear-1'])} / ${pct(row.summary.share['dear-2'])}`,
+      namesOf(scenario)
+        .map((name) => fmt.ms(row.summary.ewma[name]))
+        .join(' / '),
+      fmt.int(row.summary.rps),
+      row.summary.errors,
+      row.summary.non2xx,
+      row.summary.perRoundP99.map((v) => fmt.ms(v)).join(' / '),
+      fmt.cores(row.summary.others),
+    ]);
+};
+/** The table of a scenario: the priced one has its own columns. */
+const scenarioTable = (scenario, render) =>
+  scenario.priced ? render(pricedHeaders, pricedTableOf(scenario)) : render(headers, tableOf(scenario));
+
 log('');
 for (const scenario of SCENARIOS) {
   log(
     `${scenario.title}; paced ${fmt.int(S.rate)} req/s: medians of ${S.rounds} round(s) of ${S.duration} s ` +
       `(after ${S.warmup} s ramp each)`,
   );
-  log(textTable(headers, tableOf(scenario)));
+  log(scenarioTable(scenario, textTable));
   log('');
 }
 log(textTable(BUDGET_HEADERS, budgetRows(verdicts), 'lll'));
@@ -593,7 +700,7 @@ if (write) {
     md.push('');
     md.push(`### ${scenario.title}: paced ${fmt.int(S.rate)} req/s, medians of ${S.rounds} round(s)`);
     md.push('');
-    md.push(markdownTable(headers, tableOf(scenario)));
+    md.push(scenarioTable(scenario, markdownTable));
   }
   md.push('');
   md.push(
@@ -615,6 +722,20 @@ if (write) {
       "round robin's; its budget is on the mean. `least_conn` sees only requests in flight, which at this rate are " +
       'few everywhere.',
   );
+  const priced = SCENARIOS.find((scenario) => scenario.priced);
+  if (priced !== undefined) {
+    const [cost, ewma] = ['cost', 'ewma'].map((algo) => find(rows, priced, algo));
+    md.push('');
+    md.push(
+      `Scenario C: pool \`c\` in \`ORCH_BACKENDS_JSON\` with prices: \`cheap-1\` and \`cheap-2\` answer after ` +
+        `${S.cheapMs} ms at ${S.cheapCost} per 1,000 requests, \`dear-1\` and \`dear-2\` after ${S.fastMs} ms at ` +
+        `${S.dearCost}; \`cost\` with \`ORCH_COST_LATENCY_SLO\` at its default (50 ms). Spend per 1,000 requests = ` +
+        `the sum over backends of share × price. Here \`cost\` spent ${spendOf(priced, cost).toFixed(3)} ` +
+        `per 1,000 requests against \`ewma\`'s ${spendOf(priced, ewma).toFixed(3)}, ` +
+        `at a p99 of ${fmt.ms(cost.p99)} ms against ${fmt.ms(ewma.p99)} ms: it buys the cheaper backends as long as ` +
+        'their expected latency meets the objective. No budget: the scenario reports the trade.',
+    );
+  }
   md.push(...budgetsMarkdown(verdicts));
   writeReport('lb', md, { problems, gap: true });
 }

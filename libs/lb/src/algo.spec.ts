@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { ALGO_NAMES, isAlgoName } from './algo';
 
 describe(isAlgoName.name, () => {
-  it('accepts the five documented names', () => {
-    expect(ALGO_NAMES).toEqual(['round_robin', 'least_conn', 'ewma', 'p2c', 'rendezvous']);
+  it('accepts the six documented names', () => {
+    expect(ALGO_NAMES).toEqual(['round_robin', 'least_conn', 'ewma', 'p2c', 'rendezvous', 'cost']);
     for (const name of ALGO_NAMES) expect(isAlgoName(name)).toBe(true);
   });
 

@@ -121,7 +121,12 @@ export class Pool {
     this.random = opts.random ?? Math.random;
     this.gatewayPlace = Object.freeze({ zone: opts.locality?.zone, region: opts.locality?.region });
     this.clientRegions = opts.clientRegions === true;
-    this.balancerOptions = { connPenalty: opts.connPenalty, random: opts.random, clock: this.clock };
+    this.balancerOptions = {
+      connPenalty: opts.connPenalty,
+      costLatencySloMs: opts.costLatencySloMs,
+      random: opts.random,
+      clock: this.clock,
+    };
     this.backendOptions = {
       defaultRttMs: opts.defaultRttMs,
       ewmaDecayMs: opts.ewmaDecayMs,

@@ -25,7 +25,7 @@ export interface BackendLine extends BackendMeta {
 }
 
 /** Balancing algorithms the orchestrator knows. */
-export const ALGOS = ['ewma', 'p2c', 'round_robin', 'least_conn', 'rendezvous'] as const;
+export const ALGOS = ['ewma', 'p2c', 'round_robin', 'least_conn', 'rendezvous', 'cost'] as const;
 
 /** Pool names (the orchestrator's rule for services). */
 export const POOL_NAME = /^[a-z0-9_-]{1,64}$/;

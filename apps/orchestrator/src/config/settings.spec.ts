@@ -21,6 +21,7 @@ const FIELDS: Record<ConfigPath, true> = {
   pools: true,
   'lb.algo': true,
   'lb.connPenalty': true,
+  'lb.costLatencySloMs': true,
   'lb.ewmaDecayMs': true,
   'lb.panicThreshold': true,
   'locality.zone': true,

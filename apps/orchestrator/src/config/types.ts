@@ -44,6 +44,8 @@ export interface OrchestratorConfig {
   readonly lb: {
     readonly algo: AlgoName;
     readonly connPenalty: number;
+    /** Latency objective of the `cost` algorithm, ms (ORCH_COST_LATENCY_SLO). */
+    readonly costLatencySloMs: number;
     /** EWMA decay time constant in ms (ORCH_EWMA_DECAY). */
     readonly ewmaDecayMs: number;
     /** Share of eligible backends under which a pool balances over all of its backends. */

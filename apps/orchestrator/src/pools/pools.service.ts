@@ -76,6 +76,7 @@ export class PoolsService {
       breaker: this.backendOptions.breaker,
       algo: config.lb.algo,
       connPenalty: config.lb.connPenalty,
+      costLatencySloMs: config.lb.costLatencySloMs,
       ewmaDecayMs: config.lb.ewmaDecayMs,
       panicThreshold: config.lb.panicThreshold,
       locality: { zone: config.locality.zone, region: config.locality.region },

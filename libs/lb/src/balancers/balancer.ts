@@ -36,6 +36,11 @@ export interface BalancerOptions {
    * to 37 % per τ. The setting `ORCH_EWMA_DECAY` may be given as this decay time.
    */
   ewmaDecayMs?: number;
+  /**
+   * Latency objective of `cost`, ms (setting `ORCH_COST_LATENCY_SLO`). Finite > 0, default 50: `cost` picks the
+   * cheapest backend whose expected latency meets it.
+   */
+  costLatencySloMs?: number;
   /** Latency assumed for a new backend the pool creates, in ms. Finite > 0, default 50. */
   defaultRttMs?: number;
   /** Uniform [0, 1) source for tie-breaks and p2c sampling, default `Math.random`. */

@@ -131,6 +131,16 @@ export const POOLS: Section = {
       doc: 'in-flight penalty in the ewma/p2c cost (0 to 1000)',
     }),
     setting({
+      key: 'ORCH_COST_LATENCY_SLO',
+      at: 'lb.costLatencySloMs',
+      parse: positiveDuration,
+      default: '50ms',
+      doc:
+        'latency objective of the `cost` algorithm: it picks the cheapest backend whose expected latency ' +
+        '(peak EWMA × in-flight penalty) meets it, else picks as `ewma`',
+      see: [{ title: 'Cost-aware balancing', href: 'load-balancing.md#cost-aware-balancing' }],
+    }),
+    setting({
       key: 'ORCH_EWMA_DECAY',
       at: 'lb.ewmaDecayMs',
       parse: parseEwmaDecay,
