@@ -245,94 +245,97 @@ export class ProxyService {
     const mirror = this.mirror.enabled
       ? this.mirror.begin(plan.pool.name, request.method, pathAndQuery, headers, hasBody, contentLength(request))
       : undefined;
-    if (mirror !== undefined) res.once('close', () => mirror.end());
     const body = !hasBody ? null : mirror === undefined ? request.raw : mirror.body(request.raw);
     const tried: Backend[] = [];
     let lastFailure: ForwardResult | undefined;
-    for (let attempt = 0; ; attempt++) {
-      let backend: Backend;
-      try {
-        backend = this.routes.pick(plan, ctx, true, tried).backend;
-      } catch (error) {
-        // Nothing left to try: answer with what the last attempt saw, or with the pick's own error (503).
-        return this.fail(request, res, lastFailure === undefined ? error : this.failureError(lastFailure));
-      }
-      let refused = this.admit(backend.url, clientKey, res);
-      if (refused instanceof Promise) refused = await refused;
-      if (refused !== undefined) {
-        // The gateway's own limits: the backend did nothing wrong, so no breaker, outlier or EWMA sample.
-        backend.release();
-        return refused === CLIENT_LEFT ? undefined : this.fail(request, res, refused);
-      }
-      const retrying = attempt > 0;
-      if (retrying) this.retrying++;
-      const canRetry = retriable && attempt < this.config.proxy.retries && this.retryBudgetAllows();
-      const trace = ctx.state.trace;
-      const span = trace === undefined ? undefined : upstreamSpan(trace, request.method, backend.url, attempt);
-      if (span !== undefined) injectTraceContext(span, headers);
-      const started = performance.now();
-      const result = await forward(
-        this.upstreams.get(backend.url),
-        {
-          method: request.method,
-          path: this.upstreams.basePath(backend.url) + pathAndQuery,
-          headers,
-          body,
-          retryOn: canRetry ? RETRY_STATUSES : undefined,
-          head,
-          stallMs: this.config.proxy.bodyTimeoutMs,
-        },
-        res,
-        started,
-      );
-      this.gate.leave(backend.url, clientKey);
-      mirror?.attempted(result);
-      if (retrying) this.retrying--;
-      if (span !== undefined) endUpstreamSpan(span, result.kind === 'error' ? { error: result.error } : result);
-      backend.release();
-      if (result.kind === 'error' && !result.responded && UNSENDABLE.has(errorCode(result.error))) {
-        return this.fail(
-          request,
+    try {
+      for (let attempt = 0; ; attempt++) {
+        let backend: Backend;
+        try {
+          backend = this.routes.pick(plan, ctx, true, tried).backend;
+        } catch (error) {
+          // Nothing left to try: answer with what the last attempt saw, or with the pick's own error (503).
+          return this.fail(request, res, lastFailure === undefined ? error : this.failureError(lastFailure));
+        }
+        let refused = this.admit(backend.url, clientKey, res);
+        if (refused instanceof Promise) refused = await refused;
+        if (refused !== undefined) {
+          // The gateway's own limits: the backend did nothing wrong, so no breaker, outlier or EWMA sample.
+          backend.release();
+          return refused === CLIENT_LEFT ? undefined : this.fail(request, res, refused);
+        }
+        const retrying = attempt > 0;
+        if (retrying) this.retrying++;
+        const canRetry = retriable && attempt < this.config.proxy.retries && this.retryBudgetAllows();
+        const trace = ctx.state.trace;
+        const span = trace === undefined ? undefined : upstreamSpan(trace, request.method, backend.url, attempt);
+        if (span !== undefined) injectTraceContext(span, headers);
+        const started = performance.now();
+        const result = await forward(
+          this.upstreams.get(backend.url),
+          {
+            method: request.method,
+            path: this.upstreams.basePath(backend.url) + pathAndQuery,
+            headers,
+            body,
+            retryOn: canRetry ? RETRY_STATUSES : undefined,
+            head,
+            stallMs: this.config.proxy.bodyTimeoutMs,
+          },
           res,
-          new InvalidRequestError('invalid_request', `the request cannot be forwarded: ${result.error.message}`),
+          started,
         );
-      }
-      this.outliers.report(backend, plan.pool, result, performance.now() - started);
-      switch (result.kind) {
-        case 'done':
-          this.metrics.routed(plan.action);
-          return;
-        case 'retry_status':
-          tried.push(backend);
-          lastFailure = result;
-          continue;
-        case 'error':
-          if (isClientStalled(result.error)) {
-            this.logger.warn({ event: 'client_stalled', backend: backend.url, corrId: request.id });
-          }
-          if (isClientGone(result.error)) return;
-          if (result.responded) {
-            // The head is out: the only honest signal left is a broken response.
-            this.logger.warn({
-              event: 'upstream_failed_mid_response',
-              backend: backend.url,
-              code: errorCode(result.error),
-              corrId: request.id,
-            });
-            res.destroy(result.error);
+        this.gate.leave(backend.url, clientKey);
+        mirror?.attempted(result);
+        if (retrying) this.retrying--;
+        if (span !== undefined) endUpstreamSpan(span, result.kind === 'error' ? { error: result.error } : result);
+        backend.release();
+        if (result.kind === 'error' && !result.responded && UNSENDABLE.has(errorCode(result.error))) {
+          return this.fail(
+            request,
+            res,
+            new InvalidRequestError('invalid_request', `the request cannot be forwarded: ${result.error.message}`),
+          );
+        }
+        this.outliers.report(backend, plan.pool, result, performance.now() - started);
+        switch (result.kind) {
+          case 'done':
+            this.metrics.routed(plan.action);
             return;
-          }
-          lastFailure = result;
-          if (canRetry && CONNECT_ERRORS.has(errorCode(result.error))) {
+          case 'retry_status':
             tried.push(backend);
+            lastFailure = result;
             continue;
+          case 'error':
+            if (isClientStalled(result.error)) {
+              this.logger.warn({ event: 'client_stalled', backend: backend.url, corrId: request.id });
+            }
+            if (isClientGone(result.error)) return;
+            if (result.responded) {
+              // The head is out: the only honest signal left is a broken response.
+              this.logger.warn({
+                event: 'upstream_failed_mid_response',
+                backend: backend.url,
+                code: errorCode(result.error),
+                corrId: request.id,
+              });
+              res.destroy(result.error);
+              return;
+            }
+            lastFailure = result;
+            if (canRetry && CONNECT_ERRORS.has(errorCode(result.error))) {
+              tried.push(backend);
+              continue;
+            }
+            return this.fail(request, res, this.failureError(result));
+          default: {
+            const never: never = result;
+            throw new Error(`unknown forward result ${JSON.stringify(never)}`);
           }
-          return this.fail(request, res, this.failureError(result));
-        default: {
-          const never: never = result;
-          throw new Error(`unknown forward result ${JSON.stringify(never)}`);
         }
       }
+    } finally {
+      mirror?.end();
     }
   }
 

@@ -176,7 +176,7 @@ export class MirrorTicket {
     this.primary = result.kind === 'error' ? 'failed' : { status: result.status, ms: result.headersMs };
   }
 
-  /** The client's response is closed: compare once the copy is back (or drop it if it never left). */
+  /** The real request is over, its last attempt recorded: compare once the copy is back (or drop an unsent one). */
   end(): void {
     this.ended = true;
     if (!this.sent && !this.settled) {
@@ -184,11 +184,8 @@ export class MirrorTicket {
       this.skip('primary_failed');
       return;
     }
-    // The proxy records the attempt when it resumes after the response; give it that turn.
-    setImmediate(() => {
-      this.primary ??= 'failed';
-      this.compare();
-    });
+    this.primary ??= 'failed';
+    this.compare();
   }
 
   private send(body: Buffer | null): void {
