@@ -16,7 +16,7 @@ async function spread(orch: RunningOrchestrator, pool: string, count: number): P
   return counts;
 }
 
-/** The `cost` algorithm on cheap-and-slower and expensive-and-fast backends (ORCH_COST_LATENCY_SLO = 50 ms). */
+/** The `cost` algorithm on cheap-and-slower and expensive-and-fast backends (ORCH_COST_LATENCY_SLO = 150 ms). */
 describe('cost-aware balancing (algorithm cost)', () => {
   const backends: RunningDemoBackend[] = [];
   let orch: RunningOrchestrator;
@@ -25,7 +25,7 @@ describe('cost-aware balancing (algorithm cost)', () => {
     const [cheap, dear, cheapTooSlow, dear2] = await Promise.all([
       startDemoBackend({ name: 'cheap', delayMs: 10, jitterMs: 0 }),
       startDemoBackend({ name: 'dear', delayMs: 0, jitterMs: 0 }),
-      startDemoBackend({ name: 'cheap-too-slow', delayMs: 120, jitterMs: 0 }),
+      startDemoBackend({ name: 'cheap-too-slow', delayMs: 400, jitterMs: 0 }),
       startDemoBackend({ name: 'dear-2', delayMs: 0, jitterMs: 0 }),
     ]);
     backends.push(cheap, dear, cheapTooSlow, dear2);
@@ -40,6 +40,8 @@ describe('cost-aware balancing (algorithm cost)', () => {
           { url: dear2.url, cost: 1 },
         ],
       }),
+      // Far above the cheap backend's 10 ms, so a machine busy with other tests does not push it over.
+      ORCH_COST_LATENCY_SLO: '150ms',
       ORCH_TENANT_BURST: '100000',
       ORCH_IP_BURST: '100000',
       ORCH_IP_BURST_DEGRADED: '100000',
@@ -58,7 +60,7 @@ describe('cost-aware balancing (algorithm cost)', () => {
 
   it('moves to the dearer backend once the cheap one is slower than the objective', async () => {
     const counts = await spread(orch, 'misses', 60);
-    // The cheap backend is tried while its estimate is still the default (50 ms); one 120 ms answer shows it misses.
+    // The cheap backend is tried while its estimate is still the default (50 ms); one 400 ms answer shows it misses.
     expect(counts['cheap-too-slow'] ?? 0).toBeLessThanOrEqual(3);
     expect(counts['dear-2']).toBeGreaterThanOrEqual(57);
   });
