@@ -1,6 +1,9 @@
 import { signAdmission } from '@shieldx/security';
 import { Cluster, Redis } from 'ioredis';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClusterChannel } from '../src/cluster/cluster-channel';
 import { startDemoBackend, type RunningDemoBackend } from '../src/demo/demo-backends';
@@ -13,6 +16,8 @@ const TOKEN = 'cluster-e2e-admin-token-0001';
 const SECRET = 'cluster-e2e-admission-secret';
 const PUBLIC_URL = 'https://gw.shieldx.test';
 const ROUTE = { service: 'api', tenant: 'acme', scope: 'read', path: '/v1/items' };
+/** A tenant the bundled base rules allow and the candidate policy of both instances closes. */
+const CLOSED_BY_CANDIDATE = 'globex';
 
 interface Answer {
   status: number;
@@ -87,6 +92,7 @@ describe('two instances sharing one Redis', () => {
   let a: RunningOrchestrator;
   let b: RunningOrchestrator;
   let inspect: Redis;
+  let work: string;
 
   const env = (id: string) => ({
     REDIS_ADDR: redis.url,
@@ -99,12 +105,24 @@ describe('two instances sharing one Redis', () => {
     ORCH_IP_BURST_DEGRADED: '1000000',
     ORCH_TENANT_BURST: '1000000',
     ORCH_CLUSTER_RESYNC_EVERY: '250ms',
+    ORCH_SHADOW_POLICY_PATH: join(work, 'candidate.json'),
     // The outage test sends proofs while Redis is down: check them per instance then (the default refuses them).
     ORCH_REPLAY_REDIS_FAILURE: 'open',
     ORCH_LOG_LEVEL: 'warn',
   });
 
   beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'shieldx-cluster-e2e-'));
+    const rules = JSON.parse(
+      readFileSync(new URL('../../../policies/shieldx/rules/data.json', import.meta.url), 'utf8'),
+    ) as { advanced: unknown[] };
+    rules.advanced.unshift({
+      tenant: CLOSED_BY_CANDIDATE,
+      scopes: ['*'],
+      action: 'deny',
+      reason: 'candidate closes it',
+    });
+    writeFileSync(join(work, 'candidate.json'), JSON.stringify(rules));
     redis = await startRedis();
     oldBackend = await startDemoBackend({ name: 'old', delayMs: 0, jitterMs: 0 });
     newBackend = await startDemoBackend({ name: 'new', delayMs: 0, jitterMs: 0 });
@@ -123,6 +141,7 @@ describe('two instances sharing one Redis', () => {
     await oldBackend?.close();
     await newBackend?.close();
     await redis?.stop();
+    if (work !== undefined) rmSync(work, { recursive: true, force: true });
   });
 
   it('uses on B, within 1 s, a pool edited on A through the admin API', async () => {
@@ -218,6 +237,26 @@ describe('two instances sharing one Redis', () => {
     const reload = await call(a, 'POST', '/admin/policy/reload');
     expect(reload.status).toBe(200);
     await within(1000, async () => (await version(b)) > before, 'B reloaded its policy');
+  });
+
+  it('promotes the candidate on B when an admin promotes it on A, and a reload on A reverts both', async () => {
+    const closed = { ...ROUTE, tenant: CLOSED_BY_CANDIDATE };
+    const status = async (orch: RunningOrchestrator) => (await call(orch, 'POST', '/route', { body: closed })).status;
+    expect(await status(b)).toBe(200);
+    const promote = await call(a, 'POST', '/admin/policy/promote', { headers: { 'x-correlation-id': 'promote-a' } });
+    expect(promote.status).toBe(200);
+    expect(await status(a)).toBe(403);
+    await within(1000, async () => (await status(b)) === 403, 'B promoted its candidate');
+    const audit = await call(b, 'GET', '/admin/audit?type=admin.action&limit=20');
+    expect(audit.body.entries).toContainEqual(
+      expect.objectContaining({
+        data: expect.objectContaining({ action: 'policy.promote', actor: 'cluster:instance-a' }),
+      }),
+    );
+    const reload = await call(a, 'POST', '/admin/policy/reload');
+    expect(reload.status).toBe(200);
+    expect(await status(a)).toBe(200);
+    await within(1000, async () => (await status(b)) === 200, 'B reloaded its own files');
   });
 
   it('mirrors the audit events of both instances to the shared stream (XRANGE), each with its own chain', async () => {

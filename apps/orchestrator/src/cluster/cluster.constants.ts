@@ -11,8 +11,10 @@ export const CLUSTER_KEYS = {
   poolsChannel: 'shieldx:pools:changes',
   /** INCR counter of admin-triggered policy reloads, so an instance that missed one reloads on (re)connect. */
   policyVersion: 'shieldx:policy:version',
-  /** Channel of admin-triggered policy reloads. */
+  /** Channel of admin-triggered policy reloads and promotions of the candidate policy. */
   policyChannel: 'shieldx:policy:reload',
+  /** `{v, kind}` of the latest of them (`reload` or `promote`), for an instance that missed it. */
+  policyLast: 'shieldx:policy:last',
   /** Hash `<origin> <key>` → shared adaptive key (JSON): the keys each instance has tightened now, with a lease. */
   adaptiveKeys: 'shieldx:adaptive:keys',
   /** Channel of adaptive limit changes: keys tightened, relaxed and released by an operator. */

@@ -235,9 +235,14 @@ export class PolicyService implements OnModuleInit, OnApplicationShutdown {
   /**
    * Makes the candidate the active policy (audited as `admin.action`): version +1, the candidate slot is empty until
    * the next reload, which reads every file again (the active policy's own files included).
+   * @param trigger `promote` for an admin's request here, `cluster` when another instance's promotion is applied
    * @throws NoCandidatePolicyError without ORCH_SHADOW_POLICY_PATH; CandidatePolicyEmptyError when the slot is empty
    */
-  promote(actor: string, corrId?: string): ReloadOutcome & { ok: true; source: string } {
+  promote(
+    actor: string,
+    corrId?: string,
+    trigger: 'promote' | 'cluster' = 'promote',
+  ): ReloadOutcome & { ok: true; source: string } {
     const candidate = this.slot.manager;
     if (this.slot.path === undefined) throw new NoCandidatePolicyError();
     if (candidate === undefined)
@@ -261,7 +266,7 @@ export class PolicyService implements OnModuleInit, OnApplicationShutdown {
       },
     });
     const outcome = { ok: true as const, version };
-    this.reloads.emit({ outcome, trigger: 'promote' });
+    this.reloads.emit({ outcome, trigger });
     return { ...outcome, source: this.manager.source };
   }
 
