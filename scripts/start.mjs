@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 // `npm start`: build the orchestrator, run it in insecure dev mode with the built-in demo backends and demo threat and
-// quota services (scripts/demo-advisors.mjs), and run the admin UI beside it. Ctrl-C stops them all. Settings in the environment pass through (e.g. ORCH_PORT, ORCH_LB_ALGO).
+// quota services (scripts/demo-advisors.mjs), run the admin UI beside it, and drive a gentle demo traffic mix
+// (scripts/demo-traffic.mjs; ORCH_DEMO_TRAFFIC=0 turns it off). Ctrl-C stops them all. Settings in the environment
+// pass through (e.g. ORCH_PORT, ORCH_LB_ALGO).
 import { spawn, spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { driveTraffic, startFlakyBackends } from './demo-traffic.mjs';
 import { gatewayEnv } from './gateway-process.mjs';
 
 /** @type {NodeJS.ProcessEnv} */
@@ -21,10 +24,13 @@ const build = spawnSync('npx', ['nx', 'run', 'orchestrator:build', '--output-sty
 if (build.status !== 0) process.exit(build.status ?? 1);
 
 const children = [];
+/** Stops the demo traffic and its backends (set once they run). */
+let stopDemo = () => Promise.resolve();
 let stopping = false;
 function stop(code) {
   if (stopping) return;
   stopping = true;
+  void stopDemo();
   for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
   setTimeout(() => process.exit(code), 3000).unref();
   void Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : null))).then(() =>
@@ -73,7 +79,12 @@ if (advisorsUrl === undefined) {
   await new Promise(() => undefined);
 }
 
+// The demo traffic's pool `flaky` (one steady backend, one that drops its connections a quarter of the time).
+const demoTraffic = env.ORCH_DEMO_TRAFFIC !== '0';
+const flaky = demoTraffic && env.ORCH_POOL_FLAKY === undefined ? await startFlakyBackends() : undefined;
+
 run('orchestrator', process.execPath, ['dist/orchestrator/apps/orchestrator/src/main.js'], {
+  ...(flaky === undefined ? {} : { ORCH_POOL_FLAKY: flaky.urls.join(',') }),
   NODE_OPTIONS: gatewayEnv(env).NODE_OPTIONS,
   ORCH_THREAT_URL: env.ORCH_THREAT_URL ?? `${advisorsUrl}/score`,
   ORCH_QUOTA_URL: env.ORCH_QUOTA_URL ?? `${advisorsUrl}/quota`,
@@ -92,6 +103,13 @@ if (!ready) {
   process.stderr.write(`shieldx: the orchestrator did not become ready on ${orchUrl}\n`);
   stop(1);
 } else {
+  if (demoTraffic) {
+    const stopTraffic = driveTraffic(orchUrl);
+    stopDemo = async () => {
+      await stopTraffic();
+      await flaky?.close();
+    };
+  }
   run('admin UI', 'npx', ['next', 'dev', 'apps/admin-ui', '-H', '127.0.0.1', '-p', uiPort], {
     NEXT_TELEMETRY_DISABLED: '1',
     ORCH_ADMIN_URL: env.ORCH_ADMIN_URL ?? orchUrl,
@@ -107,6 +125,10 @@ if (!ready) {
       `  curl -s ${orchUrl}/health`,
       `Demo threat scores and quotas (${advisorsUrl}): scope "write" costs 1 unit, tenant "trial" has 20 a minute;`,
       '  the Protection page of the admin UI shows the scores of recent clients.',
+      demoTraffic
+        ? 'Demo traffic: about 5 requests a second (allowed, denied, tarpitted, diverted; pool "flaky" loses a ' +
+          'backend for 15 s every minute); ORCH_DEMO_TRAFFIC=0 turns it off.'
+        : 'Demo traffic: off (ORCH_DEMO_TRAFFIC=0).',
       '',
     ].join('\n') + '\n',
   );
