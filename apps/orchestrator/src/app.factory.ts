@@ -7,6 +7,7 @@ import type { DestinationStream } from 'pino';
 import { TrustedProxies } from '@shieldx/security';
 import { AppModule } from './app.module';
 import type { OrchestratorConfig } from './config/config';
+import type { ConfigSource } from './config/config.module';
 import { GatewayPipeline } from './pipeline/gateway-hooks';
 import { LAZY_SCHEMA_COMPILERS } from './pipeline/schema-compilers';
 import { sendError } from './pipeline/send-error';
@@ -26,6 +27,8 @@ export interface CreateAppOptions {
   readonly logDestination?: DestinationStream;
   /** Test seam: trace every request into this exporter (see TracingService.useExporter). */
   readonly spanExporter?: SpanExporter;
+  /** Reads the configuration again, for configuration reloads (default: the same configuration, nothing to reload). */
+  readonly configSource?: ConfigSource;
 }
 
 /** Builds the orchestrator application (not yet listening) from a validated configuration. */
@@ -80,12 +83,16 @@ export async function createApp(
           }),
         }),
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
-    logger: new NestPinoLogger(logger),
-    abortOnError: false,
-    // Fastify's own JSON parser stays: its errors carry codes we map, and no other body type is accepted.
-    bodyParser: false,
-  });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot(config, options.configSource),
+    adapter,
+    {
+      logger: new NestPinoLogger(logger),
+      abortOnError: false,
+      // Fastify's own JSON parser stays: its errors carry codes we map, and no other body type is accepted.
+      bodyParser: false,
+    },
+  );
   late.metrics = app.get(GatewayMetrics);
   const fastify = app.getHttpAdapter().getInstance();
   fastify.removeContentTypeParser('text/plain');

@@ -6,7 +6,7 @@ import { ClockModule } from './clock/clock.module';
 import { ClusterMetricsModule } from './cluster/cluster-metrics.module';
 import { ClusterModule } from './cluster/cluster.module';
 import type { OrchestratorConfig } from './config/config';
-import { ConfigModule, ORCH_CONFIG } from './config/config.module';
+import { CONFIG_SOURCE, ConfigModule, ORCH_CONFIG, type ConfigSource } from './config/config.module';
 import { DemoModule } from './demo/demo.module';
 import { EventsModule } from './events/events.module';
 import { LogEventSink } from './events/security-events';
@@ -27,9 +27,11 @@ import { RouteModule } from './route/route.module';
  */
 @Module({})
 export class AppModule {
-  static forRoot(config: OrchestratorConfig): DynamicModule {
+  static forRoot(config: OrchestratorConfig, source: ConfigSource = () => config): DynamicModule {
     return {
       module: AppModule,
+      global: true,
+      exports: [CONFIG_SOURCE],
       imports: [
         ConfigModule.forRoot(config),
         ClockModule,
@@ -54,7 +56,10 @@ export class AppModule {
         ClusterMetricsModule,
         ...(config.redis.url !== undefined ? [ClusterModule] : []),
       ],
-      providers: [{ provide: APP_FILTER, useClass: GatewayExceptionFilter }],
+      providers: [
+        { provide: APP_FILTER, useClass: GatewayExceptionFilter },
+        { provide: CONFIG_SOURCE, useValue: source },
+      ],
     };
   }
 }

@@ -62,7 +62,7 @@ async function main(): Promise<void> {
     import('./ops/ops-server'),
   ]);
   restoreDateTimeFormat();
-  const app = await createApp(config);
+  const app = await createApp(config, { configSource: () => loadConfig(process.env).config });
   const worker =
     cluster.isWorker && config.cluster.workerIndex !== undefined
       ? installWorkerRuntime(app, config.cluster.workerIndex)

@@ -33,7 +33,8 @@ export interface StartOptions {
 export async function startOrchestrator(env: Env, options: StartOptions = {}): Promise<RunningOrchestrator> {
   const ledgerDir = env.ORCH_LEDGER_PATH === undefined ? mkdtempSync(join(tmpdir(), 'shieldx-e2e-ledger-')) : undefined;
   const ledgerPath = env.ORCH_LEDGER_PATH ?? join(ledgerDir as string, 'ledger.jsonl');
-  const { config } = loadConfig({ ORCH_ALLOW_INSECURE: '1', ORCH_PORT: '0', ORCH_LEDGER_PATH: ledgerPath, ...env });
+  const fullEnv = { ORCH_ALLOW_INSECURE: '1', ORCH_PORT: '0', ORCH_LEDGER_PATH: ledgerPath, ...env };
+  const { config } = loadConfig(fullEnv);
   const logs: Record<string, unknown>[] = [];
   let pending = '';
   const sink = new Writable({
@@ -48,7 +49,11 @@ export async function startOrchestrator(env: Env, options: StartOptions = {}): P
       callback();
     },
   });
-  const app = await createApp(config, { logDestination: sink, spanExporter: options.spanExporter });
+  const app = await createApp(config, {
+    logDestination: sink,
+    spanExporter: options.spanExporter,
+    configSource: () => loadConfig(fullEnv).config,
+  });
   const host = options.host ?? '127.0.0.1';
   await app.listen({ port: 0, host });
   const url = await app.getUrl();

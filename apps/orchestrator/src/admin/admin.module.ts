@@ -9,6 +9,8 @@ import { ResilienceModule } from '../resilience/resilience.module';
 import { ADMIN_RESOLVE_HOST } from './admin.constants';
 import { AdminController } from './admin.controller';
 import { AdminEventsService } from './admin-events.service';
+import { ConfigController } from './config.controller';
+import { ConfigReloadService } from './config-reload.service';
 import { LedgerController } from './ledger.controller';
 import { MirrorController } from './mirror.controller';
 import { PolicyController } from './policy.controller';
@@ -19,8 +21,20 @@ import { ProtectionController } from './protection.controller';
 /** The admin API for the security team and the admin UI (`/admin/*`, guarded). */
 @Module({
   imports: [ResilienceModule, PoolsModule, PolicyModule, LedgerModule, AdvisorsModule, RateLimitModule, ProxyModule],
-  controllers: [AdminController, PolicyController, LedgerController, ProtectionController, MirrorController],
-  providers: [PoolAdminService, AdminEventsService, { provide: ADMIN_RESOLVE_HOST, useValue: systemResolve }],
+  controllers: [
+    AdminController,
+    PolicyController,
+    LedgerController,
+    ProtectionController,
+    MirrorController,
+    ConfigController,
+  ],
+  providers: [
+    PoolAdminService,
+    AdminEventsService,
+    ConfigReloadService,
+    { provide: ADMIN_RESOLVE_HOST, useValue: systemResolve },
+  ],
   exports: [AdminEventsService, PoolAdminService],
 })
 export class AdminModule {}

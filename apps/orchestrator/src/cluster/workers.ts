@@ -213,6 +213,10 @@ export async function runPrimary(config: OrchestratorConfig, warnings: readonly 
   };
 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => stopAll(signal));
+  // A configuration reload is each worker's own (docs/configuration.md#reloading-the-configuration): pass it on.
+  process.on('SIGHUP', () => {
+    for (const slot of alive()) slot.worker?.process.kill('SIGHUP');
+  });
   for (let index = 1; index <= count; index++) {
     const slot: Slot = { index, worker: null, startedAt: 0, listened: false, crashes: 0, timer: undefined };
     slots.set(index, slot);

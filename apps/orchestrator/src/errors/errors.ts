@@ -235,3 +235,12 @@ export class EvaluateRateLimitedError extends GatewayError {
     super('too many policy evaluations; retry in a second');
   }
 }
+
+/** 422: `POST /admin/config/reload` found the configuration invalid; the running one is kept. */
+export class ConfigInvalidError extends GatewayError {
+  readonly status = 422;
+  readonly code = 'config_invalid';
+  constructor(override readonly details: { readonly problems: readonly string[] }) {
+    super(`the configuration is invalid, the running one is kept: ${details.problems.join('; ')}`);
+  }
+}

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   Backend,
@@ -8,7 +9,7 @@ import {
   type BreakerEvent,
   type PoolOptions,
 } from '@shieldx/lb';
-import type { OrchestratorConfig } from '../config/config';
+import type { OrchestratorConfig, PoolConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import { Emitter } from '../events/emitter';
 
@@ -83,13 +84,30 @@ export class PoolsService {
       clientRegions:
         config.locality.clientRegionHeader !== undefined || config.locality.clientRegionTable !== undefined,
     };
-    for (const [name, pool] of config.pools) {
+    this.applyConfigured(config.pools, new Map());
+  }
+
+  /**
+   * Defines the pools of a configuration and removes those of `previous` it no longer has (a configuration reload;
+   * at start-up `previous` is empty). Pools defined otherwise (demo, admin API) and not in `previous` are left alone.
+   * Returns the names defined and removed.
+   */
+  applyConfigured(
+    pools: ReadonlyMap<string, PoolConfig>,
+    previous: ReadonlyMap<string, PoolConfig>,
+  ): { defined: string[]; removed: string[] } {
+    const defined: string[] = [];
+    for (const [name, pool] of pools) {
+      if (isDeepStrictEqual(previous.get(name), pool)) continue;
       this.define(
         name,
         pool.urls.map((url) => ({ url, weight: pool.weights.get(url), ...pool.places.get(url) })),
         pool.algo,
       );
+      defined.push(name);
     }
+    const removed = [...previous.keys()].filter((name) => !pools.has(name) && this.remove(name));
+    return { defined, removed };
   }
 
   /** The pool named `name`, if configured. */

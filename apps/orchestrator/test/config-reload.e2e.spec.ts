@@ -1,0 +1,99 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDemoBackend, type RunningDemoBackend } from '../src/demo/demo-backends';
+import { post, startOrchestrator, type RunningOrchestrator } from './harness';
+
+const ROUTE = { service: 'api', tenant: 'acme', scope: 'read', path: '/v1/items' };
+
+/** Live configuration: `POST /admin/config/reload` and SIGHUP read the ORCH_CONFIG file again. */
+describe('configuration reload', () => {
+  let work: string;
+  let file: string;
+  let first: RunningDemoBackend;
+  let second: RunningDemoBackend;
+  let orch: RunningOrchestrator;
+
+  const writeConfig = (lines: Record<string, string>) =>
+    writeFileSync(
+      file,
+      Object.entries(lines)
+        .map(([key, value]) => `${key}: ${JSON.stringify(value)}`)
+        .join('\n'),
+    );
+
+  const reload = async () => {
+    const response = await fetch(`${orch.url}/admin/config/reload`, { method: 'POST' });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+
+  const auditOf = async () => {
+    const response = await fetch(`${orch.url}/admin/audit?type=admin.action&limit=50`);
+    const page = (await response.json()) as { entries: { data: Record<string, unknown> }[] };
+    return page.entries.map((entry) => entry.data).filter((data) => data['action'] === 'config.reload');
+  };
+
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'shieldx-config-reload-'));
+    file = join(work, 'shieldx.yaml');
+    first = await startDemoBackend({ name: 'first', delayMs: 0, jitterMs: 0 });
+    second = await startDemoBackend({ name: 'second', delayMs: 0, jitterMs: 0 });
+    writeConfig({ ORCH_POOL_API: first.url, ORCH_TENANT_BURST: '100', ORCH_LOG_LEVEL: 'info' });
+    orch = await startOrchestrator({ ORCH_CONFIG: file });
+  });
+
+  afterAll(async () => {
+    await orch?.close();
+    await first?.close();
+    await second?.close();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('applies pools and limits at once and names the settings that need a restart', async () => {
+    const before = await post(`${orch.url}/route`, ROUTE);
+    expect(before.body['target']).toBe(first.url);
+    expect(before.headers.get('ratelimit-limit')).toBe('100');
+
+    writeConfig({
+      ORCH_POOL_API: second.url,
+      ORCH_POOL_ORDERS: first.url,
+      ORCH_TENANT_BURST: '200',
+      ORCH_LOG_LEVEL: 'warn',
+    });
+    const answer = await reload();
+    expect(answer.status).toBe(200);
+    expect(answer.body).toEqual({
+      ok: true,
+      applied: ['pools', 'ORCH_TENANT_BURST'],
+      pools: { defined: ['api', 'orders'], removed: [] },
+      restartRequired: ['ORCH_LOG_LEVEL'],
+    });
+    const after = await post(`${orch.url}/route`, ROUTE);
+    expect(after.body['target']).toBe(second.url);
+    expect(after.headers.get('ratelimit-limit')).toBe('200');
+    expect((await post(`${orch.url}/route`, { ...ROUTE, service: 'orders' })).body['target']).toBe(first.url);
+  });
+
+  it('keeps the running configuration when the file is invalid, and says why', async () => {
+    writeConfig({ ORCH_POOL_API: second.url, ORCH_TENANT_BURST: 'lots' });
+    const answer = await reload();
+    expect(answer.status).toBe(422);
+    expect(answer.body['error']).toBe('config_invalid');
+    expect(answer.body['details']).toEqual({ problems: [expect.stringContaining('ORCH_TENANT_BURST')] });
+    const still = await post(`${orch.url}/route`, ROUTE);
+    expect(still.body['target']).toBe(second.url);
+    expect(still.headers.get('ratelimit-limit')).toBe('200');
+    expect(await auditOf()).toContainEqual(expect.objectContaining({ result: 'rejected' }));
+  });
+
+  it('reloads on SIGHUP too, removing a pool the file no longer has', async () => {
+    writeConfig({ ORCH_POOL_API: second.url, ORCH_TENANT_BURST: '200', ORCH_LOG_LEVEL: 'warn' });
+    process.emit('SIGHUP');
+    const removed = await post(`${orch.url}/route`, { ...ROUTE, service: 'orders' });
+    expect(removed.status).toBe(404);
+    expect(await auditOf()).toContainEqual(
+      expect.objectContaining({ actor: 'signal', result: 'success', pools: { defined: [], removed: ['orders'] } }),
+    );
+  });
+});
