@@ -1,10 +1,10 @@
-// The system tools the test suite needs besides Node and Go: redis-server (the Redis e2e suites) and chromium (the
-// admin UI's browser suite). Installed from Debian packages when missing and running as root; otherwise one line
-// says exactly what to install.
+// The system tools the test suite needs besides Node and Go: redis-server (the Redis e2e suites), chromium (the
+// admin UI's browser suite) and promtool (the Prometheus alert rules' checks and unit tests). Installed from Debian
+// packages when missing and running as root; otherwise one line says exactly what to install.
 import { spawnSync } from 'node:child_process';
 
 /** Debian package that provides each command the tests run. */
-const PACKAGES = { 'redis-server': 'redis-server', chromium: 'chromium' };
+const PACKAGES = { 'redis-server': 'redis-server', chromium: 'chromium', promtool: 'prometheus' };
 
 function has(command) {
   return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;

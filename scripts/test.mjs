@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// `npm test`: brings what it needs (opa, redis-server, chromium), then lint → typecheck → unit → e2e → build,
-// stopping at the first failing stage. Ends with the plain
+// `npm test`: brings what it needs (opa, redis-server, chromium, promtool), then lint → typecheck → alert rules →
+// unit → e2e → build, stopping at the first failing stage. Ends with the plain
 // "N passed, N failed" line counted over every Vitest test.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { ensureOpa } from './opa.mjs';
 import { ensureSystemTools } from './system-deps.mjs';
 import { tmpdir } from 'node:os';
@@ -47,11 +47,22 @@ function vitest(name, projects) {
   return ok;
 }
 
+// The Prometheus rule files (deploy/prometheus/*.yaml), apart from their promtool unit tests (*.test.yaml).
+const ALERTS = 'deploy/prometheus';
+const ruleFiles = readdirSync(ALERTS)
+  .filter((name) => name.endsWith('.yaml') && !name.endsWith('.test.yaml'))
+  .map((name) => join(ALERTS, name));
+const ruleTests = readdirSync(ALERTS)
+  .filter((name) => name.endsWith('.test.yaml'))
+  .map((name) => join(ALERTS, name));
+
 const ok =
   step('format', 'npx', ['prettier', '--check', '.', '--log-level', 'warn']) &&
   step('lint', 'npx', ['nx', 'run-many', '-t', 'lint', '--output-style=stream']) &&
   step('typecheck', 'npx', ['nx', 'run-many', '-t', 'typecheck', '--output-style=stream']) &&
   step('docs links', process.execPath, ['scripts/check-docs.mjs']) &&
+  step('alert rules', 'promtool', ['check', 'rules', ...ruleFiles]) &&
+  step('alert rules', 'promtool', ['test', 'rules', ...ruleTests]) &&
   step('rego tests', env.OPA_BIN, ['test', 'policies', '-v']) &&
   step('compiled default policy is current', process.execPath, ['scripts/check-policy-build.mjs']) &&
   vitest('unit', ['lb', 'security', 'policy', 'ledger', 'orchestrator', 'admin-ui']) &&
