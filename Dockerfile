@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
-# ShieldX Orchestrator image: build with the dev dependencies, run with the runtime ones only, as a non-root user.
+# ShieldX Orchestrator image (the gateway only; the admin UI has its own image, apps/admin-ui/Dockerfile): build with
+# the dev dependencies, run with the gateway's runtime ones only (no Next.js, React or uPlot), as a non-root user.
 #   docker build -t shieldx-orchestrator .
 #   docker run --init -p 8443:8443 -p 9090:9090 -e ORCH_TLS_CERT_FILE=… shieldx-orchestrator
-# See deploy/k8s/ for Kubernetes manifests and docs/deployment.md.
+# See deploy/k8s/, deploy/helm/shieldx/, docker-compose.yaml and docs/deployment.md.
 
 ARG NODE_IMAGE=node:20.20.2-bookworm-slim
 
@@ -16,8 +17,16 @@ COPY . .
 RUN npx swc apps/orchestrator/src libs/lb/src libs/security/src libs/policy/src libs/ledger/src \
       --config-file apps/orchestrator/.swcrc -d dist/orchestrator --quiet \
  && node -e "require('fs').writeFileSync('dist/orchestrator/package.json', JSON.stringify({type:'module'}))" \
- && node packages/cli/build.mjs \
- && npm prune --omit=dev --no-audit --no-fund
+ && node packages/cli/build.mjs
+
+# The gateway's runtime dependencies: production ones, less those only the admin UI uses.
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /src
+COPY package.json package-lock.json ./
+COPY packages ./packages
+RUN npm ci --omit=dev --no-audit --no-fund \
+ && npm uninstall --omit=dev --no-audit --no-fund next react react-dom uplot \
+ && test ! -e node_modules/next
 
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production \
@@ -27,8 +36,8 @@ ENV NODE_ENV=production \
 # The gateway's V8 flags, as npm start and shieldx serve set them (scripts/gateway-process.mjs, docs/performance.md).
 ENV NODE_OPTIONS=--max-semi-space-size=2
 WORKDIR /app
-COPY --from=build /src/package.json ./package.json
-COPY --from=build /src/node_modules ./node_modules
+COPY --from=deps /src/package.json ./package.json
+COPY --from=deps /src/node_modules ./node_modules
 COPY --from=build /src/dist/orchestrator ./dist/orchestrator
 COPY --from=build /src/policies ./policies
 # The operator CLI, for `npx shieldx ledger verify /app/data/…` inside the container.

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -9,6 +9,7 @@ import { parseAllDocuments } from 'yaml';
 import { loadConfig } from '../src/config/config';
 import { startOpsServer, type OpsServer } from '../src/ops/ops-server';
 import { startOrchestrator, type RunningOrchestrator } from './harness';
+import { dockerInstructions, dockerStages } from './dockerfile';
 import { KUBE_SCHEMAS, validate } from './k8s-schemas';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -216,6 +217,8 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     const kustomization = only<Kustomization>(all, 'Kustomization');
     for (const resource of kustomization.resources) expect(existsSync(join(K8S, resource)), resource).toBe(true);
     expect(kustomization.resources).not.toContain('servicemonitor.yaml');
+    // The example secrets are documentation: the real ones are created apart, never applied with placeholders.
+    expect(kustomization.resources).not.toContain('secret.example.yaml');
   });
 
   it('configure the orchestrator with valid settings only (the same validation as start-up)', () => {
@@ -237,34 +240,9 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
   });
 });
 
-/** Dockerfile instructions: continuation lines joined, comments dropped. */
-function dockerInstructions(text: string): { op: string; args: string }[] {
-  const lines = text.split('\n');
-  const out: { op: string; args: string }[] = [];
-  let current = '';
-  for (const raw of lines) {
-    const line = raw.trim();
-    if (current === '' && (line === '' || line.startsWith('#'))) continue;
-    if (line.startsWith('#')) continue;
-    current += (current === '' ? '' : ' ') + line.replace(/\\$/, '').trim();
-    if (!line.endsWith('\\')) {
-      const [op, ...rest] = current.split(/\s+/);
-      out.push({ op: op.toUpperCase(), args: rest.join(' ') });
-      current = '';
-    }
-  }
-  return out;
-}
-
 describe('Dockerfile', () => {
   const instructions = dockerInstructions(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
-  const stages: { name: string; instructions: { op: string; args: string }[] }[] = [];
-  for (const instruction of instructions) {
-    if (instruction.op === 'FROM') {
-      const match = /^(\S+)(?:\s+AS\s+(\S+))?$/i.exec(instruction.args);
-      stages.push({ name: match?.[2] ?? '', instructions: [] });
-    } else stages.at(-1)?.instructions.push(instruction);
-  }
+  const stages = dockerStages(instructions);
   const final = stages.at(-1);
   const finalOf = (op: string) => final?.instructions.filter((i) => i.op === op) ?? [];
 
@@ -316,6 +294,36 @@ describe('Dockerfile', () => {
     expect(flags).toBeDefined();
     expect(env).toContain(`NODE_OPTIONS=${flags}`);
     expect(final?.instructions.some((i) => i.op === 'RUN' && i.args.includes('chown 1000:1000 /app/data'))).toBe(true);
+  });
+
+  it('holds the gateway only: runtime dependencies without the admin UI (Next.js, React, uPlot) and no UI build', () => {
+    const byName = new Map(stages.map((stage) => [stage.name, stage]));
+    const copies = final?.instructions.filter((i) => i.op === 'COPY') ?? [];
+    for (const copy of copies) {
+      expect(copy.args, copy.args).not.toMatch(/admin-ui|\.next/);
+      expect(copy.args).toMatch(/^--from=\S+ /);
+    }
+    // node_modules comes from a stage that installs production dependencies and removes the UI's.
+    const modules = copies.find((copy) => / \S*node_modules /.test(copy.args));
+    const source = byName.get(/--from=(\S+)/.exec(modules?.args ?? '')?.[1] ?? '');
+    const installs = source?.instructions.filter((i) => i.op === 'RUN').map((i) => i.args) ?? [];
+    expect(installs.some((run) => run.includes('npm ci --omit=dev'))).toBe(true);
+    const uninstall = installs.find((run) => run.includes('npm uninstall')) ?? '';
+    for (const ui of ['next', 'react', 'react-dom', 'uplot']) expect(uninstall.split(/\s+/)).toContain(ui);
+    expect(installs.some((run) => run.includes('test ! -e node_modules/next'))).toBe(true);
+    // Those are indeed the UI's only: the gateway, its libraries and the CLI import none of them.
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+    };
+    for (const ui of ['next', 'react', 'react-dom', 'uplot']) expect(Object.keys(pkg.dependencies)).toContain(ui);
+    const pattern = "from '(next|react|react-dom|uplot)(/[^']*)?'";
+    const dirs = ['apps/orchestrator/src', 'libs', 'packages', 'scripts'];
+    const found = spawnSync('grep', ['-rlE', '--include=*.ts', '--include=*.mjs', pattern, ...dirs], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+    expect(found.stdout).toBe('');
+    expect(found.status).toBe(1); // grep: no match
   });
 
   it('ignores local state, secrets and build output (.dockerignore)', () => {

@@ -1,8 +1,9 @@
 /**
- * Minimal JSON-schema checks of the Kubernetes objects under deploy/k8s: the subset of the Kubernetes 1.30 OpenAPI
- * schemas (field names, types, required fields and enums) for the kinds and fields the manifests use. Objects whose
- * every field is listed refuse unknown ones (`additionalProperties: false`), so a misspelt `livenesProbe` or a field
- * at the wrong level fails the test instead of being silently dropped by the API server. Nothing is downloaded.
+ * Minimal JSON-schema checks of the Kubernetes objects under deploy/k8s and of those the Helm chart renders: the subset
+ * of the Kubernetes 1.30 OpenAPI schemas (field names, types, required fields and enums) for the kinds and fields the
+ * manifests use. Objects whose every field is listed refuse unknown ones (`additionalProperties: false`), so a misspelt
+ * `livenesProbe` or a field at the wrong level fails the test instead of being silently dropped by the API server.
+ * Nothing is downloaded.
  */
 
 /** The JSON-schema keywords {@link validate} understands. */
@@ -521,6 +522,83 @@ const serviceMonitor = closed(
   ['apiVersion', 'kind', 'metadata', 'spec'],
 );
 
+const networkPolicyPeer = closed({
+  podSelector: labelSelector,
+  namespaceSelector: labelSelector,
+  ipBlock: closed({ cidr: str, except: strings }, ['cidr']),
+});
+const networkPolicyPort = closed({
+  port: intOrPortName,
+  endPort: portNumber,
+  protocol: { enum: ['TCP', 'UDP', 'SCTP'] },
+});
+const networkPolicy = closed(
+  {
+    ...header('networking.k8s.io/v1', 'NetworkPolicy'),
+    spec: closed(
+      {
+        podSelector: labelSelector,
+        policyTypes: { type: 'array', items: { enum: ['Ingress', 'Egress'] } },
+        ingress: {
+          type: 'array',
+          items: closed({
+            from: { type: 'array', items: networkPolicyPeer },
+            ports: { type: 'array', items: networkPolicyPort },
+          }),
+        },
+        egress: {
+          type: 'array',
+          items: closed({
+            to: { type: 'array', items: networkPolicyPeer },
+            ports: { type: 'array', items: networkPolicyPort },
+          }),
+        },
+      },
+      ['podSelector'],
+    ),
+  },
+  ['apiVersion', 'kind', 'metadata', 'spec'],
+);
+
+const metricTarget = closed(
+  {
+    type: { enum: ['Utilization', 'Value', 'AverageValue'] },
+    averageUtilization: positive,
+    averageValue: quantity,
+    value: quantity,
+  },
+  ['type'],
+);
+const horizontalPodAutoscaler = closed(
+  {
+    ...header('autoscaling/v2', 'HorizontalPodAutoscaler'),
+    spec: closed(
+      {
+        scaleTargetRef: closed({ apiVersion: str, kind: str, name: str }, ['kind', 'name']),
+        minReplicas: positive,
+        maxReplicas: positive,
+        metrics: {
+          type: 'array',
+          items: closed(
+            {
+              type: { enum: ['ContainerResource', 'External', 'Object', 'Pods', 'Resource'] },
+              resource: closed({ name: str, target: metricTarget }, ['name', 'target']),
+              containerResource: anyObject,
+              external: anyObject,
+              object: anyObject,
+              pods: anyObject,
+            },
+            ['type'],
+          ),
+        },
+        behavior: anyObject,
+      },
+      ['scaleTargetRef', 'maxReplicas'],
+    ),
+  },
+  ['apiVersion', 'kind', 'metadata', 'spec'],
+);
+
 const kustomization: Schema = {
   type: 'object',
   properties: {
@@ -544,5 +622,7 @@ export const KUBE_SCHEMAS: Readonly<Record<string, Schema>> = {
   'v1 ConfigMap': configMap,
   'v1 Secret': secret,
   'monitoring.coreos.com/v1 ServiceMonitor': serviceMonitor,
+  'networking.k8s.io/v1 NetworkPolicy': networkPolicy,
+  'autoscaling/v2 HorizontalPodAutoscaler': horizontalPodAutoscaler,
   'kustomize.config.k8s.io/v1beta1 Kustomization': kustomization,
 };
