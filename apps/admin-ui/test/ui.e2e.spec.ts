@@ -545,6 +545,22 @@ describe('admin UI in Chromium against a running orchestrator', () => {
     await expect.poll(() => main().getByTestId('audit-table').locator('tbody tr').count()).toBe(1);
   });
 
+  it('downloads a range of the ledger for auditors from the Audit page', async () => {
+    await page.goto(`${uiUrl}/audit`);
+    const form = main().getByRole('form', { name: 'Export for auditors' });
+    await form.getByLabel('From seq').fill('1');
+    await form.getByLabel('To seq').fill('3');
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      form.getByRole('button', { name: 'Download export' }).click(),
+    ]);
+    const path = await download.path();
+    const [header, ...entries] = readFileSync(path, 'utf8').trim().split('\n');
+    expect(JSON.parse(header)).toMatchObject({ shieldxLedgerExport: 1, fromSeq: 1 });
+    expect(entries.length).toBeGreaterThanOrEqual(3);
+    await expect.poll(() => form.getByTestId('export-status').textContent()).toMatch(/^Downloaded /);
+  });
+
   it('shows the shared audit stream of every instance, each entry with its instance', async () => {
     const cluster = await orchestratorCall(orchUrl, 'GET', '/admin/cluster');
     expect(cluster.status).toBe(200);

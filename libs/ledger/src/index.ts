@@ -17,6 +17,19 @@ export {
   LedgerHeadError,
   LedgerWriteError,
 } from './errors';
+export {
+  LEDGER_EXPORT_VERSION,
+  type LedgerExportHeader,
+  type LedgerExportRange,
+  MAX_EXPORT_ENTRIES,
+} from './export-header';
+export {
+  LedgerExportError,
+  ledgerExportLines,
+  type LedgerExportOptions,
+  type LedgerExportPlan,
+  planLedgerExport,
+} from './export';
 export { type LedgerFileHandle, type LedgerFileSystem, nodeFileSystem } from './file-system';
 export {
   defaultHeadPath,
@@ -42,6 +55,7 @@ export {
 export {
   DEFAULT_CHECKPOINT_EVERY,
   formatVerifyResult,
+  type VerifiedExport,
   type VerifiedHead,
   type VerifyFailure,
   type VerifyFailureReason,

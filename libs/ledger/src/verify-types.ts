@@ -1,3 +1,4 @@
+import type { LedgerExportRange } from './export-header';
 import type { VerificationKey } from './signing';
 
 /** What `verifyLedger` takes and answers. */
@@ -60,6 +61,8 @@ export interface VerifyOptions {
  *   or entries follow a head written at a clean close;
  * - `bad_head`: the head file is not a valid head, or (with a key) is not signed or its signature does not verify;
  * - `no_head` (with a key): the head file is missing;
+ * - `bad_export`: an export file's header is not valid, or the lines do not match it (lines appended beyond `toSeq`,
+ *   an entry of another service, a first entry outside the time range);
  * - `no_ledger`: no ledger file at the path; `ambiguous_path`: a directory holding several ledgers;
  * - `io_error`: a file could not be read.
  */
@@ -78,6 +81,7 @@ export type VerifyFailureReason =
   | 'head_mismatch'
   | 'bad_head'
   | 'no_head'
+  | 'bad_export'
   | 'no_ledger'
   | 'ambiguous_path'
   | 'io_error';
@@ -114,12 +118,30 @@ export interface VerifyOk {
    * without a key before one was configured; the first checkpoint signs them too), else 0.
    */
   unsignedStart: number;
+  /** When an export file was verified: what its header claims, now checked against its lines; else `null`. */
+  export: VerifiedExport | null;
+}
+
+/** An export file found intact (see `LedgerExportHeader`). */
+export interface VerifiedExport {
+  fromSeq: number;
+  toSeq: number;
+  /** The seq and hash before `fromSeq`: compare with the auditor's own copy or an earlier export to join them. */
+  anchor: { seq: number; hash: string };
+  /** The range that was asked for. */
+  range: LedgerExportRange;
+  exportedAt: string;
+  /** What signs the export's last entry: a checkpoint, the head in the header, or nothing (no key, or unsigned). */
+  endsSigned: 'checkpoint' | 'head' | 'none';
 }
 
 /** The head {@link VerifyOk} was checked against. */
 export interface VerifiedHead {
-  /** `file`: a head file; `writer`: the running writer's own position ({@link VerifyOptions.expectHead}). */
-  source: 'file' | 'writer';
+  /**
+   * `file`: a head file; `writer`: the running writer's own position ({@link VerifyOptions.expectHead}); `export`: the
+   * head in an export file's header.
+   */
+  source: 'file' | 'writer' | 'export';
   /** The head file, or `null`. */
   path: string | null;
   seq: number;

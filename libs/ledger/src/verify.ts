@@ -1,13 +1,13 @@
-import { basename } from 'node:path';
-import { GENESIS_HASH, LEDGER_CHECKPOINT_TYPE, LEDGER_RECOVERED_TYPE, parseEntryLine } from './entry';
 import { LedgerError } from './errors';
+import type { LedgerExportRange } from './export-header';
 import { createVerifier } from './signing';
-import { checkpointProblem, loadHead } from './verify-head';
-import { type SourceLine, LineTooLongError, readLines, tornTailOf, resolveFiles } from './verify-lines';
+import { checkChain, headFailure, makeFailure } from './verify-chain';
+import { isExportFile, verifyExportFile } from './verify-export';
+import { loadHead } from './verify-head';
+import { type SourceLine, readLines, tornTailOf, resolveFiles } from './verify-lines';
 import {
   DEFAULT_CHECKPOINT_EVERY,
   type VerifyOptions,
-  type VerifyFailureReason,
   type VerifyOk,
   type VerifyFailure,
   type VerifyResult,
@@ -34,6 +34,9 @@ export { MAX_LINE_BYTES } from './entry';
  * or the first missing seq when the newest entries were removed (`truncated`); for inserted, swapped or moved lines,
  * the first seq found out of place. Problems with the head file itself are reported after those of the lines.
  *
+ * An export file (`exportLedger`; its first line is the export header) is verified alone, with the same line checks:
+ * see `verifyExportFile` (`headPath`, `expectHead` and `allowPrunedStart` do not apply; the header has the head).
+ *
  * @returns {@link VerifyOk} or the first problem as {@link VerifyFailure}; never rejects for a bad ledger
  * @throws LedgerError `invalid_options` when `options.key` or `options.checkpointEvery` is invalid
  */
@@ -44,6 +47,7 @@ export async function verifyLedger(pathOrDir: string, options: VerifyOptions = {
     throw new LedgerError('invalid_options', `checkpointEvery must be an integer >= 0, got ${every}`);
   }
   const requireCheckpoints = verifier !== null && every > 0;
+  if (await isExportFile(pathOrDir)) return verifyExportFile(pathOrDir, verifier, every);
   let resolved: { files: string[]; active: string | null } | VerifyFailure;
   try {
     resolved = await resolveFiles(pathOrDir);
@@ -61,243 +65,57 @@ export async function verifyLedger(pathOrDir: string, options: VerifyOptions = {
   if ('ok' in resolved) return resolved;
   const { files } = resolved;
   const { expected, missing: headMissing } = await loadHead(options, resolved.active, verifier);
-  const headSeq = expected?.head.seq ?? -1;
-  let hashAtHead: string | null = null;
-
-  let entries = 0;
-  let checkpoints = 0;
-  let recoveries = 0;
-  let firstSeq = 0;
-  let startsAt: VerifyOk['startsAt'] = null;
-  let expectedSeq = 1;
-  let expectedPrev = GENESIS_HASH;
   let tornTail: VerifyOk['tornTail'] = null;
-  let current: SourceLine | null = null;
-  let lastType = '';
-  /** Entries since the last checkpoint (or the start); the seq where they first exceeded `every`. */
-  let run = 0;
-  let lastCheckpointSeq = 0;
-  let firstOverSeq: number | null = null;
-  let unsignedStart = 0;
-
-  const failure = (reason: VerifyFailureReason, seq: number | null, message: string): VerifyFailure => ({
-    ok: false,
-    reason,
-    seq,
-    file: current?.file ?? null,
-    line: current?.line ?? null,
-    message,
-    entriesVerified: entries,
-  });
-
+  let lines: AsyncGenerator<SourceLine>;
   try {
     const lastFile = files.at(-1)!;
     const torn = await tornTailOf(lastFile);
     if (torn !== null) tornTail = { file: lastFile, bytes: torn.bytes };
-    const lines = readLines(files, torn);
-    for await (const source of lines) {
-      current = source;
-      const parsed = parseEntryLine(source.text);
-      switch (parsed.kind) {
-        case 'ok':
-          break;
-        case 'unparsable':
-          return failure('unparsable', expectedSeq, `line is not JSON (${parsed.message})`);
-        case 'malformed':
-          return failure('malformed', parsed.seq ?? expectedSeq, `line is not a ledger entry: ${parsed.message}`);
-        case 'non_canonical':
-          return failure('non_canonical', parsed.seq, `entry seq ${parsed.seq}: ${parsed.message}`);
-        case 'hash_mismatch':
-          return failure(
-            'hash_mismatch',
-            parsed.entry.seq,
-            `entry seq ${parsed.entry.seq} was changed: its content hashes to ${parsed.computed}, not to its hash ${parsed.entry.hash}`,
-          );
-        default: {
-          const unexpected: never = parsed;
-          throw new Error(`unexpected parse outcome ${JSON.stringify(unexpected)}`);
-        }
-      }
-      const entry = parsed.entry;
-      if (entries === 0) {
-        firstSeq = entry.seq;
-        if (options.allowPrunedStart === true && (entry.seq !== 1 || entry.prevHash !== GENESIS_HASH)) {
-          startsAt = { seq: entry.seq, prevHash: entry.prevHash };
-          expectedSeq = entry.seq;
-          expectedPrev = entry.prevHash;
-        }
-      }
-      if (entry.seq < expectedSeq) {
-        return failure(
-          'seq_out_of_order',
-          entry.seq,
-          `seq ${entry.seq} appears where seq ${expectedSeq} belongs (a line inserted, repeated or moved back)`,
-        );
-      }
-      if (entry.seq > expectedSeq) {
-        const at = current;
-        let later: SourceLine | null = null;
-        for await (const rest of lines) {
-          const seq = seqOf(rest.text);
-          if (seq === expectedSeq) {
-            later = rest;
-            break;
-          }
-        }
-        current = at;
-        if (later !== null) {
-          return failure(
-            'seq_out_of_order',
-            entry.seq,
-            `seq ${entry.seq} appears where seq ${expectedSeq} belongs; seq ${expectedSeq} comes later (${basename(later.file)} line ${later.line}): lines swapped or moved`,
-          );
-        }
-        const missing = expectedSeq === entry.seq - 1 ? `seq ${expectedSeq}` : `seq ${expectedSeq}..${entry.seq - 1}`;
-        return failure(
-          'seq_gap',
-          entry.seq,
-          entries === 0
-            ? `the ledger starts at seq ${entry.seq}, not 1: ${missing} missing (older files pruned? see allowPrunedStart)`
-            : `seq ${entry.seq} follows seq ${expectedSeq - 1}: ${missing} missing (lines removed or a file cut short)`,
-        );
-      }
-      if (entry.prevHash !== expectedPrev) {
-        return failure(
-          'prev_hash_mismatch',
-          entry.seq,
-          entries === 0
-            ? `the first entry's prevHash is ${entry.prevHash}, not the genesis hash (older files pruned? see allowPrunedStart)`
-            : `entry seq ${entry.seq} does not link to seq ${expectedSeq - 1}: prevHash ${entry.prevHash}, expected ${expectedPrev}` +
-                (source.line === 1 && entries > 0 ? ' (the link across a rotation is broken)' : ''),
-        );
-      }
-      if (entry.type === LEDGER_CHECKPOINT_TYPE) {
-        const problem = checkpointProblem(entry, verifier);
-        if (problem !== null) {
-          return failure(
-            problem,
-            entry.seq,
-            problem === 'bad_signature'
-              ? `checkpoint seq ${entry.seq}: the signature does not verify with the given key`
-              : `checkpoint seq ${entry.seq}: data must be {uptoSeq: ${entry.seq - 1}, uptoHash: <its prevHash>, alg, sig}`,
-          );
-        }
-        if (checkpoints === 0 && firstOverSeq !== null) unsignedStart = run;
-        checkpoints++;
-        run = 0;
-        lastCheckpointSeq = entry.seq;
-      } else {
-        if (entry.type === LEDGER_RECOVERED_TYPE) recoveries++;
-        if (requireCheckpoints && ++run > every) {
-          if (checkpoints > 0) {
-            return failure(
-              'missing_checkpoint',
-              entry.seq,
-              `${run} entries follow the checkpoint at seq ${lastCheckpointSeq} without a signed checkpoint; the ` +
-                `writer signs one at least every ${every} (checkpoints removed and the chain re-hashed, or a ledger ` +
-                'written with a larger checkpointEvery)',
-            );
-          }
-          firstOverSeq ??= entry.seq;
-        }
-      }
-      if (entry.seq === headSeq) hashAtHead = entry.hash;
-      lastType = entry.type;
-      entries++;
-      expectedSeq = entry.seq + 1;
-      expectedPrev = entry.hash;
-    }
+    lines = readLines(files, torn);
   } catch (error) {
-    if (error instanceof LineTooLongError) {
-      current = { file: error.file, line: error.line, text: '' };
-      return failure('unparsable', expectedSeq, error.message);
-    }
-    return failure('io_error', null, `cannot read ${current?.file ?? files.join(', ')}: ${String(error)}`);
+    return makeFailure('io_error', null, `cannot read ${files.join(', ')}: ${String(error)}`, null, 0);
   }
-  const lastSeq = expectedSeq - 1;
+  const chain = await checkChain(lines, {
+    verifier,
+    every,
+    start: options.allowPrunedStart === true ? 'pruned' : 'genesis',
+    headSeq: expected?.head.seq ?? -1,
+    describe: files.join(', '),
+  });
+  if (!chain.ok) return chain;
+  const { state } = chain;
   // What follows concerns the ledger as a whole, not one line.
-  current = null;
-  if (checkpoints === 0 && firstOverSeq !== null) {
-    return failure(
+  if (state.checkpoints === 0 && state.firstOverSeq !== null) {
+    return makeFailure(
       'missing_checkpoint',
-      firstOverSeq,
-      `${entries} entries and no signed checkpoint; the writer signs one at least every ${every} (checkpoints ` +
+      state.firstOverSeq,
+      `${state.entries} entries and no signed checkpoint; the writer signs one at least every ${every} (checkpoints ` +
         'removed and the chain re-hashed, or a ledger written with a larger checkpointEvery or without a key)',
+      null,
+      state.entries,
     );
   }
   if (expected !== null) {
-    const { head, problem } = expected;
-    if (problem !== null) return failure(problem.reason, null, problem.message);
-    const source = head.source === 'writer' ? "the writer's durable position" : `the head ${head.path}`;
-    const witnessed = `${source}${head.ts === null ? '' : ` (written ${head.ts}${head.closed ? ' at a clean close' : ''})`}`;
-    if (head.seq > lastSeq) {
-      const missing = head.seq === lastSeq + 1 ? `seq ${head.seq}` : `seq ${lastSeq + 1}..${head.seq}`;
-      return failure(
-        'truncated',
-        lastSeq + 1,
-        `the ledger ends at seq ${lastSeq}, but ${witnessed} is seq ${head.seq}: ${missing} removed (the newest ` +
-          'entries deleted, or the ledger replaced by an older copy)',
-      );
-    }
-    const found = head.seq === 0 ? GENESIS_HASH : hashAtHead;
-    if (found === null) {
-      return failure(
-        'head_mismatch',
-        head.seq,
-        `${witnessed} is seq ${head.seq}, which precedes the oldest entry present (seq ${firstSeq})`,
-      );
-    }
-    if (found !== head.hash) {
-      return failure(
-        'head_mismatch',
-        head.seq,
-        `${witnessed} is seq ${head.seq} with hash ${head.hash}, but that entry has hash ${found}: the ledger was ` +
-          'rewritten after the head was written',
-      );
-    }
-    if (head.closed && lastSeq > head.seq) {
-      return failure(
-        'head_mismatch',
-        head.seq + 1,
-        `${witnessed} is seq ${head.seq}, but seq ${head.seq + 1}..${lastSeq} follow it: appended after the writer ` +
-          'closed the ledger, by something else',
-      );
-    }
-    if (head.closed && requireCheckpoints && lastSeq > 0 && lastType !== LEDGER_CHECKPOINT_TYPE) {
-      return failure(
-        'missing_checkpoint',
-        lastSeq,
-        `the ledger was closed cleanly at seq ${lastSeq}, but its last entry is not a signed checkpoint (the writer ` +
-          'appends one when it closes)',
-      );
-    }
+    const problem = headFailure(expected, state, requireCheckpoints);
+    if (problem !== null) return problem;
   }
   return {
     ok: true,
-    entries,
+    entries: state.entries,
     files,
-    firstSeq,
-    lastSeq,
-    lastHash: expectedPrev,
-    startsAt,
-    checkpoints,
+    firstSeq: state.firstSeq,
+    lastSeq: state.lastSeq,
+    lastHash: state.lastHash,
+    startsAt: state.startsAt,
+    checkpoints: state.checkpoints,
     signaturesChecked: verifier !== null,
-    recoveries,
+    recoveries: state.recoveries,
     tornTail,
     head: expected?.head ?? null,
     headMissing,
-    unsignedStart,
+    unsignedStart: state.unsignedStart,
+    export: null,
   };
-}
-
-/** The `seq` of a line, or `null` when it has none (used only to tell a gap from a reorder). */
-function seqOf(text: string): number | null {
-  try {
-    const value = JSON.parse(text) as { seq?: unknown } | null;
-    return typeof value?.seq === 'number' ? value.seq : null;
-  } catch {
-    return null;
-  }
 }
 
 /**
@@ -312,15 +130,28 @@ export function formatVerifyResult(result: VerifyResult): string {
       result.seq === null ? `ledger BROKEN: ${result.reason}` : `ledger BROKEN at seq ${result.seq}: ${result.reason}`;
     return `${head}${where}\n  ${result.message}\n  ${result.entriesVerified} entries verified before it`;
   }
+  const exported = result.export;
   const lines = [
-    result.entries === 0
-      ? `ledger OK: no entries in ${result.files.length} file(s)`
-      : `ledger OK: ${result.entries} entries, seq ${result.firstSeq}..${result.lastSeq}, in ${result.files.length} file(s)`,
+    exported !== null
+      ? `ledger export OK: ${result.entries} entries, seq ${exported.fromSeq}..${exported.toSeq} (asked for ${describeRange(exported.range)}), exported ${exported.exportedAt}`
+      : result.entries === 0
+        ? `ledger OK: no entries in ${result.files.length} file(s)`
+        : `ledger OK: ${result.entries} entries, seq ${result.firstSeq}..${result.lastSeq}, in ${result.files.length} file(s)`,
     `  last hash ${result.lastHash}`,
   ];
   if (result.checkpoints > 0 || result.signaturesChecked) {
     lines.push(
       `  ${result.checkpoints} checkpoint(s), ${result.signaturesChecked ? 'signatures verified' : 'signatures not checked (no key given)'}`,
+    );
+  }
+  if (exported !== null) {
+    lines.push(`  anchored after seq ${exported.anchor.seq}, hash ${exported.anchor.hash}`);
+    lines.push(
+      !result.signaturesChecked
+        ? '  no signatures checked (no key given): the chain only, which anyone can recompute'
+        : exported.endsSigned === 'checkpoint'
+          ? '  its last entry is a signed checkpoint: every entry is covered by a signature'
+          : '  its last entry is the signed head: every entry is covered by a signature',
     );
   }
   if (result.startsAt !== null) {
@@ -341,7 +172,9 @@ export function formatVerifyResult(result: VerifyResult): string {
     lines.push(
       head.source === 'writer'
         ? `  head: reaches the writer's durable seq ${head.seq}`
-        : `  head: reaches seq ${head.seq} of ${head.path} (${head.signed ? 'signature verified' : 'signature not checked'}, written ${head.ts}${head.closed ? ', closed' : ''})`,
+        : head.source === 'export'
+          ? `  head (in the export): seq ${head.seq} (${head.signed ? 'signature verified' : 'signature not checked'}, written ${head.ts}${head.closed ? ', closed' : ''})`
+          : `  head: reaches seq ${head.seq} of ${head.path} (${head.signed ? 'signature verified' : 'signature not checked'}, written ${head.ts}${head.closed ? ', closed' : ''})`,
     );
   }
   if (result.headMissing !== null) {
@@ -353,4 +186,8 @@ export function formatVerifyResult(result: VerifyResult): string {
     );
   }
   return lines.join('\n');
+}
+
+function describeRange(range: LedgerExportRange): string {
+  return range.by === 'seq' ? `seq ${range.fromSeq}..${range.toSeq}` : `ts in [${range.since}, ${range.until})`;
 }

@@ -6,6 +6,7 @@ import { useState, type FormEvent } from 'react';
 import { Empty, ErrorNotice, PageHeader, Time } from '../components/status';
 import { api, useResource } from '../lib/api';
 import { useLiveEvent } from '../lib/live';
+import { ExportForm } from './export-form';
 import type {
   AuditEntry,
   AuditFilter,
@@ -186,6 +187,8 @@ export function AuditTable({
           )}
         </div>
       </div>
+
+      <ExportForm />
 
       <form className="filters card" onSubmit={applyFilter} role="search" aria-label="Filter audit entries">
         <label>

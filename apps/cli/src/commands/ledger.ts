@@ -1,6 +1,13 @@
-import { readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { finished } from 'node:stream/promises';
 import {
   formatVerifyResult,
+  LedgerExportError,
+  ledgerExportLines,
+  type LedgerExportRange,
+  MAX_EXPORT_ENTRIES,
+  planLedgerExport,
   parseVerificationKey,
   type VerificationKey,
   verifyLedger,
@@ -31,6 +38,27 @@ export const LEDGER_USAGE = `usage: shieldx ledger verify <file|dir> [--hmac-sec
   --json                 print the result as JSON instead of text
   --hmac-secret          the secret on the command line is visible to other users of the machine (ps);
                          prefer --hmac-secret-file
+
+  An export file (shieldx ledger export) is recognised by its first line and verified alone: its lines, their
+  chain from the export's anchor, its checkpoints, and the head it carries (--head, --no-head and
+  --allow-pruned-start do not apply). With a key its last entry must be a signed checkpoint or the signed head;
+  without one only the chain is checked ("no signatures checked").
+
+usage: shieldx ledger export <file|dir> (--from-seq <n> --to-seq <m> | --since <iso> --until <iso>)
+                              [--head <file> | --no-head] [--out <file>]
+
+  Writes an export of a range of the ledger for auditors, verifiable offline by "shieldx ledger verify <export>":
+  a header line (the range, the anchor: the seq and hash before the first entry, and the head when the range
+  reaches it), then the ledger lines of the range byte for byte, across rotated files. By time: the entries whose
+  ts is in [since, until). The end is extended to the next signed checkpoint (or to the signed head) so that every
+  entry is covered by a signature. At most ${MAX_EXPORT_ENTRIES} entries per export. Exit 0 when written (a
+  summary on stdout, or on stderr when the export goes to stdout), 1 when the range is empty, too large or the
+  ledger cannot be read, 2 for a usage error.
+
+  --from-seq, --to-seq   the first and last seq (inclusive)
+  --since, --until       ISO-8601 UTC times (2026-01-31T00:00:00Z)
+  --head <file>          the head file (default <file>.head); --no-head leaves it out
+  --out <file>           where to write (default stdout); written to <file>.partial, then renamed
 `;
 
 const OPTIONS = {
@@ -42,7 +70,14 @@ const OPTIONS = {
   'no-head': 'boolean',
   'allow-pruned-start': 'boolean',
   json: 'boolean',
+  'from-seq': 'string',
+  'to-seq': 'string',
+  since: 'string',
+  until: 'string',
+  out: 'string',
 } as const;
+
+const SEQ = /^[1-9]\d{0,15}$/;
 
 /** The verification key the flags name, if any; throws (unreadable file, invalid key) with the flag in the message. */
 function keyFrom(values: OptionValues<typeof OPTIONS>): VerificationKey | undefined {
@@ -65,14 +100,23 @@ export const ledgerCommand = defineCommand({
   summary: `  ledger verify <file|dir> [--hmac-secret-file <f> | --ed25519-public <pem>] [--checkpoint-every <n>]
                 [--head <file> | --no-head] [--json]
             verify the audit ledger's hash chain (rotated files, signed checkpoints and the head witnessed outside the
-            ledger included): exit 0 when intact, 1 naming the first bad seq; see shieldx ledger help`,
+            ledger included), or an export file alone: exit 0 when intact, 1 naming the first bad seq
+  ledger export <file|dir> (--from-seq <n> --to-seq <m> | --since <iso> --until <iso>) [--out <file>]
+            export a range of the ledger with its checkpoints and head, for auditors; see shieldx ledger help`,
   usage: LEDGER_USAGE,
   options: OPTIONS,
   async run({ values, positionals }, context) {
     const [sub, ...targets] = positionals;
+    if (sub === 'export') return exportCommand(targets, values, context);
     if (sub !== 'verify') {
-      return usageError(context, 'ledger', sub === undefined ? 'name a command: verify' : `unknown command '${sub}'`);
+      return usageError(
+        context,
+        'ledger',
+        sub === undefined ? 'name a command: verify or export' : `unknown command '${sub}'`,
+      );
     }
+    const exportOnly = (['from-seq', 'to-seq', 'since', 'until', 'out'] as const).find((f) => values[f] !== undefined);
+    if (exportOnly !== undefined) return usageError(context, 'ledger', `--${exportOnly} is an option of ledger export`);
     const keys = [values['hmac-secret'], values['hmac-secret-file'], values['ed25519-public']];
     if (keys.filter((key) => key !== undefined).length > 1) {
       return usageError(context, 'ledger', 'give one key: --hmac-secret-file, --hmac-secret or --ed25519-public');
@@ -108,4 +152,79 @@ async function verify(target: string, values: OptionValues<typeof OPTIONS>, cont
     values.json === true ? `${JSON.stringify(result, null, 2)}\n` : `${formatVerifyResult(result)}\n`,
   );
   return result.ok ? 0 : 1;
+}
+
+/** `shieldx ledger export`: checks the flags, then writes the export to `--out` or stdout. */
+async function exportCommand(
+  targets: readonly string[],
+  values: OptionValues<typeof OPTIONS>,
+  context: CliContext,
+): Promise<number> {
+  const verifyOnly = (
+    ['hmac-secret', 'hmac-secret-file', 'ed25519-public', 'checkpoint-every', 'allow-pruned-start', 'json'] as const
+  ).find((f) => values[f] !== undefined);
+  if (verifyOnly !== undefined) return usageError(context, 'ledger', `--${verifyOnly} is an option of ledger verify`);
+  if (targets.length !== 1) return usageError(context, 'ledger', 'name one ledger file or directory');
+  if (values.head !== undefined && values['no-head'] === true) {
+    return usageError(context, 'ledger', 'give --head <file> or --no-head, not both');
+  }
+  const bySeq = values['from-seq'] !== undefined || values['to-seq'] !== undefined;
+  const byTime = values.since !== undefined || values.until !== undefined;
+  if (bySeq === byTime) {
+    return usageError(context, 'ledger', 'give --from-seq and --to-seq, or --since and --until');
+  }
+  let range: LedgerExportRange;
+  if (bySeq) {
+    const from = values['from-seq'];
+    const to = values['to-seq'];
+    if (from === undefined || to === undefined || !SEQ.test(from) || !SEQ.test(to) || Number(to) < Number(from)) {
+      return usageError(context, 'ledger', '--from-seq and --to-seq must be integers, 1 <= from <= to');
+    }
+    range = { by: 'seq', fromSeq: Number(from), toSeq: Number(to) };
+  } else {
+    const { since, until } = values;
+    if (since === undefined || until === undefined) return usageError(context, 'ledger', 'give --since and --until');
+    range = { by: 'time', since, until };
+  }
+  const headPath = values['no-head'] === true ? false : values.head;
+  try {
+    const plan = await planLedgerExport(targets[0], range, headPath === undefined ? {} : { headPath });
+    const out = values.out;
+    const partial = out === undefined ? null : `${out}.partial`;
+    const sink = partial === null ? null : createWriteStream(partial, { mode: 0o600 });
+    try {
+      for await (const line of ledgerExportLines(plan)) {
+        if (sink === null) context.stdout.write(line);
+        else if (!sink.write(line)) await new Promise<void>((done) => sink.once('drain', () => done()));
+      }
+      if (sink !== null) {
+        sink.end();
+        await finished(sink);
+        await rename(partial!, out!);
+      }
+    } catch (error) {
+      sink?.destroy();
+      if (partial !== null) await rm(partial, { force: true });
+      throw error;
+    }
+    const { fromSeq, toSeq } = plan.header;
+    const signed =
+      plan.endsSigned === 'checkpoint'
+        ? 'ends with a signed checkpoint'
+        : plan.endsSigned === 'head'
+          ? 'ends with the signed head'
+          : 'its last entries are not covered by a signature (no key, or no checkpoint yet after the range)';
+    const summary = `exported seq ${fromSeq}..${toSeq} (${toSeq - fromSeq + 1} entries)${out === undefined ? '' : ` to ${out}`}: ${signed}\n`;
+    (out === undefined ? context.stderr : context.stdout).write(summary);
+    return 0;
+  } catch (error) {
+    if (error instanceof LedgerExportError && error.reason === 'invalid_range') {
+      return usageError(context, 'ledger', error.message);
+    }
+    if (error instanceof LedgerExportError || (error as NodeJS.ErrnoException).code !== undefined) {
+      context.stderr.write(`shieldx ledger export: ${(error as Error).message}\n`);
+      return 1;
+    }
+    throw error;
+  }
 }

@@ -244,3 +244,23 @@ export class ConfigInvalidError extends GatewayError {
     super(`the configuration is invalid, the running one is kept: ${details.problems.join('; ')}`);
   }
 }
+
+/**
+ * A ledger export that cannot be made: 404 `no_entries` (nothing in the range), 400 `export_too_large` (over the
+ * bound), 409 `ledger_unreadable` (a line in the way is not an entry: verify the ledger).
+ */
+export class LedgerExportRefusedError extends GatewayError {
+  readonly status: number;
+  readonly code: string;
+  constructor(reason: 'no_entries' | 'too_large' | 'invalid_range' | 'unreadable', message: string) {
+    super(message);
+    [this.status, this.code] =
+      reason === 'no_entries'
+        ? [404, 'no_entries']
+        : reason === 'too_large'
+          ? [400, 'export_too_large']
+          : reason === 'invalid_range'
+            ? [400, 'invalid_query']
+            : [409, 'ledger_unreadable'];
+  }
+}

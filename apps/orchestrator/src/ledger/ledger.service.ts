@@ -3,7 +3,10 @@ import {
   type AuditPage,
   type AuditQuery,
   LedgerError,
+  type LedgerExportPlan,
+  type LedgerExportRange,
   LedgerWriter,
+  planLedgerExport,
   readAuditPage,
   type LedgerWriterOptions,
   toLedgerValue,
@@ -233,6 +236,16 @@ export class LedgerService implements OnModuleInit, OnApplicationShutdown {
     await this.flush();
     const page = await readAuditPage(this.path, query);
     return { ...page, lastSeq: this.writer?.stats.syncedSeq ?? 0 };
+  }
+
+  /**
+   * Plans an export of `range` for `GET /admin/ledger/export` (written entries only: pending ones are flushed
+   * first), with the head file when the range reaches it.
+   * @throws LedgerExportError when the range is empty, too large or a line in the way is not an entry
+   */
+  async exportPlan(range: LedgerExportRange): Promise<LedgerExportPlan> {
+    await this.flush();
+    return planLedgerExport(this.path, range, { headPath: resolve(this.config.ledger.headPath) });
   }
 
   private async runVerify(): Promise<VerifyResult> {

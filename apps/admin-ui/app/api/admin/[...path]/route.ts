@@ -14,11 +14,18 @@ const ALLOWED: Readonly<Record<string, readonly RegExp[]>> = {
     /^metrics$/,
     /^audit$/,
     /^ledger\/verify$/,
+    /^ledger\/export$/,
   ],
   PUT: [/^pools\/[a-z0-9_-]{1,64}$/],
   DELETE: [/^pools\/[a-z0-9_-]{1,64}$/],
   POST: [/^policy\/(?:reload|promote|evaluate)$/],
 };
+
+/** Downloads: relayed as a stream with their content-disposition, not read whole (an export may be large). */
+const STREAMED = /^ledger\/export$/;
+
+/** How long a download may take, ms. */
+const STREAM_TIMEOUT_MS = 10 * 60_000;
 
 /** Largest request body relayed (a pool edit, a what-if input), bytes. */
 const MAX_BODY = 64 * 1024;
@@ -31,7 +38,7 @@ function problem(status: number, error: string, message: string): Response {
 
 /**
  * Relays one allowed admin call to the orchestrator, adding the credentials on the server, and passes its status
- * and JSON body back. The browser never sees the token.
+ * and JSON body back (a download's body streamed through). The browser never sees the token.
  */
 async function relay(request: Request, context: Context): Promise<Response> {
   const { path } = await context.params;
@@ -48,21 +55,26 @@ async function relay(request: Request, context: Context): Promise<Response> {
     if (method === 'POST' && body === '') body = undefined;
   }
   const search = new URL(request.url).search;
+  const streamed = method === 'GET' && STREAMED.test(joined);
   try {
     const upstream = await adminFetch(`/admin/${joined}${search}`, {
       method,
       body,
       headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      timeoutMs: 15_000,
+      timeoutMs: streamed ? STREAM_TIMEOUT_MS : 15_000,
     });
-    const text = await upstream.text();
     const headers: Record<string, string> = {
       'content-type': upstream.headers.get('content-type') ?? 'application/json',
       'cache-control': 'no-store',
     };
     const correlationId = upstream.headers.get('x-correlation-id');
     if (correlationId !== null) headers['x-correlation-id'] = correlationId;
-    return new Response(text, { status: upstream.status, headers });
+    const disposition = upstream.headers.get('content-disposition');
+    if (streamed && upstream.ok && upstream.body !== null) {
+      if (disposition !== null) headers['content-disposition'] = disposition;
+      return new Response(upstream.body, { status: upstream.status, headers });
+    }
+    return new Response(await upstream.text(), { status: upstream.status, headers });
   } catch (error) {
     const cause = (error as { cause?: { code?: string } }).cause?.code;
     return problem(
