@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // `npm start`: build the orchestrator, run it in insecure dev mode with the built-in demo backends and demo threat and
 // quota services (scripts/demo-advisors.mjs), run the admin UI beside it, and drive a gentle demo traffic mix
-// (scripts/demo-traffic.mjs; ORCH_DEMO_TRAFFIC=0 turns it off). Ctrl-C stops them all. Settings in the environment
-// pass through (e.g. ORCH_PORT, ORCH_LB_ALGO).
+// (scripts/demo-traffic.mjs; ORCH_DEMO_TRAFFIC=0 turns it off). The orchestrator's log lines are shown pretty
+// (pino-pretty; START_LOGS=json shows its JSON lines). Ctrl-C stops them all. Settings in the environment pass
+// through (e.g. ORCH_PORT, ORCH_LB_ALGO).
 import { spawn, spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { driveTraffic, startFlakyBackends } from './demo-traffic.mjs';
@@ -83,13 +84,67 @@ if (advisorsUrl === undefined) {
 const demoTraffic = env.ORCH_DEMO_TRAFFIC !== '0';
 const flaky = demoTraffic && env.ORCH_POOL_FLAKY === undefined ? await startFlakyBackends() : undefined;
 
-run('orchestrator', process.execPath, ['dist/orchestrator/apps/orchestrator/src/main.js'], {
-  ...(flaky === undefined ? {} : { ORCH_POOL_FLAKY: flaky.urls.join(',') }),
-  NODE_OPTIONS: gatewayEnv(env).NODE_OPTIONS,
-  ORCH_THREAT_URL: env.ORCH_THREAT_URL ?? `${advisorsUrl}/score`,
-  ORCH_QUOTA_URL: env.ORCH_QUOTA_URL ?? `${advisorsUrl}/quota`,
-  ORCH_QUOTA_SCOPES: env.ORCH_QUOTA_SCOPES ?? 'write',
-});
+/** Fields every line has, or that say nothing to a person reading the console. */
+const PLAIN = new Set([
+  'level',
+  'time',
+  'timestamp',
+  'pid',
+  'hostname',
+  'service',
+  'context',
+  'event',
+  'msg',
+  'corrId',
+]);
+/**
+ * One console line of a log record: an access line as `METHOD route → status in ms (tenant, action)`, any other as
+ * its event and message followed by its fields as `key=value`.
+ * @param {Record<string, unknown>} log
+ */
+function devLine(log) {
+  const text = (/** @type {unknown} */ value) => (typeof value === 'string' ? value : JSON.stringify(value));
+  if (log.event === 'access') {
+    const extra = [log.tenant, log.action, log.backend].filter((v) => v !== undefined).map(text);
+    return `${text(log.method)} ${text(log.route)} → ${text(log.status)} in ${text(log.latencyMs)} ms${
+      extra.length > 0 ? ` (${extra.join(', ')})` : ''
+    }`;
+  }
+  const fields = Object.entries(log)
+    .filter(([key]) => !PLAIN.has(key))
+    .map(([key, value]) => `${key}=${text(value)}`)
+    .join(' ');
+  const title = log.msg === undefined || log.msg === log.event ? [log.event] : [log.event, log.msg];
+  const words = title.filter((v) => v !== undefined).map(text);
+  return `${words.join(' ')} ${fields}`.trim().slice(0, 400);
+}
+
+// The console is for a person here: pino's pretty lines (START_LOGS=json keeps the JSON lines production writes).
+const prettyLogs = env.START_LOGS !== 'json';
+const orchestrator = run(
+  'orchestrator',
+  process.execPath,
+  ['dist/orchestrator/apps/orchestrator/src/main.js'],
+  {
+    ...(flaky === undefined ? {} : { ORCH_POOL_FLAKY: flaky.urls.join(',') }),
+    NODE_OPTIONS: gatewayEnv(env).NODE_OPTIONS,
+    ORCH_THREAT_URL: env.ORCH_THREAT_URL ?? `${advisorsUrl}/score`,
+    ORCH_QUOTA_URL: env.ORCH_QUOTA_URL ?? `${advisorsUrl}/quota`,
+    ORCH_QUOTA_SCOPES: env.ORCH_QUOTA_SCOPES ?? 'write',
+  },
+  prettyLogs ? ['ignore', 'pipe', 'inherit'] : 'inherit',
+);
+if (prettyLogs && orchestrator.stdout !== null) {
+  const { default: pretty } = await import('pino-pretty');
+  orchestrator.stdout.pipe(
+    pretty({
+      colorize: process.stdout.isTTY === true,
+      translateTime: 'SYS:HH:MM:ss.l',
+      hideObject: true,
+      messageFormat: devLine,
+    }),
+  );
+}
 
 let ready = false;
 for (let i = 0; i < 100 && !ready && !stopping; i++) {

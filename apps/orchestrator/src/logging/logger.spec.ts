@@ -41,6 +41,15 @@ describe(createLogger.name, () => {
     expect(raw[3].match(/"corrId"/g)).toHaveLength(1);
   });
 
+  it("writes Nest's start-up narration at debug, the gateway's own messages at info", () => {
+    const { lines, logger } = capture();
+    const nest = new NestPinoLogger(logger);
+    nest.log('AppModule dependencies initialized', 'InstanceLoader');
+    nest.log('Mapped {/route, POST} route', 'RouterExplorer');
+    nest.log({ event: 'listening' }, 'main');
+    expect(lines.map((l) => [l.level, l.context])).toEqual([['info', 'main']]);
+  });
+
   it('redacts secret headers, the configured admission header included, and never logs a query string', () => {
     const { raw, logger } = capture();
     const headers = {

@@ -175,12 +175,25 @@ export function lazyRequestLogger(
   return new LazyChildLogger(logger as Logger, bindings, options);
 }
 
+/**
+ * Nest's own start-up narration (a line per module, controller and route mapped): at debug, so the first lines an
+ * operator reads at info are the gateway's own, not twenty lines of wiring.
+ */
+const FRAMEWORK_CHATTER: ReadonlySet<string> = new Set([
+  'NestFactory',
+  'InstanceLoader',
+  'RoutesResolver',
+  'RouterExplorer',
+  'NestApplication',
+]);
+
 /** Nest's logger interface over pino, so framework messages are JSON lines too. */
 export class NestPinoLogger implements LoggerService {
   constructor(private readonly logger: Logger) {}
 
   log(message: unknown, ...params: unknown[]): void {
-    this.write('info', message, params);
+    const context = params[params.length - 1];
+    this.write(typeof context === 'string' && FRAMEWORK_CHATTER.has(context) ? 'debug' : 'info', message, params);
   }
   error(message: unknown, ...params: unknown[]): void {
     this.write('error', message, params);
