@@ -3,6 +3,7 @@ export { Backend, type BackendJSON, type BackendOptions, type BackendPlace } fro
 export type { Balancer, BalancerOptions, PickContext } from './balancers/balancer';
 export { createBalancer } from './balancers/create-balancer';
 export { Breaker, type BreakerEvent, type BreakerOptions, type BreakerState, type BreakerStateName } from './breaker';
+export { type Hash64, hashString64 } from './hash';
 export { type MonotonicClock, type RandomSource, monotonicClock } from './clock';
 export {
   LOCALITY_TIERS,

@@ -6,6 +6,7 @@ import { RateLimitModule } from '../ratelimit/rate-limit.module';
 import { PoolsModule } from '../pools/pools.module';
 import { ProxyModule } from '../proxy/proxy.module';
 import { ResilienceModule } from '../resilience/resilience.module';
+import { RolloutsModule } from '../rollouts/rollouts.module';
 import { ADMIN_RESOLVE_HOST } from './admin.constants';
 import { AdminController } from './admin.controller';
 import { AdminEventsService } from './admin-events.service';
@@ -17,10 +18,21 @@ import { PolicyController } from './policy.controller';
 import { systemResolve } from './backend-target';
 import { PoolAdminService } from './pool-admin.service';
 import { ProtectionController } from './protection.controller';
+import { RolloutAdminService } from './rollout-admin.service';
+import { RolloutsController } from './rollouts.controller';
 
 /** The admin API for the security team and the admin UI (`/admin/*`, guarded). */
 @Module({
-  imports: [ResilienceModule, PoolsModule, PolicyModule, LedgerModule, AdvisorsModule, RateLimitModule, ProxyModule],
+  imports: [
+    ResilienceModule,
+    PoolsModule,
+    PolicyModule,
+    LedgerModule,
+    AdvisorsModule,
+    RateLimitModule,
+    ProxyModule,
+    RolloutsModule,
+  ],
   controllers: [
     AdminController,
     PolicyController,
@@ -28,9 +40,11 @@ import { ProtectionController } from './protection.controller';
     ProtectionController,
     MirrorController,
     ConfigController,
+    RolloutsController,
   ],
   providers: [
     PoolAdminService,
+    RolloutAdminService,
     AdminEventsService,
     ConfigReloadService,
     { provide: ADMIN_RESOLVE_HOST, useValue: systemResolve },

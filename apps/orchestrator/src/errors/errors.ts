@@ -264,3 +264,18 @@ export class LedgerExportRefusedError extends GatewayError {
             : [409, 'ledger_unreadable'];
   }
 }
+
+/** 404: the pool has no rollout. */
+export class UnknownRolloutError extends GatewayError {
+  readonly status = 404;
+  readonly code = 'unknown_rollout';
+  constructor(pool: string) {
+    super(`pool '${pool}' has no rollout`);
+  }
+}
+
+/** 409: the pool already has a live rollout, or the rollout is not in a state the action applies to. */
+export class RolloutConflictError extends GatewayError {
+  readonly status = 409;
+  readonly code = 'rollout_conflict';
+}

@@ -37,6 +37,31 @@ export type PoolChangedData = {
   { readonly source?: undefined } | { readonly source: 'cluster'; readonly origin: string; readonly version: number }
 );
 
+/** One side's figures over a rollout's analysis window, as recorded in `rollout.step`. */
+export type RolloutSideData = {
+  readonly requests: number;
+  readonly errors: number;
+  readonly errorRate: number;
+  readonly p99Ms: number | null;
+};
+
+/**
+ * `rollout.step`: a progressive rollout of a pool started, advanced, was paused or resumed, promoted, rolled back or
+ * aborted. `actor` is the admin for manual changes, `gateway` for the automatic analysis.
+ */
+export type RolloutStepData = {
+  readonly pool: string;
+  readonly kind: string;
+  readonly from: string;
+  readonly to: string;
+  readonly fromPercent: number;
+  readonly toPercent: number;
+  readonly reason: string;
+  readonly actor: string;
+  readonly stable: RolloutSideData;
+  readonly canary: RolloutSideData;
+};
+
 /** `auth.failed`, by the check that refused: admin token, caller proof, client certificate, tenant binding. */
 export type AuthFailedData =
   | {
@@ -120,7 +145,8 @@ export type SecurityEvent =
         readonly openForMs: number | null;
       }
     >
-  | EventOf<'admin.action', { readonly action: string; readonly actor: string; readonly [detail: string]: unknown }>;
+  | EventOf<'admin.action', { readonly action: string; readonly actor: string; readonly [detail: string]: unknown }>
+  | EventOf<'rollout.step', RolloutStepData>;
 
 /** The kinds of security event. */
 export type SecurityEventType = SecurityEvent['type'];

@@ -46,4 +46,7 @@ export const METRIC = {
   advisorBreakerOpen: 'orchestrator_advisor_breaker_open',
   threatCache: 'orchestrator_threat_cache_total',
   quotaChecks: 'orchestrator_quota_checks_total',
+  rolloutStep: 'orchestrator_rollout_step',
+  rolloutRequests: 'orchestrator_rollout_requests_total',
+  rolloutTransitions: 'orchestrator_rollout_transitions_total',
 } as const;

@@ -162,6 +162,18 @@ export class PoolsService {
     return pool;
   }
 
+  /**
+   * A pool with this instance's balancing options that is not registered: not routed to by name, not probed, not in
+   * `/health` (a rollout's canary set). Its backends are new, so they share no state with pooled ones.
+   */
+  detached(name: string, urls: readonly string[]): Pool {
+    return new Pool(
+      name,
+      urls.map((url) => new Backend(url, 1, this.backendOptions)),
+      this.poolOptions,
+    );
+  }
+
   /** Removes pool `name`; false when there was none. */
   remove(name: string): boolean {
     if (!this.pools.delete(name)) return false;

@@ -20,6 +20,7 @@ import { isWebSocketUpgrade, pendingUpgrade } from '../pipeline/upgrades';
 import { RateLimitService } from '../ratelimit/rate-limit.service';
 import { SCOPE_PATTERN, SERVICE_PATTERN, TENANT_PATTERN } from '../routing/route-request.dto';
 import { ClientRegions } from '../routing/client-regions';
+import { RolloutsService } from '../rollouts/rollouts.service';
 import { RouteService, type RouteContext, type RoutePlan } from '../routing/route.service';
 import { endUpstreamSpan, injectTraceContext, upstreamSpan } from '../tracing/spans';
 import { ConnectionGate } from '../upstream/connection-gate';
@@ -102,6 +103,7 @@ export class ProxyService {
     private readonly tunnels: WebSocketTunnels,
     private readonly regions: ClientRegions,
     private readonly mirror: TrafficMirror,
+    private readonly rollouts: RolloutsService,
   ) {
     this.strip = new Set([config.admission.header.toLowerCase()]);
     this.trusted = new TrustedProxies(config.rateLimit.trustedProxies);
@@ -298,6 +300,9 @@ export class ProxyService {
           );
         }
         this.outliers.report(backend, plan.pool, result, performance.now() - started);
+        if (!(result.kind === 'error' && isClientGone(result.error))) {
+          this.rollouts.record(plan.pool, backend, result.kind !== 'done' || result.status >= 500, result.headersMs);
+        }
         switch (result.kind) {
           case 'done':
             this.metrics.routed(plan.action);

@@ -8,6 +8,7 @@ import type { SecurityEvent, SecurityEvents } from '../events/security-events';
 import type { GatewayMetrics } from '../metrics/gateway-metrics';
 import type { PoolsService } from '../pools/pools.service';
 import type { RateLimitService } from '../ratelimit/rate-limit.service';
+import type { RolloutsService } from '../rollouts/rollouts.service';
 import { ANONYMOUS, type RouteContext, RouteService } from './route.service';
 import type { RoutingMetrics } from './routing-metrics';
 
@@ -27,7 +28,19 @@ function engine(decision: Decision) {
   const emitter = { emit: (event: SecurityEvent) => events.push(event) } as unknown as SecurityEvents;
   const threats = { enabled: false } as unknown as ThreatScores;
   const quota = { costOf: () => 0 } as unknown as QuotaService;
-  const service = new RouteService(config, policy, pools, limits, metrics, routingMetrics, emitter, threats, quota);
+  const rollouts = { route: (p: Pool) => p } as unknown as RolloutsService;
+  const service = new RouteService(
+    config,
+    policy,
+    pools,
+    limits,
+    metrics,
+    routingMetrics,
+    emitter,
+    threats,
+    quota,
+    rollouts,
+  );
   return { service, gauge, events };
 }
 

@@ -21,6 +21,7 @@ import { RoutingMetrics } from './routing-metrics';
 import { POLICY_ENGINE } from '../policy/policy.module';
 import { PoolsService } from '../pools/pools.service';
 import { RateLimitService } from '../ratelimit/rate-limit.service';
+import { RolloutsService } from '../rollouts/rollouts.service';
 import { traced, tracedSync } from '../tracing/spans';
 import { TenantBinding } from './tenant-binding';
 
@@ -106,6 +107,7 @@ export class RouteService {
     private readonly events: SecurityEvents,
     private readonly threats: ThreatScores,
     private readonly quota: QuotaService,
+    private readonly rollouts: RolloutsService,
   ) {
     this.tenants = new TenantBinding(config.tenant);
   }
@@ -163,12 +165,15 @@ export class RouteService {
   pick(plan: RoutePlan, ctx: RouteContext, reserve: boolean, exclude?: readonly Backend[]): PickResult {
     const trace = ctx.state.trace;
     const region = plan.region;
-    const picked =
+    // Under a rollout the step's share of picks goes to the canary set; when none of it can serve, stable does.
+    const side = this.rollouts.route(plan.pool, plan.key);
+    let picked =
       trace === undefined
-        ? plan.pool.pick({ key: plan.key, reserve, exclude, region }, plan.algo)
-        : tracedSync(trace, 'balancer.pick', () =>
-            plan.pool.pick({ key: plan.key, reserve, exclude, region }, plan.algo),
-          );
+        ? side.pick({ key: plan.key, reserve, exclude, region }, plan.algo)
+        : tracedSync(trace, 'balancer.pick', () => side.pick({ key: plan.key, reserve, exclude, region }, plan.algo));
+    if (picked === undefined && side !== plan.pool) {
+      picked = plan.pool.pick({ key: plan.key, reserve, exclude, region }, plan.algo);
+    }
     if (picked === undefined) throw new NoHealthyBackendError(plan.pool.name);
     const label = this.pools.labelOf(plan.pool);
     this.routingMetrics.picked(label, picked.algo, picked.healthy);
