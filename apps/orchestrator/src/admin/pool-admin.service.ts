@@ -109,7 +109,7 @@ export class PoolAdminService {
 
   /** Creates or replaces pool `name`. @throws InvalidRequestError, BackendRefusedError */
   async put(name: string, body: PoolEditDto, ctx: AdminContext): Promise<PoolEditAnswer> {
-    checkName(name);
+    checkPoolName(name);
     const problems: { field: string; messages: string[] }[] = [];
     const urls: string[] = [];
     body.urls.forEach((raw, i) => {
@@ -158,18 +158,7 @@ export class PoolAdminService {
     if (problems.length > 0) {
       throw new InvalidRequestError('invalid_request', problems.flatMap((p) => p.messages).join('; '), problems);
     }
-    const refused: { url: string; reason: string; message: string }[] = [];
-    await Promise.all(
-      urls.map(async (url) => {
-        try {
-          await checkBackendTarget(url, this.rules, this.resolve);
-        } catch (error) {
-          if (!(error instanceof TargetRefusedError)) throw error;
-          refused.push({ url, reason: error.targetClass, message: error.message });
-        }
-      }),
-    );
-    if (refused.length > 0) throw new BackendRefusedError(refused);
+    await this.checkTargets(urls);
 
     const before = this.definition(name);
     const pool = this.pools.define(
@@ -200,7 +189,7 @@ export class PoolAdminService {
 
   /** Removes pool `name`. @throws UnknownPoolError */
   remove(name: string, ctx: AdminContext): { pool: string; removed: true } {
-    checkName(name);
+    checkPoolName(name);
     const before = this.definition(name);
     if (before === null || !this.pools.remove(name)) throw new UnknownPoolError(name);
     this.events.emit({
@@ -215,6 +204,25 @@ export class PoolAdminService {
     });
     this.edits.emit({ pool: name, after: null });
     return { pool: name, removed: true };
+  }
+
+  /**
+   * Refuses backends the pool edits' SSRF rules do not allow ({@link checkBackendTarget}), all named at once.
+   * @throws BackendRefusedError
+   */
+  async checkTargets(urls: readonly string[]): Promise<void> {
+    const refused: { url: string; reason: string; message: string }[] = [];
+    await Promise.all(
+      urls.map(async (url) => {
+        try {
+          await checkBackendTarget(url, this.rules, this.resolve);
+        } catch (error) {
+          if (!(error instanceof TargetRefusedError)) throw error;
+          refused.push({ url, reason: error.targetClass, message: error.message });
+        }
+      }),
+    );
+    if (refused.length > 0) throw new BackendRefusedError(refused);
   }
 
   /** The pool's algorithm and backends with weights and metadata, or null when there is none. */
@@ -251,7 +259,8 @@ function checkMeta(raw: string, meta: unknown): BackendPlace | string {
   };
 }
 
-function checkName(name: string): void {
+/** Refuses a pool name the admin API does not accept (400 `invalid_pool_name`). */
+export function checkPoolName(name: string): void {
   if (!SERVICE_PATTERN.test(name)) {
     throw new InvalidRequestError('invalid_pool_name', `'${name}' is not a pool name (${SERVICE_PATTERN.source})`);
   }

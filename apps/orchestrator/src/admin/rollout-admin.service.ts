@@ -1,15 +1,10 @@
-import { Inject, Injectable } from '@nestjs/common';
-import type { OrchestratorConfig } from '../config/config';
-import { ORCH_CONFIG } from '../config/config.module';
+import { Injectable } from '@nestjs/common';
 import { parseBackendUrl, parseDuration } from '../config/parse';
 import { InvalidRequestError, RolloutConflictError } from '../errors/errors';
 import { SecurityEvents } from '../events/security-events';
 import { PoolsService } from '../pools/pools.service';
 import { RolloutsService, type RolloutAnswer } from '../rollouts/rollouts.service';
-import { SERVICE_PATTERN } from '../validation/names';
-import { ADMIN_RESOLVE_HOST } from './admin.constants';
-import { checkBackendTarget, TargetRefusedError, type ResolveHost, type TargetRules } from './backend-target';
-import { BackendRefusedError, PoolAdminService, type AdminContext } from './pool-admin.service';
+import { checkPoolName, PoolAdminService, type AdminContext } from './pool-admin.service';
 import type { RolloutDto } from './rollout.dto';
 
 /** Shortest analysis interval the admin API accepts (ms). */
@@ -22,28 +17,22 @@ export type RolloutAction = 'pause' | 'resume' | 'promote' | 'abort';
 
 /**
  * Rollouts through the admin API: checks the body beyond its shape (URLs, disjoint sets, rising steps ending at 100,
- * interval), refuses SSRF targets on both sides with the rules of pool edits ({@link checkBackendTarget}), makes the
+ * interval), refuses SSRF targets on both sides with the rules of pool edits ({@link PoolAdminService.checkTargets}), makes the
  * pool the stable set (a pool edit, recorded as `pool.changed`, when it differs), then starts the rollout. Every
  * change is audited as `admin.action`; the rollout's own transitions are `rollout.step` events.
  */
 @Injectable()
 export class RolloutAdminService {
-  private readonly rules: TargetRules;
-
   constructor(
-    @Inject(ORCH_CONFIG) config: OrchestratorConfig,
     private readonly pools: PoolsService,
     private readonly poolAdmin: PoolAdminService,
     private readonly rollouts: RolloutsService,
     private readonly events: SecurityEvents,
-    @Inject(ADMIN_RESOLVE_HOST) private readonly resolve: ResolveHost,
-  ) {
-    this.rules = { allowPrivate: config.admin.allowPrivate, allowLoopback: config.listen.insecure };
-  }
+  ) {}
 
   /** Starts a rollout of `name`. @throws InvalidRequestError, BackendRefusedError, RolloutConflictError */
   async put(name: string, body: RolloutDto, ctx: AdminContext): Promise<RolloutAnswer> {
-    checkName(name);
+    checkPoolName(name);
     const problems: { field: string; messages: string[] }[] = [];
     const stable = urlsOf('stable', body.stable, problems);
     const canary = urlsOf('canary', body.canary, problems);
@@ -72,7 +61,7 @@ export class RolloutAdminService {
     if (problems.length > 0) {
       throw new InvalidRequestError('invalid_request', problems.flatMap((p) => p.messages).join('; '), problems);
     }
-    await this.checkTargets([...stable, ...canary]);
+    await this.poolAdmin.checkTargets([...stable, ...canary]);
     if (this.rollouts.isLive(name)) throw new RolloutConflictError(`pool '${name}' already has a live rollout`);
     const current = this.pools.get(name);
     const same =
@@ -103,7 +92,7 @@ export class RolloutAdminService {
 
   /** Pause, resume, promote or abort. @throws UnknownRolloutError, RolloutConflictError */
   act(name: string, action: RolloutAction, ctx: AdminContext): RolloutAnswer {
-    checkName(name);
+    checkPoolName(name);
     const answer = this.rollouts.act(name, action, ctx.actor, ctx.corrId);
     this.audited(`rollout.${action}`, name, ctx);
     return answer;
@@ -111,7 +100,7 @@ export class RolloutAdminService {
 
   /** Forgets the rollout (aborting it when live). @throws UnknownRolloutError */
   remove(name: string, ctx: AdminContext): { pool: string; removed: true } {
-    checkName(name);
+    checkPoolName(name);
     const answer = this.rollouts.remove(name, ctx.actor, ctx.corrId);
     this.audited('rollout.delete', name, ctx);
     return answer;
@@ -119,27 +108,12 @@ export class RolloutAdminService {
 
   /** The rollout of `name`. @throws UnknownRolloutError */
   get(name: string): RolloutAnswer {
-    checkName(name);
+    checkPoolName(name);
     return this.rollouts.get(name);
   }
 
   private audited(action: string, pool: string, ctx: AdminContext): void {
     this.events.emit({ type: 'admin.action', corrId: ctx.corrId, data: { action, pool, actor: ctx.actor } });
-  }
-
-  private async checkTargets(urls: readonly string[]): Promise<void> {
-    const refused: { url: string; reason: string; message: string }[] = [];
-    await Promise.all(
-      urls.map(async (url) => {
-        try {
-          await checkBackendTarget(url, this.rules, this.resolve);
-        } catch (error) {
-          if (!(error instanceof TargetRefusedError)) throw error;
-          refused.push({ url, reason: error.targetClass, message: error.message });
-        }
-      }),
-    );
-    if (refused.length > 0) throw new BackendRefusedError(refused);
   }
 }
 
@@ -156,10 +130,4 @@ function urlsOf(field: string, raw: readonly string[], problems: { field: string
     }
   });
   return urls;
-}
-
-function checkName(name: string): void {
-  if (!SERVICE_PATTERN.test(name)) {
-    throw new InvalidRequestError('invalid_pool_name', `'${name}' is not a pool name (${SERVICE_PATTERN.source})`);
-  }
 }
