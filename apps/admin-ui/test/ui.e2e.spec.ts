@@ -475,6 +475,38 @@ describe('admin UI in Chromium against a running orchestrator', () => {
     await shot('mirror');
   });
 
+  it('shows a rollout live and pauses and aborts it with the buttons', async () => {
+    const auth = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+    const pools = (await (await fetch(`${orchUrl}/admin/pools`, { headers: auth })).json()) as {
+      pools: { name: string; backends: { url: string }[] }[];
+    };
+    const [stable, canary] = pools.pools.find((pool) => pool.name === 'static')!.backends.map((b) => b.url);
+    const started = await fetch(`${orchUrl}/admin/rollouts/static`, {
+      method: 'PUT',
+      headers: auth,
+      body: JSON.stringify({
+        stable: [stable],
+        canary: [canary],
+        steps: [50, 100],
+        interval: '1h',
+        maxErrorRate: 0.5,
+        maxP99Ratio: 10,
+        minRequests: 1000,
+      }),
+    });
+    expect(started.status).toBe(200);
+    await page.goto(`${uiUrl}/rollouts`);
+    const card = main().getByTestId('rollout-static');
+    await expect.poll(() => card.getAttribute('data-state')).toBe('running');
+    expect(await card.locator('h2').textContent()).toContain('canary at 50');
+    await card.getByRole('button', { name: 'Pause' }).click();
+    await expect.poll(() => card.getAttribute('data-state')).toBe('paused');
+    await shot('rollouts');
+    await card.getByRole('button', { name: 'Abort' }).click();
+    await expect.poll(() => card.getAttribute('data-state')).toBe('aborted');
+    expect(await card.getByTestId('rollout-history').textContent()).toContain('paused');
+  });
+
   it('shows the policy and reloads it with the button', async () => {
     await page.goto(`${uiUrl}/policy`);
     const version = Number(await main().getByTestId('policy-version').textContent());
@@ -613,11 +645,11 @@ describe('admin UI in Chromium against a running orchestrator', () => {
     await page.keyboard.press('Tab');
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
     const order: string[] = [];
-    for (let i = 0; i < 7; i++) {
+    for (let i = 0; i < 8; i++) {
       await page.keyboard.press('Tab');
       order.push((await page.evaluate(() => document.activeElement?.textContent)) ?? '');
     }
-    expect(order).toEqual(['Overview', 'Pools', 'Breakers', 'Protection', 'Mirroring', 'Policy', 'Audit']);
+    expect(order).toEqual(['Overview', 'Pools', 'Breakers', 'Protection', 'Mirroring', 'Rollouts', 'Policy', 'Audit']);
     await page.keyboard.press('Shift+Tab');
     await page.keyboard.press('Enter');
     await page.waitForURL(/\/policy$/);
@@ -681,6 +713,13 @@ describe('admin UI in Chromium against a running orchestrator', () => {
         path: '/mirror',
         ready: async () => {
           await main().getByTestId('mirror-search').waitFor();
+        },
+      },
+      {
+        name: 'rollouts',
+        path: '/rollouts',
+        ready: async () => {
+          await main().getByTestId('rollout-static').waitFor();
         },
       },
       {
@@ -765,7 +804,7 @@ describe('admin UI in Chromium against a running orchestrator', () => {
   });
 
   it('never hands the admin token to the browser, and refuses foreign hosts and cross-site writes', async () => {
-    for (const path of ['/', '/pools', '/breakers', '/protection', '/mirror', '/policy', '/audit']) {
+    for (const path of ['/', '/pools', '/breakers', '/protection', '/mirror', '/rollouts', '/policy', '/audit']) {
       const html = await (await fetch(`${uiUrl}${path}`)).text();
       expect(html).not.toContain(TOKEN);
     }

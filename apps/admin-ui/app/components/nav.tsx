@@ -9,6 +9,7 @@ const PAGES = [
   { href: '/breakers', label: 'Breakers' },
   { href: '/protection', label: 'Protection' },
   { href: '/mirror', label: 'Mirroring' },
+  { href: '/rollouts', label: 'Rollouts' },
   { href: '/policy', label: 'Policy' },
   { href: '/audit', label: 'Audit' },
 ] as const;

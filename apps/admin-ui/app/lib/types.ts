@@ -259,3 +259,40 @@ export interface MirrorAnswer {
     }[];
   }[];
 }
+
+/** One side's figures in the current interval of a rollout. */
+export interface RolloutSide {
+  requests: number;
+  errors: number;
+  errorRate: number;
+  p99Ms: number | null;
+}
+
+/** `GET /admin/rollouts`: the rollouts of the gateway. */
+export interface RolloutsAnswer {
+  rollouts: {
+    pool: string;
+    state: 'running' | 'paused' | 'promoted' | 'rolled_back' | 'aborted';
+    percent: number;
+    step: number;
+    steps: number[];
+    intervalMs: number;
+    maxErrorRate: number;
+    maxP99Ratio: number;
+    minRequests: number;
+    sticky: boolean;
+    nextDecisionInMs: number | null;
+    stableUrls: string[];
+    canaryUrls: string[];
+    window: { stable: RolloutSide; canary: RolloutSide };
+    history: {
+      kind: string;
+      from: string;
+      to: string;
+      fromPercent: number;
+      toPercent: number;
+      reason: string;
+      at: number;
+    }[];
+  }[];
+}

@@ -9,6 +9,7 @@ const ALLOWED: Readonly<Record<string, readonly RegExp[]>> = {
     /^breakers$/,
     /^protection$/,
     /^mirror$/,
+    /^rollouts$/,
     /^policy$/,
     /^policy\/(?:rules|shadow|denied)$/,
     /^metrics$/,
@@ -18,7 +19,7 @@ const ALLOWED: Readonly<Record<string, readonly RegExp[]>> = {
   ],
   PUT: [/^pools\/[a-z0-9_-]{1,64}$/],
   DELETE: [/^pools\/[a-z0-9_-]{1,64}$/],
-  POST: [/^policy\/(?:reload|promote|evaluate)$/],
+  POST: [/^policy\/(?:reload|promote|evaluate)$/, /^rollouts\/[a-z0-9_-]{1,64}\/(?:pause|resume|promote|abort)$/],
 };
 
 /** Downloads: relayed as a stream with their content-disposition, not read whole (an export may be large). */
