@@ -11,6 +11,7 @@ import { ADMIN_RESOLVE_HOST } from './admin.constants';
 import { AdminController } from './admin.controller';
 import { AdminEventsService } from './admin-events.service';
 import { ConfigController } from './config.controller';
+import { ConfigRollouts } from './config-rollouts';
 import { ConfigReloadService } from './config-reload.service';
 import { LedgerController } from './ledger.controller';
 import { MirrorController } from './mirror.controller';
@@ -47,6 +48,7 @@ import { RolloutsController } from './rollouts.controller';
     RolloutAdminService,
     AdminEventsService,
     ConfigReloadService,
+    ConfigRollouts,
     { provide: ADMIN_RESOLVE_HOST, useValue: systemResolve },
   ],
   exports: [AdminEventsService, PoolAdminService],

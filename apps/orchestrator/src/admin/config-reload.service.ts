@@ -6,6 +6,7 @@ import type { ConfigPath } from '../config/setting';
 import { SETTINGS } from '../config/settings/table';
 import { SecurityEvents } from '../events/security-events';
 import { PoolsService } from '../pools/pools.service';
+import { ConfigRollouts, type ConfigRolloutsOutcome } from './config-rollouts';
 
 /**
  * Settings a reload applies to the running gateway: the pools of the configuration (backends, weights, zones,
@@ -13,6 +14,7 @@ import { PoolsService } from '../pools/pools.service';
  */
 const LIVE: readonly ConfigPath[] = [
   'pools',
+  'rollouts',
   'rateLimit.ipPerMinute',
   'rateLimit.ipPerMinuteDegraded',
   'rateLimit.tenantPerMinute',
@@ -29,6 +31,8 @@ export type ConfigReloadOutcome =
       readonly pools: { readonly defined: readonly string[]; readonly removed: readonly string[] };
       /** Settings that changed in the file but only take effect after a restart, by name. */
       readonly restartRequired: readonly string[];
+      /** When ORCH_ROLLOUTS changed: the rollouts started, skipped and refused. */
+      readonly rollouts?: ConfigRolloutsOutcome;
     }
   | { readonly ok: false; readonly problems: readonly string[] };
 
@@ -56,6 +60,7 @@ export class ConfigReloadService implements OnApplicationBootstrap, OnApplicatio
     @Inject(CONFIG_SOURCE) private readonly source: ConfigSource,
     private readonly pools: PoolsService,
     private readonly events: SecurityEvents,
+    private readonly configRollouts: ConfigRollouts,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -70,7 +75,7 @@ export class ConfigReloadService implements OnApplicationBootstrap, OnApplicatio
    * Reads the configuration again and applies what it can. Never throws for a bad file: the outcome says why.
    * @param actor who asked (`signal`, or the admin's actor)
    */
-  reload(actor: string, corrId?: string): ConfigReloadOutcome {
+  async reload(actor: string, corrId?: string): Promise<ConfigReloadOutcome> {
     let next: OrchestratorConfig;
     try {
       next = this.source();
@@ -97,7 +102,8 @@ export class ConfigReloadService implements OnApplicationBootstrap, OnApplicatio
       else running[group][field] = loaded[group][field];
     }
     const applied = live.map((path) => KEY_OF.get(path) ?? path);
-    this.logger.log({ event: 'config_reloaded', actor, applied, pools, restartRequired });
+    const rollouts = live.includes('rollouts') ? await this.configRollouts.apply(next.rollouts) : undefined;
+    this.logger.log({ event: 'config_reloaded', actor, applied, pools, restartRequired, rollouts });
     this.events.emit({
       type: 'admin.action',
       corrId,
@@ -108,9 +114,10 @@ export class ConfigReloadService implements OnApplicationBootstrap, OnApplicatio
         applied,
         pools,
         restartRequired,
+        ...(rollouts === undefined ? {} : { rollouts }),
       },
     });
-    return { ok: true, applied, pools, restartRequired };
+    return { ok: true, applied, pools, restartRequired, ...(rollouts === undefined ? {} : { rollouts }) };
   }
 }
 

@@ -16,8 +16,8 @@ export class ConfigController {
    */
   @Post('config/reload')
   @HttpCode(200)
-  reload(@Req() request: FastifyRequest): Extract<ConfigReloadOutcome, { ok: true }> {
-    const outcome = this.reloader.reload(adminActor(request), request.id);
+  async reload(@Req() request: FastifyRequest): Promise<Extract<ConfigReloadOutcome, { ok: true }>> {
+    const outcome = await this.reloader.reload(adminActor(request), request.id);
     if (!outcome.ok) throw new ConfigInvalidError({ problems: outcome.problems });
     return outcome;
   }

@@ -126,6 +126,7 @@ const FIELDS: Record<ConfigPath, true> = {
   'mirror.maxBodyBytes': true,
   'mirror.maxInFlight': true,
   'mirror.timeoutMs': true,
+  rollouts: true,
   demo: true,
 };
 

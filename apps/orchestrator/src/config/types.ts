@@ -41,6 +41,8 @@ export interface OrchestratorConfig {
     readonly allowedSanPrefixes: readonly string[];
   };
   readonly pools: ReadonlyMap<string, PoolConfig>;
+  /** Rollouts to run (ORCH_ROLLOUTS): pool → the body of `PUT /admin/rollouts/<pool>`, checked when it starts. */
+  readonly rollouts: ReadonlyMap<string, Readonly<Record<string, unknown>>>;
   readonly lb: {
     readonly algo: AlgoName;
     readonly connPenalty: number;

@@ -35,6 +35,28 @@ function parseEwmaDecay(raw: string): number {
 }
 
 /** ORCH_BACKENDS_JSON: a JSON object of pool name → list; its lists are checked pool by pool. */
+/** `ORCH_ROLLOUTS`: pool → rollout body; each body is checked whole when the rollout starts. */
+function parseRollouts(raw: string): ReadonlyMap<string, Readonly<Record<string, unknown>>> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new Error('must be a JSON object {"pool": {"stable": […], "canary": […], "steps": […], …}}');
+  }
+  const rollouts = new Map<string, Readonly<Record<string, unknown>>>();
+  for (const [pool, body] of Object.entries(parsed)) {
+    if (!SERVICE_PATTERN.test(pool)) throw new Error(`'${pool}' is not a pool name (${SERVICE_PATTERN.source})`);
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+      throw new Error(`the rollout of '${pool}' must be an object`);
+    }
+    rollouts.set(pool, body as Readonly<Record<string, unknown>>);
+  }
+  return rollouts;
+}
+
 function parseBackendsJson(raw: string): Record<string, unknown> {
   let parsed: unknown;
   try {
@@ -191,6 +213,17 @@ export const POOLS: Section = {
         "file of `CIDR region` lines (`#` comments) giving the client's region by its IP, longest prefix first; " +
         'read at boot, a bad line stops the start. The header, when believed, wins',
       see: [{ title: 'Locality-aware routing', href: 'load-balancing.md#locality-aware-routing' }],
+    }),
+    setting({
+      key: 'ORCH_ROLLOUTS',
+      at: 'rollouts',
+      parse: parseRollouts,
+      fallback: new Map<string, Readonly<Record<string, unknown>>>(),
+      doc:
+        'rollouts to run, JSON `{"pool": {stable, canary, steps, interval, maxErrorRate, maxP99Ratio, minRequests, ' +
+        'sticky?}}` (the body of `PUT /admin/rollouts/<pool>`); each starts at start-up or on a configuration reload ' +
+        'unless that pool is rolling out already or already serves exactly its canary set',
+      see: [{ title: 'Rollouts', href: 'rollouts.md' }],
     }),
     setting({
       key: 'ORCH_DEMO',
