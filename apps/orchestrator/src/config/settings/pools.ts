@@ -34,9 +34,8 @@ function parseEwmaDecay(raw: string): number {
   return weight === 1 ? 1 : EWMA_REFERENCE_MS / -Math.log(1 - weight);
 }
 
-/** ORCH_BACKENDS_JSON: a JSON object of pool name → list; its lists are checked pool by pool. */
-/** `ORCH_ROLLOUTS`: pool → rollout body; each body is checked whole when the rollout starts. */
-function parseRollouts(raw: string): ReadonlyMap<string, Readonly<Record<string, unknown>>> {
+/** A JSON object (not an array, not null); `shape` completes the error message with an example. */
+function jsonObject(raw: string, shape: string): Record<string, unknown> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
@@ -44,8 +43,14 @@ function parseRollouts(raw: string): ReadonlyMap<string, Readonly<Record<string,
     parsed = undefined;
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new Error('must be a JSON object {"pool": {"stable": […], "canary": […], "steps": […], …}}');
+    throw new Error(`must be a JSON object ${shape}`);
   }
+  return parsed as Record<string, unknown>;
+}
+
+/** `ORCH_ROLLOUTS`: pool → rollout body; each body is checked whole when the rollout starts. */
+function parseRollouts(raw: string): ReadonlyMap<string, Readonly<Record<string, unknown>>> {
+  const parsed = jsonObject(raw, '{"pool": {"stable": […], "canary": […], "steps": […], …}}');
   const rollouts = new Map<string, Readonly<Record<string, unknown>>>();
   for (const [pool, body] of Object.entries(parsed)) {
     if (!SERVICE_PATTERN.test(pool)) throw new Error(`'${pool}' is not a pool name (${SERVICE_PATTERN.source})`);
@@ -57,17 +62,9 @@ function parseRollouts(raw: string): ReadonlyMap<string, Readonly<Record<string,
   return rollouts;
 }
 
+/** ORCH_BACKENDS_JSON: a JSON object of pool name → list; its lists are checked pool by pool. */
 function parseBackendsJson(raw: string): Record<string, unknown> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    parsed = undefined;
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new Error('must be a JSON object {"pool": ["url" or {"url": …, "zone": …, "region": …, "cost": …}, …]}');
-  }
-  return parsed as Record<string, unknown>;
+  return jsonObject(raw, '{"pool": ["url" or {"url": …, "zone": …, "region": …, "cost": …}, …]}');
 }
 
 const POOL_PREFIX = 'ORCH_POOL_';
