@@ -5,7 +5,7 @@
 #   docker run --init -p 8443:8443 -p 9090:9090 -e ORCH_TLS_CERT_FILE=… shieldx-orchestrator
 # See deploy/k8s/, deploy/helm/shieldx/, docker-compose.yaml and docs/deployment.md.
 
-ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+ARG NODE_IMAGE=node:24.21.0-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src

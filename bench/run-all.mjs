@@ -17,6 +17,7 @@ const BENCHMARKS = [
   'lb.mjs',
   'memory.mjs',
   'adaptive.mjs',
+  'node.mjs',
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -149,9 +149,10 @@ export async function fetchJson(url, options = {}) {
  * Starts a Node server as a child process and waits until `GET <readyPath>` answers 200.
  * stdout goes to /dev/null (so a chatty logger cannot block on a full pipe); the last 16 KB of stderr are kept for
  * error messages. The child also loads bench/lib/orphan-guard.mjs so it exits if this process dies. `ipc: true` adds
- * an IPC channel (used by the CPU profiler).
+ * an IPC channel (used by the CPU profiler). `execPath`: the Node binary (default: the one running the benchmark).
  * @param {{ name: string, script: string, args?: string[], nodeArgs?: string[], env?: Record<string, string>,
- *   cwd?: string, port: number, host?: string, readyPath?: string, readyTimeoutMs?: number, ipc?: boolean }} options
+ *   cwd?: string, port: number, host?: string, readyPath?: string, readyTimeoutMs?: number, ipc?: boolean,
+ *   execPath?: string }} options
  * @returns {Promise<ServerHandle>}
  */
 export async function startServer({
@@ -166,8 +167,9 @@ export async function startServer({
   readyPath = '/readyz',
   readyTimeoutMs = 30_000,
   ipc = false,
+  execPath = process.execPath,
 }) {
-  const child = spawn(process.execPath, [...nodeArgs, '--import', ORPHAN_GUARD, script, ...args], {
+  const child = spawn(execPath, [...nodeArgs, '--import', ORPHAN_GUARD, script, ...args], {
     cwd,
     env: childEnv(env),
     stdio: /** @type {import('node:child_process').StdioOptions} */ ([

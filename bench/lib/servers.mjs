@@ -78,12 +78,12 @@ export function orchestratorEnv({ port, work, pools, extra = {} }) {
 }
 
 /**
- * Starts the built orchestrator of `snapshot` on a free port, with orchestratorEnv() plus `env`. `nodeArgs` and `ipc`
- * go to startServer() (defaults: none, no IPC channel).
+ * Starts the built orchestrator of `snapshot` on a free port, with orchestratorEnv() plus `env`. `nodeArgs`, `ipc`
+ * and `execPath` go to startServer() (defaults: none, no IPC channel, this process's Node).
  * @param {{ snapshot: { dir: string, main: string }, name: string, work: string, pools: Record<string, string[]>,
- *   env?: Record<string, string>, nodeArgs?: string[], ipc?: boolean }} options
+ *   env?: Record<string, string>, nodeArgs?: string[], ipc?: boolean, execPath?: string }} options
  */
-export async function startOrchestrator({ snapshot, name, work, pools, env = {}, nodeArgs, ipc }) {
+export async function startOrchestrator({ snapshot, name, work, pools, env = {}, nodeArgs, ipc, execPath }) {
   const port = await freePort();
   return startServer({
     name,
@@ -93,6 +93,7 @@ export async function startOrchestrator({ snapshot, name, work, pools, env = {},
     port,
     nodeArgs,
     ipc,
+    execPath,
   });
 }
 

@@ -93,10 +93,11 @@ async function main(): Promise<void> {
       url: address,
       pools: [...config.pools.keys()],
       demo: config.demo,
+      node: process.version,
       ...(config.cluster.workerIndex === undefined ? {} : { worker: config.cluster.workerIndex }),
       ...(ops === undefined ? {} : { ops: ops.url }),
     },
-    `listening on ${address}`,
+    `listening on ${address} (Node ${process.version})`,
   );
   setImmediate(compactHeapAfterStartup);
 }

@@ -3,7 +3,6 @@
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { Transform, type TransformCallback } from 'node:stream';
 import { MAX_LINE_BYTES } from './entry';
 import { nodeFileSystem } from './file-system';
@@ -28,9 +27,9 @@ export class LineTooLongError extends Error {
 }
 
 /**
- * Passes bytes through, failing once a line grows past `max` bytes. A carriage return is passed on as a NUL: readline
- * would take it for a line break (or drop it before \n) and hide it from the byte-for-byte check, while the writer ends
- * lines with \n alone and never writes a raw control character, so the line holding it fails where it stands.
+ * Passes bytes through, failing once a line grows past `max` bytes. A carriage return is passed on as a NUL: the
+ * writer ends lines with \n alone and never writes a raw control character, so the line holding it fails as
+ * unparsable where it stands rather than passing as JSON whitespace.
  */
 export function boundedLines(max: number): Transform {
   let run = 0;
@@ -46,6 +45,25 @@ export function boundedLines(max: number): Transform {
   });
 }
 
+/**
+ * The lines of a byte stream, split at \n alone and decoded as UTF-8 once whole. Not node:readline: it also breaks
+ * lines at U+2028 and U+2029 in newer Node versions, which JSON strings (and so ledger entries) may hold raw.
+ */
+async function* splitLines(input: AsyncIterable<Buffer>): AsyncGenerator<string> {
+  let pending: Buffer[] = [];
+  for await (const chunk of input) {
+    let start = 0;
+    for (let at = chunk.indexOf(0x0a); at !== -1; at = chunk.indexOf(0x0a, start)) {
+      const piece = chunk.subarray(start, at);
+      yield (pending.length === 0 ? piece : Buffer.concat([...pending, piece])).toString('utf8');
+      pending = [];
+      start = at + 1;
+    }
+    if (start < chunk.length) pending.push(chunk.subarray(start));
+  }
+  if (pending.length > 0) yield Buffer.concat(pending).toString('utf8');
+}
+
 /** Lines of `files` in order, streamed; the fragment after the last newline of the last file is left out. */
 export async function* readLines(files: readonly string[], tornTail: { bytes: number; offset: number } | null) {
   for (let i = 0; i < files.length; i++) {
@@ -55,10 +73,9 @@ export async function* readLines(files: readonly string[], tornTail: { bytes: nu
     const stream = createReadStream(file, end === null ? {} : { end: end - 1 });
     const bounded = boundedLines(MAX_LINE_BYTES);
     stream.on('error', (error) => bounded.destroy(error));
-    const lines = createInterface({ input: stream.pipe(bounded), crlfDelay: Infinity });
     let line = 0;
     try {
-      for await (const text of lines) {
+      for await (const text of splitLines(stream.pipe(bounded))) {
         line++;
         yield { file, line, text } satisfies SourceLine;
       }
@@ -66,7 +83,6 @@ export async function* readLines(files: readonly string[], tornTail: { bytes: nu
       if (error instanceof RangeError) throw new LineTooLongError(file, line + 1);
       throw error;
     } finally {
-      lines.close();
       bounded.destroy();
       stream.destroy();
     }
