@@ -13,7 +13,8 @@ export type RequestContext = Correlation;
  * handed it.
  *
  * On Node 20 an AsyncLocalStorage turns on async_hooks for the whole process: every promise and I/O object created
- * calls back into JavaScript (its cost: bench:route's `ORCH_LOG_DATA_PLANE_CONTEXT=1` row, docs/BENCHMARKS.md). So it is on only while a
+ * calls back into JavaScript (its cost: bench:route's `ORCH_LOG_DATA_PLANE_CONTEXT=1` row, docs/BENCHMARKS.md; Node 24
+ * does without async_hooks, bench:node). So it is on only while a
  * request of the control plane (admin API, probes, metrics) is in flight — or always, with
  * ORCH_LOG_DATA_PLANE_CONTEXT=1. Data-plane requests (`/route`, `/proxy/…`) name their correlation id explicitly
  * where it is written (access line, security events and ledger entries, tunnel lines, spans).
