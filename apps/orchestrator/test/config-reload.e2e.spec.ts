@@ -96,4 +96,46 @@ describe('configuration reload', () => {
       expect.objectContaining({ actor: 'signal', result: 'success', pools: { defined: [], removed: ['orders'] } }),
     );
   });
+
+  it('applies policy settings live: a new rules file decides at once, one that does not load refuses the reload', async () => {
+    const rules = join(work, 'rules.json');
+    writeFileSync(
+      rules,
+      JSON.stringify({
+        allow_all: true,
+        advanced: [{ tenant: 'acme', scopes: ['*'], path_prefix: '/v1/', action: 'deny', reason: 'acme is closed' }],
+      }),
+    );
+    const base = { ORCH_POOL_API: second.url, ORCH_TENANT_BURST: '200', ORCH_LOG_LEVEL: 'warn' };
+    expect((await post(`${orch.url}/route`, ROUTE)).status).toBe(200);
+    const versionBefore = ((await (await fetch(`${orch.url}/policy`)).json()) as { version: number }).version;
+    writeConfig({ ...base, ORCH_POLICY_PATH: rules, ORCH_TARPIT_MAX: '7' });
+    const answer = await reload();
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({
+      ok: true,
+      applied: ['ORCH_POLICY_PATH', 'ORCH_TARPIT_MAX'],
+    });
+    const denied = await post(`${orch.url}/route`, ROUTE);
+    expect(denied.status).toBe(403);
+    expect(denied.body['message']).toContain('acme is closed');
+    expect(await (await fetch(`${orch.url}/policy`)).json()).toMatchObject({ version: versionBefore + 1 });
+
+    // A rules file that does not parse: nothing of the file applies (the pool change neither), the policy stays.
+    writeFileSync(join(work, 'broken.json'), '{"allow_all": ');
+    writeConfig({ ...base, ORCH_POOL_API: first.url, ORCH_POLICY_PATH: join(work, 'broken.json') });
+    const refused = await reload();
+    expect(refused.status).toBe(422);
+    expect(refused.body['details']).toEqual({ problems: [expect.stringMatching(/^policy: .*broken\.json/)] });
+    expect((await post(`${orch.url}/route`, ROUTE)).status).toBe(403);
+    expect((await post(`${orch.url}/route`, { ...ROUTE, tenant: 'globex' })).body['target']).toBe(second.url);
+    expect(await auditOf()).toContainEqual(
+      expect.objectContaining({ result: 'rejected', problems: [expect.stringContaining('broken.json')] }),
+    );
+
+    // Back to the bundled rules.
+    writeConfig(base);
+    expect((await reload()).body).toMatchObject({ ok: true, applied: ['ORCH_POLICY_PATH', 'ORCH_TARPIT_MAX'] });
+    expect((await post(`${orch.url}/route`, ROUTE)).status).toBe(200);
+  });
 });

@@ -48,7 +48,8 @@ describe('rollouts in the configuration', () => {
 
   it('starts a configured rollout at start-up', async () => {
     const orch = await start({ ORCH_POOL_WEB: stable.url, ORCH_ROLLOUTS: JSON.stringify(rollout()) });
-    expect(await stateOf(orch)).toMatchObject({ state: 'running', percent: 100 });
+    // Blue-green previews first: no client request reaches the canary before its preview passed.
+    expect(await stateOf(orch)).toMatchObject({ state: 'running', phase: 'preview', percent: 0 });
     const audit = (await (await fetch(`${orch.url}/admin/audit?type=admin.action&limit=20`)).json()) as {
       entries: { data: Record<string, unknown> }[];
     };

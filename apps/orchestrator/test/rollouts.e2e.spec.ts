@@ -168,12 +168,12 @@ describe(RolloutsService.name, () => {
     expect(seen.some((e) => e.type === 'pool.changed' && (e.data as { pool: string }).pool === 'web')).toBe(true);
   });
 
-  it('blue-green: steps [100] sends everything to the canary and rolls back at once on a breach', async () => {
+  it('blue-green without preview: steps [100] sends everything to the canary and rolls back at once on a breach', async () => {
     const put = await call(
       orch.url,
       'PUT',
       '/admin/rollouts/bg',
-      spec({ canary: [flaky.url], steps: [100], interval: '10s' }),
+      spec({ canary: [flaky.url], steps: [100], interval: '10s', preview: false }),
     );
     expect(put.status).toBe(200);
     flaky.hits = 0;

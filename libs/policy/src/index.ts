@@ -12,6 +12,7 @@ export type {
   PolicyErrorMode,
   PolicyHooks,
   PolicyManagerOptions,
+  PolicySettings,
   PolicyRules,
   PolicyStatus,
   ReloadOutcome,

@@ -40,6 +40,12 @@ export interface PolicyManagerOptions {
   readonly hooks?: PolicyHooks;
 }
 
+/** The settings a running manager can take anew ({@link PolicyManager.reconfigure}). */
+export type PolicySettings = Pick<
+  PolicyManagerOptions,
+  'rulesPath' | 'opaPath' | 'entrypoint' | 'enforce' | 'onError' | 'evalBudgetMs' | 'cache'
+>;
+
 /** `GET /policy` (docs/policy.md). */
 export interface PolicyStatus {
   version: number;
@@ -101,24 +107,21 @@ export class PolicyManager implements PolicyEngine {
   private lastReloadAt: string;
   private lastErrorValue: string | null = null;
   private reloading: Promise<ReloadOutcome> | undefined;
-  private readonly cache: DecisionCache;
+  private cache: DecisionCache;
   private readonly hooks: PolicyHooks;
-  private readonly onError: Decision;
-  private readonly budgetMs: number;
+  private onError: Decision;
+  private budgetMs: number;
 
   private constructor(
-    private readonly options: PolicyManagerOptions,
+    private options: PolicyManagerOptions,
     engines: Engines,
   ) {
     this.engines = engines;
     this.lastReloadAt = new Date().toISOString();
     this.cache = new DecisionCache(options.cache.maxEntries, options.cache.ttlMs);
     this.hooks = options.hooks ?? {};
-    this.budgetMs = options.evalBudgetMs ?? 1000;
-    this.onError = Object.freeze({
-      action: options.onError === 'allow' ? 'allow' : 'deny',
-      reason: 'policy evaluation failed',
-    });
+    this.budgetMs = budgetOf(options);
+    this.onError = errorDecisionOf(options);
   }
 
   /** Loads the configured policy; throws when it cannot (start-up should stop with that message). */
@@ -169,7 +172,44 @@ export class PolicyManager implements PolicyEngine {
    * would: version +1, cache flushed. The files are not touched: the next reload reads this manager's own files again.
    */
   promote(candidate: PolicyManager): number {
-    this.engines = candidate.engines;
+    return this.adopt(candidate.engines);
+  }
+
+  /**
+   * Runs with other settings from now on (a configuration reload): the policy they name is loaded and self-checked
+   * beside the running one, then swapped in with its cache, error mode and budget as one step (version +1). When it
+   * cannot be loaded nothing changes and the outcome says why. Queued behind a reload in progress, and a reload
+   * asked meanwhile shares this one.
+   */
+  reconfigure(settings: PolicySettings): Promise<ReloadOutcome> {
+    return this.serialize(async () => {
+      const options = { ...this.options, ...settings };
+      let engines: Engines;
+      try {
+        engines = await load(options);
+      } catch (error) {
+        return { ok: false, version: this.versionValue, error: (error as Error).message };
+      }
+      this.options = options;
+      this.cache = new DecisionCache(options.cache.maxEntries, options.cache.ttlMs);
+      this.budgetMs = budgetOf(options);
+      this.onError = errorDecisionOf(options);
+      return { ok: true, version: this.adopt(engines) };
+    });
+  }
+
+  /** Runs `task` after the reload in progress, if any; the task is the one in progress until it ends. */
+  private serialize(task: () => Promise<ReloadOutcome>): Promise<ReloadOutcome> {
+    const shared: Promise<ReloadOutcome> = (this.reloading ?? Promise.resolve()).then(task).finally(() => {
+      if (this.reloading === shared) this.reloading = undefined;
+    });
+    this.reloading = shared;
+    return shared;
+  }
+
+  /** Makes `engines` the running policy: version +1, cache flushed, no error. Returns the new version. */
+  private adopt(engines: Engines): number {
+    this.engines = engines;
     this.cache.clear();
     this.versionValue++;
     this.lastReloadAt = new Date().toISOString();
@@ -200,10 +240,7 @@ export class PolicyManager implements PolicyEngine {
 
   /** Reloads both files; concurrent calls share one reload. */
   reload(): Promise<ReloadOutcome> {
-    this.reloading ??= this.doReload().finally(() => {
-      this.reloading = undefined;
-    });
-    return this.reloading;
+    return this.reloading ?? this.serialize(() => this.doReload());
   }
 
   status(): PolicyStatus {
@@ -226,12 +263,7 @@ export class PolicyManager implements PolicyEngine {
       this.lastErrorValue = (error as Error).message;
       return { ok: false, version: this.versionValue, error: this.lastErrorValue };
     }
-    this.engines = engines;
-    this.cache.clear();
-    this.versionValue++;
-    this.lastReloadAt = new Date().toISOString();
-    this.lastErrorValue = null;
-    return { ok: true, version: this.versionValue };
+    return { ok: true, version: this.adopt(engines) };
   }
 
   /** Engines with OPA loaded: OPA decides (enforce), or base rules decide with OPA beside them. */
@@ -262,6 +294,14 @@ export class PolicyManager implements PolicyEngine {
     }
     return decision;
   }
+}
+
+function budgetOf(options: PolicyManagerOptions): number {
+  return options.evalBudgetMs ?? 1000;
+}
+
+function errorDecisionOf(options: PolicyManagerOptions): Decision {
+  return Object.freeze({ action: options.onError === 'allow' ? 'allow' : 'deny', reason: 'policy evaluation failed' });
 }
 
 async function load(options: PolicyManagerOptions): Promise<Engines> {

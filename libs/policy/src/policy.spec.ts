@@ -278,6 +278,35 @@ describe(PolicyManager.name, () => {
     expect(active.source).toBe('base-rules (opa shadow)');
   });
 
+  it('takes other settings live: loaded and self-checked first, swapped as one step, refused whole', async () => {
+    const manager = await PolicyManager.create(options({ enforce: false, opaPath: undefined }));
+    expect(manager.decide(INPUT).action).toBe('allow');
+    const settings = {
+      rulesPath: DEFAULT_RULES,
+      opaPath: bundles.deny,
+      entrypoint: 'shieldx/routing/decision',
+      enforce: true,
+      onError: 'deny' as const,
+      evalBudgetMs: 1000,
+      cache: { maxEntries: 0, ttlMs: 0 },
+    };
+    // A policy that cannot load changes nothing: same version, same engine, no error recorded on the running one.
+    expect(await manager.reconfigure({ ...settings, opaPath: join(dir, 'missing.tar.gz') })).toMatchObject({
+      ok: false,
+      version: 1,
+      error: expect.stringMatching(/missing\.tar\.gz/),
+    });
+    expect(manager.status()).toMatchObject({ version: 1, source: 'base-rules', lastError: null });
+    expect(await manager.reconfigure(settings)).toEqual({ ok: true, version: 2 });
+    expect(manager.decide(INPUT)).toEqual({ action: 'deny', reason: 'closed' });
+    expect(manager.status()).toMatchObject({ version: 2, source: 'opa', enforce: true, cache: { size: 0 } });
+    // A reload asked while a reconfiguration runs shares it, and later reloads keep the new settings.
+    const [again, shared] = [manager.reconfigure({ ...settings, opaPath: bundles.tarpit }), manager.reload()];
+    expect(await shared).toEqual(await again);
+    expect((await manager.reload()).ok).toBe(true);
+    expect(manager.decide(INPUT)).toEqual({ action: 'tarpit', tarpitMs: 20 });
+  });
+
   it('evaluates what-if inputs beside the cache and the hooks; decide reports every decision it answers', async () => {
     const decided: string[] = [];
     const disagreements: string[] = [];

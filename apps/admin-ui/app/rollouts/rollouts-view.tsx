@@ -6,7 +6,12 @@ import { api, useResource } from '../lib/api';
 import { useLiveEvent } from '../lib/live';
 import type { ErrorBody, RolloutSide, RolloutsAnswer } from '../lib/types';
 
-type Rollout = RolloutsAnswer['rollouts'][number];
+/** A rollout as listed, with its phase: `preview` (the new set gets copies of safe requests only) or `traffic`. */
+type Rollout = RolloutsAnswer['rollouts'][number] & {
+  phase?: string;
+  preview?: boolean;
+  previewMethods?: string[];
+};
 type Action = 'pause' | 'resume' | 'promote' | 'abort';
 
 /** The actions a rollout in `state` offers. */
@@ -14,6 +19,18 @@ function actionsOf(state: Rollout['state']): Action[] {
   if (state === 'running') return ['pause', 'promote', 'abort'];
   if (state === 'paused') return ['resume', 'promote', 'abort'];
   return [];
+}
+
+/** What the phase means for clients, in a few words. */
+function phaseOf(rollout: Rollout): string {
+  const live = rollout.state === 'running' || rollout.state === 'paused';
+  if (rollout.phase === 'preview') {
+    const methods = (rollout.previewMethods ?? ['GET', 'HEAD']).join(', ');
+    return live
+      ? `preview: the canary gets copies of ${methods} requests, no client traffic`
+      : 'ended in its preview: no client request reached the canary';
+  }
+  return rollout.preview === true ? 'preview passed; clients are split' : 'clients are split';
 }
 
 function side(figures: RolloutSide): string {
@@ -42,6 +59,7 @@ export function RolloutsView({
     rollouts.refresh();
   };
   const data = rollouts.data;
+  const listed: Rollout[] = data?.rollouts ?? [];
   return (
     <section>
       <PageHeader title="Rollouts" />
@@ -53,12 +71,21 @@ export function RolloutsView({
           <Empty>No rollout (PUT /admin/rollouts/&lt;pool&gt; starts one).</Empty>
         </div>
       ) : null}
-      {data?.rollouts.map((rollout) => (
-        <div className="card" key={rollout.pool} data-testid={`rollout-${rollout.pool}`} data-state={rollout.state}>
+      {listed.map((rollout) => (
+        <div
+          className="card"
+          key={rollout.pool}
+          data-testid={`rollout-${rollout.pool}`}
+          data-state={rollout.state}
+          data-phase={rollout.phase ?? 'traffic'}
+        >
           <h2>
             <span className="mono">{rollout.pool}</span>: {rollout.state.replace('_', ' ')}, canary at {rollout.percent}{' '}
             % (step {rollout.step + 1} of {rollout.steps.length}: {rollout.steps.join(' → ')} %)
           </h2>
+          <p data-testid="rollout-phase">
+            <strong>Phase:</strong> {phaseOf(rollout)}
+          </p>
           <p className="muted">
             Limits: errors ≤ {(rollout.maxErrorRate * 100).toFixed(1)} %, p99 ≤ {rollout.maxP99Ratio}× stable, at least{' '}
             {rollout.minRequests} requests per interval of {rollout.intervalMs / 1000} s
@@ -69,7 +96,8 @@ export function RolloutsView({
             .
           </p>
           <p data-testid="rollout-window">
-            This interval — stable: {side(rollout.window.stable)}; canary: {side(rollout.window.canary)}.
+            This interval{rollout.phase === 'preview' ? ' (the same requests on both)' : ''} — stable:{' '}
+            {side(rollout.window.stable)}; canary: {side(rollout.window.canary)}.
           </p>
           <p className="muted">
             Stable <span className="mono">{rollout.stableUrls.join(', ')}</span>; canary{' '}

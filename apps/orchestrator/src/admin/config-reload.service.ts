@@ -5,12 +5,31 @@ import { CONFIG_SOURCE, ORCH_CONFIG, type ConfigSource } from '../config/config.
 import type { ConfigPath } from '../config/setting';
 import { SETTINGS } from '../config/settings/table';
 import { SecurityEvents } from '../events/security-events';
+import { PolicyService } from '../policy/policy.service';
 import { PoolsService } from '../pools/pools.service';
+import { RolloutsService } from '../rollouts/rollouts.service';
 import { ConfigRollouts, type ConfigRolloutsOutcome } from './config-rollouts';
 
 /**
+ * Policy settings a reload applies by loading the policy they name beside the running one
+ * ({@link PolicyService.reconfigure}); the candidate's queue length is fixed at start.
+ */
+const POLICY_LIVE: readonly ConfigPath[] = [
+  'policy.path',
+  'policy.opaPath',
+  'policy.opaEntrypoint',
+  'policy.opaEnforce',
+  'policy.cacheTtlMs',
+  'policy.cacheMax',
+  'policy.onError',
+  'policy.evalBudgetMs',
+  'policy.shadowPath',
+];
+
+/**
  * Settings a reload applies to the running gateway: the pools of the configuration (backends, weights, zones,
- * costs, per-pool algorithms) and the rate limits read on every request. Every other changed setting needs a restart.
+ * costs, per-pool algorithms), the rate limits and the divert pool and tarpit cap, read on every request, and the
+ * policy settings. Every other changed setting needs a restart.
  */
 const LIVE: readonly ConfigPath[] = [
   'pools',
@@ -19,6 +38,9 @@ const LIVE: readonly ConfigPath[] = [
   'rateLimit.ipPerMinuteDegraded',
   'rateLimit.tenantPerMinute',
   'rateLimit.tenantOverrides',
+  'policy.divertPool',
+  'policy.tarpitMax',
+  ...POLICY_LIVE,
 ];
 
 /** What a configuration reload did (`POST /admin/config/reload`, SIGHUP). */
@@ -27,8 +49,15 @@ export type ConfigReloadOutcome =
       readonly ok: true;
       /** Settings applied now, by name. */
       readonly applied: readonly string[];
-      /** Pools defined or redefined, and removed. */
-      readonly pools: { readonly defined: readonly string[]; readonly removed: readonly string[] };
+      /**
+       * Pools defined or redefined, and removed; `held`: changed pools under a live rollout, left as they are (the
+       * next reload after the rollout ends applies them).
+       */
+      readonly pools: {
+        readonly defined: readonly string[];
+        readonly removed: readonly string[];
+        readonly held?: readonly string[];
+      };
       /** Settings that changed in the file but only take effect after a restart, by name. */
       readonly restartRequired: readonly string[];
       /** When ORCH_ROLLOUTS changed: the rollouts started, skipped and refused. */
@@ -61,6 +90,8 @@ export class ConfigReloadService implements OnApplicationBootstrap, OnApplicatio
     private readonly pools: PoolsService,
     private readonly events: SecurityEvents,
     private readonly configRollouts: ConfigRollouts,
+    private readonly rollouts: RolloutsService,
+    private readonly policy: PolicyService,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -80,14 +111,7 @@ export class ConfigReloadService implements OnApplicationBootstrap, OnApplicatio
     try {
       next = this.source();
     } catch (error) {
-      const problems = error instanceof ConfigError ? error.problems : [(error as Error).message];
-      this.logger.error({ event: 'config_reload_rejected', actor, problems });
-      this.events.emit({
-        type: 'admin.action',
-        corrId,
-        data: { action: 'config.reload', result: 'rejected', actor, problems },
-      });
-      return { ok: false, problems };
+      return this.rejected(actor, corrId, error instanceof ConfigError ? error.problems : [(error as Error).message]);
     }
     const running = this.config as unknown as Record<string, Record<string, unknown>>;
     const loaded = next as unknown as Record<string, Record<string, unknown>>;
@@ -95,12 +119,30 @@ export class ConfigReloadService implements OnApplicationBootstrap, OnApplicatio
     const all = [...KEY_OF.keys()].filter(changed);
     const live = all.filter((path) => LIVE.includes(path));
     const restartRequired = all.filter((path) => !LIVE.includes(path)).map((path) => KEY_OF.get(path) ?? path);
-    const pools = this.pools.applyConfigured(next.pools, this.config.pools);
+    // The policy first: a file that does not load refuses the whole reload, before anything else changed.
+    if (live.some((path) => POLICY_LIVE.includes(path))) {
+      const outcome = await this.policy.reconfigure(next, corrId);
+      if (!outcome.ok) return this.rejected(actor, corrId, [`policy: ${outcome.error}`]);
+    }
+    // A pool under a live rollout belongs to the rollout: its configured change waits, kept as not yet applied.
+    const previous = this.config.pools;
+    const held = [...new Set([...previous.keys(), ...next.pools.keys()])].filter(
+      (name) => this.rollouts.isLive(name) && !isDeepStrictEqual(previous.get(name), next.pools.get(name)),
+    );
+    const nextPools = new Map(next.pools);
+    for (const name of held) {
+      const kept = previous.get(name);
+      if (kept === undefined) nextPools.delete(name);
+      else nextPools.set(name, kept);
+    }
+    const changes = this.pools.applyConfigured(nextPools, previous);
+    const pools = held.length === 0 ? changes : { ...changes, held };
     for (const path of live) {
       const [group, field] = path.split('.') as [string, string | undefined];
       if (field === undefined) running[group] = loaded[group];
       else running[group][field] = loaded[group][field];
     }
+    if (held.length > 0) (running as Record<string, unknown>)['pools'] = nextPools;
     const applied = live.map((path) => KEY_OF.get(path) ?? path);
     const rollouts = live.includes('rollouts') ? await this.configRollouts.apply(next.rollouts) : undefined;
     this.logger.log({ event: 'config_reloaded', actor, applied, pools, restartRequired, rollouts });
@@ -118,6 +160,17 @@ export class ConfigReloadService implements OnApplicationBootstrap, OnApplicatio
       },
     });
     return { ok: true, applied, pools, restartRequired, ...(rollouts === undefined ? {} : { rollouts }) };
+  }
+
+  /** A reload refused, with why: logged, audited, nothing applied. */
+  private rejected(actor: string, corrId: string | undefined, problems: readonly string[]): ConfigReloadOutcome {
+    this.logger.error({ event: 'config_reload_rejected', actor, problems });
+    this.events.emit({
+      type: 'admin.action',
+      corrId,
+      data: { action: 'config.reload', result: 'rejected', actor, problems },
+    });
+    return { ok: false, problems };
   }
 }
 

@@ -13,17 +13,24 @@ const rolloutBody = new DtoValidationPipe(RolloutDto);
 /** Who starts the rollouts of the configuration, in the ledger. */
 const CONFIG_ACTOR = 'config';
 
+/**
+ * Why a configured rollout did not start: its pool has a live rollout, already serves the canary set, or rolled back
+ * (or was aborted) with this very canary set before, which only an admin's explicit start may try again.
+ */
+export type SkipReason = 'rolling_out' | 'already_canary' | 'rolled_back' | 'aborted';
+
 /** What applying the configured rollouts did: pools whose rollout started, skipped (and why), or failed. */
 export interface ConfigRolloutsOutcome {
   readonly started: readonly string[];
-  readonly skipped: readonly { readonly pool: string; readonly reason: 'rolling_out' | 'already_canary' }[];
+  readonly skipped: readonly { readonly pool: string; readonly reason: SkipReason }[];
   readonly failed: readonly { readonly pool: string; readonly error: string }[];
 }
 
 /**
  * The rollouts of the configuration (ORCH_ROLLOUTS, docs/rollouts.md): each is started through the admin API's own
  * checks (body, URLs, SSRF rules; actor `config`) at start-up and on a configuration reload, unless its pool has a
- * rollout running or paused already, or already serves exactly the canary set (it was promoted before a restart).
+ * rollout running or paused already, already serves exactly the canary set (it was promoted before a restart), or
+ * has a rollout of the same canary set that rolled back or was aborted (kept over restarts).
  * A configured rollout that cannot start stops start-up; on a reload it is reported and the others still start.
  */
 @Injectable()
@@ -49,13 +56,21 @@ export class ConfigRollouts implements OnApplicationBootstrap {
   /** Starts the rollouts of `rollouts` that are not running or done already. Never rejects. */
   async apply(rollouts: ReadonlyMap<string, Readonly<Record<string, unknown>>>): Promise<ConfigRolloutsOutcome> {
     const started: string[] = [];
-    const skipped: { pool: string; reason: 'rolling_out' | 'already_canary' }[] = [];
+    const skipped: { pool: string; reason: SkipReason }[] = [];
     const failed: { pool: string; error: string }[] = [];
     for (const [pool, raw] of rollouts) {
       try {
         const body = rolloutBody.transform(raw);
         if (this.rollouts.isLive(pool)) {
           skipped.push({ pool, reason: 'rolling_out' });
+          continue;
+        }
+        const previous = this.rollouts.stateOf(pool);
+        if (
+          (previous?.state === 'rolled_back' || previous?.state === 'aborted') &&
+          sameSet(previous.canaryUrls, body.canary)
+        ) {
+          skipped.push({ pool, reason: previous.state });
           continue;
         }
         const current = this.pools.get(pool)?.backends.map((backend) => backend.url) ?? [];

@@ -5,8 +5,9 @@ import { ORCH_CONFIG } from '../config/config.module';
 import { parseBackendUrl } from '../config/parse';
 import { Emitter } from '../events/emitter';
 import { SecurityEvents } from '../events/security-events';
-import { GatewayError, InvalidRequestError } from '../errors/errors';
+import { GatewayError, InvalidRequestError, RolloutActiveError } from '../errors/errors';
 import { PoolsService } from '../pools/pools.service';
+import { RolloutsService } from '../rollouts/rollouts.service';
 import { SERVICE_PATTERN } from '../validation/names';
 import { ADMIN_RESOLVE_HOST } from './admin.constants';
 import { checkBackendTarget, TargetRefusedError, type ResolveHost, type TargetRules } from './backend-target';
@@ -103,6 +104,7 @@ export class PoolAdminService {
     private readonly pools: PoolsService,
     private readonly events: SecurityEvents,
     @Inject(ADMIN_RESOLVE_HOST) private readonly resolve: ResolveHost,
+    private readonly rollouts: RolloutsService,
   ) {
     this.rules = { allowPrivate: config.admin.allowPrivate, allowLoopback: config.listen.insecure };
   }
@@ -110,6 +112,7 @@ export class PoolAdminService {
   /** Creates or replaces pool `name`. @throws InvalidRequestError, BackendRefusedError */
   async put(name: string, body: PoolEditDto, ctx: AdminContext): Promise<PoolEditAnswer> {
     checkPoolName(name);
+    this.refuseRolling(name);
     const problems: { field: string; messages: string[] }[] = [];
     const urls: string[] = [];
     body.urls.forEach((raw, i) => {
@@ -159,6 +162,8 @@ export class PoolAdminService {
       throw new InvalidRequestError('invalid_request', problems.flatMap((p) => p.messages).join('; '), problems);
     }
     await this.checkTargets(urls);
+    // A rollout may have started while the targets were checked.
+    this.refuseRolling(name);
 
     const before = this.definition(name);
     const pool = this.pools.define(
@@ -190,6 +195,7 @@ export class PoolAdminService {
   /** Removes pool `name`. @throws UnknownPoolError */
   remove(name: string, ctx: AdminContext): { pool: string; removed: true } {
     checkPoolName(name);
+    this.refuseRolling(name);
     const before = this.definition(name);
     if (before === null || !this.pools.remove(name)) throw new UnknownPoolError(name);
     this.events.emit({
@@ -204,6 +210,12 @@ export class PoolAdminService {
     });
     this.edits.emit({ pool: name, after: null });
     return { pool: name, removed: true };
+  }
+
+  /** A pool under a live rollout is the rollout's: its edits wait for the end. @throws RolloutActiveError */
+  private refuseRolling(name: string): void {
+    const rollout = this.rollouts.stateOf(name);
+    if (rollout !== undefined && this.rollouts.isLive(name)) throw new RolloutActiveError(name, rollout.state);
   }
 
   /**

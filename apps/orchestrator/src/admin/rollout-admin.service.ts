@@ -81,6 +81,9 @@ export class RolloutAdminService {
           maxP99Ratio: body.maxP99Ratio,
           minRequests: body.minRequests,
           sticky: body.sticky === true,
+          // Blue-green switches every request at once: it is previewed unless the body says otherwise.
+          preview: body.preview ?? steps.length === 1,
+          ...(body.previewMethods === undefined ? {} : { previewMethods: [...new Set(body.previewMethods)] }),
         },
       },
       ctx.actor,

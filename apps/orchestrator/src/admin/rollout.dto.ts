@@ -16,6 +16,8 @@ import {
 export const MAX_ROLLOUT_BACKENDS = 256;
 /** Most steps one rollout may have. */
 export const MAX_ROLLOUT_STEPS = 20;
+/** Methods a preview may copy (those `/proxy` serves). */
+export const PREVIEW_METHODS: readonly string[] = ['GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'DELETE', 'PATCH'];
 
 /**
  * Body of `PUT /admin/rollouts/<pool>` (docs/rollouts.md): the stable and canary backend sets, the canary shares in
@@ -68,4 +70,17 @@ export class RolloutDto {
   @IsOptional()
   @IsIn([true, false])
   sticky?: boolean;
+
+  /** One interval of preview (copies of safe requests, no client traffic) first; default: true for `steps: [100]`. */
+  @IsOptional()
+  @IsIn([true, false])
+  preview?: boolean;
+
+  /** Methods the preview copies; default `["GET", "HEAD"]`. Others change state on a backend: list them knowingly. */
+  @IsOptional()
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(PREVIEW_METHODS.length)
+  @IsIn(PREVIEW_METHODS, { each: true })
+  previewMethods?: string[];
 }

@@ -8,7 +8,7 @@ type Child = ReturnType<Counter<string>['labels']>;
 /** Kinds of cluster-coherence failure (`orchestrator_cluster_sync_errors_total{kind}`). */
 export type ClusterErrorKind = 'publish' | 'subscribe' | 'resync' | 'apply' | 'message' | 'audit';
 /** What was synchronised. */
-export type ClusterSyncKind = 'pool' | 'policy' | 'adaptive';
+export type ClusterSyncKind = 'pool' | 'policy' | 'adaptive' | 'rollout';
 
 const ERROR_KINDS: readonly ClusterErrorKind[] = ['publish', 'subscribe', 'resync', 'apply', 'message', 'audit'];
 
@@ -28,7 +28,7 @@ export class ClusterMetrics {
     @InjectMetric(METRIC.auditStream) audit: Counter<string>,
   ) {
     for (const kind of ERROR_KINDS) this.errors.set(kind, errors.labels(kind));
-    for (const kind of ['pool', 'policy', 'adaptive'] as const) {
+    for (const kind of ['pool', 'policy', 'adaptive', 'rollout'] as const) {
       for (const direction of ['published', 'applied'] as const) {
         this.synced.set(`${kind}:${direction}`, sync.labels(kind, direction));
       }
@@ -78,7 +78,7 @@ export const CLUSTER_METRIC_PROVIDERS = [
   }),
   makeCounterProvider({
     name: METRIC.clusterSync,
-    help: 'Pool changes, policy reloads and adaptive limit changes published to, or applied from, the other instances',
+    help: 'Pool changes, policy reloads, adaptive limit and rollout changes published to, or applied from, the other instances',
     labelNames: ['kind', 'direction'],
   }),
   makeGaugeProvider({

@@ -19,7 +19,23 @@ export const CLUSTER_KEYS = {
   adaptiveKeys: 'shieldx:adaptive:keys',
   /** Channel of adaptive limit changes: keys tightened, relaxed and released by an operator. */
   adaptiveChannel: 'shieldx:adaptive:changes',
+  /** INCR counter: the version of every rollout change (last writer wins by version; a final state wins over a live one). */
+  rolloutsVersion: 'shieldx:rollouts:version',
+  /** Hash pool → `{v, origin, at, run, record}` (record `null` = deleted): the last state of every rollout. */
+  rollouts: 'shieldx:rollouts',
+  /** Channel of rollout changes: the same JSON as a hash value, plus the pool name. */
+  rolloutsChannel: 'shieldx:rollouts:changes',
+  /** Hash `<pool> <instance>` → that instance's counts of the pool's current analysis window. */
+  rolloutWindows: 'shieldx:rollouts:windows',
+  /** The instance that decides rollouts now (its id), with a lease it renews. */
+  rolloutDecider: 'shieldx:rollouts:decider',
 } as const;
+
+/** The decider's lease, in resync intervals (at least {@link ROLLOUT_LEASE_MIN_MS}). */
+export const ROLLOUT_LEASE_INTERVALS = 3;
+
+/** Shortest lease of the rollouts' decider, ms. */
+export const ROLLOUT_LEASE_MIN_MS = 1000;
 
 /** Most of its own tightened keys an instance shares (the longest-tightened first). */
 export const MAX_OWN_SHARED_KEYS = 1000;

@@ -122,6 +122,7 @@ const FIELDS: Record<ConfigPath, true> = {
   'cluster.auditStream': true,
   'cluster.auditStreamMaxLen': true,
   'cluster.resyncEveryMs': true,
+  'cluster.rolloutDecider': true,
   'mirror.routes': true,
   'mirror.maxBodyBytes': true,
   'mirror.maxInFlight': true,

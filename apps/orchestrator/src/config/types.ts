@@ -229,6 +229,8 @@ export interface OrchestratorConfig {
     readonly auditStreamMaxLen: number;
     /** How often the shared pool version is compared with the applied one, ms (ORCH_CLUSTER_RESYNC_EVERY). */
     readonly resyncEveryMs: number;
+    /** This instance may decide rollouts (hold the decider's lease) with Redis (ORCH_ROLLOUT_DECIDER). */
+    readonly rolloutDecider: boolean;
   };
   /** Adaptive rate limiting (ORCH_ADAPTIVE): per-key baselines, tightening of keys far above them. */
   readonly adaptive: {

@@ -279,3 +279,15 @@ export class RolloutConflictError extends GatewayError {
   readonly status = 409;
   readonly code = 'rollout_conflict';
 }
+
+/** 409: the pool is under a live rollout, which owns its backends until it ends (docs/rollouts.md). */
+export class RolloutActiveError extends GatewayError {
+  readonly status = 409;
+  readonly code = 'rollout_active';
+  constructor(pool: string, state: string) {
+    super(
+      `pool '${pool}' is under a ${state} rollout (GET /admin/rollouts/${pool}); promote or abort it before ` +
+        'editing or removing the pool',
+    );
+  }
+}

@@ -46,8 +46,9 @@ export type RolloutSideData = {
 };
 
 /**
- * `rollout.step`: a progressive rollout of a pool started, advanced, was paused or resumed, promoted, rolled back or
- * aborted. `actor` is the admin for manual changes, `gateway` for the automatic analysis.
+ * `rollout.step`: a progressive rollout of a pool started, passed its preview, advanced, was paused or resumed,
+ * promoted, rolled back, aborted, or carried on after a restart. `actor` is the admin for manual changes, `gateway`
+ * for the automatic analysis.
  */
 export type RolloutStepData = {
   readonly pool: string;
@@ -58,6 +59,8 @@ export type RolloutStepData = {
   readonly toPercent: number;
   readonly reason: string;
   readonly actor: string;
+  /** `preview` (the canary gets copies only) or `traffic` (clients' requests are split), after the transition. */
+  readonly phase?: string;
   readonly stable: RolloutSideData;
   readonly canary: RolloutSideData;
 };

@@ -34,7 +34,7 @@ const SHADOW_SAMPLES = 100;
  * What changed the running policy: a reload by the admin API, a watched file, or an admin reload on another instance
  * (cluster channel); or a promotion of the candidate by the admin API (`promote`).
  */
-export type PolicyReloadTrigger = 'watch' | 'admin' | 'cluster' | 'promote';
+export type PolicyReloadTrigger = 'watch' | 'admin' | 'cluster' | 'promote' | 'config';
 
 /**
  * The candidate slot: `none` (ORCH_SHADOW_POLICY_PATH unset), `loaded` (evaluated beside the active policy),
@@ -96,7 +96,7 @@ export class PolicyService implements OnModuleInit, OnApplicationShutdown {
   private constructor(
     /** The engine the pipeline asks. */
     readonly manager: PolicyManager,
-    private readonly files: readonly string[],
+    private files: readonly string[],
     private readonly metrics: PolicyMetrics,
     private readonly events: SecurityEvents,
     private readonly stats: DecisionStats,
@@ -137,13 +137,11 @@ export class PolicyService implements OnModuleInit, OnApplicationShutdown {
       enforce: config.policy.opaEnforce,
       cache: { maxEntries: config.policy.cacheMax, ttlMs: config.policy.cacheTtlMs },
       hooks: {
-        decided:
-          slot.path === undefined
-            ? (input, decision) => stats.record(input, decision)
-            : (input, decision) => {
-                stats.record(input, decision);
-                if (slot.manager !== undefined) shadow.offer(input, decision);
-              },
+        // The candidate may come or go with a configuration reload: the slot is asked on every decision.
+        decided: (input, decision) => {
+          stats.record(input, decision);
+          if (slot.manager !== undefined) shadow.offer(input, decision);
+        },
         cacheHit: () => metrics.cacheHit.inc(),
         cacheMiss: () => metrics.cacheMiss.inc(),
         disagreement: (base, opa, input) => {
@@ -176,6 +174,11 @@ export class PolicyService implements OnModuleInit, OnApplicationShutdown {
     if (this.slot.manager !== undefined) {
       this.logger.log({ event: 'policy_candidate_loaded', path: this.slot.path, source: this.slot.manager.source });
     }
+    this.watchFiles();
+  }
+
+  /** Watches the directories of the policy files (a rename into place counts as a change of the file). */
+  private watchFiles(): void {
     for (const dir of new Set(this.files.map((file) => dirname(file)))) {
       const names = new Set(this.files.filter((file) => dirname(file) === dir).map((file) => basename(file)));
       try {
@@ -193,6 +196,56 @@ export class PolicyService implements OnModuleInit, OnApplicationShutdown {
   onApplicationShutdown(): void {
     clearTimeout(this.debounce);
     for (const watcher of this.watchers.splice(0)) watcher.close();
+  }
+
+  /**
+   * Applies the policy settings of a reloaded configuration (SIGHUP, `POST /admin/config/reload`): files, OPA mode and
+   * entrypoint, error mode, evaluation budget, decision cache, candidate file. The candidate is loaded first, then the
+   * active policy is reconfigured ({@link PolicyManager.reconfigure}); when either cannot be loaded nothing changes
+   * and the outcome says why. The watched files follow. Never rejects.
+   */
+  async reconfigure(config: OrchestratorConfig, corrId?: string): Promise<ReloadOutcome> {
+    const rulesPath = config.policy.path ?? bundledPolicyFile(DEFAULT_RULES);
+    const { shadowPath } = config.policy;
+    const create = shadowPath === undefined ? undefined : candidateFactory(config, rulesPath, shadowPath, this.logger);
+    let candidate: PolicyManager | undefined;
+    if (create !== undefined) {
+      try {
+        candidate = await create();
+      } catch (error) {
+        return { ok: false, version: this.manager.version, error: `candidate policy: ${(error as Error).message}` };
+      }
+    }
+    const outcome = await this.manager.reconfigure({
+      rulesPath,
+      opaPath: config.policy.opaPath,
+      enforce: config.policy.opaEnforce,
+      cache: { maxEntries: config.policy.cacheMax, ttlMs: config.policy.cacheTtlMs },
+      ...sharedOptions(config),
+    });
+    if (!outcome.ok) return outcome;
+    Object.assign(this.slot, { path: shadowPath, create, manager: candidate });
+    this.candidateState = candidate === undefined ? 'none' : 'loaded';
+    this.candidateError = null;
+    this.candidateReloadAt = candidate === undefined ? null : new Date().toISOString();
+    this.shadow.reset();
+    this.files = [rulesPath, config.policy.opaPath, shadowPath].filter((file) => file !== undefined);
+    for (const watcher of this.watchers.splice(0)) watcher.close();
+    this.watchFiles();
+    this.metrics.version.set(outcome.version);
+    this.logger.log({
+      event: 'policy_reloaded',
+      trigger: 'config',
+      version: outcome.version,
+      source: this.manager.source,
+    });
+    this.events.emit({
+      type: 'policy.reloaded',
+      corrId,
+      data: { result: 'success', trigger: 'config', version: outcome.version },
+    });
+    this.reloads.emit({ outcome, trigger: 'config' });
+    return outcome;
   }
 
   /** `GET /policy`. */
@@ -350,7 +403,7 @@ export class PolicyService implements OnModuleInit, OnApplicationShutdown {
 
 /** The candidate policy: its file, the manager loaded from it (none while promoted or failed), and how to load it. */
 interface CandidateSlot {
-  readonly path: string | undefined;
+  path: string | undefined;
   manager: PolicyManager | undefined;
   create: (() => Promise<PolicyManager>) | undefined;
 }

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { Pool } from '@shieldx/lb';
 import { InjectMetric, makeCounterProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
 import type { IncomingHttpHeaders } from 'node:http';
 import { pipeline, Transform, type Readable } from 'node:stream';
@@ -8,6 +9,7 @@ import { ORCH_CONFIG } from '../config/config.module';
 import type { MirrorRoute } from '../config/types';
 import { METRIC } from '../metrics/metric-names';
 import { PoolsService } from '../pools/pools.service';
+import { RolloutsService, type PreviewTarget } from '../rollouts/rollouts.service';
 import type { ForwardResult } from '../upstream/forward';
 import { Upstreams } from '../upstream/upstreams';
 
@@ -67,6 +69,19 @@ export interface MirrorView {
   readonly recentDifferences: readonly MirrorDifference[];
 }
 
+/** The real request's side of one copy: its status and time to head, or `failed` (no answer). */
+type PrimaryOutcome = { readonly status: number; readonly ms: number } | 'failed';
+
+/** Where one copy goes and what becomes of its outcome: a mirrored pool's figures, or a rollout's preview. */
+interface CopySink {
+  /** The pool whose backend takes the copy; undefined when there is none now. */
+  target(): Pool | undefined;
+  /** The copy was not made or not compared, and why. */
+  skipped(result: MirrorResult): void;
+  /** Both answers are in: compare them. */
+  compared(method: string, path: string, primary: PrimaryOutcome, shadow: ShadowOutcome): void;
+}
+
 /** The counts and samples of one mirrored pool. */
 class MirrorStats {
   readonly results = Object.fromEntries(RESULTS.map((result) => [result, 0])) as Record<MirrorResult, number>;
@@ -120,21 +135,21 @@ type ShadowOutcome = { readonly status: number; readonly ms: number } | { readon
 /**
  * One proxied request chosen for mirroring. The proxy hands it the request body ({@link body}), each attempt's
  * result ({@link attempted}) and the end of the request ({@link end}); the copy goes out once the body is whole (at
- * once without one), and the two answers are compared once both are in.
+ * once without one), and the two answers are handed to the sink once both are in.
  */
 export class MirrorTicket {
   private readonly chunks: Buffer[] = [];
   private size = 0;
   private tooLarge = false;
   private sent = false;
-  private primary: { readonly status: number; readonly ms: number } | 'failed' | undefined;
+  private primary: PrimaryOutcome | undefined;
   private ended = false;
   private shadow: ShadowOutcome | undefined;
   private settled = false;
 
   constructor(
     private readonly mirror: TrafficMirror,
-    private readonly stats: MirrorStats,
+    private readonly sink: CopySink,
     private readonly method: string,
     private readonly path: string,
     private readonly headers: Record<string, string | string[]>,
@@ -191,7 +206,7 @@ export class MirrorTicket {
   private send(body: Buffer | null): void {
     if (this.sent || this.settled) return;
     this.sent = true;
-    void this.mirror.dispatch(this.stats.route.to, this.method, this.path, this.headers, body).then((outcome) => {
+    void this.mirror.dispatch(this.sink.target(), this.method, this.path, this.headers, body).then((outcome) => {
       if (typeof outcome === 'string') return this.skip(outcome);
       this.shadow = outcome;
       this.compare();
@@ -201,27 +216,71 @@ export class MirrorTicket {
   private skip(result: MirrorResult): void {
     if (this.settled) return;
     this.settled = true;
-    this.mirror.count(this.stats, result);
+    this.sink.skipped(result);
   }
 
   private compare(): void {
     const { primary, shadow } = this;
     if (this.settled || !this.ended || shadow === undefined) return;
     this.settled = true;
-    if (primary === undefined || primary === 'failed') return this.mirror.count(this.stats, 'primary_failed');
+    this.sink.compared(this.method, this.path, primary ?? 'failed', shadow);
+  }
+}
+
+/** A mirrored pool's sink: counts, latency samples and recent status differences (`GET /admin/mirror`). */
+class StatsSink implements CopySink {
+  constructor(
+    private readonly mirror: TrafficMirror,
+    private readonly pools: PoolsService,
+    private readonly stats: MirrorStats,
+  ) {}
+
+  target(): Pool | undefined {
+    return this.pools.get(this.stats.route.to);
+  }
+
+  skipped(result: MirrorResult): void {
+    this.mirror.count(this.stats, result);
+  }
+
+  compared(method: string, path: string, primary: PrimaryOutcome, shadow: ShadowOutcome): void {
+    if (primary === 'failed') return this.mirror.count(this.stats, 'primary_failed');
     if ('error' in shadow) return this.mirror.count(this.stats, 'shadow_error');
     this.mirror.observe(this.stats, primary.ms, shadow.ms);
     if (primary.status === shadow.status) return this.mirror.count(this.stats, 'same_status');
     this.mirror.count(this.stats, 'different_status');
     this.stats.differ({
       at: new Date().toISOString(),
-      method: this.method,
-      path: this.path,
+      method,
+      path,
       status: primary.status,
       shadowStatus: shadow.status,
       ms: round(primary.ms),
       shadowMs: round(shadow.ms),
     });
+  }
+}
+
+/**
+ * A rollout preview's sink: the copy goes to the canary set; a pair whose real request was answered counts for both
+ * sides of the preview's window (the copy failed: a 5xx or no answer within ORCH_MIRROR_TIMEOUT). Copies not made are
+ * not counted for the rollout.
+ */
+class PreviewSink implements CopySink {
+  constructor(private readonly preview: PreviewTarget) {}
+
+  target(): Pool | undefined {
+    return this.preview.canary;
+  }
+
+  skipped(): void {
+    // Nothing to judge: no copy, or no real answer to compare it with.
+  }
+
+  compared(_method: string, _path: string, primary: PrimaryOutcome, shadow: ShadowOutcome): void {
+    if (primary === 'failed') return;
+    const copyFailed = 'error' in shadow || shadow.status >= 500;
+    this.preview.compared(primary.status >= 500, primary.ms, copyFailed, 'error' in shadow ? null : shadow.ms);
   }
 }
 
@@ -245,8 +304,9 @@ export class TrafficMirror {
   readonly maxBodyBytes: number;
   private readonly maxInFlight: number;
   private readonly timeoutMs: number;
-  /** Whether any pool is mirrored (the proxy asks nothing more otherwise). */
-  readonly enabled: boolean;
+  /** Whether any pool is mirrored or previewed (the proxy asks nothing more otherwise). */
+  enabled: boolean;
+  private readonly configured: boolean;
 
   constructor(
     @Inject(ORCH_CONFIG) config: OrchestratorConfig,
@@ -254,10 +314,14 @@ export class TrafficMirror {
     private readonly upstreams: Upstreams,
     @InjectMetric(METRIC.mirrorRequests) private readonly requests: Counter<string>,
     @InjectMetric(METRIC.mirrorDuration) private readonly duration: Histogram<string>,
+    private readonly rollouts: RolloutsService,
   ) {
     const { routes, maxBodyBytes, maxInFlight, timeoutMs } = config.mirror;
     for (const [pool, route] of routes) this.stats.set(pool, new MirrorStats(pool, route));
-    this.enabled = routes.size > 0;
+    this.configured = routes.size > 0;
+    this.enabled = this.configured || rollouts.previewing;
+    // A preview turns the mirror on only while it lasts: without one, the proxy's cost stays nil.
+    rollouts.onPreviewChange(() => (this.enabled = this.configured || rollouts.previewing));
     this.maxBodyBytes = maxBodyBytes;
     this.maxInFlight = maxInFlight;
     this.timeoutMs = timeoutMs;
@@ -265,7 +329,9 @@ export class TrafficMirror {
 
   /**
    * Chooses whether this request of `pool` is copied; undefined when not. `headers` are the ones sent to the real
-   * backend (copied here, before the proxy adds trace headers to them).
+   * backend (copied here, before the proxy adds trace headers to them). A pool whose rollout is in preview copies
+   * every request of the preview's methods (by default GET and HEAD only) to the canary set; its other requests
+   * follow the pool's ORCH_MIRROR_<POOL>, if any.
    */
   begin(
     pool: string,
@@ -275,19 +341,19 @@ export class TrafficMirror {
     hasBody: boolean,
     contentLength: number | undefined,
   ): MirrorTicket | undefined {
+    const preview = this.rollouts.preview(pool);
+    if (preview !== undefined && preview.methods.has(method)) {
+      if (contentLength !== undefined && contentLength > this.maxBodyBytes) return undefined;
+      return new MirrorTicket(this, new PreviewSink(preview), method, pathAndQuery, copyHeaders(headers), hasBody);
+    }
     const stats = this.stats.get(pool);
     if (stats === undefined || Math.random() * 100 >= stats.route.percent) return undefined;
     if (contentLength !== undefined && contentLength > this.maxBodyBytes) {
       this.count(stats, 'skipped_body');
       return undefined;
     }
-    const copy: Record<string, string | string[]> = {};
-    for (const name in headers) {
-      const value = headers[name];
-      if (value !== undefined && !NOT_COPIED.has(name)) copy[name] = value;
-    }
-    copy[MIRROR_HEADER] = '1';
-    return new MirrorTicket(this, stats, method, pathAndQuery, copy, hasBody);
+    const sink = new StatsSink(this, this.pools, stats);
+    return new MirrorTicket(this, sink, method, pathAndQuery, copyHeaders(headers), hasBody);
   }
 
   /** The mirrored pools, for `GET /admin/mirror`. */
@@ -313,14 +379,14 @@ export class TrafficMirror {
    * Never rejects.
    */
   async dispatch(
-    shadowPool: string,
+    shadowPool: Pool | undefined,
     method: string,
     pathAndQuery: string,
     headers: Record<string, string | string[]>,
     body: Buffer | null,
   ): Promise<ShadowOutcome | 'skipped_busy' | 'skipped_no_backend'> {
     if (this.inFlight >= this.maxInFlight) return 'skipped_busy';
-    const picked = this.pools.get(shadowPool)?.pick({ reserve: false });
+    const picked = shadowPool?.pick({ reserve: false });
     if (picked === undefined) return 'skipped_no_backend';
     const backend = picked.backend;
     this.inFlight++;
@@ -347,6 +413,17 @@ export class TrafficMirror {
       this.inFlight--;
     }
   }
+}
+
+/** The headers of a copy: the real request's, without its framing, marked {@link MIRROR_HEADER}. */
+function copyHeaders(headers: IncomingHttpHeaders): Record<string, string | string[]> {
+  const copy: Record<string, string | string[]> = {};
+  for (const name in headers) {
+    const value = headers[name];
+    if (value !== undefined && !NOT_COPIED.has(name)) copy[name] = value;
+  }
+  copy[MIRROR_HEADER] = '1';
+  return copy;
 }
 
 /** The mirror's instruments, registered by the proxy module. */

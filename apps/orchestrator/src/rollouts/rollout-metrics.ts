@@ -22,7 +22,7 @@ export class RolloutMetrics {
     this.step.set({ pool }, percent);
   }
 
-  /** One proxied attempt of `pool` on `side`, `outcome` `ok` or `error`. */
+  /** One proxied attempt of `pool` on `side` (`preview`: a judged copy), `outcome` `ok` or `error`. */
   request(pool: string, side: string, outcome: 'ok' | 'error'): void {
     const key = `${pool}\u0000${side}\u0000${outcome}`;
     (this.requests.get(key) ?? this.requests.add(key, { pool, side, outcome })).inc();
@@ -43,12 +43,12 @@ export const ROLLOUT_METRIC_PROVIDERS = [
   }),
   makeCounterProvider({
     name: METRIC.rolloutRequests,
-    help: 'Proxied attempts of pools under rollout by side (stable, canary) and outcome (ok, error)',
+    help: 'Proxied attempts of pools under rollout by side (stable, canary; preview: copies judged) and outcome (ok, error)',
     labelNames: ['pool', 'side', 'outcome'],
   }),
   makeCounterProvider({
     name: METRIC.rolloutTransitions,
-    help: 'Rollout transitions by what they led to (advanced, paused, running, promoted, rolled_back, aborted)',
+    help: 'Rollout transitions by what they led to (previewed, advanced, paused, running, promoted, rolled_back, aborted)',
     labelNames: ['pool', 'to'],
   }),
 ];

@@ -93,6 +93,49 @@ describe(Rollout.name, () => {
     expect(rollout.resume(5200)).toBeUndefined();
   });
 
+  it('previews without client traffic, then switches to the first step when the preview passes', () => {
+    const rollout = new Rollout({ ...SPEC, steps: [100], preview: true }, 0);
+    expect(rollout).toMatchObject({ phase: 'preview', previewing: true, percent: 0 });
+    expect(rollout.history[0]).toMatchObject({ kind: 'started', toPercent: 0, phase: 'preview' });
+    feed(rollout, 'stable', 25, 10);
+    feed(rollout, 'canary', 25, 11);
+    const transition = rollout.tick(1000);
+    expect(transition).toMatchObject({ kind: 'previewed', fromPercent: 0, toPercent: 100, phase: 'traffic' });
+    expect(rollout).toMatchObject({ phase: 'traffic', previewing: false, percent: 100, state: 'running' });
+    // Stable has no traffic now: the preview's stable p99 is the reference.
+    feed(rollout, 'canary', 25, 100);
+    expect(rollout.tick(2000)?.reason).toMatch(/^canary p99 .* over 1\.5 × stable/);
+  });
+
+  it('rolls a failing preview back, saying so, without the canary ever having had a share', () => {
+    const rollout = new Rollout({ ...SPEC, steps: [100], preview: true }, 0);
+    let transition;
+    for (let i = 1; i <= 20 && transition === undefined; i++) transition = rollout.record('canary', i % 2 === 0, 10, 5);
+    expect(transition).toMatchObject({ kind: 'rolled_back', toPercent: 0, phase: 'preview' });
+    expect(transition?.reason).toMatch(/^preview: canary error rate/);
+    expect(rollout.history.every((h) => h.toPercent === 0)).toBe(true);
+  });
+
+  it('judges summed windows when given, and carries a snapshot on (restored with a fresh interval)', () => {
+    const rollout = new Rollout(SPEC, 0);
+    feed(rollout, 'canary', 5, 10);
+    const stable = new SideWindow();
+    const canary = new SideWindow();
+    canary.add(rollout.canary.counts());
+    const other = new SideWindow();
+    for (let i = 0; i < 15; i++) other.record(false, 10);
+    canary.add(other.counts());
+    expect(canary.requests).toBe(20);
+    expect(rollout.tick(1000)).toBeUndefined();
+    expect(rollout.tick(2000, { stable, canary })).toMatchObject({ kind: 'advanced', canary: { requests: 20 } });
+    const copy = new Rollout(SPEC, 9_999, rollout.snapshot());
+    expect(copy).toMatchObject({ state: 'running', percent: 50, window: rollout.window });
+    expect(copy.history).toEqual(rollout.history);
+    expect(copy.restored(5000, 'after a restart')).toMatchObject({ kind: 'restored', from: 'running', to: 'running' });
+    expect(copy.intervalEnd).toBe(6000);
+    expect(copy.window).toBe(rollout.window + 1);
+  });
+
   it('promotes at once on demand', () => {
     const rollout = new Rollout(SPEC, 0);
     const transition = rollout.promote(10, 'promote by admin');

@@ -4,6 +4,15 @@ export type RolloutState = 'running' | 'paused' | 'promoted' | 'rolled_back' | '
 /** The two versions of a pool under rollout. */
 export type RolloutSide = 'stable' | 'canary';
 
+/**
+ * The phase of a live rollout: `preview` (the canary gets copies of safe requests, no client traffic) before
+ * `traffic` (the canary serves the step's share of client requests).
+ */
+export type RolloutPhase = 'preview' | 'traffic';
+
+/** Methods a preview copies when the rollout names none: safe ones, which change nothing on a backend. */
+export const SAFE_PREVIEW_METHODS: readonly string[] = ['GET', 'HEAD'];
+
 /** What a rollout does: its steps (canary share in %, rising, ending at 100) and the analysis thresholds. */
 export interface RolloutSpec {
   /** Canary shares in percent, strictly rising, each in 1..100, the last 100. `[100]` is blue-green. */
@@ -18,6 +27,10 @@ export interface RolloutSpec {
   readonly minRequests: number;
   /** True: a request's key (hashKey, else client IP) decides its side, so a caller stays on one version. */
   readonly sticky: boolean;
+  /** True: one interval of preview (copies, no client traffic) comes before the first step. Default false. */
+  readonly preview?: boolean;
+  /** Methods the preview copies (upper case); default {@link SAFE_PREVIEW_METHODS}. */
+  readonly previewMethods?: readonly string[];
 }
 
 /** One side's figures over the current analysis window. */
@@ -29,8 +42,12 @@ export interface SideSummary {
   readonly p99Ms: number | null;
 }
 
-/** Why a transition happened. */
-export type TransitionKind = 'started' | 'advanced' | 'promoted' | 'rolled_back' | 'paused' | 'resumed' | 'aborted';
+/**
+ * Why a transition happened. `previewed`: the preview passed and the canary gets the first step's share;
+ * `restored`: a live rollout carried on after a restart (same state and step, a fresh interval).
+ */
+export type TransitionKind =
+  'started' | 'previewed' | 'advanced' | 'promoted' | 'rolled_back' | 'paused' | 'resumed' | 'aborted' | 'restored';
 
 /** One change of state or step, as recorded in `rollout.step` events and metrics. */
 export interface RolloutTransition {
@@ -41,8 +58,18 @@ export interface RolloutTransition {
   readonly fromPercent: number;
   readonly toPercent: number;
   readonly reason: string;
+  /** The phase after the transition (a final state keeps the phase it ended in). */
+  readonly phase: RolloutPhase;
   readonly stable: SideSummary;
   readonly canary: SideSummary;
+}
+
+/** A window's raw counts, as shared between instances: requests, errors and the latency histogram. */
+export interface WindowCounts {
+  readonly requests: number;
+  readonly errors: number;
+  /** Samples per latency bucket (64 entries). */
+  readonly histogram: readonly number[];
 }
 
 /** Number of latency buckets; bucket i holds samples up to {@link bucketBound}(i) ms. */
@@ -96,6 +123,22 @@ export class SideWindow {
     };
   }
 
+  /** The raw counts (for another instance to add). */
+  counts(): WindowCounts {
+    return { requests: this.requests, errors: this.errors, histogram: Array.from(this.histogram) };
+  }
+
+  /** Adds another window's counts (an instance's share of the same interval). */
+  add(counts: WindowCounts): void {
+    this.requests += counts.requests;
+    this.errors += counts.errors;
+    const n = Math.min(BUCKETS, counts.histogram.length);
+    for (let i = 0; i < n; i++) {
+      this.histogram[i] += counts.histogram[i];
+      this.samples += counts.histogram[i];
+    }
+  }
+
   /** Starts a new window. */
   reset(): void {
     this.requests = 0;
@@ -108,6 +151,7 @@ export class SideWindow {
 /** The JSON view of a rollout (admin API). */
 export interface RolloutView {
   readonly state: RolloutState;
+  readonly phase: RolloutPhase;
   readonly percent: number;
   readonly step: number;
   readonly steps: readonly number[];
@@ -116,6 +160,8 @@ export interface RolloutView {
   readonly maxP99Ratio: number;
   readonly minRequests: number;
   readonly sticky: boolean;
+  readonly preview: boolean;
+  readonly previewMethods: readonly string[];
   /** Time left in the current interval (ms), null when not running. */
   readonly nextDecisionInMs: number | null;
   readonly window: { readonly stable: SideSummary; readonly canary: SideSummary };
@@ -124,6 +170,19 @@ export interface RolloutView {
 
 /** Transitions kept in {@link Rollout.history}. */
 const HISTORY_MAX = 50;
+
+/** Everything a rollout needs to carry on elsewhere (after a restart, on another instance); windows excluded. */
+export interface RolloutSnapshot {
+  readonly spec: RolloutSpec;
+  readonly state: RolloutState;
+  readonly phase: RolloutPhase;
+  readonly index: number;
+  readonly intervalStart: number;
+  readonly baselineP99: number | null;
+  /** Number of the analysis window: it changes whenever the windows start afresh. */
+  readonly window: number;
+  readonly history: readonly (RolloutTransition & { readonly at: number })[];
+}
 
 /**
  * The state machine of one progressive rollout, free of I/O: the caller feeds it outcomes ({@link record}) and the
@@ -134,21 +193,40 @@ const HISTORY_MAX = 50;
  */
 export class Rollout {
   private stateValue: RolloutState = 'running';
+  private phaseValue: RolloutPhase;
   private index = 0;
   private intervalStart: number;
   /** Stable's p99 from the last window that had stable samples: the reference once stable gets no traffic. */
   private baselineP99: number | null = null;
+  private windowValue = 0;
+  /** The windows a decision in progress judges (every instance's summed), for the transition's figures. */
+  private judged: { readonly stable: SideWindow; readonly canary: SideWindow } | undefined;
   readonly stable = new SideWindow();
   readonly canary = new SideWindow();
   private readonly log: (RolloutTransition & { at: number })[] = [];
 
-  /** @param now the injected clock's time (ms) the rollout starts at */
+  /**
+   * @param now the injected clock's time (ms) the rollout starts at
+   * @param restored a snapshot to carry on from (no `started` transition then)
+   */
   constructor(
     readonly spec: RolloutSpec,
     now: number,
+    restored?: RolloutSnapshot,
   ) {
     this.intervalStart = now;
-    this.note('started', 'running', spec.steps[0], 'rollout started', now);
+    this.phaseValue = spec.preview === true ? 'preview' : 'traffic';
+    if (restored === undefined) {
+      this.note('started', 'running', this.percent, spec.preview === true ? 'preview started' : 'rollout started', now);
+      return;
+    }
+    this.stateValue = restored.state;
+    this.phaseValue = restored.phase;
+    this.index = Math.min(Math.max(0, restored.index), spec.steps.length - 1);
+    this.intervalStart = restored.intervalStart;
+    this.baselineP99 = restored.baselineP99;
+    this.windowValue = restored.window;
+    this.log.push(...restored.history.slice(-HISTORY_MAX));
   }
 
   /** The current state. */
@@ -156,14 +234,58 @@ export class Rollout {
     return this.stateValue;
   }
 
+  /** The current phase: `preview` (copies only) or `traffic` (clients' requests are split). */
+  get phase(): RolloutPhase {
+    return this.phaseValue;
+  }
+
+  /** True while live in the preview phase: the canary gets copies, never client traffic. */
+  get previewing(): boolean {
+    return this.phaseValue === 'preview' && this.live;
+  }
+
+  /** Number of the current analysis window (changes whenever the windows start afresh). */
+  get window(): number {
+    return this.windowValue;
+  }
+
+  /** What carries the rollout on elsewhere: state, phase, step, interval, baseline, history. */
+  snapshot(): RolloutSnapshot {
+    return {
+      spec: this.spec,
+      state: this.stateValue,
+      phase: this.phaseValue,
+      index: this.index,
+      intervalStart: this.intervalStart,
+      baselineP99: this.baselineP99,
+      window: this.windowValue,
+      history: this.log,
+    };
+  }
+
+  /**
+   * Starts a fresh window and interval at `now` without a transition: after a restart the window's counts are lost,
+   * and a decision needs a whole interval of them.
+   */
+  restartInterval(now: number): void {
+    this.startWindow(now);
+  }
+
+  /** Notes that a live rollout carries on after a restart, with a fresh interval. Undefined when final. */
+  restored(now: number, reason: string): RolloutTransition | undefined {
+    if (!this.live) return undefined;
+    this.startWindow(now);
+    return this.note('restored', this.stateValue, this.percent, reason, now);
+  }
+
   /** True while traffic is split (running or paused). */
   get live(): boolean {
     return this.stateValue === 'running' || this.stateValue === 'paused';
   }
 
-  /** The canary's share of traffic in percent now: the step while live, 100 once promoted, 0 otherwise. */
+  /** The canary's share of client traffic in percent now: the step while live (0 in preview), 100 once promoted. */
   get percent(): number {
-    if (this.live) return this.spec.steps[this.index];
+    if (this.live) return this.phaseValue === 'preview' ? 0 : this.spec.steps[this.index];
     return this.stateValue === 'promoted' ? 100 : 0;
   }
 
@@ -186,22 +308,55 @@ export class Rollout {
     const window = side === 'canary' ? this.canary : this.stable;
     window.record(failed, ms);
     if (side !== 'canary' || !failed || this.stateValue !== 'running') return undefined;
-    const { requests, errors } = this.canary;
+    return this.breach(this.canary, now);
+  }
+
+  /**
+   * Rolls back at once when `canary` (this instance's window, or every instance's summed) makes a breach certain:
+   * `minRequests` seen and the error rate over the limit. Undefined otherwise.
+   */
+  breach(canary: SideWindow, now: number, stable: SideWindow = this.stable): RolloutTransition | undefined {
+    if (this.stateValue !== 'running') return undefined;
+    const { requests, errors } = canary;
     if (requests >= this.spec.minRequests && errors / requests > this.spec.maxErrorRate) {
-      return this.finish(
-        'rolled_back',
-        'rolled_back',
-        `canary error rate ${ratio(errors, requests)} over the limit`,
-        now,
-      );
+      this.judged = { stable, canary };
+      try {
+        return this.finish(
+          'rolled_back',
+          'rolled_back',
+          `${this.prefix()}canary error rate ${ratio(errors, requests)} over the limit`,
+          now,
+        );
+      } finally {
+        this.judged = undefined;
+      }
     }
     return undefined;
   }
 
-  /** Decides when the interval is over at `now`: advance, promote, roll back, or stay. */
-  tick(now: number): RolloutTransition | undefined {
+  /**
+   * Decides when the interval is over at `now`: advance (out of the preview: `previewed`), promote, roll back, or
+   * stay. `windows` replaces this instance's own windows (every instance's counts summed by the deciding instance).
+   */
+  tick(
+    now: number,
+    windows?: { readonly stable: SideWindow; readonly canary: SideWindow },
+  ): RolloutTransition | undefined {
     if (this.stateValue !== 'running' || now < this.intervalEnd) return undefined;
-    const canary = this.canary.summary();
+    this.judged = windows;
+    try {
+      return this.decide(now, windows);
+    } finally {
+      this.judged = undefined;
+    }
+  }
+
+  private decide(
+    now: number,
+    windows: { readonly stable: SideWindow; readonly canary: SideWindow } | undefined,
+  ): RolloutTransition | undefined {
+    const stableWindow = windows?.stable ?? this.stable;
+    const canary = (windows?.canary ?? this.canary).summary();
     if (canary.requests < this.spec.minRequests) {
       // Too few to judge: the window carries over into the next interval.
       this.intervalStart = now;
@@ -211,18 +366,24 @@ export class Rollout {
       return this.finish(
         'rolled_back',
         'rolled_back',
-        `canary error rate ${canary.errorRate.toFixed(4)} over the limit`,
+        `${this.prefix()}canary error rate ${canary.errorRate.toFixed(4)} over the limit`,
         now,
       );
     }
-    const stableP99 = this.stable.p99() ?? this.baselineP99;
+    const stableP99 = stableWindow.p99() ?? this.baselineP99;
     if (stableP99 !== null && canary.p99Ms !== null && canary.p99Ms > this.spec.maxP99Ratio * stableP99) {
       return this.finish(
         'rolled_back',
         'rolled_back',
-        `canary p99 ${canary.p99Ms} ms over ${this.spec.maxP99Ratio} × stable ${stableP99} ms`,
+        `${this.prefix()}canary p99 ${canary.p99Ms} ms over ${this.spec.maxP99Ratio} × stable ${stableP99} ms`,
         now,
       );
+    }
+    if (this.phaseValue === 'preview') {
+      const transition = this.transition('previewed', 'running', 0, this.spec.steps[0], 'preview passed its analysis');
+      this.phaseValue = 'traffic';
+      this.startWindow(now, stableWindow);
+      return this.push({ ...transition, phase: 'traffic' }, now);
     }
     if (this.index === this.spec.steps.length - 1) {
       return this.finish('promoted', 'promoted', 'last step passed its analysis', now);
@@ -236,7 +397,7 @@ export class Rollout {
       'step passed its analysis',
     );
     this.index++;
-    this.startWindow(now);
+    this.startWindow(now, stableWindow);
     return this.push(transition, now);
   }
 
@@ -267,6 +428,7 @@ export class Rollout {
   view(now: number): RolloutView {
     return {
       state: this.stateValue,
+      phase: this.phaseValue,
       percent: this.percent,
       step: this.index,
       steps: this.spec.steps,
@@ -275,10 +437,17 @@ export class Rollout {
       maxP99Ratio: this.spec.maxP99Ratio,
       minRequests: this.spec.minRequests,
       sticky: this.spec.sticky,
+      preview: this.spec.preview === true,
+      previewMethods: this.spec.previewMethods ?? SAFE_PREVIEW_METHODS,
       nextDecisionInMs: this.stateValue === 'running' ? Math.max(0, Math.round(this.intervalEnd - now)) : null,
       window: { stable: this.stable.summary(), canary: this.canary.summary() },
       history: this.log,
     };
+  }
+
+  /** Reasons of a preview's decisions say so. */
+  private prefix(): string {
+    return this.phaseValue === 'preview' ? 'preview: ' : '';
   }
 
   private finish(kind: TransitionKind, to: RolloutState, reason: string, now: number): RolloutTransition {
@@ -314,8 +483,9 @@ export class Rollout {
       fromPercent,
       toPercent,
       reason,
-      stable: this.stable.summary(),
-      canary: this.canary.summary(),
+      phase: this.phaseValue,
+      stable: (this.judged?.stable ?? this.stable).summary(),
+      canary: (this.judged?.canary ?? this.canary).summary(),
     };
   }
 
@@ -325,12 +495,13 @@ export class Rollout {
     return transition;
   }
 
-  private startWindow(now: number): void {
-    const p99 = this.stable.p99();
+  private startWindow(now: number, stable: SideWindow = this.stable): void {
+    const p99 = stable.p99();
     if (p99 !== null) this.baselineP99 = p99;
     this.stable.reset();
     this.canary.reset();
     this.intervalStart = now;
+    this.windowValue++;
   }
 }
 

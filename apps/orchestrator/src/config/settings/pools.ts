@@ -218,8 +218,9 @@ export const POOLS: Section = {
       fallback: new Map<string, Readonly<Record<string, unknown>>>(),
       doc:
         'rollouts to run, JSON `{"pool": {stable, canary, steps, interval, maxErrorRate, maxP99Ratio, minRequests, ' +
-        'sticky?}}` (the body of `PUT /admin/rollouts/<pool>`); each starts at start-up or on a configuration reload ' +
-        'unless that pool is rolling out already or already serves exactly its canary set',
+        'sticky?, preview?, previewMethods?}}` (the body of `PUT /admin/rollouts/<pool>`); each starts at start-up or ' +
+        'on a configuration reload unless that pool is rolling out already, already serves exactly its canary set, or ' +
+        'rolled back (or aborted) a rollout of that canary set before',
       see: [{ title: 'Rollouts', href: 'rollouts.md' }],
     }),
     setting({

@@ -1,7 +1,15 @@
 /** Settings of worker processes and of coherence between instances through Redis. */
 import { availableParallelism, hostname } from 'node:os';
 import { basename, dirname, extname, join } from 'node:path';
-import { integerIn, parseInteger, parseList, parsePrintableName, parseRedisUrl, positiveDuration } from '../parse';
+import {
+  integerIn,
+  parseFlag,
+  parseInteger,
+  parseList,
+  parsePrintableName,
+  parseRedisUrl,
+  positiveDuration,
+} from '../parse';
 import { setting, type ReadContext, type Section } from '../setting';
 
 /** Most worker processes ORCH_WORKERS may ask for. */
@@ -112,6 +120,15 @@ export const SCALE_OUT: Section = {
       doc:
         'how often an instance compares the shared version counters with what it has seen (and catches up when it ' +
         'missed a message)',
+    }),
+    setting({
+      key: 'ORCH_ROLLOUT_DECIDER',
+      at: 'cluster.rolloutDecider',
+      parse: parseFlag,
+      default: '1',
+      doc:
+        'with Redis: `1` = this instance may decide [rollouts](rollouts.md#several-instances) (hold the lease); ' +
+        '`0` = it applies them and shares its counts but never decides (a shadow or trial instance)',
     }),
   ],
 };
