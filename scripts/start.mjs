@@ -3,10 +3,14 @@
 // quota services (scripts/demo-advisors.mjs), run the admin UI beside it, and drive a gentle demo traffic mix
 // (scripts/demo-traffic.mjs; ORCH_DEMO_TRAFFIC=0 turns it off). The orchestrator's log lines are shown pretty
 // (pino-pretty; START_LOGS=json shows its JSON lines). Ctrl-C stops them all. Settings in the environment pass
-// through (e.g. ORCH_PORT, ORCH_LB_ALGO).
+// through (e.g. ORCH_PORT, ORCH_LB_ALGO). People sign in to the admin UI at a local OpenID Connect provider
+// (scripts/dev-oidc.mjs) as one of two demo users, printed in the banner; START_SIGN_IN=0 keeps the UI in
+// loopback-only mode without sign-in.
 import { spawn, spawnSync } from 'node:child_process';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { driveTraffic, startFlakyBackends } from './demo-traffic.mjs';
+import { DEMO_USERS, startDevOidc } from './dev-oidc.mjs';
 import { gatewayEnv } from './gateway-process.mjs';
 
 /** @type {NodeJS.ProcessEnv} */
@@ -20,9 +24,41 @@ const env = {
 const port = env.ORCH_PORT ?? '8080';
 const uiPort = env.ADMIN_UI_PORT ?? '3000';
 const orchUrl = `http://127.0.0.1:${port}`;
+const uiUrl = `http://127.0.0.1:${uiPort}`;
+
+/**
+ * Sign-in for the admin UI: a local provider with the demo users, a fresh client secret, session secret and
+ * user-assertion key pair per run (the orchestrator trusts the public half). Undefined with START_SIGN_IN=0.
+ */
+async function devSignIn() {
+  if (env.START_SIGN_IN === '0') return undefined;
+  const clientId = 'shieldx-admin-ui';
+  const clientSecret = randomBytes(24).toString('base64url');
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  const provider = await startDevOidc({
+    clientId,
+    clientSecret,
+    redirectUris: [`${uiUrl}/auth/callback`],
+    users: DEMO_USERS,
+  });
+  return {
+    provider,
+    orchestratorEnv: { ORCH_ADMIN_USER_KEYS: publicKey.export({ format: 'pem', type: 'spki' }).toString() },
+    uiEnv: {
+      ADMIN_UI_OIDC_ISSUER: provider.issuer,
+      ADMIN_UI_OIDC_CLIENT_ID: clientId,
+      ADMIN_UI_OIDC_CLIENT_SECRET: clientSecret,
+      ADMIN_UI_SESSION_SECRET: randomBytes(32).toString('base64url'),
+      ADMIN_UI_PUBLIC_URL: uiUrl,
+      ADMIN_UI_USER_KEY: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+    },
+  };
+}
 
 const build = spawnSync('npx', ['nx', 'run', 'orchestrator:build', '--output-style=stream'], { stdio: 'inherit', env });
 if (build.status !== 0) process.exit(build.status ?? 1);
+
+const signIn = await devSignIn();
 
 const children = [];
 /** Stops the demo traffic and its backends (set once they run). */
@@ -131,6 +167,7 @@ const orchestrator = run(
     ORCH_THREAT_URL: env.ORCH_THREAT_URL ?? `${advisorsUrl}/score`,
     ORCH_QUOTA_URL: env.ORCH_QUOTA_URL ?? `${advisorsUrl}/quota`,
     ORCH_QUOTA_SCOPES: env.ORCH_QUOTA_SCOPES ?? 'write',
+    ...signIn?.orchestratorEnv,
   },
   prettyLogs ? ['ignore', 'pipe', 'inherit'] : 'inherit',
 );
@@ -168,12 +205,19 @@ if (!ready) {
   run('admin UI', 'npx', ['next', 'dev', 'apps/admin-ui', '-H', '127.0.0.1', '-p', uiPort], {
     NEXT_TELEMETRY_DISABLED: '1',
     ORCH_ADMIN_URL: env.ORCH_ADMIN_URL ?? orchUrl,
+    ...signIn?.uiEnv,
   });
   process.stdout.write(
     [
       '',
       `ShieldX Orchestrator (dev, plain HTTP, demo pools api/search/static) on ${orchUrl}`,
-      `Admin UI on http://127.0.0.1:${uiPort}`,
+      `Admin UI on ${uiUrl}`,
+      ...(signIn === undefined
+        ? ['  loopback-only mode, no sign-in (START_SIGN_IN=0)']
+        : [
+            `  sign in at the dev identity provider ${signIn.provider.issuer} (loopback only) as:`,
+            ...DEMO_USERS.map((u) => `    ${u.username} / ${u.password}  (${u.groups.join(', ')})`),
+          ]),
       'Try:',
       `  curl -s -X POST ${orchUrl}/route -H 'content-type: application/json' \\`,
       `    -d '{"service":"api","tenant":"acme","scope":"read","path":"/v1/items"}'`,

@@ -15,8 +15,8 @@ export const UI_USAGE = `usage: shieldx ui [--build]
 
 Serves the admin UI in production mode. Settings (environment):
   ADMIN_UI_PORT           port (default 3000)
-  ADMIN_UI_HOST           address to bind (default 127.0.0.1). The UI holds the admin credentials: anyone who can
-                          reach it acts as an admin, so expose it only behind an authenticating proxy
+  ADMIN_UI_HOST           address to bind (default 127.0.0.1). Without sign-in the UI acts with the admin
+                          credentials for anyone who can reach it: keep it on loopback then
   ADMIN_UI_ALLOWED_HOSTS  extra host names the UI answers to (comma list; loopback names and ADMIN_UI_HOST always)
   ORCH_ADMIN_URL          the orchestrator (default http://127.0.0.1:8080)
   ORCH_ADMIN_TOKEN        its admin bearer token (ORCH_ADMIN_TOKEN of the orchestrator)
@@ -24,6 +24,10 @@ Serves the admin UI in production mode. Settings (environment):
                           for an https orchestrator with mTLS: CA to trust, client certificate and key to present
   ADMISSION_SECRET, ADMISSION_HEADER
                           sign each call when the orchestrator's admission guard is on
+  ADMIN_UI_OIDC_ISSUER, ADMIN_UI_OIDC_CLIENT_ID, ADMIN_UI_OIDC_CLIENT_SECRET, ADMIN_UI_PUBLIC_URL,
+  ADMIN_UI_SESSION_SECRET, ADMIN_UI_USER_KEY
+                          sign-in with OpenID Connect (all six); roles from ADMIN_UI_OIDC_ROLES_CLAIM through
+                          ADMIN_UI_OIDC_ROLE_MAP; see docs/admin-api.md#signing-in
 --build rebuilds the UI even when the build looks current.
 `;
 
@@ -76,10 +80,10 @@ export async function uiCommand(args) {
   cpSync(join(next, 'static'), join(standalone, '.next/static'), { recursive: true });
   if (existsSync(join(app, 'public'))) cpSync(join(app, 'public'), join(standalone, 'public'), { recursive: true });
 
-  if (!['127.0.0.1', 'localhost', '::1'].includes(host)) {
+  if (!['127.0.0.1', 'localhost', '::1'].includes(host) && (process.env.ADMIN_UI_OIDC_ISSUER ?? '') === '') {
     process.stderr.write(
-      `shieldx ui: warning: listening on ${host}; the UI acts with the admin credentials for anyone who reaches it. ` +
-        'Put it behind an authenticating proxy and list its public names in ADMIN_UI_ALLOWED_HOSTS.\n',
+      `shieldx ui: warning: listening on ${host} without sign-in; the UI acts with the admin credentials for anyone ` +
+        'who reaches it. Configure sign-in (ADMIN_UI_OIDC_*, docs/admin-api.md#signing-in) or keep it on loopback.\n',
     );
   }
   const server = spawn(process.execPath, [join(standalone, 'server.js')], {

@@ -1,4 +1,6 @@
 import { NextResponse, type NextRequest } from 'next/server';
+import { cookieOptions, openSession, sealSession, SEEN_REFRESH_MS, sessionCookieName } from './app/lib/auth/session';
+import { authSettings } from './app/lib/auth/settings';
 
 /** Host names the UI answers to unless configured otherwise: loopback only. */
 const LOOPBACK = ['localhost', '127.0.0.1', '[::1]'];
@@ -12,6 +14,8 @@ function allowedHosts(): Set<string> {
   for (const extra of (process.env.ADMIN_UI_ALLOWED_HOSTS ?? '').split(',')) {
     if (extra.trim() !== '') hosts.add(extra.trim().toLowerCase());
   }
+  const settings = authSettings();
+  if (settings.mode === 'oidc') hosts.add(settings.publicUrl.hostname.toLowerCase());
   return hosts;
 }
 
@@ -36,13 +40,51 @@ function refuse(status: number, error: string, message: string): NextResponse {
 }
 
 /**
+ * With sign-in configured, every page and API route but `/auth/*` needs a session: a page without one is sent to
+ * sign-in (returning to it after), an API call gets 401. The session's idle time is renewed at most once a minute.
+ */
+async function requireSession(request: NextRequest): Promise<NextResponse> {
+  const settings = authSettings();
+  if (settings.mode === 'loopback') return NextResponse.next();
+  if (settings.mode === 'invalid') {
+    return refuse(
+      500,
+      'sign_in_misconfigured',
+      `the admin UI's sign-in settings are invalid: ${settings.problems.join('; ')}`,
+    );
+  }
+  const path = request.nextUrl.pathname;
+  if (path.startsWith('/auth/')) return NextResponse.next();
+  const name = sessionCookieName(settings);
+  const now = Date.now();
+  const session = await openSession(request.cookies.get(name)?.value, settings, now);
+  if (session === undefined) {
+    const response = path.startsWith('/api/')
+      ? refuse(401, 'signed_out', 'sign in to use the admin UI')
+      : NextResponse.redirect(
+          new URL(`/auth/login?returnTo=${encodeURIComponent(`${path}${request.nextUrl.search}`)}`, settings.publicUrl),
+          303,
+        );
+    if (request.cookies.has(name)) response.cookies.set(name, '', cookieOptions(settings, 0));
+    return response;
+  }
+  const response = NextResponse.next();
+  if (now - session.seen >= SEEN_REFRESH_MS) {
+    const renewed = await sealSession({ ...session, seen: now }, settings);
+    response.cookies.set(name, renewed, cookieOptions(settings, (session.created + settings.maxMs - now) / 1000));
+  }
+  return response;
+}
+
+/**
  * Runs before every page and API route. The UI's server holds the admin credentials, so:
  * - requests must name a host the UI serves (loopback, `ADMIN_UI_HOST`, or `ADMIN_UI_ALLOWED_HOSTS`): a page of
  *   another site whose name was re-pointed at 127.0.0.1 (DNS rebinding) is refused;
  * - state-changing API calls must come from the UI's own pages (`Sec-Fetch-Site: same-origin`, or an `Origin` equal
- *   to the host), so another site cannot make the operator's browser edit pools or reload the policy.
+ *   to the host), so another site cannot make the operator's browser edit pools or reload the policy;
+ * - with sign-in configured, a session is needed ({@link requireSession}).
  */
-export function proxy(request: NextRequest): NextResponse {
+export async function proxy(request: NextRequest): Promise<NextResponse> {
   const host = request.headers.get('host') ?? '';
   if (!allowedHosts().has(hostname(host))) {
     return refuse(421, 'unknown_host', `this admin UI does not answer to '${host}' (see ADMIN_UI_ALLOWED_HOSTS)`);
@@ -55,7 +97,7 @@ export function proxy(request: NextRequest): NextResponse {
     if (!sameOrigin)
       return refuse(403, 'cross_site_request', 'state-changing requests must come from the admin UI itself');
   }
-  return NextResponse.next();
+  return requireSession(request);
 }
 
 export const config = {

@@ -63,3 +63,20 @@ export type {
   AdaptivePopulationInfo,
   AdaptiveRelaxCause,
 } from './adaptive-limits';
+export { ADMIN_ROLES, isAdminRole, parseRoleMap, requiredAdminRole, roleAllows, roleFromClaim } from './admin-roles';
+export type { AdminRole } from './admin-roles';
+export {
+  USER_ASSERTION_HEADER,
+  USER_ASSERTION_LIFETIME_S,
+  USER_ASSERTION_MAX_LIFETIME_S,
+  UserAssertionVerifier,
+  signUserAssertion,
+  userAssertionAlgorithm,
+} from './user-assertion';
+export type {
+  AdminUser,
+  SignUserAssertionOptions,
+  UserAssertionFailure,
+  UserAssertionResult,
+  UserAssertionVerifierOptions,
+} from './user-assertion';

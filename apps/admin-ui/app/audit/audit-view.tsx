@@ -6,6 +6,7 @@ import { useState, type FormEvent } from 'react';
 import { Empty, ErrorNotice, PageHeader, Time } from '../components/status';
 import { api, useResource } from '../lib/api';
 import { useLiveEvent } from '../lib/live';
+import { Can } from '../lib/auth/role-context';
 import { ExportForm } from './export-form';
 import type {
   AuditEntry,
@@ -56,6 +57,7 @@ function tenantOf(entry: Pick<AuditEntry, 'data'>): string | null {
 function summary(entry: Pick<AuditEntry, 'data'>): string {
   const data = entry.data ?? {};
   const keys = [
+    'event',
     'action',
     'reason',
     'path',
@@ -70,7 +72,17 @@ function summary(entry: Pick<AuditEntry, 'data'>): string {
     'error',
   ];
   const parts = keys.filter((k) => data[k] !== undefined && data[k] !== null).map((k) => `${k}=${String(data[k])}`);
-  return parts.length > 0 ? parts.join(' ') : JSON.stringify(data).slice(0, 120);
+  const text = parts.length > 0 ? parts.join(' ') : JSON.stringify(data).slice(0, 120);
+  const person = byWhom(data.user);
+  return person === undefined ? text : `${text} — by ${person}`;
+}
+
+/** The person an admin entry was made for (`data.user`): `email (role)`, or the subject when there is no email. */
+function byWhom(user: unknown): string | undefined {
+  if (typeof user !== 'object' || user === null) return undefined;
+  const { email, sub, role } = user as Record<string, unknown>;
+  const name = typeof email === 'string' ? email : typeof sub === 'string' ? sub : undefined;
+  return name === undefined ? undefined : typeof role === 'string' ? `${name} (${role})` : name;
 }
 
 /** An entry's type as a badge; refusals stand out. */
@@ -188,7 +200,9 @@ export function AuditTable({
         </div>
       </div>
 
-      <ExportForm />
+      <Can role="admin">
+        <ExportForm />
+      </Can>
 
       <form className="filters card" onSubmit={applyFilter} role="search" aria-label="Filter audit entries">
         <label>

@@ -2,8 +2,11 @@
 // the build instead of shipping either to the browser.
 import 'server-only';
 import { readFileSync } from 'node:fs';
-import { signAdmission } from '@shieldx/security';
+import { signAdmission, signUserAssertion, USER_ASSERTION_HEADER } from '@shieldx/security';
 import { Agent, fetch as undiciFetch } from 'undici';
+import { currentUser } from './auth/current-user';
+import type { SessionUser } from './auth/session';
+import { authSettings } from './auth/settings';
 
 /**
  * How the UI's server reaches the orchestrator's admin API. Everything here runs on the server: the token, the
@@ -15,6 +18,8 @@ import { Agent, fetch as undiciFetch } from 'undici';
  *   (`t=…,n=…,v1=HMAC-SHA256(secret, "<t>.<n>.<METHOD>.<path with query>")`; the first secret of a comma list).
  * - `ORCH_ADMIN_CA_FILE`, `ORCH_ADMIN_CERT_FILE`, `ORCH_ADMIN_KEY_FILE`: for an `https://` orchestrator with mTLS,
  *   the CA to trust and the client certificate (one with an `ORCH_ADMIN_SANS` identity) to present.
+ * - With sign-in configured, every call also carries the signed-in person's user assertion (`X-ShieldX-User`,
+ *   signed with `ADMIN_UI_USER_KEY`), so the orchestrator enforces their role and names them in the ledger.
  */
 export interface AdminTarget {
   readonly url: string;
@@ -63,6 +68,33 @@ export interface AdminFetchInit {
   readonly signal?: AbortSignal;
   /** Abort after this many ms (default 5000; 0 = never, for event streams). */
   readonly timeoutMs?: number;
+  /**
+   * The person the call is made for: by default the signed-in person of the request being served; `null` for a
+   * call made for nobody (reporting a refused sign-in).
+   */
+  readonly user?: SessionUser | null;
+}
+
+/** 401 of the UI: sign-in is configured and the call has no signed-in person. */
+export class SignedOutError extends Error {
+  constructor() {
+    super('not signed in');
+  }
+}
+
+/** The user assertion header of one call (none in loopback-only mode, or for a call made for nobody). */
+async function userHeader(user: SessionUser | null | undefined): Promise<Record<string, string>> {
+  const settings = authSettings();
+  if (settings.mode === 'loopback') return {};
+  if (settings.mode === 'invalid') throw new Error(`sign-in is misconfigured: ${settings.problems.join('; ')}`);
+  const person = user === undefined ? await currentUser() : user;
+  if (person === null) return {};
+  if (person === undefined) throw new SignedOutError();
+  const assertion = await signUserAssertion(
+    { sub: person.sub, role: person.role, idp: person.idp, email: person.email, name: person.name },
+    { key: settings.userKey, issuer: settings.userIssuer, audience: settings.userAudience },
+  );
+  return { [USER_ASSERTION_HEADER]: assertion };
 }
 
 /**
@@ -78,6 +110,7 @@ export async function adminFetch(pathWithQuery: string, init: AdminFetchInit = {
     ...init.headers,
     ...(token === undefined || token === '' ? {} : { authorization: `Bearer ${token}` }),
     ...admissionHeader(method, pathWithQuery),
+    ...(await userHeader(init.user)),
   };
   const timeoutMs = init.timeoutMs ?? 5000;
   const signals = [init.signal, timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined].filter(
@@ -104,6 +137,25 @@ export type AdminResult<T> =
       readonly details?: unknown;
     };
 
+/**
+ * Records a sign-in, sign-out or refusal in the orchestrator's audit ledger (`POST /admin/ui-events`), for `user`
+ * (`null`: a person the UI could not let in). Never throws: a report that fails is logged, and never blocks the person.
+ */
+export async function reportUiEvent(body: Record<string, unknown>, user: SessionUser | null): Promise<void> {
+  try {
+    const response = await adminFetch('/admin/ui-events', {
+      method: 'POST',
+      body: JSON.stringify(body),
+      headers: { 'content-type': 'application/json' },
+      user,
+    });
+    if (!response.ok)
+      console.error(`admin UI: the orchestrator refused a ${String(body.event)} report (${response.status})`);
+  } catch (error) {
+    console.error(`admin UI: a ${String(body.event)} report failed: ${(error as Error).message}`);
+  }
+}
+
 /** GETs a JSON admin resource for a server component; never throws. */
 export async function adminJson<T>(pathWithQuery: string): Promise<AdminResult<T>> {
   try {
@@ -120,6 +172,9 @@ export async function adminJson<T>(pathWithQuery: string): Promise<AdminResult<T
     }
     return { ok: true, data: body as T };
   } catch (error) {
+    if (error instanceof SignedOutError) {
+      return { ok: false, status: 401, error: 'signed_out', message: 'sign in to use the admin UI' };
+    }
     const cause = (error as { cause?: { code?: string } }).cause?.code;
     return {
       ok: false,

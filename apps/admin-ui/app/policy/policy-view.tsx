@@ -3,6 +3,7 @@
 import { useState } from 'react';
 import { ErrorNotice, PageHeader, Time } from '../components/status';
 import { api, useResource } from '../lib/api';
+import { Can } from '../lib/auth/role-context';
 import { useLiveEvent } from '../lib/live';
 import type { PromoteAnswer, RulesAnswer, ShadowAnswer } from '../lib/policy-types';
 import type { ErrorBody, PolicyStatus, ReloadAnswer } from '../lib/types';
@@ -62,13 +63,17 @@ export function PolicyView({ initial, initialError }: { initial: PolicyStatus | 
   return (
     <section>
       <PageHeader title="Policy">
-        <button type="button" className="primary" onClick={() => void reload()} disabled={busy}>
-          {busy ? 'Reloading…' : 'Reload policy'}
-        </button>
-        {shadow.data?.candidate.state === 'loaded' ? (
-          <button type="button" className="danger" onClick={() => void promote()} disabled={busy}>
-            Promote candidate
+        <Can role="operator">
+          <button type="button" className="primary" onClick={() => void reload()} disabled={busy}>
+            {busy ? 'Reloading…' : 'Reload policy'}
           </button>
+        </Can>
+        {shadow.data?.candidate.state === 'loaded' ? (
+          <Can role="admin">
+            <button type="button" className="danger" onClick={() => void promote()} disabled={busy}>
+              Promote candidate
+            </button>
+          </Can>
         ) : null}
       </PageHeader>
       <div aria-live="polite">

@@ -3,6 +3,7 @@
 import { useId, useState, type FormEvent } from 'react';
 import { BreakerBadge, Empty, ErrorNotice, HealthBadge, PageHeader } from '../components/status';
 import { api, useResource } from '../lib/api';
+import { Can } from '../lib/auth/role-context';
 import { useLiveEvent } from '../lib/live';
 import type { ErrorBody, PoolView, PoolsAnswer } from '../lib/types';
 import { ALGOS, parseLines, POOL_NAME, toLines } from './pool-form';
@@ -24,9 +25,11 @@ export function PoolsView({ initial, initialError }: { initial: PoolsAnswer | un
         {pools.data === undefined ? null : (
           <span className="muted">healthy ratio {(pools.data.health_ratio * 100).toFixed(0)} %</span>
         )}
-        <button type="button" onClick={() => setAdding((a) => !a)} aria-expanded={adding}>
-          {adding ? 'Cancel new pool' : 'New pool'}
-        </button>
+        <Can role="operator">
+          <button type="button" onClick={() => setAdding((a) => !a)} aria-expanded={adding}>
+            {adding ? 'Cancel new pool' : 'New pool'}
+          </button>
+        </Can>
       </PageHeader>
       <div aria-live="polite">{notice === undefined ? null : <p className="notice notice-ok">{notice}</p>}</div>
       {pools.error === undefined ? null : <ErrorNotice error={pools.error} />}
@@ -64,9 +67,11 @@ function PoolCard({ pool, onSaved }: { pool: PoolView; onSaved: (message: string
             ({pool.algo}, {pool.healthy}/{pool.total} eligible)
           </span>
         </h2>
-        <button type="button" onClick={() => setEditing((e) => !e)} aria-expanded={editing}>
-          {editing ? 'Cancel' : `Edit ${pool.name}`}
-        </button>
+        <Can role="operator">
+          <button type="button" onClick={() => setEditing((e) => !e)} aria-expanded={editing}>
+            {editing ? 'Cancel' : `Edit ${pool.name}`}
+          </button>
+        </Can>
       </div>
       {editing ? (
         <PoolEditor

@@ -3,6 +3,7 @@
 import { useState } from 'react';
 import { Empty, ErrorNotice, PageHeader, Time } from '../components/status';
 import { api, useResource } from '../lib/api';
+import { Can } from '../lib/auth/role-context';
 import { useLiveEvent } from '../lib/live';
 import type { ErrorBody, RolloutSide, RolloutsAnswer } from '../lib/types';
 
@@ -103,19 +104,21 @@ export function RolloutsView({
             Stable <span className="mono">{rollout.stableUrls.join(', ')}</span>; canary{' '}
             <span className="mono">{rollout.canaryUrls.join(', ')}</span>
           </p>
-          <div className="filter-actions">
-            {actionsOf(rollout.state).map((action) => (
-              <button
-                key={action}
-                type="button"
-                className={action === 'abort' ? 'danger' : action === 'promote' ? 'primary' : undefined}
-                disabled={busy !== null}
-                onClick={() => void act(rollout.pool, action)}
-              >
-                {action[0].toUpperCase() + action.slice(1)}
-              </button>
-            ))}
-          </div>
+          <Can role="operator">
+            <div className="filter-actions">
+              {actionsOf(rollout.state).map((action) => (
+                <button
+                  key={action}
+                  type="button"
+                  className={action === 'abort' ? 'danger' : action === 'promote' ? 'primary' : undefined}
+                  disabled={busy !== null}
+                  onClick={() => void act(rollout.pool, action)}
+                >
+                  {action[0].toUpperCase() + action.slice(1)}
+                </button>
+              ))}
+            </div>
+          </Can>
           {rollout.history.length === 0 ? null : (
             <div className="table-wrap">
               <table data-testid="rollout-history">

@@ -21,6 +21,7 @@ import { PoolAdminService } from './pool-admin.service';
 import { ProtectionController } from './protection.controller';
 import { RolloutAdminService } from './rollout-admin.service';
 import { RolloutsController } from './rollouts.controller';
+import { UiEventsController } from './ui-events.controller';
 
 /** The admin API for the security team and the admin UI (`/admin/*`, guarded). */
 @Module({
@@ -42,6 +43,7 @@ import { RolloutsController } from './rollouts.controller';
     MirrorController,
     ConfigController,
     RolloutsController,
+    UiEventsController,
   ],
   providers: [
     PoolAdminService,

@@ -28,6 +28,9 @@ export function checkAcrossSettings(config: OrchestratorConfig, ctx: ReadContext
   if (tlsFiles === 0 && config.admin.sans.length > 0) {
     warn('ORCH_ADMIN_SANS has no effect without TLS (ORCH_TLS_* files): no client certificate is verified');
   }
+  if (config.admin.requireUser && config.admin.userKeys.length === 0) {
+    ctx.problem('ORCH_ADMIN_REQUIRE_USER: needs ORCH_ADMIN_USER_KEYS (the keys that verify user assertions)');
+  }
   if (config.rateLimit.ipPerMinuteDegraded > config.rateLimit.ipPerMinute) {
     ctx.problem('ORCH_IP_BURST_DEGRADED: must not exceed ORCH_IP_BURST');
   }

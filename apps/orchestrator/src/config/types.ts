@@ -4,6 +4,7 @@
  */
 import type { AlgoName, BackendPlace } from '@shieldx/lb';
 import type { SigningKey } from '@shieldx/ledger';
+import type { KeyObject } from 'node:crypto';
 
 /**
  * A pool as configured: backend URLs (normalised), optional algorithm, weights by URL and, for backends given as
@@ -182,6 +183,14 @@ export interface OrchestratorConfig {
     readonly allowPrivate: boolean;
     /** Client-certificate URI/DNS SANs (exact, or prefixes ending in `/`) admitted to /admin/* (ORCH_ADMIN_SANS). */
     readonly sans: readonly string[];
+    /** Public keys (Ed25519 or P-256) that verify user assertions of the admin UI (ORCH_ADMIN_USER_KEYS). */
+    readonly userKeys: readonly KeyObject[];
+    /** The `iss` a user assertion must carry (ORCH_ADMIN_USER_ISSUER). */
+    readonly userIssuer: string;
+    /** The `aud` a user assertion must carry (ORCH_ADMIN_USER_AUDIENCE). */
+    readonly userAudience: string;
+    /** Refuse admin calls that carry no user assertion (ORCH_ADMIN_REQUIRE_USER). */
+    readonly requireUser: boolean;
   };
   readonly ledger: {
     readonly path: string;

@@ -2,6 +2,8 @@
  * The security events, one member per type: what each carries is part of the audit ledger's format
  * (docs/ledger.md). `data` never holds secrets; client addresses in it are anonymised by the log sink.
  */
+import type { ActingUser } from './acting-user';
+
 interface EventOf<T extends string, D> {
   readonly type: T;
   /** The request's correlation id, when a request caused the event. */
@@ -75,6 +77,10 @@ export type AuthFailedData =
       readonly ip: string;
       readonly identity: readonly string[];
       readonly foldedSinceLastEvent: number;
+      /** A role refusal: the role the route needs. */
+      readonly requiredRole?: string;
+      /** A role refusal: the person refused. */
+      readonly user?: ActingUser;
     }
   | {
       readonly mechanism: 'admission' | 'dpop';
@@ -108,6 +114,21 @@ export type AdaptiveEventData = {
   readonly thresholdRate: number;
   readonly factor: number;
   readonly cause?: string;
+};
+
+/**
+ * `admin.session`, reported by the admin UI's server (`POST /admin/ui-events`): a person signed in or out, was
+ * refused sign-in (no mapped role, a failed exchange), or was refused an action by the UI. `actor` is the credential
+ * that reported it; the person is in `user` when the report carried their assertion, else in `claimed` (as the UI
+ * read it from the identity provider, not verified by the orchestrator).
+ */
+export type AdminSessionData = {
+  readonly event: 'sign_in' | 'sign_out' | 'sign_in_refused' | 'action_refused';
+  readonly actor: string;
+  readonly reason?: string;
+  readonly claimed?: { readonly sub?: string; readonly email?: string; readonly idp?: string };
+  readonly method?: string;
+  readonly path?: string;
 };
 
 /** Every security event. */
@@ -149,7 +170,8 @@ export type SecurityEvent =
       }
     >
   | EventOf<'admin.action', { readonly action: string; readonly actor: string; readonly [detail: string]: unknown }>
-  | EventOf<'rollout.step', RolloutStepData>;
+  | EventOf<'rollout.step', RolloutStepData>
+  | EventOf<'admin.session', AdminSessionData>;
 
 /** The kinds of security event. */
 export type SecurityEventType = SecurityEvent['type'];

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { anonymizeIp } from '@shieldx/security';
 import { callerCorrIdOf } from '../request/request-context';
+import { actingUserOf } from './acting-user';
 import { Emitter } from './emitter';
 import type { SecurityEvent } from './security-event';
 
@@ -61,8 +62,19 @@ export class SecurityEvents {
   emit(given: SecurityEvent): void {
     // The caller's own correlation id, when it was not trusted as the request's, is kept as a field of its own.
     const callerCorrId = given.corrId === undefined ? undefined : callerCorrIdOf(given.corrId);
+    // An admin request made for a signed-in person: every event it causes names them.
+    const user = given.corrId === undefined || 'user' in given.data ? undefined : actingUserOf(given.corrId);
     const event =
-      callerCorrId === undefined ? given : ({ ...given, data: { ...given.data, callerCorrId } } as SecurityEvent);
+      callerCorrId === undefined && user === undefined
+        ? given
+        : ({
+            ...given,
+            data: {
+              ...given.data,
+              ...(callerCorrId === undefined ? {} : { callerCorrId }),
+              ...(user === undefined ? {} : { user }),
+            },
+          } as SecurityEvent);
     for (const sink of this.sinks) {
       try {
         sink.write(event);

@@ -1,4 +1,7 @@
-import { adminFetch, orchestratorUrl } from '../../../lib/admin-client';
+import { requiredAdminRole, roleAllows } from '@shieldx/security';
+import { adminFetch, orchestratorUrl, reportUiEvent, SignedOutError } from '../../../lib/admin-client';
+import { currentUser } from '../../../lib/auth/current-user';
+import { authSettings } from '../../../lib/auth/settings';
 
 export const dynamic = 'force-dynamic';
 
@@ -48,6 +51,23 @@ async function relay(request: Request, context: Context): Promise<Response> {
   if (!(ALLOWED[method] ?? []).some((pattern) => pattern.test(joined))) {
     return problem(404, 'not_found', `no admin route ${method} /${joined} in the UI`);
   }
+  // The role table the orchestrator enforces, checked here first: the orchestrator refuses (403) all the same.
+  if (authSettings().mode === 'oidc') {
+    const user = await currentUser();
+    if (user === undefined) return problem(401, 'signed_out', 'sign in to use the admin UI');
+    const required = requiredAdminRole(method, `/admin/${joined}`);
+    if (!roleAllows(user.role, required)) {
+      await reportUiEvent(
+        { event: 'action_refused', method, path: `/admin/${joined}`, reason: `needs_${required}` },
+        user,
+      );
+      return problem(
+        403,
+        'admin_role_refused',
+        `this needs the ${required} role; you are ${user.role === 'viewer' ? 'a' : 'an'} ${user.role}`,
+      );
+    }
+  }
   let body: string | undefined;
   if (method === 'PUT' || method === 'POST') {
     body = await request.text();
@@ -77,6 +97,7 @@ async function relay(request: Request, context: Context): Promise<Response> {
     }
     return new Response(await upstream.text(), { status: upstream.status, headers });
   } catch (error) {
+    if (error instanceof SignedOutError) return problem(401, 'signed_out', 'sign in to use the admin UI');
     const cause = (error as { cause?: { code?: string } }).cause?.code;
     return problem(
       502,
