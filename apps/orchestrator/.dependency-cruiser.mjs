@@ -5,7 +5,7 @@
  * Type-only imports count. Files at the top of `src/` (main, app module, app factory) are the app and may import all.
  */
 const LAYERS = [
-  ['foundation', ['errors', 'clock', 'config', 'validation']],
+  ['foundation', ['errors', 'clock', 'config', 'validation', 'openapi']],
   ['infrastructure', ['metrics', 'request', 'tracing', 'logging', 'events', 'redis']],
   [
     'capabilities',

@@ -5,6 +5,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { TrustedProxies } from '@shieldx/security';
+import { OpenApiService } from './admin/openapi.controller';
 import { AppModule } from './app.module';
 import type { OrchestratorConfig } from './config/config';
 import type { ConfigSource } from './config/config.module';
@@ -103,6 +104,7 @@ export async function createApp(
   });
   if (options.spanExporter !== undefined) await app.get(TracingService).useExporter(options.spanExporter);
   app.get(GatewayPipeline).install(fastify);
+  app.get(OpenApiService).attach(app);
   const server = app.getHttpAdapter().getHttpServer() as HttpsServer;
   server.maxConnections = SERVER_LIMITS.maxConnections;
   // `Connection: Upgrade` requests go through the same routes and hooks (a WebSocket may become a /proxy tunnel).

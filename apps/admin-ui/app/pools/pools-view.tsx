@@ -226,7 +226,7 @@ function PoolEditor({ pool, onDone }: { pool?: PoolView; onDone: (message?: stri
       </label>
       <label>
         Algorithm
-        <select value={algo} onChange={(e) => setAlgo(e.target.value)}>
+        <select value={algo} onChange={(e) => setAlgo(e.target.value as typeof algo)}>
           {ALGOS.map((a) => (
             <option key={a} value={a}>
               {a}

@@ -5,6 +5,7 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
+import type { BreakerStateName } from '@shieldx/lb';
 import type { ServerResponse } from 'node:http';
 import { SecurityEvents, type SecurityEvent } from '../events/security-events';
 import { GatewayError } from '../errors/errors';
@@ -37,8 +38,8 @@ export class TooManyStreamsError extends GatewayError {
 export interface BreakerTransitionView {
   readonly pool: string;
   readonly backend: string;
-  readonly from: string;
-  readonly to: string;
+  readonly from: BreakerStateName;
+  readonly to: BreakerStateName;
   /** ISO time of the transition. */
   readonly at: string;
   readonly openForMs: number | null;

@@ -35,6 +35,30 @@ export interface BreakerView {
   readonly lastError: string | null;
 }
 
+/** `GET /admin/pools`: every pool and the healthy share of all backends. */
+export interface PoolsAnswer {
+  readonly health_ratio: number;
+  readonly pools: AdminPoolView[];
+}
+
+/** `DELETE /admin/pools/<name>`. */
+export interface PoolRemovedAnswer {
+  readonly pool: string;
+  readonly removed: true;
+}
+
+/** `GET /admin/breakers`: every breaker now and the latest transitions, oldest first. */
+export interface BreakersAnswer {
+  readonly breakers: BreakerView[];
+  readonly history: BreakerTransitionView[];
+}
+
+/** `GET /admin/metrics`: the overview samples, oldest first. */
+export interface MetricsAnswer {
+  readonly intervalMs: number;
+  readonly samples: readonly MetricsSample[];
+}
+
 /**
  * The admin API (docs/admin-api.md), every route behind {@link AdminGuard}: pools (list, replace, remove), breakers,
  * policy status, the overview metrics and the event stream. `POST /admin/policy/reload` lives with the policy
@@ -53,7 +77,7 @@ export class AdminController {
 
   /** Every pool with its backends' health, breaker state, EWMA latency, in-flight count and weight. */
   @Get('pools')
-  listPools(): { pools: AdminPoolView[]; health_ratio: number } {
+  listPools(): PoolsAnswer {
     const snapshot = this.pools.snapshot();
     return {
       health_ratio: snapshot.health_ratio,
@@ -74,13 +98,13 @@ export class AdminController {
 
   @Delete('pools/:name')
   @HttpCode(200)
-  deletePool(@Param('name') name: string, @Req() request: FastifyRequest): { pool: string; removed: true } {
+  deletePool(@Param('name') name: string, @Req() request: FastifyRequest): PoolRemovedAnswer {
     return this.poolAdmin.remove(name, { corrId: request.id, actor: adminActor(request) });
   }
 
   /** Every backend's breaker now, and the latest transitions (at most 200, oldest first). */
   @Get('breakers')
-  listBreakers(): { breakers: BreakerView[]; history: BreakerTransitionView[] } {
+  listBreakers(): BreakersAnswer {
     const now = performance.now();
     const breakers: BreakerView[] = [];
     for (const name of this.pools.names()) {
@@ -114,7 +138,7 @@ export class AdminController {
 
   /** The overview samples of the last five minutes (one per second), oldest first. */
   @Get('metrics')
-  metrics(): { intervalMs: number; samples: readonly MetricsSample[] } {
+  metrics(): MetricsAnswer {
     return { intervalMs: 1000, samples: this.hub.history() };
   }
 

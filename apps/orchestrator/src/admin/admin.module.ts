@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AdvisorsModule } from '../advisors/advisors.module';
 import { LedgerModule } from '../ledger/ledger.module';
+import { PipelineModule } from '../pipeline/pipeline.module';
 import { PolicyModule } from '../policy/policy.module';
 import { RateLimitModule } from '../ratelimit/rate-limit.module';
 import { PoolsModule } from '../pools/pools.module';
@@ -15,6 +16,7 @@ import { ConfigRollouts } from './config-rollouts';
 import { ConfigReloadService } from './config-reload.service';
 import { LedgerController } from './ledger.controller';
 import { MirrorController } from './mirror.controller';
+import { OpenApiController, OpenApiService } from './openapi.controller';
 import { PolicyController } from './policy.controller';
 import { systemResolve } from './backend-target';
 import { PoolAdminService } from './pool-admin.service';
@@ -34,6 +36,7 @@ import { UiEventsController } from './ui-events.controller';
     RateLimitModule,
     ProxyModule,
     RolloutsModule,
+    PipelineModule,
   ],
   controllers: [
     AdminController,
@@ -41,6 +44,7 @@ import { UiEventsController } from './ui-events.controller';
     LedgerController,
     ProtectionController,
     MirrorController,
+    OpenApiController,
     ConfigController,
     RolloutsController,
     UiEventsController,
@@ -51,6 +55,7 @@ import { UiEventsController } from './ui-events.controller';
     AdminEventsService,
     ConfigReloadService,
     ConfigRollouts,
+    OpenApiService,
     { provide: ADMIN_RESOLVE_HOST, useValue: systemResolve },
   ],
   exports: [AdminEventsService, PoolAdminService],

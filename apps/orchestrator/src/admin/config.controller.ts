@@ -4,6 +4,9 @@ import { ConfigInvalidError } from '../errors/errors';
 import { AdminGuard, adminActor } from './admin.guard';
 import { ConfigReloadService, type ConfigReloadOutcome } from './config-reload.service';
 
+/** `POST /admin/config/reload` when the configuration was applied. */
+export type ConfigReloadAnswer = Extract<ConfigReloadOutcome, { ok: true }>;
+
 /** `POST /admin/config/reload` (docs/admin-api.md). */
 @Controller('admin')
 @UseGuards(AdminGuard)
@@ -16,7 +19,7 @@ export class ConfigController {
    */
   @Post('config/reload')
   @HttpCode(200)
-  async reload(@Req() request: FastifyRequest): Promise<Extract<ConfigReloadOutcome, { ok: true }>> {
+  async reload(@Req() request: FastifyRequest): Promise<ConfigReloadAnswer> {
     const outcome = await this.reloader.reload(adminActor(request), request.id);
     if (!outcome.ok) throw new ConfigInvalidError({ problems: outcome.problems });
     return outcome;

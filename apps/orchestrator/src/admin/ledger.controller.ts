@@ -16,6 +16,7 @@ import { AdminGuard, adminActor } from './admin.guard';
 import { GatewayError, InvalidRequestError, LedgerExportRefusedError } from '../errors/errors';
 import { SecurityEvents } from '../events/security-events';
 import { LedgerService } from '../ledger/ledger.service';
+import type { LedgerStatus } from '../ledger/ledger-types';
 
 /** Most entries one `GET /admin/audit` page returns. */
 export const AUDIT_MAX_LIMIT = 500;
@@ -41,6 +42,12 @@ export class LedgerBrokenError extends GatewayError {
     );
   }
 }
+
+/** `GET /admin/audit`: one page of entries and the ledger's last seq. */
+export type AuditAnswer = AuditPage & { lastSeq: number };
+
+/** `GET /admin/ledger/verify` when the ledger is intact: the verification and the writer's state. */
+export type LedgerVerifyAnswer = VerifyOk & { writer: LedgerStatus };
 
 function bad(message: string): InvalidRequestError {
   return new InvalidRequestError('invalid_query', message);
@@ -140,7 +147,7 @@ export class LedgerController {
   ) {}
 
   @Get('audit')
-  audit(@Query() query: Record<string, unknown>): Promise<AuditPage & { lastSeq: number }> {
+  audit(@Query() query: Record<string, unknown>): Promise<AuditAnswer> {
     return this.ledger.page(parseAuditQuery(query));
   }
 
@@ -167,7 +174,7 @@ export class LedgerController {
   }
 
   @Get('ledger/verify')
-  async verify(): Promise<VerifyOk & { writer: ReturnType<LedgerService['status']> }> {
+  async verify(): Promise<LedgerVerifyAnswer> {
     const result = await this.ledger.verify();
     if (!result.ok) throw new LedgerBrokenError(result);
     return { ...result, writer: this.ledger.status() };

@@ -2,6 +2,11 @@ import { Controller, Get, UseGuards } from '@nestjs/common';
 import { TrafficMirror, type MirrorView } from '../proxy/traffic-mirror';
 import { AdminGuard } from './admin.guard';
 
+/** `GET /admin/mirror`: every mirrored pool. */
+export interface MirrorAnswer {
+  readonly mirrors: MirrorView[];
+}
+
 /** `GET /admin/mirror`: the mirrored pools and how their copies compared (docs/admin-api.md). */
 @Controller('admin')
 @UseGuards(AdminGuard)
@@ -9,7 +14,7 @@ export class MirrorController {
   constructor(private readonly mirror: TrafficMirror) {}
 
   @Get('mirror')
-  view(): { mirrors: MirrorView[] } {
+  view(): MirrorAnswer {
     return { mirrors: this.mirror.view() };
   }
 }

@@ -28,6 +28,30 @@ export interface EvaluateAnswer {
   readonly differ: boolean;
 }
 
+/** `POST /admin/policy/reload`: the outcome (a rejected policy keeps the last good one) and the status after it. */
+export interface PolicyReloadAnswer {
+  readonly reloaded: boolean;
+  readonly version: number;
+  /** Why the policy was rejected (with `reloaded: false`). */
+  readonly error?: string;
+  readonly status: PolicyStatus;
+  readonly candidate: CandidateStatus;
+}
+
+/** `POST /admin/policy/promote`: the candidate is the active policy now. */
+export interface PromoteAnswer {
+  readonly promoted: true;
+  readonly version: number;
+  readonly source: string;
+  readonly status: PolicyStatus;
+}
+
+/** `GET /admin/policy/denied`: the tenants and paths denied most. */
+export interface DeniedAnswer {
+  readonly tenants: TopEntry[];
+  readonly paths: TopEntry[];
+}
+
 /**
  * `GET /policy` and the policy part of the admin API: reload, rules, the candidate policy (shadow report, promote),
  * what-if evaluation, and the tenants and paths denied most.
@@ -54,13 +78,7 @@ export class PolicyController {
   @Post('admin/policy/reload')
   @HttpCode(200)
   @UseGuards(AdminGuard)
-  async reload(@Req() request: FastifyRequest): Promise<{
-    reloaded: boolean;
-    version: number;
-    error?: string;
-    status: PolicyStatus;
-    candidate: CandidateStatus;
-  }> {
+  async reload(@Req() request: FastifyRequest): Promise<PolicyReloadAnswer> {
     const outcome = await this.policy.reload('admin', request.id);
     const status = this.policy.status();
     const candidate = this.policy.candidateStatus();
@@ -87,7 +105,7 @@ export class PolicyController {
   @Post('admin/policy/promote')
   @HttpCode(200)
   @UseGuards(AdminGuard)
-  promote(@Req() request: FastifyRequest): { promoted: true; version: number; source: string; status: PolicyStatus } {
+  promote(@Req() request: FastifyRequest): PromoteAnswer {
     const outcome = this.policy.promote(adminActor(request), request.id);
     return { promoted: true, version: outcome.version, source: outcome.source, status: this.policy.status() };
   }
@@ -139,7 +157,7 @@ export class PolicyController {
   /** The tenants and paths the policy denied most since start (bounded top-k: counts may be overestimated by `error`). */
   @Get('admin/policy/denied')
   @UseGuards(AdminGuard)
-  denied(): { tenants: TopEntry[]; paths: TopEntry[] } {
+  denied(): DeniedAnswer {
     return this.policy.topDenied(TOP_DENIED);
   }
 

@@ -63,6 +63,12 @@ export interface ProtectionView {
   };
 }
 
+/** `POST /admin/protection/release`: the key has its full limit back. */
+export interface ReleaseAnswer {
+  readonly key: string;
+  readonly released: true;
+}
+
 /** The admin view of threat scores and quotas. */
 @Controller('admin')
 @UseGuards(AdminGuard)
@@ -123,7 +129,7 @@ export class ProtectionController {
    */
   @Post('protection/release')
   @HttpCode(200)
-  release(@Body(releaseBody) body: ReleaseKeyDto, @Req() request: FastifyRequest): { key: string; released: true } {
+  release(@Body(releaseBody) body: ReleaseKeyDto, @Req() request: FastifyRequest): ReleaseAnswer {
     if (!this.adaptive.release(body.key, Date.now())) throw new NotTightenedError(body.key);
     this.events.emit({
       type: 'admin.action',

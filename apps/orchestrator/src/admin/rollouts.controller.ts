@@ -10,6 +10,17 @@ import { RolloutAdminService, type RolloutAction } from './rollout-admin.service
 const rolloutBody = new DtoValidationPipe(RolloutDto);
 const ACTIONS: ReadonlySet<string> = new Set<RolloutAction>(['pause', 'resume', 'promote', 'abort']);
 
+/** `GET /admin/rollouts`: every rollout, live or final. */
+export interface RolloutsAnswer {
+  readonly rollouts: RolloutAnswer[];
+}
+
+/** `DELETE /admin/rollouts/<pool>`. */
+export interface RolloutRemovedAnswer {
+  readonly pool: string;
+  readonly removed: true;
+}
+
 /** `/admin/rollouts`: progressive delivery of pools (docs/rollouts.md), behind {@link AdminGuard}. */
 @Controller('admin/rollouts')
 @UseGuards(AdminGuard)
@@ -21,7 +32,7 @@ export class RolloutsController {
 
   /** Every rollout, live or final. */
   @Get()
-  list(): { rollouts: RolloutAnswer[] } {
+  list(): RolloutsAnswer {
     return { rollouts: this.rollouts.list() };
   }
 
@@ -45,7 +56,7 @@ export class RolloutsController {
   /** Forgets the rollout, aborting it when live. */
   @Delete(':pool')
   @HttpCode(200)
-  remove(@Param('pool') pool: string, @Req() request: FastifyRequest): { pool: string; removed: true } {
+  remove(@Param('pool') pool: string, @Req() request: FastifyRequest): RolloutRemovedAnswer {
     return this.admin.remove(pool, { corrId: request.id, actor: adminActor(request) });
   }
 

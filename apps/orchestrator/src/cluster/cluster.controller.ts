@@ -27,6 +27,13 @@ export interface ClusterStatus extends ChannelStatus {
   readonly audit: AuditStreamStatus;
 }
 
+/** `GET /admin/cluster/audit`: one page of the shared audit stream; `next` is the query of the following page. */
+export interface StreamAuditPage {
+  readonly stream: string;
+  readonly entries: StreamAuditEntry[];
+  readonly next: StreamQuery | null;
+}
+
 const STREAM_ID = /^\d{1,20}(-\d{1,20})?$/;
 
 /** Validates the query of `GET /admin/cluster/audit`; every problem is a 400 `invalid_query` naming the parameter. */
@@ -87,9 +94,7 @@ export class ClusterController {
    * `after=<id>`; `limit` 1..500 (default 100). Entries carry the instance, its ledger seq and hash.
    */
   @Get('audit')
-  async streamPage(
-    @Query() query: Record<string, unknown>,
-  ): Promise<{ stream: string; entries: StreamAuditEntry[]; next: StreamQuery | null }> {
+  async streamPage(@Query() query: Record<string, unknown>): Promise<StreamAuditPage> {
     const parsed = parseStreamQuery(query);
     try {
       return { stream: this.audit.status().stream, ...(await this.audit.read(parsed)) };

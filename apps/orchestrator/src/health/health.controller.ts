@@ -1,5 +1,5 @@
 import { Controller, Get, HttpCode, Inject, Res } from '@nestjs/common';
-import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import { HealthCheck, HealthCheckService, HealthIndicatorService, type HealthCheckResult } from '@nestjs/terminus';
 import type { PolicyEngine } from '@shieldx/policy';
 import type { FastifyReply } from 'fastify';
 import { POLICY_ENGINE } from '../policy/policy.module';
@@ -7,6 +7,15 @@ import { PoolsService, type HealthSnapshot } from '../pools/pools.service';
 import { TlsService } from '../tls/tls.service';
 import { RedisHealthIndicator } from '../redis/redis.health';
 import { LedgerService } from '../ledger/ledger.service';
+
+/** `/healthz` and `/readyz`: Terminus's report (`status` ok or error; 503 with the failed checks in `details`). */
+export type HealthCheckAnswer = HealthCheckResult;
+
+/**
+ * Terminus's defaults without its OpenAPI decorators: with `@nestjs/swagger` installed they would load that package at
+ * start-up (several MB); the document is built on demand instead (`GET /admin/openapi.json`).
+ */
+const HEALTH_CHECK_OPTIONS = { noCache: true, swaggerDocumentation: false };
 
 /** `/health` (pool status), `/healthz` (liveness) and `/readyz` (readiness), as docs/http-api.md describes. */
 @Controller()
@@ -32,8 +41,8 @@ export class HealthController {
 
   /** Liveness: the event loop answers. */
   @Get('healthz')
-  @HealthCheck()
-  liveness() {
+  @HealthCheck(HEALTH_CHECK_OPTIONS)
+  liveness(): Promise<HealthCheckAnswer> {
     return this.health.check([]);
   }
 
@@ -42,8 +51,8 @@ export class HealthController {
    * certificate has not expired when TLS is configured; the audit ledger is writing.
    */
   @Get('readyz')
-  @HealthCheck()
-  readiness() {
+  @HealthCheck(HEALTH_CHECK_OPTIONS)
+  readiness(): Promise<HealthCheckAnswer> {
     return this.health.check([
       () => {
         const indicator = this.indicators.check('policy');

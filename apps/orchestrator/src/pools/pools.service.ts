@@ -7,6 +7,7 @@ import {
   type BackendOptions,
   type BackendPlace,
   type BreakerEvent,
+  type PoolJSON,
   type PoolOptions,
 } from '@shieldx/lb';
 import type { OrchestratorConfig, PoolConfig } from '../config/config';
@@ -45,7 +46,7 @@ export interface BreakerTransition {
 export interface HealthSnapshot {
   status: 'ok' | 'degraded';
   health_ratio: number;
-  pools: Record<string, ReturnType<Pool['toJSON']>>;
+  pools: Record<string, PoolJSON>;
 }
 
 /**

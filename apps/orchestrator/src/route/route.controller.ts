@@ -1,7 +1,7 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { canonicalPath } from '@shieldx/policy';
 import type { FastifyRequest } from 'fastify';
-import { RawRoutes } from '../pipeline/raw-routes';
+import { RawRoutes, type RawRouteDoc } from '../pipeline/raw-routes';
 import { DtoValidationPipe } from '../validation/validation.pipe';
 import { RouteRequestDto } from '../routing/route-request.dto';
 import { ClientRegions } from '../routing/client-regions';
@@ -9,6 +9,7 @@ import { RouteService, type RouteAnswer } from '../routing/route.service';
 
 /** Schema of the 200 answer; {@link serializeAnswer} writes exactly these fields. */
 const ANSWER_SCHEMA = {
+  title: 'RouteAnswer',
   type: 'object',
   properties: {
     target: { type: 'string' },
@@ -21,6 +22,18 @@ const ANSWER_SCHEMA = {
   },
   required: ['target', 'algo', 'policy', 'healthy', 'pool', 'cached'],
 } as const;
+
+/** `POST /route` in the OpenAPI document. */
+const ROUTE_DOC: RawRouteDoc = {
+  operationId: 'route',
+  summary: 'Pick a backend for a request',
+  description:
+    'Admits the caller (admission header, DPoP, client certificate as configured), applies rate limits and the ' +
+    'policy, and answers the backend to use. `X-LB-Algo` may override the algorithm.',
+  tags: ['data plane'],
+  body: RouteRequestDto,
+  answer: 'The chosen backend and how it was chosen.',
+};
 
 /**
  * Serializer of the 200 answer, written out for {@link ANSWER_SCHEMA} rather than compiled from it at boot: the same
@@ -67,7 +80,11 @@ export class RouteController implements OnModuleInit {
     this.rawRoutes.register((scope) => {
       scope.post(
         '/route',
-        { schema: { response: { 200: ANSWER_SCHEMA } }, serializerCompiler: () => serializeAnswer },
+        {
+          schema: { response: { 200: ANSWER_SCHEMA } },
+          serializerCompiler: () => serializeAnswer,
+          config: { openapi: ROUTE_DOC },
+        },
         (request) => this.route(request),
       );
     });

@@ -27,7 +27,7 @@ export function ClusterAuditTable({
   useLiveEvent(['audit'], () => {
     if (before === undefined && !standalone) router.refresh();
   });
-  const next = page?.next !== null && page?.next !== undefined && 'before' in page.next ? page.next.before : null;
+  const next = page?.next?.before ?? null;
   return (
     <section>
       <PageHeader title="Audit: all instances">
