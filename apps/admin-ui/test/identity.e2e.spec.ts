@@ -327,7 +327,8 @@ describe('admin UI sign-in with OpenID Connect', () => {
     await page.waitForURL(`${uiUrl}/pools?from=test`);
     await expect.poll(() => page.getByTestId('account-name').textContent()).toBe('Otto Operator');
     expect(await page.getByTestId('account-role').textContent()).toBe('operator');
-    expect(await page.getByRole('button', { name: 'New pool' }).count()).toBe(1);
+    // The pools page renders its controls once its data is in: wait for the operator's button rather than count early.
+    await expect.poll(() => page.getByRole('button', { name: 'New pool' }).count()).toBe(1);
     const cookie = await sessionCookie(page);
     expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/' });
     // Encrypted: nothing of the person can be read from it.

@@ -15,13 +15,15 @@ export const dynamic = 'force-dynamic';
 export async function GET(request: NextRequest): Promise<Response> {
   const settings = authSettings();
   if (settings.mode !== 'oidc') return NextResponse.redirect(new URL('/', request.nextUrl), 303);
+  // The attempt this callback finishes: its cookie is named after the state the provider sends back.
+  const cookieName = signInCookieName(settings, request.nextUrl.searchParams.get('state') ?? '');
   const fail = (reason: string): NextResponse => {
     const response = NextResponse.redirect(new URL(`/auth/error?reason=${reason}`, settings.publicUrl), 303);
-    response.cookies.set(signInCookieName(settings), '', cookieOptions(settings, 0));
+    response.cookies.set(cookieName, '', cookieOptions(settings, 0));
     response.headers.set('cache-control', 'no-store');
     return response;
   };
-  const signIn = await openSignIn(request.cookies.get(signInCookieName(settings))?.value, settings);
+  const signIn = await openSignIn(request.cookies.get(cookieName)?.value, settings);
   if (signIn === undefined) return fail('no_sign_in');
   if (request.nextUrl.searchParams.has('error')) {
     await reportUiEvent({ event: 'sign_in_refused', reason: 'provider_error' }, null);
@@ -45,7 +47,7 @@ export async function GET(request: NextRequest): Promise<Response> {
   const now = Date.now();
   const response = NextResponse.redirect(new URL(safeReturnTo(signIn.returnTo), settings.publicUrl), 303);
   response.headers.set('cache-control', 'no-store');
-  response.cookies.set(signInCookieName(settings), '', cookieOptions(settings, 0));
+  response.cookies.set(cookieName, '', cookieOptions(settings, 0));
   response.cookies.set(
     sessionCookieName(settings),
     await sealSession({ user: outcome.user, created: now, seen: now }, settings),

@@ -24,7 +24,7 @@ export async function GET(request: NextRequest): Promise<Response> {
   const response = NextResponse.redirect(started.url, 303);
   response.headers.set('cache-control', 'no-store');
   response.cookies.set(
-    signInCookieName(settings),
+    signInCookieName(settings, started.signIn.state),
     await sealSignIn(started.signIn, settings),
     cookieOptions(settings, SIGN_IN_TTL_S),
   );

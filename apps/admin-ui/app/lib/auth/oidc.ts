@@ -102,7 +102,16 @@ export async function finishSignIn(
     });
     claims = { ...(tokens.claims() ?? {}) };
     accessToken = tokens.access_token;
-  } catch {
+  } catch (error) {
+    // The person sees only that sign-in failed; the operator needs why (a clock, a key, a client secret).
+    console.error(
+      JSON.stringify({
+        event: 'oidc_sign_in_failed',
+        error: (error as Error).message,
+        code: (error as { code?: unknown }).code,
+        cause: await describeCause((error as { cause?: unknown }).cause),
+      }),
+    );
     return { ok: false, reason: 'sign_in_failed' };
   }
   const sub = text(claims.sub, 255);
@@ -130,4 +139,11 @@ export async function finishSignIn(
     ok: true,
     user: { sub, idp, role, ...(email === undefined ? {} : { email }), ...(name === undefined ? {} : { name }) },
   };
+}
+
+/** What an OAuth library error carries as its cause, for the log: a provider's answer (status and body) or text. */
+async function describeCause(cause: unknown): Promise<string | undefined> {
+  if (cause === undefined) return undefined;
+  if (cause instanceof Response) return `${cause.status} ${(await cause.clone().text()).slice(0, 300)}`;
+  return cause instanceof Error ? cause.message : JSON.stringify(cause)?.slice(0, 300);
 }

@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { openSession, sealSession, sessionCookieName } from './session';
+import { openSession, sealSession, sessionCookieName, signInCookieName } from './session';
 import { readAuthSettings, type OidcSettings } from './settings';
 
 const key = generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
@@ -65,5 +65,16 @@ describe(openSession.name, () => {
     const foreign = await sealSession({ user: { ...user, role: 'admin' }, created: now, seen: now }, other);
     expect(await openSession(foreign, s, now)).toBeUndefined();
     expect(await openSession('', s, now)).toBeUndefined();
+  });
+});
+
+describe(signInCookieName.name, () => {
+  it('names each attempt after its state, so overlapping sign-ins keep their own cookie', () => {
+    const first = signInCookieName(settings(), 'AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_');
+    const second = signInCookieName(settings(), 'ZyXwVuTsRqPoNmLkJiHgFeDcBa9876543210_-');
+    expect(first).toBe('__Host-shieldx-sign-in-AbCdEfGhIjKlMnOpQrStUv');
+    expect(second).not.toBe(first);
+    // Whatever a callback's query says, the name keeps to cookie-name characters.
+    expect(signInCookieName(settings(), 'a;b=c d\r\n')).toBe('__Host-shieldx-sign-in-abcd');
   });
 });

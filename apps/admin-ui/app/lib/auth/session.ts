@@ -39,9 +39,14 @@ export function sessionCookieName(settings: OidcSettings): string {
   return settings.secureCookies ? '__Host-shieldx-session' : 'shieldx-session';
 }
 
-/** The sign-in cookie's name. */
-export function signInCookieName(settings: OidcSettings): string {
-  return settings.secureCookies ? '__Host-shieldx-sign-in' : 'shieldx-sign-in';
+/**
+ * The sign-in cookie of one attempt, named after its `state` (up to 22 of its characters): attempts that overlap (two
+ * tabs, or a page's background request sent to sign in while a navigation signs in) each find their own cookie at the
+ * callback instead of one overwriting the other's.
+ */
+export function signInCookieName(settings: OidcSettings, state: string): string {
+  const base = settings.secureCookies ? '__Host-shieldx-sign-in' : 'shieldx-sign-in';
+  return `${base}-${state.replace(/[^A-Za-z0-9_-]/g, '').slice(0, 22)}`;
 }
 
 /** Attributes of both cookies: HttpOnly, SameSite=Lax, path `/`, Secure over https. */
