@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -11,6 +11,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sealSession, sessionCookieName, type Session } from '../app/lib/auth/session';
 import { readAuthSettings, type OidcSettings } from '../app/lib/auth/settings';
+import { startProcess, stopProcess } from './processes';
 
 /**
  * Signing in to the admin UI in a real Chromium, against a real OpenID Connect provider on loopback
@@ -75,61 +76,6 @@ function freePort(): Promise<number> {
       const { port } = probe.address() as AddressInfo;
       probe.close(() => resolve(port));
     });
-  });
-}
-
-/** Starts a child process and resolves once a line of its output matches `ready` (or a URL answers 200). */
-function startProcess(
-  command: string,
-  args: string[],
-  env: Record<string, string>,
-  ready: RegExp | URL,
-  timeoutMs: number,
-): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  let settled = false;
-  return new Promise((resolve, reject) => {
-    const done = (error?: Error) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      if (error === undefined) return resolve({ child, output: () => output });
-      if (child.exitCode === null) child.kill('SIGKILL');
-      reject(error);
-    };
-    const timer = setTimeout(
-      () => done(new Error(`${args.join(' ')} not ready in ${timeoutMs} ms:\n${output}`)),
-      timeoutMs,
-    );
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString('utf8');
-      if (ready instanceof RegExp && ready.test(output)) done();
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => done(new Error(`${args.join(' ')} exited with ${code}:\n${output}`)));
-    if (ready instanceof URL) {
-      const poll = (): void => {
-        if (settled) return;
-        fetch(ready, { signal: AbortSignal.timeout(1000) })
-          .then((response) => (response.ok ? done() : setTimeout(poll, 100)))
-          .catch(() => setTimeout(poll, 100));
-      };
-      poll();
-    }
-  });
-}
-
-function stopProcess(child: ChildProcess | undefined): Promise<void> {
-  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const force = setTimeout(() => child.kill('SIGKILL'), 5000);
-    child.once('exit', () => {
-      clearTimeout(force);
-      resolve();
-    });
-    child.kill('SIGTERM');
   });
 }
 

@@ -1,62 +1,17 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SecurityEvents, type SecurityEvent } from '../src/events/security-events';
 import { RolloutsService } from '../src/rollouts/rollouts.service';
 import { eventually } from './eventually';
 import { startOrchestrator, type RunningOrchestrator } from './harness';
+import { call as request, startVersion, type VersionBackend } from './rollout-backends';
 
 const TOKEN = 'admin-token-for-rollout-tests-0123456789';
 const AUTH = { authorization: `Bearer ${TOKEN}` };
 const CALLER = { 'x-tenant': 'acme', 'x-scope': 'read' };
 
-/** A loopback backend answering `{name}`; when `failEvery` is n > 0, every n-th request gets a 500. */
-interface VersionBackend {
-  readonly name: string;
-  readonly url: string;
-  hits: number;
-  close(): Promise<void>;
-}
-
-async function startVersion(name: string, failEvery = 0): Promise<VersionBackend> {
-  const backend = { name, url: '', hits: 0, close: () => Promise.resolve() } as VersionBackend;
-  const server: Server = createServer((req, res) => {
-    if (req.url === '/healthz') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-      return;
-    }
-    backend.hits++;
-    const status = failEvery > 0 && backend.hits % failEvery === 0 ? 500 : 200;
-    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ name }));
-  });
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address() as AddressInfo;
-  return Object.assign(backend, {
-    url: `http://127.0.0.1:${port}`,
-    close: () => new Promise<void>((done) => server.close(() => done())),
-  });
-}
-
-interface Answer {
-  readonly status: number;
-  readonly body: Record<string, unknown>;
-}
-
-async function call(
-  base: string,
-  method: string,
-  path: string,
-  body?: unknown,
-  headers: Record<string, string> = AUTH,
-): Promise<Answer> {
-  const response = await fetch(`${base}${path}`, {
-    method,
-    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: (text.startsWith('{') ? JSON.parse(text) : { text }) as Answer['body'] };
-}
+/** One call to the gateway, as the admin unless other headers are given. */
+const call = (base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = AUTH) =>
+  request(base, method, path, body, headers);
 
 interface RolloutBody {
   state: string;
@@ -96,7 +51,7 @@ describe(RolloutsService.name, () => {
   beforeAll(async () => {
     stable = await startVersion('stable');
     healthy = await startVersion('healthy');
-    flaky = await startVersion('flaky', 5);
+    flaky = await startVersion('flaky', (n) => (n % 5 === 0 ? 500 : 200));
     orch = await startOrchestrator({
       ORCH_ADMIN_TOKEN: TOKEN,
       ORCH_POOL_WEB: stable.url,
@@ -176,7 +131,7 @@ describe(RolloutsService.name, () => {
       spec({ canary: [flaky.url], steps: [100], interval: '10s', preview: false }),
     );
     expect(put.status).toBe(200);
-    flaky.hits = 0;
+    flaky.seen.length = 0;
     const names: string[] = [];
     let failed = 0;
     for (let i = 0; i < 30; i++) {

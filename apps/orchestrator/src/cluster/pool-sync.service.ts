@@ -11,6 +11,7 @@ import { CLUSTER_KEYS } from './cluster.constants';
 import { ClusterMetrics } from './cluster-metrics';
 import { clusterScripts, type ClusterScripts } from './cluster-scripts';
 import { encodePool, parsePool, type PoolMessage, type PoolRecord, type SyncedPoolDefinition } from './pool-sync.codec';
+import { KeyedQueue } from './keyed-queue';
 
 /** What `GET /admin/cluster` says about pools. */
 export interface PoolSyncStatus {
@@ -59,7 +60,7 @@ export class PoolSyncService implements OnModuleInit {
   /** Pools being published now, with the newest message of another instance that arrived meanwhile. */
   private readonly inFlight = new Map<string, { deferred: PoolMessage | null }>();
   /** Per-pool chain of applies, so checks that wait on DNS cannot reorder them. */
-  private readonly applying = new Map<string, Promise<void>>();
+  private readonly applying = new KeyedQueue();
   private readonly refused = new Map<string, { pool: string; version: number; origin: string; reason: string }>();
   private highest = 0;
 
@@ -157,20 +158,15 @@ export class PoolSyncService implements OnModuleInit {
 
   /** Applies `message` after every earlier apply of the same pool. */
   private apply(message: PoolMessage): Promise<void> {
-    const previous = this.applying.get(message.pool) ?? Promise.resolve();
-    const next = previous
-      .then(() => this.applyNow(message))
-      .catch((error: unknown) =>
+    return this.applying.run(
+      message.pool,
+      () => this.applyNow(message),
+      (error) =>
         this.channel.problem('apply', error, 'a pool change from another instance could not be applied', {
           pool: message.pool,
           version: message.v,
         }),
-      );
-    this.applying.set(message.pool, next);
-    void next.finally(() => {
-      if (this.applying.get(message.pool) === next) this.applying.delete(message.pool);
-    });
-    return next;
+    );
   }
 
   private async applyNow(message: PoolMessage): Promise<void> {

@@ -10,6 +10,7 @@ import { ClusterChannel } from './cluster-channel';
 import { CLUSTER_KEYS, ROLLOUT_LEASE_INTERVALS, ROLLOUT_LEASE_MIN_MS } from './cluster.constants';
 import { ClusterMetrics } from './cluster-metrics';
 import { clusterScripts, type ClusterScripts } from './cluster-scripts';
+import { KeyedQueue } from './keyed-queue';
 
 /** A rollout change on the channel and in the hash: its version, origin, run, and the record (`null`: deleted). */
 interface RolloutMessage {
@@ -93,7 +94,7 @@ export class RolloutSyncService implements OnModuleInit, OnModuleDestroy, Rollou
   private closed = false;
   private readonly rules: TargetRules;
   /** Per-pool chain of applies, so target checks that wait on DNS cannot reorder them. */
-  private readonly applying = new Map<string, Promise<void>>();
+  private readonly applying = new KeyedQueue();
   /** Runs whose backends passed this instance's target checks. */
   private readonly checkedRuns = new Set<string>();
 
@@ -246,21 +247,17 @@ export class RolloutSyncService implements OnModuleInit, OnModuleDestroy, Rollou
    * only when its backends pass this instance's own target checks (the admin API's SSRF rules), as pool changes are.
    */
   private apply(message: RolloutMessage): Promise<void> {
-    const previous = this.applying.get(message.pool) ?? Promise.resolve();
-    const next = previous
-      .then(() => this.checked(message))
-      .then((allowed) => (allowed ? this.applyNow(message) : undefined))
-      .catch((error: unknown) =>
+    return this.applying.run(
+      message.pool,
+      async () => {
+        if (await this.checked(message)) this.applyNow(message);
+      },
+      (error) =>
         this.channel.problem('apply', error, 'a rollout change from another instance could not be applied', {
           pool: message.pool,
           version: message.v,
         }),
-      );
-    this.applying.set(message.pool, next);
-    void next.finally(() => {
-      if (this.applying.get(message.pool) === next) this.applying.delete(message.pool);
-    });
-    return next;
+    );
   }
 
   /** True when the message's backends are allowed here (checked once per run). */
