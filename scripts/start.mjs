@@ -150,7 +150,13 @@ function devLine(log) {
     .filter(([key]) => !PLAIN.has(key))
     .map(([key, value]) => `${key}=${text(value)}`)
     .join(' ');
-  const title = log.msg === undefined || log.msg === log.event ? [log.event] : [log.event, log.msg];
+  // The message alone when it already starts with the event's name ("listening on …"), the event alone when equal.
+  const title =
+    log.msg === undefined || log.msg === log.event
+      ? [log.event]
+      : typeof log.msg === 'string' && typeof log.event === 'string' && log.msg.startsWith(log.event)
+        ? [log.msg]
+        : [log.event, log.msg];
   const words = title.filter((v) => v !== undefined).map(text);
   return `${words.join(' ')} ${fields}`.trim().slice(0, 400);
 }
