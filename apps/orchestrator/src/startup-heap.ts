@@ -7,7 +7,7 @@ import { runInNewContext } from 'node:vm';
  * compacts them only once the process has been idle for a while (about 8 s after the last full collection), and
  * not at all while traffic arrives. Done once, at the start, it keeps them
  * from staying resident. The flags are V8's own, set for this one collection and unset after it. The collection is
- * the "last resort" one: Node 24's V8 keeps the pages a collection frees in a pool, resident (about 33 MB after
+ * the "last resort" one: Node 24's V8 keeps the pages a collection frees in a pool, resident (tens of MB after
  * start-up), and only this flavour (or the idle memory reducer) gives them back.
  */
 export function compactHeapAfterStartup(): void {

@@ -90,8 +90,8 @@ describe('Prometheus alert rules (deploy/prometheus)', () => {
       expect(names.has(name), `${name} is defined twice`).toBe(false);
       names.add(name);
       expect(['critical', 'warning'], name).toContain(rule.labels?.severity);
-      expect(rule.annotations?.summary, name).toBeTruthy();
-      expect(rule.annotations?.description, name).toBeTruthy();
+      expect(rule.annotations?.summary, name).toMatch(/\S/);
+      expect(rule.annotations?.description, name).toMatch(/\S/);
       const runbook = /^docs\/runbook\.md#(.+)$/.exec(rule.annotations?.runbook_url ?? '');
       expect(runbook, name).not.toBeNull();
       expect(anchors.has(runbook?.[1] ?? ''), `${name}: no heading #${runbook?.[1]} in docs/runbook.md`).toBe(true);
