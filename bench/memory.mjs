@@ -36,7 +36,7 @@ import {
 } from './lib/common.mjs';
 import { numberedRouteRequests } from './lib/requests.mjs';
 import { markdownTable, textTable, writeReport } from './lib/report.mjs';
-import { GATEWAY_NODE_OPTIONS } from '../scripts/gateway-process.mjs';
+import { GATEWAY_NODE_ARGS } from '../scripts/gateway-process.mjs';
 
 const { argv, build, write } = benchArgs(
   'memory.mjs',
@@ -148,7 +148,7 @@ await new Promise((done) => collector.listen(0, '127.0.0.1', () => done(undefine
 const collectorUrl = `http://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (collector.address()).port}`;
 
 /** The V8 flags the gateway is shipped with (npm start, shieldx serve, the image). */
-const SHIPPED = GATEWAY_NODE_OPTIONS.split(' ').filter((flag) => flag !== '');
+const SHIPPED = GATEWAY_NODE_ARGS;
 const VARIANTS = [
   { key: 'v8-defaults', label: 'defaults, V8 defaults (no flag)', env: {}, nodeArgs: [] },
   { key: 'shipped', label: `defaults, as shipped (${SHIPPED.join(' ')})`, env: {}, nodeArgs: SHIPPED },

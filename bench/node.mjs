@@ -43,7 +43,7 @@ import {
 } from './lib/common.mjs';
 import { numberedRouteRequests } from './lib/requests.mjs';
 import { closedLoopMarkdown, closedLoopText, writeReport } from './lib/report.mjs';
-import { GATEWAY_NODE_OPTIONS } from '../scripts/gateway-process.mjs';
+import { GATEWAY_NODE_ARGS, GATEWAY_NODE_OPTIONS } from '../scripts/gateway-process.mjs';
 
 const { argv, build, write } = benchArgs(
   'node.mjs',
@@ -114,7 +114,7 @@ for (const target of TARGETS) {
     work,
     pools,
     env: { ...target.env, ORCH_LEDGER_PATH: join(work, `ledger-${target.key}.jsonl`) },
-    nodeArgs: GATEWAY_NODE_OPTIONS.split(' ').filter((flag) => flag !== ''),
+    nodeArgs: GATEWAY_NODE_ARGS,
     execPath: target.node.binary,
   });
   for (const r of REQUESTS) {

@@ -68,7 +68,7 @@ import {
   textTable,
   writeReport,
 } from './lib/report.mjs';
-import { GATEWAY_NODE_OPTIONS } from '../scripts/gateway-process.mjs';
+import { GATEWAY_NODE_ARGS, GATEWAY_NODE_OPTIONS } from '../scripts/gateway-process.mjs';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Settings
@@ -91,7 +91,7 @@ const S = {
   profile: argv.includes('--profile'),
 };
 /** Every server runs with the gateway's shipped V8 flags (scripts/gateway-process.mjs), the baseline too. */
-const SHIPPED = GATEWAY_NODE_OPTIONS.split(' ').filter((flag) => flag !== '');
+const SHIPPED = GATEWAY_NODE_ARGS;
 const BUDGET = { ratio: 0.5, p99Factor: 3, rssMB: 100, threatCost: 0.1 };
 /** Servers measured: bare Fastify and the four orchestrator variants of TARGETS below. */
 const TARGET_COUNT = 5;

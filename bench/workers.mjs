@@ -42,7 +42,7 @@ import {
 } from './lib/common.mjs';
 import { numberedRouteRequests } from './lib/requests.mjs';
 import { closedLoopMarkdown, closedLoopText, writeReport } from './lib/report.mjs';
-import { GATEWAY_NODE_OPTIONS } from '../scripts/gateway-process.mjs';
+import { GATEWAY_NODE_ARGS, GATEWAY_NODE_OPTIONS } from '../scripts/gateway-process.mjs';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Settings
@@ -109,7 +109,7 @@ for (const target of TARGETS) {
     pools,
     env: { ORCH_WORKERS: String(target.workers), ORCH_LEDGER_PATH: join(work, `ledger-${target.key}.jsonl`) },
     // As shipped (npm start, shieldx serve, the image): the gateway's V8 flags, which workers inherit.
-    nodeArgs: GATEWAY_NODE_OPTIONS.split(' ').filter((flag) => flag !== ''),
+    nodeArgs: GATEWAY_NODE_ARGS,
   });
   // With workers, /readyz answers as soon as the first one listens: wait until every worker answers.
   const seen = new Set();

@@ -99,20 +99,15 @@ function nextRequest(n) {
  * @returns {() => Promise<void>}
  */
 export function driveTraffic(orchUrl, { rate = RATE } = {}) {
-  let inFlight = 0;
   let n = 0;
   const pending = new Set();
   const timer = setInterval(() => {
-    if (inFlight >= MAX_IN_FLIGHT) return;
+    if (pending.size >= MAX_IN_FLIGHT) return;
     const { method, path, headers, body } = nextRequest(n++);
-    inFlight++;
     const sent = fetch(`${orchUrl}${path}`, { method, headers, body, signal: AbortSignal.timeout(10_000) })
       .then((answer) => answer.arrayBuffer())
       .catch(() => undefined)
-      .finally(() => {
-        inFlight--;
-        pending.delete(sent);
-      });
+      .finally(() => pending.delete(sent));
     pending.add(sent);
   }, 1000 / rate);
   return async () => {

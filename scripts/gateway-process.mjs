@@ -7,6 +7,9 @@
  */
 export const GATEWAY_NODE_OPTIONS = '--max-semi-space-size=2';
 
+/** {@link GATEWAY_NODE_OPTIONS} as arguments of `node` (for a process started with its own argument list). */
+export const GATEWAY_NODE_ARGS = GATEWAY_NODE_OPTIONS.split(' ').filter((flag) => flag !== '');
+
 /**
  * `env` with the gateway's V8 flags in front of NODE_OPTIONS: an operator's own NODE_OPTIONS come after them, so a
  * flag given there wins.

@@ -5,7 +5,14 @@ import { authSettings } from './app/lib/auth/settings';
 /** Host names the UI answers to unless configured otherwise: loopback only. */
 const LOOPBACK = ['localhost', '127.0.0.1', '[::1]'];
 
+/** The host names the UI answers to, read from the environment once (it does not change while the UI runs). */
+let hostsAllowed: Set<string> | undefined;
+
 function allowedHosts(): Set<string> {
+  return (hostsAllowed ??= readAllowedHosts());
+}
+
+function readAllowedHosts(): Set<string> {
   const hosts = new Set(LOOPBACK);
   const bind = process.env.ADMIN_UI_HOST?.trim().toLowerCase();
   if (bind !== undefined && bind !== '' && bind !== '0.0.0.0' && bind !== '::') {

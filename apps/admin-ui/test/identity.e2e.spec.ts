@@ -1,17 +1,16 @@
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { signUserAssertion } from '@shieldx/security';
+import { signUserAssertion, USER_ASSERTION_HEADER } from '@shieldx/security';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sealSession, sessionCookieName, type Session } from '../app/lib/auth/session';
 import { readAuthSettings, type OidcSettings } from '../app/lib/auth/settings';
-import { startProcess, stopProcess } from './processes';
+import { ARTIFACTS, buildOrchestrator, CHROMIUM, freePort, ROOT, startProcess, stopProcess } from './processes';
 
 /**
  * Signing in to the admin UI in a real Chromium, against a real OpenID Connect provider on loopback
@@ -21,9 +20,6 @@ import { startProcess, stopProcess } from './processes';
  * cross-site writes and return URLs that try to leave the UI.
  */
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const ARTIFACTS = join(ROOT, 'test-artifacts/admin-ui');
-const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'identity-e2e-admin-token-0123456789';
 const CLIENT_ID = 'shieldx-admin-ui-e2e';
 const CLIENT_SECRET = randomBytes(24).toString('base64url');
@@ -68,17 +64,6 @@ const USERS = [
 type DemoUser = (typeof USERS)[number];
 const [VIEWER, OPERATOR, ADMIN, NOBODY] = USERS;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
 type Entry = { seq: number; type: string; data: Record<string, unknown> };
 
 describe('admin UI sign-in with OpenID Connect', () => {
@@ -113,7 +98,7 @@ describe('admin UI sign-in with OpenID Connect', () => {
       { key: assertionKeys.privateKey, issuer: 'shieldx-admin-ui', audience: 'shieldx-orchestrator' },
     );
     const response = await fetch(`${orchUrl}/admin/audit?type=${type}&limit=200`, {
-      headers: { authorization: `Bearer ${TOKEN}`, 'x-shieldx-user': assertion },
+      headers: { authorization: `Bearer ${TOKEN}`, [USER_ASSERTION_HEADER]: assertion },
     });
     expect(response.status).toBe(200);
     return ((await response.json()) as { entries: Entry[] }).entries;
@@ -158,29 +143,13 @@ describe('admin UI sign-in with OpenID Connect', () => {
     work = mkdtempSync(join(tmpdir(), 'shieldx-identity-e2e-'));
     ledgerPath = join(work, 'ledger/orchestrator.jsonl');
 
-    const build = join(ROOT, 'test-artifacts/admin-ui/identity-orchestrator-build');
-    rmSync(build, { recursive: true, force: true });
-    const swc = spawnSync(
-      'npx',
-      [
-        'swc',
-        ...['apps/orchestrator/src', 'libs/lb/src', 'libs/security/src', 'libs/policy/src', 'libs/ledger/src'],
-        '--config-file',
-        'apps/orchestrator/.swcrc',
-        '-d',
-        build,
-        '--quiet',
-      ],
-      { cwd: ROOT, encoding: 'utf8' },
-    );
-    if (swc.status !== 0) throw new Error(`building the orchestrator failed:\n${swc.stderr}`);
-    writeFileSync(join(build, 'package.json'), '{"type":"module"}');
+    const entry = buildOrchestrator('identity-orchestrator-build');
 
     const orchPort = await freePort();
     orchUrl = `http://127.0.0.1:${orchPort}`;
     orchestrator = await startProcess(
       process.execPath,
-      [join(build, 'apps/orchestrator/src/main.js')],
+      [entry],
       {
         ORCH_ALLOW_INSECURE: '1',
         ORCH_PORT: String(orchPort),

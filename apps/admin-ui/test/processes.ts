@@ -1,8 +1,55 @@
-// Child processes of the browser suites: the orchestrator, the identity provider, redis-server and the UI itself.
-import { spawn, type ChildProcess } from 'node:child_process';
+// What the browser suites share: their child processes (the orchestrator, the identity provider, redis-server and the
+// UI itself), the orchestrator built from source, free ports, and where Chromium and the artifacts are.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+/** The repository's root. */
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+/** Screenshots and builds of the browser suites. */
+export const ARTIFACTS = join(ROOT, 'test-artifacts/admin-ui');
+/** Debian's Chromium, driven by playwright-core. */
+export const CHROMIUM = '/usr/bin/chromium';
+
+/** A free loopback port (a listener opened and closed on port 0). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Builds the orchestrator from the current source into `test-artifacts/admin-ui/<folder>` (inside the repository, so
+ * its imports resolve) and returns its entry point.
+ */
+export function buildOrchestrator(folder: string): string {
+  const build = join(ARTIFACTS, folder);
+  rmSync(build, { recursive: true, force: true });
+  const swc = spawnSync(
+    'npx',
+    [
+      'swc',
+      ...['apps/orchestrator/src', 'libs/lb/src', 'libs/security/src', 'libs/policy/src', 'libs/ledger/src'],
+      '--config-file',
+      'apps/orchestrator/.swcrc',
+      '-d',
+      build,
+      '--quiet',
+    ],
+    { cwd: ROOT, encoding: 'utf8' },
+  );
+  if (swc.status !== 0) throw new Error(`building the orchestrator failed:\n${swc.stderr}`);
+  writeFileSync(join(build, 'package.json'), '{"type":"module"}');
+  return join(build, 'apps/orchestrator/src/main.js');
+}
 
 /** Starts a child process and resolves once `ready` holds (a line of its output matches, or a URL answers 200). */
 export function startProcess(

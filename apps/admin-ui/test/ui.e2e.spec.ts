@@ -1,15 +1,14 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { AxeResults, RunOptions } from 'axe-core';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startProcess, stopProcess } from './processes';
+import { ARTIFACTS, buildOrchestrator, CHROMIUM, freePort, ROOT, startProcess, stopProcess } from './processes';
 
 /**
  * The admin UI in a real Chromium against a real orchestrator: the orchestrator is built from source and run as a
@@ -18,7 +17,6 @@ import { startProcess, stopProcess } from './processes';
  * is served by two demo-style backends this test owns, so it can kill one.
  */
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** axe-core's browser build, injected into each page (never downloaded). */
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 /** What the test calls of axe-core once its source is in the page. */
@@ -27,10 +25,8 @@ interface Axe {
 }
 /** The rule sets of WCAG 2.1 level AA. */
 const WCAG_AA = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
-const ARTIFACTS = join(ROOT, 'test-artifacts/admin-ui');
 /** Text of `signAdmission` (@shieldx/security) that minifying keeps: where it is, the lib's signing code is. */
 const SIGNING_MARKER = 'signAdmission: the nonce must match';
-const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'ui-e2e-admin-token-0123456789abcdef';
 const TENANT = 'ui-e2e-tenant';
 /** A tenant the active policy allows and the candidate policy (ORCH_SHADOW_POLICY_PATH) denies. */
@@ -64,17 +60,6 @@ async function demoBackend(name: string): Promise<{ url: string; child: ChildPro
     child.once('exit', (code) => reject(new Error(`backend ${name} exited with ${code}`)));
   });
   return { url: `http://127.0.0.1:${port}`, child };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 /**
@@ -147,24 +132,7 @@ describe('admin UI in Chromium against a running orchestrator', () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     work = mkdtempSync(join(tmpdir(), 'shieldx-ui-e2e-'));
 
-    // The orchestrator, built from the current source into a folder of the repository (so its imports resolve).
-    const build = join(ROOT, 'test-artifacts/admin-ui/orchestrator-build');
-    rmSync(build, { recursive: true, force: true });
-    const swc = spawnSync(
-      'npx',
-      [
-        'swc',
-        ...['apps/orchestrator/src', 'libs/lb/src', 'libs/security/src', 'libs/policy/src', 'libs/ledger/src'],
-        '--config-file',
-        'apps/orchestrator/.swcrc',
-        '-d',
-        build,
-        '--quiet',
-      ],
-      { cwd: ROOT, encoding: 'utf8' },
-    );
-    if (swc.status !== 0) throw new Error(`building the orchestrator failed:\n${swc.stderr}`);
-    writeFileSync(join(build, 'package.json'), '{"type":"module"}');
+    const entry = buildOrchestrator('orchestrator-build');
 
     backends.push(await demoBackend('api-a'), await demoBackend('api-b'));
     await new Promise<void>((resolve) => threatService.listen(0, '127.0.0.1', resolve));
@@ -180,7 +148,7 @@ describe('admin UI in Chromium against a running orchestrator', () => {
     orchUrl = `http://127.0.0.1:${orchPort}`;
     orchestrator = await startProcess(
       process.execPath,
-      [join(build, 'apps/orchestrator/src/main.js')],
+      [entry],
       {
         ORCH_ALLOW_INSECURE: '1',
         ORCH_PORT: String(orchPort),

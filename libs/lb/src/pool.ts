@@ -318,7 +318,6 @@ export class Pool {
     };
   }
 
-  /** All backends but the excluded ones (panic mode during a retry); the scratch array is reused. */
   /** The balancer's pick among `candidates`, acquired (and its breaker asked) unless the pick only decides. */
   private choose(candidates: readonly Backend[], ctx: PickContext, algo: AlgoName, now: number): Backend | undefined {
     const pickContext = this.pickContext;
@@ -332,6 +331,7 @@ export class Pool {
     return backend;
   }
 
+  /** All backends but the excluded ones (panic mode during a retry); the scratch array is reused. */
   private withoutExcluded(exclude: readonly Backend[]): readonly Backend[] {
     const rest = this.eligible;
     rest.length = 0;

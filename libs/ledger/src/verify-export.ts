@@ -36,11 +36,6 @@ export async function isExportFile(path: string): Promise<boolean> {
   }
 }
 
-/** The lines after the first, from `lines` whose first line has already been taken. */
-async function* rest(lines: AsyncGenerator<SourceLine>): AsyncGenerator<SourceLine> {
-  for await (const line of lines) yield line;
-}
-
 /**
  * Verifies an export file alone: the header is well formed and canonical; the lines are `fromSeq..toSeq` exactly,
  * each canonical with its hash, the first linked to the anchor; checkpoints as in a ledger. With a key, the export's
@@ -88,7 +83,8 @@ export async function verifyExportFile(
   }
   const since = range.by === 'time' ? Date.parse(range.since) : 0;
   const until = range.by === 'time' ? Date.parse(range.until) : 0;
-  const chain = await checkChain(rest(lines), {
+  // The generator goes on after the header line already taken from it.
+  const chain = await checkChain(lines, {
     verifier,
     every,
     start: { seq: header.fromSeq, prevHash: header.anchor.hash },

@@ -6,16 +6,12 @@ export const POLICY_ACTIONS: readonly PolicyAction[] = ['allow', 'deny', 'divert
 
 /** An advanced base rule as the orchestrator parsed it. */
 export type AdvancedRule = Api.AdvancedRule;
-/** Base rules as parsed (`ORCH_POLICY_PATH`, or a `.json` candidate). */
-export type BaseRules = Api.BaseRules;
 /** The rules of one policy (`GET /admin/policy/rules`). */
 export type PolicyRules = Api.PolicyRules;
 /** `GET /admin/policy/rules`. */
 export type RulesAnswer = Api.RulesReport;
 /** A decision as the admin API shows it. */
 export type DecisionView = Api.Decision;
-/** The candidate slot. */
-export type CandidateStatus = Api.CandidateStatus;
 /** `GET /admin/policy/shadow`. */
 export type ShadowAnswer = Api.ShadowReport;
 /** One heavy hitter of `GET /admin/policy/denied`. */

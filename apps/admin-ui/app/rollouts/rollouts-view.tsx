@@ -7,12 +7,8 @@ import { Can } from '../lib/auth/role-context';
 import { useLiveEvent } from '../lib/live';
 import type { ErrorBody, RolloutSide, RolloutsAnswer } from '../lib/types';
 
-/** A rollout as listed, with its phase: `preview` (the new set gets copies of safe requests only) or `traffic`. */
-type Rollout = RolloutsAnswer['rollouts'][number] & {
-  phase?: string;
-  preview?: boolean;
-  previewMethods?: string[];
-};
+/** A rollout as listed; its phase is `preview` (the new set gets copies of safe requests only) or `traffic`. */
+type Rollout = RolloutsAnswer['rollouts'][number];
 type Action = 'pause' | 'resume' | 'promote' | 'abort';
 
 /** The actions a rollout in `state` offers. */
@@ -26,7 +22,7 @@ function actionsOf(state: Rollout['state']): Action[] {
 function phaseOf(rollout: Rollout): string {
   const live = rollout.state === 'running' || rollout.state === 'paused';
   if (rollout.phase === 'preview') {
-    const methods = (rollout.previewMethods ?? ['GET', 'HEAD']).join(', ');
+    const methods = rollout.previewMethods.join(', ');
     return live
       ? `preview: the canary gets copies of ${methods} requests, no client traffic`
       : 'ended in its preview: no client request reached the canary';
@@ -60,7 +56,7 @@ export function RolloutsView({
     rollouts.refresh();
   };
   const data = rollouts.data;
-  const listed: Rollout[] = data?.rollouts ?? [];
+  const listed = data?.rollouts ?? [];
   return (
     <section>
       <PageHeader title="Rollouts" />
@@ -78,7 +74,7 @@ export function RolloutsView({
           key={rollout.pool}
           data-testid={`rollout-${rollout.pool}`}
           data-state={rollout.state}
-          data-phase={rollout.phase ?? 'traffic'}
+          data-phase={rollout.phase}
         >
           <h2>
             <span className="mono">{rollout.pool}</span>: {rollout.state.replace('_', ' ')}, canary at {rollout.percent}{' '}

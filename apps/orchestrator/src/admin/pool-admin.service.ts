@@ -214,8 +214,7 @@ export class PoolAdminService {
 
   /** A pool under a live rollout is the rollout's: its edits wait for the end. @throws RolloutActiveError */
   private refuseRolling(name: string): void {
-    const rollout = this.rollouts.stateOf(name);
-    if (rollout !== undefined && this.rollouts.isLive(name)) throw new RolloutActiveError(name, rollout.state);
+    if (this.rollouts.isLive(name)) throw new RolloutActiveError(name, this.rollouts.stateOf(name)?.state ?? 'running');
   }
 
   /**

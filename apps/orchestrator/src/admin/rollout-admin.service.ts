@@ -63,12 +63,7 @@ export class RolloutAdminService {
     }
     await this.poolAdmin.checkTargets([...stable, ...canary]);
     if (this.rollouts.isLive(name)) throw new RolloutConflictError(`pool '${name}' already has a live rollout`);
-    const current = this.pools.get(name);
-    const same =
-      current !== undefined &&
-      current.backends.length === stable.length &&
-      current.backends.every((b) => stable.includes(b.url));
-    if (!same) await this.poolAdmin.put(name, { urls: stable }, ctx);
+    if (!this.pools.hasExactly(name, stable)) await this.poolAdmin.put(name, { urls: stable }, ctx);
     const answer = this.rollouts.start(
       {
         pool: name,

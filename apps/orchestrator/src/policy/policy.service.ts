@@ -7,6 +7,7 @@ import {
   type PolicyInput,
   type PolicyManagerOptions,
   type PolicyRules,
+  type PolicySettings,
   type PolicyStatus,
   type ReloadOutcome,
 } from '@shieldx/policy';
@@ -113,7 +114,6 @@ export class PolicyService implements OnModuleInit, OnApplicationShutdown {
     metrics: PolicyMetrics,
     events: SecurityEvents,
   ): Promise<PolicyService> {
-    const rulesPath = config.policy.path ?? bundledPolicyFile(DEFAULT_RULES);
     const logger = new Logger('policy');
     let last = 0;
     const stats = new DecisionStats();
@@ -127,15 +127,12 @@ export class PolicyService implements OnModuleInit, OnApplicationShutdown {
       showIp: config.log.fullIp ? (ip) => ip : anonymizeIp,
     });
     if (slot.path !== undefined) {
-      slot.create = candidateFactory(config, rulesPath, slot.path, logger);
+      slot.create = candidateFactory(config, rulesPathOf(config), slot.path, logger);
       slot.manager = await slot.create();
     }
     const manager = await PolicyManager.create({
       ...sharedOptions(config),
-      rulesPath,
-      opaPath: config.policy.opaPath,
-      enforce: config.policy.opaEnforce,
-      cache: { maxEntries: config.policy.cacheMax, ttlMs: config.policy.cacheTtlMs },
+      ...activeSettings(config),
       hooks: {
         // The candidate may come or go with a configuration reload: the slot is asked on every decision.
         decided: (input, decision) => {
@@ -165,8 +162,7 @@ export class PolicyService implements OnModuleInit, OnApplicationShutdown {
       },
     });
     metrics.version.set(manager.version);
-    const files = [rulesPath, config.policy.opaPath, slot.path].filter((file) => file !== undefined);
-    return new PolicyService(manager, files, metrics, events, stats, shadow, slot);
+    return new PolicyService(manager, policyFiles(config), metrics, events, stats, shadow, slot);
   }
 
   onModuleInit(): void {
@@ -205,9 +201,9 @@ export class PolicyService implements OnModuleInit, OnApplicationShutdown {
    * and the outcome says why. The watched files follow. Never rejects.
    */
   async reconfigure(config: OrchestratorConfig, corrId?: string): Promise<ReloadOutcome> {
-    const rulesPath = config.policy.path ?? bundledPolicyFile(DEFAULT_RULES);
     const { shadowPath } = config.policy;
-    const create = shadowPath === undefined ? undefined : candidateFactory(config, rulesPath, shadowPath, this.logger);
+    const create =
+      shadowPath === undefined ? undefined : candidateFactory(config, rulesPathOf(config), shadowPath, this.logger);
     let candidate: PolicyManager | undefined;
     if (create !== undefined) {
       try {
@@ -216,20 +212,14 @@ export class PolicyService implements OnModuleInit, OnApplicationShutdown {
         return { ok: false, version: this.manager.version, error: `candidate policy: ${(error as Error).message}` };
       }
     }
-    const outcome = await this.manager.reconfigure({
-      rulesPath,
-      opaPath: config.policy.opaPath,
-      enforce: config.policy.opaEnforce,
-      cache: { maxEntries: config.policy.cacheMax, ttlMs: config.policy.cacheTtlMs },
-      ...sharedOptions(config),
-    });
+    const outcome = await this.manager.reconfigure(activeSettings(config));
     if (!outcome.ok) return outcome;
     Object.assign(this.slot, { path: shadowPath, create, manager: candidate });
     this.candidateState = candidate === undefined ? 'none' : 'loaded';
     this.candidateError = null;
     this.candidateReloadAt = candidate === undefined ? null : new Date().toISOString();
     this.shadow.reset();
-    this.files = [rulesPath, config.policy.opaPath, shadowPath].filter((file) => file !== undefined);
+    this.files = policyFiles(config);
     for (const watcher of this.watchers.splice(0)) watcher.close();
     this.watchFiles();
     this.metrics.version.set(outcome.version);
@@ -406,6 +396,29 @@ interface CandidateSlot {
   path: string | undefined;
   manager: PolicyManager | undefined;
   create: (() => Promise<PolicyManager>) | undefined;
+}
+
+/** The base-rules file: ORCH_POLICY_PATH, else the bundled rules. */
+function rulesPathOf(config: OrchestratorConfig): string {
+  return config.policy.path ?? bundledPolicyFile(DEFAULT_RULES);
+}
+
+/** What the active policy runs with, at start and after a configuration reload. */
+function activeSettings(config: OrchestratorConfig): PolicySettings {
+  return {
+    rulesPath: rulesPathOf(config),
+    opaPath: config.policy.opaPath,
+    entrypoint: config.policy.opaEntrypoint,
+    enforce: config.policy.opaEnforce,
+    onError: config.policy.onError,
+    evalBudgetMs: config.policy.evalBudgetMs,
+    cache: { maxEntries: config.policy.cacheMax, ttlMs: config.policy.cacheTtlMs },
+  };
+}
+
+/** The files watched for changes: base rules, OPA policy and candidate, as configured. */
+function policyFiles(config: OrchestratorConfig): string[] {
+  return [rulesPathOf(config), config.policy.opaPath, config.policy.shadowPath].filter((file) => file !== undefined);
 }
 
 /** Options the active and the candidate manager share. */

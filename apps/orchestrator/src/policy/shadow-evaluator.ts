@@ -210,7 +210,7 @@ export class ShadowEvaluator {
 }
 
 /** A decision as the admin API shows it. */
-export function decisionView(decision: Decision): ShadowDecisionView {
+function decisionView(decision: Decision): ShadowDecisionView {
   return {
     action: decision.action,
     reason: decision.reason ?? null,

@@ -116,6 +116,16 @@ export class PoolsService {
     return this.pools.get(name);
   }
 
+  /** True when pool `name` exists with exactly the backends `urls`, in any order. */
+  hasExactly(name: string, urls: readonly string[]): boolean {
+    const pool = this.pools.get(name);
+    return (
+      pool !== undefined &&
+      pool.backends.length === urls.length &&
+      pool.backends.every((backend) => urls.includes(backend.url))
+    );
+  }
+
   /** The pool's name as a metrics label: its name when configured, {@link AD_HOC_POOL_LABEL} when ad hoc. */
   labelOf(pool: Pool): string {
     return this.pools.get(pool.name) === pool ? pool.name : AD_HOC_POOL_LABEL;

@@ -34,7 +34,7 @@ const RESULTS: readonly MirrorResult[] = [
 ];
 
 /** Header every mirrored request carries, so the shadow can tell copies from real traffic. */
-export const MIRROR_HEADER = 'x-shieldx-mirror';
+const MIRROR_HEADER = 'x-shieldx-mirror';
 /** Latency samples kept per mirrored pool for the admin view's percentiles. */
 const SAMPLES = 1000;
 /** Most recent status differences kept per mirrored pool. */
@@ -123,10 +123,15 @@ class MirrorStats {
   }
 }
 
+/** Milliseconds to two decimals, for the admin view. */
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}
+
 function percentile(values: readonly number[], q: number): number | null {
   if (values.length === 0) return null;
   const sorted = [...values].sort((a, b) => a - b);
-  return Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] * 100) / 100;
+  return round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]);
 }
 
 /** The shadow's side of one copy: its status and time to head, or an error. */
@@ -282,10 +287,6 @@ class PreviewSink implements CopySink {
     const copyFailed = 'error' in shadow || shadow.status >= 500;
     this.preview.compared(primary.status >= 500, primary.ms, copyFailed, 'error' in shadow ? null : shadow.ms);
   }
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 100) / 100;
 }
 
 /**

@@ -186,12 +186,10 @@ export class RolloutsService implements OnModuleInit, OnModuleDestroy {
     if (run === undefined || run.preview !== undefined) return;
     const side: RolloutSide = run.canaryBackends.has(backend) ? 'canary' : 'stable';
     this.metrics.request(run.name, side, failed ? 'error' : 'ok');
-    const now = this.clock.now();
-    const window = side === 'canary' ? run.rollout.canary : run.rollout.stable;
     if (!run.rollout.live) return;
-    window.record(failed, ms);
+    (side === 'canary' ? run.rollout.canary : run.rollout.stable).record(failed, ms);
     if (side !== 'canary' || !failed || !this.coordinator.local) return;
-    const transition = run.rollout.breach(run.rollout.canary, now);
+    const transition = run.rollout.breach(run.rollout.canary, this.clock.now());
     if (transition !== undefined) this.apply(run, transition, GATEWAY_ACTOR, null);
   }
 
@@ -348,7 +346,7 @@ export class RolloutsService implements OnModuleInit, OnModuleDestroy {
         const transition = run.rollout.restored(now, 'carried on after a restart, with a fresh interval');
         if (transition !== undefined) this.publish(run, transition, GATEWAY_ACTOR, null);
       }
-    } else if (run.rollout.state === 'promoted' && this.membersAre(run.name, run.stableUrls)) {
+    } else if (run.rollout.state === 'promoted' && this.pools.hasExactly(run.name, run.stableUrls)) {
       // The pool came back as the old version (the configuration still names it): the promotion stands.
       this.ensureMembers(run, run.canaryUrls, 'the promoted rollout stands');
     }
@@ -491,16 +489,6 @@ export class RolloutsService implements OnModuleInit, OnModuleDestroy {
     this.ensureMembers(run, run.canaryUrls, 'promoted', actor, corrId);
   }
 
-  /** True when `pool` exists with exactly `urls`. */
-  private membersAre(pool: string, urls: readonly string[]): boolean {
-    const current = this.pools.get(pool);
-    return (
-      current !== undefined &&
-      current.backends.length === urls.length &&
-      current.backends.every((backend) => urls.includes(backend.url))
-    );
-  }
-
   /** Makes the pool exactly `urls` unless it is (a `pool.changed` event when it changes). */
   private ensureMembers(
     run: Run,
@@ -509,7 +497,7 @@ export class RolloutsService implements OnModuleInit, OnModuleDestroy {
     actor = GATEWAY_ACTOR,
     corrId: string | null = null,
   ): void {
-    if (this.membersAre(run.name, urls)) return;
+    if (this.pools.hasExactly(run.name, urls)) return;
     const before = this.pools.get(run.name);
     const beforeDefinition =
       before === undefined

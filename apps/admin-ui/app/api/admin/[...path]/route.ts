@@ -2,6 +2,7 @@ import { requiredAdminRole, roleAllows } from '@shieldx/security';
 import { adminFetch, orchestratorUrl, reportUiEvent, SignedOutError } from '../../../lib/admin-client';
 import { currentUser } from '../../../lib/auth/current-user';
 import { authSettings } from '../../../lib/auth/settings';
+import type { SessionUser } from '../../../lib/auth/session';
 
 export const dynamic = 'force-dynamic';
 
@@ -52,8 +53,10 @@ async function relay(request: Request, context: Context): Promise<Response> {
     return problem(404, 'not_found', `no admin route ${method} /${joined} in the UI`);
   }
   // The role table the orchestrator enforces, checked here first: the orchestrator refuses (403) all the same.
+  // The person, read once here and handed to the call below (each read opens the session cookie).
+  let user: SessionUser | undefined;
   if (authSettings().mode === 'oidc') {
-    const user = await currentUser();
+    user = await currentUser();
     if (user === undefined) return problem(401, 'signed_out', 'sign in to use the admin UI');
     const required = requiredAdminRole(method, `/admin/${joined}`);
     if (!roleAllows(user.role, required)) {
@@ -83,6 +86,7 @@ async function relay(request: Request, context: Context): Promise<Response> {
       body,
       headers: body === undefined ? {} : { 'content-type': 'application/json' },
       timeoutMs: streamed ? STREAM_TIMEOUT_MS : 15_000,
+      ...(user === undefined ? {} : { user }),
     });
     const headers: Record<string, string> = {
       'content-type': upstream.headers.get('content-type') ?? 'application/json',
