@@ -51,6 +51,8 @@ export async function createApp(
       config.log.dataPlaneContext,
     ),
     childLoggerFactory: lazyRequestLogger,
+    // No Nest middleware is used: without @fastify/middie, no request runs its (empty) middleware chain.
+    skipMiddie: true,
     bodyLimit: config.route.maxBytes,
     schemaController: { compilersFactory: LAZY_SCHEMA_COMPILERS },
     // The pipeline answers requests that arrive while closing with the documented JSON 503 (ShuttingDownError).

@@ -6,7 +6,7 @@ import { CallerProofService } from '../auth/caller-proof.service';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import { AccessLog } from '../logging/access-log';
-import { correlationOf } from '../request/request-context';
+import { callerCorrIdOf } from '../request/request-context';
 import { GatewayMetrics } from '../metrics/gateway-metrics';
 import { RateLimitService } from '../ratelimit/rate-limit.service';
 import { ClientIdentityService } from '../tls/client-identity.service';
@@ -83,7 +83,7 @@ function installHooks(
       clientKey: clientKey(clientIp, v6Prefix),
       identity: EMPTY_IDENTITY,
       route,
-      callerCorrId: correlationOf(request.raw)?.callerCorrId,
+      callerCorrId: callerCorrIdOf(request.id),
     };
     request.gateway = state;
     reply.header('x-correlation-id', request.id);

@@ -2,7 +2,7 @@ import { TrustedProxies } from '@shieldx/security';
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { callerCorrIdOf, correlationIdWithContext, correlationOf, currentCorrId } from './request-context';
+import { callerCorrIdOf, correlationIdWithContext, currentCorrId } from './request-context';
 
 /** A request as genReqId sees it: URL, headers and the connection's address. */
 function fakeRequest(url: string, socket: object = { remoteAddress: '198.51.100.1' }, headers = {}): IncomingMessage {
@@ -52,7 +52,7 @@ describe('correlationIdWithContext', () => {
       const request = fakeRequest('/route?debug=1');
       const id = genReqId(request);
       expect(currentCorrId()).toBeUndefined();
-      expect(correlationOf(request)?.corrId).toBe(id);
+      expect(id).toMatch(/^[0-9a-f-]{36}$/);
     });
     // `/routes` is not the data plane.
     const other = fakeRequest('/routes');
@@ -88,7 +88,6 @@ describe('correlationIdWithContext', () => {
     const corrId = await inOwnContext(() => genReqId(request));
     expect(corrId).not.toBe('callers-own-1');
     expect(callerCorrIdOf(corrId)).toBe('callers-own-1');
-    expect(correlationOf(request)).toEqual({ corrId, callerCorrId: 'callers-own-1' });
     request.emit('close');
     expect(callerCorrIdOf(corrId)).toBeUndefined();
   });

@@ -26,8 +26,6 @@ export function currentCorrId(): string | undefined {
   return requestContext.getStore()?.corrId;
 }
 
-/** The correlation of each request in flight (read by the pipeline; see {@link correlationOf}). */
-const correlations = new WeakMap<IncomingMessage, Correlation>();
 /** Callers' own correlation ids of the requests in flight that have one, by request corrId. */
 const callerIds = new Map<string, string>();
 /** Connections whose HTTP parser holds the context of an earlier request (entered with `enterWith`). */
@@ -56,7 +54,6 @@ export function correlationIdWithContext(
 ): (request: IncomingMessage) => string {
   return (request) => {
     const context = correlate(request, trusted);
-    correlations.set(request, context);
     const { callerCorrId } = context;
     if (callerCorrId !== undefined) {
       callerIds.set(context.corrId, callerCorrId);
@@ -89,11 +86,6 @@ function hold(request: IncomingMessage): void {
     if (holders === 0) requestContext.disable();
   };
   request.once('close', release);
-}
-
-/** The correlation of `request` (chosen by {@link correlationIdWithContext}), whether or not the context is on. */
-export function correlationOf(request: IncomingMessage): Correlation | undefined {
-  return correlations.get(request);
 }
 
 /** The caller's own correlation id of the request `corrId` in flight, when it was not taken as the correlation id. */
