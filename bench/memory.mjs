@@ -1,6 +1,7 @@
 // Memory of the orchestrator: what each import costs, and the resident set of the built gateway idle and after a
 // closed-loop load on `POST /route`, at its defaults (no Redis, TLS or tracing), with a smaller V8 young generation
-// (`--max-semi-space-size`), and with Redis and tracing configured. Writes the `memory` section of docs/BENCHMARKS.md.
+// (`--max-semi-space-size`), and with Redis and tracing configured, beside bare Fastify 5 under the same load (the
+// runtime's floor). Writes the `memory` section of docs/BENCHMARKS.md.
 //
 //   node bench/memory.mjs [--no-build] [--no-write]
 //
@@ -18,6 +19,7 @@ import {
   median,
   peakRssMB,
   rssMB,
+  rssPartsMB,
   runLoad,
   sleep,
   startStubBackends,
@@ -30,6 +32,7 @@ import {
   factsMarkdown,
   prepareOrchestrator,
   runFacts,
+  startLoopbackScript,
   startOrchestrator,
   startRedisServer,
   stopChecked,
@@ -50,7 +53,7 @@ const S = {
   semiSpace: envNumber('BENCH_MEMORY_SEMI_SPACE', 2, { min: 1 }),
   tool: benchTool(),
 };
-installCleanup({ deadlineMs: (5 * (S.loadS + 30) + 120 + (build ? 400 : 0)) * 1000 });
+installCleanup({ deadlineMs: (6 * (S.loadS + 30) + 120 + (build ? 400 : 0)) * 1000 });
 const facts = runFacts('memory.mjs', argv);
 const { log, say, command } = facts;
 say(`memory benchmark: ${command}`);
@@ -182,17 +185,36 @@ const VARIANTS = [
     ) === index,
 );
 
+/**
+ * The runtime's floor: bare Fastify answering the same requests (bench/baseline-fastify.mjs), with the gateway's V8
+ * flags. What the gateway holds above it is its own; the rest is Node, V8 and Fastify under this load.
+ */
+const BASELINE = { key: 'baseline', label: `bare Fastify 5, same load (${SHIPPED.join(' ')})` };
+const TARGETS = [
+  {
+    ...BASELINE,
+    start: () => startLoopbackScript({ name: BASELINE.label, script: 'bench/baseline-fastify.mjs', nodeArgs: SHIPPED }),
+  },
+  ...VARIANTS.map((variant) => ({
+    ...variant,
+    start: () =>
+      startOrchestrator({
+        snapshot,
+        name: `orchestrator (${variant.label})`,
+        work,
+        pools,
+        env: { ...variant.env, ORCH_LEDGER_PATH: join(work, `ledger-${variant.key}.jsonl`) },
+        nodeArgs: variant.nodeArgs,
+      }),
+  })),
+];
+
 const rows = [];
 const problems = [];
-for (const variant of VARIANTS) {
-  const server = await startOrchestrator({
-    snapshot,
-    name: `orchestrator (${variant.label})`,
-    work,
-    pools,
-    env: { ...variant.env, ORCH_LEDGER_PATH: join(work, `ledger-${variant.key}.jsonl`) },
-    nodeArgs: variant.nodeArgs,
-  });
+/** Bare Fastify's resident set right after the load (MB), once measured. */
+let floorLoaded;
+for (const variant of TARGETS) {
+  const server = await variant.start();
   await sleep(5000);
   const idle = rssMB(server.pid);
   const result = await runLoad(S.tool, {
@@ -203,7 +225,9 @@ for (const variant of VARIANTS) {
   });
   checkAlive({ server, label: variant.label }, 'the load');
   const loaded = rssMB(server.pid);
+  const parts = rssPartsMB(server.pid);
   const peak = peakRssMB(server.pid);
+  if (variant.key === BASELINE.key) floorLoaded = loaded;
   await sleep(5000);
   const after = rssMB(server.pid);
   say(
@@ -218,6 +242,9 @@ for (const variant of VARIANTS) {
     fmt.mb(loaded),
     fmt.mb(peak),
     fmt.mb(after),
+    parts === null ? '—' : fmt.mb(parts.file),
+    parts === null ? '—' : fmt.mb(parts.anon),
+    variant.key === BASELINE.key || floorLoaded === undefined || loaded === null ? '—' : fmt.mb(loaded - floorLoaded),
     fmt.int(result.rps),
     fmt.ms(result.p99),
   ]);
@@ -231,11 +258,22 @@ collector.close();
 // Report
 
 const importHeaders = ['import (in this order)', 'resident MB added'];
-const headers = ['variant', 'idle MB', `after ${S.loadS} s load MB`, 'peak MB', 'idle again MB', 'req/s', 'p99 ms'];
+const headers = [
+  'variant',
+  'idle MB',
+  `after ${S.loadS} s load MB`,
+  'peak MB',
+  'idle again MB',
+  'of which files MB',
+  'of which anonymous MB',
+  'above bare Fastify MB',
+  'req/s',
+  'p99 ms',
+];
 log('');
 log(textTable(importHeaders, importRows, 'lr'));
 log('');
-log(textTable(headers, rows, 'lrrrrrr'));
+log(textTable(headers, rows, 'lrrrrrrrrr'));
 for (const problem of problems) log(`problem: ${problem}`);
 
 if (write) {
@@ -258,9 +296,13 @@ if (write) {
   md.push(
     `The gateway: the built process (one process, log level info to /dev/null, three pools of stub backends), ` +
       `resident set 5 s after it is ready, right after ${S.loadS} s of closed-loop \`POST /route\` load ` +
-      `(${S.connections} connections, ${S.tool}), its peak (VmHWM), and 5 s later.`,
+      `(${S.connections} connections, ${S.tool}), its peak (VmHWM), and 5 s later. Right after the load, the ` +
+      'resident set is split into pages mapped from files (RssFile: the Node binary and shared libraries, the same ' +
+      'for every Node process of one binary) and anonymous memory (RssAnon: the V8 heap, malloc, stacks); "above ' +
+      'bare Fastify" is the gateway\'s resident set after the load minus that of bare Fastify 5 answering the same ' +
+      'requests under the same load with the same V8 flags (the first row), measured in the same run.',
   );
   md.push('');
-  md.push(markdownTable(headers, rows, 'lrrrrrr'));
+  md.push(markdownTable(headers, rows, 'lrrrrrrrrr'));
   writeReport('memory', md, { problems });
 }

@@ -58,6 +58,17 @@ export const rssMB = (pid) => {
   return kb === null ? null : kb / 1024;
 };
 
+/**
+ * The resident set of a process in MB split by kind, or null when it is gone: `file`, pages mapped from files (the
+ * Node binary's code and data, shared libraries: what the runtime costs before any JavaScript runs, and shared with
+ * other processes running the same binary), and `anon`, anonymous memory (the V8 heap, malloc, stacks).
+ */
+export const rssPartsMB = (pid) => {
+  const file = procStatusKB(pid, 'RssFile');
+  const anon = procStatusKB(pid, 'RssAnon');
+  return file === null || anon === null ? null : { file: file / 1024, anon: anon / 1024 };
+};
+
 /** Peak resident set size of a process in MB (VmHWM), or null. */
 export const peakRssMB = (pid) => {
   const kb = procStatusKB(pid, 'VmHWM');
