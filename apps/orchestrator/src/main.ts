@@ -3,7 +3,6 @@ import { restoreDateTimeFormat } from './logging/deferred-intl';
 import cluster from 'node:cluster';
 import { ConfigError, loadConfig } from './config/config';
 import { runPrimary } from './cluster/workers';
-import { compactHeapAfterStartup } from './startup-heap';
 import { LedgerOpenError } from './ledger/ledger-types';
 import { TlsMaterialError } from './tls/tls-material';
 
@@ -99,7 +98,6 @@ async function main(): Promise<void> {
     },
     `listening on ${address} (Node ${process.version})`,
   );
-  setImmediate(compactHeapAfterStartup);
 }
 
 main().catch((error: unknown) => {
