@@ -279,13 +279,14 @@ const RATE = S.rate ?? Math.max(100, Math.round((S.rateShare * baselineRps) / 10
 // ---------------------------------------------------------------------------------------------------------------
 // Fixed rate: an evenly paced open-loop run for every target, plus autocannon's overallRate for the orchestrator.
 
-for (const target of TARGETS) {
+/** One paced run of `target` at `rate` req/s, with the CPU of the others and the RSS after it; `label` says which. */
+async function pacedRun(target, rate, label) {
   await sleep(500);
   const meter = cpuMeter(serverPids());
   const result = await runPaced({
     origin: target.server.origin,
     requests: REQUESTS,
-    rate: RATE,
+    rate,
     durationS: S.rateDuration,
     warmupS: RATE_WARMUP,
     connections: S.connections,
@@ -293,41 +294,24 @@ for (const target of TARGETS) {
   result.cpu = meter();
   checkAlive(target, 'the fixed-rate run');
   result.rss = rssMB(target.server.pid);
-  target.paced = result;
   say(
-    `fixed rate ${RATE}/s ${target.label.padEnd(40)} ${sustainedText(result)}  p50 ${fmt.ms(result.p50)}  ` +
+    `fixed rate ${rate}/s ${label} ${sustainedText(result)}  p50 ${fmt.ms(result.p50)}  ` +
       `p99 ${fmt.ms(result.p99)}  p99.9 ${fmt.ms(result.p999)}  max ${fmt.ms(result.max)} ms  ` +
       `errors ${result.errors + result.timeouts}  non-2xx ${result.non2xx}  other processes ` +
       `${fmt.cores(result.cpu.othersCores)}`,
   );
+  return result;
 }
+
+for (const target of TARGETS) target.paced = await pacedRun(target, RATE, target.label.padEnd(40));
 // The same share of the orchestrator's own closed-loop capacity (defaults), for the latency at equal utilisation:
 // at RATE the orchestrator runs at a larger share of its capacity than bare Fastify does, and queueing near
 // saturation, not the per-request path, then sets its p99. Reported beside the budget, not instead of it.
 const OWN_RATE = Math.max(100, Math.round((S.rateShare * byKey.orch.summary.rps) / 100) * 100);
-let ownRate = null;
-if (S.rate === undefined) {
-  const target = byKey.orch;
-  await sleep(500);
-  const meter = cpuMeter(serverPids());
-  const result = await runPaced({
-    origin: target.server.origin,
-    requests: REQUESTS,
-    rate: OWN_RATE,
-    durationS: S.rateDuration,
-    warmupS: RATE_WARMUP,
-    connections: S.connections,
-  });
-  result.cpu = meter();
-  checkAlive(target, 'the fixed-rate run at its own share');
-  ownRate = result;
-  say(
-    `fixed rate ${OWN_RATE}/s (${S.rateShare} of its own capacity) ${target.label}: ${sustainedText(result)}  ` +
-      `p50 ${fmt.ms(result.p50)}  p99 ${fmt.ms(result.p99)}  p99.9 ${fmt.ms(result.p999)}  max ${fmt.ms(result.max)} ms  ` +
-      `errors ${result.errors + result.timeouts}  non-2xx ${result.non2xx}  other processes ` +
-      `${fmt.cores(result.cpu.othersCores)}`,
-  );
-}
+const ownRate =
+  S.rate === undefined
+    ? await pacedRun(byKey.orch, OWN_RATE, `(${S.rateShare} of its own capacity) ${byKey.orch.label}:`)
+    : null;
 {
   const target = byKey.orch;
   await sleep(500);
