@@ -2,8 +2,8 @@
 // Development aid: what one `process.nextTick` costs before and after major garbage collections that run while it
 // is not used (what a gateway that starts, or idles, before traffic goes through). On Node 24 (V8 13), once a few
 // collections ran while no tick object was alive, every later nextTick takes a slow path in V8's runtime for the
-// life of the process; Node 20 does not. A forced collection right after start-up (as the gateway once ran, to
-// compact its heap) does the same. Not a benchmark of record.
+// life of the process; Node 20 does not. The gateway's start-up compaction does the same; holding one tick object
+// (apps/orchestrator/src/tick-shape.ts) prevents it. Not a benchmark of record.
 //   node --expose-gc scripts/dev/next-tick-after-gc.mjs [collections=3] [idle ms=200]
 if (typeof globalThis.gc !== 'function') {
   process.stderr.write('run with node --expose-gc\n');

@@ -3,8 +3,10 @@ import { restoreDateTimeFormat } from './logging/deferred-intl';
 import cluster from 'node:cluster';
 import { ConfigError, loadConfig } from './config/config';
 import { runPrimary } from './cluster/workers';
+import { compactHeapAfterStartup } from './startup-heap';
 import { LedgerOpenError } from './ledger/ledger-types';
 import { TlsMaterialError } from './tls/tls-material';
+import { keepTickShape } from './tick-shape';
 
 /** A listener could not be opened: the address is taken, not ours, or needs privileges. */
 class ListenError extends Error {
@@ -37,6 +39,8 @@ async function opening<T>(settings: string, host: string, port: number, open: ()
  * names every bad key.
  */
 async function main(): Promise<void> {
+  // Before anything runs a collection (the start-up compaction below, V8's idle ones): see tick-shape.ts.
+  keepTickShape();
   let loaded: ReturnType<typeof loadConfig>;
   try {
     loaded = loadConfig(process.env);
@@ -98,6 +102,7 @@ async function main(): Promise<void> {
     },
     `listening on ${address} (Node ${process.version})`,
   );
+  setImmediate(compactHeapAfterStartup);
 }
 
 main().catch((error: unknown) => {
