@@ -5,11 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PoolsService } from '../src/pools/pools.service';
 import { startTestBackend, type TestBackend } from './backends';
 import { eventually } from './eventually';
-import { post, startOrchestrator, type RunningOrchestrator } from './harness';
+import { post, startOrchestrator, type RunningOrchestrator, UNLIMITED } from './harness';
 
 const CALLER = { 'x-tenant': 'acme', 'x-scope': 'read' };
 const ROUTE = { service: 'api', tenant: 'acme', scope: 'read', path: '/v1/items' };
-const UNLIMITED = { ORCH_IP_BURST: '1000000', ORCH_IP_BURST_DEGRADED: '1000000', ORCH_TENANT_BURST: '1000000' };
 const TOKEN = 'locality-admin-token-0123456789abcdef';
 const AUTH = { authorization: `Bearer ${TOKEN}` };
 

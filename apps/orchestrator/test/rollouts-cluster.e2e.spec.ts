@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RolloutSyncService } from '../src/cluster/rollout-sync.service';
 import { eventually } from './eventually';
-import { startOrchestrator, type RunningOrchestrator } from './harness';
+import { startOrchestrator, type RunningOrchestrator, UNLIMITED } from './harness';
 import { startRedis, type RunningRedis } from './redis-harness';
 import { call, startVersion, type VersionBackend } from './rollout-backends';
 
@@ -38,9 +38,7 @@ describe(RolloutSyncService.name, () => {
     ORCH_POOL_SUM: stable.url,
     ORCH_POOL_FAILOVER: stable.url,
     ORCH_POOL_SHADOW: stable.url,
-    ORCH_IP_BURST: '1000000',
-    ORCH_IP_BURST_DEGRADED: '1000000',
-    ORCH_TENANT_BURST: '1000000',
+    ...UNLIMITED,
     ORCH_CLUSTER_RESYNC_EVERY: '200ms',
   });
   const rollout = async (orch: RunningOrchestrator, pool: string): Promise<RolloutBody | undefined> => {

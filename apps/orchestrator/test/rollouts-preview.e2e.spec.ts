@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SecurityEvents, type SecurityEvent } from '../src/events/security-events';
 import { RolloutsService } from '../src/rollouts/rollouts.service';
-import { startOrchestrator, type RunningOrchestrator } from './harness';
+import { startOrchestrator, type RunningOrchestrator, UNLIMITED } from './harness';
 import { call, startVersion, type VersionBackend } from './rollout-backends';
 
 const TOKEN = 'admin-token-for-preview-tests-0123456789';
@@ -41,9 +41,7 @@ describe(`${RolloutsService.name} preview`, () => {
       ORCH_ADMIN_TOKEN: TOKEN,
       ORCH_POOL_FAILS: stable.url,
       ORCH_POOL_PASSES: stable.url,
-      ORCH_IP_BURST: '1000000',
-      ORCH_IP_BURST_DEGRADED: '1000000',
-      ORCH_TENANT_BURST: '1000000',
+      ...UNLIMITED,
     });
     orch.app.get(SecurityEvents).onEvent((event) => seen.push(event));
   });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RolloutsService } from '../src/rollouts/rollouts.service';
-import { startOrchestrator, type RunningOrchestrator } from './harness';
+import { startOrchestrator, type RunningOrchestrator, UNLIMITED } from './harness';
 import { call, startVersion, type VersionBackend } from './rollout-backends';
 
 const TOKEN = 'admin-token-for-restart-tests-0123456789';
@@ -35,9 +35,7 @@ describe(`${RolloutsService.name} across restarts`, () => {
       ORCH_ADMIN_TOKEN: TOKEN,
       ORCH_LEDGER_PATH: join(work, 'ledger.jsonl'),
       ...(pools ? { ORCH_POOL_WEB: stable.url, ORCH_POOL_BAD: stable.url } : {}),
-      ORCH_IP_BURST: '1000000',
-      ORCH_IP_BURST_DEGRADED: '1000000',
-      ORCH_TENANT_BURST: '1000000',
+      ...UNLIMITED,
       ...env,
     });
     running.push(orch);

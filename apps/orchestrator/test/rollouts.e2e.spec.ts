@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SecurityEvents, type SecurityEvent } from '../src/events/security-events';
 import { RolloutsService } from '../src/rollouts/rollouts.service';
 import { eventually } from './eventually';
-import { startOrchestrator, type RunningOrchestrator } from './harness';
+import { startOrchestrator, type RunningOrchestrator, UNLIMITED } from './harness';
 import { call as request, startVersion, type VersionBackend } from './rollout-backends';
 
 const TOKEN = 'admin-token-for-rollout-tests-0123456789';
@@ -55,9 +55,7 @@ describe(RolloutsService.name, () => {
     orch = await startOrchestrator({
       ORCH_ADMIN_TOKEN: TOKEN,
       ORCH_POOL_WEB: stable.url,
-      ORCH_IP_BURST: '1000000',
-      ORCH_IP_BURST_DEGRADED: '1000000',
-      ORCH_TENANT_BURST: '1000000',
+      ...UNLIMITED,
     });
     orch.app.get(SecurityEvents).onEvent((event) => seen.push(event));
   });
