@@ -1,0 +1,88 @@
+#!/usr/bin/env node
+// Development aid: where the built gateway's resident set lies, idle and after a closed-loop `POST /route` load, as
+// bench:memory runs it (three pools of stub backends on loopback, log level info to /dev/null, the shipped V8 flags
+// plus any given here). Through scripts/dev/rss-probe.mjs inside the gateway: pages mapped from files (the Node
+// binary), the V8 heap (committed and used), V8's malloc'ed memory now and at its peak (compiler zones), glibc's main
+// malloc arena ([heap]), the arenas of other threads (V8's compiler and GC threads, the libuv pool), and the rest of
+// the anonymous memory (V8's heap pages, code, stacks, large buffers). Needs `npm run build` first. Not a benchmark
+// of record.
+//   node scripts/dev/rss-breakdown.mjs [load s=30] [extra node flags…]
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { installCleanup, ROOT, runLoad, sleep, startStubBackends, tempDir } from '../../bench/lib/harness.mjs';
+import { startOrchestrator } from '../../bench/lib/common.mjs';
+import { numberedRouteRequests } from '../../bench/lib/requests.mjs';
+import { GATEWAY_NODE_ARGS } from '../gateway-process.mjs';
+
+const loadS = Number(process.argv[2] ?? 30);
+const extraFlags = process.argv.slice(3);
+installCleanup({ deadlineMs: (loadS + 90) * 1000 });
+const work = tempDir('shieldx-rss-breakdown-');
+const out = join(work, 'probe.jsonl');
+const stubs = await startStubBackends(7);
+const pools = { api: stubs.urls.slice(0, 3), search: stubs.urls.slice(3, 5), static: stubs.urls.slice(5, 7) };
+const nodeArgs = [
+  ...GATEWAY_NODE_ARGS,
+  ...extraFlags,
+  '--import',
+  fileURLToPath(new URL('rss-probe.mjs', import.meta.url)),
+];
+const server = await startOrchestrator({
+  snapshot: { dir: ROOT, main: join(ROOT, 'dist/orchestrator/apps/orchestrator/src/main.js') },
+  name: 'orchestrator',
+  work,
+  pools,
+  env: { RSS_BREAKDOWN_OUT: out },
+  nodeArgs,
+});
+
+/** Asks the probe for one reading and returns it. */
+async function reading() {
+  const before = readFileSync(out, { encoding: 'utf8', flag: 'a+' }).split('\n').filter(Boolean).length;
+  process.kill(server.pid, 'SIGUSR2');
+  for (let i = 0; i < 50; i++) {
+    await sleep(100);
+    const lines = readFileSync(out, 'utf8').split('\n').filter(Boolean);
+    if (lines.length > before) return JSON.parse(lines[lines.length - 1]);
+  }
+  throw new Error('the probe did not answer');
+}
+
+await sleep(5000);
+const idle = await reading();
+const result = await runLoad('wrk', {
+  origin: server.origin,
+  requests: numberedRouteRequests(),
+  connections: 32,
+  durationS: loadS,
+});
+const loaded = await reading();
+await server.stop();
+await stubs.close();
+
+/** @type {[string, (r: any) => number][]} */
+const rows = [
+  ['resident set (VmRSS)', (r) => r.rss],
+  ['  mapped from files (RssFile)', (r) => r.rssFile],
+  ['  anonymous (RssAnon)', (r) => r.rssAnon],
+  ['    glibc main arena ([heap])', (r) => r.mappings.mainArena],
+  ['    glibc arenas of other threads', (r) => r.mappings.threadArenas],
+  ['    other anonymous (V8 heap pages, code, stacks)', (r) => r.mappings.otherAnonymous],
+  ['V8 heap committed', (r) => r.heapCommitted],
+  ['  of which old space', (r) => r.spaces.old_space],
+  ['  of which new space', (r) => r.spaces.new_space],
+  ['  of which code and trusted spaces', (r) => r.spaces.code_space + r.spaces.trusted_space],
+  ['V8 heap used', (r) => r.heapUsed],
+  ['V8 external memory', (r) => r.external],
+  ["V8 malloc'ed now", (r) => r.mallocedNow],
+  ["V8 malloc'ed at its peak", (r) => r.mallocedPeak],
+];
+const flags = [...GATEWAY_NODE_ARGS, ...extraFlags].join(' ');
+process.stdout.write(
+  `Node ${process.version}, flags: ${flags}; ${loadS} s of load at ${Math.round(result.rps)} req/s, p99 ` +
+    `${result.p99.toFixed(2)} ms (wrk, 32 connections)\n\n| MB | idle | after load |\n|---|---:|---:|\n`,
+);
+for (const [label, pick] of rows) {
+  process.stdout.write(`| ${label} | ${pick(idle).toFixed(1)} | ${pick(loaded).toFixed(1)} |\n`);
+}
