@@ -41,7 +41,7 @@ import {
   warmUp,
 } from './lib/common.mjs';
 import { numberedRouteRequests } from './lib/requests.mjs';
-import { closedLoopMarkdown, closedLoopText, writeReport } from './lib/report.mjs';
+import { closedLoopMarkdown, closedLoopText, markdownTable, writeReport } from './lib/report.mjs';
 import { GATEWAY_NODE_ARGS, GATEWAY_NODE_OPTIONS } from '../scripts/gateway-process.mjs';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -152,8 +152,8 @@ for (let round = 0; round < S.rounds; round++) {
     const result = await runLoad(S.tool, loadOptions(target, S.duration));
     const cpu = meter();
     checkAlive(target, `round ${round + 1}`);
-    // cpuMeter counts this process and its finished children (the load generator) too; the tree alone is wanted.
-    result.treeCores = cpu.oursCores;
+    // The gateway's process tree alone (cpuMeter's total also counts this process and the load generator).
+    result.treeCores = cpu.pidsCores;
     result.busyCores = cpu.busyCores;
     result.othersCores = cpu.othersCores;
     result.rss = sum(target.pids.map((pid) => rssMB(pid) ?? 0));
@@ -172,11 +172,17 @@ for (const target of TARGETS) {
     ...summarizeRounds(rounds),
     busy: median(rounds.map((r) => r.busyCores)),
     others: median(rounds.map((r) => r.othersCores)),
+    tree: median(rounds.map((r) => r.treeCores)),
+    perCore: median(rounds.map((r) => r.rps / r.treeCores)),
   };
 }
 const one = TARGETS[0];
 const two = TARGETS[1];
 const ratio = two.summary.rps / one.summary.rps;
+/** Requests per second per core the gateway's processes used, two workers against one process. */
+const perCoreRatio = two.summary.perCore / one.summary.perCore;
+/** Issue budget: two workers give at least this many times one process's requests per second on this machine. */
+const BUDGET = 1.8;
 
 const problems = [];
 for (const target of TARGETS) {
@@ -195,6 +201,8 @@ const headers = [
   'req/s',
   'p50 ms',
   'p99 ms',
+  'gateway CPU',
+  'req/s per gateway core',
   'machine CPU',
   'RSS MB',
   'errors',
@@ -208,6 +216,8 @@ const rows = TARGETS.map((t) => [
   fmt.int(t.summary.rps),
   fmt.ms(t.summary.p50),
   fmt.ms(t.summary.p99),
+  fmt.cores(t.summary.tree),
+  fmt.int(t.summary.perCore),
   fmt.cores(t.summary.busy),
   fmt.mb(t.summary.rss),
   t.summary.errors,
@@ -220,7 +230,8 @@ log('');
 log(closedLoopText(S, headers, rows));
 log('');
 log(
-  `ORCH_WORKERS=2 / ORCH_WORKERS=1 req/s = ${fmt.ratio(ratio)} on ${machine.cores} cores shared with the load generator.`,
+  `ORCH_WORKERS=2 / ORCH_WORKERS=1 req/s = ${fmt.ratio(ratio)} on ${machine.cores} cores shared with the load ` +
+    `generator; per gateway core ${fmt.ratio(perCoreRatio)}.`,
 );
 for (const problem of problems) log(`problem: ${problem}`);
 
@@ -236,14 +247,34 @@ if (write) {
       'backends, limits at 10⁹ so nothing is refused): once with `ORCH_WORKERS=1` (the process serves alone) and once ' +
       'with `ORCH_WORKERS=2` (a node:cluster primary accepting connections and handing them round-robin to two worker ' +
       'processes). The load generator opens its connections at the start of each round, so both workers get half of ' +
-      'them. Rounds alternate between the two. Machine CPU is the whole machine (user + system), load generator ' +
-      'included; RSS is the sum over the process tree, read after each round. Both run as shipped, with the V8 flags ' +
+      'them. Rounds alternate between the two. Gateway CPU is the CPU time (user + system) of its process tree over ' +
+      'the round, in cores; "req/s per gateway core" divides the requests per second by it (median of the rounds). ' +
+      'Machine CPU is the whole machine, load generator included; RSS is the sum over the process tree, read after ' +
+      'each round. Both run as shipped, with the V8 flags ' +
       `of scripts/gateway-process.mjs (\`${GATEWAY_NODE_OPTIONS}\`), which workers inherit.`,
   );
   md.push(...closedLoopMarkdown(S, headers, rows));
   md.push(
     `Two workers answer ${fmt.ratio(ratio)} the requests per second of one process on this ${machine.cores}-core ` +
-      'machine, where the load generator needs cores too (see "Machine CPU" and the load average above).',
+      'machine, where the load generator needs cores too (see "Machine CPU" and the load average above); per core ' +
+      `the gateway's processes use, two workers answer ${fmt.ratio(perCoreRatio)} what one process does.`,
+  );
+  md.push('');
+  md.push('### Budget');
+  md.push('');
+  md.push(
+    markdownTable(
+      ['budget', 'measured', 'verdict'],
+      [
+        [
+          `ORCH_WORKERS=2 req/s ≥ ${BUDGET} × ORCH_WORKERS=1 req/s`,
+          `${fmt.ratio(ratio)} (${fmt.int(two.summary.rps)} against ${fmt.int(one.summary.rps)} req/s); per gateway ` +
+            `core ${fmt.ratio(perCoreRatio)}`,
+          ratio >= BUDGET ? 'pass' : 'miss',
+        ],
+      ],
+      'llr',
+    ),
   );
   writeReport('workers', md, { problems });
 }

@@ -119,21 +119,27 @@ function machineBusyTicks() {
 
 /**
  * Starts measuring CPU time; the returned function gives the average number of cores used since, by the whole machine
- * (user+nice+system), by this benchmark (this process, its finished children such as wrk, and the live `pids`), and
- * by everything else (`othersCores`, approximate: kernel network work done in softirq is left out on both sides).
+ * (user+nice+system), by this benchmark (this process, its finished children such as wrk, and the live `pids`), by
+ * the live `pids` alone (`pidsCores`), and by everything else (`othersCores`, approximate: kernel network work done
+ * in softirq is left out on both sides).
  */
 export function cpuMeter(pids = []) {
-  const take = () => ({
-    at: performance.now(),
-    busy: machineBusyTicks(),
-    ours: processTicks(process.pid, true) + sum(pids.map((pid) => processTicks(pid, false))),
-  });
+  const take = () => {
+    const servers = sum(pids.map((pid) => processTicks(pid, false)));
+    return {
+      at: performance.now(),
+      busy: machineBusyTicks(),
+      servers,
+      ours: processTicks(process.pid, true) + servers,
+    };
+  };
   const first = take();
   return () => {
     const last = take();
     const seconds = (last.at - first.at) / 1000;
     const busyCores = (last.busy - first.busy) / CLK_TCK / seconds;
     const oursCores = (last.ours - first.ours) / CLK_TCK / seconds;
-    return { busyCores, oursCores, othersCores: Math.max(0, busyCores - oursCores) };
+    const pidsCores = (last.servers - first.servers) / CLK_TCK / seconds;
+    return { busyCores, oursCores, pidsCores, othersCores: Math.max(0, busyCores - oursCores) };
   };
 }
