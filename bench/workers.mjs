@@ -155,12 +155,13 @@ for (let round = 0; round < S.rounds; round++) {
     // The gateway's process tree alone (cpuMeter's total also counts this process and the load generator).
     result.treeCores = cpu.pidsCores;
     result.busyCores = cpu.busyCores;
+    result.idleCores = cpu.idleCores;
     result.othersCores = cpu.othersCores;
     result.rss = sum(target.pids.map((pid) => rssMB(pid) ?? 0));
     target.rounds.push(result);
     say(
       roundHead(round, S.rounds, target.label, 38, result) +
-        `machine ${fmt.cores(result.busyCores)}  ` +
+        `machine ${fmt.cores(result.busyCores)} (idle ${fmt.cores(result.idleCores)})  ` +
         `others ${fmt.cores(result.othersCores)}  errors ${result.errors + result.timeouts}  non-2xx ${result.non2xx}`,
     );
   }
@@ -171,6 +172,7 @@ for (const target of TARGETS) {
   target.summary = {
     ...summarizeRounds(rounds),
     busy: median(rounds.map((r) => r.busyCores)),
+    idle: median(rounds.map((r) => r.idleCores)),
     others: median(rounds.map((r) => r.othersCores)),
     tree: median(rounds.map((r) => r.treeCores)),
     perCore: median(rounds.map((r) => r.rps / r.treeCores)),
@@ -204,6 +206,7 @@ const headers = [
   'gateway CPU',
   'req/s per gateway core',
   'machine CPU',
+  'machine idle',
   'RSS MB',
   'errors',
   'non-2xx',
@@ -219,6 +222,7 @@ const rows = TARGETS.map((t) => [
   fmt.cores(t.summary.tree),
   fmt.int(t.summary.perCore),
   fmt.cores(t.summary.busy),
+  fmt.cores(t.summary.idle),
   fmt.mb(t.summary.rss),
   t.summary.errors,
   t.summary.non2xx,
@@ -249,14 +253,16 @@ if (write) {
       'processes). The load generator opens its connections at the start of each round, so both workers get half of ' +
       'them. Rounds alternate between the two. Gateway CPU is the CPU time (user + system) of its process tree over ' +
       'the round, in cores; "req/s per gateway core" divides the requests per second by it (median of the rounds). ' +
-      'Machine CPU is the whole machine, load generator included; RSS is the sum over the process tree, read after ' +
-      'each round. Both run as shipped, with the V8 flags ' +
+      'Machine CPU is the user + system time of the whole machine, load generator included, and machine idle its ' +
+      'idle time (the rest of its cores went to interrupts: loopback networking runs in softirq); RSS is the sum over ' +
+      'the process tree, read after each round. Both run as shipped, with the V8 flags ' +
       `of scripts/gateway-process.mjs (\`${GATEWAY_NODE_OPTIONS}\`), which workers inherit.`,
   );
   md.push(...closedLoopMarkdown(S, headers, rows));
   md.push(
     `Two workers answer ${fmt.ratio(ratio)} the requests per second of one process on this ${machine.cores}-core ` +
-      'machine, where the load generator needs cores too (see "Machine CPU" and the load average above); per core ' +
+      'machine, where the load generator needs cores too (see "Machine CPU", "machine idle" and the load average ' +
+      'above); per core ' +
       `the gateway's processes use, two workers answer ${fmt.ratio(perCoreRatio)} what one process does.`,
   );
   md.push('');

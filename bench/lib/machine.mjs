@@ -107,39 +107,44 @@ export function cpuSeconds(pid, { clockTicks = CLK_TCK, unreadable = NaN } = {})
   }
 }
 
-function machineBusyTicks() {
-  const [user, nice, system] = readFileSync('/proc/stat', 'utf8')
+/** The machine's CPU ticks so far from /proc/stat: busy (user + nice + system) and idle (idle + iowait). */
+function machineTicks() {
+  const [user, nice, system, idle, iowait] = readFileSync('/proc/stat', 'utf8')
     .split('\n')[0]
     .trim()
     .split(/\s+/)
     .slice(1)
     .map(Number);
-  return user + nice + system;
+  return { busy: user + nice + system, idle: idle + iowait };
 }
 
 /**
  * Starts measuring CPU time; the returned function gives the average number of cores used since, by the whole machine
  * (user+nice+system), by this benchmark (this process, its finished children such as wrk, and the live `pids`), by
  * the live `pids` alone (`pidsCores`), and by everything else (`othersCores`, approximate: kernel network work done
- * in softirq is left out on both sides).
+ * in softirq is left out on both sides); and the machine's idle time (`idleCores`: idle + iowait; a machine whose busy
+ * time is below its cores while its idle time is near zero spent the rest in interrupts, e.g. loopback networking).
  */
 export function cpuMeter(pids = []) {
   const take = () => {
     const servers = sum(pids.map((pid) => processTicks(pid, false)));
-    return {
-      at: performance.now(),
-      busy: machineBusyTicks(),
-      servers,
-      ours: processTicks(process.pid, true) + servers,
-    };
+    const { busy, idle } = machineTicks();
+    return { at: performance.now(), busy, idle, servers, ours: processTicks(process.pid, true) + servers };
   };
   const first = take();
   return () => {
     const last = take();
     const seconds = (last.at - first.at) / 1000;
-    const busyCores = (last.busy - first.busy) / CLK_TCK / seconds;
-    const oursCores = (last.ours - first.ours) / CLK_TCK / seconds;
-    const pidsCores = (last.servers - first.servers) / CLK_TCK / seconds;
-    return { busyCores, oursCores, pidsCores, othersCores: Math.max(0, busyCores - oursCores) };
+    /** @param {'busy' | 'idle' | 'servers' | 'ours'} key */
+    const cores = (key) => (last[key] - first[key]) / CLK_TCK / seconds;
+    const busyCores = cores('busy');
+    const oursCores = cores('ours');
+    return {
+      busyCores,
+      oursCores,
+      pidsCores: cores('servers'),
+      idleCores: cores('idle'),
+      othersCores: Math.max(0, busyCores - oursCores),
+    };
   };
 }
