@@ -1,7 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { pino } from 'pino';
 import type { OrchestratorConfig } from '../config/config';
-import { DEMO_POOLS, startDemoBackend, type RunningDemoBackend } from '../demo/demo-backends';
+import type { RunningDemoBackend } from '../demo/demo-backends';
 import { createLogger } from '../logging/logger';
 import { formatWorkerMetrics, type JsonMetric, type WorkerMetrics } from './worker-metrics';
 
@@ -71,6 +71,8 @@ export async function runPrimary(config: OrchestratorConfig, warnings: readonly 
   const demo: RunningDemoBackend[] = [];
   const workerEnv: Record<string, string> = {};
   if (config.demo) {
+    // Loaded only for the demo: its HTTP servers pull in node:http, whose ESM facade loads Node's bundled fetch.
+    const { DEMO_POOLS, startDemoBackend } = await import('../demo/demo-backends');
     for (const [pool, profiles] of Object.entries(DEMO_POOLS)) {
       if (config.pools.has(pool)) continue;
       const started = await Promise.all(profiles.map((profile) => startDemoBackend(profile)));
