@@ -41,7 +41,7 @@ import {
   warmUp,
 } from './lib/common.mjs';
 import { numberedRouteRequests } from './lib/requests.mjs';
-import { closedLoopMarkdown, closedLoopText, markdownTable, writeReport } from './lib/report.mjs';
+import { budgetsMarkdown, closedLoopMarkdown, closedLoopText, passOrMiss, writeReport } from './lib/report.mjs';
 import { GATEWAY_NODE_ARGS, GATEWAY_NODE_OPTIONS } from '../scripts/gateway-process.mjs';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -265,22 +265,16 @@ if (write) {
       'above); per core ' +
       `the gateway's processes use, two workers answer ${fmt.ratio(perCoreRatio)} what one process does.`,
   );
-  md.push('');
-  md.push('### Budget');
-  md.push('');
   md.push(
-    markdownTable(
-      ['budget', 'measured', 'verdict'],
-      [
-        [
-          `ORCH_WORKERS=2 req/s ≥ ${BUDGET} × ORCH_WORKERS=1 req/s`,
-          `${fmt.ratio(ratio)} (${fmt.int(two.summary.rps)} against ${fmt.int(one.summary.rps)} req/s); per gateway ` +
-            `core ${fmt.ratio(perCoreRatio)}`,
-          ratio >= BUDGET ? 'pass' : 'miss',
-        ],
-      ],
-      'llr',
-    ),
+    ...budgetsMarkdown([
+      {
+        budget: `ORCH_WORKERS=2 req/s ≥ ${BUDGET} × ORCH_WORKERS=1 req/s`,
+        measured:
+          `${fmt.ratio(ratio)} (${fmt.int(two.summary.rps)} against ${fmt.int(one.summary.rps)} req/s); per ` +
+          `gateway core ${fmt.ratio(perCoreRatio)}`,
+        result: passOrMiss(ratio >= BUDGET),
+      },
+    ]),
   );
   writeReport('workers', md, { problems });
 }
