@@ -152,6 +152,61 @@ describe('tracing off', () => {
   });
 });
 
+describe('trace sampling (OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG)', () => {
+  let backend: TestBackend;
+  let orch: RunningOrchestrator;
+  const exporter = new InMemorySpanExporter();
+
+  beforeAll(async () => {
+    backend = await startTestBackend('sampled');
+    // A root request is kept with probability 0; a caller's sampling decision is followed.
+    orch = await startOrchestrator(
+      { ORCH_POOL_API: backend.url, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' },
+      { spanExporter: exporter },
+    );
+  });
+
+  afterAll(async () => {
+    await orch?.close();
+    await backend?.close();
+  });
+
+  /** Sends a proxied request with `traceparent` (or none); returns the traceparent the backend received. */
+  async function proxied(traceparent?: string): Promise<string | undefined> {
+    const response = await fetch(`${orch.url}/proxy/api/sampled`, {
+      headers: { 'x-tenant': 'acme', 'x-scope': 'read', ...(traceparent === undefined ? {} : { traceparent }) },
+    });
+    expect(response.status).toBe(200);
+    const seen = (await response.json()) as { headers: Record<string, string> };
+    await waitAccessLine(orch, response.headers.get('x-correlation-id') ?? '');
+    return seen.headers.traceparent;
+  }
+
+  it('records no span for a request that starts its trace, and tells the backend it was not sampled', async () => {
+    exporter.reset();
+    const sent = await proxied();
+    expect(exporter.getFinishedSpans()).toEqual([]);
+    // A trace id and span id are still propagated, flagged not sampled (-00).
+    expect(sent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+  });
+
+  it("follows a caller's sampled traceparent: the whole request is traced", async () => {
+    exporter.reset();
+    const callerTrace = '5bf92f3577b34da6a3ce929d0e0e4737';
+    const sent = await proxied(`00-${callerTrace}-00f067aa0ba902b8-01`);
+    const names = spansOf(exporter, callerTrace).map((span) => span.name);
+    expect(names).toContain('GET /proxy/:service/*');
+    expect(names).toContain('upstream');
+    expect(sent).toMatch(new RegExp(`^00-${callerTrace}-[0-9a-f]{16}-01$`));
+  });
+
+  it("follows a caller's unsampled traceparent: nothing is recorded", async () => {
+    exporter.reset();
+    await proxied('00-6bf92f3577b34da6a3ce929d0e0e4738-00f067aa0ba902b9-00');
+    expect(exporter.getFinishedSpans()).toEqual([]);
+  });
+});
+
 describe('OTLP export (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
   let collector: Server;
   const received: { path: string; body: string }[] = [];

@@ -464,7 +464,12 @@ describe('audit ledger and tracing settings', () => {
       headPath: 'data/ledger-orchestrator.jsonl.head',
       acceptHeadless: false,
     });
-    expect(config.tracing).toEqual({ otlpEndpoint: undefined, serviceName: 'shieldx-orchestrator' });
+    expect(config.tracing).toEqual({
+      otlpEndpoint: undefined,
+      serviceName: 'shieldx-orchestrator',
+      sampler: 'parentbased_always_on',
+      samplerRatio: 1,
+    });
   });
 
   it('reads the ledger settings, sizes with units, and a signing key it never prints', () => {
@@ -528,7 +533,26 @@ describe('audit ledger and tracing settings', () => {
       OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318/',
       OTEL_SERVICE_NAME: 'edge-gw',
     });
-    expect(config.tracing).toEqual({ otlpEndpoint: 'http://127.0.0.1:4318', serviceName: 'edge-gw' });
+    expect(config.tracing).toMatchObject({ otlpEndpoint: 'http://127.0.0.1:4318', serviceName: 'edge-gw' });
+  });
+
+  it('reads the trace sampler by its OpenTelemetry name and the ratio as a share', () => {
+    const { config } = loadConfig({
+      ...DEV,
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318',
+      OTEL_TRACES_SAMPLER: ' ParentBased_TraceIdRatio ',
+      OTEL_TRACES_SAMPLER_ARG: '0.25',
+    });
+    expect(config.tracing).toMatchObject({ sampler: 'parentbased_traceidratio', samplerRatio: 0.25 });
+  });
+
+  it('refuses an unknown trace sampler and a ratio outside 0-1, naming the key', () => {
+    expect(problems({ ...DEV, OTEL_TRACES_SAMPLER: 'jaeger_remote' })[0]).toMatch(
+      /^OTEL_TRACES_SAMPLER: 'jaeger_remote' is not one of always_on, always_off, traceidratio/,
+    );
+    for (const ratio of ['1.5', '-0.1', 'half', 'NaN']) {
+      expect(problems({ ...DEV, OTEL_TRACES_SAMPLER_ARG: ratio })[0]).toMatch(/^OTEL_TRACES_SAMPLER_ARG: /);
+    }
   });
 });
 

@@ -100,6 +100,8 @@ const FIELDS: Record<ConfigPath, true> = {
   'ledger.maxPerTypePerSecond': true,
   'tracing.otlpEndpoint': true,
   'tracing.serviceName': true,
+  'tracing.sampler': true,
+  'tracing.samplerRatio': true,
   'log.level': true,
   'log.fullIp': true,
   'log.dataPlaneContext': true,

@@ -27,6 +27,21 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 /** Every {@link LogLevel}, quietest last. */
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
+/**
+ * The samplers of OTEL_TRACES_SAMPLER (OpenTelemetry's names): every trace, none, a share of trace ids, or, for the
+ * `parentbased_` ones, the caller's sampling decision when its `traceparent` carries one and the named sampler for
+ * the requests that start a trace.
+ */
+export const TRACE_SAMPLERS = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
+export type TraceSampler = (typeof TRACE_SAMPLERS)[number];
+
 /** The whole validated configuration. Durations are milliseconds; rates are tokens per minute. */
 export interface OrchestratorConfig {
   readonly listen: { readonly host: string; readonly port: number; readonly insecure: boolean };
@@ -219,6 +234,10 @@ export interface OrchestratorConfig {
     readonly otlpEndpoint?: string;
     /** `service.name` of the spans (OTEL_SERVICE_NAME). */
     readonly serviceName: string;
+    /** Which requests are traced (OTEL_TRACES_SAMPLER, the OpenTelemetry names). */
+    readonly sampler: TraceSampler;
+    /** The share of traces kept by the ratio samplers, 0-1 (OTEL_TRACES_SAMPLER_ARG). */
+    readonly samplerRatio: number;
   };
   readonly log: { readonly level: LogLevel; readonly fullIp: boolean; readonly dataPlaneContext: boolean };
   /** Scale-out: worker processes on this host, and coherence between instances through Redis. */

@@ -10,9 +10,11 @@ import {
   trace,
   type Tracer,
 } from '@opentelemetry/api';
-import type { BasicTracerProvider, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type * as Sdk from '@opentelemetry/sdk-trace-base';
+import type { BasicTracerProvider, Sampler, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { FastifyRequest } from 'fastify';
 import type { OrchestratorConfig } from '../config/config';
+import type { TraceSampler } from '../config/types';
 import { ORCH_CONFIG } from '../config/config.module';
 import type { GatewayRequestState } from '../request/request-state';
 import type { RequestTrace } from '../request/request-state';
@@ -20,6 +22,18 @@ import { useTraceContextPropagator } from './spans';
 
 /** Name of the tracer (the instrumentation scope) of every span the gateway makes. */
 export const TRACER_NAME = 'shieldx-orchestrator';
+
+/** The SDK sampler of OTEL_TRACES_SAMPLER (`ratio`: OTEL_TRACES_SAMPLER_ARG, for the `traceidratio` ones). */
+export function samplerOf(sdk: typeof Sdk, name: TraceSampler, ratio: number): Sampler {
+  const root = name.replace(/^parentbased_/, '');
+  const sampler =
+    root === 'always_on'
+      ? new sdk.AlwaysOnSampler()
+      : root === 'always_off'
+        ? new sdk.AlwaysOffSampler()
+        : new sdk.TraceIdRatioBasedSampler(ratio);
+  return name.startsWith('parentbased_') ? new sdk.ParentBasedSampler({ root: sampler }) : sampler;
+}
 
 /**
  * OpenTelemetry tracing of requests. On only when `OTEL_EXPORTER_OTLP_ENDPOINT` is configured (spans are batched and
@@ -117,15 +131,19 @@ export class TracingService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async install(processor: SpanProcessor): Promise<void> {
-    const [{ BasicTracerProvider }, { resourceFromAttributes }, { W3CTraceContextPropagator }] = await Promise.all([
+    const [sdk, { resourceFromAttributes }, { W3CTraceContextPropagator }] = await Promise.all([
       import('@opentelemetry/sdk-trace-base'),
       import('@opentelemetry/resources'),
       import('@opentelemetry/core'),
     ]);
     this.propagator = new W3CTraceContextPropagator();
     useTraceContextPropagator(this.propagator);
-    this.provider = new BasicTracerProvider({
-      resource: resourceFromAttributes({ 'service.name': this.config.tracing.serviceName }),
+    const { serviceName, sampler, samplerRatio } = this.config.tracing;
+    // The sampler is given explicitly: the SDK would otherwise read OTEL_TRACES_SAMPLER from the environment itself,
+    // past the configuration's checks.
+    this.provider = new sdk.BasicTracerProvider({
+      resource: resourceFromAttributes({ 'service.name': serviceName }),
+      sampler: samplerOf(sdk, sampler, samplerRatio),
       spanProcessors: [processor],
     });
     this.tracer = this.provider.getTracer(TRACER_NAME);

@@ -1,7 +1,7 @@
 /** Settings of logs and tracing. */
-import { oneOf, parseFlag, PRINTABLE_NAME, textMatching } from '../parse';
+import { numberIn, oneOf, parseFlag, PRINTABLE_NAME, textMatching } from '../parse';
 import { setting, type Section } from '../setting';
-import { LOG_LEVELS } from '../types';
+import { LOG_LEVELS, TRACE_SAMPLERS } from '../types';
 
 /** OTEL_EXPORTER_OTLP_ENDPOINT: an http(s) base URL without query or fragment, kept without trailing slashes. */
 function parseOtlpEndpoint(raw: string): string {
@@ -61,6 +61,24 @@ export const LOGS: Section = {
       parse: textMatching(PRINTABLE_NAME, 'must be 1-128 printable characters'),
       default: 'shieldx-orchestrator',
       doc: "the spans' `service.name` (1-128 printable characters, no spaces)",
+    }),
+    setting({
+      key: 'OTEL_TRACES_SAMPLER',
+      at: 'tracing.sampler',
+      parse: oneOf(TRACE_SAMPLERS),
+      default: 'parentbased_always_on',
+      doc:
+        `which requests are traced: ${TRACE_SAMPLERS.map((name) => `\`${name}\``).join(', ')}; a \`parentbased_\` ` +
+        "sampler follows a caller's `traceparent` when it has one",
+      see: TRACING,
+    }),
+    setting({
+      key: 'OTEL_TRACES_SAMPLER_ARG',
+      at: 'tracing.samplerRatio',
+      parse: numberIn(0, 1),
+      default: '1',
+      doc: 'the share of traces the `traceidratio` samplers keep, 0-1 (ignored by the others)',
+      see: TRACING,
     }),
   ],
 };
