@@ -1,7 +1,8 @@
 // Memory of the orchestrator: what each import costs, and the resident set of the built gateway idle and after a
 // closed-loop load on `POST /route`, at its defaults (no Redis, TLS or tracing), with a smaller V8 young generation
-// (`--max-semi-space-size`), with V8 flags that trade speed for memory, and with Redis and tracing configured, beside
-// bare Fastify 5 under the same load (the runtime's floor). Writes the `memory` section of docs/BENCHMARKS.md.
+// (`--max-semi-space-size`), with V8 flags that trade speed for memory, and with Redis and tracing (every request,
+// or 1 in 10) configured, beside bare Fastify 5 under the same load (the runtime's floor). Writes the `memory`
+// section of docs/BENCHMARKS.md.
 //
 //   node bench/memory.mjs [--no-build] [--no-write]
 //
@@ -53,7 +54,7 @@ const S = {
   semiSpace: envNumber('BENCH_MEMORY_SEMI_SPACE', 2, { min: 1 }),
   tool: benchTool(),
 };
-installCleanup({ deadlineMs: (8 * (S.loadS + 30) + 120 + (build ? 400 : 0)) * 1000 });
+installCleanup({ deadlineMs: (11 * (S.loadS + 30) + 120 + (build ? 400 : 0)) * 1000 });
 const facts = runFacts('memory.mjs', argv);
 const { log, say, command } = facts;
 say(`memory benchmark: ${command}`);
@@ -185,12 +186,34 @@ const VARIANTS = [
     ? []
     : [
         {
+          key: 'redis',
+          label: 'Redis (rate limits, replay) configured, as shipped',
+          env: { REDIS_ADDR: redis.url },
+          nodeArgs: SHIPPED,
+        },
+        {
           key: 'redis-tracing',
           label: 'Redis (rate limits, replay) and tracing (OTLP) configured, as shipped',
           env: { REDIS_ADDR: redis.url, OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl },
           nodeArgs: SHIPPED,
         },
       ]),
+  {
+    key: 'tracing',
+    label: 'tracing (OTLP) configured, every request traced (the default sampler), as shipped',
+    env: { OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl },
+    nodeArgs: SHIPPED,
+  },
+  {
+    key: 'tracing-sampled',
+    label: 'tracing (OTLP) configured, 1 request in 10 traced (parentbased_traceidratio 0.1), as shipped',
+    env: {
+      OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl,
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0.1',
+    },
+    nodeArgs: SHIPPED,
+  },
 ].filter(
   // The --max-semi-space-size variant is measured only when it is not what is shipped.
   (variant, index, all) =>
