@@ -6,7 +6,7 @@
 // malloc arena ([heap]), the arenas of other threads (V8's compiler and GC threads, the libuv pool), and the rest of
 // the anonymous memory (V8's heap pages, code, stacks, large buffers). Needs `npm run build` first. Not a benchmark
 // of record.
-//   node scripts/dev/rss-breakdown.mjs [load s=30] [extra node flags…]
+//   [REDIS_ADDR=… OTEL_…=…] node scripts/dev/rss-breakdown.mjs [load s=30] [extra node flags…]
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +33,13 @@ const server = await startOrchestrator({
   name: 'orchestrator',
   work,
   pools,
-  env: { RSS_BREAKDOWN_OUT: out },
+  // REDIS_ADDR and OTEL_* settings of this process's environment reach the gateway (to measure those modes).
+  env: {
+    ...Object.fromEntries(
+      Object.entries(process.env).filter(([key]) => key === 'REDIS_ADDR' || key.startsWith('OTEL_')),
+    ),
+    RSS_BREAKDOWN_OUT: out,
+  },
   nodeArgs,
 });
 
