@@ -159,9 +159,15 @@ describe('trace sampling (OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG)', () => 
 
   beforeAll(async () => {
     backend = await startTestBackend('sampled');
-    // A root request is kept with probability 0; a caller's sampling decision is followed.
+    // A root request is kept with probability 0; a trusted caller's sampling decision is followed (the loopback
+    // client is a trusted proxy here).
     orch = await startOrchestrator(
-      { ORCH_POOL_API: backend.url, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' },
+      {
+        ORCH_POOL_API: backend.url,
+        ORCH_TRUSTED_PROXIES: '127.0.0.1/32',
+        OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+        OTEL_TRACES_SAMPLER_ARG: '0',
+      },
       { spanExporter: exporter },
     );
   });
@@ -204,6 +210,66 @@ describe('trace sampling (OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG)', () => 
     exporter.reset();
     await proxied('00-6bf92f3577b34da6a3ce929d0e0e4738-00f067aa0ba902b9-00');
     expect(exporter.getFinishedSpans()).toEqual([]);
+  });
+});
+
+describe("an untrusted caller's trace context", () => {
+  let backend: TestBackend;
+
+  beforeAll(async () => {
+    backend = await startTestBackend('untrusted-trace');
+  });
+
+  afterAll(async () => {
+    await backend?.close();
+  });
+
+  it('cannot ask for its requests to be traced: the sampler decides as for a new trace', async () => {
+    // One exporter per gateway: closing a gateway shuts its exporter down.
+    const exporter = new InMemorySpanExporter();
+    const orch = await startOrchestrator(
+      { ORCH_POOL_API: backend.url, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' },
+      { spanExporter: exporter },
+    );
+    try {
+      for (let i = 0; i < 5; i++) {
+        const response = await fetch(`${orch.url}/proxy/api/forced`, {
+          headers: {
+            'x-tenant': 'acme',
+            'x-scope': 'read',
+            traceparent: `00-7bf92f3577b34da6a3ce929d0e0e473${i}-00f067aa0ba902ba-01`,
+          },
+        });
+        expect(response.status).toBe(200);
+        await waitAccessLine(orch, response.headers.get('x-correlation-id') ?? '');
+      }
+      expect(exporter.getFinishedSpans()).toEqual([]);
+    } finally {
+      await orch.close();
+    }
+  });
+
+  it('starts a new trace linked to the caller’s span, and the backend gets the new trace', async () => {
+    const exporter = new InMemorySpanExporter();
+    const orch = await startOrchestrator({ ORCH_POOL_API: backend.url }, { spanExporter: exporter });
+    try {
+      const callerTrace = '8bf92f3577b34da6a3ce929d0e0e4739';
+      const response = await fetch(`${orch.url}/proxy/api/linked`, {
+        headers: { 'x-tenant': 'acme', 'x-scope': 'read', traceparent: `00-${callerTrace}-00f067aa0ba902bb-01` },
+      });
+      const seen = (await response.json()) as { headers: Record<string, string> };
+      await waitAccessLine(orch, response.headers.get('x-correlation-id') ?? '');
+      const server = exporter.getFinishedSpans().find((span) => span.kind === SpanKind.SERVER);
+      expect(server).toBeDefined();
+      expect(server?.spanContext().traceId).not.toBe(callerTrace);
+      expect(server?.parentSpanContext).toBeUndefined();
+      expect(server?.links.map((link) => link.context)).toMatchObject([
+        { traceId: callerTrace, spanId: '00f067aa0ba902bb' },
+      ]);
+      expect(seen.headers.traceparent).toMatch(new RegExp(`^00-${server?.spanContext().traceId}-[0-9a-f]{16}-01$`));
+    } finally {
+      await orch.close();
+    }
   });
 });
 

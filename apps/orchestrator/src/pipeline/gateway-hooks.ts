@@ -7,6 +7,7 @@ import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import { AccessLog } from '../logging/access-log';
 import { callerCorrIdOf } from '../request/request-context';
+import { heldToItsHeaders } from '../request/correlation';
 import { GatewayMetrics } from '../metrics/gateway-metrics';
 import { RateLimitService } from '../ratelimit/rate-limit.service';
 import { ClientIdentityService } from '../tls/client-identity.service';
@@ -88,7 +89,7 @@ function installHooks(
     request.gateway = state;
     reply.header('x-correlation-id', request.id);
     if (closing) return done(new ShuttingDownError());
-    if (tracing.enabled) state.trace = tracing.startRequest(request);
+    if (tracing.enabled) state.trace = tracing.startRequest(request, heldToItsHeaders(request.raw, trusted));
     const exempt = route !== undefined && IDENTITY_EXEMPT_ROUTES.has(route);
     if (identities.enabled) {
       // Once per connection (cached on the TLS socket); refused before the body is read, probes excepted.

@@ -23,7 +23,16 @@ export interface Correlation {
 export function correlate(request: IncomingMessage, trusted: TrustedProxies): Correlation {
   const given = request.headers['x-correlation-id'];
   if (typeof given !== 'string' || !SANE_ID.test(given)) return { corrId: randomUUID() };
-  const socket = request.socket as Partial<TLSSocket>;
-  if (socket.authorized === true || trusted.has(normalizeIp(socket.remoteAddress ?? ''))) return { corrId: given };
+  if (heldToItsHeaders(request, trusted)) return { corrId: given };
   return { corrId: randomUUID(), callerCorrId: given };
+}
+
+/**
+ * Whether the caller of `request` can be held to what its headers say about the request's identity (its correlation
+ * id, its trace context): the connection comes from a trusted proxy (ORCH_TRUSTED_PROXIES), or it presented a client
+ * certificate the listener verified.
+ */
+export function heldToItsHeaders(request: IncomingMessage, trusted: TrustedProxies): boolean {
+  const socket = request.socket as Partial<TLSSocket>;
+  return socket.authorized === true || trusted.has(normalizeIp(socket.remoteAddress ?? ''));
 }

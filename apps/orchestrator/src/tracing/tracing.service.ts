@@ -83,25 +83,34 @@ export class TracingService implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * Starts the server span of a request (continuing an incoming `traceparent`), or returns `undefined` when tracing is
-   * off. The span is named `<METHOD> <route template>` (never the URL: no query strings, no ids).
+   * Starts the server span of a request, or returns `undefined` when tracing is off. The span is named `<METHOD>
+   * <route template>` (never the URL: no query strings, no ids). A caller's `traceparent` is continued only when the
+   * caller can be held to it (`callerTrusted`: a trusted proxy or a verified client certificate, as for its
+   * correlation id); anyone else's starts a new trace, linked to theirs, so that its sampled flag cannot make the
+   * gateway trace (and export) every request it sends when a `parentbased_` sampler keeps only a share of the rest.
    */
-  startRequest(request: FastifyRequest): RequestTrace | undefined {
+  startRequest(request: FastifyRequest, callerTrusted: boolean): RequestTrace | undefined {
     const tracer = this.tracer;
     const propagator = this.propagator;
     if (tracer === undefined || propagator === undefined) return undefined;
     const route = request.routeOptions.url ?? 'unmatched';
-    const parent =
+    const given =
       request.headers.traceparent === undefined
-        ? ROOT_CONTEXT
+        ? undefined
         : propagator.extract(ROOT_CONTEXT, request.headers, defaultTextMapGetter);
+    const parent = given !== undefined && callerTrusted ? given : ROOT_CONTEXT;
+    const callerSpan = given === undefined || callerTrusted ? undefined : trace.getSpanContext(given);
     const attributes: Attributes = {
       'http.request.method': request.method,
       'http.route': route,
       'url.scheme': request.protocol,
       'shieldx.correlation_id': request.id,
     };
-    const span = tracer.startSpan(`${request.method} ${route}`, { kind: SpanKind.SERVER, attributes }, parent);
+    const span = tracer.startSpan(
+      `${request.method} ${route}`,
+      { kind: SpanKind.SERVER, attributes, ...(callerSpan === undefined ? {} : { links: [{ context: callerSpan }] }) },
+      parent,
+    );
     return { span, tracer, context: trace.setSpan(parent, span) };
   }
 
