@@ -69,7 +69,7 @@ export const LOGS: Section = {
       default: 'parentbased_always_on',
       doc:
         `which requests are traced: ${TRACE_SAMPLERS.map((name) => `\`${name}\``).join(', ')}; a \`parentbased_\` ` +
-        "sampler follows a caller's `traceparent` when it has one",
+        "sampler follows the decision in a trusted caller's `traceparent`",
       see: TRACING,
     }),
     setting({
