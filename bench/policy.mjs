@@ -52,7 +52,7 @@ import {
   stopChecked,
   warmUp,
 } from './lib/common.mjs';
-import { postRoute, routeBodies } from './lib/requests.mjs';
+import { policyInput, postRoute, routeBodies } from './lib/requests.mjs';
 import {
   BUDGET_HEADERS,
   budgetRows,
@@ -115,26 +115,7 @@ const policy = await import(pathToFileURL(join(snapshot.dir, 'dist/orchestrator/
 // ---------------------------------------------------------------------------------------------------------------
 // Part 1: decisions per second in this process
 
-const SERVICES = ['api', 'search', 'static'];
-const SCOPES = ['read', 'write', 'admin'];
-const PATHS = ['/v1/items', '/v1/items/42', '/q', '/assets/app.js', '/internal/metrics', '/index.html'];
-const AGENTS = ['curl/8.5.0', 'Mozilla/5.0', 'okhttp/4.12.0'];
-/** Input number `i`: a spread of services, tenants (a quarantined one now and then), scopes, paths and addresses. */
-function input(i) {
-  return {
-    service: SERVICES[i % 3],
-    tenant: i % 97 === 0 ? 'quarantine' : `tenant-${i % 61}`,
-    scope: i % 20 === 7 ? 'scanner' : SCOPES[(i >> 1) % 3],
-    path: `${PATHS[i % 6]}${i % 7 === 0 ? `/${i}` : ''}`,
-    method: i % 4 === 0 ? 'POST' : 'GET',
-    ip: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
-    identity: { uris: i % 3 === 0 ? [`spiffe://example.org/sa/svc-${i % 11}`] : [], dns: [] },
-    dpop: { jkt: i % 5 === 0 ? `jkt-${i % 13}` : null },
-    poolHealth: i % 10 === 0 ? 0.5 : 1,
-    headers: { 'user-agent': AGENTS[i % 3] },
-  };
-}
-const VARIED = Array.from({ length: 4096 }, (_, i) => input(i));
+const VARIED = Array.from({ length: 4096 }, (_, i) => policyInput(i));
 const REPEATED = VARIED.slice(0, 12);
 
 const bundleBytes = readFileSync(BUNDLE);
@@ -200,7 +181,7 @@ if (baseManager.source !== 'base-rules' || cachedManager.source !== 'opa') {
   throw new Error(`unexpected manager sources: ${baseManager.source}, ${cachedManager.source}`);
 }
 // Every input new for the all-miss row: cache key, lookup miss, evaluation, store (and LRU eviction once full).
-const fresh = Array.from({ length: N * (S.microRuns + 1) }, (_, i) => input(1_000_000 + i));
+const fresh = Array.from({ length: N * (S.microRuns + 1) }, (_, i) => policyInput(1_000_000 + i));
 let nextFresh = 0;
 const ENGINES = [
   {

@@ -1,4 +1,5 @@
-// The `POST /route` requests the benchmarks send, shaped for runLoad()/runPaced() (`{method, path, headers, body}`).
+// The `POST /route` requests the benchmarks send, shaped for runLoad()/runPaced() (`{method, path, headers, body}`),
+// and the inputs they give the policy engines directly.
 
 /** A `POST /route` request with `body` as its JSON body. */
 export function postRoute(body) {
@@ -37,4 +38,27 @@ export function numberedRouteRequests() {
   return Array.from({ length: 12 }, (_, i) =>
     postRoute({ service: SERVICES[i % 3], tenant: TENANTS[i % 4], scope: i % 2 ? 'write' : 'read', path: `/v1/r${i}` }),
   );
+}
+
+const POLICY_SCOPES = ['read', 'write', 'admin'];
+const POLICY_PATHS = ['/v1/items', '/v1/items/42', '/q', '/assets/app.js', '/internal/metrics', '/index.html'];
+const AGENTS = ['curl/8.5.0', 'Mozilla/5.0', 'okhttp/4.12.0'];
+
+/**
+ * Policy input number `i` (what `decide` of the policy engines takes): a spread of services, tenants (a quarantined
+ * one now and then), scopes, paths, addresses, SPIFFE identities and DPoP thumbprints.
+ */
+export function policyInput(i) {
+  return {
+    service: SERVICES[i % 3],
+    tenant: i % 97 === 0 ? 'quarantine' : `tenant-${i % 61}`,
+    scope: i % 20 === 7 ? 'scanner' : POLICY_SCOPES[(i >> 1) % 3],
+    path: `${POLICY_PATHS[i % 6]}${i % 7 === 0 ? `/${i}` : ''}`,
+    method: i % 4 === 0 ? 'POST' : 'GET',
+    ip: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
+    identity: { uris: i % 3 === 0 ? [`spiffe://example.org/sa/svc-${i % 11}`] : [], dns: [] },
+    dpop: { jkt: i % 5 === 0 ? `jkt-${i % 13}` : null },
+    poolHealth: i % 10 === 0 ? 0.5 : 1,
+    headers: { 'user-agent': AGENTS[i % 3] },
+  };
 }

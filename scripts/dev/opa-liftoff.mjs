@@ -5,10 +5,11 @@
 //   node scripts/dev/opa-liftoff.mjs [rounds=5]
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ROOT } from '../../bench/lib/report.mjs';
+import { policyInput } from '../../bench/lib/requests.mjs';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const BUNDLE_REL = 'policies/build/policy.tar.gz';
 const ENTRYPOINT = 'shieldx/routing/decision';
 const PER_ROUND = 10_000;
@@ -17,19 +18,8 @@ if (process.argv[2] === '--child') {
   const rounds = Number(process.argv[3]);
   const policy = await import(pathToFileURL(join(ROOT, 'dist/orchestrator/libs/policy/src/index.js')).href);
   const opa = await policy.OpaPolicy.load(readFileSync(join(ROOT, BUNDLE_REL)), ENTRYPOINT, BUNDLE_REL);
-  /** 4096 inputs across services, tenants, scopes and paths. */
-  const inputs = Array.from({ length: 4096 }, (_, i) => ({
-    service: ['api', 'search', 'static'][i % 3],
-    tenant: `tenant-${i % 61}`,
-    scope: ['read', 'write', 'admin'][(i >> 1) % 3],
-    path: `/v1/items${i % 7 === 0 ? `/${i}` : ''}`,
-    method: 'GET',
-    ip: `10.0.${(i >> 8) & 255}.${i & 255}`,
-    identity: { uris: [], dns: [] },
-    dpop: { jkt: null },
-    poolHealth: 1,
-    headers: { 'user-agent': 'curl/8.5.0' },
-  }));
+  /** The 4096 varied inputs of bench:policy. */
+  const inputs = Array.from({ length: 4096 }, (_, i) => policyInput(i));
   for (let i = 0; i < 2 * PER_ROUND; i++) opa.decide(inputs[i % inputs.length]);
   const micros = [];
   for (let round = 0; round < rounds; round++) {

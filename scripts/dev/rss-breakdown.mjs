@@ -10,7 +10,16 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { installCleanup, ROOT, runLoad, sleep, startStubBackends, tempDir } from '../../bench/lib/harness.mjs';
+import {
+  installCleanup,
+  ROOT,
+  rssMB,
+  rssPartsMB,
+  runLoad,
+  sleep,
+  startStubBackends,
+  tempDir,
+} from '../../bench/lib/harness.mjs';
 import { startOrchestrator } from '../../bench/lib/common.mjs';
 import { numberedRouteRequests } from '../../bench/lib/requests.mjs';
 import { GATEWAY_NODE_ARGS } from '../gateway-process.mjs';
@@ -43,14 +52,22 @@ const server = await startOrchestrator({
   nodeArgs,
 });
 
-/** Asks the probe for one reading and returns it. */
+/** Asks the probe for one reading and returns it, with the resident set read from /proc at the same moment. */
 async function reading() {
   const before = readFileSync(out, { encoding: 'utf8', flag: 'a+' }).split('\n').filter(Boolean).length;
   process.kill(server.pid, 'SIGUSR2');
   for (let i = 0; i < 50; i++) {
     await sleep(100);
     const lines = readFileSync(out, 'utf8').split('\n').filter(Boolean);
-    if (lines.length > before) return JSON.parse(lines[lines.length - 1]);
+    if (lines.length > before) {
+      const parts = rssPartsMB(server.pid);
+      return {
+        ...JSON.parse(lines[lines.length - 1]),
+        rss: rssMB(server.pid),
+        rssFile: parts?.file,
+        rssAnon: parts?.anon,
+      };
+    }
   }
   throw new Error('the probe did not answer');
 }

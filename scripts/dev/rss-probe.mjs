@@ -1,5 +1,6 @@
 // Loaded with `node --import` into a process that scripts/dev/rss-breakdown.mjs measures: on SIGUSR2 it appends one
-// JSON line to the file named by RSS_BREAKDOWN_OUT with where the process's resident set lies (see that script).
+// JSON line to the file named by RSS_BREAKDOWN_OUT with V8's heap figures and where the process's anonymous memory
+// lies (see that script, which reads the resident set itself).
 import { appendFileSync, readFileSync } from 'node:fs';
 import v8 from 'node:v8';
 
@@ -51,16 +52,11 @@ function mappings() {
 
 process.on('SIGUSR2', () => {
   if (OUT === undefined) return;
-  const status = readFileSync('/proc/self/status', 'utf8');
-  const kb = (key) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
   const heap = v8.getHeapStatistics();
   const mb = (bytes) => bytes / 1048576;
   appendFileSync(
     OUT,
     JSON.stringify({
-      rss: kb('VmRSS'),
-      rssFile: kb('RssFile'),
-      rssAnon: kb('RssAnon'),
       heapCommitted: mb(heap.total_physical_size),
       heapUsed: mb(heap.used_heap_size),
       external: mb(heap.external_memory),

@@ -7,10 +7,10 @@ import { Writable } from 'node:stream';
 import { createApp } from '../src/app.factory';
 import { loadConfig, type Env } from '../src/config/config';
 
-/** A running orchestrator on a real loopback socket, and the JSON log lines it wrote. */
 /** Rate limits far above what a test sends: per-IP (normal and degraded) and per-tenant buckets of a million. */
 export const UNLIMITED = { ORCH_IP_BURST: '1000000', ORCH_IP_BURST_DEGRADED: '1000000', ORCH_TENANT_BURST: '1000000' };
 
+/** A running orchestrator on a real loopback socket, and the JSON log lines it wrote. */
 export interface RunningOrchestrator {
   readonly url: string;
   readonly app: NestFastifyApplication;

@@ -1,10 +1,10 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import {
-  type Attributes,
   defaultTextMapGetter,
   ROOT_CONTEXT,
   type Span,
   SpanKind,
+  type SpanOptions,
   SpanStatusCode,
   type TextMapPropagator,
   trace,
@@ -94,23 +94,25 @@ export class TracingService implements OnModuleInit, OnApplicationShutdown {
     const propagator = this.propagator;
     if (tracer === undefined || propagator === undefined) return undefined;
     const route = request.routeOptions.url ?? 'unmatched';
-    const given =
-      request.headers.traceparent === undefined
-        ? undefined
-        : propagator.extract(ROOT_CONTEXT, request.headers, defaultTextMapGetter);
-    const parent = given !== undefined && callerTrusted ? given : ROOT_CONTEXT;
-    const callerSpan = given === undefined || callerTrusted ? undefined : trace.getSpanContext(given);
-    const attributes: Attributes = {
-      'http.request.method': request.method,
-      'http.route': route,
-      'url.scheme': request.protocol,
-      'shieldx.correlation_id': request.id,
+    const options: SpanOptions = {
+      kind: SpanKind.SERVER,
+      attributes: {
+        'http.request.method': request.method,
+        'http.route': route,
+        'url.scheme': request.protocol,
+        'shieldx.correlation_id': request.id,
+      },
     };
-    const span = tracer.startSpan(
-      `${request.method} ${route}`,
-      { kind: SpanKind.SERVER, attributes, ...(callerSpan === undefined ? {} : { links: [{ context: callerSpan }] }) },
-      parent,
-    );
+    let parent = ROOT_CONTEXT;
+    if (request.headers.traceparent !== undefined) {
+      const given = propagator.extract(ROOT_CONTEXT, request.headers, defaultTextMapGetter);
+      if (callerTrusted) parent = given;
+      else {
+        const callerSpan = trace.getSpanContext(given);
+        if (callerSpan !== undefined) options.links = [{ context: callerSpan }];
+      }
+    }
+    const span = tracer.startSpan(`${request.method} ${route}`, options, parent);
     return { span, tracer, context: trace.setSpan(parent, span) };
   }
 
