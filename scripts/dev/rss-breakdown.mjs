@@ -4,10 +4,10 @@
 // plus any given here). Through scripts/dev/rss-probe.mjs inside the gateway: pages mapped from files (the Node
 // binary), the V8 heap (committed and used), V8's malloc'ed memory now and at its peak (compiler zones), glibc's main
 // malloc arena ([heap]), the arenas of other threads (V8's compiler and GC threads, the libuv pool), and the rest of
-// the anonymous memory (V8's heap pages, code, stacks, large buffers). Needs `npm run build` first. Not a benchmark
-// of record.
+// the anonymous memory (V8's heap pages, code, stacks, large buffers); idle, after the load, and after the load and
+// one full collection (what is live). Needs `npm run build` first. Not a benchmark of record.
 //   [REDIS_ADDR=… OTEL_…=…] node scripts/dev/rss-breakdown.mjs [load s=30] [extra node flags…]
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -52,8 +52,12 @@ const server = await startOrchestrator({
   nodeArgs,
 });
 
-/** Asks the probe for one reading and returns it, with the resident set read from /proc at the same moment. */
-async function reading() {
+/**
+ * Asks the probe for one reading and returns it, with the resident set read from /proc at the same moment; `collect`:
+ * after a full collection (what is live).
+ */
+async function reading({ collect = false } = {}) {
+  if (collect) writeFileSync(`${out}.collect`, '');
   const before = readFileSync(out, { encoding: 'utf8', flag: 'a+' }).split('\n').filter(Boolean).length;
   process.kill(server.pid, 'SIGUSR2');
   for (let i = 0; i < 50; i++) {
@@ -81,6 +85,7 @@ const result = await runLoad('wrk', {
   durationS: loadS,
 });
 const loaded = await reading();
+const collected = await reading({ collect: true });
 await server.stop();
 await stubs.close();
 
@@ -104,8 +109,8 @@ const rows = [
 const flags = [...GATEWAY_NODE_ARGS, ...extraFlags].join(' ');
 process.stdout.write(
   `Node ${process.version}, flags: ${flags}; ${loadS} s of load at ${Math.round(result.rps)} req/s, p99 ` +
-    `${result.p99.toFixed(2)} ms (wrk, 32 connections)\n\n| MB | idle | after load |\n|---|---:|---:|\n`,
+    `${result.p99.toFixed(2)} ms (wrk, 32 connections)\n\n| MB | idle | after load | after load and a full collection |\n|---|---:|---:|---:|\n`,
 );
 for (const [label, pick] of rows) {
-  process.stdout.write(`| ${label} | ${pick(idle).toFixed(1)} | ${pick(loaded).toFixed(1)} |\n`);
+  process.stdout.write(`| ${label} | ${[idle, loaded, collected].map((r) => pick(r).toFixed(1)).join(' | ')} |\n`);
 }

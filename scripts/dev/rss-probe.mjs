@@ -1,7 +1,9 @@
 // Loaded with `node --import` into a process that scripts/dev/rss-breakdown.mjs measures: on SIGUSR2 it appends one
 // JSON line to the file named by RSS_BREAKDOWN_OUT with V8's heap figures and where the process's anonymous memory
-// lies (see that script, which reads the resident set itself).
-import { appendFileSync, readFileSync } from 'node:fs';
+// lies (see that script, which reads the resident set itself); when the file `<RSS_BREAKDOWN_OUT>.collect` exists, it
+// runs a full collection first and removes the file.
+import { appendFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import { compactHeapAfterStartup } from '../../dist/orchestrator/apps/orchestrator/src/startup-heap.js';
 import v8 from 'node:v8';
 
 const OUT = process.env.RSS_BREAKDOWN_OUT;
@@ -52,6 +54,11 @@ function mappings() {
 
 process.on('SIGUSR2', () => {
   if (OUT === undefined) return;
+  // Asked for a reading of what is live: one full, compacting collection first (the gateway's own start-up one).
+  if (existsSync(`${OUT}.collect`)) {
+    rmSync(`${OUT}.collect`);
+    compactHeapAfterStartup();
+  }
   const heap = v8.getHeapStatistics();
   const mb = (bytes) => bytes / 1048576;
   appendFileSync(
