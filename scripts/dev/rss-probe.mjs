@@ -3,7 +3,6 @@
 // lies (see that script, which reads the resident set itself); when the file `<RSS_BREAKDOWN_OUT>.collect` exists, it
 // runs a full collection first and removes the file.
 import { appendFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
-import { compactHeapAfterStartup } from '../../dist/orchestrator/apps/orchestrator/src/startup-heap.js';
 import v8 from 'node:v8';
 
 const OUT = process.env.RSS_BREAKDOWN_OUT;
@@ -52,11 +51,17 @@ function mappings() {
   return kinds;
 }
 
-process.on('SIGUSR2', () => {
+/** The built gateway's start-up compaction (apps/orchestrator/src/startup-heap.ts), loaded when first asked for. */
+const STARTUP_HEAP = new URL('../../dist/orchestrator/apps/orchestrator/src/startup-heap.js', import.meta.url).href;
+
+/** Appends one reading to OUT, after a full collection when asked for one. */
+async function read() {
   if (OUT === undefined) return;
   // Asked for a reading of what is live: one full, compacting collection first (the gateway's own start-up one).
   if (existsSync(`${OUT}.collect`)) {
     rmSync(`${OUT}.collect`);
+    /** @type {{ compactHeapAfterStartup: () => void }} */
+    const { compactHeapAfterStartup } = await import(STARTUP_HEAP);
     compactHeapAfterStartup();
   }
   const heap = v8.getHeapStatistics();
@@ -75,4 +80,6 @@ process.on('SIGUSR2', () => {
       mappings: mappings(),
     }) + '\n',
   );
-});
+}
+
+process.on('SIGUSR2', () => void read());
