@@ -1,6 +1,6 @@
 // Benchmark of the rate limiter's cost on `POST /route`: the same orchestrator build, same settings, once with the
 // in-process token buckets and once with the Redis buckets (REDIS_ADDR: the client-IP and tenant tokens taken by one Lua
-// script per request, over one auto-pipelined ioredis connection), measured in the same run with rounds interleaved. Limits are raised to 10⁹ so nothing is refused: every request pays for both takes. A redis-server is
+// script per request, over one ioredis connection), measured in the same run with rounds interleaved. Limits are raised to 10⁹ so nothing is refused: every request pays for both takes. A redis-server is
 // started on a free loopback port for the run (it shares the machine's cores with everything else, as it would on a
 // one-box deployment). Writes the `ratelimit` section of docs/BENCHMARKS.md.
 //
@@ -283,7 +283,7 @@ if (write) {
       'and tenant. In-process the IP token is taken before the body is read and the tenant token after validation; with ' +
       'Redis both are taken by one `EVALSHA` of the Lua token bucket at the tenant step (one round trip per request; ' +
       'refused IPs are still refused before the body, from a local memory of the refusal), over the shared ioredis ' +
-      'connection with auto-pipelining, so concurrent requests share writes and reads. Rounds alternate between the two.',
+      'connection (one command per request, no auto-pipelining). Rounds alternate between the two.',
   );
   md.push(...closedLoopMarkdown(S, headers, rows));
   md.push(

@@ -17,8 +17,7 @@ describe(`${RedisBucketStore.name} against redis-server`, () => {
   let n = 0;
   let key: string;
 
-  const client = (url: string) =>
-    new Redis(url, { enableAutoPipelining: true, commandTimeout: 2000, maxRetriesPerRequest: 0 });
+  const client = (url: string) => new Redis(url, { commandTimeout: 2000, maxRetriesPerRequest: 0 });
 
   /** Server time in µs. */
   const serverMicros = async (): Promise<number> => {

@@ -55,7 +55,7 @@ export interface StreamQuery {
  * UI can show the audit events of every instance in one place; each instance still keeps (and verifies) its own hash
  * chain file. Every entry the ledger writer accepts (after the ledger's aggregation and per-type cap) becomes one
  * `XADD <stream> MAXLEN ~ <maxlen> * instance … seq … ts … type … corrId … hash … data <json>`
- * on the shared, auto-pipelined client.
+ * on the shared client.
  *
  * Never in a request's way: the XADD is not awaited by anyone. While Redis is unavailable entries wait in a bounded
  * backlog (10 000; beyond it the oldest are dropped and counted), sent in order once the client is ready again.
