@@ -206,10 +206,12 @@ describe('trace sampling (OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG)', () => 
     expect(sent).toMatch(new RegExp(`^00-${callerTrace}-[0-9a-f]{16}-01$`));
   });
 
-  it("follows a caller's unsampled traceparent: nothing is recorded", async () => {
+  it("follows a caller's unsampled traceparent: nothing is recorded, the backend continues the caller's trace", async () => {
     exporter.reset();
-    await proxied('00-6bf92f3577b34da6a3ce929d0e0e4738-00f067aa0ba902b9-00');
+    const sent = await proxied('00-6bf92f3577b34da6a3ce929d0e0e4738-00f067aa0ba902b9-00');
     expect(exporter.getFinishedSpans()).toEqual([]);
+    expect(sent).toMatch(/^00-6bf92f3577b34da6a3ce929d0e0e4738-[0-9a-f]{16}-00$/);
+    expect(sent).not.toContain('00f067aa0ba902b9');
   });
 });
 

@@ -42,6 +42,11 @@ export interface RequestTrace {
   readonly tracer: Tracer;
   /** `trace.setSpan(parent, span)`, computed once per request. */
   readonly context: Context;
+  /**
+   * Whether the sampler kept the request (its span records). A dropped request makes no child spans: they would
+   * record nothing either, and each costs the SDK a sampling decision and a span id.
+   */
+  readonly recording: boolean;
 }
 
 declare module 'fastify' {

@@ -18,13 +18,18 @@ export function useTraceContextPropagator(w3c: TextMapPropagator): void {
   propagator = w3c;
 }
 
-/** Starts a child span of the request (internal kind unless given). Only called while tracing is on. */
+/**
+ * Starts a child span of the request (internal kind unless given). Only called while tracing is on. For a request
+ * the sampler dropped, returns the request's own non-recording span: its operations do nothing, and its context
+ * (trace id, unsampled flag) is what a backend is to continue.
+ */
 export function childSpan(
   parent: RequestTrace,
   name: string,
   kind: SpanKind = SpanKind.INTERNAL,
   attributes?: Attributes,
 ): Span {
+  if (!parent.recording) return parent.span;
   return parent.tracer.startSpan(name, { kind, attributes }, parent.context);
 }
 
@@ -45,6 +50,7 @@ export function endSpan(span: Span, error?: unknown): void {
  * closure it takes is the per-request allocation that tracing costs.
  */
 export function traced<T>(parent: RequestTrace, name: string, stage: () => T | Promise<T>): T | Promise<T> {
+  if (!parent.recording) return stage();
   const span = childSpan(parent, name);
   let result: T | Promise<T>;
   try {
@@ -71,6 +77,7 @@ export function traced<T>(parent: RequestTrace, name: string, stage: () => T | P
 
 /** {@link traced} for a stage that is always synchronous (the balancer pick). */
 export function tracedSync<T>(parent: RequestTrace, name: string, stage: () => T): T {
+  if (!parent.recording) return stage();
   const span = childSpan(parent, name);
   try {
     const result = stage();

@@ -113,7 +113,7 @@ export class TracingService implements OnModuleInit, OnApplicationShutdown {
       }
     }
     const span = tracer.startSpan(`${request.method} ${route}`, options, parent);
-    return { span, tracer, context: trace.setSpan(parent, span) };
+    return { span, tracer, context: trace.setSpan(parent, span), recording: span.isRecording() };
   }
 
   /** Ends a request's server span with what the pipeline learnt (status, tenant, action, backend). */
