@@ -1,8 +1,11 @@
-// Benchmark of the rate limiter's cost on `POST /route`: the same orchestrator build, same settings, once with the
-// in-process token buckets and once with the Redis buckets (REDIS_ADDR: the client-IP and tenant tokens taken by one Lua
-// script per request, over one ioredis connection), measured in the same run with rounds interleaved. Limits are raised to 10⁹ so nothing is refused: every request pays for both takes. A redis-server is
-// started on a free loopback port for the run (it shares the machine's cores with everything else, as it would on a
-// one-box deployment). Writes the `ratelimit` section of docs/BENCHMARKS.md.
+// Benchmark of the rate limiter's cost on `POST /route`: the same orchestrator build, same settings, with the
+// in-process token buckets, with the Redis buckets as shipped (REDIS_ADDR: the client-IP and tenant tokens taken by one
+// Lua script, the takes of concurrent requests batched into one call, over one ioredis connection) and with Redis and
+// ORCH_RATELIMIT_REDIS_BATCH=1 (one call per request), measured in the same run with rounds interleaved. Limits are
+// raised to 10⁹ so nothing is refused: every request pays for both takes. A redis-server is started on a free loopback
+// port for the run (it shares the machine's cores with everything else, as it would on a one-box deployment); its CPU
+// per request and the requests served per script call are reported. Writes the `ratelimit` section of
+// docs/BENCHMARKS.md.
 //
 //   node bench/ratelimit.mjs [--no-build] [--no-write]
 //
@@ -104,7 +107,13 @@ const work = tempDir('shieldx-bench-ratelimit-');
 const TARGETS = [
   { key: 'memory', label: 'in-process token buckets', env: {} },
   { key: 'redis', label: 'Redis token buckets (REDIS_ADDR)', env: { REDIS_ADDR: `127.0.0.1:${redis.port}` } },
+  {
+    key: 'redis-unbatched',
+    label: 'Redis, one call per request (BATCH=1)',
+    env: { REDIS_ADDR: `127.0.0.1:${redis.port}`, ORCH_RATELIMIT_REDIS_BATCH: '1' },
+  },
 ];
+const REDIS_TARGETS = TARGETS.filter((t) => t.key !== 'memory');
 
 for (const target of TARGETS) {
   target.server = await startOrchestrator({
@@ -126,8 +135,10 @@ for (const target of TARGETS) {
   say(`started ${target.label} (pid ${target.server.pid}); orchestrator_ratelimit_redis_up ${target.redisUp ?? '—'}`);
 }
 const keys = await redisCommand(redis.port, 'KEYS shieldx:rl:*');
-if (byKey('redis').redisUp !== '1' || !keys.includes('shieldx:rl:ip:127.0.0.1')) {
-  throw new Error(`the Redis target does not keep its buckets in Redis (redis_up ${byKey('redis').redisUp}): ${keys}`);
+for (const target of REDIS_TARGETS) {
+  if (target.redisUp !== '1' || !keys.includes('shieldx:rl:ip:127.0.0.1')) {
+    throw new Error(`${target.label} does not keep its buckets in Redis (redis_up ${target.redisUp}): ${keys}`);
+  }
 }
 
 function byKey(key) {
@@ -140,29 +151,30 @@ await warmUp({ targets: TARGETS, tool: S.tool, seconds: S.warmup, loadOptions, s
 // ---------------------------------------------------------------------------------------------------------------
 // Closed-loop rounds, interleaved; CPU of the orchestrator and of redis-server measured over each round.
 
-const redisCommandsBefore = await redisCommand(redis.port, 'INFO commandstats');
+const evalCalls = (text) =>
+  sum([...text.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+)/g)].map((match) => Number(match[1])));
+/** Scripts Redis has run so far. */
+const scriptsRun = async () => evalCalls(await redisCommand(redis.port, 'INFO commandstats'));
 for (let round = 0; round < S.rounds; round++) {
   for (const target of alternated(TARGETS, round)) {
     await sleep(500);
+    const scripts0 = await scriptsRun();
     const cpu0 = cpuSeconds(target.server.pid);
     const redisCpu0 = cpuSeconds(redis.pid);
     const result = await runLoad(S.tool, loadOptions(target, S.duration));
     checkAlive(target, `round ${round + 1}`);
     result.cpu = (cpuSeconds(target.server.pid) - cpu0) / result.durationS;
     result.redisCpu = (cpuSeconds(redis.pid) - redisCpu0) / result.durationS;
+    result.scripts = (await scriptsRun()) - scripts0;
     result.rss = rssMB(target.server.pid);
     target.rounds.push(result);
     say(
-      roundHead(round, S.rounds, target.label, 34, result) +
+      roundHead(round, S.rounds, target.label, 38, result) +
         `orchestrator CPU ${fmt.pct(100 * result.cpu)}  ` +
         `redis CPU ${fmt.pct(100 * result.redisCpu)}  errors ${result.errors + result.timeouts}  non-2xx ${result.non2xx}`,
     );
   }
 }
-const redisCommandsAfter = await redisCommand(redis.port, 'INFO commandstats');
-const evalCalls = (text) =>
-  sum([...text.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+)/g)].map((match) => Number(match[1])));
-const scriptCalls = evalCalls(redisCommandsAfter) - evalCalls(redisCommandsBefore);
 
 for (const target of TARGETS) {
   const rounds = target.rounds;
@@ -170,6 +182,8 @@ for (const target of TARGETS) {
     ...summarizeRounds(rounds),
     cpu: median(rounds.map((r) => r.cpu)),
     redisCpu: median(rounds.map((r) => r.redisCpu)),
+    redisUsPerRequest: median(rounds.map((r) => (1e6 * r.redisCpu) / r.rps)),
+    requestsPerScript: sum(rounds.map((r) => r.requests)) / Math.max(1, sum(rounds.map((r) => r.scripts))),
   };
 }
 const memory = byKey('memory');
@@ -217,7 +231,6 @@ await stubs.close();
 // ---------------------------------------------------------------------------------------------------------------
 // Report
 
-const redisRequests = sum(viaRedis.rounds.map((r) => r.requests));
 const headers = [
   'limiter',
   'req/s',
@@ -225,6 +238,8 @@ const headers = [
   'p99 ms',
   'orchestrator CPU',
   'redis-server CPU',
+  'redis µs/request',
+  'requests/script',
   'errors',
   'non-2xx',
   'vs in-process',
@@ -236,7 +251,9 @@ const rows = TARGETS.map((t) => [
   fmt.ms(t.summary.p50),
   fmt.ms(t.summary.p99),
   fmt.pct(100 * t.summary.cpu),
-  t.key === 'redis' ? fmt.pct(100 * t.summary.redisCpu) : '—',
+  t.key === 'memory' ? '—' : fmt.pct(100 * t.summary.redisCpu),
+  t.key === 'memory' ? '—' : t.summary.redisUsPerRequest.toFixed(1),
+  t.key === 'memory' ? '—' : t.summary.requestsPerScript.toFixed(1),
   t.summary.errors,
   t.summary.non2xx,
   fmt.ratio(t.summary.rps / memory.summary.rps),
@@ -263,7 +280,7 @@ log(textTable(rateHeaders, rateRows));
 log('');
 log(
   `Redis/in-process req/s = ${fmt.ratio(ratio)} (budget ≥ ${BUDGET_RATIO}): ${verdict}. ` +
-    `Scripts run by Redis during the rounds: ${fmt.int(scriptCalls)} for ${fmt.int(redisRequests)} requests.`,
+    REDIS_TARGETS.map((t) => `${t.label}: ${t.summary.requestsPerScript.toFixed(1)} requests per script`).join('; '),
 );
 for (const problem of problems) log(`problem: ${problem}`);
 
@@ -277,19 +294,21 @@ if (write) {
   md.push(...nonDefaultNote(DEFAULTS, S, { title: 'Short run, not the default settings' }));
   md.push('');
   md.push(
-    'Setup: the built orchestrator twice, same settings (defaults, log level info to /dev/null, three pools of stub ' +
-      'backends, limits at 10⁹ so nothing is refused), once without Redis and once with `REDIS_ADDR` pointing at a ' +
-      'redis-server started for the run (`--save "" --appendonly no`). Each `/route` request takes two tokens, client IP ' +
-      'and tenant. In-process the IP token is taken before the body is read and the tenant token after validation; with ' +
-      'Redis both are taken by one `EVALSHA` of the Lua token bucket at the tenant step (one round trip per request; ' +
-      'refused IPs are still refused before the body, from a local memory of the refusal), over the shared ioredis ' +
-      'connection (one command per request, no auto-pipelining). Rounds alternate between the two.',
+    'Setup: the built orchestrator three times, same settings (defaults, log level info to /dev/null, three pools of ' +
+      'stub backends, limits at 10⁹ so nothing is refused): without Redis, with `REDIS_ADDR` pointing at a ' +
+      'redis-server started for the run (`--save "" --appendonly no`), and with Redis and ' +
+      '`ORCH_RATELIMIT_REDIS_BATCH=1`. Each `/route` request takes two tokens, client IP and tenant. In-process the IP ' +
+      'token is taken before the body is read and the tenant token after validation; with Redis both are taken by the ' +
+      'Lua token bucket at the tenant step, in one round trip (refused IPs are still refused before the body, from a ' +
+      'local memory of the refusal). As shipped, the takes of the requests handled in one turn of the event loop go ' +
+      'out as one `EVALSHA` (up to 32 buckets); with `ORCH_RATELIMIT_REDIS_BATCH=1` each request sends its own. ' +
+      'Rounds alternate between the three.',
   );
   md.push(...closedLoopMarkdown(S, headers, rows));
   md.push(
-    'CPU is the share of one core used by the process during the round (/proc utime + stime). ' +
-      `Redis ran ${fmt.int(scriptCalls)} scripts for ${fmt.int(redisRequests)} requests in the Redis rounds ` +
-      '(one per request).',
+    'CPU is the share of one core used by the process during the round (/proc utime + stime); redis µs/request is ' +
+      "redis-server's CPU divided by the requests served (median of the rounds); requests/script is the requests " +
+      'served per script Redis ran (`INFO commandstats`), over the rounds.',
   );
   md.push('');
   md.push(`### Fixed rate: ${fmt.int(S.rate)} req/s for ${S.rateDuration} s (paced open loop)`);

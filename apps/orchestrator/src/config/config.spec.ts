@@ -348,6 +348,14 @@ describe('rate-limit and Redis settings', () => {
     expect(problems({ ...DEV, REDIS_ADDR: 'cache:99999' })[0]).toMatch(/^REDIS_ADDR: /);
   });
 
+  it('batches up to 32 Redis bucket takes per script call unless ORCH_RATELIMIT_REDIS_BATCH says otherwise', () => {
+    expect(loadConfig(DEV).config.rateLimit.redisBatch).toBe(32);
+    expect(loadConfig({ ...DEV, ORCH_RATELIMIT_REDIS_BATCH: '1' }).config.rateLimit.redisBatch).toBe(1);
+    for (const raw of ['0', '1025', '2.5', 'many']) {
+      expect(problems({ ...DEV, ORCH_RATELIMIT_REDIS_BATCH: raw })[0]).toMatch(/^ORCH_RATELIMIT_REDIS_BATCH: /);
+    }
+  });
+
   it('reads per-tenant overrides as JSON or tenant=rate lists, and checks them', () => {
     const overrides = (raw: string) => [
       ...loadConfig({ ...DEV, ORCH_TENANT_LIMITS: raw }).config.rateLimit.tenantOverrides,

@@ -53,6 +53,7 @@ const FIELDS: Record<ConfigPath, true> = {
   'rateLimit.tenantOverrides': true,
   'rateLimit.trustedProxies': true,
   'rateLimit.redisFailure': true,
+  'rateLimit.redisBatch': true,
   'redis.url': true,
   'redis.cluster': true,
   'redis.timeoutMs': true,

@@ -136,6 +136,8 @@ export interface OrchestratorConfig {
     readonly ipv6ClientPrefix: number;
     /** While Redis is unreachable: `open` = in-process buckets per instance, `closed` = refuse (429). */
     readonly redisFailure: 'open' | 'closed';
+    /** Most buckets one Redis script call takes (ORCH_RATELIMIT_REDIS_BATCH); 1 sends every request's alone. */
+    readonly redisBatch: number;
   };
   readonly redis: {
     /**

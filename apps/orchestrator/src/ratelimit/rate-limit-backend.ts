@@ -42,7 +42,10 @@ export class RateLimitBackend implements BeforeApplicationShutdown {
     }
     const mode = config.rateLimit.redisFailure;
     // A Redis Cluster: one script takes a request's IP and tenant tokens, so every bucket shares one hash tag (slot).
-    const buckets = new RedisBucketStore(redis, config.redis.cluster === undefined ? {} : { prefix: '{shieldx:rl}:' });
+    const buckets = new RedisBucketStore(redis, {
+      batchMost: config.rateLimit.redisBatch,
+      ...(config.redis.cluster === undefined ? {} : { prefix: '{shieldx:rl}:' }),
+    });
     const failover = new FailoverBucketStore(buckets, memory, {
       mode,
       probe: () => redis.ping(),

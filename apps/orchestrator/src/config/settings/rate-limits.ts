@@ -144,6 +144,16 @@ export const RATE_LIMITS: Section = {
         'while Redis is unreachable: `open` = fall back to in-process buckets (limits hold per instance), ' +
         '`closed` = refuse data-plane requests with 429 `ratelimit_unavailable`',
     }),
+    setting({
+      key: 'ORCH_RATELIMIT_REDIS_BATCH',
+      at: 'rateLimit.redisBatch',
+      parse: integerIn(1, 1024),
+      default: '32',
+      doc:
+        'most buckets one Redis script call takes (a request takes two: IP and tenant): the takes asked for during ' +
+        'one turn of the event loop go out together, up to this many; `1` sends each on its own (more Redis CPU)',
+      see: [{ title: 'Redis', href: 'rate-limiting.md#redis-redisbucketstore' }],
+    }),
     REDIS_ADDR,
     REDIS_URL,
     setting({
