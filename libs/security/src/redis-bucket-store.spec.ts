@@ -116,6 +116,31 @@ describe('RedisBucketStore batching', () => {
     }
   });
 
+  it('fails a take with a rate or size the script would refuse alone, without sending it', async () => {
+    const { client, calls } = fakeClient(grantAll);
+    const store = new RedisBucketStore(client);
+    const good = store.takeAll([ip('a'), tenant('x')]);
+    for (const [rate, burst] of [
+      [0, 10],
+      [Number.NaN, 10],
+      [60, 0],
+      [60, Number.POSITIVE_INFINITY],
+    ]) {
+      await expect(store.take('ip:b', rate, burst)).rejects.toThrow(/needs a rate > 0 and a size/);
+    }
+    expect((await good).map((r) => r.ok)).toEqual([true, true]);
+    expect(calls).toHaveLength(1);
+    expect(calls[0].keys).toEqual(['shieldx:rl:ip:a', 'shieldx:rl:tenant:x']);
+  });
+
+  it('fails the batch, and does not leave it waiting, when its reply cannot be read', async () => {
+    const cyclic: unknown[] = [];
+    cyclic.push(cyclic); // JSON.stringify throws on it while the error is being described
+    const { client } = fakeClient(() => Promise.resolve(cyclic));
+    const store = new RedisBucketStore(client);
+    await expect(store.take('ip:a', 60, 60)).rejects.toThrow();
+  });
+
   it('refuses a batch size that is not a positive integer', () => {
     const { client } = fakeClient(grantAll);
     for (const batchMost of [0, -1, 1.5, Number.NaN]) {

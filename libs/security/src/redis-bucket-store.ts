@@ -87,7 +87,10 @@ export interface RedisBucketStoreOptions {
   readonly prefix?: string;
   /** Name under which the script is defined on the client. Default `shieldxTakeTokens`. */
   readonly commandName?: string;
-  /** Most buckets in one script call; a batch that reaches it is sent at once. Default 32. */
+  /**
+   * A batch goes out as soon as it holds this many buckets, without waiting for the end of the turn (a take's buckets
+   * are never split, so a batch may hold one take more). Default 32; 1 sends every take on its own.
+   */
   readonly batchMost?: number;
 }
 
@@ -108,9 +111,10 @@ interface Queued {
  *
  * Takes are batched: those asked for while the event loop handles one round of I/O go out together as one script
  * call when it ends (`setImmediate`), or as soon as {@link RedisBucketStoreOptions.batchMost} buckets wait. Each
- * batch is its own command, never queued behind another: a take waits for one round trip, and Redis parses,
- * dispatches and answers one command per batch instead of one per request. A failed call fails every take of its
- * batch.
+ * batch is its own command, sent at once and never held back for another's reply: a take waits for one round trip,
+ * and Redis parses, dispatches and answers one command per batch instead of one per request. A failed call fails
+ * every take of its batch (a call that timed out may have taken their tokens all the same, as a single take could);
+ * a take with a rate or size the script would refuse fails alone, before it is batched.
  */
 export class RedisBucketStore implements BucketStore {
   private readonly prefix: string;
@@ -142,6 +146,18 @@ export class RedisBucketStore implements BucketStore {
 
   /** `_now` is ignored: the buckets run on the Redis server's clock. */
   takeAll(takes: readonly BucketTake[], _now?: number): Promise<readonly BucketResult[]> {
+    // A bad figure would make the whole script call fail, and every take batched with this one (after some of them
+    // took their tokens): refuse it here, alone.
+    const bad = takes.find(
+      (t) => !(t.ratePerMinute > 0 && t.burst >= 1 && Number.isFinite(t.ratePerMinute) && Number.isFinite(t.burst)),
+    );
+    if (bad !== undefined) {
+      return Promise.reject(
+        new Error(
+          `RedisBucketStore: bucket ${bad.key} needs a rate > 0 and a size ≥ 1, got ${bad.ratePerMinute}/${bad.burst}`,
+        ),
+      );
+    }
     return new Promise((resolve, reject) => {
       this.queue.push({ takes, resolve, reject });
       this.queuedBuckets += takes.length;
@@ -180,12 +196,17 @@ export class RedisBucketStore implements BucketStore {
       for (const queued of batch) queued.reject(error);
       return;
     }
-    call.then(
-      (reply) => settle(batch, reply),
-      (error: unknown) => {
-        for (const queued of batch) queued.reject(error);
-      },
-    );
+    const rejectAll = (error: unknown): void => {
+      for (const queued of batch) queued.reject(error);
+    };
+    call.then((reply) => {
+      try {
+        settle(batch, reply);
+      } catch (error) {
+        // A take already settled ignores this; the others must not wait for ever.
+        rejectAll(error);
+      }
+    }, rejectAll);
   }
 }
 

@@ -136,7 +136,7 @@ export interface OrchestratorConfig {
     readonly ipv6ClientPrefix: number;
     /** While Redis is unreachable: `open` = in-process buckets per instance, `closed` = refuse (429). */
     readonly redisFailure: 'open' | 'closed';
-    /** Most buckets one Redis script call takes (ORCH_RATELIMIT_REDIS_BATCH); 1 sends every request's alone. */
+    /** A batch of Redis takes goes out once it holds this many buckets (ORCH_RATELIMIT_REDIS_BATCH); 1: no batching. */
     readonly redisBatch: number;
   };
   readonly redis: {

@@ -16,8 +16,8 @@ import { REDIS_CLIENT } from '../redis/redis.constants';
 const PROBE_EVERY_MS = 1000;
 
 /**
- * Chooses and owns the {@link BucketStore}: in-process buckets when Redis is not configured; otherwise Redis (one Lua
- * script per take, shared by every instance) behind a {@link FailoverBucketStore} whose fallback is in-process
+ * Chooses and owns the {@link BucketStore}: in-process buckets when Redis is not configured; otherwise Redis (a Lua
+ * script, the takes of concurrent requests batched into one call, shared by every instance) behind a {@link FailoverBucketStore} whose fallback is in-process
  * buckets (fail-open) or a refusal (fail-closed, ORCH_RATELIMIT_REDIS_FAILURE). The connection's own events steer
  * it too: a closed connection marks Redis down before any request has to time out, a ready one probes at once.
  * Each transition writes one log line and sets `orchestrator_ratelimit_redis_up`.

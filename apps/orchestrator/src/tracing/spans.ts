@@ -91,7 +91,8 @@ export function tracedSync<T>(parent: RequestTrace, name: string, stage: () => T
 
 /**
  * Writes the W3C `traceparent` (and the `tracestate` the trace carries) of `span` into outgoing `headers`, replacing
- * whatever the caller sent: the backend's parent is the gateway's upstream span.
+ * whatever the caller sent: the backend's parent is the gateway's upstream span (for a request the sampler dropped,
+ * the request's own non-recording span: its trace id, flagged not sampled).
  */
 export function injectTraceContext(span: Span, headers: Record<string, string | string[]>): void {
   delete headers.traceparent;

@@ -150,8 +150,9 @@ export const RATE_LIMITS: Section = {
       parse: integerIn(1, 1024),
       default: '32',
       doc:
-        'most buckets one Redis script call takes (a request takes two: IP and tenant): the takes asked for during ' +
-        'one turn of the event loop go out together, up to this many; `1` sends each on its own (more Redis CPU)',
+        'Redis rate limits: the takes asked for during one turn of the event loop go out as one script call, sent ' +
+        'as soon as it holds this many buckets (a request takes two: IP and tenant); `1` sends each request on its ' +
+        'own (more Redis CPU)',
       see: [{ title: 'Redis', href: 'rate-limiting.md#redis-redisbucketstore' }],
     }),
     REDIS_ADDR,
