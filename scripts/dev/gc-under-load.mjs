@@ -1,0 +1,69 @@
+#!/usr/bin/env node
+// Development aid: what garbage collection does to the built gateway's tail latency under a paced (open-loop) `POST
+// /route` load, as bench:route's fixed-rate run makes it (three pools of stub backends on loopback, log level info to
+// /dev/null, the shipped V8 flags plus any given here). Through scripts/dev/gc-probe.mjs inside the gateway: per
+// second, the event loop's delay (p99, max) and the minor and major collections (count, pause); with the load's own
+// p50/p99/max. The paced generator is a Node process on the same cores, so its own pauses show in the client figures:
+// compare variants by the gateway's side (major collections, event-loop delay) first. Needs `npm run build` first.
+// Not a benchmark of record.
+//   node scripts/dev/gc-under-load.mjs [rate=18000] [seconds=15] [extra node flags…]
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { installCleanup, median, ROOT, runPaced, sleep, startStubBackends, tempDir } from '../../bench/lib/harness.mjs';
+import { startOrchestrator } from '../../bench/lib/common.mjs';
+import { numberedRouteRequests } from '../../bench/lib/requests.mjs';
+import { GATEWAY_NODE_ARGS } from '../gateway-process.mjs';
+
+const rate = Number(process.argv[2] ?? 18_000);
+const seconds = Number(process.argv[3] ?? 15);
+const extraFlags = process.argv.slice(4);
+installCleanup({ deadlineMs: (seconds + 90) * 1000 });
+const work = tempDir('shieldx-gc-under-load-');
+const out = join(work, 'gc.jsonl');
+const stubs = await startStubBackends(7);
+const pools = { api: stubs.urls.slice(0, 3), search: stubs.urls.slice(3, 5), static: stubs.urls.slice(5, 7) };
+const server = await startOrchestrator({
+  snapshot: { dir: ROOT, main: join(ROOT, 'dist/orchestrator/apps/orchestrator/src/main.js') },
+  name: 'orchestrator',
+  work,
+  pools,
+  env: { GC_PROBE_OUT: out },
+  nodeArgs: [...GATEWAY_NODE_ARGS, ...extraFlags, '--import', fileURLToPath(new URL('gc-probe.mjs', import.meta.url))],
+});
+await sleep(3000);
+const startedAt = Date.now();
+const result = await runPaced({
+  origin: server.origin,
+  requests: numberedRouteRequests(),
+  rate,
+  durationS: seconds,
+  warmupS: 2,
+  connections: 64,
+});
+const endedAt = Date.now();
+await sleep(1100);
+await server.stop();
+await stubs.close();
+
+// The seconds of the measured part of the load (after the ramp).
+const seconds_ = readFileSync(out, 'utf8')
+  .split('\n')
+  .filter(Boolean)
+  .map((line) => JSON.parse(line))
+  .filter((s) => s.at > startedAt + 3000 && s.at <= endedAt);
+const sum = (xs) => xs.reduce((a, b) => a + b, 0);
+const majors = sum(seconds_.map((s) => s.major.count));
+const fmt = (n) => n.toFixed(1);
+process.stdout.write(
+  `Node ${process.version}, flags: ${[...GATEWAY_NODE_ARGS, ...extraFlags].join(' ')}; paced ${rate} req/s for ` +
+    `${seconds} s: achieved ${Math.round(result.rps)} req/s, sustained ${result.sustained}\n` +
+    `client: p50 ${fmt(result.p50)} p99 ${fmt(result.p99)} p99.9 ${fmt(result.p999)} max ${fmt(result.max)} ms ` +
+    `(errors ${result.errors + result.timeouts}, non-2xx ${result.non2xx})\n` +
+    `gateway, over ${seconds_.length} s: major collections ${majors} (${fmt(majors / Math.max(1, seconds_.length))}/s, ` +
+    `longest pause ${fmt(Math.max(0, ...seconds_.map((s) => s.major.longestMs)))} ms), minor ` +
+    `${sum(seconds_.map((s) => s.minor.count))} (${fmt(sum(seconds_.map((s) => s.minor.totalMs)) / Math.max(1, seconds_.length))} ms/s); ` +
+    `event-loop delay p99 median ${fmt(median(seconds_.map((s) => s.delayP99Ms)))} ms, worst second's max ` +
+    `${fmt(Math.max(0, ...seconds_.map((s) => s.delayMaxMs)))} ms\n`,
+);
+process.exit(0);
