@@ -38,7 +38,7 @@ import {
   startRedisServer,
   stopChecked,
 } from './lib/common.mjs';
-import { numberedRouteRequests } from './lib/requests.mjs';
+import { numberedRouteRequests, routePools } from './lib/requests.mjs';
 import { markdownTable, textTable, writeReport } from './lib/report.mjs';
 import { GATEWAY_NODE_ARGS } from '../scripts/gateway-process.mjs';
 
@@ -136,7 +136,7 @@ say(`imports: ${fmt.mb(median(totals))} MB resident after every import (median o
 // The built gateway: idle, then after a closed-loop load.
 
 const stubs = await startStubBackends(7);
-const pools = { api: stubs.urls.slice(0, 3), search: stubs.urls.slice(3, 5), static: stubs.urls.slice(5, 7) };
+const pools = routePools(stubs.urls);
 const work = tempDir('shieldx-bench-memory-');
 const REQUESTS = numberedRouteRequests();
 const redis = await startRedisServer().catch((error) => {

@@ -41,7 +41,7 @@ import {
   stopChecked,
   warmUp,
 } from './lib/common.mjs';
-import { numberedRouteRequests } from './lib/requests.mjs';
+import { numberedRouteRequests, routePools } from './lib/requests.mjs';
 import { closedLoopMarkdown, closedLoopText, writeReport } from './lib/report.mjs';
 import { GATEWAY_NODE_ARGS, GATEWAY_NODE_OPTIONS } from '../scripts/gateway-process.mjs';
 
@@ -104,7 +104,7 @@ say(
 );
 const snapshot = await prepareOrchestrator({ build, say });
 const stubs = await startStubBackends(7);
-const pools = { api: stubs.urls.slice(0, 3), search: stubs.urls.slice(3, 5), static: stubs.urls.slice(5, 7) };
+const pools = routePools(stubs.urls);
 const work = tempDir('shieldx-bench-node-');
 
 for (const target of TARGETS) {

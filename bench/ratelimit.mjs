@@ -49,7 +49,7 @@ import {
   stopChecked,
   warmUp,
 } from './lib/common.mjs';
-import { numberedRouteRequests } from './lib/requests.mjs';
+import { numberedRouteRequests, routePools } from './lib/requests.mjs';
 import { closedLoopMarkdown, closedLoopText, markdownTable, textTable, writeReport } from './lib/report.mjs';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -100,7 +100,7 @@ const snapshot = await prepareOrchestrator({ build, say });
 const redis = await startRedisServer();
 say(`redis-server ${redis.version} on ${redis.url} (pid ${redis.pid})`);
 const stubs = await startStubBackends(7);
-const pools = { api: stubs.urls.slice(0, 3), search: stubs.urls.slice(3, 5), static: stubs.urls.slice(5, 7) };
+const pools = routePools(stubs.urls);
 const work = tempDir('shieldx-bench-ratelimit-');
 
 /** @type {import('./lib/common.mjs').RoundTarget[]} */

@@ -56,7 +56,7 @@ import {
   stopChecked,
   warmUp,
 } from './lib/common.mjs';
-import { postRoute, routeBodies } from './lib/requests.mjs';
+import { postRoute, routeBodies, routePools } from './lib/requests.mjs';
 import {
   BUDGET_HEADERS,
   budgetRows,
@@ -126,7 +126,7 @@ say(
 
 let snapshot; // set by prepareOrchestrator()
 const stubs = await startStubBackends(7);
-const pools = { api: stubs.urls.slice(0, 3), search: stubs.urls.slice(3, 5), static: stubs.urls.slice(5, 7) };
+const pools = routePools(stubs.urls);
 const work = tempDir('shieldx-bench-route-');
 // The threat-score service of the "threat service" row: every IP gets a score; the orchestrator caches it.
 const advisor = await startLoopbackScript({ name: 'threat service', script: 'bench/advisor-stub.mjs' });

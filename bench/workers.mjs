@@ -40,7 +40,7 @@ import {
   stopChecked,
   warmUp,
 } from './lib/common.mjs';
-import { numberedRouteRequests } from './lib/requests.mjs';
+import { numberedRouteRequests, routePools } from './lib/requests.mjs';
 import { budgetsMarkdown, closedLoopMarkdown, closedLoopText, passOrMiss, writeReport } from './lib/report.mjs';
 import { GATEWAY_NODE_ARGS, GATEWAY_NODE_OPTIONS } from '../scripts/gateway-process.mjs';
 
@@ -92,7 +92,7 @@ say(
 );
 const snapshot = await prepareOrchestrator({ build, say });
 const stubs = await startStubBackends(7);
-const pools = { api: stubs.urls.slice(0, 3), search: stubs.urls.slice(3, 5), static: stubs.urls.slice(5, 7) };
+const pools = routePools(stubs.urls);
 const work = tempDir('shieldx-bench-workers-');
 
 /** @type {import('./lib/common.mjs').RoundTarget[]} */

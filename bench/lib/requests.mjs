@@ -15,6 +15,15 @@ const SERVICES = ['api', 'search', 'static'];
 const TENANTS = ['t1', 't2', 'acme', 'globex'];
 
 /**
+ * The pools the `/route` requests below name, from 7 backend URLs: `api` the first 3, `search` the next 2, `static`
+ * the last 2.
+ * @param {readonly string[]} urls
+ */
+export function routePools(urls) {
+  return { api: urls.slice(0, 3), search: urls.slice(3, 5), static: urls.slice(5, 7) };
+}
+
+/**
  * The 12 bodies of the `route` benchmark: 3 services × 4 tenants × 2 scopes, 2 paths per service, so that no key is
  * hot.
  */

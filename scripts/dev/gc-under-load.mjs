@@ -10,10 +10,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { installCleanup, median, ROOT, runPaced, sleep, startStubBackends, tempDir } from '../../bench/lib/harness.mjs';
-import { startOrchestrator } from '../../bench/lib/common.mjs';
+import { installCleanup, median, runPaced, sleep, tempDir } from '../../bench/lib/harness.mjs';
 import { numberedRouteRequests } from '../../bench/lib/requests.mjs';
-import { GATEWAY_NODE_ARGS } from '../gateway-process.mjs';
+import { startProbedGateway } from './probed-gateway.mjs';
 
 const rate = Number(process.argv[2] ?? 18_000);
 const seconds = Number(process.argv[3] ?? 15);
@@ -21,15 +20,11 @@ const extraFlags = process.argv.slice(4);
 installCleanup({ deadlineMs: (seconds + 90) * 1000 });
 const work = tempDir('shieldx-gc-under-load-');
 const out = join(work, 'gc.jsonl');
-const stubs = await startStubBackends(7);
-const pools = { api: stubs.urls.slice(0, 3), search: stubs.urls.slice(3, 5), static: stubs.urls.slice(5, 7) };
-const server = await startOrchestrator({
-  snapshot: { dir: ROOT, main: join(ROOT, 'dist/orchestrator/apps/orchestrator/src/main.js') },
-  name: 'orchestrator',
+const { server, flags, stop } = await startProbedGateway({
   work,
-  pools,
+  probe: fileURLToPath(new URL('gc-probe.mjs', import.meta.url)),
   env: { GC_PROBE_OUT: out },
-  nodeArgs: [...GATEWAY_NODE_ARGS, ...extraFlags, '--import', fileURLToPath(new URL('gc-probe.mjs', import.meta.url))],
+  extraFlags,
 });
 await sleep(3000);
 const startedAt = Date.now();
@@ -43,8 +38,7 @@ const result = await runPaced({
 });
 const endedAt = Date.now();
 await sleep(1100);
-await server.stop();
-await stubs.close();
+await stop();
 
 // The seconds of the measured part of the load (after the ramp).
 const seconds_ = readFileSync(out, 'utf8')
@@ -56,7 +50,7 @@ const sum = (xs) => xs.reduce((a, b) => a + b, 0);
 const majors = sum(seconds_.map((s) => s.major.count));
 const fmt = (n) => n.toFixed(1);
 process.stdout.write(
-  `Node ${process.version}, flags: ${[...GATEWAY_NODE_ARGS, ...extraFlags].join(' ')}; paced ${rate} req/s for ` +
+  `Node ${process.version}, flags: ${flags}; paced ${rate} req/s for ` +
     `${seconds} s: achieved ${Math.round(result.rps)} req/s, sustained ${result.sustained}\n` +
     `client: p50 ${fmt(result.p50)} p99 ${fmt(result.p99)} p99.9 ${fmt(result.p999)} max ${fmt(result.max)} ms ` +
     `(errors ${result.errors + result.timeouts}, non-2xx ${result.non2xx})\n` +

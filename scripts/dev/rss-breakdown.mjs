@@ -10,38 +10,18 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  installCleanup,
-  ROOT,
-  rssMB,
-  rssPartsMB,
-  runLoad,
-  sleep,
-  startStubBackends,
-  tempDir,
-} from '../../bench/lib/harness.mjs';
-import { startOrchestrator } from '../../bench/lib/common.mjs';
+import { installCleanup, rssMB, rssPartsMB, runLoad, sleep, tempDir } from '../../bench/lib/harness.mjs';
 import { numberedRouteRequests } from '../../bench/lib/requests.mjs';
-import { GATEWAY_NODE_ARGS } from '../gateway-process.mjs';
+import { startProbedGateway } from './probed-gateway.mjs';
 
 const loadS = Number(process.argv[2] ?? 30);
 const extraFlags = process.argv.slice(3);
 installCleanup({ deadlineMs: (loadS + 90) * 1000 });
 const work = tempDir('shieldx-rss-breakdown-');
 const out = join(work, 'probe.jsonl');
-const stubs = await startStubBackends(7);
-const pools = { api: stubs.urls.slice(0, 3), search: stubs.urls.slice(3, 5), static: stubs.urls.slice(5, 7) };
-const nodeArgs = [
-  ...GATEWAY_NODE_ARGS,
-  ...extraFlags,
-  '--import',
-  fileURLToPath(new URL('rss-probe.mjs', import.meta.url)),
-];
-const server = await startOrchestrator({
-  snapshot: { dir: ROOT, main: join(ROOT, 'dist/orchestrator/apps/orchestrator/src/main.js') },
-  name: 'orchestrator',
+const { server, flags, stop } = await startProbedGateway({
   work,
-  pools,
+  probe: fileURLToPath(new URL('rss-probe.mjs', import.meta.url)),
   // REDIS_ADDR and OTEL_* settings of this process's environment reach the gateway (to measure those modes).
   env: {
     ...Object.fromEntries(
@@ -49,7 +29,7 @@ const server = await startOrchestrator({
     ),
     RSS_BREAKDOWN_OUT: out,
   },
-  nodeArgs,
+  extraFlags,
 });
 
 /**
@@ -86,8 +66,7 @@ const result = await runLoad('wrk', {
 });
 const loaded = await reading();
 const collected = await reading({ collect: true });
-await server.stop();
-await stubs.close();
+await stop();
 
 /** @type {[string, (r: any) => number][]} */
 const rows = [
@@ -106,7 +85,6 @@ const rows = [
   ["V8 malloc'ed now", (r) => r.mallocedNow],
   ["V8 malloc'ed at its peak", (r) => r.mallocedPeak],
 ];
-const flags = [...GATEWAY_NODE_ARGS, ...extraFlags].join(' ');
 process.stdout.write(
   `Node ${process.version}, flags: ${flags}; ${loadS} s of load at ${Math.round(result.rps)} req/s, p99 ` +
     `${result.p99.toFixed(2)} ms (wrk, 32 connections)\n\n| MB | idle | after load | after load and a full collection |\n|---|---:|---:|---:|\n`,

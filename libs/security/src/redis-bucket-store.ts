@@ -189,33 +189,22 @@ export class RedisBucketStore implements BucketStore {
     }
     this.queue = [];
     this.queuedBuckets = 0;
-    let call: Promise<unknown>;
-    try {
-      call = this.command(keys.length, ...keys, ...args);
-    } catch (error) {
-      for (const queued of batch) queued.reject(error);
-      return;
-    }
-    const rejectAll = (error: unknown): void => {
-      for (const queued of batch) queued.reject(error);
-    };
-    call.then((reply) => {
-      try {
-        settle(batch, reply);
-      } catch (error) {
-        // A take already settled ignores this; the others must not wait for ever.
-        rejectAll(error);
-      }
-    }, rejectAll);
+    // A call that throws, fails or answers in a shape split() refuses fails every take of the batch.
+    new Promise<unknown>((sent) => sent(this.command(keys.length, ...keys, ...args)))
+      .then((reply) => split(batch, reply))
+      .then(
+        (results) => batch.forEach((queued, i) => queued.resolve(results[i])),
+        (error: unknown) => batch.forEach((queued) => queued.reject(error)),
+      );
   }
 }
 
 /**
- * Hands each take of a batch its results from the flattened reply of {@link TAKE_TOKEN_LUA}: per take, the number of
- * buckets tried (1 to its number of buckets), then 4 numbers per bucket tried. A reply of any other shape fails
- * every take.
+ * Each take's results, in batch order, from the flattened reply of {@link TAKE_TOKEN_LUA}: per take, the number of
+ * buckets tried (1 to its number of buckets), then 4 numbers per bucket tried.
+ * @throws Error on a reply of any other shape
  */
-function settle(batch: readonly Queued[], reply: unknown): void {
+function split(batch: readonly Queued[], reply: unknown): BucketResult[][] {
   const perTake: BucketResult[][] = [];
   let at = 0;
   const valid =
@@ -245,10 +234,6 @@ function settle(batch: readonly Queued[], reply: unknown): void {
       return true;
     }) &&
     at === reply.length;
-  if (!valid) {
-    const error = new Error(`RedisBucketStore: unexpected reply ${JSON.stringify(reply).slice(0, 500)}`);
-    for (const queued of batch) queued.reject(error);
-    return;
-  }
-  batch.forEach((queued, i) => queued.resolve(perTake[i]));
+  if (!valid) throw new Error(`RedisBucketStore: unexpected reply ${JSON.stringify(reply).slice(0, 500)}`);
+  return perTake;
 }

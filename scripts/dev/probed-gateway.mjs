@@ -1,0 +1,32 @@
+// The start shared by the development aids that measure the built gateway from inside (rss-breakdown.mjs,
+// gc-under-load.mjs): seven stub backends in the three pools the `/route` requests name, and the built gateway with
+// the shipped V8 flags, any extra ones, and a probe module loaded with `--import`. Needs `npm run build` first.
+import { join } from 'node:path';
+import { ORCH_MAIN, ROOT, startStubBackends } from '../../bench/lib/harness.mjs';
+import { startOrchestrator } from '../../bench/lib/common.mjs';
+import { routePools } from '../../bench/lib/requests.mjs';
+import { GATEWAY_NODE_ARGS } from '../gateway-process.mjs';
+
+/**
+ * @param {{ work: string, probe: string, env?: Record<string, string>, extraFlags?: readonly string[] }} options
+ *   `work`: the run's temporary directory; `probe`: the probe module's path; `env`: settings the gateway gets besides
+ *   the bench defaults (the probe's output file, …).
+ */
+export async function startProbedGateway({ work, probe, env = {}, extraFlags = [] }) {
+  const stubs = await startStubBackends(7);
+  const server = await startOrchestrator({
+    snapshot: { dir: ROOT, main: join(ROOT, ORCH_MAIN) },
+    name: 'orchestrator',
+    work,
+    pools: routePools(stubs.urls),
+    env,
+    nodeArgs: [...GATEWAY_NODE_ARGS, ...extraFlags, '--import', probe],
+  });
+  /** The shipped flags and the extra ones, as the gateway got them. */
+  const flags = [...GATEWAY_NODE_ARGS, ...extraFlags].join(' ');
+  const stop = async () => {
+    await server.stop();
+    await stubs.close();
+  };
+  return { server, flags, stop };
+}
