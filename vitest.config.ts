@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 const alias = {
+  '@shieldx/collections': fileURLToPath(new URL('./libs/collections/src/index.ts', import.meta.url)),
   '@shieldx/lb': fileURLToPath(new URL('./libs/lb/src/index.ts', import.meta.url)),
   '@shieldx/security': fileURLToPath(new URL('./libs/security/src/index.ts', import.meta.url)),
   '@shieldx/policy': fileURLToPath(new URL('./libs/policy/src/index.ts', import.meta.url)),
@@ -20,6 +21,7 @@ export default defineConfig({
     environment: 'node',
     env: { TZ: 'UTC' },
     projects: [
+      lib('collections'),
       lib('lb'),
       lib('security'),
       lib('policy'),

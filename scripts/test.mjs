@@ -65,7 +65,7 @@ const ok =
   step('alert rules', 'promtool', ['test', 'rules', ...ruleTests]) &&
   step('rego tests', env.OPA_BIN, ['test', 'policies', '-v']) &&
   step('compiled default policy is current', process.execPath, ['scripts/check-policy-build.mjs']) &&
-  vitest('unit', ['lb', 'security', 'policy', 'ledger', 'orchestrator', 'admin-ui']) &&
+  vitest('unit', ['collections', 'lb', 'security', 'policy', 'ledger', 'orchestrator', 'admin-ui']) &&
   vitest('e2e', ['orchestrator-e2e']) &&
   // Alone, after the other e2e tests: it builds the UI (CPU-heavy) and must not slow timing-sensitive tests down.
   vitest('browser', ['admin-ui-e2e']) &&

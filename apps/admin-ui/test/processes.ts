@@ -37,7 +37,14 @@ export function buildOrchestrator(folder: string): string {
     'npx',
     [
       'swc',
-      ...['apps/orchestrator/src', 'libs/lb/src', 'libs/security/src', 'libs/policy/src', 'libs/ledger/src'],
+      ...[
+        'apps/orchestrator/src',
+        'libs/collections/src',
+        'libs/lb/src',
+        'libs/security/src',
+        'libs/policy/src',
+        'libs/ledger/src',
+      ],
       '--config-file',
       'apps/orchestrator/.swcrc',
       '-d',

@@ -1,4 +1,5 @@
 import { hash } from 'node:crypto';
+import { LruMap } from '@shieldx/collections';
 import type { Decision, PolicyInput } from './decision';
 
 interface Entry {
@@ -45,7 +46,7 @@ export function decisionCacheKey(input: PolicyInput): string {
  * served afterwards. Stored decisions are frozen copies marked `cached: true`.
  */
 export class DecisionCache {
-  private readonly entries = new Map<string, Entry>();
+  private readonly entries: LruMap<string, Entry>;
   private generation = 0;
   private hitCount = 0;
   private missCount = 0;
@@ -61,6 +62,7 @@ export class DecisionCache {
     if (!Number.isInteger(maxEntries) || maxEntries < 0)
       throw new Error(`DecisionCache: maxEntries must be an integer >= 0, got ${maxEntries}`);
     if (!(ttlMs >= 0)) throw new Error(`DecisionCache: ttlMs must be >= 0, got ${ttlMs}`);
+    this.entries = new LruMap(Math.max(1, maxEntries));
   }
 
   /** False when `maxEntries` or the TTL is 0. */
@@ -82,18 +84,12 @@ export class DecisionCache {
       return undefined;
     }
     this.hitCount++;
-    // Refresh recency: Map order is least-recently-used first.
-    this.entries.delete(key);
-    this.entries.set(key, entry);
     return entry.decision;
   }
 
   /** Stores `decision` for `key`, computed under `generation` (see {@link currentGeneration}). */
   set(key: string, decision: Decision, now: number, generation: number): void {
     if (!this.enabled || generation !== this.generation) return;
-    if (this.entries.size >= this.maxEntries && !this.entries.has(key)) {
-      this.entries.delete(this.entries.keys().next().value as string);
-    }
     this.entries.set(key, {
       decision: Object.freeze({ ...decision, cached: true }),
       expiresAt: now + this.ttlMs,

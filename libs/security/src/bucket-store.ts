@@ -1,3 +1,5 @@
+import { LruMap } from '@shieldx/collections';
+
 /** Outcome of one take from a token bucket. Times are in milliseconds. */
 export interface BucketResult {
   /** True when a token was taken. */
@@ -49,15 +51,14 @@ export interface MemoryBucketStoreOptions {
  * `maxKeys` live keys) is forgiven its debt — the price of a memory bound, documented in docs/rate-limiting.md.
  */
 export class MemoryBucketStore implements BucketStore {
-  private readonly buckets = new Map<string, Bucket>();
-  private readonly maxKeys: number;
+  private readonly buckets: LruMap<string, Bucket>;
 
   constructor(options: MemoryBucketStoreOptions = {}) {
     const maxKeys = options.maxKeys ?? 100_000;
     if (!Number.isInteger(maxKeys) || maxKeys < 1) {
       throw new Error(`MemoryBucketStore: maxKeys must be a positive integer, got ${String(maxKeys)}`);
     }
-    this.maxKeys = maxKeys;
+    this.buckets = new LruMap(maxKeys);
   }
 
   /** Number of buckets held. */
@@ -70,13 +71,8 @@ export class MemoryBucketStore implements BucketStore {
     let bucket = this.buckets.get(key);
     if (bucket === undefined) {
       bucket = { tokens: burst, updatedAt: now };
-      if (this.buckets.size >= this.maxKeys) {
-        const oldest = this.buckets.keys().next().value as string;
-        this.buckets.delete(oldest);
-      }
+      this.buckets.set(key, bucket);
     } else {
-      // Re-insert so Map order is least-recently-used first.
-      this.buckets.delete(key);
       const elapsed = now - bucket.updatedAt;
       if (elapsed > 0) {
         bucket.tokens = Math.min(burst, bucket.tokens + elapsed * perMs);
@@ -87,7 +83,6 @@ export class MemoryBucketStore implements BucketStore {
         bucket.updatedAt = now;
       }
     }
-    this.buckets.set(key, bucket);
     const ok = bucket.tokens >= 1;
     if (ok) bucket.tokens -= 1;
     return {

@@ -1,4 +1,5 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { LruMap } from '@shieldx/collections';
 import type { BreakerStateName } from '@shieldx/lb';
 import type { ThreatVerdict } from '@shieldx/policy';
 import type { OrchestratorConfig } from '../config/config';
@@ -52,7 +53,7 @@ export function readThreatAnswer(json: unknown): ThreatVerdict {
 export class ThreatScores implements OnApplicationShutdown {
   readonly enabled: boolean;
   private readonly client: AdvisorClient | undefined;
-  private readonly cache = new Map<string, CachedVerdict>();
+  private readonly cache: LruMap<string, CachedVerdict>;
   private readonly inflight = new Map<string, Promise<ThreatVerdict>>();
   private readonly fallback: ThreatVerdict | undefined;
 
@@ -63,6 +64,7 @@ export class ThreatScores implements OnApplicationShutdown {
     const { onError } = config.threat;
     this.client = advisorClient('threat', config.threat, config.advisors, metrics);
     this.enabled = this.client !== undefined;
+    this.cache = new LruMap(config.threat.cacheSize);
     this.fallback =
       onError.kind === 'deny'
         ? undefined
@@ -84,9 +86,6 @@ export class ThreatScores implements OnApplicationShutdown {
   scoreOf(ip: string, tenant: string, now: number = Date.now()): ThreatVerdict | Promise<ThreatVerdict> {
     const cached = this.cache.get(ip);
     if (cached !== undefined && cached.expiresAt > now) {
-      // Least recently used goes first: a hit moves the entry to the end.
-      this.cache.delete(ip);
-      this.cache.set(ip, cached);
       this.metrics.threatLookup('hit');
       return cached.verdict;
     }
@@ -103,14 +102,13 @@ export class ThreatScores implements OnApplicationShutdown {
 
   /** The scores cached now, most recently used first (at most `limit`). */
   recent(limit: number, now: number = Date.now()): RecentThreat[] {
-    // The cache is in least-recently-used order: keep the last `limit` live entries seen (no copy of the whole cache).
-    const last: RecentThreat[] = [];
-    for (const [ip, entry] of this.cache) {
+    const recent: RecentThreat[] = [];
+    for (const [ip, entry] of this.cache.newestFirst()) {
+      if (recent.length >= limit) break;
       if (entry.expiresAt <= now) continue;
-      last.push({ ip, score: entry.verdict.score, reasons: entry.verdict.reasons, fetchedAt: entry.fetchedAt });
-      if (last.length > limit) last.shift();
+      recent.push({ ip, score: entry.verdict.score, reasons: entry.verdict.reasons, fetchedAt: entry.fetchedAt });
     }
-    return last.reverse();
+    return recent;
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -136,10 +134,6 @@ export class ThreatScores implements OnApplicationShutdown {
 
   private remember(ip: string, verdict: ThreatVerdict): void {
     const now = Date.now();
-    this.cache.delete(ip);
-    if (this.cache.size >= this.config.threat.cacheSize) {
-      this.cache.delete(this.cache.keys().next().value as string);
-    }
     this.cache.set(ip, { verdict, fetchedAt: now, expiresAt: now + this.config.threat.cacheTtlMs });
   }
 }

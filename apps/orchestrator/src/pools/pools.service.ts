@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { LruMap } from '@shieldx/collections';
 import {
   Backend,
   Pool,
@@ -57,7 +58,7 @@ export interface HealthSnapshot {
 @Injectable()
 export class PoolsService {
   private readonly pools = new Map<string, Pool>();
-  private readonly adHocPools = new Map<string, Pool>();
+  private readonly adHocPools = new LruMap<string, Pool>(AD_HOC_MAX);
   private readonly backendOptions: BackendOptions;
   private readonly poolOptions: PoolOptions;
   private readonly watched = new WeakSet<Backend>();
@@ -233,10 +234,7 @@ export class PoolsService {
   adHoc(service: string, urls: readonly string[]): Pool {
     const key = `${service}\u0000${urls.join('\u0000')}`;
     let pool = this.adHocPools.get(key);
-    if (pool !== undefined) {
-      this.adHocPools.delete(key);
-    } else {
-      if (this.adHocPools.size >= AD_HOC_MAX) this.adHocPools.delete(this.adHocPools.keys().next().value as string);
+    if (pool === undefined) {
       const unique = [...new Set(urls)];
       pool = new Pool(
         service,
@@ -244,8 +242,8 @@ export class PoolsService {
         this.poolOptions,
       );
       this.watch(pool);
+      this.adHocPools.set(key, pool);
     }
-    this.adHocPools.set(key, pool);
     return pool;
   }
 
