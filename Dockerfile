@@ -33,8 +33,12 @@ ENV NODE_ENV=production \
     ORCH_PORT=8443 \
     ORCH_OPS_PORT=9090 \
     ORCH_LEDGER_PATH=/app/data/ledger-orchestrator.jsonl
-# The gateway's V8 flags, as npm start and shieldx serve set them (scripts/gateway-process.mjs, docs/performance.md).
-ENV NODE_OPTIONS=--max-semi-space-size=2
+# The gateway's V8 flags and glibc malloc settings, as npm start and shieldx serve set them
+# (scripts/gateway-process.mjs, docs/performance.md).
+ENV NODE_OPTIONS=--max-semi-space-size=2 \
+    MALLOC_ARENA_MAX=1 \
+    MALLOC_MMAP_THRESHOLD_=131072 \
+    MALLOC_TRIM_THRESHOLD_=131072
 WORKDIR /app
 COPY --from=deps /src/package.json ./package.json
 COPY --from=deps /src/node_modules ./node_modules

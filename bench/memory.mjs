@@ -1,8 +1,8 @@
 // Memory of the orchestrator: what each import costs, and the resident set of the built gateway idle and after a
 // closed-loop load on `POST /route`, at its defaults (no Redis, TLS or tracing), with a smaller V8 young generation
-// (`--max-semi-space-size`), with V8 flags that trade speed for memory, and with Redis and tracing (every request,
-// or 1 in 10) configured, beside bare Fastify 5 under the same load (the runtime's floor). Writes the `memory`
-// section of docs/BENCHMARKS.md.
+// (`--max-semi-space-size`), without the shipped glibc malloc settings, with V8 flags that trade speed for memory,
+// and with Redis and tracing (every request, or 1 in 10) configured, beside bare Fastify 5 under the same load (the
+// runtime's floor). Writes the `memory` section of docs/BENCHMARKS.md.
 //
 //   node bench/memory.mjs [--no-build] [--no-write]
 //
@@ -40,7 +40,7 @@ import {
 } from './lib/common.mjs';
 import { numberedRouteRequests, routePools } from './lib/requests.mjs';
 import { markdownTable, textTable, writeReport } from './lib/report.mjs';
-import { GATEWAY_NODE_ARGS } from '../scripts/gateway-process.mjs';
+import { GATEWAY_MALLOC_ENV, GATEWAY_MALLOC_TEXT, GATEWAY_NODE_ARGS } from '../scripts/gateway-process.mjs';
 
 const { argv, build, write } = benchArgs(
   'memory.mjs',
@@ -151,35 +151,42 @@ const collector = http.createServer((request, response) => {
 await new Promise((done) => collector.listen(0, '127.0.0.1', () => done(undefined)));
 const collectorUrl = `http://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (collector.address()).port}`;
 
-/** The V8 flags the gateway is shipped with (npm start, shieldx serve, the image). */
+/** The V8 flags and the glibc malloc settings the gateway is shipped with (npm start, shieldx serve, the image). */
 const SHIPPED = GATEWAY_NODE_ARGS;
+const SHIPPED_ENV = GATEWAY_MALLOC_ENV;
 const VARIANTS = [
-  { key: 'v8-defaults', label: 'defaults, V8 defaults (no flag)', env: {}, nodeArgs: [] },
-  { key: 'shipped', label: `defaults, as shipped (${SHIPPED.join(' ')})`, env: {}, nodeArgs: SHIPPED },
+  { key: 'v8-defaults', label: 'defaults, V8 and glibc defaults (no flag, no malloc setting)', env: {}, nodeArgs: [] },
+  {
+    key: 'shipped',
+    label: `defaults, as shipped (${SHIPPED.join(' ')} ${GATEWAY_MALLOC_TEXT})`,
+    env: SHIPPED_ENV,
+    nodeArgs: SHIPPED,
+  },
+  { key: 'glibc', label: `defaults, as shipped but glibc's malloc defaults`, env: {}, nodeArgs: SHIPPED },
   {
     key: 'semi',
     label: `defaults, node --max-semi-space-size=${S.semiSpace}`,
-    env: {},
+    env: SHIPPED_ENV,
     nodeArgs: [`--max-semi-space-size=${S.semiSpace}`],
   },
   {
     key: 'size',
     label: `defaults, as shipped and --optimize-for-size`,
-    env: {},
+    env: SHIPPED_ENV,
     nodeArgs: [...SHIPPED, '--optimize-for-size'],
   },
   {
     // TurboFan compiles on the main thread: no compiler thread keeps its peak zone memory in its own malloc arena.
     key: 'sync-opt',
     label: 'defaults, as shipped and --no-concurrent-recompilation',
-    env: {},
+    env: SHIPPED_ENV,
     nodeArgs: [...SHIPPED, '--no-concurrent-recompilation'],
   },
   {
     // WebAssembly (undici's HTTP parser, OPA policies) stays on V8's baseline compiler: no optimising compile of it.
     key: 'liftoff',
     label: 'defaults, as shipped and --liftoff-only',
-    env: {},
+    env: SHIPPED_ENV,
     nodeArgs: [...SHIPPED, '--liftoff-only'],
   },
   ...(redis === undefined
@@ -188,26 +195,27 @@ const VARIANTS = [
         {
           key: 'redis',
           label: 'Redis (rate limits, replay) configured, as shipped',
-          env: { REDIS_ADDR: redis.url },
+          env: { ...SHIPPED_ENV, REDIS_ADDR: redis.url },
           nodeArgs: SHIPPED,
         },
         {
           key: 'redis-tracing',
           label: 'Redis (rate limits, replay) and tracing (OTLP) configured, as shipped',
-          env: { REDIS_ADDR: redis.url, OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl },
+          env: { ...SHIPPED_ENV, REDIS_ADDR: redis.url, OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl },
           nodeArgs: SHIPPED,
         },
       ]),
   {
     key: 'tracing',
     label: 'tracing (OTLP) configured, every request traced (the default sampler), as shipped',
-    env: { OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl },
+    env: { ...SHIPPED_ENV, OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl },
     nodeArgs: SHIPPED,
   },
   {
     key: 'tracing-sampled',
     label: 'tracing (OTLP) configured, 1 request in 10 traced (parentbased_traceidratio 0.1), as shipped',
     env: {
+      ...SHIPPED_ENV,
       OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl,
       OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
       OTEL_TRACES_SAMPLER_ARG: '0.1',
@@ -224,13 +232,20 @@ const VARIANTS = [
 
 /**
  * The runtime's floor: bare Fastify answering the same requests (bench/baseline-fastify.mjs), with the gateway's V8
- * flags. What the gateway holds above it is its own; the rest is Node, V8 and Fastify under this load.
+ * flags and malloc settings. What the gateway holds above it is its own; the rest is Node, V8 and Fastify under this
+ * load.
  */
-const BASELINE = { key: 'baseline', label: `bare Fastify 5, same load (${SHIPPED.join(' ')})` };
+const BASELINE = { key: 'baseline', label: `bare Fastify 5, same load (${SHIPPED.join(' ')} ${GATEWAY_MALLOC_TEXT})` };
 const TARGETS = [
   {
     ...BASELINE,
-    start: () => startLoopbackScript({ name: BASELINE.label, script: 'bench/baseline-fastify.mjs', nodeArgs: SHIPPED }),
+    start: () =>
+      startLoopbackScript({
+        name: BASELINE.label,
+        script: 'bench/baseline-fastify.mjs',
+        env: SHIPPED_ENV,
+        nodeArgs: SHIPPED,
+      }),
   },
   ...VARIANTS.map((variant) => ({
     ...variant,
@@ -337,13 +352,16 @@ if (write) {
       'resident set is split into pages mapped from files (RssFile: the Node binary and shared libraries, the same ' +
       'for every Node process of one binary) and anonymous memory (RssAnon: the V8 heap, malloc, stacks); "above ' +
       'bare Fastify" is the gateway\'s resident set after the load minus that of bare Fastify 5 answering the same ' +
-      'requests under the same load with the same V8 flags (the first row), measured in the same run.',
+      'requests under the same load with the same V8 flags and malloc settings (the first row), measured in the same ' +
+      'run.',
   );
   md.push('');
   md.push(markdownTable(headers, rows, 'lrrrrrrrrr'));
   md.push('');
   md.push(
-    'The rows with a V8 flag beyond the shipped one are knobs an operator can set in `NODE_OPTIONS`, not defaults. ' +
+    'The shipped malloc settings (`scripts/gateway-process.mjs`) give glibc one arena for every thread and fixed ' +
+      '128 KB thresholds for mmap and for trimming the heap; the row without them shows what they save. ' +
+      'The rows with a V8 flag beyond the shipped one are knobs an operator can set in `NODE_OPTIONS`, not defaults. ' +
       '`--no-concurrent-recompilation`: V8 optimises JavaScript on the main thread instead of on compiler threads, ' +
       "whose malloc arenas otherwise keep the peak of the compiler's working memory resident; each optimisation then " +
       "pauses the requests in flight (see the p99 column). `--liftoff-only`: WebAssembly (undici's HTTP response " +

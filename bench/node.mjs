@@ -43,7 +43,7 @@ import {
 } from './lib/common.mjs';
 import { numberedRouteRequests, routePools } from './lib/requests.mjs';
 import { closedLoopMarkdown, closedLoopText, writeReport } from './lib/report.mjs';
-import { GATEWAY_NODE_ARGS, GATEWAY_NODE_OPTIONS } from '../scripts/gateway-process.mjs';
+import { GATEWAY_MALLOC_TEXT, GATEWAY_NODE_OPTIONS, asShipped } from '../scripts/gateway-process.mjs';
 
 const { argv, build, write } = benchArgs(
   'node.mjs',
@@ -113,8 +113,7 @@ for (const target of TARGETS) {
     name: `orchestrator (${target.label})`,
     work,
     pools,
-    env: { ...target.env, ORCH_LEDGER_PATH: join(work, `ledger-${target.key}.jsonl`) },
-    nodeArgs: GATEWAY_NODE_ARGS,
+    ...asShipped({ env: { ...target.env, ORCH_LEDGER_PATH: join(work, `ledger-${target.key}.jsonl`) } }),
     execPath: target.node.binary,
   });
   for (const r of REQUESTS) {
@@ -203,8 +202,8 @@ if (write) {
   md.push('');
   md.push(
     'Setup: the built orchestrator (one process, no Redis, log level info to /dev/null, three pools of stub backends, ' +
-      'limits at 10⁹ so nothing is refused, the V8 flags of scripts/gateway-process.mjs ' +
-      `\`${GATEWAY_NODE_OPTIONS}\`) started under ${NODES.map((n) => `Node ${n.version} (\`${n.binary}\`)`).join(' and ')}, ` +
+      'limits at 10⁹ so nothing is refused, the V8 flags and malloc settings of scripts/gateway-process.mjs ' +
+      `\`${GATEWAY_NODE_OPTIONS}\`, \`${GATEWAY_MALLOC_TEXT}\`) started under ${NODES.map((n) => `Node ${n.version} (\`${n.binary}\`)`).join(' and ')}, ` +
       'each at defaults and with `ORCH_LOG_DATA_PLANE_CONTEXT=1` (the async request context kept for the data plane). ' +
       'All four run at once; each round measures them one after the other, the order alternating. "CPU µs/request" is ' +
       "the server's own CPU time (user + system, /proc) over the round divided by the requests answered. RSS idle is " +

@@ -69,7 +69,7 @@ import {
   textTable,
   writeReport,
 } from './lib/report.mjs';
-import { GATEWAY_NODE_ARGS, GATEWAY_NODE_OPTIONS } from '../scripts/gateway-process.mjs';
+import { GATEWAY_MALLOC_TEXT, GATEWAY_NODE_OPTIONS, asShipped } from '../scripts/gateway-process.mjs';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Settings
@@ -91,8 +91,6 @@ const S = {
   soak: envNumber('BENCH_SOAK', DEFAULTS.soak, { min: 0 }),
   profile: argv.includes('--profile'),
 };
-/** Every server runs with the gateway's shipped V8 flags (scripts/gateway-process.mjs), the baseline too. */
-const SHIPPED = GATEWAY_NODE_ARGS;
 const BUDGET = { ratio: 0.5, p99Factor: 3, rssMB: 100, threatCost: 0.1 };
 /** Servers measured: bare Fastify and the four orchestrator variants of TARGETS below. */
 const TARGET_COUNT = 5;
@@ -137,19 +135,13 @@ const TARGETS = [
     key: 'baseline',
     label: 'bare Fastify 5 (baseline)',
     start: ({ name = 'baseline', nodeArgs = [], env, ipc } = {}) =>
-      startLoopbackScript({
-        name,
-        script: 'bench/baseline-fastify.mjs',
-        env,
-        nodeArgs: [...SHIPPED, ...nodeArgs],
-        ipc,
-      }),
+      startLoopbackScript({ name, script: 'bench/baseline-fastify.mjs', ipc, ...asShipped({ nodeArgs, env }) }),
   },
   {
     key: 'orch',
     label: 'orchestrator, defaults (log level info)',
     start: ({ name = 'orchestrator (info)', nodeArgs = [], env, ipc } = {}) =>
-      startOrchestrator({ snapshot, name, work, pools, env, nodeArgs: [...SHIPPED, ...nodeArgs], ipc }),
+      startOrchestrator({ snapshot, name, work, pools, ipc, ...asShipped({ nodeArgs, env }) }),
   },
   {
     key: 'orchWarn',
@@ -160,8 +152,7 @@ const TARGETS = [
         name: 'orchestrator (warn)',
         work,
         pools,
-        env: { ORCH_LOG_LEVEL: 'warn' },
-        nodeArgs: SHIPPED,
+        ...asShipped({ env: { ORCH_LOG_LEVEL: 'warn' } }),
       }),
   },
   {
@@ -174,8 +165,7 @@ const TARGETS = [
         name: 'orchestrator (threat service)',
         work,
         pools,
-        env: { ORCH_THREAT_URL: `${advisor.origin}/score` },
-        nodeArgs: SHIPPED,
+        ...asShipped({ env: { ORCH_THREAT_URL: `${advisor.origin}/score` } }),
       }),
   },
   {
@@ -188,8 +178,7 @@ const TARGETS = [
         name: 'orchestrator (request context)',
         work,
         pools,
-        env: { ORCH_LOG_DATA_PLANE_CONTEXT: '1' },
-        nodeArgs: SHIPPED,
+        ...asShipped({ env: { ORCH_LOG_DATA_PLANE_CONTEXT: '1' } }),
       }),
   },
 ];
@@ -650,8 +639,9 @@ if (write) {
       'probes), rate limits raised out of the way (`ORCH_IP_BURST`, `ORCH_IP_BURST_DEGRADED`, `ORCH_TENANT_BURST` = 10⁹), ' +
       'everything else at its default; its stdout (the JSON log) goes to /dev/null. Requests rotate over 12 bodies ' +
       '(3 services × 4 tenants × 2 scopes, 2 paths per service). All servers run at once; each round measures them one ' +
-      'after the other, the order rotating every round. Every server, the baseline too, runs with the V8 flags the ' +
-      `gateway ships with (\`${GATEWAY_NODE_OPTIONS}\`, scripts/gateway-process.mjs). The fixed rate is ` +
+      'after the other, the order rotating every round. Every server, the baseline too, runs with the V8 flags and ' +
+      `malloc settings the gateway ships with (\`${GATEWAY_NODE_OPTIONS}\`, ${GATEWAY_MALLOC_TEXT}; ` +
+      'scripts/gateway-process.mjs). The fixed rate is ' +
       (S.rate === undefined
         ? `${S.rateShare} of the baseline's closed-loop req/s in this run (rounded to 100/s).`
         : 'set by BENCH_RATE.'),

@@ -42,7 +42,7 @@ import {
 } from './lib/common.mjs';
 import { numberedRouteRequests, routePools } from './lib/requests.mjs';
 import { budgetsMarkdown, closedLoopMarkdown, closedLoopText, passOrMiss, writeReport } from './lib/report.mjs';
-import { GATEWAY_NODE_ARGS, GATEWAY_NODE_OPTIONS } from '../scripts/gateway-process.mjs';
+import { GATEWAY_MALLOC_TEXT, GATEWAY_NODE_OPTIONS, asShipped } from '../scripts/gateway-process.mjs';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Settings
@@ -107,9 +107,11 @@ for (const target of TARGETS) {
     name: `orchestrator (${target.label})`,
     work,
     pools,
-    env: { ORCH_WORKERS: String(target.workers), ORCH_LEDGER_PATH: join(work, `ledger-${target.key}.jsonl`) },
-    // As shipped (npm start, shieldx serve, the image): the gateway's V8 flags, which workers inherit.
-    nodeArgs: GATEWAY_NODE_ARGS,
+    // As shipped (npm start, shieldx serve, the image): the gateway's V8 flags and malloc settings, which workers
+    // inherit.
+    ...asShipped({
+      env: { ORCH_WORKERS: String(target.workers), ORCH_LEDGER_PATH: join(work, `ledger-${target.key}.jsonl`) },
+    }),
   });
   // With workers, /readyz answers as soon as the first one listens: wait until every worker answers.
   const seen = new Set();
@@ -255,8 +257,9 @@ if (write) {
       'the round, in cores; "req/s per gateway core" divides the requests per second by it (median of the rounds). ' +
       'Machine CPU is the user + system time of the whole machine, load generator included, and machine idle its ' +
       'idle time (the rest of its cores went to interrupts: loopback networking runs in softirq); RSS is the sum over ' +
-      'the process tree, read after each round. Both run as shipped, with the V8 flags ' +
-      `of scripts/gateway-process.mjs (\`${GATEWAY_NODE_OPTIONS}\`), which workers inherit.`,
+      'the process tree, read after each round. Both run as shipped, with the V8 flags and malloc settings ' +
+      `of scripts/gateway-process.mjs (\`${GATEWAY_NODE_OPTIONS}\`, \`${GATEWAY_MALLOC_TEXT}\`), which workers ` +
+      'inherit.',
   );
   md.push(...closedLoopMarkdown(S, headers, rows));
   md.push(

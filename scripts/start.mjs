@@ -168,8 +168,8 @@ const orchestrator = run(
   process.execPath,
   ['dist/orchestrator/apps/orchestrator/src/main.js'],
   {
+    ...gatewayEnv(env),
     ...(flaky === undefined ? {} : { ORCH_POOL_FLAKY: flaky.urls.join(',') }),
-    NODE_OPTIONS: gatewayEnv(env).NODE_OPTIONS,
     ORCH_THREAT_URL: env.ORCH_THREAT_URL ?? `${advisorsUrl}/score`,
     ORCH_QUOTA_URL: env.ORCH_QUOTA_URL ?? `${advisorsUrl}/quota`,
     ORCH_QUOTA_SCOPES: env.ORCH_QUOTA_SCOPES ?? 'write',

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { ORCH_MAIN, ROOT, startStubBackends } from '../../bench/lib/harness.mjs';
 import { startOrchestrator } from '../../bench/lib/common.mjs';
 import { routePools } from '../../bench/lib/requests.mjs';
-import { GATEWAY_NODE_ARGS } from '../gateway-process.mjs';
+import { GATEWAY_MALLOC_TEXT, GATEWAY_NODE_ARGS, asShipped } from '../gateway-process.mjs';
 
 /**
  * @param {{ work: string, probe: string, env?: Record<string, string>, extraFlags?: readonly string[] }} options
@@ -19,11 +19,10 @@ export async function startProbedGateway({ work, probe, env = {}, extraFlags = [
     name: 'orchestrator',
     work,
     pools: routePools(stubs.urls),
-    env,
-    nodeArgs: [...GATEWAY_NODE_ARGS, ...extraFlags, '--import', probe],
+    ...asShipped({ nodeArgs: [...extraFlags, '--import', probe], env }),
   });
-  /** The shipped flags and the extra ones, as the gateway got them. */
-  const flags = [...GATEWAY_NODE_ARGS, ...extraFlags].join(' ');
+  /** The shipped flags, the extra ones and the shipped malloc settings, as the gateway got them. */
+  const flags = [...GATEWAY_NODE_ARGS, ...extraFlags, GATEWAY_MALLOC_TEXT].join(' ');
   const stop = async () => {
     await server.stop();
     await stubs.close();

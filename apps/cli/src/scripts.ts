@@ -12,7 +12,7 @@ export interface SharedScripts {
     buildOrchestrator: (reason: string) => boolean;
   };
   'gateway-process.mjs': {
-    /** The environment of the gateway's process: its V8 flags in front of NODE_OPTIONS. */
+    /** The environment of the gateway's process: its V8 flags in front of NODE_OPTIONS, its malloc settings. */
     gatewayEnv: (env: NodeJS.ProcessEnv) => NodeJS.ProcessEnv;
   };
   'opa.mjs': {

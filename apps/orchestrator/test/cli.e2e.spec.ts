@@ -119,6 +119,9 @@ describe('shieldx command line', () => {
       expect(cmdline[1]).toMatch(/dist\/orchestrator\/apps\/orchestrator\/src\/main\.js$/);
       const environ = readFileSync(`/proc/${gateway.pid}/environ`, 'utf8').split('\0');
       expect(environ).toContain('NODE_OPTIONS=--max-semi-space-size=2');
+      // The malloc settings of scripts/gateway-process.mjs, exported by the launcher before it replaces itself.
+      expect(environ).toContain('MALLOC_ARENA_MAX=1');
+      expect(environ).toContain('MALLOC_TRIM_THRESHOLD_=131072');
       gateway.kill('SIGTERM');
       // Nest's shutdown hooks re-raise the signal once the application has closed.
       const [code, signal] = (await once(gateway, 'exit')) as [number | null, string | null];

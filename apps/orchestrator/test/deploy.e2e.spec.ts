@@ -287,12 +287,16 @@ describe('Dockerfile', () => {
     expect(exposed).toContain(/ORCH_OPS_PORT=(\d+)/.exec(env)?.[1]);
     // The ledger path the image configures is the directory it hands to the non-root user.
     expect(env).toMatch(/ORCH_LEDGER_PATH=\/app\/data\//);
-    // The same V8 flags as npm start and shieldx serve give the gateway.
-    const flags = /GATEWAY_NODE_OPTIONS = '([^']+)'/.exec(
-      readFileSync(join(ROOT, 'scripts/gateway-process.mjs'), 'utf8'),
-    )?.[1];
+    // The same V8 flags and malloc settings as npm start and shieldx serve give the gateway.
+    const gatewayProcess = readFileSync(join(ROOT, 'scripts/gateway-process.mjs'), 'utf8');
+    const flags = /GATEWAY_NODE_OPTIONS = '([^']+)'/.exec(gatewayProcess)?.[1];
     expect(flags).toBeDefined();
     expect(env).toContain(`NODE_OPTIONS=${flags}`);
+    const malloc = [...gatewayProcess.matchAll(/^ {2}(MALLOC_\w+): '([^']+)',$/gm)].map(
+      ([, name, value]) => `${name}=${value}`,
+    );
+    expect(malloc.length).toBeGreaterThan(0);
+    for (const setting of malloc) expect(env.split(/\s+/)).toContain(setting);
     expect(final?.instructions.some((i) => i.op === 'RUN' && i.args.includes('chown 1000:1000 /app/data'))).toBe(true);
   });
 

@@ -34,10 +34,15 @@ export const serveCommand = defineCommand({
     }
     const { gatewayEnv } = await loadScript(context.root, 'gateway-process.mjs');
     const env = gatewayEnv(context.env);
-    // Started by the `shieldx` launcher (packages/cli/shieldx): it replaces itself with the gateway, so say what to run.
+    // Started by the `shieldx` launcher (packages/cli/shieldx): it replaces itself with the gateway, so say what to run:
+    // the entry point, NODE_OPTIONS, then the other settings the gateway's process adds to the environment.
     const execFd = context.env.SHIELDX_EXEC_FD;
     if (execFd !== undefined && /^[3-9]$/.test(execFd)) {
-      writeSync(Number(execFd), `${main}\n${env.NODE_OPTIONS ?? ''}\n`);
+      const added = Object.entries(env).filter(
+        ([name, value]) => name !== 'NODE_OPTIONS' && value !== undefined && context.env[name] !== value,
+      );
+      const lines = [main, env.NODE_OPTIONS ?? '', ...added.map(([name, value]) => `${name}=${value}`)];
+      writeSync(Number(execFd), lines.map((line) => `${line}\n`).join(''));
       return 0;
     }
     return spawnSync(process.execPath, [main], { stdio: 'inherit', env }).status ?? 1;
