@@ -14,7 +14,7 @@ COPY packages ./packages
 RUN npm ci --no-audit --no-fund
 COPY . .
 # The same compilation as `nx run orchestrator:build` (SWC, about a second), without needing the Nx daemon.
-RUN npx swc apps/orchestrator/src libs/collections/src libs/lb/src libs/security/src libs/policy/src libs/ledger/src \
+RUN npx swc apps/orchestrator/src libs \
       --config-file apps/orchestrator/.swcrc -d dist/orchestrator --quiet \
  && node -e "require('fs').writeFileSync('dist/orchestrator/package.json', JSON.stringify({type:'module'}))" \
  && node packages/cli/build.mjs

@@ -35,22 +35,7 @@ export function buildOrchestrator(folder: string): string {
   rmSync(build, { recursive: true, force: true });
   const swc = spawnSync(
     'npx',
-    [
-      'swc',
-      ...[
-        'apps/orchestrator/src',
-        'libs/collections/src',
-        'libs/lb/src',
-        'libs/security/src',
-        'libs/policy/src',
-        'libs/ledger/src',
-      ],
-      '--config-file',
-      'apps/orchestrator/.swcrc',
-      '-d',
-      build,
-      '--quiet',
-    ],
+    ['swc', 'apps/orchestrator/src', 'libs', '--config-file', 'apps/orchestrator/.swcrc', '-d', build, '--quiet'],
     { cwd: ROOT, encoding: 'utf8' },
   );
   if (swc.status !== 0) throw new Error(`building the orchestrator failed:\n${swc.stderr}`);

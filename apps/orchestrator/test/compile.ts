@@ -3,14 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const ROOT = join(__dirname, '../../..');
-const SOURCES = [
-  'apps/orchestrator/src',
-  'libs/collections/src',
-  'libs/lb/src',
-  'libs/security/src',
-  'libs/policy/src',
-  'libs/ledger/src',
-];
+/** The orchestrator and every library, as `orchestrator:build` compiles them. */
+const SOURCES = ['apps/orchestrator/src', 'libs'];
 
 /**
  * Compiles the orchestrator as `orchestrator:build` does (SWC) into a new directory `dist/<prefix>…` of its own, so a
