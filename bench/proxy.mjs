@@ -3,7 +3,8 @@
 // rounds interleaved: @fastify/http-proxy on bare Fastify 5 (bench/baseline-http-proxy.mjs) and nginx (Debian's
 // /usr/sbin/nginx, one worker, generated config in a temporary directory). Three floors run beside them
 // (bench/floor-proxy.mjs): forwarding alone on node:http, on Fastify and on NestJS-on-Fastify, none of the pipeline —
-// what a budget leaves for the pipeline is read against them. Writes the `proxy` section of docs/BENCHMARKS.md.
+// what a budget leaves for the pipeline is read against them. Every Node server runs with the gateway's shipped V8
+// flags and malloc settings (scripts/gateway-process.mjs). Writes the `proxy` section of docs/BENCHMARKS.md.
 //
 //   node bench/proxy.mjs [--no-build] [--no-write]
 //
@@ -64,6 +65,7 @@ import {
   textTable,
   writeReport,
 } from './lib/report.mjs';
+import { GATEWAY_MALLOC_TEXT, GATEWAY_NODE_OPTIONS, asShipped } from '../scripts/gateway-process.mjs';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Settings
@@ -231,13 +233,19 @@ const TARGETS = [
   {
     key: 'orch',
     label: 'orchestrator /proxy, defaults (log level info)',
-    start: () => startOrchestrator({ snapshot, name: 'orchestrator (info)', work, pools }),
+    start: () => startOrchestrator({ snapshot, name: 'orchestrator (info)', work, pools, ...asShipped() }),
   },
   {
     key: 'orchWarn',
     label: 'orchestrator /proxy, ORCH_LOG_LEVEL=warn',
     start: () =>
-      startOrchestrator({ snapshot, name: 'orchestrator (warn)', work, pools, env: { ORCH_LOG_LEVEL: 'warn' } }),
+      startOrchestrator({
+        snapshot,
+        name: 'orchestrator (warn)',
+        work,
+        pools,
+        ...asShipped({ env: { ORCH_LOG_LEVEL: 'warn' } }),
+      }),
   },
   {
     key: 'httpProxy',
@@ -246,7 +254,7 @@ const TARGETS = [
       startLoopbackScript({
         name: '@fastify/http-proxy',
         script: 'bench/baseline-http-proxy.mjs',
-        env: { UPSTREAMS: backendUrls.join(',') },
+        ...asShipped({ env: { UPSTREAMS: backendUrls.join(',') } }),
       }),
   },
   { key: 'nginx', label: `nginx ${nginxVersion} (1 worker)`, start: startNginx },
@@ -258,7 +266,7 @@ const TARGETS = [
       startLoopbackScript({
         name: `floor (${floor})`,
         script: 'bench/floor-proxy.mjs',
-        env: { FLOOR: floor, UPSTREAMS: backendUrls.join(',') },
+        ...asShipped({ env: { FLOOR: floor, UPSTREAMS: backendUrls.join(',') } }),
       }),
   })),
 ];
@@ -493,8 +501,10 @@ if (write) {
       'of 128 connections per backend, `dispatch` streaming into the response, hop-by-hop headers dropped) with none ' +
       'of its pipeline: on `node:http` alone, on Fastify 5 (one route, reply hijacked), and on NestJS 12 with ' +
       '`@nestjs/platform-fastify` (an empty application, the route on its Fastify instance as `proxy.module.ts` ' +
-      'registers it). The orchestrator is the NestJS floor plus its pipeline. Every target is measured once per ' +
-      'round, one after the other, the order rotating every round.',
+      'registers it). The orchestrator is the NestJS floor plus its pipeline. Every Node server, the peers and the ' +
+      `floors too, runs with the V8 flags and malloc settings the gateway ships with (\`${GATEWAY_NODE_OPTIONS}\`, ` +
+      `${GATEWAY_MALLOC_TEXT}; scripts/gateway-process.mjs). Every target is measured once per round, one after the ` +
+      'other, the order rotating every round.',
   );
   md.push(...closedLoopMarkdown(S, headers, rows));
   md.push(
