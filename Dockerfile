@@ -35,7 +35,7 @@ ENV NODE_ENV=production \
     ORCH_LEDGER_PATH=/app/data/ledger-orchestrator.jsonl
 # The gateway's V8 flags and glibc malloc settings, as npm start and shieldx serve set them
 # (scripts/gateway-process.mjs, docs/performance.md).
-ENV NODE_OPTIONS=--max-semi-space-size=2 \
+ENV NODE_OPTIONS=--max-semi-space-size=4 \
     MALLOC_ARENA_MAX=1 \
     MALLOC_MMAP_THRESHOLD_=131072 \
     MALLOC_TRIM_THRESHOLD_=131072

@@ -118,7 +118,7 @@ describe('shieldx command line', () => {
       const cmdline = readFileSync(`/proc/${gateway.pid}/cmdline`, 'utf8').split('\0');
       expect(cmdline[1]).toMatch(/dist\/orchestrator\/apps\/orchestrator\/src\/main\.js$/);
       const environ = readFileSync(`/proc/${gateway.pid}/environ`, 'utf8').split('\0');
-      expect(environ).toContain('NODE_OPTIONS=--max-semi-space-size=2');
+      expect(environ).toContain('NODE_OPTIONS=--max-semi-space-size=4');
       // The malloc settings of scripts/gateway-process.mjs, exported by the launcher before it replaces itself.
       expect(environ).toContain('MALLOC_ARENA_MAX=1');
       expect(environ).toContain('MALLOC_TRIM_THRESHOLD_=131072');
