@@ -176,7 +176,7 @@ const VARIANTS = [
     nodeArgs: [...SHIPPED, '--optimize-for-size'],
   },
   {
-    // TurboFan compiles on the main thread: no compiler thread keeps its peak zone memory in its own malloc arena.
+    // TurboFan compiles on the main thread: its working memory is taken and given back between requests.
     key: 'sync-opt',
     label: 'defaults, as shipped and --no-concurrent-recompilation',
     env: SHIPPED_ENV,
@@ -363,8 +363,9 @@ if (write) {
       '128 KB thresholds for mmap and for trimming the heap; the row without them shows what they save. ' +
       'The rows with a V8 flag beyond the shipped one are knobs an operator can set in `NODE_OPTIONS`, not defaults. ' +
       '`--no-concurrent-recompilation`: V8 optimises JavaScript on the main thread instead of on compiler threads, ' +
-      "whose malloc arenas otherwise keep the peak of the compiler's working memory resident; each optimisation then " +
-      "pauses the requests in flight (see the p99 column). `--liftoff-only`: WebAssembly (undici's HTTP response " +
+      "so the compiler's working memory is taken and given back between requests rather than beside them and less " +
+      'of it stays resident as free malloc memory (measured here, the mechanism not isolated further); each ' +
+      "optimisation then pauses the requests in flight (see the p99 column). `--liftoff-only`: WebAssembly (undici's HTTP response " +
       "parser, used by the health probes and `/proxy`, and OPA policies) stays on V8's baseline compiler, so the " +
       'optimising compile of the parser never runs; the policies evaluate more slowly.',
   );

@@ -32,13 +32,15 @@ export const GATEWAY_MALLOC_TEXT = Object.entries(GATEWAY_MALLOC_ENV)
 
 /**
  * `env` with the gateway's V8 flags in front of NODE_OPTIONS and its malloc settings: an operator's own NODE_OPTIONS
- * come after the flags, so a flag given there wins, and a malloc setting already in `env` is kept.
+ * come after the flags, so a flag given there wins; a malloc setting already in `env` is kept, and none is added when
+ * `GLIBC_TUNABLES` sets glibc's malloc tunables itself.
  * @param {NodeJS.ProcessEnv} env
  * @returns {NodeJS.ProcessEnv}
  */
 export function gatewayEnv(env) {
   const own = env.NODE_OPTIONS?.trim();
-  return { ...GATEWAY_MALLOC_ENV, ...env, NODE_OPTIONS: own ? `${GATEWAY_NODE_OPTIONS} ${own}` : GATEWAY_NODE_OPTIONS };
+  const malloc = env.GLIBC_TUNABLES?.includes('glibc.malloc.') ? {} : GATEWAY_MALLOC_ENV;
+  return { ...malloc, ...env, NODE_OPTIONS: own ? `${GATEWAY_NODE_OPTIONS} ${own}` : GATEWAY_NODE_OPTIONS };
 }
 
 /**

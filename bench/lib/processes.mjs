@@ -102,7 +102,7 @@ export function installCleanup({ deadlineMs } = {}) {
 export function childEnv(extra = {}) {
   const env = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (/^(ORCH_|REDIS_|ADMISSION_|NODE_OPTIONS$)/.test(key)) continue;
+    if (/^(ORCH_|REDIS_|ADMISSION_|MALLOC_|NODE_OPTIONS$|GLIBC_TUNABLES$)/.test(key)) continue;
     env[key] = value;
   }
   return { ...env, ...extra };

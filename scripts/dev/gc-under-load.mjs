@@ -6,7 +6,7 @@
 // p50/p99/max. The paced generator is a Node process on the same cores, so its own pauses show in the client figures:
 // compare variants by the gateway's side (major collections, event-loop delay) first. Needs `npm run build` first.
 // Not a benchmark of record.
-//   node scripts/dev/gc-under-load.mjs [rate=18000] [seconds=15] [extra node flags…]
+//   [GLIBC_MALLOC=defaults] node scripts/dev/gc-under-load.mjs [rate=18000] [seconds=15] [extra node flags…]
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';

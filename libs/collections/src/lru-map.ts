@@ -82,7 +82,10 @@ export class LruMap<K, V> {
     this.newest = undefined;
   }
 
-  /** The entries, most recently used first (deleting the entry just visited is allowed). */
+  /**
+   * The entries, most recently used first. While iterating, the entry just visited may be deleted; any other change
+   * (a use, an addition, another deletion, clear) leaves the iteration undefined.
+   */
   *newestFirst(): IterableIterator<[K, V]> {
     let node = this.newest;
     while (node !== undefined) {

@@ -42,8 +42,11 @@ export const serveCommand = defineCommand({
         ([name, value]) => name !== 'NODE_OPTIONS' && value !== undefined && context.env[name] !== value,
       );
       const lines = [main, env.NODE_OPTIONS ?? '', ...added.map(([name, value]) => `${name}=${value}`)];
-      writeSync(Number(execFd), lines.map((line) => `${line}\n`).join(''));
-      return 0;
+      // A value with a line break cannot travel as one line: then the gateway runs as this process's child (below).
+      if (!lines.some((line) => line.includes('\n'))) {
+        writeSync(Number(execFd), lines.map((line) => `${line}\n`).join(''));
+        return 0;
+      }
     }
     return spawnSync(process.execPath, [main], { stdio: 'inherit', env }).status ?? 1;
   },
