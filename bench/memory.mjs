@@ -40,7 +40,7 @@ import {
 } from './lib/common.mjs';
 import { numberedRouteRequests, routePools } from './lib/requests.mjs';
 import { markdownTable, textTable, writeReport } from './lib/report.mjs';
-import { GATEWAY_MALLOC_ENV, GATEWAY_MALLOC_TEXT, GATEWAY_NODE_ARGS } from '../scripts/gateway-process.mjs';
+import { GATEWAY_MALLOC_ENV, GATEWAY_MALLOC_TEXT, GATEWAY_NODE_ARGS, asShipped } from '../scripts/gateway-process.mjs';
 
 const { argv, build, write } = benchArgs(
   'memory.mjs',
@@ -153,41 +153,32 @@ const collectorUrl = `http://127.0.0.1:${/** @type {import('node:net').AddressIn
 
 /** The V8 flags and the glibc malloc settings the gateway is shipped with (npm start, shieldx serve, the image). */
 const SHIPPED = GATEWAY_NODE_ARGS;
-const SHIPPED_ENV = GATEWAY_MALLOC_ENV;
 const VARIANTS = [
   { key: 'v8-defaults', label: 'defaults, V8 and glibc defaults (no flag, no malloc setting)', env: {}, nodeArgs: [] },
-  {
-    key: 'shipped',
-    label: `defaults, as shipped (${SHIPPED.join(' ')} ${GATEWAY_MALLOC_TEXT})`,
-    env: SHIPPED_ENV,
-    nodeArgs: SHIPPED,
-  },
+  { key: 'shipped', label: `defaults, as shipped (${SHIPPED.join(' ')} ${GATEWAY_MALLOC_TEXT})`, ...asShipped() },
   { key: 'glibc', label: `defaults, as shipped but glibc's malloc defaults`, env: {}, nodeArgs: SHIPPED },
   {
     key: 'semi',
     label: `defaults, node --max-semi-space-size=${S.semiSpace}`,
-    env: SHIPPED_ENV,
+    env: GATEWAY_MALLOC_ENV,
     nodeArgs: [`--max-semi-space-size=${S.semiSpace}`],
   },
   {
     key: 'size',
     label: `defaults, as shipped and --optimize-for-size`,
-    env: SHIPPED_ENV,
-    nodeArgs: [...SHIPPED, '--optimize-for-size'],
+    ...asShipped({ nodeArgs: ['--optimize-for-size'] }),
   },
   {
     // TurboFan compiles on the main thread: its working memory is taken and given back between requests.
     key: 'sync-opt',
     label: 'defaults, as shipped and --no-concurrent-recompilation',
-    env: SHIPPED_ENV,
-    nodeArgs: [...SHIPPED, '--no-concurrent-recompilation'],
+    ...asShipped({ nodeArgs: ['--no-concurrent-recompilation'] }),
   },
   {
     // WebAssembly (undici's HTTP parser, OPA policies) stays on V8's baseline compiler: no optimising compile of it.
     key: 'liftoff',
     label: 'defaults, as shipped and --liftoff-only',
-    env: SHIPPED_ENV,
-    nodeArgs: [...SHIPPED, '--liftoff-only'],
+    ...asShipped({ nodeArgs: ['--liftoff-only'] }),
   },
   ...(redis === undefined
     ? []
@@ -195,32 +186,29 @@ const VARIANTS = [
         {
           key: 'redis',
           label: 'Redis (rate limits, replay) configured, as shipped',
-          env: { ...SHIPPED_ENV, REDIS_ADDR: redis.url },
-          nodeArgs: SHIPPED,
+          ...asShipped({ env: { REDIS_ADDR: redis.url } }),
         },
         {
           key: 'redis-tracing',
           label: 'Redis (rate limits, replay) and tracing (OTLP) configured, as shipped',
-          env: { ...SHIPPED_ENV, REDIS_ADDR: redis.url, OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl },
-          nodeArgs: SHIPPED,
+          ...asShipped({ env: { REDIS_ADDR: redis.url, OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl } }),
         },
       ]),
   {
     key: 'tracing',
     label: 'tracing (OTLP) configured, every request traced (the default sampler), as shipped',
-    env: { ...SHIPPED_ENV, OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl },
-    nodeArgs: SHIPPED,
+    ...asShipped({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl } }),
   },
   {
     key: 'tracing-sampled',
     label: 'tracing (OTLP) configured, 1 request in 10 traced (parentbased_traceidratio 0.1), as shipped',
-    env: {
-      ...SHIPPED_ENV,
-      OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl,
-      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
-      OTEL_TRACES_SAMPLER_ARG: '0.1',
-    },
-    nodeArgs: SHIPPED,
+    ...asShipped({
+      env: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl,
+        OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+        OTEL_TRACES_SAMPLER_ARG: '0.1',
+      },
+    }),
   },
 ].filter(
   // The --max-semi-space-size variant is measured only when it is not what is shipped.
@@ -239,13 +227,7 @@ const BASELINE = { key: 'baseline', label: `bare Fastify 5, same load (${SHIPPED
 const TARGETS = [
   {
     ...BASELINE,
-    start: () =>
-      startLoopbackScript({
-        name: BASELINE.label,
-        script: 'bench/baseline-fastify.mjs',
-        env: SHIPPED_ENV,
-        nodeArgs: SHIPPED,
-      }),
+    start: () => startLoopbackScript({ name: BASELINE.label, script: 'bench/baseline-fastify.mjs', ...asShipped() }),
   },
   ...VARIANTS.map((variant) => ({
     ...variant,

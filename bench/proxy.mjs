@@ -66,6 +66,7 @@ import {
   writeReport,
 } from './lib/report.mjs';
 import { GATEWAY_MALLOC_TEXT, GATEWAY_NODE_OPTIONS, asShipped } from '../scripts/gateway-process.mjs';
+import { proxyRequests } from './lib/requests.mjs';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Settings
@@ -110,17 +111,7 @@ const httpProxyVersion = JSON.parse(
 // ---------------------------------------------------------------------------------------------------------------
 // Requests: GET through the `api` pool, rotating over tenants, scopes and paths (12 variants, one with a query).
 
-const TENANTS = ['t1', 't2', 'acme', 'globex'];
-const SCOPES = ['read', 'write'];
-const PATHS = ['/v1/items', '/v1/items/42', '/v1/orders?page=2'];
-const REQUESTS = [];
-for (let i = 0; i < 12; i++) {
-  REQUESTS.push({
-    method: 'GET',
-    path: `/proxy/api${PATHS[i % 3]}`,
-    headers: { 'x-tenant': TENANTS[i % 4], 'x-scope': SCOPES[(i >> 2) % 2] },
-  });
-}
+const REQUESTS = proxyRequests();
 
 // ---------------------------------------------------------------------------------------------------------------
 // Backends and the seven proxies (four contenders, three floors)

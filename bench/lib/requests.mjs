@@ -11,6 +11,20 @@ export function postRoute(body) {
   };
 }
 
+/**
+ * The `GET /proxy/api/…` requests of bench:proxy: through the `api` pool, rotating over tenants, scopes and paths
+ * (12 variants, one with a query).
+ */
+export function proxyRequests() {
+  const scopes = ['read', 'write'];
+  const paths = ['/v1/items', '/v1/items/42', '/v1/orders?page=2'];
+  return Array.from({ length: 12 }, (_, i) => ({
+    method: 'GET',
+    path: `/proxy/api${paths[i % 3]}`,
+    headers: { 'x-tenant': TENANTS[i % 4], 'x-scope': scopes[(i >> 2) % 2] },
+  }));
+}
+
 const SERVICES = ['api', 'search', 'static'];
 const TENANTS = ['t1', 't2', 'acme', 'globex'];
 

@@ -8,22 +8,18 @@
 // Not a benchmark of record.
 //   [GLIBC_MALLOC=defaults] node scripts/dev/gc-under-load.mjs [rate=18000] [seconds=15] [extra node flags…]
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { installCleanup, median, runPaced, sleep, tempDir } from '../../bench/lib/harness.mjs';
+import { median, runPaced, sleep } from '../../bench/lib/harness.mjs';
 import { numberedRouteRequests } from '../../bench/lib/requests.mjs';
 import { startProbedGateway } from './probed-gateway.mjs';
 
 const rate = Number(process.argv[2] ?? 18_000);
 const seconds = Number(process.argv[3] ?? 15);
 const extraFlags = process.argv.slice(4);
-installCleanup({ deadlineMs: (seconds + 90) * 1000 });
-const work = tempDir('shieldx-gc-under-load-');
-const out = join(work, 'gc.jsonl');
-const { server, flags, stop } = await startProbedGateway({
-  work,
-  probe: fileURLToPath(new URL('gc-probe.mjs', import.meta.url)),
-  env: { GC_PROBE_OUT: out },
+const { server, flags, out, stop } = await startProbedGateway({
+  tool: 'gc-under-load',
+  probe: 'gc-probe.mjs',
+  outVariable: 'GC_PROBE_OUT',
+  seconds,
   extraFlags,
 });
 await sleep(3000);

@@ -9,27 +9,21 @@
 // one full collection (what is live). Needs `npm run build` first. Not a benchmark of record.
 //   [REDIS_ADDR=… OTEL_…=…] [GLIBC_MALLOC=defaults] node scripts/dev/rss-breakdown.mjs [load s=30] [extra flags…]
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { installCleanup, rssMB, rssPartsMB, runLoad, sleep, tempDir } from '../../bench/lib/harness.mjs';
+import { rssMB, rssPartsMB, runLoad, sleep } from '../../bench/lib/harness.mjs';
 import { numberedRouteRequests } from '../../bench/lib/requests.mjs';
 import { startProbedGateway } from './probed-gateway.mjs';
 
 const loadS = Number(process.argv[2] ?? 30);
 const extraFlags = process.argv.slice(3);
-installCleanup({ deadlineMs: (loadS + 90) * 1000 });
-const work = tempDir('shieldx-rss-breakdown-');
-const out = join(work, 'probe.jsonl');
-const { server, flags, stop } = await startProbedGateway({
-  work,
-  probe: fileURLToPath(new URL('rss-probe.mjs', import.meta.url)),
+const { server, flags, out, stop } = await startProbedGateway({
+  tool: 'rss-breakdown',
+  probe: 'rss-probe.mjs',
+  outVariable: 'RSS_BREAKDOWN_OUT',
+  seconds: loadS,
   // REDIS_ADDR and OTEL_* settings of this process's environment reach the gateway (to measure those modes).
-  env: {
-    ...Object.fromEntries(
-      Object.entries(process.env).filter(([key]) => key === 'REDIS_ADDR' || key.startsWith('OTEL_')),
-    ),
-    RSS_BREAKDOWN_OUT: out,
-  },
+  env: Object.fromEntries(
+    Object.entries(process.env).filter(([key]) => key === 'REDIS_ADDR' || key.startsWith('OTEL_')),
+  ),
   extraFlags,
 });
 
