@@ -8,7 +8,7 @@
 //
 // Environment (defaults in brackets): BENCH_ROUNDS [3], BENCH_DURATION [10] s per round, BENCH_CONNECTIONS [64],
 // BENCH_WARMUP [3] s, BENCH_RATE_SHARE [0.5] of bare Fastify's measured req/s (or BENCH_RATE req/s) and
-// BENCH_RATE_DURATION [10] s for the fixed-rate run, BENCH_SOAK [60] s
+// BENCH_RATE_DURATION [10] s for each of BENCH_RATE_ROUNDS [3] fixed-rate rounds, BENCH_SOAK [60] s
 // (0 skips it), BENCH_TOOL [wrk if installed, else autocannon] for the closed-loop runs.
 //
 // Budgets (from the issue): orchestrator/baseline req/s ≥ 0.5; at half of bare Fastify's capacity, p99 ≤ 3 × bare
@@ -77,17 +77,27 @@ import { GATEWAY_MALLOC_TEXT, GATEWAY_NODE_OPTIONS, asShipped } from '../scripts
 const { argv, build, write } = benchArgs(
   'route.mjs',
   'env: BENCH_ROUNDS=3 BENCH_DURATION=10 BENCH_CONNECTIONS=64 BENCH_WARMUP=3 BENCH_RATE_SHARE=0.5 [BENCH_RATE=<req/s>] ' +
-    'BENCH_RATE_DURATION=10 BENCH_SOAK=60 BENCH_TOOL=wrk|autocannon',
+    'BENCH_RATE_DURATION=10 BENCH_RATE_ROUNDS=3 BENCH_SOAK=60 BENCH_TOOL=wrk|autocannon',
   { synopsis: '[--profile] [--no-build] [--no-write]', accept: ['--profile'] },
 );
 
-const DEFAULTS = { rounds: 3, duration: 10, connections: 64, warmup: 3, rateShare: 0.5, rateDuration: 10, soak: 60 };
+const DEFAULTS = {
+  rounds: 3,
+  duration: 10,
+  connections: 64,
+  warmup: 3,
+  rateShare: 0.5,
+  rateDuration: 10,
+  rateRounds: 3,
+  soak: 60,
+};
 const S = {
   ...closedLoopSettings(DEFAULTS),
   // The fixed rate: this share of bare Fastify's measured capacity (closed loop, same run), unless BENCH_RATE names one.
   rateShare: envNumber('BENCH_RATE_SHARE', DEFAULTS.rateShare, { min: 0.01 }),
   rate: process.env.BENCH_RATE === undefined ? undefined : envNumber('BENCH_RATE', 10_000, { min: 1 }),
   rateDuration: envNumber('BENCH_RATE_DURATION', DEFAULTS.rateDuration, { min: 1 }),
+  rateRounds: envNumber('BENCH_RATE_ROUNDS', DEFAULTS.rateRounds, { min: 1 }),
   soak: envNumber('BENCH_SOAK', DEFAULTS.soak, { min: 0 }),
   profile: argv.includes('--profile'),
 };
@@ -100,7 +110,7 @@ const expectedS =
   15 + // start-up
   TARGET_COUNT * (S.warmup + 1) +
   S.rounds * TARGET_COUNT * (S.duration + 1) +
-  (TARGET_COUNT + 1) * (RATE_WARMUP + S.rateDuration + 3) +
+  (TARGET_COUNT + 1) * S.rateRounds * (RATE_WARMUP + S.rateDuration + 3) +
   S.rateDuration +
   S.soak +
   (S.profile ? S.warmup + S.duration + 20 : 0);
@@ -222,6 +232,31 @@ function pacedBrief(r) {
   return `p99 ${fmt.ms(r.p99)} ms`;
 }
 
+/**
+ * One target's fixed-rate rounds in one result: medians of the latencies, the rate and the generator's delay, sums of
+ * the errors; sustained only if every round was. `rounds` keeps the runs (their p99s are shown).
+ */
+function pacedSummary(results) {
+  const mid = (pick) => median(results.map(pick));
+  const sum = (pick) => results.reduce((total, r) => total + pick(r), 0);
+  return {
+    rounds: results,
+    sustained: results.every((r) => r.sustained),
+    gaveUpAtS: results.find((r) => r.gaveUpAtS !== null)?.gaveUpAtS ?? null,
+    rps: mid((r) => r.rps),
+    p50: mid((r) => r.p50),
+    p99: mid((r) => r.p99),
+    p999: mid((r) => r.p999),
+    max: mid((r) => r.max),
+    lateP99: mid((r) => r.lateP99),
+    generatorDelayP99: mid((r) => r.generatorDelayP99),
+    errors: sum((r) => r.errors),
+    timeouts: sum((r) => r.timeouts),
+    non2xx: sum((r) => r.non2xx),
+    cpu: { othersCores: mid((r) => r.cpu.othersCores) },
+  };
+}
+
 const loadOptions = loadOptionsFor(REQUESTS, S.connections);
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -286,21 +321,41 @@ async function pacedRun(target, rate, label) {
   say(
     `fixed rate ${rate}/s ${label} ${sustainedText(result)}  p50 ${fmt.ms(result.p50)}  ` +
       `p99 ${fmt.ms(result.p99)}  p99.9 ${fmt.ms(result.p999)}  max ${fmt.ms(result.max)} ms  ` +
-      `errors ${result.errors + result.timeouts}  non-2xx ${result.non2xx}  other processes ` +
-      `${fmt.cores(result.cpu.othersCores)}`,
+      `errors ${result.errors + result.timeouts}  non-2xx ${result.non2xx}  generator delay p99 ` +
+      `${fmt.ms(result.generatorDelayP99)} ms  other processes ${fmt.cores(result.cpu.othersCores)}`,
   );
   return result;
 }
 
-for (const target of TARGETS) target.paced = await pacedRun(target, RATE, target.label.padEnd(40));
 // The same share of the orchestrator's own closed-loop capacity (defaults), for the latency at equal utilisation:
 // at RATE the orchestrator runs at a larger share of its capacity than bare Fastify does, and queueing near
 // saturation, not the per-request path, then sets its p99. Reported beside the budget, not instead of it.
 const OWN_RATE = Math.max(100, Math.round((S.rateShare * byKey.orch.summary.rps) / 100) * 100);
-const ownRate =
-  S.rate === undefined
-    ? await pacedRun(byKey.orch, OWN_RATE, `(${S.rateShare} of its own capacity) ${byKey.orch.label}:`)
-    : null;
+/** The fixed-rate runs of a round: every target at RATE, then the orchestrator at OWN_RATE (unless BENCH_RATE is set). */
+const pacedRuns = [
+  ...TARGETS.map((target) => ({ target, rate: RATE, label: target.label.padEnd(40), results: [], own: false })),
+  ...(S.rate === undefined
+    ? [
+        {
+          target: byKey.orch,
+          rate: OWN_RATE,
+          label: `(${S.rateShare} of its own capacity) ${byKey.orch.label}:`,
+          results: [],
+          own: true,
+        },
+      ]
+    : []),
+];
+// Rounds interleaved like the closed-loop ones (the order rotates every round); each figure is the median of its runs.
+for (let round = 0; round < S.rateRounds; round++) {
+  for (let i = 0; i < pacedRuns.length; i++) {
+    const run = pacedRuns[(i + round) % pacedRuns.length];
+    run.results.push(await pacedRun(run.target, run.rate, `round ${round + 1}: ${run.label}`));
+  }
+}
+for (const run of pacedRuns) if (!run.own) run.target.paced = pacedSummary(run.results);
+const ownRun = pacedRuns.find((run) => run.own);
+const ownRate = ownRun === undefined ? null : pacedSummary(ownRun.results);
 {
   const target = byKey.orch;
   await sleep(500);
@@ -348,9 +403,9 @@ if (S.soak > 0) {
     loadSecondsBefore:
       S.warmup +
       S.rounds * S.duration +
-      RATE_WARMUP +
-      2 * S.rateDuration +
-      (ownRate ? RATE_WARMUP + S.rateDuration : 0),
+      S.rateRounds * (RATE_WARMUP + S.rateDuration) +
+      S.rateDuration +
+      (ownRate ? S.rateRounds * (RATE_WARMUP + S.rateDuration) : 0),
   };
   say(
     `soak: ${fmt.int(result.rps)} req/s, p99 ${fmt.ms(result.p99)} ms, errors ${soak.errors}, non-2xx ${soak.non2xx}; ` +
@@ -506,6 +561,8 @@ const rateHeaders = [
   'p99.9 ms',
   'max ms',
   'p99 from due time',
+  'p99 ms by round',
+  'generator delay p99 ms',
   'errors',
   'non-2xx',
   'other processes',
@@ -519,6 +576,8 @@ const rateRows = TARGETS.map((t) => [
   fmt.ms(t.paced.p999),
   fmt.ms(t.paced.max),
   fmt.ms(t.paced.lateP99),
+  t.paced.rounds.map((r) => fmt.ms(r.p99)).join(' / '),
+  fmt.ms(t.paced.generatorDelayP99),
   t.paced.errors + t.paced.timeouts,
   t.paced.non2xx,
   fmt.cores(t.paced.cpu.othersCores),
@@ -528,7 +587,10 @@ const ac = orch.autocannonRate;
 log('');
 log(closedLoopText(S, roundsHeaders, roundsRows));
 log('');
-log(`Fixed rate: ${fmt.int(RATE)} req/s for ${S.rateDuration} s (paced open loop, ${S.connections} connections)`);
+log(
+  `Fixed rate: ${fmt.int(RATE)} req/s, medians of ${S.rateRounds} round(s) of ${S.rateDuration} s (paced open loop, ` +
+    `${S.connections} connections)`,
+);
 log(textTable(rateHeaders, rateRows));
 log(
   `autocannon overallRate ${RATE} on the orchestrator (defaults): ${fmt.int(ac.rps)} req/s, p50 ${ac.p50} ms, ` +
@@ -618,8 +680,8 @@ if (write) {
   md.push(`Load average at the end: ${loadEnd}  `);
   md.push(
     `Settings: ${S.rounds} round(s) × ${S.duration} s at ${S.connections} connections (${S.tool}), ${S.warmup} s ` +
-      `warm-up per target, fixed rate ${fmt.int(RATE)} req/s for ${S.rateDuration} s (after an unmeasured ` +
-      `${RATE_WARMUP} s ramp-up), soak ${S.soak ? `${S.soak} s` : 'skipped'}`,
+      `warm-up per target, fixed rate ${fmt.int(RATE)} req/s in ${S.rateRounds} round(s) of ${S.rateDuration} s (each ` +
+      `after an unmeasured ${RATE_WARMUP} s ramp-up), soak ${S.soak ? `${S.soak} s` : 'skipped'}`,
   );
   if (noisy) {
     md.push('');
@@ -654,7 +716,7 @@ if (write) {
       'the CPU time of the benchmark, its servers and wrk).',
   );
   md.push('');
-  md.push(`### Fixed rate: ${fmt.int(RATE)} req/s for ${S.rateDuration} s`);
+  md.push(`### Fixed rate: ${fmt.int(RATE)} req/s, medians of ${S.rateRounds} round(s) of ${S.rateDuration} s`);
   md.push('');
   md.push(markdownTable(rateHeaders, rateRows));
   md.push('');
@@ -664,7 +726,11 @@ if (write) {
       'earlier answers are doing; latency is measured at 1 µs resolution from hand-off to the last byte; "p99 from due time" also counts the ' +
       "generator's own timer lag (~1 ms batches). The bare-Fastify row is the floor this generator and machine can show. " +
       'If the server falls half a second behind (that many requests outstanding), the generator stops and the rate ' +
-      'counts as not sustained.',
+      'counts as not sustained. Every target runs once per round, the order rotating every round (the run at the ' +
+      "orchestrator's own share below is one of them); each figure is the median of the rounds, errors are totals. " +
+      '"Generator delay" is the event-loop delay of the generator itself (p99 over the measured part, median of the ' +
+      'rounds): the generator shares the two cores with the server, and what it is late by is in every latency it ' +
+      'reports.',
   );
   md.push('');
   if (equalUtilisation) {

@@ -2,6 +2,7 @@
 // in time and returns the same summary shape.
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { onAbort, removeTempDir, tempDir, trackChild } from './processes.mjs';
 import { sleep } from './util.mjs';
@@ -232,6 +233,10 @@ class LatencyHistogram {
  * `onResponse(status, rawHeaders, latencyMs)`, when given, is called for every measured (post-ramp) answer with its
  * status, undici's raw header list (`[name, value, …]` as Buffers) and its latency, e.g. to count which backend
  * answered.
+ *
+ * `generatorDelayP99` is the generator's own event-loop delay (p99, ms) over the measured part: a generator that
+ * shares the machine with the server and falls short of CPU delays both its sends and its reading of the answers, and
+ * every latency it reports then includes that delay.
  */
 /**
  * @param {{ origin: string, requests: PacedRequest[], rate?: number, durationS?: number, warmupS?: number,
@@ -283,6 +288,10 @@ export async function runPaced({
   let gaveUp = null;
   let allDone;
   const done = new Promise((resolve_) => (allDone = resolve_));
+  // The generator's own event-loop delay over the measured part: when it is high, the figures measure a generator
+  // short of CPU (it shares the machine with the server) rather than the server.
+  const generatorDelay = monitorEventLoopDelay({ resolution: 1 });
+  generatorDelay.enable();
   const start = performance.now();
   let measureStart = 0;
   let measureEnd = 0;
@@ -296,7 +305,10 @@ export async function runPaced({
     const due = start + dueAt(index);
     const t0 = performance.now();
     const counted = index >= skip;
-    if (index === skip) measureStart = t0;
+    if (index === skip) {
+      measureStart = t0;
+      generatorDelay.reset();
+    }
     inflightMax = Math.max(inflightMax, index + 1 - counts.finished);
     let status = 0;
     let rawHeaders;
@@ -357,6 +369,7 @@ export async function runPaced({
   tick();
   const guard = sleep((warmupS + durationS + timeoutS + 10) * 1000).then(() => 'deadline');
   await Promise.race([done, guard]);
+  generatorDelay.disable();
   const abandoned = sent - counts.finished;
   await pool.destroy().catch(() => {});
   unregister();
@@ -379,6 +392,7 @@ export async function runPaced({
     max: service.max / 1000,
     mean: service.mean(),
     lateP99: scheduled.percentile(99),
+    generatorDelayP99: generatorDelay.percentile(99) / 1e6,
     inflightMax,
     errors: counts.errors,
     timeouts: counts.timeouts,
