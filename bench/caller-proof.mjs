@@ -39,6 +39,7 @@ import {
   roundHead,
   runFacts,
   startOrchestrator,
+  SHIPPED_TEXT,
 } from './lib/common.mjs';
 import { markdownTable, textTable, writeReport } from './lib/report.mjs';
 
@@ -386,7 +387,8 @@ if (write) {
   md.push(markdownTable(routeHeaders, routeRows));
   md.push('');
   md.push(
-    'The built orchestrator with defaults (log level info to /dev/null, in-process stores, rate limits at 10⁹, and ' +
+    `The built orchestrator, run ${SHIPPED_TEXT}, with defaults (log level info to /dev/null, in-process stores, ` +
+      'rate limits at 10⁹, and ' +
       '`ORCH_REPLAY_CLIENT_SHARE=1`: all the load comes from one IP, which the default share would hold to 100,000 ' +
       'live nonces, refusing the rest), one instance without and one with `ADMISSION_SECRET`; DPoP proofs are optional, so the DPoP row is the instance ' +
       `without a secret receiving a proof on every request; the row without a proof sends an ignored header of the ` +

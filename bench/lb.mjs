@@ -58,6 +58,7 @@ import {
   startOrchestrator,
   startupCheck,
   stopChecked,
+  SHIPPED_TEXT,
 } from './lib/common.mjs';
 import {
   BUDGET_HEADERS,
@@ -688,7 +689,7 @@ if (write) {
       `\`b\`, backends that serve ${S.capacity} requests at once (the rest wait in a FIFO queue inside the backend, ` +
       `\`CAPACITY=${S.capacity}\`), at most ${S.connectionsB} requests in flight. One orchestrator (the built ` +
       '`dist/`, defaults: log level info to /dev/null, health probes, `ORCH_EWMA_DECAY` and `ORCH_P2C_CONN_PENALTY` ' +
-      'at their defaults; rate limits raised out of the way) with both pools. Requests: ' +
+      `at their defaults; rate limits raised out of the way; run ${SHIPPED_TEXT}) with both pools. Requests: ` +
       '`GET /proxy/<pool>/v1/items/<n>` with `x-tenant`/`x-scope` rotating and the algorithm in `X-LB-Algo`; for ' +
       `\`rendezvous\`, \`X-Hash-Key\` rotates over ${fmt.int(S.keys)} keys. The load is \`runPaced\` ` +
       '(bench/lib/load.mjs): request *i* leaves at *i*/rate whatever earlier answers do, latency from hand-off to ' +

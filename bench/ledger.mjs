@@ -34,7 +34,15 @@ import {
   startStubBackends,
   tempDir,
 } from './lib/harness.mjs';
-import { alternated, benchArgs, factsMarkdown, nonDefaultNote, runFacts, startOrchestrator } from './lib/common.mjs';
+import {
+  SHIPPED_TEXT,
+  alternated,
+  benchArgs,
+  factsMarkdown,
+  nonDefaultNote,
+  runFacts,
+  startOrchestrator,
+} from './lib/common.mjs';
 import { postRoute } from './lib/requests.mjs';
 import { markdownTable, textTable, writeReport } from './lib/report.mjs';
 
@@ -411,7 +419,7 @@ async function routePart() {
   return [
     `### \`POST /route\` while denials are written to the ledger at ~${fmt(DENY_RATE)}/s`,
     '',
-    `The built orchestrator (dist/, copied aside), defaults except rate limits out of the way, ` +
+    `The built orchestrator (dist/, copied aside; run ${SHIPPED_TEXT}), defaults except rate limits out of the way, ` +
       '`ORCH_LEDGER_AGGREGATE_WINDOW=0ms` and `ORCH_LEDGER_MAX_PER_SECOND=1000000` (so every denial is its own entry: ' +
       'with the defaults a flood of denials is aggregated and capped), one pool of 3 stub backends. Main load: ' +
       `${TOOL}, ${CONNECTIONS} connections, 12 allowed \`/route\` bodies. At the same time a paced side stream ` +

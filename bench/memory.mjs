@@ -239,6 +239,7 @@ const TARGETS = [
         pools,
         env: { ...variant.env, ORCH_LEDGER_PATH: join(work, `ledger-${variant.key}.jsonl`) },
         nodeArgs: variant.nodeArgs,
+        asGiven: true,
       }),
   })),
 ];

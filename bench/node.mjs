@@ -43,7 +43,7 @@ import {
 } from './lib/common.mjs';
 import { numberedRouteRequests, routePools } from './lib/requests.mjs';
 import { closedLoopMarkdown, closedLoopText, writeReport } from './lib/report.mjs';
-import { GATEWAY_MALLOC_TEXT, GATEWAY_NODE_OPTIONS, asShipped } from '../scripts/gateway-process.mjs';
+import { GATEWAY_MALLOC_TEXT, GATEWAY_NODE_OPTIONS } from '../scripts/gateway-process.mjs';
 
 const { argv, build, write } = benchArgs(
   'node.mjs',
@@ -113,7 +113,7 @@ for (const target of TARGETS) {
     name: `orchestrator (${target.label})`,
     work,
     pools,
-    ...asShipped({ env: { ...target.env, ORCH_LEDGER_PATH: join(work, `ledger-${target.key}.jsonl`) } }),
+    env: { ...target.env, ORCH_LEDGER_PATH: join(work, `ledger-${target.key}.jsonl`) },
     execPath: target.node.binary,
   });
   for (const r of REQUESTS) {

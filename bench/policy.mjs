@@ -51,6 +51,7 @@ import {
   startupCheck,
   stopChecked,
   warmUp,
+  SHIPPED_TEXT,
 } from './lib/common.mjs';
 import { policyInput, postRoute, routeBodies } from './lib/requests.mjs';
 import {
@@ -456,7 +457,7 @@ if (write) {
   md.push(markdownTable(routeHeaders, routeRows));
   md.push('');
   md.push(
-    'Three orchestrators from the same build (snapshotted `dist/`), running at once, defaults otherwise (log level ' +
+    `Three orchestrators from the same build (snapshotted \`dist/\`; run ${SHIPPED_TEXT}), running at once, defaults otherwise (log level ` +
       'info to /dev/null, rate limits raised out of the way with `ORCH_IP_BURST`, `ORCH_IP_BURST_DEGRADED`, ' +
       '`ORCH_TENANT_BURST` = 10⁹): without OPA (the base rules decide, uncached by design), with ' +
       `\`ORCH_OPA_POLICY_PATH=${BUNDLE_REL}\` (absolute path) \`ORCH_OPA_ENFORCE=1\` and the decision cache at its ` +

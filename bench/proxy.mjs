@@ -224,7 +224,7 @@ const TARGETS = [
   {
     key: 'orch',
     label: 'orchestrator /proxy, defaults (log level info)',
-    start: () => startOrchestrator({ snapshot, name: 'orchestrator (info)', work, pools, ...asShipped() }),
+    start: () => startOrchestrator({ snapshot, name: 'orchestrator (info)', work, pools }),
   },
   {
     key: 'orchWarn',
@@ -235,7 +235,7 @@ const TARGETS = [
         name: 'orchestrator (warn)',
         work,
         pools,
-        ...asShipped({ env: { ORCH_LOG_LEVEL: 'warn' } }),
+        env: { ORCH_LOG_LEVEL: 'warn' },
       }),
   },
   {

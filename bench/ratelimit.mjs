@@ -48,6 +48,7 @@ import {
   startOrchestrator,
   stopChecked,
   warmUp,
+  SHIPPED_TEXT,
 } from './lib/common.mjs';
 import { numberedRouteRequests, routePools } from './lib/requests.mjs';
 import { closedLoopMarkdown, closedLoopText, markdownTable, textTable, writeReport } from './lib/report.mjs';
@@ -295,7 +296,8 @@ if (write) {
   md.push('');
   md.push(
     'Setup: the built orchestrator three times, same settings (defaults, log level info to /dev/null, three pools of ' +
-      'stub backends, limits at 10⁹ so nothing is refused): without Redis, with `REDIS_ADDR` pointing at a ' +
+      `stub backends, limits at 10⁹ so nothing is refused; run ${SHIPPED_TEXT}): without Redis, with ` +
+      '`REDIS_ADDR` pointing at a ' +
       'redis-server started for the run (`--save "" --appendonly no`), and with Redis and ' +
       '`ORCH_RATELIMIT_REDIS_BATCH=1`. Each `/route` request takes two tokens, client IP and tenant. In-process the IP ' +
       'token is taken before the body is read and the tenant token after validation; with Redis both are taken by the ' +

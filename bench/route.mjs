@@ -151,7 +151,7 @@ const TARGETS = [
     key: 'orch',
     label: 'orchestrator, defaults (log level info)',
     start: ({ name = 'orchestrator (info)', nodeArgs = [], env, ipc } = {}) =>
-      startOrchestrator({ snapshot, name, work, pools, ipc, ...asShipped({ nodeArgs, env }) }),
+      startOrchestrator({ snapshot, name, work, pools, ipc, nodeArgs, env }),
   },
   {
     key: 'orchWarn',
@@ -162,7 +162,7 @@ const TARGETS = [
         name: 'orchestrator (warn)',
         work,
         pools,
-        ...asShipped({ env: { ORCH_LOG_LEVEL: 'warn' } }),
+        env: { ORCH_LOG_LEVEL: 'warn' },
       }),
   },
   {
@@ -175,7 +175,7 @@ const TARGETS = [
         name: 'orchestrator (threat service)',
         work,
         pools,
-        ...asShipped({ env: { ORCH_THREAT_URL: `${advisor.origin}/score` } }),
+        env: { ORCH_THREAT_URL: `${advisor.origin}/score` },
       }),
   },
   {
@@ -188,7 +188,7 @@ const TARGETS = [
         name: 'orchestrator (request context)',
         work,
         pools,
-        ...asShipped({ env: { ORCH_LOG_DATA_PLANE_CONTEXT: '1' } }),
+        env: { ORCH_LOG_DATA_PLANE_CONTEXT: '1' },
       }),
   },
 ];

@@ -42,7 +42,7 @@ import {
 } from './lib/common.mjs';
 import { numberedRouteRequests, routePools } from './lib/requests.mjs';
 import { budgetsMarkdown, closedLoopMarkdown, closedLoopText, passOrMiss, writeReport } from './lib/report.mjs';
-import { GATEWAY_MALLOC_TEXT, GATEWAY_NODE_OPTIONS, asShipped } from '../scripts/gateway-process.mjs';
+import { GATEWAY_MALLOC_TEXT, GATEWAY_NODE_OPTIONS } from '../scripts/gateway-process.mjs';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Settings
@@ -107,11 +107,8 @@ for (const target of TARGETS) {
     name: `orchestrator (${target.label})`,
     work,
     pools,
-    // As shipped (npm start, shieldx serve, the image): the gateway's V8 flags and malloc settings, which workers
-    // inherit.
-    ...asShipped({
-      env: { ORCH_WORKERS: String(target.workers), ORCH_LEDGER_PATH: join(work, `ledger-${target.key}.jsonl`) },
-    }),
+    // As shipped (startOrchestrator): the gateway's V8 flags and malloc settings, which workers inherit.
+    env: { ORCH_WORKERS: String(target.workers), ORCH_LEDGER_PATH: join(work, `ledger-${target.key}.jsonl`) },
   });
   // With workers, /readyz answers as soon as the first one listens: wait until every worker answers.
   const seen = new Set();

@@ -14,6 +14,7 @@ import {
   startServer,
   tail,
 } from './harness.mjs';
+import { GATEWAY_MALLOC_TEXT, GATEWAY_NODE_OPTIONS, asShipped } from '../../scripts/gateway-process.mjs';
 
 /**
  * Builds the orchestrator (unless `build` is false), snapshots dist/ and, when `check` is given, checks that the
@@ -78,24 +79,40 @@ export function orchestratorEnv({ port, work, pools, extra = {} }) {
 }
 
 /**
- * Starts the built orchestrator of `snapshot` on a free port, with orchestratorEnv() plus `env`. `nodeArgs`, `ipc`
- * and `execPath` go to startServer() (defaults: none, no IPC channel, this process's Node).
+ * Starts the built orchestrator of `snapshot` on a free port, with orchestratorEnv() plus `env`, as shipped: the
+ * gateway's V8 flags in front of `nodeArgs` and its malloc settings under `env` (scripts/gateway-process.mjs), as
+ * `npm start`, `shieldx serve` and the image run it. `asGiven`: only `nodeArgs` and `env` (for the tools that compare
+ * those settings). `ipc` and `execPath` go to startServer() (defaults: no IPC channel, this process's Node).
  * @param {{ snapshot: { dir: string, main: string }, name: string, work: string, pools: Record<string, string[]>,
- *   env?: Record<string, string>, nodeArgs?: string[], ipc?: boolean, execPath?: string }} options
+ *   env?: Record<string, string>, nodeArgs?: string[], asGiven?: boolean, ipc?: boolean, execPath?: string }} options
  */
-export async function startOrchestrator({ snapshot, name, work, pools, env = {}, nodeArgs, ipc, execPath }) {
+export async function startOrchestrator({
+  snapshot,
+  name,
+  work,
+  pools,
+  env = {},
+  nodeArgs = [],
+  asGiven,
+  ipc,
+  execPath,
+}) {
   const port = await freePort();
+  const settings = asGiven ? { nodeArgs, env } : asShipped({ nodeArgs, env });
   return startServer({
     name,
     script: snapshot.main,
     cwd: snapshot.dir,
-    env: orchestratorEnv({ port, work, pools, extra: env }),
+    env: orchestratorEnv({ port, work, pools, extra: settings.env }),
     port,
-    nodeArgs,
+    nodeArgs: settings.nodeArgs,
     ipc,
     execPath,
   });
 }
+
+/** How startOrchestrator() runs the gateway, for a benchmark's setup text. */
+export const SHIPPED_TEXT = `as shipped (\`${GATEWAY_NODE_OPTIONS}\`, ${GATEWAY_MALLOC_TEXT}; scripts/gateway-process.mjs)`;
 
 /**
  * Starts a Node server script of the repository (a path relative to its root, e.g. `bench/baseline-fastify.mjs`) on

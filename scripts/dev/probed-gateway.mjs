@@ -35,6 +35,7 @@ export async function startProbedGateway({ tool, probe, outVariable, seconds, en
     pools: routePools(stubs.urls),
     nodeArgs: shipped.nodeArgs,
     env: glibcDefaults ? probeEnv : shipped.env,
+    asGiven: true,
   });
   /** The shipped flags, the extra ones and the shipped malloc settings (unless left out), as the gateway got them. */
   const flags = [

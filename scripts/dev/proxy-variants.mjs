@@ -35,7 +35,7 @@ const snapshot = { dir: ROOT, main: join(ROOT, ORCH_MAIN) };
 const requests = proxyRequests();
 const servers = [];
 for (const variant of variants) {
-  servers.push(await startOrchestrator({ snapshot, name: variant.name, work, pools, ...variant }));
+  servers.push(await startOrchestrator({ snapshot, name: variant.name, work, pools, ...variant, asGiven: true }));
 }
 for (const server of servers) await runWrk({ origin: server.origin, requests, durationS: 2 });
 for (let round = 0; round < rounds; round++) {
