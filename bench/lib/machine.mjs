@@ -19,11 +19,15 @@ export function machineInfo() {
   };
 }
 
-/** The repository's commit and whether the working tree differs from it (read-only git commands). */
+/**
+ * The repository's commit and whether the working tree differs from it (read-only git commands). The records the
+ * benchmarks write (docs/BENCHMARKS.md) do not count: a run after another one that has not been committed yet is
+ * still a run of the committed code.
+ */
 export function gitInfo() {
   const run = (args) => spawnSync('git', args, { cwd: ROOT, encoding: 'utf8', timeout: 10_000 });
   const head = run(['rev-parse', '--short', 'HEAD']);
-  const status = run(['status', '--porcelain', '--untracked-files=no']);
+  const status = run(['status', '--porcelain', '--untracked-files=no', '--', '.', ':(exclude)docs/BENCHMARKS.md']);
   return {
     commit: head.status === 0 ? head.stdout.trim() : 'unknown',
     dirty: status.status === 0 ? status.stdout.trim().length > 0 : null,
