@@ -1,6 +1,7 @@
 // Memory of the orchestrator: what each import costs, and the resident set of the built gateway idle and after a
 // closed-loop load on `POST /route`, at its defaults (no Redis, TLS or tracing), with a smaller V8 young generation
-// (`--max-semi-space-size`), without the shipped glibc malloc settings, with V8 flags that trade speed for memory,
+// (`--max-semi-space-size`), without the shipped glibc malloc settings, with V8's Maglev compiler on (the gateway
+// turns it off itself: apps/orchestrator/src/v8-tiering.ts), with V8 flags that trade speed for memory,
 // and with Redis and tracing (every request, or 1 in 10) configured, beside bare Fastify 5 under the same load (the
 // runtime's floor). Writes the `memory` section of docs/BENCHMARKS.md.
 //
@@ -154,8 +155,22 @@ const collectorUrl = `http://127.0.0.1:${/** @type {import('node:net').AddressIn
 /** The V8 flags and the glibc malloc settings the gateway is shipped with (npm start, shieldx serve, the image). */
 const SHIPPED = GATEWAY_NODE_ARGS;
 const VARIANTS = [
-  { key: 'v8-defaults', label: 'defaults, V8 and glibc defaults (no flag, no malloc setting)', env: {}, nodeArgs: [] },
-  { key: 'shipped', label: `defaults, as shipped (${SHIPPED.join(' ')} ${GATEWAY_MALLOC_TEXT})`, ...asShipped() },
+  {
+    key: 'v8-defaults',
+    label: 'defaults, V8 and glibc defaults (node --maglev, no other flag, no malloc setting)',
+    env: {},
+    nodeArgs: ['--maglev'],
+  },
+  {
+    key: 'shipped',
+    label: `defaults, as shipped (${SHIPPED.join(' ')} ${GATEWAY_MALLOC_TEXT}, Maglev off)`,
+    ...asShipped(),
+  },
+  {
+    key: 'maglev',
+    label: "defaults, as shipped but with V8's Maglev compiler on (node --maglev)",
+    ...asShipped({ nodeArgs: ['--maglev'] }),
+  },
   { key: 'glibc', label: `defaults, as shipped but glibc's malloc defaults`, env: {}, nodeArgs: SHIPPED },
   {
     key: 'semi',
@@ -344,7 +359,11 @@ if (write) {
   md.push(
     'The shipped malloc settings (`scripts/gateway-process.mjs`) give glibc one arena for every thread and fixed ' +
       '128 KB thresholds for mmap and for trimming the heap; the row without them shows what they save. ' +
-      'The rows with a V8 flag beyond the shipped one are knobs an operator can set in `NODE_OPTIONS`, not defaults. ' +
+      "The gateway turns V8's mid-tier compiler, Maglev, off for its own process (apps/orchestrator/src/v8-tiering.ts; " +
+      '`node --maglev` keeps it on): hot code goes from the baseline compiler straight to TurboFan, and the ' +
+      'resident set under load stays much lower (the row with `--maglev` shows by how much; ' +
+      "`scripts/dev/rss-breakdown.mjs` shows V8's malloc peak and glibc's heap staying near their idle size). " +
+      'The other rows with a V8 flag beyond the shipped ones are knobs an operator can set, not defaults. ' +
       '`--no-concurrent-recompilation`: V8 optimises JavaScript on the main thread instead of on compiler threads, ' +
       "so the compiler's working memory is taken and given back between requests rather than beside them and less " +
       'of it stays resident as free malloc memory (measured here, the mechanism not isolated further); each ' +
