@@ -83,7 +83,7 @@ const S = {
   nginx: process.env.BENCH_NGINX || '/usr/sbin/nginx',
 };
 const BUDGET = { vsHttpProxy: 1.2, vsNestFloor: 0.8 };
-const TARGET_COUNT = 7;
+const TARGET_COUNT = 8;
 const expectedS = 30 + TARGET_COUNT * (S.warmup + 1) + S.rounds * TARGET_COUNT * (S.duration + 1.5);
 const deadlineS = Math.round(2 * expectedS + 300 + (build ? 600 : 0));
 installCleanup({ deadlineMs: deadlineS * 1000 });
@@ -114,7 +114,7 @@ const httpProxyVersion = JSON.parse(
 const REQUESTS = proxyRequests();
 
 // ---------------------------------------------------------------------------------------------------------------
-// Backends and the seven proxies (four contenders, three floors)
+// Backends and the eight proxies (five contenders, three floors)
 
 const work = tempDir('shieldx-bench-proxy-');
 const backends = await startHttpBackends(Array.from({ length: S.backends }, (_, i) => ({ name: `b${i + 1}` })));
@@ -237,6 +237,12 @@ const TARGETS = [
         pools,
         env: { ORCH_LOG_LEVEL: 'warn' },
       }),
+  },
+  {
+    // The gateway turns V8's Maglev compiler off (apps/orchestrator/src/v8-tiering.ts); this row keeps it on.
+    key: 'orchMaglev',
+    label: 'orchestrator /proxy, node --maglev',
+    start: () => startOrchestrator({ snapshot, name: 'orchestrator (--maglev)', work, pools, nodeArgs: ['--maglev'] }),
   },
   {
     key: 'httpProxy',
@@ -384,6 +390,7 @@ snapshot.dispose();
 
 const orch = byKey.orch.summary;
 const orchWarn = byKey.orchWarn.summary;
+const orchMaglev = byKey.orchMaglev.summary;
 const floorSummary = (floor) => byKey[`floor-${floor}`].summary;
 const nest = floorSummary('nest');
 const verdicts = [
@@ -391,14 +398,15 @@ const verdicts = [
     budget: `orchestrator req/s ≥ ${BUDGET.vsHttpProxy} × @fastify/http-proxy`,
     measured:
       `${fmt.ratio(orch.vsHttpProxy)} (defaults; paired by round ${fmt.ratio(orch.vsHttpProxyPaired)}); ` +
-      `${fmt.ratio(orchWarn.vsHttpProxy)} (log level warn)`,
+      `${fmt.ratio(orchWarn.vsHttpProxy)} (log level warn); ${fmt.ratio(orchMaglev.vsHttpProxy)} (Maglev on)`,
     result: passOrMiss(orch.vsHttpProxy >= BUDGET.vsHttpProxy),
   },
   {
     budget: `orchestrator req/s ≥ ${BUDGET.vsNestFloor} × the NestJS + undici floor`,
     measured:
       `${fmt.ratio(orch.rps / nest.rps)} (defaults; paired by round ` +
-      `${fmt.ratio(pairedRatio(orch.perRound, nest.perRound))}); ${fmt.ratio(orchWarn.rps / nest.rps)} (log level warn)`,
+      `${fmt.ratio(pairedRatio(orch.perRound, nest.perRound))}); ${fmt.ratio(orchWarn.rps / nest.rps)} (log level ` +
+      `warn); ${fmt.ratio(orchMaglev.rps / nest.rps)} (Maglev on)`,
     result: passOrMiss(orch.rps >= BUDGET.vsNestFloor * nest.rps),
   },
 ];
@@ -480,14 +488,15 @@ if (write) {
       'snapshotted for the run; `ORCH_ALLOW_INSECURE=1`, one pool `api` of the backends, every other setting at its ' +
       'default: balancing `ewma`, active health probes, policy base rules, metrics, access log to /dev/null; rate ' +
       'limits raised out of the way with `ORCH_IP_BURST`, `ORCH_IP_BURST_DEGRADED`, `ORCH_TENANT_BURST` = 10⁹), the ' +
-      `same at \`ORCH_LOG_LEVEL=warn\`, @fastify/http-proxy ${httpProxyVersion} on bare Fastify 5 ` +
+      "same at `ORCH_LOG_LEVEL=warn`, the same with V8's Maglev compiler on (`node --maglev`; the gateway turns it " +
+      `off itself, apps/orchestrator/src/v8-tiering.ts), @fastify/http-proxy ${httpProxyVersion} on bare Fastify 5 ` +
       '(`bench/baseline-http-proxy.mjs`: prefix `/proxy/api`, an undici `BalancedPool` of 128 connections per ' +
       `backend, no logging), and nginx ${nginxVersion} (\`daemon off; master_process off; worker_processes 1\`, ` +
       'access log off, `upstream` round robin with `keepalive 64`, `proxy_http_version 1.1`, ' +
       '`proxy_set_header Connection ""`, `keepalive_requests` raised so it does not recycle connections every 1000 ' +
       'requests as Node does not either). Requests: `GET /proxy/api/<path>` rotating over 12 variants (paths ' +
       '`/v1/items`, `/v1/items/42`, `/v1/orders?page=2`; `x-tenant` t1/t2/acme/globex; `x-scope` read/write). Each ' +
-      'round measures all seven one after the other. Beside them, three floors ' +
+      'round measures all eight one after the other. Beside them, three floors ' +
       '(`bench/floor-proxy.mjs`) forward the same requests the way the orchestrator does (an undici `BalancedPool` ' +
       'of 128 connections per backend, `dispatch` streaming into the response, hop-by-hop headers dropped) with none ' +
       'of its pipeline: on `node:http` alone, on Fastify 5 (one route, reply hijacked), and on NestJS 12 with ' +
