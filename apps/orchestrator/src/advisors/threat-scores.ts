@@ -84,12 +84,14 @@ export class ThreatScores implements OnApplicationShutdown {
    * Rejects with {@link AdvisorUnavailableError} when the service gives no answer and the fail mode is `deny`.
    */
   scoreOf(ip: string, tenant: string, now: number = Date.now()): ThreatVerdict | Promise<ThreatVerdict> {
-    const cached = this.cache.peek(ip);
-    if (cached !== undefined && cached.expiresAt > now) {
-      // Only a live score counts as a use: an expired one must not outlive live ones while the service is down.
-      this.cache.get(ip);
-      this.metrics.threatLookup('hit');
-      return cached.verdict;
+    const cached = this.cache.get(ip);
+    if (cached !== undefined) {
+      if (cached.expiresAt > now) {
+        this.metrics.threatLookup('hit');
+        return cached.verdict;
+      }
+      // Never used again (a new answer replaces it): dropped, so it cannot outlive live scores while the service is down.
+      this.cache.delete(ip);
     }
     const pending = this.inflight.get(ip);
     if (pending !== undefined) {
