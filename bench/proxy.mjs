@@ -49,7 +49,7 @@ import {
   runFacts,
   startHttpBackends,
   startLoopbackScript,
-  startOrchestrator,
+  orchestratorTarget,
   startupCheck,
   stopChecked,
   warmUp,
@@ -213,6 +213,8 @@ ${backendUrls.map((url) => `    server ${url.replace('http://', '')};`).join('\n
 
 let snapshot;
 const pools = { api: backendUrls };
+/** What the orchestrator targets start from (the snapshot exists once they start). */
+const gateway = () => ({ snapshot, work, pools });
 /** Forwarding alone at each layer of the orchestrator's stack (bench/floor-proxy.mjs), none of the pipeline. */
 const FLOORS = [
   { floor: 'node', label: 'floor: node:http + undici, no pipeline' },
@@ -221,29 +223,24 @@ const FLOORS = [
 ];
 /** @type {import('./lib/common.mjs').RoundTarget[]} */
 const TARGETS = [
-  {
+  orchestratorTarget(gateway, {
     key: 'orch',
     label: 'orchestrator /proxy, defaults (log level info)',
-    start: () => startOrchestrator({ snapshot, name: 'orchestrator (info)', work, pools }),
-  },
-  {
+    name: 'orchestrator (info)',
+  }),
+  orchestratorTarget(gateway, {
     key: 'orchWarn',
     label: 'orchestrator /proxy, ORCH_LOG_LEVEL=warn',
-    start: () =>
-      startOrchestrator({
-        snapshot,
-        name: 'orchestrator (warn)',
-        work,
-        pools,
-        env: { ORCH_LOG_LEVEL: 'warn' },
-      }),
-  },
-  {
-    // The gateway turns V8's Maglev compiler off (apps/orchestrator/src/v8-tiering.ts); this row keeps it on.
+    name: 'orchestrator (warn)',
+    env: { ORCH_LOG_LEVEL: 'warn' },
+  }),
+  // The gateway turns V8's Maglev compiler off (apps/orchestrator/src/v8-tiering.ts); this row keeps it on.
+  orchestratorTarget(gateway, {
     key: 'orchMaglev',
     label: 'orchestrator /proxy, node --maglev',
-    start: () => startOrchestrator({ snapshot, name: 'orchestrator (--maglev)', work, pools, nodeArgs: ['--maglev'] }),
-  },
+    name: 'orchestrator (--maglev)',
+    nodeArgs: ['--maglev'],
+  }),
   {
     key: 'httpProxy',
     label: `@fastify/http-proxy ${httpProxyVersion} (bare Fastify 5)`,

@@ -51,6 +51,7 @@ import {
   runFacts,
   sendRequest,
   startLoopbackScript,
+  orchestratorTarget,
   startOrchestrator,
   startupCheck,
   stopChecked,
@@ -136,6 +137,8 @@ let snapshot; // set by prepareOrchestrator()
 const stubs = await startStubBackends(7);
 const pools = routePools(stubs.urls);
 const work = tempDir('shieldx-bench-route-');
+/** What the orchestrator targets start from (the snapshot exists once they start). */
+const gateway = () => ({ snapshot, work, pools });
 // The threat-score service of the "threat service" row: every IP gets a score; the orchestrator caches it.
 const advisor = await startLoopbackScript({ name: 'threat service', script: 'bench/advisor-stub.mjs' });
 
@@ -153,44 +156,26 @@ const TARGETS = [
     start: ({ name = 'orchestrator (info)', nodeArgs = [], env, ipc } = {}) =>
       startOrchestrator({ snapshot, name, work, pools, ipc, nodeArgs, env }),
   },
-  {
+  orchestratorTarget(gateway, {
     key: 'orchWarn',
     label: 'orchestrator, ORCH_LOG_LEVEL=warn',
-    start: () =>
-      startOrchestrator({
-        snapshot,
-        name: 'orchestrator (warn)',
-        work,
-        pools,
-        env: { ORCH_LOG_LEVEL: 'warn' },
-      }),
-  },
-  {
-    // A threat-score service configured: after the first call, every request's score comes from the cache.
+    name: 'orchestrator (warn)',
+    env: { ORCH_LOG_LEVEL: 'warn' },
+  }),
+  // A threat-score service configured: after the first call, every request's score comes from the cache.
+  orchestratorTarget(gateway, {
     key: 'orchThreat',
     label: 'orchestrator, threat service (scores cached)',
-    start: () =>
-      startOrchestrator({
-        snapshot,
-        name: 'orchestrator (threat service)',
-        work,
-        pools,
-        env: { ORCH_THREAT_URL: `${advisor.origin}/score` },
-      }),
-  },
-  {
-    // What the async request context costs when it is kept on for the data plane too (docs/observability.md).
+    name: 'orchestrator (threat service)',
+    env: { ORCH_THREAT_URL: `${advisor.origin}/score` },
+  }),
+  // What the async request context costs when it is kept on for the data plane too (docs/observability.md).
+  orchestratorTarget(gateway, {
     key: 'orchContext',
     label: 'orchestrator, ORCH_LOG_DATA_PLANE_CONTEXT=1',
-    start: () =>
-      startOrchestrator({
-        snapshot,
-        name: 'orchestrator (request context)',
-        work,
-        pools,
-        env: { ORCH_LOG_DATA_PLANE_CONTEXT: '1' },
-      }),
-  },
+    name: 'orchestrator (request context)',
+    env: { ORCH_LOG_DATA_PLANE_CONTEXT: '1' },
+  }),
 ];
 const byKey = Object.fromEntries(TARGETS.map((t) => [t.key, t]));
 const problems = [];

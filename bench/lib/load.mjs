@@ -288,8 +288,7 @@ export async function runPaced({
   let gaveUp = null;
   let allDone;
   const done = new Promise((resolve_) => (allDone = resolve_));
-  // The generator's own event-loop delay over the measured part: when it is high, the figures measure a generator
-  // short of CPU (it shares the machine with the server) rather than the server.
+  // generatorDelayP99 (see above), reset when the measured part begins.
   const generatorDelay = monitorEventLoopDelay({ resolution: 1 });
   generatorDelay.enable();
   const start = performance.now();

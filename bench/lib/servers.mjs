@@ -111,6 +111,17 @@ export async function startOrchestrator({
   });
 }
 
+/**
+ * A round target (bench/lib/rounds.mjs) that starts the built orchestrator as `name`, with `env` and `nodeArgs` on top
+ * of what startOrchestrator() gives it. `gateway()` returns the snapshot, working directory and pools when the target
+ * starts (a benchmark lists its targets before it snapshots the build).
+ * @param {() => { snapshot: { dir: string, main: string }, work: string, pools: Record<string, string[]> }} gateway
+ * @param {{ key: string, label: string, name: string, env?: Record<string, string>, nodeArgs?: string[] }} target
+ */
+export function orchestratorTarget(gateway, { key, label, name, env, nodeArgs }) {
+  return { key, label, start: () => startOrchestrator({ ...gateway(), name, env, nodeArgs }) };
+}
+
 /** How startOrchestrator() runs the gateway, for a benchmark's setup text. */
 export const SHIPPED_TEXT = `as shipped (\`${GATEWAY_NODE_OPTIONS}\`, ${GATEWAY_MALLOC_TEXT}; scripts/gateway-process.mjs)`;
 
