@@ -1,9 +1,9 @@
 // Memory of the orchestrator: what each import costs, and the resident set of the built gateway idle and after a
 // closed-loop load on `POST /route`, at its defaults (no Redis, TLS or tracing), with a smaller V8 young generation
-// (`--max-semi-space-size`), without the shipped glibc malloc settings, with V8's Maglev compiler on (the gateway
-// turns it off itself: apps/orchestrator/src/v8-tiering.ts), with V8 flags that trade speed for memory,
-// and with Redis and tracing (every request, or 1 in 10) configured, beside bare Fastify 5 under the same load (the
-// runtime's floor). Writes the `memory` section of docs/BENCHMARKS.md.
+// (`--max-semi-space-size`), without the shipped glibc malloc settings, with V8's Maglev compiler on or V8's own heap
+// growth (the gateway sets both itself: apps/orchestrator/src/v8-flags.ts), with V8 flags that trade speed for
+// memory, and with Redis and tracing (every request, or 1 in 10) configured, beside bare Fastify 5 under the same load
+// (the runtime's floor). Writes the `memory` section of docs/BENCHMARKS.md.
 //
 //   node bench/memory.mjs [--no-build] [--no-write]
 //
@@ -154,17 +154,27 @@ const collectorUrl = `http://127.0.0.1:${/** @type {import('node:net').AddressIn
 
 /** The V8 flags and the glibc malloc settings the gateway is shipped with (npm start, shieldx serve, the image). */
 const SHIPPED = GATEWAY_NODE_ARGS;
+/**
+ * On node's command line, V8's own heap growth: the gateway then leaves its 50 % bound alone and V8 lets the old
+ * generation grow by up to 300 % between full collections.
+ */
+const V8_OWN_HEAP_GROWTH = '--heap-growing-percent=0';
 const VARIANTS = [
   {
     key: 'v8-defaults',
-    label: 'defaults, V8 and glibc defaults (node --maglev, no other flag, no malloc setting)',
+    label: `defaults, V8 and glibc defaults (node --maglev ${V8_OWN_HEAP_GROWTH}, no other flag, no malloc setting)`,
     env: {},
-    nodeArgs: ['--maglev'],
+    nodeArgs: ['--maglev', V8_OWN_HEAP_GROWTH],
   },
   {
     key: 'shipped',
-    label: `defaults, as shipped (${SHIPPED.join(' ')} ${GATEWAY_MALLOC_TEXT}, Maglev off)`,
+    label: `defaults, as shipped (${SHIPPED.join(' ')} ${GATEWAY_MALLOC_TEXT}, Maglev off, heap growth 50 %)`,
     ...asShipped(),
+  },
+  {
+    key: 'heap-growth',
+    label: `defaults, as shipped but V8's own heap growth (node ${V8_OWN_HEAP_GROWTH})`,
+    ...asShipped({ nodeArgs: [V8_OWN_HEAP_GROWTH] }),
   },
   {
     key: 'maglev',
@@ -204,6 +214,11 @@ const VARIANTS = [
           ...asShipped({ env: { REDIS_ADDR: redis.url } }),
         },
         {
+          key: 'redis-heap-growth',
+          label: `Redis (rate limits, replay) configured, as shipped but V8's own heap growth (${V8_OWN_HEAP_GROWTH})`,
+          ...asShipped({ env: { REDIS_ADDR: redis.url }, nodeArgs: [V8_OWN_HEAP_GROWTH] }),
+        },
+        {
           key: 'redis-tracing',
           label: 'Redis (rate limits, replay) and tracing (OTLP) configured, as shipped',
           ...asShipped({ env: { REDIS_ADDR: redis.url, OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl } }),
@@ -213,6 +228,11 @@ const VARIANTS = [
     key: 'tracing',
     label: 'tracing (OTLP) configured, every request traced (the default sampler), as shipped',
     ...asShipped({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl } }),
+  },
+  {
+    key: 'tracing-heap-growth',
+    label: `tracing (OTLP) configured, every request traced, as shipped but V8's own heap growth (${V8_OWN_HEAP_GROWTH})`,
+    ...asShipped({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl }, nodeArgs: [V8_OWN_HEAP_GROWTH] }),
   },
   {
     key: 'tracing-sampled',
@@ -359,10 +379,15 @@ if (write) {
   md.push(
     'The shipped malloc settings (`scripts/gateway-process.mjs`) give glibc one arena for every thread and fixed ' +
       '128 KB thresholds for mmap and for trimming the heap; the row without them shows what they save. ' +
-      "The gateway turns V8's mid-tier compiler, Maglev, off for its own process (apps/orchestrator/src/v8-tiering.ts; " +
-      '`node --maglev` keeps it on): hot code goes from the baseline compiler straight to TurboFan, and the ' +
-      'resident set under load stays much lower (the row with `--maglev` shows by how much; ' +
-      "`scripts/dev/rss-breakdown.mjs` shows V8's malloc peak and glibc's heap staying near their idle size). " +
+      "The gateway sets two V8 flags on its own process (apps/orchestrator/src/v8-flags.ts). It turns V8's mid-tier " +
+      'compiler, Maglev, off (`node --maglev` keeps it on): hot code goes from the baseline compiler straight to ' +
+      'TurboFan, and the resident set under load stays much lower (the row with `--maglev` shows by how much; ' +
+      "`scripts/dev/rss-breakdown.mjs` shows V8's malloc peak and glibc's heap staying near their idle size). And it " +
+      'lets the old generation grow by 50 % of what was live after a full collection before the next one ' +
+      "(`--heap-growing-percent=50`; `node --heap-growing-percent=0` gives V8's own growth, up to 300 % here): the " +
+      "pages a full collection frees stay resident in V8's page pool until the process is idle, so one long growth " +
+      "spell under load stays in the resident set; the rows with V8's own heap growth show what the bound saves, " +
+      'most where request objects live long enough to be promoted (Redis round trips, tracing). ' +
       'The other rows with a V8 flag beyond the shipped ones are knobs an operator can set, not defaults. ' +
       '`--no-concurrent-recompilation`: V8 optimises JavaScript on the main thread instead of on compiler threads, ' +
       "so the compiler's working memory is taken and given back between requests rather than beside them and less " +

@@ -234,7 +234,7 @@ const TARGETS = [
     name: 'orchestrator (warn)',
     env: { ORCH_LOG_LEVEL: 'warn' },
   }),
-  // The gateway turns V8's Maglev compiler off (apps/orchestrator/src/v8-tiering.ts); this row keeps it on.
+  // The gateway turns V8's Maglev compiler off (apps/orchestrator/src/v8-flags.ts); this row keeps it on.
   orchestratorTarget(gateway, {
     key: 'orchMaglev',
     label: 'orchestrator /proxy, node --maglev',
@@ -486,7 +486,7 @@ if (write) {
       'default: balancing `ewma`, active health probes, policy base rules, metrics, access log to /dev/null; rate ' +
       'limits raised out of the way with `ORCH_IP_BURST`, `ORCH_IP_BURST_DEGRADED`, `ORCH_TENANT_BURST` = 10⁹), the ' +
       "same at `ORCH_LOG_LEVEL=warn`, the same with V8's Maglev compiler on (`node --maglev`; the gateway turns it " +
-      `off itself, apps/orchestrator/src/v8-tiering.ts), @fastify/http-proxy ${httpProxyVersion} on bare Fastify 5 ` +
+      `off itself, apps/orchestrator/src/v8-flags.ts), @fastify/http-proxy ${httpProxyVersion} on bare Fastify 5 ` +
       '(`bench/baseline-http-proxy.mjs`: prefix `/proxy/api`, an undici `BalancedPool` of 128 connections per ' +
       `backend, no logging), and nginx ${nginxVersion} (\`daemon off; master_process off; worker_processes 1\`, ` +
       'access log off, `upstream` round robin with `keepalive 64`, `proxy_http_version 1.1`, ' +

@@ -8,8 +8,8 @@
  * `/route` a full collection every two seconds at half its capacity (docs/performance.md#memory).
  */
 export const GATEWAY_NODE_OPTIONS = '--max-semi-space-size=4';
-// V8's Maglev compiler is turned off by the gateway itself (apps/orchestrator/src/v8-tiering.ts): Node refuses V8's
-// compiler flags in NODE_OPTIONS.
+// Two more V8 flags, Maglev off and a bound on the old generation's growth, are set by the gateway itself
+// (apps/orchestrator/src/v8-flags.ts): Node refuses them in NODE_OPTIONS.
 
 /** {@link GATEWAY_NODE_OPTIONS} as arguments of `node` (for a process started with its own argument list). */
 export const GATEWAY_NODE_ARGS = GATEWAY_NODE_OPTIONS.split(' ').filter((flag) => flag !== '');

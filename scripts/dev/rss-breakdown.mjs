@@ -5,8 +5,9 @@
 // binary), the V8 heap (committed and used), V8's malloc'ed memory now and at its peak (compiler zones), glibc's main
 // malloc arena ([heap]), the arenas of other threads (V8's compiler and GC threads, the libuv pool; none with the
 // shipped MALLOC_ARENA_MAX=1), and the rest of
-// the anonymous memory (V8's heap pages, code, stacks, large buffers); idle, after the load, and after the load and
-// one full collection (what is live). Needs `npm run build` first. Not a benchmark of record.
+// the anonymous memory (V8's heap pages and its pool of pages freed by full collections, code, stacks, large buffers;
+// V8's pages are 256 KB mappings, so what lies in mappings of 1 MB or more is mostly not V8's heap), ArrayBuffers;
+// idle, after the load, and after the load and one full collection (what is live). Needs `npm run build` first. Not a benchmark of record.
 //   [REDIS_ADDR=… OTEL_…=…] [GLIBC_MALLOC=defaults] node scripts/dev/rss-breakdown.mjs [load s=30] [extra flags…]
 import { readFileSync, writeFileSync } from 'node:fs';
 import { rssMB, rssPartsMB, runLoad, sleep } from '../../bench/lib/harness.mjs';
@@ -70,13 +71,15 @@ const rows = [
   ['  anonymous (RssAnon)', (r) => r.rssAnon],
   ['    glibc main arena ([heap])', (r) => r.mappings.mainArena],
   ['    glibc arenas of other threads', (r) => r.mappings.threadArenas],
-  ['    other anonymous (V8 heap pages, code, stacks)', (r) => r.mappings.otherAnonymous],
+  ['    other anonymous (V8 heap pages and page pool, code, stacks)', (r) => r.mappings.otherAnonymous],
+  ['      of which in mappings of 1 MB or more resident', (r) => r.mappings.otherAnonymousLarge],
   ['V8 heap committed', (r) => r.heapCommitted],
   ['  of which old space', (r) => r.spaces.old_space],
   ['  of which new space', (r) => r.spaces.new_space],
   ['  of which code and trusted spaces', (r) => r.spaces.code_space + r.spaces.trusted_space],
   ['V8 heap used', (r) => r.heapUsed],
   ['V8 external memory', (r) => r.external],
+  ['ArrayBuffer memory (process.memoryUsage)', (r) => r.arrayBuffers],
   ["V8 malloc'ed now", (r) => r.mallocedNow],
   ["V8 malloc'ed at its peak", (r) => r.mallocedPeak],
 ];

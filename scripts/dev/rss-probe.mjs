@@ -26,7 +26,7 @@ function mappings() {
     const rss = /^Rss:\s+(\d+) kB/.exec(line);
     if (rss !== null && areas.length > 0) areas[areas.length - 1].rssKb = Number(rss[1]);
   }
-  const kinds = { files: 0, mainArena: 0, threadArenas: 0, otherAnonymous: 0 };
+  const kinds = { files: 0, mainArena: 0, threadArenas: 0, otherAnonymous: 0, otherAnonymousLarge: 0 };
   areas.forEach((area, i) => {
     const next = areas[i + 1];
     const arena =
@@ -47,6 +47,7 @@ function mappings() {
             ? 'threadArenas'
             : 'otherAnonymous';
     kinds[kind] += area.rssKb / 1024;
+    if (kind === 'otherAnonymous' && area.rssKb >= 1024) kinds.otherAnonymousLarge += area.rssKb / 1024;
   });
   return kinds;
 }
@@ -72,6 +73,7 @@ async function read() {
       heapCommitted: mb(heap.total_physical_size),
       heapUsed: mb(heap.used_heap_size),
       external: mb(heap.external_memory),
+      arrayBuffers: mb(process.memoryUsage().arrayBuffers),
       mallocedNow: mb(heap.malloced_memory),
       mallocedPeak: mb(heap.peak_malloced_memory),
       spaces: Object.fromEntries(

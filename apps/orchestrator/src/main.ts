@@ -1,7 +1,7 @@
-// First: the formatters the framework builds as it loads stay deferred (logging/deferred-intl.ts), and V8's Maglev
-// compiler is off before any code is hot (v8-tiering.ts).
+// First: the formatters the framework builds as it loads stay deferred (logging/deferred-intl.ts), and the gateway's
+// V8 flags are set before any code is hot (v8-flags.ts).
 import { restoreDateTimeFormat } from './logging/deferred-intl';
-import './v8-tiering';
+import './v8-flags';
 import cluster from 'node:cluster';
 import { ConfigError, loadConfig } from './config/config';
 import { runPrimary } from './cluster/workers';
