@@ -54,11 +54,22 @@ describe('v8-flags', () => {
     expect(tiers(['--maglev']).maglev).toBeGreaterThan(0);
   });
 
-  it('keeps the old generation within 50 % (plus a step) of what is live, and leaves V8 its default when asked', () => {
+  it('keeps the old generation within 50 % (plus a step) of what is live', () => {
     const shipped = oldSpacePeak([]);
     const v8Default = oldSpacePeak(['--heap-growing-percent=0']);
-    // About 110 MB against about 275 MB here: V8 alone lets the old generation grow to several times what is live.
+    // About 110 MB against about 275 MB on an idle machine: V8 alone lets the old generation grow to several times
+    // what is live (its factor depends on how fast its collections run, so only the order is asserted for it).
     expect(shipped.peak).toBeLessThan(170);
-    expect(v8Default.peak).toBeGreaterThan(200);
+    expect(v8Default.peak).toBeGreaterThan(shipped.peak);
+  });
+
+  it('sets only the flags not given on the command line', () => {
+    const setBy = (flags: string[]) =>
+      JSON.parse(
+        runAfterModule(flags, `console.log(JSON.stringify((await import(${JSON.stringify(MODULE)})).v8FlagsSet));`),
+      ) as string[];
+    expect(setBy([])).toEqual(['--no-maglev', '--heap-growing-percent=50']);
+    expect(setBy(['--heap-growing-percent=0'])).toEqual(['--no-maglev']);
+    expect(setBy(['--heap_growing_percent=80', '--maglev'])).toEqual([]);
   });
 });
