@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 // Development aid: where the built gateway's resident set lies, idle and after a closed-loop `POST /route` load, as
 // bench:memory runs it (three pools of stub backends on loopback, log level info to /dev/null, the shipped V8 flags
-// plus any given here, the shipped malloc settings unless GLIBC_MALLOC=defaults). Through scripts/dev/rss-probe.mjs inside the gateway: pages mapped from files (the Node
-// binary), the V8 heap (committed and used), V8's malloc'ed memory now and at its peak (compiler zones), glibc's main
-// malloc arena ([heap]), the arenas of other threads (V8's compiler and GC threads, the libuv pool; none with the
-// shipped MALLOC_ARENA_MAX=1), and the rest of
-// the anonymous memory (V8's heap pages and its pool of pages freed by full collections, code, stacks, large buffers;
-// V8's pages are 256 KB mappings, so what lies in mappings of 1 MB or more is mostly not V8's heap), ArrayBuffers;
-// idle, after the load, and after the load and one full collection (what is live). Needs `npm run build` first. Not a benchmark of record.
+// plus any given here, the shipped malloc settings unless GLIBC_MALLOC=defaults). Through scripts/dev/rss-probe.mjs
+// inside the gateway: pages mapped from files (the Node binary), the V8 heap (committed and used), V8's malloc'ed
+// memory now and at its peak (compiler zones), glibc's main malloc arena ([heap]), the arenas of other threads (V8's
+// compiler and GC threads, the libuv pool; none with the shipped MALLOC_ARENA_MAX=1), the rest of the anonymous memory
+// (V8's heap pages and its pool of pages freed by full collections, code, stacks, large buffers; V8's pages are 256 KB
+// mappings, so what lies in mappings of 1 MB or more is mostly not V8's heap), and ArrayBuffers; idle, after the load,
+// and after the load and one full collection (what is live). Needs `npm run build` first. Not a benchmark of record.
 //   [REDIS_ADDR=… OTEL_…=…] [GLIBC_MALLOC=defaults] node scripts/dev/rss-breakdown.mjs [load s=30] [extra flags…]
 import { readFileSync, writeFileSync } from 'node:fs';
 import { rssMB, rssPartsMB, runLoad, sleep } from '../../bench/lib/harness.mjs';

@@ -26,12 +26,12 @@ function givenOnCommandLine(flag: string): boolean {
 export const MAGLEV_FLAG = '--no-maglev';
 
 /**
- * The old generation may grow by half of what was live after a full collection before the next one; V8's default
- * lets it grow by up to 300 % on a machine with a few GB. A full collection gives the pages it frees to V8's page
- * pool, which stays resident until V8 sees the process idle, so one long growth spell under load stays in the
- * resident set for good: with Redis configured (its round trips keep request objects alive long enough to reach the
- * old generation) 35 MB of pooled pages, and with every request traced a heap three times its live size. 30 % saves
- * a little more memory but costs CPU per request when tracing; 100 % keeps more.
+ * The old generation may grow by half of what was live after a full collection before the next one; V8 by itself
+ * lets it grow to several times that. A full collection gives the pages it frees to V8's page pool, which stays
+ * resident until V8 sees the process idle, so one long growth spell under load stays in the resident set for good:
+ * it did with Redis configured (its round trips keep request objects alive long enough to reach the old generation)
+ * and with every request traced. 30 % saves a little more memory but costs CPU per request when tracing; 100 % keeps
+ * more.
  */
 export const HEAP_GROWING_FLAG = '--heap-growing-percent=50';
 
