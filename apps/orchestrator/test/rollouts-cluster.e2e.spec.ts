@@ -100,9 +100,10 @@ describe(RolloutSyncService.name, () => {
     await names(a, 'sum', 20);
     await names(b, 'sum', 20);
     await eventually(async () => (await rollout(a, 'sum'))?.percent === 100, { timeoutMs: 10_000 });
-    const body = await rollout(b, 'sum');
-    const advanced = body?.history.find((h) => h.kind === 'advanced');
-    expect(advanced?.canary.requests).toBe(20);
+    // b learns the step from the shared state on its next resync, not at the same instant as a.
+    const advanced = async () => (await rollout(b, 'sum'))?.history.find((h) => h.kind === 'advanced');
+    await eventually(async () => (await advanced()) !== undefined);
+    expect((await advanced())?.canary.requests).toBe(20);
   });
 
   it('hands the decisions to the other instance when the deciding one stops', async () => {
