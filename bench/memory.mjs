@@ -7,9 +7,14 @@
 //
 //   node bench/memory.mjs [--no-build] [--no-write]
 //
-// Environment (defaults in brackets): BENCH_MEMORY_LOAD [60] s of load per variant, BENCH_CONNECTIONS [32],
-// BENCH_MEMORY_IMPORT_RUNS [3] fresh processes measuring the imports, BENCH_MEMORY_SEMI_SPACE [2] MB for the
-// --max-semi-space-size variant, BENCH_TOOL [wrk if installed, else autocannon].
+// Environment (defaults in brackets): BENCH_MEMORY_LOAD [60] s of load per variant, BENCH_MEMORY_ROUNDS [3] fresh
+// processes each for bare Fastify and the gateway as shipped (the rows the budgets judge; medians, alternated),
+// BENCH_CONNECTIONS [32], BENCH_MEMORY_IMPORT_RUNS [3] fresh processes measuring the imports,
+// BENCH_MEMORY_SEMI_SPACE [2] MB for the --max-semi-space-size variant, BENCH_TOOL [wrk if installed, else
+// autocannon].
+//
+// Budgets (from the issue): the gateway as shipped at its defaults (one process; no Redis, TLS or tracing) resident
+// ≤ 90 MB idle and ≤ 100 MB after the load.
 import { spawnSync } from 'node:child_process';
 import http from 'node:http';
 import { join } from 'node:path';
@@ -40,22 +45,35 @@ import {
   stopChecked,
 } from './lib/common.mjs';
 import { numberedRouteRequests, routePools } from './lib/requests.mjs';
-import { markdownTable, textTable, writeReport } from './lib/report.mjs';
+import {
+  BUDGET_HEADERS,
+  budgetRows,
+  budgetsMarkdown,
+  markdownTable,
+  passOrMiss,
+  textTable,
+  writeReport,
+} from './lib/report.mjs';
 import { GATEWAY_MALLOC_ENV, GATEWAY_MALLOC_TEXT, GATEWAY_NODE_ARGS, asShipped } from '../scripts/gateway-process.mjs';
 
 const { argv, build, write } = benchArgs(
   'memory.mjs',
-  'env: BENCH_MEMORY_LOAD=60 BENCH_CONNECTIONS=32 BENCH_MEMORY_IMPORT_RUNS=3 BENCH_MEMORY_SEMI_SPACE=2 ' +
+  'env: BENCH_MEMORY_LOAD=60 BENCH_MEMORY_ROUNDS=3 BENCH_CONNECTIONS=32 BENCH_MEMORY_IMPORT_RUNS=3 ' +
+    'BENCH_MEMORY_SEMI_SPACE=2 ' +
     'BENCH_TOOL=wrk|autocannon',
 );
 const S = {
   loadS: envNumber('BENCH_MEMORY_LOAD', 60, { min: 1 }),
+  rounds: envNumber('BENCH_MEMORY_ROUNDS', 3, { min: 1 }),
   connections: envNumber('BENCH_CONNECTIONS', 32, { min: 1 }),
   importRuns: envNumber('BENCH_MEMORY_IMPORT_RUNS', 3, { min: 1 }),
   semiSpace: envNumber('BENCH_MEMORY_SEMI_SPACE', 2, { min: 1 }),
   tool: benchTool(),
 };
-installCleanup({ deadlineMs: (11 * (S.loadS + 30) + 120 + (build ? 400 : 0)) * 1000 });
+/** The budgets of the gateway as shipped at its defaults, MB. */
+const BUDGET = { idle: 90, loaded: 100 };
+// At most 18 single runs, and the rounds of the two budget rows; each run is the load plus ~15 s around it.
+installCleanup({ deadlineMs: ((18 + 2 * S.rounds) * (S.loadS + 30) + 120 + (build ? 400 : 0)) * 1000 });
 const facts = runFacts('memory.mjs', argv);
 const { log, say, command } = facts;
 say(`memory benchmark: ${command}`);
@@ -282,12 +300,14 @@ const TARGETS = [
   })),
 ];
 
-const rows = [];
 const problems = [];
-/** Bare Fastify's resident set right after the load (MB), once measured. */
-let floorLoaded;
-for (const variant of TARGETS) {
-  const server = await variant.start();
+
+/**
+ * One run of `target` in a fresh process: its resident set 5 s after it is ready, right after the load (with the
+ * split into file and anonymous pages, and the peak) and 5 s later, and the load's req/s and p99.
+ */
+async function measure(target, what = '') {
+  const server = await target.start();
   await sleep(5000);
   const idle = rssMB(server.pid);
   const result = await runLoad(S.tool, {
@@ -296,33 +316,83 @@ for (const variant of TARGETS) {
     connections: S.connections,
     durationS: S.loadS,
   });
-  checkAlive({ server, label: variant.label }, 'the load');
+  checkAlive({ server, label: target.label }, 'the load');
   const loaded = rssMB(server.pid);
   const parts = rssPartsMB(server.pid);
   const peak = peakRssMB(server.pid);
-  if (variant.key === BASELINE.key) floorLoaded = loaded;
   await sleep(5000);
   const after = rssMB(server.pid);
   say(
-    `${variant.label}: idle ${fmt.mb(idle)} MB, after ${S.loadS} s of load ${fmt.mb(loaded)} MB (peak ` +
+    `${target.label}${what}: idle ${fmt.mb(idle)} MB, after ${S.loadS} s of load ${fmt.mb(loaded)} MB (peak ` +
       `${fmt.mb(peak)}), 5 s later ${fmt.mb(after)} MB; ${fmt.int(result.rps)} req/s, p99 ${fmt.ms(result.p99)} ms`,
   );
   if (result.errors || result.non2xx)
-    problems.push(`${variant.label}: ${result.errors} errors, ${result.non2xx} non-2xx`);
-  rows.push([
-    variant.label,
-    fmt.mb(idle),
-    fmt.mb(loaded),
-    fmt.mb(peak),
-    fmt.mb(after),
-    parts === null ? '—' : fmt.mb(parts.file),
-    parts === null ? '—' : fmt.mb(parts.anon),
-    variant.key === BASELINE.key || floorLoaded === undefined || loaded === null ? '—' : fmt.mb(loaded - floorLoaded),
-    fmt.int(result.rps),
-    fmt.ms(result.p99),
-  ]);
-  await stopChecked(server, variant.label, problems);
+    problems.push(`${target.label}${what}: ${result.errors} errors, ${result.non2xx} non-2xx`);
+  await stopChecked(server, target.label, problems);
+  return { idle, loaded, peak, after, file: parts?.file, anon: parts?.anon, rps: result.rps, p99: result.p99 };
 }
+
+// The rows the budgets judge, bare Fastify and the gateway as shipped, run S.rounds times each, alternated, in fresh
+// processes (one reading moves by several MB from run to run); every other row once.
+const SHIPPED_KEY = 'shipped';
+const ROUND_KEYS = new Set([BASELINE.key, SHIPPED_KEY]);
+/** @type {Map<string, Awaited<ReturnType<typeof measure>>[]>} */
+const runs = new Map(TARGETS.map((target) => [target.key, []]));
+const roundTargets = TARGETS.filter((target) => ROUND_KEYS.has(target.key));
+for (let round = 0; round < S.rounds; round++) {
+  for (const target of round % 2 === 0 ? roundTargets : [...roundTargets].reverse()) {
+    runs.get(target.key)?.push(await measure(target, ` (run ${round + 1}/${S.rounds})`));
+  }
+}
+for (const target of TARGETS) if (!ROUND_KEYS.has(target.key)) runs.get(target.key)?.push(await measure(target));
+
+/** The median of one figure over a target's runs. */
+const medianOf = (key, field) => median((runs.get(key) ?? []).map((run) => run[field] ?? NaN));
+const floorRuns = runs.get(BASELINE.key) ?? [];
+/**
+ * How much more the target holds after the load than bare Fastify: for the rows run in rounds, the median of the
+ * differences within a round (the two ran minutes apart); for the others, against bare Fastify's median.
+ */
+const aboveFloor = (key) => {
+  const own = runs.get(key) ?? [];
+  if (ROUND_KEYS.has(key)) return median(own.map((run, i) => (run.loaded ?? NaN) - (floorRuns[i]?.loaded ?? NaN)));
+  return medianOf(key, 'loaded') - medianOf(BASELINE.key, 'loaded');
+};
+const rows = TARGETS.map((target) => {
+  const own = runs.get(target.key) ?? [];
+  const mb = (field) => fmt.mb(medianOf(target.key, field));
+  return [
+    target.label,
+    own.length === 1 ? '1' : `${own.length}: ${own.map((run) => fmt.mb(run.loaded)).join(' / ')}`,
+    mb('idle'),
+    mb('loaded'),
+    mb('peak'),
+    mb('after'),
+    mb('file'),
+    mb('anon'),
+    target.key === BASELINE.key ? '—' : fmt.mb(aboveFloor(target.key)),
+    fmt.int(medianOf(target.key, 'rps')),
+    fmt.ms(medianOf(target.key, 'p99')),
+  ];
+});
+const shippedIdle = medianOf(SHIPPED_KEY, 'idle');
+const shippedLoaded = medianOf(SHIPPED_KEY, 'loaded');
+const runsText = (field) =>
+  `median of ${S.rounds}: ${(runs.get(SHIPPED_KEY) ?? []).map((run) => fmt.mb(run[field])).join(' / ')}`;
+const verdicts = [
+  {
+    budget: `resident set idle ≤ ${BUDGET.idle} MB (defaults, as shipped)`,
+    measured: `${fmt.mb(shippedIdle)} MB (${runsText('idle')}); bare Fastify ${fmt.mb(medianOf(BASELINE.key, 'idle'))} MB`,
+    result: passOrMiss(shippedIdle <= BUDGET.idle),
+  },
+  {
+    budget: `resident set after ${S.loadS} s of load ≤ ${BUDGET.loaded} MB (defaults, as shipped)`,
+    measured:
+      `${fmt.mb(shippedLoaded)} MB (${runsText('loaded')}); bare Fastify ${fmt.mb(medianOf(BASELINE.key, 'loaded'))} ` +
+      `MB under the same load, ${fmt.mb(aboveFloor(SHIPPED_KEY))} MB above it (median of the runs' differences)`,
+    result: passOrMiss(shippedLoaded <= BUDGET.loaded),
+  },
+];
 await stubs.close();
 await redis?.stop();
 collector.close();
@@ -333,6 +403,7 @@ collector.close();
 const importHeaders = ['import (in this order)', 'resident MB added'];
 const headers = [
   'variant',
+  'runs (after load MB)',
   'idle MB',
   `after ${S.loadS} s load MB`,
   'peak MB',
@@ -346,7 +417,9 @@ const headers = [
 log('');
 log(textTable(importHeaders, importRows, 'lr'));
 log('');
-log(textTable(headers, rows, 'lrrrrrrrrr'));
+log(textTable(headers, rows, 'llrrrrrrrrr'));
+log('');
+log(textTable(BUDGET_HEADERS, budgetRows(verdicts), 'lll'));
 for (const problem of problems) log(`problem: ${problem}`);
 
 if (write) {
@@ -374,10 +447,12 @@ if (write) {
       'for every Node process of one binary) and anonymous memory (RssAnon: the V8 heap, malloc, stacks); "above ' +
       'bare Fastify" is the gateway\'s resident set after the load minus that of bare Fastify 5 answering the same ' +
       'requests under the same load with the same V8 flags and malloc settings (the first row), measured in the same ' +
-      'run.',
+      `run. Bare Fastify and the gateway as shipped (the rows the budgets judge) run ${S.rounds} times each in fresh ` +
+      'processes, alternated: their figures are medians (the "runs" column gives each run\'s resident set after the ' +
+      'load, and "above bare Fastify" is the median of the differences within a round); every other row is one run.',
   );
   md.push('');
-  md.push(markdownTable(headers, rows, 'lrrrrrrrrr'));
+  md.push(markdownTable(headers, rows, 'llrrrrrrrrr'));
   md.push('');
   md.push(
     'The shipped malloc settings (`scripts/gateway-process.mjs`) give glibc one arena for every thread and fixed ' +
@@ -399,5 +474,6 @@ if (write) {
       "parser, used by the health probes and `/proxy`, and OPA policies) stays on V8's baseline compiler, so the " +
       'optimising compile of the parser never runs; the policies evaluate more slowly.',
   );
+  md.push(...budgetsMarkdown(verdicts));
   writeReport('memory', md, { problems });
 }
