@@ -4,10 +4,13 @@
 // flags on top of the shipped ones, environment). Each round starts every variant once in a fresh process, one after
 // the other, the order rotating every round; the resident set 5 s after it is ready and right after the load, and the
 // load's req/s, are printed per run and as medians. A variant is `name=words`: node flags, and `KEY=value` words for
-// its environment (e.g. `REDIS_ADDR=redis://127.0.0.1:6391`). Needs `npm run build` first. Not a benchmark of record.
-//   node scripts/dev/rss-variants.mjs [rounds=3] [load s=60] 'bound=' 'v8growth=--heap-growing-percent=0' …
+// its environment (e.g. `REDIS_ADDR=redis://127.0.0.1:6391`). PROXY=<ms>: `GET /proxy/api/…` (bench:proxy's
+// requests) through three loopback backends that answer after <ms> each (bench/backend-http.mjs), instead of
+// `POST /route`; CONNECTIONS (default 32) sets wrk's connections. Needs `npm run build` first. Not a benchmark of
+// record.
+//   [PROXY=5 CONNECTIONS=256] node scripts/dev/rss-variants.mjs [rounds=3] [load s=60] 'bound=' 'v8growth=--heap-growing-percent=0' …
 import { join } from 'node:path';
-import { numberedRouteRequests, routePools } from '../../bench/lib/requests.mjs';
+import { numberedRouteRequests, proxyRequests, routePools } from '../../bench/lib/requests.mjs';
 import {
   ORCH_MAIN,
   ROOT,
@@ -19,7 +22,7 @@ import {
   startStubBackends,
   tempDir,
 } from '../../bench/lib/harness.mjs';
-import { startOrchestrator } from '../../bench/lib/common.mjs';
+import { startHttpBackends, startOrchestrator } from '../../bench/lib/common.mjs';
 
 const rounds = Number(process.argv[2] ?? 3);
 const loadS = Number(process.argv[3] ?? 60);
@@ -45,10 +48,16 @@ if (!(rounds >= 1) || !(loadS >= 1) || variants.length === 0 || variants.some((v
 }
 installCleanup({ deadlineMs: (rounds * variants.length * (loadS + 20) + 120) * 1000 });
 const work = tempDir('shieldx-rss-variants-');
-const stubs = await startStubBackends(7);
-const pools = routePools(stubs.urls);
+const proxyDelayMs = process.env.PROXY === undefined ? undefined : Number(process.env.PROXY);
+const connections = Number(process.env.CONNECTIONS ?? 32);
+const stubs = proxyDelayMs === undefined ? await startStubBackends(7) : undefined;
+const backends =
+  proxyDelayMs === undefined
+    ? []
+    : await startHttpBackends([1, 2, 3].map((i) => ({ name: `b${i}`, delayMs: proxyDelayMs })));
+const pools = stubs === undefined ? { api: backends.map((backend) => backend.url) } : routePools(stubs.urls);
 const snapshot = { dir: ROOT, main: join(ROOT, ORCH_MAIN) };
-const requests = numberedRouteRequests();
+const requests = proxyDelayMs === undefined ? numberedRouteRequests() : proxyRequests();
 const mb = (value) => (value === null ? '—' : value.toFixed(1));
 for (let round = 0; round < rounds; round++) {
   for (let i = 0; i < variants.length; i++) {
@@ -64,7 +73,7 @@ for (let round = 0; round < rounds; round++) {
     });
     await sleep(5000);
     const idle = rssMB(server.pid);
-    const result = await runLoad('wrk', { origin: server.origin, requests, connections: 32, durationS: loadS });
+    const result = await runLoad('wrk', { origin: server.origin, requests, connections, durationS: loadS });
     const loaded = rssMB(server.pid);
     await server.stop();
     variant.runs.push({ idle, loaded, rps: result.rps });
@@ -83,5 +92,6 @@ for (const variant of variants) {
       `${Math.round(median(variant.runs.map((run) => run.rps)))} req/s  ${flags || '(as shipped)'}\n`,
   );
 }
-await stubs.close();
+await stubs?.close();
+await Promise.all(backends.map((backend) => backend.stop()));
 process.exit(0);
