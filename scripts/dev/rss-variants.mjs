@@ -8,7 +8,7 @@
 // requests) through three loopback backends that answer after <ms> each (bench/backend-http.mjs), instead of
 // `POST /route`; CONNECTIONS (default 32) sets wrk's connections. Needs `npm run build` first. Not a benchmark of
 // record.
-//   [PROXY=5 CONNECTIONS=256] node scripts/dev/rss-variants.mjs [rounds=3] [load s=60] 'bound=' 'v8growth=--heap-growing-percent=0' …
+//   [PROXY=5 CONNECTIONS=128] node scripts/dev/rss-variants.mjs [rounds=3] [load s=60] 'bound=' 'v8growth=--heap-growing-percent=0' …
 import { join } from 'node:path';
 import { numberedRouteRequests, proxyRequests, routePools } from '../../bench/lib/requests.mjs';
 import {
