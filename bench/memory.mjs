@@ -351,7 +351,7 @@ const medianOf = (key, field) => median((runs.get(key) ?? []).map((run) => run[f
 const floorRuns = runs.get(BASELINE.key) ?? [];
 /**
  * How much more the target holds after the load than bare Fastify: for the rows run in rounds, the median of the
- * differences within a round (the two ran minutes apart); for the others, against bare Fastify's median.
+ * differences within a round (the two ran about a minute apart); for the others, against bare Fastify's median.
  */
 const aboveFloor = (key) => {
   const own = runs.get(key) ?? [];
