@@ -70,6 +70,8 @@ const S = {
   semiSpace: envNumber('BENCH_MEMORY_SEMI_SPACE', 2, { min: 1 }),
   tool: benchTool(),
 };
+/** The variant the budgets judge: the gateway as shipped, at its defaults. */
+const SHIPPED_KEY = 'shipped';
 /** The budgets of the gateway as shipped at its defaults, MB. */
 const BUDGET = { idle: 90, loaded: 100 };
 // At most 18 single runs, and the rounds of the two budget rows; each run is the load plus ~15 s around it.
@@ -198,7 +200,7 @@ const VARIANTS = [
     nodeArgs: ['--maglev', V8_OWN_HEAP_GROWTH],
   },
   {
-    key: 'shipped',
+    key: SHIPPED_KEY,
     label: `defaults, as shipped (${SHIPPED.join(' ')} ${GATEWAY_MALLOC_TEXT}, Maglev off, heap growth 50 %)`,
     ...asShipped(),
   },
@@ -334,7 +336,6 @@ async function measure(target, what = '') {
 
 // The rows the budgets judge, bare Fastify and the gateway as shipped, run S.rounds times each, alternated, in fresh
 // processes (one reading moves by several MB from run to run); every other row once.
-const SHIPPED_KEY = 'shipped';
 const ROUND_KEYS = new Set([BASELINE.key, SHIPPED_KEY]);
 /** @type {Map<string, Awaited<ReturnType<typeof measure>>[]>} */
 const runs = new Map(TARGETS.map((target) => [target.key, []]));

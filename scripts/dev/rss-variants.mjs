@@ -14,6 +14,7 @@ import { numberedRouteRequests, proxyRequests, routePools } from '../../bench/li
 import {
   ORCH_MAIN,
   ROOT,
+  fmt,
   installCleanup,
   median,
   rssMB,
@@ -58,7 +59,6 @@ const backends =
 const pools = stubs === undefined ? { api: backends.map((backend) => backend.url) } : routePools(stubs.urls);
 const snapshot = { dir: ROOT, main: join(ROOT, ORCH_MAIN) };
 const requests = proxyDelayMs === undefined ? numberedRouteRequests() : proxyRequests();
-const mb = (value) => (value === null ? '—' : value.toFixed(1));
 for (let round = 0; round < rounds; round++) {
   for (let i = 0; i < variants.length; i++) {
     const variant = variants[(i + round) % variants.length];
@@ -78,17 +78,17 @@ for (let round = 0; round < rounds; round++) {
     await server.stop();
     variant.runs.push({ idle, loaded, rps: result.rps });
     process.stdout.write(
-      `round ${round + 1}/${rounds} ${variant.name.padEnd(10)} idle ${mb(idle)} MB, after ${loadS} s ${mb(loaded)} MB, ` +
+      `round ${round + 1}/${rounds} ${variant.name.padEnd(10)} idle ${fmt.mb(idle)} MB, after ${loadS} s ${fmt.mb(loaded)} MB, ` +
         `${Math.round(result.rps)} req/s\n`,
     );
   }
 }
 for (const variant of variants) {
   const flags = [...variant.nodeArgs, ...Object.entries(variant.env).map(([k, v]) => `${k}=${v}`)].join(' ');
-  const loaded = variant.runs.map((run) => run.loaded ?? NaN);
+  const loaded = variant.runs.map((run) => run.loaded);
   process.stdout.write(
-    `${variant.name.padEnd(10)} idle ${mb(median(variant.runs.map((run) => run.idle ?? NaN)))} MB, after the load ` +
-      `${mb(median(loaded))} MB (runs ${loaded.map((value) => value.toFixed(1)).join(' / ')}), ` +
+    `${variant.name.padEnd(10)} idle ${fmt.mb(median(variant.runs.map((run) => run.idle)))} MB, after the load ` +
+      `${fmt.mb(median(loaded))} MB (runs ${loaded.map(fmt.mb).join(' / ')}), ` +
       `${Math.round(median(variant.runs.map((run) => run.rps)))} req/s  ${flags || '(as shipped)'}\n`,
   );
 }

@@ -29,8 +29,8 @@ export const MAGLEV_FLAG = '--no-maglev';
  * The old generation may grow by half of what was live after a full collection before the next one; V8 by itself
  * lets it grow to several times that. A full collection gives the pages it frees to V8's page pool, which stays
  * resident until V8 sees the process idle, so one long growth spell under load stays in the resident set for good:
- * it did with Redis configured (its round trips keep request objects alive long enough to reach the old generation)
- * and with every request traced. 30 % saves a little more memory but costs CPU per request when tracing; 100 % keeps
+ * it did wherever request objects live long enough to reach the old generation — `/proxy` in front of backends that
+ * take milliseconds, Redis round trips, every request traced. 30 % saves a little more memory but costs CPU per request when tracing; 100 % keeps
  * more.
  */
 export const HEAP_GROWING_FLAG = '--heap-growing-percent=50';
