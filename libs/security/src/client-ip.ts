@@ -1,8 +1,44 @@
 import { BlockList, isIP } from 'node:net';
 
-/** Strips the IPv4-mapped IPv6 prefix so `::ffff:10.0.0.1` and `10.0.0.1` are one client. */
+/**
+ * The one spelling of an address, so that every spelling of it is one client: an IPv4-mapped IPv6 address in any
+ * form (`::ffff:10.0.0.1`, `::FFFF:a00:1`, `0:0:0:0:0:ffff:10.0.0.1`) becomes its IPv4 address, any other IPv6 address
+ * its RFC 5952 form (lowercase, no leading zeros, the longest run of zero groups as `::`; a zone is kept as it is).
+ * An IPv4 address, or anything that is not an address, is returned as it is.
+ */
 export function normalizeIp(ip: string): string {
-  return ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
+  if (!ip.includes(':')) return ip;
+  // The common case, a dual-stack listener's IPv4 peer, without the general path.
+  if (ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4) return ip.slice(7);
+  if (isIP(ip) !== 6) return ip;
+  const zone = ip.indexOf('%');
+  const groups = expandIpv6(ip).map((group) => parseInt(group, 16));
+  if (groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff) {
+    return `${groups[6] >> 8}.${groups[6] & 0xff}.${groups[7] >> 8}.${groups[7] & 0xff}`;
+  }
+  return rfc5952(groups) + (zone === -1 ? '' : ip.slice(zone));
+}
+
+/** Eight 16-bit groups as RFC 5952 writes them: the longest run of two or more zero groups (the first) as `::`. */
+function rfc5952(groups: readonly number[]): string {
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let i = 0; i < groups.length;) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let end = i;
+    while (end < groups.length && groups[end] === 0) end++;
+    if (end - i > bestLength) {
+      bestStart = i;
+      bestLength = end - i;
+    }
+    i = end;
+  }
+  const hex = groups.map((group) => group.toString(16));
+  if (bestStart === -1) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
 }
 
 /**

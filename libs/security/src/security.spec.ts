@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryBucketStore } from './bucket-store';
-import { TrustedProxies, anonymizeIp, clientKey, resolveClientIp } from './client-ip';
+import { TrustedProxies, anonymizeIp, clientKey, normalizeIp, resolveClientIp } from './client-ip';
 
 describe(MemoryBucketStore.name, () => {
   it('admits a full burst, then refuses until a token refills', () => {
@@ -48,6 +48,41 @@ describe(TrustedProxies.name, () => {
     expect(trusted.has('192.0.2.2')).toBe(false);
     expect(() => new TrustedProxies(['10.0.0.0/33'])).toThrow(/10.0.0.0\/33/);
     expect(() => new TrustedProxies(['example.com'])).toThrow(/example.com/);
+  });
+});
+
+describe(normalizeIp.name, () => {
+  it('writes every spelling of an IPv4-mapped address as the IPv4 address', () => {
+    for (const spelling of [
+      '::ffff:8.8.8.8',
+      '::FFFF:8.8.8.8',
+      '::ffff:808:808',
+      '::FFFF:0808:0808',
+      '0:0:0:0:0:ffff:8.8.8.8',
+      '0000:0000:0000:0000:0000:FFFF:0808:0808',
+    ]) {
+      expect(normalizeIp(spelling), spelling).toBe('8.8.8.8');
+    }
+  });
+
+  it('writes any other IPv6 address in its RFC 5952 form', () => {
+    expect(normalizeIp('2001:DB8:0:0:0:0:0:1')).toBe('2001:db8::1');
+    expect(normalizeIp('2001:0db8:0000:0001:0000:0000:0000:0009')).toBe('2001:db8:0:1::9');
+    // The longest run of zero groups is the one written as `::`; of two as long, the first; a single zero stays.
+    expect(normalizeIp('2001:0:0:1:0:0:0:1')).toBe('2001:0:0:1::1');
+    expect(normalizeIp('2001:db8:0:0:1:0:0:1')).toBe('2001:db8::1:0:0:1');
+    expect(normalizeIp('2001:db8:0:1:1:1:1:1')).toBe('2001:db8:0:1:1:1:1:1');
+    expect(normalizeIp('0:0:0:0:0:0:0:1')).toBe('::1');
+    expect(normalizeIp('::')).toBe('::');
+    expect(normalizeIp('FE80::1%eth0')).toBe('fe80::1%eth0');
+    // An IPv4-compatible address (::/96) is not a mapped one.
+    expect(normalizeIp('::8.8.8.8')).toBe('::808:808');
+  });
+
+  it('returns IPv4 addresses and what is not an address as they are', () => {
+    expect(normalizeIp('198.51.100.7')).toBe('198.51.100.7');
+    expect(normalizeIp('garbage')).toBe('garbage');
+    expect(normalizeIp('1:2:3')).toBe('1:2:3');
   });
 });
 

@@ -25,8 +25,6 @@ import { ReplayBackend } from './replay-backend';
 const EVENT_WINDOW_MS = 10_000;
 /** Most keys whose refusals are being folded at once. */
 const EVENT_KEYS_MAX = 10_000;
-/** Leading zeros of an IPv6 group (`0db8` → `db8`), for one spelling of a /64. */
-const LEADING_ZEROS = /^0+(?=.)/;
 /** HKDF label deriving the DPoP nonce key from an admission secret. */
 const NONCE_KEY_INFO = 'shieldx dpop-nonce v1';
 
@@ -132,7 +130,7 @@ export class CallerProofService {
         header: request.headers[this.admissionHeader],
         method: request.method,
         pathWithQuery: requestTarget(request.raw.url),
-        client: replayClient(request.gateway.clientIp),
+        client: request.gateway.clientKey,
       },
       now,
     );
@@ -176,7 +174,7 @@ export class CallerProofService {
       );
     }
     return this.dpop
-      .verify({ proof, method: request.method, url, accessToken, client: replayClient(request.gateway.clientIp) }, now)
+      .verify({ proof, method: request.method, url, accessToken, client: request.gateway.clientKey }, now)
       .then((result) => this.verified(result, request));
   }
 
@@ -266,29 +264,6 @@ function loopbackOrigin(request: FastifyRequest): string | undefined {
   if (address.startsWith('::ffff:')) address = address.slice(7);
   if (isIP(address) === 4) return address.startsWith('127.') ? `http://${address}:${port}` : undefined;
   return address === '::1' ? `http://[::1]:${port}` : undefined;
-}
-
-/**
- * Who a used nonce or jti is charged to in the replay store: the client IP, and for IPv6 its /64 (one host usually
- * holds a whole /64, so per-address shares would not hold it back).
- */
-export function replayClient(ip: string): string {
-  if (isIP(ip) !== 6) return ip;
-  const zone = ip.indexOf('%');
-  const bare = zone === -1 ? ip : ip.slice(0, zone);
-  const [head = '', tail] = bare.split('::');
-  const left = head === '' ? [] : head.split(':');
-  const groups =
-    tail === undefined
-      ? left
-      : [
-          ...left,
-          ...Array<string>(Math.max(0, 8 - left.length - (tail === '' ? 0 : tail.split(':').length))).fill('0'),
-        ];
-  return `${groups
-    .slice(0, 4)
-    .map((group) => group.toLowerCase().replace(LEADING_ZEROS, ''))
-    .join(':')}::/64`;
 }
 
 /**

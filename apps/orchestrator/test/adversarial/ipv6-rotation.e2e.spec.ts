@@ -47,6 +47,15 @@ describe('IPv6 address rotation against the per-IP limit', () => {
     expect((await from(orch, '198.51.100.1')).status).toBe(200);
   });
 
+  it('counts every spelling of an IPv4-mapped address as its IPv4 client', async () => {
+    const spellings = ['198.51.100.9', '::ffff:c633:6409', '::FFFF:198.51.100.9', '0:0:0:0:0:ffff:c633:6409'];
+    const statuses = [];
+    for (const ip of spellings) statuses.push((await from(orch, ip)).status);
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    // Another IPv4 client, mapped, is not caught in a shared bucket.
+    expect((await from(orch, '::ffff:c633:640a')).status).toBe(200);
+  });
+
   it('counts by the configured prefix (ORCH_IPV6_CLIENT_PREFIX=48)', async () => {
     const statuses = [];
     for (const subnet of ['1', '2', '3', 'ff']) statuses.push((await from(narrow, `2001:db8:bb:${subnet}::1`)).status);

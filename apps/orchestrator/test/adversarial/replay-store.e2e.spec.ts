@@ -62,6 +62,8 @@ describe('the in-process replay store under a flood from one client', () => {
       ORCH_REPLAY_MAX_KEYS: String(MAX_KEYS),
       ORCH_REPLAY_CLIENT_SHARE: String(SHARE),
       ORCH_IP_BURST: '100000',
+      // 127.0.0.9 stands for a proxy in front of IPv6 clients.
+      ORCH_TRUSTED_PROXIES: '127.0.0.9/32',
     });
     store = orch.app.get(ReplayBackend).store as MemoryReplayStore;
   });
@@ -137,6 +139,20 @@ describe('the in-process replay store under a flood from one client', () => {
     } finally {
       await dpopOnly.close();
     }
+  });
+
+  it('charges an IPv6 client by its /64, whatever the spelling of its address', async () => {
+    const via = (ip: string) =>
+      send(orch.url, '127.0.0.9', { 'x-shieldx-admission': admission(), 'x-forwarded-for': ip });
+    // 2001:0:0:1::/64, in spellings that compress different runs of zeros.
+    const first = ['2001::1:2:3:4:5', '2001:0:0:1:ffff::1', '2001:0000:0000:0001::9'];
+    const statuses: number[] = [];
+    for (let i = 0; i < 11; i++) statuses.push((await via(first[i % first.length])).status);
+    expect(statuses).toEqual([...Array<number>(10).fill(200), 429]);
+    expect(store.heldBy('2001:0:0:1::/64')).toBe(10);
+    // The next /64 (2001:0:0:2::/64), written the way Node writes a peer's address, is another client.
+    expect((await via('2001::2:2:3:4:5')).status).toBe(200);
+    expect(store.heldBy('2001:0:0:2::/64')).toBe(1);
   });
 
   it('counts the refusals', async () => {
