@@ -48,6 +48,16 @@ describe(canonicalPath.name, () => {
     }
   });
 
+  it('refuses a query or a fragment: they are not part of the path', () => {
+    for (const path of ['/internal?x=1', '/internal#frag', '/internal?/x', '/?', '/a#']) {
+      expect(refused(path), path).toBe(true);
+    }
+    expect(canonicalPath('/internal?x=1')).toEqual({
+      ok: false,
+      reason: 'a query (?) or fragment (#) is not part of the path: send the path alone',
+    });
+  });
+
   it('refuses encoded separators, backslashes, path parameters and double encoding', () => {
     for (const path of [
       '/internal%2fsecret',

@@ -37,8 +37,9 @@ function refused(reason: string): CanonicalPath {
  *
  * Normalisation (RFC 3986 §6.2.2): percent-encoded unreserved characters are decoded, other escapes get upper-case
  * hex, characters outside `pchar` are percent-encoded (UTF-8), `.` segments are removed and empty segments (`//`)
- * merged. Refused: a `..` segment (traversal, however encoded), an encoded `/` or `\`, a literal `\`, a `;` (raw or
- * encoded: path parameters), an encoded `%` that starts another escape (double encoding), control characters, malformed escapes and
+ * merged. Refused: a raw `?` or `#` (a query or fragment is not part of the path; `%3F` and `%23` are), a `..`
+ * segment (traversal, however encoded), an encoded `/` or `\`, a literal `\`, a `;` (raw or encoded: path
+ * parameters), an encoded `%` that starts another escape (double encoding), control characters, malformed escapes and
  * escaped bytes that are not valid UTF-8 (overlong forms of `.` or `/` among them).
  */
 export function canonicalPath(raw: string): CanonicalPath {
@@ -54,7 +55,11 @@ export function canonicalPath(raw: string): CanonicalPath {
     } else if (code < 128) {
       if (KEEP[code] === 1) out += raw[i];
       else if (code === 59 /* ; */) return refused('path parameters (;) are not accepted');
-      else if (code === 92 /* \ */) return refused('backslashes are not accepted in the path');
+      else if (code === 63 /* ? */ || code === 35 /* # */) {
+        // A query or fragment is not part of the path: judged as one (`/internal%3Fx`), it would pass a rule on
+        // `/internal/` for a client that sends the whole string as its request target.
+        return refused('a query (?) or fragment (#) is not part of the path: send the path alone');
+      } else if (code === 92 /* \ */) return refused('backslashes are not accepted in the path');
       else if (code < 0x21 || code === 0x7f) return refused('control characters and spaces are not accepted');
       else out += `%${HEX[code >> 4]}${HEX[code & 15]}`;
     } else {

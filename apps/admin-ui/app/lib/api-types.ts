@@ -336,7 +336,7 @@ export type PolicyEvaluateDto = {
   service: string;
   tenant: string;
   scope: string;
-  /** An absolute path with a canonical form: no traversal (.., encoded or not), no path parameters (;), no encoded separators, no control characters. */
+  /** An absolute path with a canonical form: no query or fragment (?, #), no traversal (.., encoded or not), no path parameters (;), no encoded separators, no control characters. */
   path: string;
 };
 
@@ -577,7 +577,7 @@ export type RouteRequestDto = {
   service: string;
   tenant: string;
   scope: string;
-  /** An absolute path with a canonical form: no traversal (.., encoded or not), no path parameters (;), no encoded separators, no control characters. */
+  /** An absolute path with a canonical form: no query or fragment (?, #), no traversal (.., encoded or not), no path parameters (;), no encoded separators, no control characters. */
   path: string;
 };
 

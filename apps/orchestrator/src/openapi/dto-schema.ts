@@ -53,8 +53,8 @@ const RULES: Readonly<Record<string, Rule>> = {
   isSafePath: (s) => {
     s.type = 'string';
     s.description =
-      'An absolute path with a canonical form: no traversal (.., encoded or not), no path parameters (;), no encoded ' +
-      'separators, no control characters.';
+      'An absolute path with a canonical form: no query or fragment (?, #), no traversal (.., encoded or not), no path ' +
+      'parameters (;), no encoded separators, no control characters.';
   },
 };
 

@@ -3,7 +3,8 @@ import { ValidateBy, type ValidationOptions } from './class-validator';
 import { canonicalPath } from '@shieldx/policy';
 
 /**
- * True when `value` is an absolute request path that has a canonical form ({@link canonicalPath}): no traversal (raw,
+ * True when `value` is an absolute request path that has a canonical form ({@link canonicalPath}): no query or
+ * fragment, no traversal (raw,
  * encoded or double-encoded), no `;` path parameters, no encoded separators, no control characters, no malformed
  * escapes. Ordinary paths such as `/update` or `/system/@me` pass: no keyword list is involved.
  */
@@ -18,7 +19,7 @@ export function IsSafePath(options?: ValidationOptions): PropertyDecorator {
       validator: {
         validate: isSafePath,
         defaultMessage: () =>
-          '$property must be an absolute path without traversal (.., encoded or not), path parameters (;), encoded separators or control characters',
+          '$property must be an absolute path without a query or fragment (?, #), traversal (.., encoded or not), path parameters (;), encoded separators or control characters',
       },
     },
     options,

@@ -182,9 +182,19 @@ describe('path canonicalisation on /proxy (adversarial)', () => {
       path: '/./internal//x',
     });
     expect(dotted.status).toBe(403);
-    for (const path of ['/base/..;/secret', '/base/%2e%2e;/secret', '/a%2fb', '/a;b=1']) {
+    // A query or fragment in the path would be judged as part of it (`/internal%3Fx=1`, outside `/internal/`) while a
+    // client sending the string as its request target reaches /internal: refused.
+    for (const path of [
+      '/base/..;/secret',
+      '/base/%2e%2e;/secret',
+      '/a%2fb',
+      '/a;b=1',
+      '/internal?x=1',
+      '/internal#frag',
+      '/internal?/x',
+    ]) {
       const res = await post(`${orch.url}/route`, { service: 'api', tenant: 'acme', scope: 'read', path });
-      expect(res.status, path).toBe(400);
+      expect([res.status, res.body['error']], path).toEqual([400, 'invalid_request']);
     }
     const allowed = await post(`${orch.url}/route`, {
       service: 'api',
