@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { WebSocketTunnels } from '../src/proxy/websocket-tunnels';
+import { callerCorrIdOf } from '../src/request/request-context';
 import { eventually } from './eventually';
 import { startOrchestrator, type RunningOrchestrator } from './harness';
 
@@ -374,6 +375,27 @@ describe('WebSocket through /proxy', () => {
         'Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n',
     );
     expect(post).toMatch(/^HTTP\/1\.1 200 /);
+  });
+
+  it('ends every upgrade request with its exchange: nothing held for it stays', async () => {
+    // Node never ends an upgrade request by itself; what is released when a request closes (here the caller's own
+    // correlation id, kept beside the gateway's) must be released for these too, whatever the route and the answer.
+    const corrIds: string[] = [];
+    for (const [i, target] of ['/healthz', '/nothing', '/proxy/api/plain', '/proxy/nope/x'].entries()) {
+      const answer = await rawExchange(
+        orch.url,
+        `GET ${target} HTTP/1.1\r\nHost: x\r\nX-Tenant: acme\r\nX-Scope: read\r\nX-Correlation-ID: upgrade-held-${i}\r\n` +
+          'Connection: Upgrade\r\nUpgrade: h2c\r\n\r\n',
+      );
+      const corrId = /x-correlation-id: ([0-9a-f-]{36})/i.exec(answer)?.[1];
+      expect(corrId, target).toBeDefined();
+      corrIds.push(corrId!);
+    }
+    const tunnel = await opened(`${ws}/proxy/api/echo`, { ...CALLER, 'x-correlation-id': 'upgrade-held-ws' });
+    corrIds.push(tunnel.headers['x-correlation-id']!);
+    tunnel.ws.close(1000, 'done');
+    await once(tunnel.ws, 'close');
+    await eventually(() => corrIds.every((corrId) => callerCorrIdOf(corrId) === undefined));
   });
 
   it('refuses an upgrade request that carries a body (400 JSON) and one with a malformed path', async () => {

@@ -130,13 +130,30 @@ function upgradeRequest(
     response.assignSocket(socket);
     response.on('finish', () => {
       response.detachSocket(socket);
+      endRequest(request);
       if (!upgrade.taken) closeAfterResponse(socket);
+    });
+    // A client gone before its answer aborts the request, as Node aborts an ordinary one (onRequestAbort hooks run).
+    socket.once('close', () => {
+      if (!response.writableFinished && !request.destroyed) request.destroy();
     });
     route(request, response);
   } catch {
     // Nothing a client sends may take the process down: a connection in a state we cannot serve is closed.
     socket.destroy();
   }
+}
+
+/**
+ * Ends an upgrade request with its exchange, as Node ends an ordinary one after its response: Node's parser stops at
+ * an upgrade request's header section and never ends it, so without this it would never emit `close`, and whatever
+ * is released on `close` (the request context, callers' correlation ids, an acting user) would stay for good. Such a
+ * request has no body (see {@link upgradeRequest}).
+ */
+function endRequest(request: IncomingMessage): void {
+  if (request.readableEnded || request.destroyed) return;
+  request.push(null);
+  request.resume();
 }
 
 /**
