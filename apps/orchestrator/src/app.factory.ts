@@ -12,7 +12,7 @@ import type { ConfigSource } from './config/config.module';
 import { GatewayPipeline } from './pipeline/gateway-hooks';
 import { LAZY_SCHEMA_COMPILERS } from './pipeline/schema-compilers';
 import { sendError } from './pipeline/send-error';
-import { answerClientError, SERVER_LIMITS } from './pipeline/server-limits';
+import { answerClientError, answerUnmetExpectation, SERVER_LIMITS } from './pipeline/server-limits';
 import { installUpgrades } from './pipeline/upgrades';
 import { GatewayMetrics } from './metrics/gateway-metrics';
 import { createLogger, lazyRequestLogger, NestPinoLogger } from './logging/logger';
@@ -109,6 +109,10 @@ export async function createApp(
   app.get(OpenApiService).attach(app);
   const server = app.getHttpAdapter().getHttpServer() as HttpsServer;
   server.maxConnections = SERVER_LIMITS.maxConnections;
+  // Node's own answers carry no body: an HTTP/1.1 request without Host is refused by the pipeline instead (JSON 400),
+  // an expectation other than 100-continue gets the JSON 417.
+  (server as HttpsServer & { requireHostHeader: boolean }).requireHostHeader = false;
+  server.on('checkExpectation', answerUnmetExpectation);
   // `Connection: Upgrade` requests go through the same routes and hooks (a WebSocket may become a /proxy tunnel).
   installUpgrades(server, (request, response) => fastify.routing(request, response));
   if (tls !== undefined) app.get(TlsService).attach(server, tls);

@@ -14,7 +14,7 @@ import { ClientIdentityService } from '../tls/client-identity.service';
 import { IDENTITY_EXEMPT_ROUTES } from '../tls/tls.constants';
 import { traced } from '../tracing/spans';
 import { TracingService } from '../tracing/tracing.service';
-import { ClientIdentityRefusedError, ShuttingDownError } from '../errors/errors';
+import { ClientIdentityRefusedError, InvalidRequestError, ShuttingDownError } from '../errors/errors';
 import type { GatewayRequestState } from '../request/request-state';
 
 /** Route templates of the data plane: per-IP limits apply to these, never to probes, metrics or the admin API. */
@@ -89,6 +89,10 @@ function installHooks(
     request.gateway = state;
     reply.header('x-correlation-id', request.id);
     if (closing) return done(new ShuttingDownError());
+    // What Node's requireHostHeader refused with an empty 400 (turned off in app.factory.ts for this JSON one).
+    if (request.headers.host === undefined && request.raw.httpVersion === '1.1') {
+      return done(new InvalidRequestError('invalid_request', 'an HTTP/1.1 request must carry a Host header'));
+    }
     if (tracing.enabled) state.trace = tracing.startRequest(request, heldToItsHeaders(request.raw, trusted));
     const exempt = route !== undefined && IDENTITY_EXEMPT_ROUTES.has(route);
     if (identities.enabled) {

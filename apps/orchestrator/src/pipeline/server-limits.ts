@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { STATUS_CODES, type ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
 /** Server timeouts and limits (docs/http-api.md, "Server limits"). */
@@ -74,4 +74,24 @@ export function rawErrorResponse(status: number, code: string, message: string):
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
     `Content-Length: ${Buffer.byteLength(body)}\r\nX-Correlation-ID: ${correlationId}\r\nConnection: close\r\n\r\n${body}`
   );
+}
+
+/**
+ * The listeners' `checkExpectation` handler: a request whose `Expect` is not `100-continue` (the only expectation
+ * defined, RFC 9110 §10.1.1; Node answers that one itself) gets the documented JSON 417 rather than Node's empty one.
+ */
+export function answerUnmetExpectation(_request: IncomingMessage, response: ServerResponse): void {
+  const correlationId = randomUUID();
+  const body = JSON.stringify({
+    error: 'expectation_failed',
+    message: 'the only expectation this gateway meets is Expect: 100-continue',
+    correlationId,
+  });
+  response.writeHead(417, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'x-correlation-id': correlationId,
+    connection: 'close',
+  });
+  response.end(body);
 }

@@ -73,10 +73,23 @@ export function installUpgrades(
     const upgrade = watch(socket, head);
     afterEarlierResponses(socket, () => upgradeRequest(request, upgrade, route));
   });
+  // CONNECT asks for a tunnel to an authority, which a reverse proxy never gives; Node hands such a request to
+  // `connect` listeners and, without one, closes the connection without a word. Answered with the documented error.
+  server.on('connect', (_request: IncomingMessage, socket: Socket) => {
+    socket.on('error', () => socket.destroy());
+    connections.add(socket);
+    socket.once('close', () => connections.delete(socket));
+    afterEarlierResponses(socket, () => {
+      socket.write(
+        rawErrorResponse(405, 'method_not_allowed', 'CONNECT is not served: this gateway is not a forward proxy'),
+      );
+      closeAfterResponse(socket);
+    });
+  });
 }
 
 /**
- * Destroys every connection that went through the `upgrade` listener of `server` and is still open — tunnels,
+ * Destroys every connection that went through the `upgrade` or `connect` listener of `server` and is still open — tunnels,
  * refusals being relayed, upgrades waiting for their turn — which `server.closeAllConnections()` does not see.
  * Returns how many there were.
  */
