@@ -27,7 +27,7 @@ function responses(text: string): { status: number; headers: Record<string, stri
     const length = Number(headers['content-length']);
     const body = rest.slice(end + 4, end + 4 + length);
     found.push({
-      status: Number(statusLine!.split(' ')[1]),
+      status: Number(statusLine.split(' ')[1]),
       headers,
       body: JSON.parse(body) as Record<string, unknown>,
     });
@@ -61,7 +61,7 @@ describe('requests Node answers before any route', () => {
         status: 405,
         body: { error: 'method_not_allowed', correlationId: answer?.headers['x-correlation-id'] },
       });
-      expect(answer!.headers['connection']).toBe('close');
+      expect(answer.headers['connection']).toBe('close');
     }
     const pipelined = responses(
       await exchange(
@@ -83,7 +83,7 @@ describe('requests Node answers before any route', () => {
         status: 400,
         body: { error: 'invalid_request', message: 'an HTTP/1.1 request must carry a Host header' },
       });
-      expect(answer!.body['correlationId']).toBe(answer!.headers['x-correlation-id']);
+      expect(answer.body['correlationId']).toBe(answer.headers['x-correlation-id']);
     }
     const [old] = responses(await exchange(orch.url, 'GET /healthz HTTP/1.0\r\n\r\n'));
     expect(old?.status).toBe(200);
@@ -97,6 +97,6 @@ describe('requests Node answers before any route', () => {
       ),
     );
     expect(answer).toMatchObject({ status: 417, body: { error: 'expectation_failed' } });
-    expect(answer!.body['correlationId']).toBe(answer!.headers['x-correlation-id']);
+    expect(answer.body['correlationId']).toBe(answer.headers['x-correlation-id']);
   });
 });
