@@ -88,6 +88,27 @@ describe(CompiledValidator.name, () => {
     }
   });
 
+  it("names unknown keys in class-validator's words and order, also those that shadow Object.prototype", () => {
+    const good = { service: 'api', tenant: 't1', scope: 'read', path: '/x' };
+    // An ordinary unknown key: the same problems, in the same order, as class-validator itself.
+    const body = { ...good, tenant: 'bad/tenant', surprise: 1 };
+    const stock = validateSync(Object.assign(new RouteRequestDto(), body), {
+      whitelist: true,
+      forbidNonWhitelisted: true,
+    }).map((error) => ({ field: error.property, messages: Object.values(error.constraints ?? {}) }));
+    expect(validator.check(body)).toEqual({ ok: false, problems: stock });
+    // Copied onto the instance, these hid the class or the own-property check from class-validator: an empty
+    // message, or one naming no field.
+    const names = [...Object.getOwnPropertyNames(Object.prototype).filter((name) => name !== '__proto__'), 'then'];
+    for (const name of names) {
+      const result = validator.check(JSON.parse(JSON.stringify({ ...good, [name]: 1 })) as unknown);
+      expect(result, name).toEqual({
+        ok: false,
+        problems: [{ field: name, messages: [`property ${name} should not exist`] }],
+      });
+    }
+  });
+
   it('refuses what is not a JSON object', () => {
     for (const body of [null, 'x', 3, [], [{ service: 'api' }]]) expect(validator.check(body).ok).toBe(false);
   });

@@ -113,10 +113,21 @@ export class CompiledValidator<T extends object> {
     return true;
   }
 
-  /** The slow path, for failures only: class-validator's own errors, flattened. */
+  /**
+   * The slow path, for failures only: class-validator's own errors, flattened. Unknown keys are named here, with
+   * class-validator's words, and never copied onto the instance: a key such as `constructor` or `hasOwnProperty`
+   * would shadow what class-validator reads from the object (its class, its own-property check) and lose the message.
+   */
   private explain(body: object): FieldProblem[] {
-    const instance = Object.assign(new this.dto(), body);
-    const errors = validateSync(instance, { whitelist: true, forbidNonWhitelisted: true });
-    return errors.map((error) => ({ field: error.property, messages: Object.values(error.constraints ?? {}) }));
+    const instance = new this.dto() as Record<string, unknown>;
+    const problems: FieldProblem[] = [];
+    for (const [key, value] of Object.entries(body)) {
+      if (this.allowed.has(key)) instance[key] = value;
+      else problems.push({ field: key, messages: [`property ${key} should not exist`] });
+    }
+    for (const error of validateSync(instance, { whitelist: true, forbidNonWhitelisted: true })) {
+      problems.push({ field: error.property, messages: Object.values(error.constraints ?? {}) });
+    }
+    return problems;
   }
 }
