@@ -392,7 +392,7 @@ describe('WebSocket through /proxy', () => {
       corrIds.push(corrId!);
     }
     const tunnel = await opened(`${ws}/proxy/api/echo`, { ...CALLER, 'x-correlation-id': 'upgrade-held-ws' });
-    corrIds.push(tunnel.headers['x-correlation-id']!);
+    corrIds.push(String(tunnel.headers['x-correlation-id']));
     tunnel.ws.close(1000, 'done');
     await once(tunnel.ws, 'close');
     await eventually(() => corrIds.every((corrId) => callerCorrIdOf(corrId) === undefined));
