@@ -1,4 +1,10 @@
-import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  type BeforeApplicationShutdown,
+  type CanActivate,
+  type ExecutionContext,
+} from '@nestjs/common';
 import {
   anonymizeIp,
   requiredAdminRole,
@@ -12,8 +18,10 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import type { OrchestratorConfig } from '../config/config';
 import { ORCH_CONFIG } from '../config/config.module';
 import { actFor, type ActingUser } from '../events/acting-user';
+import type { AuthFailedData } from '../events/security-event';
 import { SecurityEvents } from '../events/security-events';
 import { GatewayError } from '../errors/errors';
+import { EventGuard } from '../ledger/event-guard';
 
 /** 401: admin credentials missing or wrong. */
 export class AdminUnauthorizedError extends GatewayError {
@@ -74,17 +82,70 @@ export class AdminRoleRefusedError extends GatewayError {
  */
 const UNREQUIRED = new Set(['POST /admin/ui-events']);
 
-/** Refusals of one client address are folded into one `auth.failed` event per this interval. */
+/** Refusals of one client address for one reason (and one person) are folded into one entry per this interval. */
 const REFUSAL_EVENT_INTERVAL_MS = 10_000;
-/** Most client addresses whose refusals are being folded at once. */
+/** Most folds open at once; beyond it the oldest is written out (with its count) to make room, never dropped. */
 const REFUSAL_KEYS_MAX = 1000;
 
+/** What an admin refusal records (`auth.failed` with `scheme: 'admin'`). */
+type AdminRefusalData = Extract<AuthFailedData, { scheme: 'admin' }>;
+
+/** What a refusal is folded by: the client address (raw), the reason, and the person for role refusals. */
+type RefusalKey = Pick<AdminRefusalData, 'scheme' | 'reason' | 'ip' | 'user'>;
+
+/** What only the entry of a fold's first refusal says: the request refused. */
+type RefusalDetails = Omit<AdminRefusalData, keyof RefusalKey | 'repeated'>;
+
+/** The app's refusal folder, and the details of the refusal being offered to it (set only during `offer`). */
+interface RefusalFold {
+  readonly guard: EventGuard;
+  offering: RefusalDetails | undefined;
+}
+
 /**
- * Folded refusals per client address, one table per application: Nest makes a guard instance per module that uses
- * it (admin, policy, ledger controllers), and they must fold into the same events. Keyed by the app's
+ * Folded refusals, one {@link RefusalFold} per application: Nest makes a guard instance per module that uses it
+ * (admin, policy, ledger controllers), and they must fold into the same events. Keyed by the app's
  * {@link SecurityEvents}, so two apps in one process (tests) never share one.
  */
-const refusalTables = new WeakMap<SecurityEvents, Map<string, { until: number; folded: number }>>();
+const refusalFolds = new WeakMap<SecurityEvents, RefusalFold>();
+
+/**
+ * The app's refusal folder: the ledger's own aggregation ({@link EventGuard}) in front of the events port, offered
+ * only what a refusal is folded by ({@link RefusalKey}). The first refusal of a client address for a reason is an
+ * `auth.failed` event at once, with the request's method, route and identity; the next ones within 10 s are counted,
+ * and when the 10 s end (on an unref'd timer, so an attacker who stops is still on record) one more event carries
+ * the address, reason and person with the count in `repeated` (`{count, firstAt, lastAt, windowMs, lastCorrId}`, as in
+ * the ledger). A fold pushed out of a full table is written with its count, never dropped. The folder sees the raw
+ * client address, so two clients are never folded together; the event carries it anonymised. Its own per-type cap is
+ * off: the ledger caps every type.
+ */
+function refusalFoldOf(events: SecurityEvents): RefusalFold {
+  let fold = refusalFolds.get(events);
+  if (fold === undefined) {
+    const created: RefusalFold = {
+      offering: undefined,
+      guard: new EventGuard({
+        windowMs: REFUSAL_EVENT_INTERVAL_MS,
+        maxPerTypePerSecond: Number.MAX_SAFE_INTEGER,
+        maxKeys: REFUSAL_KEYS_MAX,
+        now: () => Date.now(),
+        write: ({ corrId, data }) => {
+          const key = data as RefusalKey & Pick<AdminRefusalData, 'repeated'>;
+          // A first occurrence is written within `offer`, for the refusal being offered; counts carry no request.
+          const details = key.repeated === undefined ? created.offering : undefined;
+          events.emit({
+            type: 'auth.failed',
+            corrId: corrId ?? undefined,
+            data: { ...key, ...details, ip: anonymizeIp(key.ip) } as AdminRefusalData,
+          });
+        },
+      }),
+    };
+    refusalFolds.set(events, created);
+    fold = created;
+  }
+  return fold;
+}
 
 /** Who was admitted, per request, for the events of admin actions. */
 const actors = new WeakMap<FastifyRequest, string>();
@@ -128,19 +189,20 @@ function isLoopback(ip: string): boolean {
  * ORCH_ADMIN_REQUIRE_USER refuses it (401). An assertion that does not verify is 401, never ignored.
  * With neither configured the admin API is closed (403), except in insecure dev mode for callers on loopback. Missing
  * or wrong credentials answer 401 when a token is configured (so clients know to send one), else 403. Refusals become
- * `auth.failed` security events, folded to one per client address per 10 s with a count. The admission guard, when
- * enabled, runs before this in a global hook.
+ * `auth.failed` security events, folded per client address and reason (and person) to one per 10 s, with a count
+ * written when the 10 s end ({@link refusalFoldOf}). The admission guard, when enabled, runs before this in a global
+ * hook.
  */
 @Injectable()
-export class AdminGuard implements CanActivate {
+export class AdminGuard implements CanActivate, BeforeApplicationShutdown {
   private readonly token: Buffer | undefined;
   private readonly sans: SanAllowlist | undefined;
-  private readonly refusals: Map<string, { until: number; folded: number }>;
+  private readonly refusals: RefusalFold;
   private readonly assertions: UserAssertionVerifier;
 
   constructor(
     @Inject(ORCH_CONFIG) private readonly config: OrchestratorConfig,
-    private readonly events: SecurityEvents,
+    events: SecurityEvents,
   ) {
     this.token = config.admin.token === undefined ? undefined : digest(config.admin.token);
     this.sans = config.admin.sans.length === 0 ? undefined : new SanAllowlist(config.admin.sans);
@@ -149,12 +211,16 @@ export class AdminGuard implements CanActivate {
       issuer: config.admin.userIssuer,
       audience: config.admin.userAudience,
     });
-    let table = refusalTables.get(events);
-    if (table === undefined) {
-      table = new Map<string, { until: number; folded: number }>();
-      refusalTables.set(events, table);
-    }
-    this.refusals = table;
+    this.refusals = refusalFoldOf(events);
+  }
+
+  /**
+   * Writes the refusals still being counted, while the ledger is open (it closes in the shutdown hooks that follow),
+   * and stops their timer. Every guard instance of the app shares the folder; the first call writes, the others find
+   * nothing.
+   */
+  beforeApplicationShutdown(): void {
+    this.refusals.guard.flush();
   }
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
@@ -229,35 +295,27 @@ export class AdminGuard implements CanActivate {
   }
 
   /**
-   * Records a refusal as `auth.failed`, folded per client address (per address and person for role refusals, so one
-   * person's refusals never hide another's).
+   * Records a refusal as `auth.failed` through the app's refusal folder: per client address and reason, and per
+   * person for role refusals, so one person's refusals never hide another's, nor one reason another.
    */
   private refused(request: FastifyRequest, reason: string, user?: ActingUser, requiredRole?: string): void {
-    const ip = request.gateway.clientIp;
-    const key = user === undefined ? ip : `${ip} ${user.sub}`;
-    const now = Date.now();
-    const entry = this.refusals.get(key);
-    if (entry !== undefined && entry.until > now) {
-      entry.folded++;
-      return;
+    const key: RefusalKey = {
+      scheme: 'admin',
+      reason,
+      // Raw here, so that two clients are never folded together; the folder's writer anonymises it.
+      ip: request.gateway.clientIp,
+      ...(user === undefined ? {} : { user }),
+    };
+    this.refusals.offering = {
+      method: request.method,
+      route: request.routeOptions.url ?? null,
+      identity: [...request.gateway.identity.uris, ...request.gateway.identity.dns],
+      ...(requiredRole === undefined ? {} : { requiredRole }),
+    };
+    try {
+      this.refusals.guard.offer({ type: 'auth.failed', corrId: request.id, data: key });
+    } finally {
+      this.refusals.offering = undefined;
     }
-    this.refusals.delete(key);
-    if (this.refusals.size >= REFUSAL_KEYS_MAX) this.refusals.delete(this.refusals.keys().next().value as string);
-    this.refusals.set(key, { until: now + REFUSAL_EVENT_INTERVAL_MS, folded: 0 });
-    this.events.emit({
-      type: 'auth.failed',
-      corrId: request.id,
-      data: {
-        scheme: 'admin',
-        reason,
-        method: request.method,
-        route: request.routeOptions.url ?? null,
-        ip: anonymizeIp(ip),
-        identity: [...request.gateway.identity.uris, ...request.gateway.identity.dns],
-        foldedSinceLastEvent: entry?.folded ?? 0,
-        ...(requiredRole === undefined ? {} : { requiredRole }),
-        ...(user === undefined ? {} : { user }),
-      },
-    });
   }
 }

@@ -38,6 +38,9 @@ describe(classifyAddress.name, () => {
     expect(classifyAddress('100.100.100.200')).toBe('metadata');
     expect(classifyAddress('fd00:ec2::254')).toBe('metadata');
     expect(classifyAddress('fd00:ec2:0:0::254')).toBe('metadata');
+    expect(classifyAddress('fd20:ce::254')).toBe('metadata');
+    expect(classifyAddress('FD20:00CE:0:0:0:0:0:0254')).toBe('metadata');
+    expect(classifyAddress('fd20:ce::253')).toBe('private');
     expect(classifyAddress('169.254.10.1')).toBe('link-local');
     expect(classifyAddress('fe80::1')).toBe('link-local');
     expect(classifyAddress('febf::1')).toBe('link-local');
@@ -69,6 +72,32 @@ describe(classifyAddress.name, () => {
     expect(classifyAddress('64:ff9b::a9fe:a9fe')).toBe('metadata');
     expect(classifyAddress('64:ff9b::808:808')).toBe('public');
   });
+
+  it('sees IPv4 inside IPv4-translated, 6to4 and Teredo IPv6 addresses, judged by the same rules', () => {
+    // IPv4-translated ::ffff:0:a.b.c.d (SIIT).
+    expect(classifyAddress('::ffff:0:7f00:1')).toBe('loopback');
+    expect(classifyAddress('::ffff:0:169.254.169.254')).toBe('metadata');
+    expect(classifyAddress('::ffff:0:0:0')).toBe('unspecified');
+    expect(classifyAddress('::ffff:0:a00:5')).toBe('private');
+    expect(classifyAddress('::ffff:0:808:808')).toBe('public');
+    // 6to4 2002:WWXX:YYZZ::/48: the IPv4 address is in the second and third groups, whatever follows.
+    expect(classifyAddress('2002:7f00:1::')).toBe('loopback');
+    expect(classifyAddress('2002:7f00:1:0:0:0:0:1')).toBe('loopback');
+    expect(classifyAddress('2002:a9fe:a9fe::1')).toBe('metadata');
+    expect(classifyAddress('2002:a9fe:101::')).toBe('link-local');
+    expect(classifyAddress('2002:e000:1::')).toBe('multicast');
+    expect(classifyAddress('2002:ffff:ffff::')).toBe('reserved');
+    expect(classifyAddress('2002:c0a8:101::')).toBe('private');
+    expect(classifyAddress('2002:808:808::1')).toBe('public');
+    // Teredo 2001:0::/32: the client's address, inverted, in the last two groups (80ff:fffe is 127.0.0.1).
+    expect(classifyAddress('2001:0:4136:e378:8000:63bf:80ff:fffe')).toBe('loopback');
+    expect(classifyAddress('2001:0:4136:e378:8000:63bf:5601:5601')).toBe('metadata');
+    expect(classifyAddress('2001:0:4136:e378:8000:63bf:f7f7:f7f7')).toBe('public');
+    // Near misses are themselves: another prefix, a mapped-like address with a non-zero sixth group.
+    expect(classifyAddress('2003:7f00:1::')).toBe('public');
+    expect(classifyAddress('2001:1:4136:e378:8000:63bf:80ff:fffe')).toBe('public');
+    expect(classifyAddress('::ffff:1:7f00:1')).toBe('public');
+  });
 });
 
 describe(classifyHostname.name, () => {
@@ -93,6 +122,9 @@ describe(checkBackendTarget.name, () => {
       expect(await refusal('http://169.254.169.254/latest', rules)).toBe('metadata');
       expect(await refusal('http://metadata.google.internal', rules)).toBe('metadata');
       expect(await refusal('http://[fd00:ec2::254]', rules)).toBe('metadata');
+      expect(await refusal('http://[fd20:ce::254]', rules)).toBe('metadata');
+      expect(await refusal('http://[::ffff:0:a9fe:a9fe]', rules)).toBe('metadata');
+      expect(await refusal('http://[2002:a9fe:a9fe::]', rules)).toBe('metadata');
       expect(await refusal('http://169.254.1.1:8080', rules)).toBe('link-local');
       expect(await refusal('http://[fe80::1]:80', rules)).toBe('link-local');
       expect(await refusal('http://0.0.0.0:80', rules)).toBe('unspecified');
@@ -105,6 +137,8 @@ describe(checkBackendTarget.name, () => {
     expect(await refusal('http://127.0.0.1:9', PROD)).toBe('loopback');
     expect(await refusal('localhost:9', PROD)).toBe('loopback');
     expect(await refusal('http://[::1]:9', PROD)).toBe('loopback');
+    expect(await refusal('http://[::ffff:0:7f00:1]:9', PROD)).toBe('loopback');
+    expect(await refusal('http://[2002:7f00:1::]:9', PROD)).toBe('loopback');
     expect(await refusal('http://127.0.0.1:9', DEV)).toBeNull();
     expect(await refusal('localhost:9', DEV)).toBeNull();
     expect(await refusal('http://10.0.0.5:8080', PROD)).toBeNull();
@@ -116,11 +150,13 @@ describe(checkBackendTarget.name, () => {
       'api.svc.example': ['10.0.0.7', 'fd12::7'],
       'rebind.example': ['10.0.0.8', '169.254.169.254'],
       'sneaky.example': ['::ffff:127.0.0.1'],
+      'tunnel.example': ['10.0.0.9', '2002:a9fe:a9fe::1'],
     });
     expect(await refusal('http://api.svc.example:8080', PROD, dns)).toBeNull();
     expect(await refusal('http://rebind.example', PROD, dns)).toBe('metadata');
     expect(await refusal('http://sneaky.example', PROD, dns)).toBe('loopback');
     expect(await refusal('http://sneaky.example', DEV, dns)).toBeNull();
+    expect(await refusal('http://tunnel.example', DEV, dns)).toBe('metadata');
     expect(await refusal('http://gone.example', PROD, dns)).toBe('unresolvable');
     await expect(checkBackendTarget('http://gone.example', PROD, dns)).rejects.toThrow(
       /does not resolve \(ENOTFOUND\)/,

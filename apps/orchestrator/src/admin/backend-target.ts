@@ -53,7 +53,7 @@ function blockList(v4: readonly [string, number][], v6: readonly [string, number
   return list;
 }
 
-/** Checked in this order; instance metadata first (AWS/GCP/Azure/OpenStack IPv4 and AWS IPv6, Alibaba Cloud). */
+/** Checked in this order; instance metadata first (AWS/GCP/Azure/OpenStack IPv4, AWS and GCP IPv6, Alibaba Cloud). */
 const CLASSES: readonly [TargetClass, BlockList][] = [
   [
     'metadata',
@@ -62,7 +62,10 @@ const CLASSES: readonly [TargetClass, BlockList][] = [
         ['169.254.169.254', 32],
         ['100.100.100.200', 32],
       ],
-      [['fd00:ec2::254', 128]],
+      [
+        ['fd00:ec2::254', 128],
+        ['fd20:ce::254', 128],
+      ],
     ),
   ],
   ['unspecified', blockList([['0.0.0.0', 8]], [['::', 128]])],
@@ -85,18 +88,28 @@ const CLASSES: readonly [TargetClass, BlockList][] = [
 ];
 
 /**
- * The IPv4 address inside an IPv4-mapped (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`, deprecated) or NAT64
- * (`64:ff9b::/96`) IPv6 address, all of which reach that IPv4 host; undefined for any other address.
+ * The IPv4 address inside an IPv6 address that carries one, which a stack, a translator or a tunnel may turn into a
+ * packet to that IPv4 host; undefined for any other address. Each form is judged as its IPv4 address, so no spelling
+ * of 127.0.0.1 or 169.254.169.254 passes where the dotted one does not:
+ * - IPv4-mapped `::ffff:a.b.c.d` and IPv4-translated `::ffff:0:a.b.c.d` (SIIT, RFC 2765);
+ * - IPv4-compatible `::a.b.c.d` (deprecated; `::` and `::1` are themselves);
+ * - NAT64 `64:ff9b::a.b.c.d` (RFC 6052);
+ * - 6to4 `2002:WWXX:YYZZ::/48` (RFC 3056), the address in the second and third groups;
+ * - Teredo `2001:0::/32` (RFC 4380), the client's address in the last two groups, inverted.
  */
 function embeddedIpv4(ip: string): string | undefined {
   const groups = expandIpv6(ip);
   if (groups === undefined) return undefined;
   const zeroUpTo = (n: number) => groups.slice(0, n).every((g) => g === 0);
+  const v4 = (high: number, low: number) => [high >> 8, high & 0xff, low >> 8, low & 0xff].join('.');
   const mapped = zeroUpTo(5) && groups[5] === 0xffff;
+  const translated = zeroUpTo(4) && groups[4] === 0xffff && groups[5] === 0;
   const compat = zeroUpTo(6) && (groups[6] !== 0 || groups[7] > 1);
   const nat64 = groups[0] === 0x64 && groups[1] === 0xff9b && groups.slice(2, 6).every((g) => g === 0);
-  if (!mapped && !compat && !nat64) return undefined;
-  return [groups[6] >> 8, groups[6] & 0xff, groups[7] >> 8, groups[7] & 0xff].join('.');
+  if (mapped || translated || compat || nat64) return v4(groups[6], groups[7]);
+  if (groups[0] === 0x2002) return v4(groups[1], groups[2]);
+  if (groups[0] === 0x2001 && groups[1] === 0) return v4(groups[6] ^ 0xffff, groups[7] ^ 0xffff);
+  return undefined;
 }
 
 /** The eight 16-bit groups of an IPv6 address (with a dotted IPv4 tail allowed), or undefined when it is not one. */

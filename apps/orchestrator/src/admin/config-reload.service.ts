@@ -83,6 +83,8 @@ KEY_OF.set('pools', 'pools');
 export class ConfigReloadService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('config');
   private readonly onSignal = (): void => void this.reload('signal');
+  /** The reload running or last run: each reload starts after it, so reloads never interleave. */
+  private last: Promise<unknown> = Promise.resolve();
 
   constructor(
     @Inject(ORCH_CONFIG) private readonly config: OrchestratorConfig,
@@ -104,9 +106,21 @@ export class ConfigReloadService implements OnApplicationBootstrap, OnApplicatio
 
   /**
    * Reads the configuration again and applies what it can. Never throws for a bad file: the outcome says why.
+   * Reloads run one after another, each reading the file when its turn comes: a reload compares the file with the
+   * running configuration and awaits the policy and the rollouts before it writes, so two at once would each apply
+   * what they read against a configuration the other is changing (the older file could win, or a mix of both), and
+   * their audited outcomes would not be what ran. In turn, the last file read is what runs.
    * @param actor who asked (`signal`, or the admin's actor)
    */
-  async reload(actor: string, corrId?: string): Promise<ConfigReloadOutcome> {
+  reload(actor: string, corrId?: string): Promise<ConfigReloadOutcome> {
+    const turn = this.last.then(() => this.reloadNow(actor, corrId));
+    // A failed reload (it rejects only on a bug) must not stop the ones queued after it.
+    this.last = turn.catch(() => undefined);
+    return turn;
+  }
+
+  /** One reload, with no other running. */
+  private async reloadNow(actor: string, corrId: string | undefined): Promise<ConfigReloadOutcome> {
     let next: OrchestratorConfig;
     try {
       next = this.source();
@@ -121,7 +135,7 @@ export class ConfigReloadService implements OnApplicationBootstrap, OnApplicatio
     const restartRequired = all.filter((path) => !LIVE.includes(path)).map((path) => KEY_OF.get(path) ?? path);
     // The policy first: a file that does not load refuses the whole reload, before anything else changed.
     if (live.some((path) => POLICY_LIVE.includes(path))) {
-      const outcome = await this.policy.reconfigure(next, corrId);
+      const outcome = await this.policy.reconfigure(next, corrId, actor);
       if (!outcome.ok) return this.rejected(actor, corrId, [`policy: ${outcome.error}`]);
     }
     // A pool under a live rollout belongs to the rollout: its configured change waits, kept as not yet applied.

@@ -79,7 +79,7 @@ export class PolicyController {
   @HttpCode(200)
   @UseGuards(AdminGuard)
   async reload(@Req() request: FastifyRequest): Promise<PolicyReloadAnswer> {
-    const outcome = await this.policy.reload('admin', request.id);
+    const outcome = await this.policy.reload('admin', request.id, adminActor(request));
     const status = this.policy.status();
     const candidate = this.policy.candidateStatus();
     return outcome.ok

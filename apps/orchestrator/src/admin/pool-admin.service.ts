@@ -161,7 +161,7 @@ export class PoolAdminService {
     if (problems.length > 0) {
       throw new InvalidRequestError('invalid_request', problems.flatMap((p) => p.messages).join('; '), problems);
     }
-    await this.checkTargets(urls);
+    await this.checkTargets(urls, 'pool.put', name, ctx);
     // A rollout may have started while the targets were checked.
     this.refuseRolling(name);
 
@@ -218,22 +218,35 @@ export class PoolAdminService {
   }
 
   /**
-   * Refuses backends the pool edits' SSRF rules do not allow ({@link checkBackendTarget}), all named at once.
+   * Refuses backends the pool edits' SSRF rules do not allow ({@link checkBackendTarget}), all named at once. A
+   * refusal is an admin action refused, so it is logged and audited (`admin.action` `action` with `result: 'refused'`,
+   * the actor and each URL with its class): an attempt to point the gateway at instance metadata or at its own
+   * loopback is what the ledger is for, and it would otherwise leave no trace.
+   * @param action the admin action being checked (`pool.put`, `rollout.put`), for the record
    * @throws BackendRefusedError
    */
-  async checkTargets(urls: readonly string[]): Promise<void> {
-    const refused: { url: string; reason: string; message: string }[] = [];
-    await Promise.all(
+  async checkTargets(urls: readonly string[], action: string, pool: string, ctx: AdminContext): Promise<void> {
+    const verdicts = await Promise.all(
       urls.map(async (url) => {
         try {
           await checkBackendTarget(url, this.rules, this.resolve);
+          return undefined;
         } catch (error) {
           if (!(error instanceof TargetRefusedError)) throw error;
-          refused.push({ url, reason: error.targetClass, message: error.message });
+          return { url, reason: error.targetClass, message: error.message };
         }
       }),
     );
-    if (refused.length > 0) throw new BackendRefusedError(refused);
+    const refused = verdicts.filter((verdict) => verdict !== undefined);
+    if (refused.length === 0) return;
+    const targets = refused.map(({ url, reason }) => ({ url, reason }));
+    this.logger.warn({ event: 'backend_refused', action, pool, actor: ctx.actor, refused: targets });
+    this.events.emit({
+      type: 'admin.action',
+      corrId: ctx.corrId,
+      data: { action, result: 'refused', error: 'backend_refused', pool, actor: ctx.actor, refused: targets },
+    });
+    throw new BackendRefusedError(refused);
   }
 
   /** The pool's algorithm and backends with weights and metadata, or null when there is none. */

@@ -61,7 +61,7 @@ export class RolloutAdminService {
     if (problems.length > 0) {
       throw new InvalidRequestError('invalid_request', problems.flatMap((p) => p.messages).join('; '), problems);
     }
-    await this.poolAdmin.checkTargets([...stable, ...canary]);
+    await this.poolAdmin.checkTargets([...stable, ...canary], 'rollout.put', name, ctx);
     if (this.rollouts.isLive(name)) throw new RolloutConflictError(`pool '${name}' already has a live rollout`);
     if (!this.pools.hasExactly(name, stable)) await this.poolAdmin.put(name, { urls: stable }, ctx);
     const answer = this.rollouts.start(

@@ -72,11 +72,22 @@ export type AuthFailedData =
   | {
       readonly scheme: 'admin';
       readonly reason: string;
-      readonly method: string;
-      readonly route: string | null;
+      /** The request refused: on the first refusal of a client address for a reason, not on the count that follows. */
+      readonly method?: string;
+      readonly route?: string | null;
       readonly ip: string;
-      readonly identity: readonly string[];
-      readonly foldedSinceLastEvent: number;
+      readonly identity?: readonly string[];
+      /**
+       * Set on the entry written when a 10 s window ends: how many more refusals of the address for the reason (and
+       * person) it stands for, the first having been written on its own; in the form of the ledger's own aggregation.
+       */
+      readonly repeated?: {
+        readonly count: number;
+        readonly firstAt: string;
+        readonly lastAt: string;
+        readonly windowMs: number;
+        readonly lastCorrId: string | null;
+      };
       /** A role refusal: the role the route needs. */
       readonly requiredRole?: string;
       /** A role refusal: the person refused. */
@@ -117,6 +128,15 @@ export type AdaptiveEventData = {
 };
 
 /**
+ * `policy.reloaded`: the policy files were loaded again, by a watched file changing (`watch`), an admin
+ * (`admin`, `config` for a configuration reload) or another instance's admin reload (`cluster`). `actor` names who
+ * asked when a person or credential did (`user:<sub>`, `token`, `san:<entry>`, `signal`), like every admin action.
+ */
+export type PolicyReloadedData = { readonly trigger: string; readonly version: number; readonly actor?: string } & (
+  { readonly result: 'success' } | { readonly result: 'rejected'; readonly error: string }
+);
+
+/**
  * `admin.session`, reported by the admin UI's server (`POST /admin/ui-events`): a person signed in or out, was
  * refused sign-in (no mapped role, a failed exchange), or was refused an action by the UI. `actor` is the credential
  * that reported it; the person is in `user` when the report carried their assertion, else in `claimed` (as the UI
@@ -153,11 +173,7 @@ export type SecurityEvent =
       }
     >
   | EventOf<'tls.rejected', { readonly file: string; readonly reason: string; readonly keptFingerprint?: string }>
-  | EventOf<
-      'policy.reloaded',
-      | { readonly result: 'success'; readonly trigger: string; readonly version: number }
-      | { readonly result: 'rejected'; readonly trigger: string; readonly version: number; readonly error: string }
-    >
+  | EventOf<'policy.reloaded', PolicyReloadedData>
   | EventOf<'pool.changed', PoolChangedData>
   | EventOf<
       'breaker.transition',

@@ -199,8 +199,9 @@ export class PolicyService implements OnModuleInit, OnApplicationShutdown {
    * entrypoint, error mode, evaluation budget, decision cache, candidate file. The candidate is loaded first, then the
    * active policy is reconfigured ({@link PolicyManager.reconfigure}); when either cannot be loaded nothing changes
    * and the outcome says why. The watched files follow. Never rejects.
+   * @param actor who asked for the configuration reload (`signal`, or the admin's actor), for the event
    */
-  async reconfigure(config: OrchestratorConfig, corrId?: string): Promise<ReloadOutcome> {
+  async reconfigure(config: OrchestratorConfig, corrId?: string, actor?: string): Promise<ReloadOutcome> {
     const { shadowPath } = config.policy;
     const create =
       shadowPath === undefined ? undefined : candidateFactory(config, rulesPathOf(config), shadowPath, this.logger);
@@ -223,16 +224,18 @@ export class PolicyService implements OnModuleInit, OnApplicationShutdown {
     for (const watcher of this.watchers.splice(0)) watcher.close();
     this.watchFiles();
     this.metrics.version.set(outcome.version);
+    const by = actor === undefined ? {} : { actor };
     this.logger.log({
       event: 'policy_reloaded',
       trigger: 'config',
       version: outcome.version,
       source: this.manager.source,
+      ...by,
     });
     this.events.emit({
       type: 'policy.reloaded',
       corrId,
-      data: { result: 'success', trigger: 'config', version: outcome.version },
+      data: { result: 'success', trigger: 'config', version: outcome.version, ...by },
     });
     this.reloads.emit({ outcome, trigger: 'config' });
     return outcome;
@@ -246,22 +249,40 @@ export class PolicyService implements OnModuleInit, OnApplicationShutdown {
   /**
    * Reloads now (admin API, watcher, or another instance's admin reload), the candidate too; records the outcome.
    * Never rejects. The candidate's outcome is in {@link candidateStatus}.
+   * @param actor who asked, for an admin's reload (`adminActor`): admin actions name their actor in the ledger
    */
-  async reload(trigger: Exclude<PolicyReloadTrigger, 'promote'>, corrId?: string): Promise<ReloadOutcome> {
+  async reload(
+    trigger: Exclude<PolicyReloadTrigger, 'promote'>,
+    corrId?: string,
+    actor?: string,
+  ): Promise<ReloadOutcome> {
     const [outcome] = await Promise.all([this.manager.reload(), this.reloadCandidate(trigger)]);
     this.metrics.reload.labels(outcome.ok ? 'success' : 'failure').inc();
+    const by = actor === undefined ? {} : { actor };
     if (outcome.ok) {
       this.metrics.version.set(outcome.version);
-      this.logger.log({ event: 'policy_reloaded', trigger, version: outcome.version, source: this.manager.source });
+      this.logger.log({
+        event: 'policy_reloaded',
+        trigger,
+        version: outcome.version,
+        source: this.manager.source,
+        ...by,
+      });
     } else {
-      this.logger.error({ event: 'policy_reload_rejected', trigger, version: outcome.version, error: outcome.error });
+      this.logger.error({
+        event: 'policy_reload_rejected',
+        trigger,
+        version: outcome.version,
+        error: outcome.error,
+        ...by,
+      });
     }
     this.events.emit({
       type: 'policy.reloaded',
       corrId,
       data: outcome.ok
-        ? { result: 'success', trigger, version: outcome.version }
-        : { result: 'rejected', trigger, version: outcome.version, error: outcome.error },
+        ? { result: 'success', trigger, version: outcome.version, ...by }
+        : { result: 'rejected', trigger, version: outcome.version, error: outcome.error, ...by },
     });
     this.reloads.emit({ outcome, trigger });
     return outcome;
