@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { hash as digest } from 'node:crypto';
 import { canonicalJson, ledgerJson } from './canonical-json';
 
@@ -114,6 +115,21 @@ function hashedText(
  */
 export const MAX_LINE_BYTES = 16 * 1024 * 1024;
 
+/**
+ * The text of one line's bytes (without its newline), or `null` when they are not valid UTF-8. Every reader that
+ * checks lines decodes them here: `Buffer#toString('utf8')` turns an invalid sequence into U+FFFD without a word, so
+ * a line whose U+FFFD (EF BF BD) was edited into a lone 0xFF byte would read, parse and hash exactly as before. The
+ * writer writes only UTF-8, so such a line is damage or an edit, never an entry.
+ * @internal
+ */
+export function decodeLine(bytes: Buffer): string | null {
+  return isUtf8(bytes) ? bytes.toString('utf8') : null;
+}
+
+/** Why a line {@link decodeLine} could not decode is not an entry. @internal */
+export const NOT_UTF8_MESSAGE =
+  'its bytes are not valid UTF-8, which the writer always writes: a byte edited, or the file damaged';
+
 const HEX64 = /^[0-9a-f]{64}$/;
 const ENTRY_KEYS = new Set(['seq', 'ts', 'service', 'type', 'corrId', 'data', 'prevHash', 'hash']);
 
@@ -127,7 +143,8 @@ export type ParsedLine =
 
 /**
  * Parses one ledger line (without its newline) and checks its shape, that it is byte for byte the line the writer
- * writes for that entry (see {@link encodeEntry}), and its own hash (not its links).
+ * writes for that entry (see {@link encodeEntry}), and its own hash (not its links). `null` is a line whose bytes are
+ * not valid UTF-8 ({@link decodeLine}): `unparsable`, as JSON text is UTF-8.
  *
  * The byte-for-byte rule is what makes the hash cover the line as every reader sees it: `JSON.parse` keeps the last of
  * two equal members and rounds numbers, while other readers keep the first or read exact integers, so a line with a
@@ -136,7 +153,8 @@ export type ParsedLine =
  * (beyond ±(2^53 − 1), or beyond the double range) is `malformed`.
  * @internal
  */
-export function parseEntryLine(line: string): ParsedLine {
+export function parseEntryLine(line: string | null): ParsedLine {
+  if (line === null) return { kind: 'unparsable', message: NOT_UTF8_MESSAGE };
   let value: unknown;
   try {
     value = JSON.parse(line);

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { LEDGER_CHECKPOINT_TYPE, GENESIS_HASH } from './entry';
+import { LEDGER_CHECKPOINT_TYPE, GENESIS_HASH, NOT_UTF8_MESSAGE } from './entry';
 import { LedgerError } from './errors';
 import {
   encodeExportHeader,
@@ -55,10 +55,10 @@ interface Found {
   service: string;
 }
 
-function entryOf(text: string, file: string, line: number): Found {
+function entryOf(text: string | null, file: string, line: number): Found {
   try {
-    const value = JSON.parse(text) as Partial<Found>;
-    if (typeof value.seq === 'number' && typeof value.ts === 'string' && typeof value.prevHash === 'string') {
+    const value = (text === null ? null : JSON.parse(text)) as Partial<Found> | null;
+    if (typeof value?.seq === 'number' && typeof value.ts === 'string' && typeof value.prevHash === 'string') {
       return value as Found;
     }
   } catch {
@@ -66,7 +66,7 @@ function entryOf(text: string, file: string, line: number): Found {
   }
   throw new LedgerExportError(
     'unreadable',
-    `${file} line ${line} is not a ledger entry: run "shieldx ledger verify" on the ledger`,
+    `${file} line ${line} is not a ledger entry${text === null ? ` (${NOT_UTF8_MESSAGE})` : ''}: run "shieldx ledger verify" on the ledger`,
   );
 }
 
@@ -218,6 +218,13 @@ export async function* ledgerExportLines(plan: LedgerExportPlan): AsyncGenerator
   let expected = header.fromSeq;
   try {
     for await (const source of lines) {
+      // Copied as bytes decoded from UTF-8: a line that is not UTF-8 would be copied changed, so it stops the export.
+      if (source.text === null) {
+        throw new LedgerExportError(
+          'unreadable',
+          `${source.file} line ${source.line}: ${NOT_UTF8_MESSAGE}; run "shieldx ledger verify" on the ledger`,
+        );
+      }
       const seq = seqOfLine(source.text);
       if (seq === null || seq < expected) continue;
       if (seq !== expected) {

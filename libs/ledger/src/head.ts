@@ -1,4 +1,5 @@
 import { canonicalJson } from './canonical-json';
+import { decodeLine, NOT_UTF8_MESSAGE } from './entry';
 import { type LedgerFileSystem, nodeFileSystem } from './file-system';
 import type { CheckpointAlg, CheckpointSigner, CheckpointVerifier } from './signing';
 
@@ -119,6 +120,9 @@ export async function readLedgerHead(path: string, fileSystem: LedgerFileSystem 
   if (bytes === null) return { kind: 'missing' };
   if (bytes.length > MAX_HEAD_FILE_BYTES)
     return { kind: 'invalid', message: `longer than ${MAX_HEAD_FILE_BYTES} bytes` };
-  const parsed = parseHead(bytes.toString('utf8'));
+  // The bytes are judged, not a lenient decoding of them (which would read a byte edited into 0xFF as U+FFFD).
+  const text = decodeLine(bytes);
+  if (text === null) return { kind: 'invalid', message: NOT_UTF8_MESSAGE };
+  const parsed = parseHead(text);
   return parsed.ok ? { kind: 'ok', head: parsed.head } : { kind: 'invalid', message: parsed.message };
 }

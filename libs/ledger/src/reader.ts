@@ -1,5 +1,5 @@
 import { dirname } from 'node:path';
-import { MAX_LINE_BYTES, type LedgerEntry } from './entry';
+import { decodeLine, MAX_LINE_BYTES, type LedgerEntry } from './entry';
 import { type LedgerFileHandle, type LedgerFileSystem, nodeFileSystem } from './file-system';
 import { fileSetFromNames } from './naming';
 import { linesBackward } from './tail';
@@ -164,8 +164,11 @@ class LineFile {
     return best;
   }
 
-  /** Lines from `from` (a line start) to the end, oldest first; an unterminated last line is left out. */
-  async *forward(from: number): AsyncGenerator<string> {
+  /**
+   * Lines from `from` (a line start) to the end, oldest first (`null` for one that is not valid UTF-8); an
+   * unterminated last line is left out.
+   */
+  async *forward(from: number): AsyncGenerator<string | null> {
     let carry: Buffer | null = null;
     for (let at = from; at < this.size; at += CHUNK) {
       const chunk = await this.read(at, CHUNK);
@@ -173,7 +176,7 @@ class LineFile {
       let start = 0;
       let newline = data.indexOf(NEWLINE);
       while (newline !== -1) {
-        yield data.toString('utf8', start, newline);
+        yield decodeLine(data.subarray(start, newline));
         start = newline + 1;
         newline = data.indexOf(NEWLINE, start);
       }
@@ -181,8 +184,11 @@ class LineFile {
     }
   }
 
-  /** Lines before `end` (a line start, or the size), newest first; an unterminated last line is left out. */
-  async *backward(end: number): AsyncGenerator<string> {
+  /**
+   * Lines before `end` (a line start, or the size), newest first (`null` for one that is not valid UTF-8); an
+   * unterminated last line is left out.
+   */
+  async *backward(end: number): AsyncGenerator<string | null> {
     for await (const line of linesBackward(this.handle, end, MAX_LINE_BYTES)) {
       // Only the file's last line can lack its newline: a torn write, never an entry.
       if (line.terminated) yield line.text;
@@ -239,10 +245,11 @@ export async function readAuditPage(
   const before = query.before ?? Number.POSITIVE_INFINITY;
 
   /** Takes one line; returns false when the page is full or the budget is spent. */
-  const take = (text: string): boolean => {
+  const take = (text: string | null): boolean => {
     scanned++;
-    const seq = seqOfLine(text);
-    if (seq === null) {
+    // A line that is not UTF-8 is not an entry (a lenient decoding would show it as one, with U+FFFD in it).
+    const seq = text === null ? null : seqOfLine(text);
+    if (text === null || seq === null) {
       unreadable++;
       return scanned < scanBudget;
     }

@@ -6,14 +6,18 @@ import { linesBackward } from './tail';
 import { tempDir } from './testing/helpers';
 
 describe(linesBackward.name, () => {
-  async function backwards(content: string, end = Buffer.byteLength(content), max = 1 << 20): Promise<string[]> {
+  async function backwards(
+    content: string | Buffer,
+    end = Buffer.byteLength(content),
+    max = 1 << 20,
+  ): Promise<(string | null)[]> {
     const { dir, remove } = await tempDir();
     try {
       const path = join(dir, 'f');
       await writeFile(path, content);
       const handle = await nodeFileSystem.openRead(path);
       try {
-        const lines: string[] = [];
+        const lines: (string | null)[] = [];
         for await (const line of linesBackward(handle, end, max)) lines.push(line.text);
         return lines;
       } finally {
@@ -39,6 +43,13 @@ describe(linesBackward.name, () => {
     expect(await backwards(content, end)).toEqual(lines.slice(0, 10).reverse());
     expect(await backwards('a\nb\nc')).toEqual(['c', 'b', 'a']);
     expect(await backwards('')).toEqual([]);
+  });
+
+  it('gives null for a line that is not valid UTF-8, where a lenient decoding would give U+FFFD', async () => {
+    const fffd = Buffer.from('{"s":"\uFFFD"}\n');
+    const edited = Buffer.from(fffd.toString('latin1').replace('\xEF\xBF\xBD', '\xFF'), 'latin1');
+    expect(edited.toString('utf8')).toBe(fffd.toString('utf8'));
+    expect(await backwards(Buffer.concat([fffd, edited, fffd]))).toEqual(['{"s":"\uFFFD"}', null, '{"s":"\uFFFD"}']);
   });
 
   it('stops with a RangeError at a line longer than the bound (memory stays bounded)', async () => {

@@ -1,3 +1,4 @@
+import { decodeLine } from './entry';
 import type { LedgerFileHandle } from './file-system';
 
 /** One line found by {@link readTailLines}. @internal */
@@ -6,8 +7,8 @@ export interface TailLine {
   readonly offset: number;
   /** The line's bytes, including its newline when it has one. */
   readonly raw: Buffer;
-  /** The line's text without the newline. */
-  readonly text: string;
+  /** The line's text without the newline; `null` when its bytes are not valid UTF-8 (see `decodeLine`). */
+  readonly text: string | null;
   /** Whether the line ends with a newline (only the file's last line can lack one). */
   readonly terminated: boolean;
 }
@@ -49,7 +50,7 @@ export async function readTailLines(handle: LedgerFileHandle, size: number, coun
       lines.push({
         offset: start + lineStart,
         raw: buffer.subarray(lineStart, cursor),
-        text: buffer.toString('utf8', lineStart, contentEnd),
+        text: decodeLine(buffer.subarray(lineStart, contentEnd)),
         terminated,
       });
       cursor = lineStart;
@@ -87,7 +88,7 @@ export async function* linesBackward(
       yield {
         offset: start + lineStart,
         raw: data.subarray(lineStart, cursor),
-        text: data.toString('utf8', lineStart, contentEnd),
+        text: decodeLine(data.subarray(lineStart, contentEnd)),
         terminated,
       };
       cursor = lineStart;

@@ -286,7 +286,8 @@ export function headFailure(
 }
 
 /** The `seq` of a line, or `null` when it has none (used only to tell a gap from a reorder). */
-function seqOf(text: string): number | null {
+function seqOf(text: string | null): number | null {
+  if (text === null) return null;
   try {
     const value = JSON.parse(text) as { seq?: unknown } | null;
     return typeof value?.seq === 'number' ? value.seq : null;

@@ -2,7 +2,7 @@
 // as a ledger's (checkChain), anchored at the header's anchor. Internal to verifyLedger.
 import { open } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { LEDGER_CHECKPOINT_TYPE } from './entry';
+import { LEDGER_CHECKPOINT_TYPE, NOT_UTF8_MESSAGE } from './entry';
 import { isIsoTime, looksLikeExportHeader, parseExportHeader } from './export-header';
 import { headSignatureProblem } from './head';
 import type { CheckpointVerifier } from './signing';
@@ -57,7 +57,8 @@ export async function verifyExportFile(
   }
   const at = { file: path, line: 1 };
   if (first === undefined) return makeFailure('bad_export', null, 'the export file is empty', at, 0);
-  const parsed = parseExportHeader(first.text);
+  const parsed =
+    first.text === null ? { ok: false as const, message: NOT_UTF8_MESSAGE } : parseExportHeader(first.text);
   if (!parsed.ok) {
     await lines.return(undefined);
     return makeFailure('bad_export', null, `the export header is not valid: ${parsed.message}`, at, 0);

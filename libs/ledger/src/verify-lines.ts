@@ -4,7 +4,7 @@ import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
-import { MAX_LINE_BYTES } from './entry';
+import { decodeLine, MAX_LINE_BYTES } from './entry';
 import { nodeFileSystem } from './file-system';
 import { activePathsInDir, fileSetFromNames, looksRotated } from './naming';
 import { readTailLines } from './tail';
@@ -13,7 +13,8 @@ import type { VerifyFailure, VerifyFailureReason } from './verify-types';
 export interface SourceLine {
   file: string;
   line: number;
-  text: string;
+  /** `null` when the line's bytes are not valid UTF-8 (see `decodeLine`): never an entry, whatever it looks like. */
+  text: string | null;
 }
 
 /** A line longer than {@link MAX_LINE_BYTES}; `line` is its 1-based number in `file`. */
@@ -46,22 +47,23 @@ export function boundedLines(max: number): Transform {
 }
 
 /**
- * The lines of a byte stream, split at \n alone and decoded as UTF-8 once whole. Not node:readline: it also breaks
- * lines at U+2028 and U+2029 in newer Node versions, which JSON strings (and so ledger entries) may hold raw.
+ * The lines of a byte stream, split at \n alone and decoded as UTF-8 once whole (`null` for a line that is not valid
+ * UTF-8: what is checked is the bytes, not a lenient decoding of them). Not node:readline: it also breaks lines at
+ * U+2028 and U+2029 in newer Node versions, which JSON strings (and so ledger entries) may hold raw.
  */
-async function* splitLines(input: AsyncIterable<Buffer>): AsyncGenerator<string> {
+async function* splitLines(input: AsyncIterable<Buffer>): AsyncGenerator<string | null> {
   let pending: Buffer[] = [];
   for await (const chunk of input) {
     let start = 0;
     for (let at = chunk.indexOf(0x0a); at !== -1; at = chunk.indexOf(0x0a, start)) {
       const piece = chunk.subarray(start, at);
-      yield (pending.length === 0 ? piece : Buffer.concat([...pending, piece])).toString('utf8');
+      yield decodeLine(pending.length === 0 ? piece : Buffer.concat([...pending, piece]));
       pending = [];
       start = at + 1;
     }
     if (start < chunk.length) pending.push(chunk.subarray(start));
   }
-  if (pending.length > 0) yield Buffer.concat(pending).toString('utf8');
+  if (pending.length > 0) yield decodeLine(Buffer.concat(pending));
 }
 
 /** Lines of `files` in order, streamed; the fragment after the last newline of the last file is left out. */

@@ -1,3 +1,4 @@
+import type { LedgerEntry } from './entry';
 import type { LedgerExportRange } from './export-header';
 import type { VerificationKey } from './signing';
 
@@ -36,11 +37,24 @@ export interface VerifyOptions {
    * first lines looks like.
    */
   allowPrunedStart?: boolean;
+  /**
+   * Verify `pathOrDir` as a ledger even when its first line is an export header (that line then fails as not an
+   * entry). For a caller that knows the path is a ledger, such as the writer's own: a ledger file whose first line was
+   * made to look like an export header must not be verified as an export (alone, without its rotated files).
+   */
+  asLedger?: boolean;
+  /**
+   * Called with each entry once its line, hash, link and checkpoint are found good, in chain order, so a caller can
+   * learn from verified entries alone. A later line may still fail: rely on what it saw only as far as the result
+   * allows (all of it when `ok`).
+   */
+  onVerifiedEntry?: (entry: LedgerEntry) => void;
 }
 
 /**
  * Why verification failed:
- * - `unparsable`: a line is not JSON (its `seq` is the one expected at that position);
+ * - `unparsable`: a line is not JSON, or its bytes are not valid UTF-8 (its `seq` is the one expected at that
+ *   position);
  * - `malformed`: JSON, but not an entry (missing/unknown member, wrong type, a number beyond ±(2^53 − 1));
  * - `hash_mismatch`: the entry's content does not give its `hash` (the line was changed);
  * - `seq_gap`: `seq` jumps forward and the skipped seq appears nowhere later (lines removed, or a file cut short);

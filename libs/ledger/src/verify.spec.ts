@@ -2,6 +2,8 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LedgerEntry } from './entry';
+import { planLedgerExport } from './export';
+import { encodeExportHeader } from './export-header';
 import { editLine, readLines, steppingClock, tempDir, writeLines } from './testing/helpers';
 import { formatVerifyResult, MAX_LINE_BYTES, type VerifyFailure, verifyLedger } from './verify';
 import { LedgerWriter } from './writer';
@@ -247,6 +249,27 @@ describe(verifyLedger.name, () => {
       await rename(path, join(dir, 'ledger.000003.jsonl'));
       expect(await verifyLedger(path)).toMatchObject({ ok: true, entries: 30 });
       expect(await verifyLedger(dir)).toMatchObject({ ok: true, entries: 30 });
+    });
+  });
+
+  describe('for a caller that learns from verified entries (the gateway starting without its head)', () => {
+    it('onVerifiedEntry sees each good entry in order, never the line that fails, nor any after it', async () => {
+      await build(8);
+      await edit(path, (lines) => {
+        lines[5] = lines[5].replace('"i":5', '"i":50');
+      });
+      const seen: number[] = [];
+      const result = await verifyLedger(path, { onVerifiedEntry: (entry) => seen.push(entry.seq) });
+      expect(result).toMatchObject({ ok: false, reason: 'hash_mismatch', seq: 6 });
+      expect(seen).toEqual([1, 2, 3, 4, 5]);
+    });
+
+    it('asLedger: a ledger whose first line was made an export header is not verified as an export', async () => {
+      await build(8);
+      const { header } = await planLedgerExport(path, { by: 'seq', fromSeq: 1, toSeq: 8 });
+      await edit(path, (lines) => lines.unshift(encodeExportHeader(header)));
+      expect(await verifyLedger(path)).toMatchObject({ ok: true, export: { fromSeq: 1, toSeq: 8 } });
+      expect(await verifyLedger(path, { asLedger: true })).toMatchObject({ ok: false, reason: 'malformed', line: 1 });
     });
   });
 

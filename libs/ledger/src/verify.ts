@@ -1,3 +1,4 @@
+import type { LedgerEntry } from './entry';
 import { LedgerError } from './errors';
 import type { LedgerExportRange } from './export-header';
 import { createVerifier } from './signing';
@@ -21,11 +22,12 @@ export { MAX_LINE_BYTES } from './entry';
  * Verifies a ledger: `pathOrDir` is the active file (its rotated siblings are included, oldest first), a directory
  * holding one ledger, or one rotated file alone. Lines are streamed, so memory stays small for any size.
  *
- * Each line must parse, be exactly the line the writer writes for its entry (canonical JSON, see `non_canonical`),
- * hash to its `hash`; `seq` must be 1 more than the previous (1 for the first entry) and `prevHash` the previous
- * `hash` (genesis for the first), across files too; checkpoints must name the entry before them, and with
- * `options.key` their signatures must verify and no more than `checkpointEvery` entries may go without one (before the
- * first checkpoint, any number when one follows: entries written before a key was configured). Then the head
+ * Each line must be valid UTF-8 (its bytes are checked, not a lenient decoding of them), parse, be exactly the line
+ * the writer writes for its entry (canonical JSON, see `non_canonical`), hash to its `hash`; `seq` must be 1 more than
+ * the previous (1 for the first entry) and `prevHash` the previous `hash` (genesis for the first), across files too;
+ * checkpoints must name the entry before them, and with `options.key` their signatures must verify and no more than
+ * `checkpointEvery` entries may go without one (before the first checkpoint, any number when one follows: entries
+ * written before a key was configured). Then the head
  * (`options.expectHead`, else the head file) must be reached and matched: the entry at its seq has its hash, and
  * nothing follows a head written at a clean close, whose entry must be a checkpoint (with a key).
  *
@@ -35,7 +37,8 @@ export { MAX_LINE_BYTES } from './entry';
  * the first seq found out of place. Problems with the head file itself are reported after those of the lines.
  *
  * An export file (`exportLedger`; its first line is the export header) is verified alone, with the same line checks:
- * see `verifyExportFile` (`headPath`, `expectHead` and `allowPrunedStart` do not apply; the header has the head).
+ * see `verifyExportFile` (`headPath`, `expectHead` and `allowPrunedStart` do not apply; the header has the head),
+ * unless `options.asLedger`.
  *
  * @returns {@link VerifyOk} or the first problem as {@link VerifyFailure}; never rejects for a bad ledger
  * @throws LedgerError `invalid_options` when `options.key` or `options.checkpointEvery` is invalid
@@ -47,7 +50,7 @@ export async function verifyLedger(pathOrDir: string, options: VerifyOptions = {
     throw new LedgerError('invalid_options', `checkpointEvery must be an integer >= 0, got ${every}`);
   }
   const requireCheckpoints = verifier !== null && every > 0;
-  if (await isExportFile(pathOrDir)) return verifyExportFile(pathOrDir, verifier, every);
+  if (options.asLedger !== true && (await isExportFile(pathOrDir))) return verifyExportFile(pathOrDir, verifier, every);
   let resolved: { files: string[]; active: string | null } | VerifyFailure;
   try {
     resolved = await resolveFiles(pathOrDir);
@@ -81,6 +84,7 @@ export async function verifyLedger(pathOrDir: string, options: VerifyOptions = {
     start: options.allowPrunedStart === true ? 'pruned' : 'genesis',
     headSeq: expected?.head.seq ?? -1,
     describe: files.join(', '),
+    ...(options.onVerifiedEntry === undefined ? {} : { onEntry: observe(options.onVerifiedEntry) }),
   });
   if (!chain.ok) return chain;
   const { state } = chain;
@@ -115,6 +119,14 @@ export async function verifyLedger(pathOrDir: string, options: VerifyOptions = {
     headMissing,
     unsignedStart: state.unsignedStart,
     export: null,
+  };
+}
+
+/** {@link VerifyOptions.onVerifiedEntry} as a check that never fails an entry. */
+function observe(onVerifiedEntry: (entry: LedgerEntry) => void): (entry: LedgerEntry) => null {
+  return (entry) => {
+    onVerifiedEntry(entry);
+    return null;
   };
 }
 

@@ -184,7 +184,8 @@ export async function hashAt(
   const scan = async (handle: LedgerFileHandle, end: number): Promise<string | null | undefined> => {
     try {
       for await (const line of linesBackward(handle, end, MAX_LINE_BYTES)) {
-        const lineSeq = seqOfCanonicalLine(line.text);
+        // The seq prefix is ASCII, so a line that is not UTF-8 still says where it stands (and is never the entry).
+        const lineSeq = seqOfCanonicalLine(line.text ?? line.raw.toString('latin1'));
         if (lineSeq === null || lineSeq > seq) continue;
         if (lineSeq < seq) return null;
         const parsed = parseEntryLine(line.text);

@@ -103,8 +103,7 @@ export class LedgerService implements OnModuleInit, OnApplicationShutdown {
   async onModuleInit(): Promise<void> {
     try {
       this.releaseLock = await acquireLedgerLock(this.path);
-      await refuseLostHead(this.path, this.config.ledger, (line) => this.logger.warn(line));
-      this.writer = await LedgerWriter.open(this.writerOptions());
+      this.writer = await this.openWriter();
     } catch (error) {
       this.state = 'down';
       await this.releaseLock?.().catch(noop);
@@ -268,9 +267,22 @@ export class LedgerService implements OnModuleInit, OnApplicationShutdown {
     return {
       ...(this.verificationKey === undefined ? {} : { key: this.verificationKey }),
       checkpointEvery: ledger.checkpointEvery,
+      // The writer's own file is a ledger, whatever its first line looks like (never verified as an export alone).
+      asLedger: true,
       headPath: resolve(ledger.headPath),
       ...(stats === undefined ? {} : { expectHead: { seq: stats.syncedSeq, hash: stats.syncedHash } }),
     };
+  }
+
+  /**
+   * Opens the writer, at start-up and on every reopen: a head file gone since the last open is refused the same way
+   * (the writer itself never removes it), before the writer changes anything.
+   */
+  private async openWriter(): Promise<LedgerWriter> {
+    await refuseLostHead(this.path, { ...this.config.ledger, key: this.verificationKey }, (line) =>
+      this.logger.warn(line),
+    );
+    return LedgerWriter.open(this.writerOptions());
   }
 
   private writerOptions(): LedgerWriterOptions {
@@ -377,7 +389,7 @@ export class LedgerService implements OnModuleInit, OnApplicationShutdown {
     await old?.close().catch(noop);
     let writer: LedgerWriter;
     try {
-      writer = await LedgerWriter.open(this.writerOptions());
+      writer = await this.openWriter();
     } catch (error) {
       this.lastError = error instanceof Error ? error.message : String(error);
       this.logger.error({ event: 'ledger_reopen_failed', path: this.path, error: this.lastError });

@@ -3,14 +3,15 @@ import {
   hashEntry,
   type LedgerEntry,
   type LedgerHead,
+  LedgerWriter,
   readLedgerHead,
   verifyLedger,
   type VerifyOptions,
 } from '@shieldx/ledger';
 import { type ChildProcess, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SecurityEvents } from '../../src/events/security-events';
 import { denyEvent } from '../security-event';
@@ -23,8 +24,10 @@ import { denyUntilKilled, launchLedgerGateway, ledgerGatewayEnv, type LaunchedGa
 /**
  * The audit ledger against someone who can edit its files (security review, class 4): removing the newest entries
  * (while the gateway runs, after a clean stop, after kill -9), stripping the signed checkpoints and re-hashing, a
- * duplicate member before the real one, a number beyond 2^53; and the honest ledgers that must still verify (fresh,
- * crash-recovered, rotated, shorter than the checkpoint interval). Verified over HTTP (`GET /admin/ledger/verify`),
+ * duplicate member before the real one, a number beyond 2^53, a byte edited so a line is no longer UTF-8, the head
+ * file removed with the newest entries (with a forged line appended, or with the active file itself); and the honest
+ * ledgers that must still verify or start (fresh, crash-recovered, rotated, shorter than the checkpoint interval,
+ * written before heads existed). Verified over HTTP (`GET /admin/ledger/verify`),
  * with `npx shieldx ledger verify`, with the library, and by starting the gateway again.
  */
 
@@ -222,6 +225,94 @@ describe('audit ledger tamper matrix', () => {
     });
   });
 
+  describe('the head file removed with the newest entries', () => {
+    const EVERY_20 = { ORCH_LEDGER_CHECKPOINT_EVERY: '20' };
+    const LOST_HEAD = /the head file .* is missing, though this ledger has had one since seq 1\b/;
+
+    /** One clean run of the gateway with `count` distinct denials (none folded); the ledger's lines after it. */
+    async function denials(env: Record<string, string>, count: number): Promise<string[]> {
+      const running = await start(env);
+      const events = running.app.get(SecurityEvents);
+      for (let i = 0; i < count; i++) events.emit(denyEvent({ path: `/internal/${i}`, reason: 'test' }));
+      await stop();
+      return readLines(ledgerPath);
+    }
+
+    it('and a forged audit.started line appended: the newest line read without its hash decides nothing', async () => {
+      freshLedger();
+      const lines = await denials(EVERY_20, 60);
+      rmSync(`${ledgerPath}.head`);
+      // What the refusal used to trust: the newest line holding "type":"audit.started", read without its hash.
+      const tampered = [...lines.slice(0, -20), '{"seq":1,"type":"audit.started","data":{"head":"x"}}'];
+      writeLines(ledgerPath, tampered);
+
+      await expect(start(EVERY_20)).rejects.toThrow(LOST_HEAD);
+      expect(readLines(ledgerPath)).toEqual(tampered);
+      // The documented override still starts it, and says so.
+      const accepted = await start({ ...EVERY_20, ORCH_LEDGER_ACCEPT_HEADLESS: '1' });
+      expect(accepted.logs).toContainEqual(
+        expect.objectContaining({ event: 'ledger_head_lost_accepted', sinceSeq: 1 }),
+      );
+      expect((await getJson(`${accepted.url}/admin/audit?type=audit.started&limit=1`)).body.entries).toMatchObject([
+        { data: { head: 'missing', recovered: true } },
+      ]);
+    });
+
+    it('with rotation, the active file removed too (rotated files kept): refused, not resumed after the last rotated seq', async () => {
+      freshLedger();
+      const env = { ...EVERY_20, ORCH_LEDGER_ROTATE_BYTES: '30k' };
+      await denials(env, 300);
+      const rotated = () => readdirSync(dirname(ledgerPath)).filter((name) => /^ledger\.\d{6}\.jsonl$/.test(name));
+      expect(rotated().length).toBeGreaterThan(1);
+      rmSync(`${ledgerPath}.head`);
+      rmSync(ledgerPath);
+
+      await expect(start(env)).rejects.toThrow(LOST_HEAD);
+      expect(existsSync(ledgerPath)).toBe(false);
+      // Only rotated files, and a head: the writer's own check refuses it as cut short.
+      expect(rotated().length).toBeGreaterThan(1);
+    });
+
+    it('a ledger written before heads existed still starts without the setting; one that does not verify does not', async () => {
+      // As the gateway wrote it before heads: audit.started without "head", no head file.
+      freshLedger();
+      const legacy = await LedgerWriter.open({ path: ledgerPath, service: 'orchestrator', headPath: false });
+      legacy.enqueue({ type: 'audit.started', data: { pid: 1, resumedAfterSeq: 0, recovered: false } });
+      for (let i = 0; i < 5; i++) legacy.enqueue({ type: 'policy.deny', data: { path: `/internal/${i}` } });
+      await legacy.close();
+      const lines = readLines(ledgerPath);
+
+      const running = await start();
+      expect(running.logs).toContainEqual(expect.objectContaining({ event: 'ledger_head_missing' }));
+      // With the key, opening first signs the unsigned entries (a checkpoint), then the start is recorded.
+      expect((await getJson(`${running.url}/admin/audit?type=audit.started&limit=1`)).body.entries).toMatchObject([
+        { seq: lines.length + 2, data: { head: 'missing', resumedAfterSeq: lines.length + 1 } },
+      ]);
+      await stop();
+      expect(await signedVerify(ledgerPath)).toMatchObject({ ok: true, head: { closed: true, signed: true } });
+
+      // The same, but one line edited: nothing verified says whether it has had a head, so it is refused.
+      mkdirSync(dirname(freshLedger()));
+      const edited = [...lines];
+      edited[2] = edited[2].replace('/internal/1', '/internal/X');
+      writeLines(ledgerPath, edited);
+      await expect(start()).rejects.toThrow(
+        /the head file .* is missing and the ledger does not verify .*hash_mismatch/,
+      );
+      expect(readLines(ledgerPath)).toEqual(edited);
+    });
+
+    it('a fresh, empty ledger directory starts, and restarts with its head', async () => {
+      freshLedger();
+      await denials({}, 3);
+      const again = await start();
+      expect((await getJson(`${again.url}/admin/audit?type=audit.started&limit=2`)).body.entries).toMatchObject([
+        { data: { head: 'matched' } },
+        { seq: 1, data: { head: 'missing', resumedAfterSeq: 0 } },
+      ]);
+    });
+  });
+
   describe('signed checkpoints stripped and the chain re-hashed', () => {
     it('is reported with the key (missing_checkpoint without the head, the head does not match with it) and the gateway refuses to start', async () => {
       freshLedger();
@@ -283,6 +374,32 @@ describe('audit ledger tamper matrix', () => {
       const result = await signedVerify(ledgerPath);
       expect(result).toMatchObject({ ok: false, reason: 'malformed', seq });
       expect(result.ok === false && result.message).toMatch(/unsafe number/);
+    });
+  });
+
+  describe('bytes that are not UTF-8', () => {
+    it('U+FFFD edited into a lone 0xFF byte: unparsable with the library, over HTTP and in the CLI', async () => {
+      freshLedger();
+      const running = await start();
+      running.app.get(SecurityEvents).emit(denyEvent({ path: '/internal/\uFFFD', reason: 'test' }));
+      await stop();
+      const bytes = readFileSync(ledgerPath);
+      const at = bytes.indexOf(Buffer.from('\uFFFD'));
+      expect(at).toBeGreaterThan(0);
+      // A lenient decoder reads 0xFF as U+FFFD again: the same text, the same hash.
+      writeFileSync(ledgerPath, Buffer.concat([bytes.subarray(0, at), Buffer.from([0xff]), bytes.subarray(at + 3)]));
+      const seq = bytes.subarray(0, at).toString('latin1').split('\n').length;
+
+      const result = await signedVerify(ledgerPath);
+      expect(result).toMatchObject({ ok: false, reason: 'unparsable', seq, line: seq });
+      expect(result.ok === false && result.message).toMatch(/not valid UTF-8/);
+      const cli = cliVerify(dir, ledgerPath);
+      expect(cli.status).toBe(1);
+      expect(cli.stdout).toContain(`ledger BROKEN at seq ${seq}: unparsable`);
+      // The newest entry is untouched, so the gateway starts; its verify endpoint reports the line.
+      const again = await start();
+      const broken = await getJson(`${again.url}/admin/ledger/verify`);
+      expect(broken).toMatchObject({ status: 409, body: { details: { reason: 'unparsable', seq } } });
     });
   });
 
