@@ -1,6 +1,7 @@
 import { NextResponse, type NextRequest } from 'next/server';
-import { cookieOptions, openSession, sealSession, SEEN_REFRESH_MS, sessionCookieName } from './app/lib/auth/session';
+import { cookieOptions, openSession, sealSession, seenRefreshMs, sessionCookieName } from './app/lib/auth/session';
 import { authSettings } from './app/lib/auth/settings';
+import { setSecurityHeaders } from './app/lib/security-headers';
 
 /** Host names the UI answers to unless configured otherwise: loopback only. */
 const LOOPBACK = ['localhost', '127.0.0.1', '[::1]'];
@@ -48,7 +49,9 @@ function refuse(status: number, error: string, message: string): NextResponse {
 
 /**
  * With sign-in configured, every page and API route but `/auth/*` needs a session: a page without one is sent to
- * sign-in (returning to it after), an API call gets 401. The session's idle time is renewed at most once a minute.
+ * sign-in (returning to it after), an API call gets 401; so does a signed-out one. The session's seen time is
+ * renewed once it is older than {@link seenRefreshMs} (a quarter of the idle timeout, at most a minute), so the
+ * idle timeout is the configured one within that.
  */
 async function requireSession(request: NextRequest): Promise<NextResponse> {
   const settings = authSettings();
@@ -76,7 +79,7 @@ async function requireSession(request: NextRequest): Promise<NextResponse> {
     return response;
   }
   const response = NextResponse.next();
-  if (now - session.seen >= SEEN_REFRESH_MS) {
+  if (now - session.seen >= seenRefreshMs(settings)) {
     const renewed = await sealSession({ ...session, seen: now }, settings);
     response.cookies.set(name, renewed, cookieOptions(settings, (session.created + settings.maxMs - now) / 1000));
   }
@@ -84,7 +87,8 @@ async function requireSession(request: NextRequest): Promise<NextResponse> {
 }
 
 /**
- * Runs before every page and API route. The UI's server holds the admin credentials, so:
+ * Runs before every page and API route, and marks every answer as not to be framed ({@link setSecurityHeaders}; the
+ * routes' own answers get the same from next.config.ts). The UI's server holds the admin credentials, so:
  * - requests must name a host the UI serves (loopback, `ADMIN_UI_HOST`, or `ADMIN_UI_ALLOWED_HOSTS`): a page of
  *   another site whose name was re-pointed at 127.0.0.1 (DNS rebinding) is refused;
  * - state-changing API calls must come from the UI's own pages (`Sec-Fetch-Site: same-origin`, or an `Origin` equal
@@ -92,6 +96,12 @@ async function requireSession(request: NextRequest): Promise<NextResponse> {
  * - with sign-in configured, a session is needed ({@link requireSession}).
  */
 export async function proxy(request: NextRequest): Promise<NextResponse> {
+  const response = await guard(request);
+  setSecurityHeaders(response.headers);
+  return response;
+}
+
+async function guard(request: NextRequest): Promise<NextResponse> {
   const host = request.headers.get('host') ?? '';
   if (!allowedHosts().has(hostname(host))) {
     return refuse(421, 'unknown_host', `this admin UI does not answer to '${host}' (see ADMIN_UI_ALLOWED_HOSTS)`);

@@ -79,8 +79,14 @@ describe('admin UI sign-in with OpenID Connect', () => {
   let browser: Browser;
   const contexts: BrowserContext[] = [];
   // A page of another site (another origin on loopback) that tries to make the signed-in browser write.
-  const evil = createServer((_req, res) => {
+  const evil = createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'text/html' });
+    // Another origin of the same site (127.0.0.1, another port: the session cookie goes along) framing a UI page.
+    const framed = new URL(req.url ?? '/', 'http://evil.invalid').searchParams.get('frame');
+    if (framed !== null) {
+      res.end(`<!doctype html><title>evil</title><iframe title="decoy" src="${encodeURI(framed)}"></iframe>`);
+      return;
+    }
     res.end(`<!doctype html><title>evil</title><script>
       window.attack = (ui) => Promise.all([
         fetch(ui + '/api/admin/pools/evil', { method: 'PUT', mode: 'no-cors', credentials: 'include',
@@ -350,13 +356,19 @@ describe('admin UI sign-in with OpenID Connect', () => {
     const now = Date.now();
     const user = { sub: 'e2e-operator', role: 'operator' as const, idp: issuer, name: 'Otto Operator' };
     const seal = (session: Session, over: Partial<OidcSettings> = {}) => sealSession(session, { ...settings, ...over });
-    const valid = await seal({ user, created: now - 60_000, seen: now - 1000 });
+    const sid = randomBytes(16).toString('base64url');
+    const valid = await seal({ sid, user, created: now - 60_000, seen: now - 1000 });
     const foreignKey = new Uint8Array(32).fill(7);
     const cases: Record<string, string> = {
-      'idle for longer than 30 minutes': await seal({ user, created: now - 40 * 60_000, seen: now - 31 * 60_000 }),
-      'older than 8 hours': await seal({ user, created: now - 9 * 3_600_000, seen: now - 1000 }),
+      'idle for longer than 30 minutes': await seal({
+        sid,
+        user,
+        created: now - 40 * 60_000,
+        seen: now - 31 * 60_000,
+      }),
+      'older than 8 hours': await seal({ sid, user, created: now - 9 * 3_600_000, seen: now - 1000 }),
       'sealed with another secret, as an admin': await seal(
-        { user: { ...user, role: 'admin' }, created: now, seen: now },
+        { sid, user: { ...user, role: 'admin' }, created: now, seen: now },
         { sessionKey: foreignKey },
       ),
       'edited ciphertext': valid.slice(0, -8) + (valid.endsWith('AAAAAAAA') ? 'BBBBBBBB' : 'AAAAAAAA'),
@@ -418,6 +430,82 @@ describe('admin UI sign-in with OpenID Connect', () => {
     await page.waitForURL(`${uiUrl}/breakers?x=1`);
   });
 
+  it('refuses to be framed, by another origin of the same site too, on every kind of answer', async () => {
+    const page = await signedIn(OPERATOR, '/rollouts');
+    const cookie = (await sessionCookie(page))!;
+    const jar = `${cookie.name}=${cookie.value}`;
+    const answers: [string, string, Record<string, string>][] = [
+      ['page', '/rollouts', { cookie: jar }],
+      ['API route', '/api/admin/pools', { cookie: jar }],
+      ['API route without a session', '/api/admin/pools', {}],
+      ['page without a session (sent to sign-in)', '/rollouts', {}],
+      ['sign-in route', '/auth/login', {}],
+      ['signed-out page', '/auth/signed-out', {}],
+      ['error page', '/auth/error?reason=no_role', {}],
+      ['missing page', '/no-such-page', { cookie: jar }],
+    ];
+    for (const [name, path, headers] of answers) {
+      const response = await fetch(`${uiUrl}${path}`, { headers, redirect: 'manual' });
+      await response.body?.cancel();
+      expect(response.headers.get('content-security-policy'), name).toBe("frame-ancestors 'none'");
+      expect(response.headers.get('x-frame-options'), name).toBe('DENY');
+    }
+    // In the browser: the signed-in operator's Rollouts page, framed by a page of another port on 127.0.0.1, is
+    // refused, so no decoy can sit over its Promote button.
+    const refusals: string[] = [];
+    page.on('console', (message) => {
+      if (message.text().includes('frame-ancestors')) refusals.push(message.text());
+    });
+    await page.goto(`${evilUrl}/?frame=${encodeURIComponent(`${uiUrl}/rollouts`)}`);
+    await expect.poll(() => refusals.length).toBeGreaterThan(0);
+    const frame = page.frames().find((f) => f !== page.mainFrame());
+    const framedText = await frame?.evaluate(() => document.body?.innerText ?? '').catch(() => '');
+    expect(framedText ?? '').not.toContain('Rollouts');
+  });
+
+  it('gives each person at most four live event streams, and a place back when one ends', async () => {
+    // The pages of the tests before hold streams of the same people: close them.
+    for (const context of contexts.splice(0)) await context.close();
+    const page = await signedIn(VIEWER, '/breakers');
+    const cookie = (await sessionCookie(page))!;
+    // The page's own stream ends when it leaves.
+    await page.goto('about:blank');
+    const open = async () => {
+      const controller = new AbortController();
+      const response = await fetch(`${uiUrl}/api/events`, {
+        headers: { cookie: `${cookie.name}=${cookie.value}`, accept: 'text/event-stream' },
+        signal: controller.signal,
+      });
+      return { response, controller };
+    };
+    // Four streams at once, once the page's has been given back.
+    let held: Awaited<ReturnType<typeof open>>[] = [];
+    await expect
+      .poll(async () => {
+        for (const stream of held) stream.controller.abort();
+        held = [];
+        for (let i = 0; i < 4; i++) held.push(await open());
+        return held.map((stream) => stream.response.status);
+      })
+      .toEqual([200, 200, 200, 200]);
+    const fifth = await open();
+    expect(fifth.response.status).toBe(429);
+    expect(await fifth.response.json()).toMatchObject({ error: 'too_many_streams' });
+    // Another person is not held up.
+    const other = await signedIn(OPERATOR, '/breakers');
+    await expect.poll(() => other.locator('header').getByTestId('live-state').textContent()).toBe('Live');
+    // A stream that ends gives its place back.
+    held[0].controller.abort();
+    await expect
+      .poll(async () => {
+        const again = await open();
+        again.controller.abort();
+        return again.response.status;
+      })
+      .toBe(200);
+    for (const stream of held) stream.controller.abort();
+  });
+
   it('spends a sign-in once: a replayed callback is refused; sign-out ends the session and is audited', async () => {
     const page = await newPage();
     let callback: string | undefined;
@@ -433,11 +521,32 @@ describe('admin UI sign-in with OpenID Connect', () => {
     await page.waitForURL(`${uiUrl}/auth/error?reason=no_sign_in`);
 
     await page.goto(`${uiUrl}/breakers`);
+    // A copy of the session cookie (another browser, a script), with an event stream open.
+    const cookie = (await sessionCookie(page))!;
+    const copy = `${cookie.name}=${cookie.value}`;
+    expect((await fetch(`${uiUrl}/api/admin/pools`, { headers: { cookie: copy } })).status).toBe(200);
+    const stream = await fetch(`${uiUrl}/api/events`, { headers: { cookie: copy, accept: 'text/event-stream' } });
+    expect(stream.status).toBe(200);
+    const streamEnded = Promise.race([
+      stream.text().then(
+        () => true,
+        () => true,
+      ),
+      new Promise<false>((resolve) => setTimeout(() => resolve(false), 10_000)),
+    ]);
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.waitForURL(`${uiUrl}/auth/signed-out`);
     expect(await sessionCookie(page)).toBeUndefined();
     const status = await page.evaluate(() => fetch('/api/admin/pools').then((r) => r.status));
     expect(status).toBe(401);
+    // Sign-out ended the session itself: the copy no longer works, not even to renew itself, and its stream ended.
+    expect(await streamEnded).toBe(true);
+    const copied = await fetch(`${uiUrl}/api/admin/pools`, { headers: { cookie: copy } });
+    expect(copied.status).toBe(401);
+    expect(copied.headers.get('set-cookie')).toMatch(new RegExp(`^${cookie.name}=;`));
+    const copiedPage = await fetch(`${uiUrl}/breakers`, { headers: { cookie: copy }, redirect: 'manual' });
+    expect(copiedPage.status).toBe(303);
+    expect(copiedPage.headers.get('location')).toContain('/auth/login?returnTo=');
     await expect
       .poll(async () => (await audit('admin.session')).find((e) => e.data.event === 'sign_out')?.data.user)
       .toMatchObject({ sub: 'e2e-viewer', email: 'vera@e2e.example' });

@@ -726,6 +726,25 @@ describe('admin UI in Chromium against a running orchestrator', () => {
     );
     expect(new Set(origins)).toEqual(new Set([uiUrl]));
 
+    // No answer may be framed (clickjacking): pages, API routes, errors, static files, the proxy's own refusals.
+    const answers = [
+      ...['/', '/rollouts', '/api/admin/pools', '/no-such-page', '/auth/login'].map((path) => `${uiUrl}${path}`),
+      scripts[0],
+    ];
+    for (const url of answers) {
+      const response = await fetch(url, { redirect: 'manual' });
+      await response.body?.cancel();
+      expect(response.headers.get('content-security-policy'), url).toBe("frame-ancestors 'none'");
+      expect(response.headers.get('x-frame-options'), url).toBe('DENY');
+    }
+    const refused = await fetch(`${uiUrl}/api/admin/policy/reload`, {
+      method: 'POST',
+      headers: { origin: 'http://evil.example' },
+    });
+    expect(refused.status).toBe(403);
+    expect(refused.headers.get('content-security-policy')).toBe("frame-ancestors 'none'");
+    expect(refused.headers.get('x-frame-options')).toBe('DENY');
+
     expect(await rawRequest(`${uiUrl}/pools`, 'GET', { host: 'rebound.example:3000' })).toBe(421);
     expect(await rawRequest(`${uiUrl}/api/admin/policy/reload`, 'POST', { origin: 'http://evil.example' })).toBe(403);
     expect(

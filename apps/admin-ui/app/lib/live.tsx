@@ -18,10 +18,13 @@ interface LiveContext {
 const Context = createContext<LiveContext | null>(null);
 
 const EVENTS: readonly LiveEventName[] = ['hello', 'pool', 'breaker', 'policy', 'audit', 'metrics'];
+/** How long after a refused stream (not a dropped one, which the browser retries by itself) the next try waits. */
+const REFUSED_RETRY_MS = 30_000;
 
 /**
  * Holds one EventSource on the UI's own `/api/events` (which relays the orchestrator's admin stream) for every page,
- * so client-side navigation keeps the connection. The browser reconnects by itself when it drops.
+ * so client-side navigation keeps the connection. The browser reconnects by itself when it drops; when the UI
+ * refuses it (too many streams of this person, the orchestrator away), it is tried again after 30 s.
  */
 export function LiveProvider({ children }: { children: ReactNode }) {
   const [state, setState] = useState<LiveState>('connecting');
@@ -36,21 +39,35 @@ export function LiveProvider({ children }: { children: ReactNode }) {
   }));
 
   useEffect(() => {
-    const source = new EventSource('/api/events');
-    source.onopen = () => setState('live');
-    source.onerror = () => setState('reconnecting');
-    for (const name of EVENTS) {
-      source.addEventListener(name, (message: MessageEvent<string>) => {
-        let data: unknown;
-        try {
-          data = JSON.parse(message.data);
-        } catch {
-          return;
-        }
-        for (const listener of listeners.current.get(name) ?? []) listener(data);
-      });
-    }
-    return () => source.close();
+    let source: EventSource | undefined;
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    const connect = (): void => {
+      const current = new EventSource('/api/events');
+      source = current;
+      current.onopen = () => setState('live');
+      current.onerror = () => {
+        setState('reconnecting');
+        // An answer other than a stream (429 too many streams of this person, 502, 503) closes an EventSource for
+        // good: try again later, when another tab may have given its stream back.
+        if (current.readyState === EventSource.CLOSED) retry = setTimeout(connect, REFUSED_RETRY_MS);
+      };
+      for (const name of EVENTS) {
+        current.addEventListener(name, (message: MessageEvent<string>) => {
+          let data: unknown;
+          try {
+            data = JSON.parse(message.data);
+          } catch {
+            return;
+          }
+          for (const listener of listeners.current.get(name) ?? []) listener(data);
+        });
+      }
+    };
+    connect();
+    return () => {
+      clearTimeout(retry);
+      source?.close();
+    };
   }, []);
 
   return <Context.Provider value={{ ...context, state }}>{children}</Context.Provider>;

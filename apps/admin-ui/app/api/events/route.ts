@@ -1,21 +1,89 @@
 import { adminFetch, orchestratorUrl } from '../../lib/admin-client';
+import { currentSession } from '../../lib/auth/current-user';
+import type { SessionUser } from '../../lib/auth/session';
+import { authSettings } from '../../lib/auth/settings';
+import { eventStreams, MAX_STREAMS_PER_PERSON, type StreamTicket } from '../../lib/event-streams';
 
 export const dynamic = 'force-dynamic';
+
+/** Who holds a stream, for the cap: the person as their identity provider names them. */
+function personKey(user: SessionUser): string {
+  return JSON.stringify([user.idp, user.sub]);
+}
+
+/**
+ * Relays the upstream stream until it ends, the browser goes away or `signal` (the stream's ticket, which also aborts
+ * the upstream request) is aborted at sign-out or at the session's absolute timeout; calls `release` when it ends.
+ */
+function relay(body: ReadableStream<Uint8Array>, signal: AbortSignal | undefined, release: () => void) {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) {
+          release();
+          controller.close();
+          return;
+        }
+        controller.enqueue(value);
+      } catch (error) {
+        release();
+        // Ended here (signed out): a clean end of the stream, after which the browser's reconnect meets sign-in.
+        if (signal?.aborted === true) controller.close();
+        else controller.error(error);
+      }
+    },
+    cancel(reason) {
+      release();
+      return reader.cancel(reason);
+    },
+  });
+}
 
 /**
  * Relays the orchestrator's admin event stream (`GET /admin/events`) to the browser as server-sent events, with the
  * credentials added on the server. When the browser goes away the upstream stream is closed too; when the
  * orchestrator goes away the browser's EventSource reconnects (the stream's `retry` says after 2 s).
+ *
+ * With sign-in, one person holds at most {@link MAX_STREAMS_PER_PERSON} streams at once (429 `too_many_streams`
+ * beyond), so nobody can take all of the orchestrator's; a stream ends when its session signs out or reaches its
+ * absolute timeout.
  */
 export async function GET(request: Request): Promise<Response> {
+  const settings = authSettings();
+  let user: SessionUser | undefined;
+  let ticket: StreamTicket | undefined;
+  if (settings.mode === 'oidc') {
+    const session = await currentSession();
+    if (session === undefined) {
+      return Response.json({ error: 'signed_out', message: 'sign in to use the admin UI' }, { status: 401 });
+    }
+    user = session.user;
+    ticket = eventStreams().acquire(personKey(user), session.sid, session.created + settings.maxMs - Date.now());
+    if (ticket === undefined) {
+      return Response.json(
+        {
+          error: 'too_many_streams',
+          message: `at most ${MAX_STREAMS_PER_PERSON} live event streams per person may be open at once (one per tab of the admin UI): close another tab`,
+        },
+        { status: 429, headers: { 'retry-after': '30', 'cache-control': 'no-store' } },
+      );
+    }
+  }
+  const release = (): void => ticket?.release();
+  if (request.signal.aborted) release();
+  else request.signal.addEventListener('abort', release, { once: true });
   let upstream: Response;
   try {
     upstream = await adminFetch('/admin/events', {
       headers: { accept: 'text/event-stream' },
-      signal: request.signal,
+      signal: ticket === undefined ? request.signal : AbortSignal.any([request.signal, ticket.signal]),
       timeoutMs: 0,
+      ...(user === undefined ? {} : { user }),
     });
   } catch (error) {
+    release();
     const cause = (error as { cause?: { code?: string } }).cause?.code;
     return Response.json(
       {
@@ -26,12 +94,13 @@ export async function GET(request: Request): Promise<Response> {
     );
   }
   if (upstream.status !== 200 || upstream.body === null) {
+    release();
     return new Response(await upstream.text(), {
       status: upstream.status,
       headers: { 'content-type': upstream.headers.get('content-type') ?? 'application/json' },
     });
   }
-  return new Response(upstream.body, {
+  return new Response(relay(upstream.body, ticket?.signal, release), {
     headers: {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',

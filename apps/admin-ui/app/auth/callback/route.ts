@@ -2,7 +2,14 @@ import { NextResponse, type NextRequest } from 'next/server';
 import { reportUiEvent } from '../../lib/admin-client';
 import { finishSignIn } from '../../lib/auth/oidc';
 import { safeReturnTo } from '../../lib/auth/return-to';
-import { cookieOptions, openSignIn, sealSession, sessionCookieName, signInCookieName } from '../../lib/auth/session';
+import {
+  cookieOptions,
+  newSession,
+  openSignIn,
+  sealSession,
+  sessionCookieName,
+  signInCookieName,
+} from '../../lib/auth/session';
 import { authSettings } from '../../lib/auth/settings';
 
 export const dynamic = 'force-dynamic';
@@ -50,7 +57,7 @@ export async function GET(request: NextRequest): Promise<Response> {
   response.cookies.set(cookieName, '', cookieOptions(settings, 0));
   response.cookies.set(
     sessionCookieName(settings),
-    await sealSession({ user: outcome.user, created: now, seen: now }, settings),
+    await sealSession(newSession(outcome.user, now), settings),
     cookieOptions(settings, settings.maxMs / 1000),
   );
   await reportUiEvent({ event: 'sign_in' }, outcome.user);

@@ -5,23 +5,40 @@ const UNSAFE = /[^\x21-\x7e]/;
 const ORIGIN = 'http://return-to.invalid';
 
 /**
- * Where to send a person after sign-in: a path of this UI only, or `/`. Refuses everything a browser could read as
- * another site (`//evil`, `/\evil`, `https:evil`, `/%2F%2Fevil`, `\/evil`, tabs and newlines inside), paths under
- * `/auth/` (no loops through the sign-in routes) and `/api/` (no downloads or calls after sign-in).
+ * True when `path` is a path of this UI that no browser reads as another site: it starts with one `/`, holds no
+ * backslash, control, space or non-ASCII character, encoded or not, and is not under `/auth/` or `/api/` (in any case,
+ * encoded or not).
  */
-export function safeReturnTo(raw: string | null | undefined): string {
-  if (typeof raw !== 'string' || raw.length === 0 || raw.length > MAX_LENGTH) return '/';
-  if (raw[0] !== '/' || raw[1] === '/' || raw[1] === '\\' || raw.includes('\\') || UNSAFE.test(raw)) return '/';
+function isSafePath(path: string): boolean {
+  if (path.length === 0 || path.length > MAX_LENGTH) return false;
+  if (path[0] !== '/' || path[1] === '/' || path.includes('\\') || UNSAFE.test(path)) return false;
   let decoded: string;
   try {
-    decoded = decodeURIComponent(raw);
+    decoded = decodeURIComponent(path);
+  } catch {
+    return false;
+  }
+  if (decoded.startsWith('//') || decoded.includes('\\') || /[\x00-\x20\x7f]/.test(decoded)) return false;
+  const lower = decoded.toLowerCase();
+  return !(lower === '/auth' || lower.startsWith('/auth/') || lower === '/api' || lower.startsWith('/api/'));
+}
+
+/**
+ * Where to send a person after sign-in: a path of this UI only, or `/`. Refuses everything a browser could read as
+ * another site (`//evil`, `/\evil`, `https:evil`, `/%2F%2Fevil`, `\/evil`, tabs and newlines inside, dot segments
+ * that collapse into `//evil`), paths under `/auth/` (no loops through the sign-in routes) and `/api/` (no downloads
+ * or calls after sign-in). The path given and the path returned (dot segments resolved) are both checked, so what
+ * it returns is always safe by itself.
+ */
+export function safeReturnTo(raw: string | null | undefined): string {
+  if (typeof raw !== 'string' || !isSafePath(raw)) return '/';
+  let url: URL;
+  try {
+    url = new URL(raw, ORIGIN);
   } catch {
     return '/';
   }
-  if (decoded.startsWith('//') || decoded.includes('\\') || /[\x00-\x20\x7f]/.test(decoded)) return '/';
-  const url = new URL(raw, ORIGIN);
   if (url.origin !== ORIGIN) return '/';
   const path = `${url.pathname}${url.search}${url.hash}`;
-  if (path.startsWith('/auth/') || path === '/auth' || path.startsWith('/api/')) return '/';
-  return path;
+  return isSafePath(path) ? path : '/';
 }

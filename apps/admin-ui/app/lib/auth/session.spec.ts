@@ -1,6 +1,18 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { openSession, sealSession, sessionCookieName, signInCookieName } from './session';
+import { revokedSessions } from './revocation';
+import {
+  MAX_PENDING_SIGN_INS,
+  newSession,
+  openSession,
+  openSignIn,
+  sealSession,
+  sealSignIn,
+  seenRefreshMs,
+  sessionCookieName,
+  signInCookieName,
+  staleSignInCookies,
+} from './session';
 import { readAuthSettings, type OidcSettings } from './settings';
 
 const key = generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
@@ -47,22 +59,47 @@ describe(openSession.name, () => {
   const s = settings();
   const user = { sub: 'u-1', role: 'viewer' as const, idp: 'https://idp.example.com', email: 'u@example.com' };
   const now = 1_900_000_000_000;
+  const sid = 'session-id-1';
 
   it('opens its own cookie until the idle or the absolute timeout', async () => {
-    const value = await sealSession({ user, created: now - 60_000, seen: now - 60_000 }, s);
-    expect(await openSession(value, s, now)).toEqual({ user, created: now - 60_000, seen: now - 60_000 });
+    const value = await sealSession({ sid, user, created: now - 60_000, seen: now - 60_000 }, s);
+    expect(await openSession(value, s, now)).toEqual({ sid, user, created: now - 60_000, seen: now - 60_000 });
     expect(await openSession(value, s, now + 30 * 60_000)).toBeUndefined();
-    const old = await sealSession({ user, created: now - 8 * 3_600_000 - 1, seen: now }, s);
+    const old = await sealSession({ sid, user, created: now - 8 * 3_600_000 - 1, seen: now }, s);
     expect(await openSession(old, s, now)).toBeUndefined();
   });
 
+  it('refuses a session without an id (made before sessions had one)', async () => {
+    const value = await sealSession(
+      { user, created: now, seen: now } as unknown as Parameters<typeof sealSession>[0],
+      s,
+    );
+    expect(await openSession(value, s, now)).toBeUndefined();
+  });
+
+  it('refuses a signed-out session, and so does every renewal of it, until its absolute timeout', async () => {
+    const session = newSession(user, now);
+    expect(session.sid).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(newSession(user, now).sid).not.toBe(session.sid);
+    const copy = await sealSession(session, s);
+    const other = await sealSession(newSession(user, now), s);
+    expect(await openSession(copy, s, now + 1000)).toMatchObject({ sid: session.sid });
+    revokedSessions().revoke(session.sid, session.created + s.maxMs, now + 1000);
+    expect(await openSession(copy, s, now + 2000)).toBeUndefined();
+    // A renewal sealed before (or by a copy after) the sign-out keeps the id, so it is refused too.
+    const renewed = await sealSession({ ...session, seen: now + 5 * 60_000 }, s);
+    expect(await openSession(renewed, s, now + 6 * 60_000)).toBeUndefined();
+    // The person's other sessions (another browser) are not signed out.
+    expect(await openSession(other, s, now + 2000)).toMatchObject({ user });
+  });
+
   it('refuses a cookie changed by one character, or made with another secret', async () => {
-    const value = await sealSession({ user, created: now, seen: now }, s);
+    const value = await sealSession({ sid, user, created: now, seen: now }, s);
     const at = value.length - 5;
     const changed = value.slice(0, at) + (value[at] === 'A' ? 'B' : 'A') + value.slice(at + 1);
     expect(await openSession(changed, s, now)).toBeUndefined();
     const other = settings({ ...ENV, ADMIN_UI_SESSION_SECRET: 'another-session-secret-of-32-characters!' });
-    const foreign = await sealSession({ user: { ...user, role: 'admin' }, created: now, seen: now }, other);
+    const foreign = await sealSession({ sid, user: { ...user, role: 'admin' }, created: now, seen: now }, other);
     expect(await openSession(foreign, s, now)).toBeUndefined();
     expect(await openSession('', s, now)).toBeUndefined();
   });
@@ -76,5 +113,98 @@ describe(signInCookieName.name, () => {
     expect(second).not.toBe(first);
     // Whatever a callback's query says, the name keeps to cookie-name characters.
     expect(signInCookieName(settings(), 'a;b=c d\r\n')).toBe('__Host-shieldx-sign-in-abcd');
+  });
+});
+
+describe(seenRefreshMs.name, () => {
+  it('renews the seen time after a quarter of the idle timeout, at most a minute', () => {
+    expect(seenRefreshMs({ idleMs: 30 * 60_000 })).toBe(60_000);
+    expect(seenRefreshMs({ idleMs: 4 * 60_000 })).toBe(60_000);
+    expect(seenRefreshMs({ idleMs: 2 * 60_000 })).toBe(30_000);
+    expect(seenRefreshMs({ idleMs: 20_000 })).toBe(5000);
+    expect(seenRefreshMs({ idleMs: 1000 })).toBe(250);
+  });
+
+  it('keeps a session of 20 s idle open for a person active every 5 s, and ends it 20 s after they stop', async () => {
+    const s = settings({ ...ENV, ADMIN_UI_SESSION_IDLE: '20s' });
+    const user = { sub: 'u-1', role: 'operator' as const, idp: 'https://idp.example.com' };
+    const start = 1_900_000_000_000;
+    // What the proxy does on each request: open the cookie, and write it again once its seen time is old enough.
+    let cookie = await sealSession(newSession(user, start), s);
+    let at = start;
+    for (; at <= start + 120_000; at += 5000) {
+      const session = await openSession(cookie, s, at);
+      expect(session, `request at +${at - start} ms`).toBeDefined();
+      if (session !== undefined && at - session.seen >= seenRefreshMs(s)) {
+        cookie = await sealSession({ ...session, seen: at }, s);
+      }
+    }
+    const last = at - 5000;
+    expect(await openSession(cookie, s, last + 15_000)).toBeDefined();
+    expect(await openSession(cookie, s, last + 20_001)).toBeUndefined();
+  });
+});
+
+describe(staleSignInCookies.name, () => {
+  const s = settings({ ...ENV, ADMIN_UI_PUBLIC_URL: 'http://127.0.0.1:3000' });
+  const now = Date.now();
+
+  async function attempt(i: number, startedAt: number) {
+    const signIn = {
+      state: `state-${i}-abcdefghijklmnopqrstuvwxyz`,
+      nonce: `n-${i}`,
+      verifier: `v-${i}`,
+      returnTo: '/',
+    };
+    return { name: signInCookieName(s, signIn.state), value: await sealSignIn(signIn, s, startedAt), signIn };
+  }
+
+  it('keeps the newest pending sign-ins, so at most a few wait at once whatever a page makes the browser start', async () => {
+    const attempts = await Promise.all(Array.from({ length: 40 }, (_, i) => attempt(i, now - 60_000 + i * 1000)));
+    // In the browser's order, oldest first, with the session cookie and another cookie beside them.
+    const jar = [{ name: 'shieldx-session', value: 'x' }, { name: 'other', value: 'y' }, ...attempts];
+    const stale = await staleSignInCookies(jar, s, now);
+    expect(stale).toHaveLength(40 - (MAX_PENDING_SIGN_INS - 1));
+    expect(stale).not.toContain('shieldx-session');
+    expect(stale).not.toContain('other');
+    const kept = attempts.filter((a) => !stale.includes(a.name));
+    expect(kept.map((a) => a.signIn.nonce)).toEqual(['n-37', 'n-38', 'n-39']);
+    // The kept attempts still open with their state, nonce and verifier: overlapping tabs each finish theirs.
+    for (const a of kept) expect(await openSignIn(a.value, s)).toEqual(a.signIn);
+  });
+
+  it('deletes nothing while fewer than the bound wait, and always what no longer opens', async () => {
+    const two = await Promise.all([attempt(1, now - 2000), attempt(2, now - 1000)]);
+    expect(await staleSignInCookies(two, s, now)).toEqual([]);
+    const foreign = await sealSignIn(
+      { state: 'f', nonce: 'f', verifier: 'f', returnTo: '/' },
+      settings({ ...ENV, ADMIN_UI_PUBLIC_URL: 'http://127.0.0.1:3000', ADMIN_UI_SESSION_SECRET: 'x'.repeat(40) }),
+      now,
+    );
+    const broken = [
+      { name: signInCookieName(s, 'garbage'), value: 'not-a-jwe' },
+      { name: signInCookieName(s, 'foreign'), value: foreign },
+    ];
+    expect(await staleSignInCookies([...broken, ...two], s, now)).toEqual(broken.map((c) => c.name));
+    // Older than the sign-in's 10 minutes: gone too.
+    expect(await staleSignInCookies(two, s, now + 11 * 60_000)).toEqual(two.map((c) => c.name));
+  });
+
+  it('keeps the header bounded: sign-in after sign-in, the browser never holds more than the bound', async () => {
+    const jar = new Map<string, string>();
+    for (let i = 0; i < 50; i++) {
+      const next = await attempt(i, now + i);
+      for (const name of await staleSignInCookies(
+        [...jar].map(([name, value]) => ({ name, value })),
+        s,
+        now + i,
+      )) {
+        jar.delete(name);
+      }
+      jar.set(next.name, next.value);
+      expect(jar.size).toBeLessThanOrEqual(MAX_PENDING_SIGN_INS);
+    }
+    const header = [...jar].map(([name, value]) => `${name}=${value}`).join('; ');
+    expect(header.length).toBeLessThan(4096);
   });
 });

@@ -1,7 +1,9 @@
 // Read by the proxy (middleware) and the server. The cookies are encrypted and authenticated (JWE, dir + A256GCM),
 // so the browser can neither read nor change them: editing the role in one makes it fail to open.
+import { randomBytes } from 'node:crypto';
 import { isAdminRole, type AdminRole } from '@shieldx/security';
 import { EncryptJWT, jwtDecrypt } from 'jose';
+import { revokedSessions } from './revocation';
 import type { OidcSettings } from './settings';
 
 /** The signed-in person, as the session keeps them. */
@@ -14,8 +16,10 @@ export interface SessionUser {
   readonly idp: string;
 }
 
-/** A session: who, since when (epoch ms), last seen when (epoch ms). */
+/** A session: its id, who, since when (epoch ms), last seen when (epoch ms). */
 export interface Session {
+  /** Random, made at sign-in and kept by every renewal: what sign-out revokes ({@link revokedSessions}). */
+  readonly sid: string;
   readonly user: SessionUser;
   readonly created: number;
   readonly seen: number;
@@ -29,10 +33,29 @@ export interface SignInState {
   readonly returnTo: string;
 }
 
-/** A seen time older than this is written again (a sliding idle timeout without a new cookie per request). */
-export const SEEN_REFRESH_MS = 60_000;
+/** The longest a seen time goes unrenewed, however long the idle timeout. */
+export const SEEN_REFRESH_MAX_MS = 60_000;
 /** How long a sign-in may take at the provider. */
 export const SIGN_IN_TTL_S = 600;
+/**
+ * Sign-in attempts that may wait for their callback at once (tabs, background requests sent to sign in): a new one
+ * deletes the oldest beyond this, so abandoned sign-ins cannot grow the Cookie header past the server's limit (431).
+ */
+export const MAX_PENDING_SIGN_INS = 4;
+
+/**
+ * How old a session's seen time may be before a request writes it again: a quarter of `ADMIN_UI_SESSION_IDLE`, at most
+ * a minute (a sliding idle timeout without a new cookie per request). A session therefore ends between idle minus
+ * this and idle after its last request, never while its person keeps acting more often than that.
+ */
+export function seenRefreshMs(settings: Pick<OidcSettings, 'idleMs'>): number {
+  return Math.max(1, Math.min(SEEN_REFRESH_MAX_MS, Math.floor(settings.idleMs / 4)));
+}
+
+/** A new session of `user` made at `now`, with a fresh random id. */
+export function newSession(user: SessionUser, now: number): Session {
+  return { sid: randomBytes(16).toString('base64url'), user, created: now, seen: now };
+}
 
 /** The session cookie's name: `__Host-` prefixed over https, so no subdomain or plain-http page can set it. */
 export function sessionCookieName(settings: OidcSettings): string {
@@ -45,8 +68,12 @@ export function sessionCookieName(settings: OidcSettings): string {
  * callback instead of one overwriting the other's.
  */
 export function signInCookieName(settings: OidcSettings, state: string): string {
-  const base = settings.secureCookies ? '__Host-shieldx-sign-in' : 'shieldx-sign-in';
-  return `${base}-${state.replace(/[^A-Za-z0-9_-]/g, '').slice(0, 22)}`;
+  return `${signInCookiePrefix(settings)}${state.replace(/[^A-Za-z0-9_-]/g, '').slice(0, 22)}`;
+}
+
+/** What every sign-in cookie's name starts with. */
+export function signInCookiePrefix(settings: Pick<OidcSettings, 'secureCookies'>): string {
+  return settings.secureCookies ? '__Host-shieldx-sign-in-' : 'shieldx-sign-in-';
 }
 
 /** Attributes of both cookies: HttpOnly, SameSite=Lax, path `/`, Secure over https. */
@@ -82,7 +109,7 @@ async function open(value: string | undefined, key: Uint8Array, purpose: string,
 /** Encrypts a session into a cookie value that expires at its absolute timeout. */
 export function sealSession(session: Session, settings: OidcSettings): Promise<string> {
   return seal(
-    { user: session.user, created: session.created, seen: session.seen },
+    { sid: session.sid, user: session.user, created: session.created, seen: session.seen },
     settings.sessionKey,
     Math.floor((session.created + settings.maxMs) / 1000),
     'shieldx-session',
@@ -95,7 +122,8 @@ function text(value: unknown, max: number): string | undefined {
 
 /**
  * Opens a session cookie: undefined when it is missing, tampered with, made with another secret, past its absolute
- * timeout (`ADMIN_UI_SESSION_MAX` from sign-in) or idle for longer than `ADMIN_UI_SESSION_IDLE`.
+ * timeout (`ADMIN_UI_SESSION_MAX` from sign-in), idle for longer than `ADMIN_UI_SESSION_IDLE`, without a session id
+ * (made before sessions had one) or signed out ({@link revokedSessions}, this process's record).
  */
 export async function openSession(
   value: string | undefined,
@@ -105,17 +133,21 @@ export async function openSession(
   const payload = await open(value, settings.sessionKey, 'shieldx-session', now);
   if (payload === undefined) return undefined;
   const { created, seen } = payload;
+  const sid = text(payload.sid, 64);
   const user = payload.user as Record<string, unknown> | undefined;
   if (typeof created !== 'number' || typeof seen !== 'number' || typeof user !== 'object' || user === null) {
     return undefined;
   }
+  if (sid === undefined) return undefined;
   if (now - created > settings.maxMs || now - seen > settings.idleMs || seen > now + 60_000) return undefined;
+  if (revokedSessions().has(sid, now)) return undefined;
   const sub = text(user.sub, 255);
   const idp = text(user.idp, 500);
   if (sub === undefined || idp === undefined || !isAdminRole(user.role)) return undefined;
   const email = text(user.email, 320);
   const name = text(user.name, 200);
   return {
+    sid,
     created,
     seen,
     user: {
@@ -128,9 +160,52 @@ export async function openSession(
   };
 }
 
-/** Encrypts the sign-in state (state, nonce, PKCE verifier, where to return). */
-export function sealSignIn(state: SignInState, settings: OidcSettings): Promise<string> {
-  return seal({ ...state }, settings.signInKey, Math.floor(Date.now() / 1000) + SIGN_IN_TTL_S, 'shieldx-sign-in');
+/** Encrypts the sign-in state (state, nonce, PKCE verifier, where to return) and when it started (epoch ms). */
+export function sealSignIn(state: SignInState, settings: OidcSettings, now = Date.now()): Promise<string> {
+  return seal(
+    { ...state, started: now },
+    settings.signInKey,
+    Math.floor(now / 1000) + SIGN_IN_TTL_S,
+    'shieldx-sign-in',
+  );
+}
+
+/** The most sign-in cookies of one request looked at: 16 KB of headers hold about 34 real ones. */
+const SIGN_IN_COOKIES_READ = 64;
+
+/**
+ * The sign-in cookies a new attempt deletes before it adds its own: those that no longer open (expired, tampered with,
+ * made with another secret) and, of the rest, all but the newest `MAX_PENDING_SIGN_INS - 1`. With the new one, at most
+ * {@link MAX_PENDING_SIGN_INS} wait for a callback; each attempt keeps its own cookie, so overlapping sign-ins (up to
+ * that many) still each find theirs, and state, nonce and verifier stay one-use.
+ */
+export async function staleSignInCookies(
+  cookies: readonly { readonly name: string; readonly value: string }[],
+  settings: OidcSettings,
+  now = Date.now(),
+): Promise<string[]> {
+  const prefix = signInCookiePrefix(settings);
+  const pending = cookies.filter((cookie) => cookie.name.startsWith(prefix)).slice(0, SIGN_IN_COOKIES_READ);
+  const opened = await Promise.all(
+    pending.map(async ({ name, value }, index) => {
+      const payload = await open(value, settings.signInKey, 'shieldx-sign-in', now);
+      const started =
+        typeof payload?.started === 'number'
+          ? payload.started
+          : typeof payload?.iat === 'number'
+            ? payload.iat * 1000
+            : undefined;
+      return { name, started, index };
+    }),
+  );
+  const live = opened
+    .filter((cookie): cookie is typeof cookie & { started: number } => cookie.started !== undefined)
+    // Newest first; of two started in the same millisecond, the one sent later (browsers send older cookies first).
+    .sort((a, b) => b.started - a.started || b.index - a.index);
+  return [
+    ...opened.filter((cookie) => cookie.started === undefined).map((cookie) => cookie.name),
+    ...live.slice(MAX_PENDING_SIGN_INS - 1).map((cookie) => cookie.name),
+  ];
 }
 
 /** Opens the sign-in cookie; undefined when missing, tampered with or older than {@link SIGN_IN_TTL_S}. */

@@ -159,7 +159,11 @@ export const ADMIN_UI: Section = {
       '`<claim value>=<viewer|operator|admin>` pairs; the strongest match wins, a person with none is refused',
       'shieldx-viewer=viewer,shieldx-operator=operator,shieldx-admin=admin',
     ),
-    ui('ADMIN_UI_SESSION_IDLE', 'a session ends after this long without a request', '30m'),
+    ui(
+      'ADMIN_UI_SESSION_IDLE',
+      'a session ends after this long without a request (its idle clock is renewed every quarter of it, at most 60 s)',
+      '30m',
+    ),
     ui('ADMIN_UI_SESSION_MAX', 'a session ends this long after sign-in, however active', '8h'),
     ui('ADMIN_UI_USER_ISSUER', 'the `iss` of user assertions (`ORCH_ADMIN_USER_ISSUER`)', 'shieldx-admin-ui'),
     ui('ADMIN_UI_USER_AUDIENCE', 'the `aud` of user assertions (`ORCH_ADMIN_USER_AUDIENCE`)', 'shieldx-orchestrator'),
