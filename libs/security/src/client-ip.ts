@@ -1,22 +1,49 @@
 import { BlockList, isIP } from 'node:net';
 
 /**
- * The one spelling of an address, so that every spelling of it is one client: an IPv4-mapped IPv6 address in any
- * form (`::ffff:10.0.0.1`, `::FFFF:a00:1`, `0:0:0:0:0:ffff:10.0.0.1`) becomes its IPv4 address, any other IPv6 address
- * its RFC 5952 form (lowercase, no leading zeros, the longest run of zero groups as `::`; a zone is kept as it is).
- * An IPv4 address, or anything that is not an address, is returned as it is.
+ * The one spelling of an address, so that every spelling of it is one client: an IPv6 address that stands for an IPv4
+ * host ({@link ipv4Host}: mapped `::ffff:10.0.0.1` in any case or form, translated, compatible, NAT64) becomes that
+ * IPv4 address, any other IPv6 address its RFC 5952 form (lowercase, no leading zeros, the longest run of zero groups
+ * as `::`; a zone is kept as it is). An IPv4 address, or anything that is not an address, is returned as it is.
  */
 export function normalizeIp(ip: string): string {
   if (!ip.includes(':')) return ip;
   // The common case, a dual-stack listener's IPv4 peer, without the general path.
   if (ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4) return ip.slice(7);
-  if (isIP(ip) !== 6) return ip;
+  const groups = ipv6Groups(ip);
+  if (groups === undefined) return ip;
   const zone = ip.indexOf('%');
-  const groups = expandIpv6(ip).map((group) => parseInt(group, 16));
-  if (groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff) {
-    return `${groups[6] >> 8}.${groups[6] & 0xff}.${groups[7] >> 8}.${groups[7] & 0xff}`;
-  }
-  return rfc5952(groups) + (zone === -1 ? '' : ip.slice(zone));
+  return ipv4Host(groups) ?? rfc5952(groups) + (zone === -1 ? '' : ip.slice(zone));
+}
+
+/**
+ * The eight 16-bit groups of an IPv6 address (any case, `::`, a dotted IPv4 tail, a zone, which is dropped), or
+ * undefined when `ip` is not an IPv6 address.
+ */
+export function ipv6Groups(ip: string): number[] | undefined {
+  if (isIP(ip) !== 6) return undefined;
+  return expandIpv6(ip).map((group) => parseInt(group, 16));
+}
+
+/**
+ * The IPv4 address of an IPv6 address that stands for an IPv4 host, which packets to it reach: IPv4-mapped
+ * `::ffff:a.b.c.d`, IPv4-translated `::ffff:0:a.b.c.d` (SIIT, RFC 2765), IPv4-compatible `::a.b.c.d` (deprecated;
+ * `::` and `::1` are themselves) and NAT64's well-known prefix `64:ff9b::/96` (RFC 6052: IPv4 clients of an IPv6-only
+ * site arrive so through a translator). Undefined for any other address, 6to4 and Teredo included: those are IPv6
+ * hosts that tunnel over IPv4.
+ */
+export function ipv4Host(groups: readonly number[]): string | undefined {
+  const zeroUpTo = (n: number) => groups.slice(0, n).every((group) => group === 0);
+  const mapped = zeroUpTo(5) && groups[5] === 0xffff;
+  const translated = zeroUpTo(4) && groups[4] === 0xffff && groups[5] === 0;
+  const compatible = zeroUpTo(6) && (groups[6] !== 0 || groups[7] > 1);
+  const nat64 = groups[0] === 0x64 && groups[1] === 0xff9b && groups.slice(2, 6).every((group) => group === 0);
+  return mapped || translated || compatible || nat64 ? ipv4Of(groups[6], groups[7]) : undefined;
+}
+
+/** Two 16-bit groups as a dotted IPv4 address. */
+export function ipv4Of(high: number, low: number): string {
+  return `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`;
 }
 
 /** Eight 16-bit groups as RFC 5952 writes them: the longest run of two or more zero groups (the first) as `::`. */

@@ -1,6 +1,15 @@
 export { MemoryBucketStore } from './bucket-store';
 export type { BucketResult, BucketStore, BucketTake, MemoryBucketStoreOptions } from './bucket-store';
-export { TrustedProxies, anonymizeIp, clientKey, normalizeIp, resolveClientIp } from './client-ip';
+export {
+  TrustedProxies,
+  anonymizeIp,
+  clientKey,
+  ipv4Host,
+  ipv4Of,
+  ipv6Groups,
+  normalizeIp,
+  resolveClientIp,
+} from './client-ip';
 export { CertificateSetError, certificateTime, inspectCertificateSet, splitPemCertificates } from './certificates';
 export type { CertificateSetInfo, CertificateSetPem } from './certificates';
 export {

@@ -65,6 +65,18 @@ describe(normalizeIp.name, () => {
     }
   });
 
+  it('writes the other forms that stand for an IPv4 host as the IPv4 address: translated, compatible, NAT64', () => {
+    for (const spelling of ['::ffff:0:8.8.8.8', '::FFFF:0:808:808', '::8.8.8.8', '::808:808', '64:ff9b::8.8.8.8']) {
+      expect(normalizeIp(spelling), spelling).toBe('8.8.8.8');
+    }
+    expect(normalizeIp('64:FF9B:0:0:0:0:C633:6407')).toBe('198.51.100.7');
+    // `::` and `::1` are themselves, not IPv4 addresses 0.0.0.0 and 0.0.0.1.
+    expect(normalizeIp('0:0:0:0:0:0:0:0')).toBe('::');
+    expect(normalizeIp('::0:1')).toBe('::1');
+    // Clients a translator writes so are one client each, not one /64 bucket for all of them.
+    expect(clientKey(normalizeIp('64:ff9b::8.8.8.8'), 64)).not.toBe(clientKey(normalizeIp('64:ff9b::8.8.4.4'), 64));
+  });
+
   it('writes any other IPv6 address in its RFC 5952 form', () => {
     expect(normalizeIp('2001:DB8:0:0:0:0:0:1')).toBe('2001:db8::1');
     expect(normalizeIp('2001:0db8:0000:0001:0000:0000:0000:0009')).toBe('2001:db8:0:1::9');
@@ -75,8 +87,9 @@ describe(normalizeIp.name, () => {
     expect(normalizeIp('0:0:0:0:0:0:0:1')).toBe('::1');
     expect(normalizeIp('::')).toBe('::');
     expect(normalizeIp('FE80::1%eth0')).toBe('fe80::1%eth0');
-    // An IPv4-compatible address (::/96) is not a mapped one.
-    expect(normalizeIp('::8.8.8.8')).toBe('::808:808');
+    // 6to4 and Teredo addresses are IPv6 hosts (tunnelling over IPv4), not IPv4 ones.
+    expect(normalizeIp('2002:0808:0808::1')).toBe('2002:808:808::1');
+    expect(normalizeIp('2001:0:4136:e378:8000:63bf:f7f7:f7f7')).toBe('2001:0:4136:e378:8000:63bf:f7f7:f7f7');
   });
 
   it('returns IPv4 addresses and what is not an address as they are', () => {

@@ -1,5 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
+import { ipv4Host, ipv4Of, ipv6Groups } from '@shieldx/security';
 
 /**
  * What an address or host name is, for deciding whether the admin API may point a pool at it:
@@ -90,42 +91,19 @@ const CLASSES: readonly [TargetClass, BlockList][] = [
 /**
  * The IPv4 address inside an IPv6 address that carries one, which a stack, a translator or a tunnel may turn into a
  * packet to that IPv4 host; undefined for any other address. Each form is judged as its IPv4 address, so no spelling
- * of 127.0.0.1 or 169.254.169.254 passes where the dotted one does not:
- * - IPv4-mapped `::ffff:a.b.c.d` and IPv4-translated `::ffff:0:a.b.c.d` (SIIT, RFC 2765);
- * - IPv4-compatible `::a.b.c.d` (deprecated; `::` and `::1` are themselves);
- * - NAT64 `64:ff9b::a.b.c.d` (RFC 6052);
+ * of 127.0.0.1 or 169.254.169.254 passes where the dotted one does not: those that stand for an IPv4 host (mapped,
+ * translated, compatible, NAT64: {@link ipv4Host}, the forms a client address is folded by), and the tunnels:
  * - 6to4 `2002:WWXX:YYZZ::/48` (RFC 3056), the address in the second and third groups;
  * - Teredo `2001:0::/32` (RFC 4380), the client's address in the last two groups, inverted.
  */
 function embeddedIpv4(ip: string): string | undefined {
-  const groups = expandIpv6(ip);
+  const groups = ipv6Groups(ip);
   if (groups === undefined) return undefined;
-  const zeroUpTo = (n: number) => groups.slice(0, n).every((g) => g === 0);
-  const v4 = (high: number, low: number) => [high >> 8, high & 0xff, low >> 8, low & 0xff].join('.');
-  const mapped = zeroUpTo(5) && groups[5] === 0xffff;
-  const translated = zeroUpTo(4) && groups[4] === 0xffff && groups[5] === 0;
-  const compat = zeroUpTo(6) && (groups[6] !== 0 || groups[7] > 1);
-  const nat64 = groups[0] === 0x64 && groups[1] === 0xff9b && groups.slice(2, 6).every((g) => g === 0);
-  if (mapped || translated || compat || nat64) return v4(groups[6], groups[7]);
-  if (groups[0] === 0x2002) return v4(groups[1], groups[2]);
-  if (groups[0] === 0x2001 && groups[1] === 0) return v4(groups[6] ^ 0xffff, groups[7] ^ 0xffff);
+  const host = ipv4Host(groups);
+  if (host !== undefined) return host;
+  if (groups[0] === 0x2002) return ipv4Of(groups[1], groups[2]);
+  if (groups[0] === 0x2001 && groups[1] === 0) return ipv4Of(groups[6] ^ 0xffff, groups[7] ^ 0xffff);
   return undefined;
-}
-
-/** The eight 16-bit groups of an IPv6 address (with a dotted IPv4 tail allowed), or undefined when it is not one. */
-function expandIpv6(ip: string): number[] | undefined {
-  if (isIP(ip) !== 6) return undefined;
-  let text = ip;
-  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
-  if (dotted !== null) {
-    const [a, b, c, d] = dotted.slice(1).map(Number);
-    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
-  const left = head === '' ? [] : head.split(':');
-  const right = tail === undefined || tail === '' ? [] : tail.split(':');
-  const zeros = tail === undefined ? 0 : 8 - left.length - right.length;
-  return [...left, ...Array<string>(zeros).fill('0'), ...right].map((g) => parseInt(g, 16));
 }
 
 /** Classifies an IP address (IPv4, or IPv6 without brackets). */

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   AdmissionVerifier,
+  clientKey,
   dpopAccessToken,
   DpopNonces,
   DpopVerifier,
@@ -73,6 +74,12 @@ export class CallerProofService {
   /** Insecure dev mode (plain HTTP): without ORCH_PUBLIC_URL, a loopback listener's own origin is expected. */
   private readonly devLoopback: boolean;
   private readonly algs: string;
+  /**
+   * The IPv6 network a replay-store share is charged to: the per-IP bucket's (ORCH_IPV6_CLIENT_PREFIX), but never
+   * finer than a /64, which one host holds whole: at 128, counted per address, one host's 1/share addresses would fill
+   * the store for everyone.
+   */
+  private readonly replayPrefix: number | undefined;
   private readonly refusals = new Map<string, { since: number; count: number }>();
 
   constructor(
@@ -101,6 +108,8 @@ export class CallerProofService {
     this.required = config.dpop.required;
     this.publicUrl = config.dpop.publicUrl;
     this.devLoopback = config.listen.insecure && config.tls.certFile === undefined;
+    const prefix = config.rateLimit.ipv6ClientPrefix;
+    this.replayPrefix = prefix > 64 ? 64 : undefined;
   }
 
   /** DPoP work done so far (key imports, signature checks), for tests and diagnostics. */
@@ -130,7 +139,7 @@ export class CallerProofService {
         header: request.headers[this.admissionHeader],
         method: request.method,
         pathWithQuery: requestTarget(request.raw.url),
-        client: request.gateway.clientKey,
+        client: this.replayClient(request),
       },
       now,
     );
@@ -142,6 +151,12 @@ export class CallerProofService {
     }
     this.admitted(result, request);
     return this.checkDpop(request, now);
+  }
+
+  /** Who a used nonce or `jti` is charged to in the replay store (see {@link replayPrefix}). */
+  private replayClient(request: FastifyRequest): string {
+    const state = request.gateway;
+    return this.replayPrefix === undefined ? state.clientKey : clientKey(state.clientIp, this.replayPrefix);
   }
 
   private admitted(result: AdmissionResult, request: FastifyRequest): void {
@@ -174,7 +189,7 @@ export class CallerProofService {
       );
     }
     return this.dpop
-      .verify({ proof, method: request.method, url, accessToken, client: request.gateway.clientKey }, now)
+      .verify({ proof, method: request.method, url, accessToken, client: this.replayClient(request) }, now)
       .then((result) => this.verified(result, request));
   }
 

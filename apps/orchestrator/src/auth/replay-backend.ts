@@ -12,7 +12,7 @@ const LOG_EVERY_MS = 10_000;
 
 /**
  * Chooses and owns the {@link ReplayStore} of the caller proofs: in-process without Redis, bounded by
- * ORCH_REPLAY_MAX_KEYS live keys of which one client (IP; IPv6: its network of ORCH_IPV6_CLIENT_PREFIX bits, as the per-IP bucket counts it) may hold ORCH_REPLAY_CLIENT_SHARE; with
+ * ORCH_REPLAY_MAX_KEYS live keys of which one client (IP; IPv6: its network of ORCH_IPV6_CLIENT_PREFIX bits as the per-IP bucket counts it, never finer than a /64) may hold ORCH_REPLAY_CLIENT_SHARE; with
  * Redis, `SET NX PX` on the shared client (keys `shieldx:replay:admission:<nonce>` and
  * `shieldx:replay:dpop:<sha256 of jkt and jti>`, so every instance refuses every other's replays) behind a
  * {@link FailoverReplayStore}: when a check fails (error, timeout after

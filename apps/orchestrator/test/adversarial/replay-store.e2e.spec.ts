@@ -155,6 +155,34 @@ describe('the in-process replay store under a flood from one client', () => {
     expect(store.heldBy('2001:0:0:2::/64')).toBe(1);
   });
 
+  it('never charges finer than a /64, even when the per-IP bucket counts single addresses', async () => {
+    const perAddress = await startOrchestrator({
+      ORCH_POOL_API: backend.url,
+      ADMISSION_SECRET: SECRET,
+      ORCH_PUBLIC_URL: PUBLIC,
+      ORCH_REPLAY_MAX_KEYS: String(MAX_KEYS),
+      ORCH_REPLAY_CLIENT_SHARE: String(SHARE),
+      ORCH_IP_BURST: '100000',
+      ORCH_TRUSTED_PROXIES: '127.0.0.9/32',
+      ORCH_IPV6_CLIENT_PREFIX: '128',
+    });
+    try {
+      const statuses: number[] = [];
+      // Eleven addresses of one /64: one host's, however many it uses.
+      for (let i = 1; i <= 11; i++) {
+        const from = `2001:db8:77:1::${i.toString(16)}`;
+        const answer = await send(perAddress.url, '127.0.0.9', {
+          'x-shieldx-admission': admission(),
+          'x-forwarded-for': from,
+        });
+        statuses.push(answer.status);
+      }
+      expect(statuses).toEqual([...Array<number>(10).fill(200), 429]);
+    } finally {
+      await perAddress.close();
+    }
+  });
+
   it('counts the refusals', async () => {
     const text = await (await fetch(`${orch.url}/metrics`)).text();
     expect(text).toMatch(/orchestrator_auth_failed_total\{scheme="admission",code="replay_quota_exceeded"\} [1-9]/);

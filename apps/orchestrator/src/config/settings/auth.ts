@@ -95,7 +95,7 @@ export const AUTH: Section = {
       at: 'replay.clientShare',
       parse: parseShare,
       default: '0.1',
-      doc: 'the share in (0, 1] of those one client may hold (an IP; IPv6: its network of ORCH_IPV6_CLIENT_PREFIX bits)',
+      doc: 'the share in (0, 1] of those one client may hold (an IP; IPv6: its network of ORCH_IPV6_CLIENT_PREFIX bits, at most 64)',
     }),
     setting({
       key: 'ORCH_REPLAY_REDIS_FAILURE',

@@ -55,9 +55,8 @@ export const RATE_LIMITS: Section = {
       default: '64',
       doc:
         'an IPv6 client is counted by its network of this many bits (a subscriber holds a whole /64 or more) for ' +
-        "the per-IP bucket, the replay store's per-client share and the per-client shares of backend connections and " +
-        'WebSocket tunnels; 128 counts ' +
-        'single addresses',
+        "the per-IP bucket, the replay store's per-client share (never finer than a /64) and the per-client shares of " +
+        'backend connections and WebSocket tunnels; 128 counts single addresses',
       see: [{ title: 'IPv6 clients', href: 'rate-limiting.md#ipv6-clients' }],
     }),
     setting({
