@@ -5,6 +5,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { decodeLine, MAX_LINE_BYTES } from './entry';
+import { defaultHeadPath } from './head';
 import { nodeFileSystem } from './file-system';
 import { activePathsInDir, fileSetFromNames, looksRotated } from './naming';
 import { readTailLines } from './tail';
@@ -150,4 +151,32 @@ export async function resolveFiles(
   const files = [...set.rotated.map((r) => r.path), ...(set.activeExists ? [active] : [])];
   if (files.length === 0) return fileFailure('no_ledger', `no ledger file at ${path}`);
   return { files, active };
+}
+
+/**
+ * Whether the file at `path` has what only a ledger has beside it: a head file (the default one beside it, or
+ * `headPath` when one is named) or rotated files of its name. An export file is written alone, with its head in its
+ * header, so a file with either is a ledger, whatever its first line says.
+ */
+export async function hasLedgerCompanions(path: string, headPath: string | false | undefined): Promise<boolean> {
+  const active = resolve(path);
+  // The default head file counts even when another one (or none) is named for this verification.
+  if (await exists(defaultHeadPath(active))) return true;
+  if (typeof headPath === 'string' && (await exists(resolve(headPath)))) return true;
+  let names: string[];
+  try {
+    names = await readdir(dirname(active));
+  } catch {
+    return false;
+  }
+  return fileSetFromNames(active, names).rotated.length > 0;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LedgerEntry } from './entry';
 import { planLedgerExport } from './export';
 import { encodeExportHeader } from './export-header';
+import { defaultHeadPath } from './head';
 import { editLine, readLines, steppingClock, tempDir, writeLines } from './testing/helpers';
 import { formatVerifyResult, MAX_LINE_BYTES, type VerifyFailure, verifyLedger } from './verify';
 import { LedgerWriter } from './writer';
@@ -266,10 +267,35 @@ describe(verifyLedger.name, () => {
 
     it('asLedger: a ledger whose first line was made an export header is not verified as an export', async () => {
       await build(8);
+      // Without its head file beside it, the file alone looks like an export; asLedger says it is not.
+      await rm(defaultHeadPath(path));
       const { header } = await planLedgerExport(path, { by: 'seq', fromSeq: 1, toSeq: 8 });
       await edit(path, (lines) => lines.unshift(encodeExportHeader(header)));
       expect(await verifyLedger(path)).toMatchObject({ ok: true, export: { fromSeq: 1, toSeq: 8 } });
       expect(await verifyLedger(path, { asLedger: true })).toMatchObject({ ok: false, reason: 'malformed', line: 1 });
+    });
+
+    it('a file with a head file or rotated files beside it is a ledger, whatever its first line says', async () => {
+      await build(8);
+      const { header } = await planLedgerExport(path, { by: 'seq', fromSeq: 1, toSeq: 8 });
+      await edit(path, (lines) => lines.unshift(encodeExportHeader(header)));
+      // The writer left its head file beside it: a ledger, even when verified without its head.
+      expect(await verifyLedger(path)).toMatchObject({ ok: false, reason: 'malformed', line: 1 });
+      expect(await verifyLedger(path, { headPath: false })).toMatchObject({ ok: false, reason: 'malformed', line: 1 });
+      // A head file kept elsewhere (ORCH_LEDGER_HEAD_PATH) counts when it is named.
+      await rm(defaultHeadPath(path));
+      const elsewhere = join(dir, 'elsewhere.head');
+      expect(await verifyLedger(path, { headPath: elsewhere })).toMatchObject({ ok: true, export: { fromSeq: 1 } });
+      await writeFile(elsewhere, 'a head file\n');
+      expect(await verifyLedger(path, { headPath: elsewhere })).toMatchObject({ ok: false, line: 1 });
+    });
+
+    it('so is one with rotated files of its name', async () => {
+      await build(30, 4096);
+      const { header } = await planLedgerExport(path, { by: 'seq', fromSeq: 1, toSeq: 30 });
+      await edit(path, (lines) => lines.unshift(encodeExportHeader(header)));
+      expect(await verifyLedger(path)).toMatchObject({ ok: false });
+      expect(await verifyLedger(path)).not.toHaveProperty('export');
     });
   });
 

@@ -5,7 +5,7 @@ import { createVerifier } from './signing';
 import { checkChain, headFailure, makeFailure } from './verify-chain';
 import { isExportFile, verifyExportFile } from './verify-export';
 import { loadHead } from './verify-head';
-import { type SourceLine, readLines, tornTailOf, resolveFiles } from './verify-lines';
+import { type SourceLine, hasLedgerCompanions, readLines, tornTailOf, resolveFiles } from './verify-lines';
 import {
   DEFAULT_CHECKPOINT_EVERY,
   type VerifyOptions,
@@ -38,7 +38,8 @@ export { MAX_LINE_BYTES } from './entry';
  *
  * An export file (`exportLedger`; its first line is the export header) is verified alone, with the same line checks:
  * see `verifyExportFile` (`headPath`, `expectHead` and `allowPrunedStart` do not apply; the header has the head),
- * unless `options.asLedger`.
+ * unless `options.asLedger`, or the file has a ledger's companions: a head file (`options.headPath`, else the default
+ * one beside it) or rotated files of its name.
  *
  * @returns {@link VerifyOk} or the first problem as {@link VerifyFailure}; never rejects for a bad ledger
  * @throws LedgerError `invalid_options` when `options.key` or `options.checkpointEvery` is invalid
@@ -50,7 +51,15 @@ export async function verifyLedger(pathOrDir: string, options: VerifyOptions = {
     throw new LedgerError('invalid_options', `checkpointEvery must be an integer >= 0, got ${every}`);
   }
   const requireCheckpoints = verifier !== null && every > 0;
-  if (options.asLedger !== true && (await isExportFile(pathOrDir))) return verifyExportFile(pathOrDir, verifier, every);
+  // What the file says of itself is not enough: anyone who can write to a ledger can make its first line an export
+  // header, so a file with a ledger's companions (its head file, rotated files) is verified as the ledger it is.
+  if (
+    options.asLedger !== true &&
+    (await isExportFile(pathOrDir)) &&
+    !(await hasLedgerCompanions(pathOrDir, options.headPath))
+  ) {
+    return verifyExportFile(pathOrDir, verifier, every);
+  }
   let resolved: { files: string[]; active: string | null } | VerifyFailure;
   try {
     resolved = await resolveFiles(pathOrDir);
