@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { NextRequest, type NextResponse } from 'next/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { revokedSessions } from './lib/auth/revocation';
+import { personKey, signedOutPeople } from './lib/auth/revocation';
 import { newSession, openSession, sealSession, type Session } from './lib/auth/session';
 import { readAuthSettings, type OidcSettings } from './lib/auth/settings';
 import { SECURITY_HEADERS } from './lib/security-headers';
@@ -84,17 +84,30 @@ describe('proxy', () => {
     expect(opened?.created).toBe(now - 60_000);
   });
 
-  it('refuses a signed-out session (a copy of its cookie included) and never renews it', async () => {
+  it('refuses every session its person started before signing out (copies, other browsers), never renews them', async () => {
     const now = Date.now();
-    const session = { ...newSession(user, now - 60_000), seen: now - 10_000 };
+    const person = { ...user, sub: 'otto-signs-out' };
+    const session = { ...newSession(person, now - 60_000), seen: now - 10_000 };
     const copy = await seal(session);
+    const otherBrowser = await seal({ ...newSession(person, now - 30_000), seen: now - 10_000 });
+    const someoneElse = await seal({ ...newSession(user, now - 60_000), seen: now - 10_000 });
     expect((await proxy(request('/api/admin/pools', { session: copy }))).status).toBe(200);
-    revokedSessions().revoke(session.sid, session.created + settings.maxMs, Date.now());
-    const api = await proxy(request('/api/admin/pools', { session: copy }));
-    expect(api.status).toBe(401);
-    expect(api.cookies.get('shieldx-session')?.value).toBe('');
-    const page = await proxy(request('/rollouts', { session: copy }));
-    expect(page.status).toBe(303);
-    expect(page.headers.get('location')).toBe(`${UI}/auth/login?returnTo=%2Frollouts`);
+    signedOutPeople().signOut(personKey(person), Date.now(), settings.maxMs, Date.now());
+    for (const value of [copy, otherBrowser]) {
+      const api = await proxy(request('/api/admin/pools', { session: value }));
+      expect(api.status).toBe(401);
+      expect(api.cookies.get('shieldx-session')?.value).toBe('');
+      const page = await proxy(request('/rollouts', { session: value }));
+      expect(page.status).toBe(303);
+      expect(page.headers.get('location')).toBe(`${UI}/auth/login?returnTo=%2Frollouts`);
+    }
+    // Someone else is not signed out; the person signing in again (even at once) gets a session that works and renews.
+    const other = await proxy(request('/api/admin/pools', { session: someoneElse }));
+    expect(other.status).toBe(200);
+    const again = newSession(person, Date.now());
+    expect((await proxy(request('/api/admin/pools', { session: await seal(again) }))).status).toBe(200);
+    const due = await seal({ ...again, seen: again.seen - 5000 });
+    const renewed = (await proxy(request('/pools', { session: due }))).cookies.get('shieldx-session');
+    expect(await openSession(renewed?.value, settings, Date.now())).toMatchObject({ created: again.created });
   });
 });

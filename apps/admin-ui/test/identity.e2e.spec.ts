@@ -356,19 +356,13 @@ describe('admin UI sign-in with OpenID Connect', () => {
     const now = Date.now();
     const user = { sub: 'e2e-operator', role: 'operator' as const, idp: issuer, name: 'Otto Operator' };
     const seal = (session: Session, over: Partial<OidcSettings> = {}) => sealSession(session, { ...settings, ...over });
-    const sid = randomBytes(16).toString('base64url');
-    const valid = await seal({ sid, user, created: now - 60_000, seen: now - 1000 });
+    const valid = await seal({ user, created: now - 60_000, seen: now - 1000 });
     const foreignKey = new Uint8Array(32).fill(7);
     const cases: Record<string, string> = {
-      'idle for longer than 30 minutes': await seal({
-        sid,
-        user,
-        created: now - 40 * 60_000,
-        seen: now - 31 * 60_000,
-      }),
-      'older than 8 hours': await seal({ sid, user, created: now - 9 * 3_600_000, seen: now - 1000 }),
+      'idle for longer than 30 minutes': await seal({ user, created: now - 40 * 60_000, seen: now - 31 * 60_000 }),
+      'older than 8 hours': await seal({ user, created: now - 9 * 3_600_000, seen: now - 1000 }),
       'sealed with another secret, as an admin': await seal(
-        { sid, user: { ...user, role: 'admin' }, created: now, seen: now },
+        { user: { ...user, role: 'admin' }, created: now, seen: now },
         { sessionKey: foreignKey },
       ),
       'edited ciphertext': valid.slice(0, -8) + (valid.endsWith('AAAAAAAA') ? 'BBBBBBBB' : 'AAAAAAAA'),
@@ -506,7 +500,14 @@ describe('admin UI sign-in with OpenID Connect', () => {
     for (const stream of held) stream.controller.abort();
   });
 
-  it('spends a sign-in once: a replayed callback is refused; sign-out ends the session and is audited', async () => {
+  it("spends a sign-in once: a replayed callback is refused; sign-out ends the person's sessions and is audited", async () => {
+    // The same person signed in from another browser before the sign-out (its page closed, so its event stream does
+    // not count against the person's four below).
+    const other = await signedIn(VIEWER, '/pools');
+    const otherCookie = (await sessionCookie(other))!;
+    const elsewhere = `${otherCookie.name}=${otherCookie.value}`;
+    await other.close();
+    expect((await fetch(`${uiUrl}/api/admin/pools`, { headers: { cookie: elsewhere } })).status).toBe(200);
     const page = await newPage();
     let callback: string | undefined;
     page.on('request', (request) => {
@@ -547,6 +548,14 @@ describe('admin UI sign-in with OpenID Connect', () => {
     const copiedPage = await fetch(`${uiUrl}/breakers`, { headers: { cookie: copy }, redirect: 'manual' });
     expect(copiedPage.status).toBe(303);
     expect(copiedPage.headers.get('location')).toContain('/auth/login?returnTo=');
+    // Sign-out ends every session of the person here: the other browser is signed out too.
+    expect((await fetch(`${uiUrl}/api/admin/pools`, { headers: { cookie: elsewhere } })).status).toBe(401);
+    // Signing in again (at once: the provider's session is still there) gives a session that works; the copy stays out.
+    await page.goto(`${uiUrl}/breakers`);
+    await page.waitForURL(`${uiUrl}/breakers`);
+    await expect.poll(() => page.getByTestId('account-name').textContent()).toBe(VIEWER.name);
+    expect(await page.evaluate(() => fetch('/api/admin/pools').then((r) => r.status))).toBe(200);
+    expect((await fetch(`${uiUrl}/api/admin/pools`, { headers: { cookie: copy } })).status).toBe(401);
     await expect
       .poll(async () => (await audit('admin.session')).find((e) => e.data.event === 'sign_out')?.data.user)
       .toMatchObject({ sub: 'e2e-viewer', email: 'vera@e2e.example' });

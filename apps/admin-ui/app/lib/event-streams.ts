@@ -9,7 +9,7 @@ export const MAX_STREAMS_PER_PERSON = 4;
 /** The longest timer Node keeps (about 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** One open stream: aborted when its session signs out or reaches its end; release it when the stream ends. */
+/** One open stream: aborted when its person signs out or its session reaches its end; release it when it ends. */
 export interface StreamTicket {
   readonly signal: AbortSignal;
   /** Gives the place back (idempotent). */
@@ -17,7 +17,8 @@ export interface StreamTicket {
 }
 
 interface OpenStream {
-  readonly session: string;
+  /** When the stream's session started (epoch ms). */
+  readonly created: number;
   readonly controller: AbortController;
   readonly release: () => void;
 }
@@ -34,10 +35,10 @@ export class EventStreams {
   }
 
   /**
-   * A place for one more stream of `person` in session `session`, or undefined when they hold `perPerson` already.
-   * With `endsInMs`, the ticket's signal aborts then (the session's absolute timeout).
+   * A place for one more stream of `person` in their session started at `created` (epoch ms), or undefined when they
+   * hold `perPerson` already. With `endsInMs`, the ticket's signal aborts then (the session's absolute timeout).
    */
-  acquire(person: string, session: string, endsInMs?: number): StreamTicket | undefined {
+  acquire(person: string, created: number, endsInMs?: number): StreamTicket | undefined {
     let streams = this.byPerson.get(person);
     if ((streams?.size ?? 0) >= this.perPerson) return undefined;
     if (streams === undefined) this.byPerson.set(person, (streams = new Set()));
@@ -52,7 +53,7 @@ export class EventStreams {
       held.delete(stream);
       if (held.size === 0 && this.byPerson.get(person) === held) this.byPerson.delete(person);
     };
-    const stream: OpenStream = { session, controller, release };
+    const stream: OpenStream = { created, controller, release };
     held.add(stream);
     if (endsInMs !== undefined) {
       timer = setTimeout(() => controller.abort(), Math.min(MAX_TIMER_MS, Math.max(0, endsInMs)));
@@ -61,16 +62,17 @@ export class EventStreams {
     return { signal: controller.signal, release };
   }
 
-  /** Ends every stream of session `session` (signed out); returns how many there were. */
-  endSession(session: string): number {
+  /**
+   * Ends every stream of `person` whose session started at or before `signedOutAt` (epoch ms): at their sign-out,
+   * that is all of theirs, from every browser. Returns how many there were.
+   */
+  endSignedOut(person: string, signedOutAt: number): number {
     let ended = 0;
-    for (const streams of [...this.byPerson.values()]) {
-      for (const stream of [...streams]) {
-        if (stream.session !== session) continue;
-        stream.controller.abort();
-        stream.release();
-        ended++;
-      }
+    for (const stream of [...(this.byPerson.get(person) ?? [])]) {
+      if (stream.created > signedOutAt) continue;
+      stream.controller.abort();
+      stream.release();
+      ended++;
     }
     return ended;
   }

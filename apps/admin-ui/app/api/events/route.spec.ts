@@ -2,7 +2,7 @@ import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { Session } from '../../lib/auth/session';
+import type { Session, newSession as NewSessionOf } from '../../lib/auth/session';
 import type { eventStreams as EventStreamsOf } from '../../lib/event-streams';
 
 // Next.js resolves `server-only` itself; outside Next it is a no-op.
@@ -17,7 +17,17 @@ vi.mock('../../lib/auth/current-user', () => ({
 /** A fake orchestrator whose `/admin/events` streams until the client goes, or until the test ends it. */
 const streams = new Set<ServerResponse>();
 let refuseWith: number | undefined;
+const reported: string[] = [];
 const orchestrator = createServer((req, res) => {
+  if (req.url === '/admin/ui-events') {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => {
+      reported.push(body);
+      res.writeHead(204).end();
+    });
+    return;
+  }
   if (refuseWith !== undefined) {
     res.writeHead(refuseWith, { 'content-type': 'application/json' }).end('{"error":"too_many_streams"}');
     return;
@@ -30,14 +40,16 @@ const orchestrator = createServer((req, res) => {
 
 const env = { ...process.env };
 const now = Date.now();
-const person = (sub: string, sid: string): Session => ({
-  sid,
-  created: now,
+/** A session of `sub`, signed in `ago` ms before the tests started. */
+const person = (sub: string, ago = 0): Session => ({
+  created: now - ago,
   seen: now,
   user: { sub, role: 'viewer', idp: 'https://idp.example.com' },
 });
 
 let GET: (request: Request) => Promise<Response>;
+let signOut: () => Promise<Response>;
+let newSession: typeof NewSessionOf;
 let MAX: number;
 let eventStreams: typeof EventStreamsOf;
 
@@ -53,6 +65,8 @@ beforeAll(async () => {
     ADMIN_UI_USER_KEY: generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
   });
   ({ GET } = await import('./route'));
+  ({ POST: signOut } = await import('../../auth/logout/route'));
+  ({ newSession } = await import('../../lib/auth/session'));
   ({ eventStreams, MAX_STREAMS_PER_PERSON: MAX } = await import('../../lib/event-streams'));
 });
 
@@ -80,7 +94,7 @@ async function firstChunk(response: Response): Promise<string> {
 
 describe('GET /api/events', () => {
   it("refuses a person's stream beyond their share with 429, others unaffected, and gives the place back", async () => {
-    const vera = person('vera', 'vera-1');
+    const vera = person('vera', 2000);
     const open1 = await Promise.all(Array.from({ length: MAX }, () => open(vera)));
     for (const { response } of open1) {
       expect(response.status).toBe(200);
@@ -92,9 +106,9 @@ describe('GET /api/events', () => {
     expect(await refused.response.json()).toMatchObject({ error: 'too_many_streams' });
     expect(streams.size).toBe(MAX);
     // Even from another session (another browser) of the same person.
-    expect((await open(person('vera', 'vera-2'))).response.status).toBe(429);
+    expect((await open(person('vera', 1000))).response.status).toBe(429);
 
-    const otto = await open(person('otto', 'otto-1'));
+    const otto = await open(person('otto'));
     expect(otto.response.status).toBe(200);
 
     // A tab closes: its upstream stream closes and the place is free again.
@@ -114,7 +128,7 @@ describe('GET /api/events', () => {
   });
 
   it('gives the place back when the orchestrator ends the stream or refuses it', async () => {
-    const vera = person('vera', 'vera-3');
+    const vera = person('vera');
     const { response } = await open(vera);
     await expect.poll(() => streams.size).toBe(1);
     for (const res of streams) res.end();
@@ -129,16 +143,36 @@ describe('GET /api/events', () => {
     expect(eventStreams().count(JSON.stringify(['https://idp.example.com', 'vera']))).toBe(0);
   });
 
-  it("ends a session's streams at sign-out, upstream included, and leaves the person's other sessions open", async () => {
-    const laptop = await open(person('vera', 'laptop'));
-    const desktop = await open(person('vera', 'desktop'));
-    await expect.poll(() => streams.size).toBe(2);
-    expect(eventStreams().endSession('laptop')).toBe(1);
-    // The relay ends cleanly (the browser's reconnect then meets sign-in) and the orchestrator's stream closes.
-    expect(await laptop.response.text()).toContain('event: hello');
+  it('closes every stream of a person at their sign-out, from all their sessions, upstream included', async () => {
+    const key = JSON.stringify(['https://idp.example.com', 'sam']);
+    const laptop = person('sam', 60_000);
+    const laptopStream = await open(laptop);
+    const desktopStream = await open(person('sam', 30_000));
+    const otto = await open(person('otto'));
+    await expect.poll(() => streams.size).toBe(3);
+    expect(eventStreams().count(key)).toBe(2);
+
+    // Sam signs out on the laptop: both streams end cleanly (the browser's reconnect then meets sign-in) and the
+    // orchestrator's streams close; Otto's stays open.
+    session = laptop;
+    const signedOut = await signOut();
+    expect(signedOut.status).toBe(303);
+    expect(signedOut.headers.get('location')).toBe('http://127.0.0.1:3000/auth/signed-out');
+    expect(await laptopStream.response.text()).toContain('event: hello');
+    expect(await desktopStream.response.text()).toContain('event: hello');
     await expect.poll(() => streams.size).toBe(1);
-    expect(eventStreams().count(JSON.stringify(['https://idp.example.com', 'vera']))).toBe(1);
-    await desktop.response.body?.cancel();
+    expect(eventStreams().count(key)).toBe(0);
+    expect(reported.map((body) => JSON.parse(body) as unknown)).toContainEqual({ event: 'sign_out', reason: 'user' });
+
+    // A session from before the sign-out gets no new stream (even one that got past sign-in just before it); a session
+    // started after it, in the same millisecond too, does.
+    expect((await open(person('sam', 10_000))).response.status).toBe(401);
+    expect(eventStreams().count(key)).toBe(0);
+    const again = await open(newSession(laptop.user, Date.now()));
+    expect(again.response.status).toBe(200);
+    expect(eventStreams().count(key)).toBe(1);
+    await again.response.body?.cancel();
+    await otto.response.body?.cancel();
     await expect.poll(() => streams.size).toBe(0);
   });
 

@@ -1,15 +1,14 @@
 import { adminFetch, orchestratorUrl } from '../../lib/admin-client';
 import { currentSession } from '../../lib/auth/current-user';
+import { personKey, signedOutPeople } from '../../lib/auth/revocation';
 import type { SessionUser } from '../../lib/auth/session';
 import { authSettings } from '../../lib/auth/settings';
 import { eventStreams, MAX_STREAMS_PER_PERSON, type StreamTicket } from '../../lib/event-streams';
 
 export const dynamic = 'force-dynamic';
 
-/** Who holds a stream, for the cap: the person as their identity provider names them. */
-function personKey(user: SessionUser): string {
-  return JSON.stringify([user.idp, user.sub]);
-}
+const signedOut = (): Response =>
+  Response.json({ error: 'signed_out', message: 'sign in to use the admin UI' }, { status: 401 });
 
 /**
  * Relays the upstream stream until it ends, the browser goes away or `signal` (the stream's ticket, which also aborts
@@ -47,8 +46,9 @@ function relay(body: ReadableStream<Uint8Array>, signal: AbortSignal | undefined
  * orchestrator goes away the browser's EventSource reconnects (the stream's `retry` says after 2 s).
  *
  * With sign-in, one person holds at most {@link MAX_STREAMS_PER_PERSON} streams at once (429 `too_many_streams`
- * beyond), so nobody can take all of the orchestrator's; a stream ends when its session signs out or reaches its
- * absolute timeout.
+ * beyond; the person is their identity provider and subject, {@link personKey}), so nobody can take all of the
+ * orchestrator's; a stream ends when its person signs out (every stream of theirs, whichever session opened it) or its
+ * session reaches its absolute timeout.
  */
 export async function GET(request: Request): Promise<Response> {
   const settings = authSettings();
@@ -56,11 +56,17 @@ export async function GET(request: Request): Promise<Response> {
   let ticket: StreamTicket | undefined;
   if (settings.mode === 'oidc') {
     const session = await currentSession();
-    if (session === undefined) {
-      return Response.json({ error: 'signed_out', message: 'sign in to use the admin UI' }, { status: 401 });
-    }
+    if (session === undefined) return signedOut();
     user = session.user;
-    ticket = eventStreams().acquire(personKey(user), session.sid, session.created + settings.maxMs - Date.now());
+    const person = personKey(user);
+    ticket = eventStreams().acquire(person, session.created, session.created + settings.maxMs - Date.now());
+    // The person may have signed out after their session was opened above and before this place was taken: the
+    // sign-out ended their streams then, so this one would have stayed open. Taking the place and looking again in one
+    // step leaves no such gap.
+    if (signedOutPeople().refuses(person, session.created, Date.now())) {
+      ticket?.release();
+      return signedOut();
+    }
     if (ticket === undefined) {
       return Response.json(
         {
@@ -84,6 +90,8 @@ export async function GET(request: Request): Promise<Response> {
     });
   } catch (error) {
     release();
+    // Ended here while connecting (signed out, or the session's absolute timeout).
+    if (ticket?.signal.aborted === true && !request.signal.aborted) return signedOut();
     const cause = (error as { cause?: { code?: string } }).cause?.code;
     return Response.json(
       {

@@ -1,7 +1,7 @@
 import { NextResponse } from 'next/server';
 import { reportUiEvent } from '../../lib/admin-client';
 import { currentSession } from '../../lib/auth/current-user';
-import { revokedSessions } from '../../lib/auth/revocation';
+import { personKey, signedOutPeople } from '../../lib/auth/revocation';
 import { cookieOptions, sessionCookieName } from '../../lib/auth/session';
 import { authSettings } from '../../lib/auth/settings';
 import { eventStreams } from '../../lib/event-streams';
@@ -9,23 +9,29 @@ import { eventStreams } from '../../lib/event-streams';
 export const dynamic = 'force-dynamic';
 
 /**
- * `POST /auth/logout` (a form of the UI's own pages: the proxy refuses cross-site posts): ends the session here and
- * records the sign-out. The session's id is revoked in this process until the session's absolute timeout, so a copy
- * of the cookie no longer opens (nor renews) here, and the session's event streams are closed. The session at the
- * identity provider is the provider's to end.
+ * `POST /auth/logout` (a form of the UI's own pages: the proxy refuses cross-site posts): ends the person's sessions
+ * here and records the sign-out. This process remembers when the person (identity provider and subject) signed out,
+ * for `ADMIN_UI_SESSION_MAX` after it: every session of theirs started at or before then (this one, a copy of its
+ * cookie, their sessions in other browsers) no longer opens (nor renews) here, and all their event streams are
+ * closed; a session they start after it works. The session at the identity provider is the provider's to end.
  */
 export async function POST(): Promise<Response> {
   const settings = authSettings();
   if (settings.mode !== 'oidc') return new Response(null, { status: 404 });
   const session = await currentSession();
   if (session !== undefined) {
-    if (!revokedSessions().revoke(session.sid, session.created + settings.maxMs, Date.now())) {
+    const person = personKey(session.user);
+    const now = Date.now();
+    // Not before the session's own start, should the clock have stepped back since.
+    const at = Math.max(now, session.created);
+    if (!signedOutPeople().signOut(person, at, settings.maxMs, now)) {
       console.error(
-        'admin UI: the record of signed-out sessions is full; the one ending soonest was forgotten and works again ' +
-          'until its absolute timeout',
+        `admin UI: the record of signed-out people is full (${signedOutPeople().capacity} people signed out within ` +
+          'ADMIN_UI_SESSION_MAX); the oldest sign-out was forgotten, and the sessions it had ended work again ' +
+          'until their absolute timeout',
       );
     }
-    eventStreams().endSession(session.sid);
+    eventStreams().endSignedOut(person, signedOutPeople().signedOutAt(person, now) ?? at);
     await reportUiEvent({ event: 'sign_out', reason: 'user' }, session.user);
   }
   const response = NextResponse.redirect(new URL('/auth/signed-out', settings.publicUrl), 303);

@@ -1,70 +1,107 @@
 // Read by the proxy (middleware) and the route handlers, which Next.js bundles apart: the record of this process lives
 // on globalThis, so every bundle's copy of this module sees the same one. No `server-only` import: the proxy reads it.
 
-/** The most signed-out sessions one process remembers at once. */
-export const MAX_REVOKED_SESSIONS = 10_000;
-/** Kept this long past a session's absolute timeout, for a clock that steps back. */
+/** The most people whose sign-out one process remembers at once. */
+export const MAX_SIGNED_OUT_PEOPLE = 10_000;
+/** Kept this long past the last session a sign-out ended could still open, for a clock that steps back. */
 const MARGIN_MS = 60_000;
 
+/** Who a person is to the UI: their identity provider and their subject there (also the key of the stream cap). */
+export function personKey(user: { readonly idp: string; readonly sub: string }): string {
+  return JSON.stringify([user.idp, user.sub]);
+}
+
+interface SignOut {
+  /** When the person signed out (epoch ms): their sessions started at or before it are refused. */
+  readonly at: number;
+  /** When the entry is forgotten (epoch ms): no session started at or before `at` opens by then anyway. */
+  readonly until: number;
+}
+
 /**
- * Sessions signed out before their absolute timeout, by session id. Sessions are stateless cookies, so a copy of one
- * would otherwise keep working (and renewing) after sign-out; each id is remembered until its session could no
- * longer open anyway (`ADMIN_UI_SESSION_MAX` after sign-in, and a minute), at most `capacity` of them: when full, the
- * one whose session ends soonest is forgotten first (and the caller told, to log it).
+ * When each person last signed out, by {@link personKey}. Sessions are stateless cookies, so a copy of one would
+ * otherwise keep working (and renewing) after sign-out: every session of a person that started (`created`, which
+ * every renewal keeps) at or before their last sign-out is refused, those started after it open. An entry is kept
+ * until no session it refuses could open anyway (`ADMIN_UI_SESSION_MAX` after the sign-out, and a minute).
+ *
+ * Signing out again only moves a person's own entry, so the record holds one entry per person who signed out within
+ * that time, at most `capacity`: only when that many other people sign out after someone is their entry forgotten
+ * (the one who signed out longest ago goes first, and the caller is told, to log it). One account, however often it
+ * signs in and out, can therefore never push anyone else's sign-out out of the record.
  */
-export class RevokedSessions {
-  private readonly until = new Map<string, number>();
+export class SignedOutPeople {
+  /** In the order people last signed out: the first is the one forgotten when the record is full. */
+  private readonly byPerson = new Map<string, SignOut>();
 
-  constructor(readonly capacity: number = MAX_REVOKED_SESSIONS) {}
+  constructor(readonly capacity: number = MAX_SIGNED_OUT_PEOPLE) {}
 
-  /** How many ids are remembered. */
+  /** How many people are remembered. */
   get size(): number {
-    return this.until.size;
+    return this.byPerson.size;
   }
 
   /**
-   * Records that session `sid`, which ends at `endsAt` (epoch ms), is signed out. Returns false when a remembered id
-   * had to be forgotten to make room.
+   * Records that `person` signed out at `at` (epoch ms), which ends their sessions started at or before it; `maxMs`
+   * is the absolute timeout (`ADMIN_UI_SESSION_MAX`). An earlier sign-out of theirs still remembered keeps the later
+   * of the two times. Returns false when another person's sign-out had to be forgotten to make room.
    */
-  revoke(sid: string, endsAt: number, now: number): boolean {
-    const until = endsAt + MARGIN_MS;
-    if (until < now) return true;
+  signOut(person: string, at: number, maxMs: number, now: number): boolean {
     this.prune(now);
+    const previous = this.byPerson.get(person);
+    const last = Math.max(at, previous?.at ?? at);
+    const entry: SignOut = { at: last, until: Math.max(last + maxMs + MARGIN_MS, previous?.until ?? 0) };
     let kept = true;
-    if (!this.until.has(sid) && this.until.size >= this.capacity) {
+    if (previous === undefined && this.byPerson.size >= this.capacity) {
+      const oldest = this.byPerson.keys().next();
+      if (oldest.done !== true) this.byPerson.delete(oldest.value);
       kept = false;
-      let soonest: [string, number] | undefined;
-      for (const entry of this.until) if (soonest === undefined || entry[1] < soonest[1]) soonest = entry;
-      if (soonest !== undefined) this.until.delete(soonest[0]);
     }
-    this.until.set(sid, Math.max(until, this.until.get(sid) ?? 0));
+    // Deleted and set again, so the map's order stays the order of the last sign-outs.
+    this.byPerson.delete(person);
+    this.byPerson.set(person, entry);
     return kept;
   }
 
-  /** True when session `sid` was signed out. */
-  has(sid: string, now: number): boolean {
-    const until = this.until.get(sid);
-    if (until === undefined) return false;
-    if (until < now) {
-      this.until.delete(sid);
-      return false;
+  /** When `person` last signed out (epoch ms), or undefined when they did not, or so long ago it no longer matters. */
+  signedOutAt(person: string, now: number): number | undefined {
+    const entry = this.byPerson.get(person);
+    if (entry === undefined) return undefined;
+    if (entry.until < now) {
+      this.byPerson.delete(person);
+      return undefined;
     }
-    return true;
+    return entry.at;
+  }
+
+  /** True when a session of `person` started at `created` (epoch ms) was ended by their sign-out. */
+  refuses(person: string, created: number, now: number): boolean {
+    const at = this.signedOutAt(person, now);
+    return at !== undefined && created <= at;
+  }
+
+  /**
+   * The start time of a new session of `person` at `now`: `now`, or just after their last sign-out if that is not
+   * earlier (a sign-in in the same millisecond as a sign-out, or a clock that stepped back), so that a session started
+   * after a sign-out is never one it ends.
+   */
+  startTime(person: string, now: number): number {
+    const at = this.signedOutAt(person, now);
+    return at === undefined ? now : Math.max(now, at + 1);
   }
 
   private prune(now: number): void {
-    for (const [sid, until] of this.until) if (until < now) this.until.delete(sid);
+    for (const [person, entry] of this.byPerson) if (entry.until < now) this.byPerson.delete(person);
   }
 }
 
-const KEY = Symbol.for('shieldx.admin-ui.revoked-sessions');
+const KEY = Symbol.for('shieldx.admin-ui.signed-out-people');
 
 /**
- * The signed-out sessions of this process. In-process only: another replica of the UI, or this one after a restart,
- * does not know them (see docs/admin-api.md#signing-in).
+ * The sign-outs of this process. In-process only: another replica of the UI, or this one after a restart, does not
+ * know them (see docs/admin-api.md#signing-in).
  */
-export function revokedSessions(): RevokedSessions {
-  const holder = globalThis as typeof globalThis & { [KEY]?: RevokedSessions };
-  holder[KEY] ??= new RevokedSessions();
+export function signedOutPeople(): SignedOutPeople {
+  const holder = globalThis as typeof globalThis & { [KEY]?: SignedOutPeople };
+  holder[KEY] ??= new SignedOutPeople();
   return holder[KEY];
 }

@@ -1,6 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { EncryptJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { revokedSessions } from './revocation';
+import { personKey, signedOutPeople } from './revocation';
 import {
   MAX_PENDING_SIGN_INS,
   newSession,
@@ -59,47 +60,97 @@ describe(openSession.name, () => {
   const s = settings();
   const user = { sub: 'u-1', role: 'viewer' as const, idp: 'https://idp.example.com', email: 'u@example.com' };
   const now = 1_900_000_000_000;
-  const sid = 'session-id-1';
 
   it('opens its own cookie until the idle or the absolute timeout', async () => {
-    const value = await sealSession({ sid, user, created: now - 60_000, seen: now - 60_000 }, s);
-    expect(await openSession(value, s, now)).toEqual({ sid, user, created: now - 60_000, seen: now - 60_000 });
+    const value = await sealSession({ user, created: now - 60_000, seen: now - 60_000 }, s);
+    expect(await openSession(value, s, now)).toEqual({ user, created: now - 60_000, seen: now - 60_000 });
     expect(await openSession(value, s, now + 30 * 60_000)).toBeUndefined();
-    const old = await sealSession({ sid, user, created: now - 8 * 3_600_000 - 1, seen: now }, s);
+    const old = await sealSession({ user, created: now - 8 * 3_600_000 - 1, seen: now }, s);
     expect(await openSession(old, s, now)).toBeUndefined();
   });
 
-  it('refuses a session without an id (made before sessions had one)', async () => {
-    const value = await sealSession(
-      { user, created: now, seen: now } as unknown as Parameters<typeof sealSession>[0],
-      s,
-    );
-    expect(await openSession(value, s, now)).toBeUndefined();
+  it("refuses a cookie without its sign-in time or person; one with an earlier version's session id opens", async () => {
+    // Sealed as sealSession does, with whatever payload.
+    const seal = (payload: Record<string, unknown>) =>
+      new EncryptJWT(payload)
+        .setProtectedHeader({ alg: 'dir', enc: 'A256GCM', cty: 'shieldx-session' })
+        .setIssuedAt()
+        .setExpirationTime(Math.floor((now + s.maxMs) / 1000))
+        .setAudience('shieldx-session')
+        .encrypt(s.sessionKey);
+    const without = [
+      { user, seen: now },
+      { user, created: String(now), seen: now },
+      { user: { ...user, idp: undefined }, created: now, seen: now },
+      { user: { ...user, sub: '' }, created: now, seen: now },
+    ];
+    for (const payload of without) expect(await openSession(await seal(payload), s, now)).toBeUndefined();
+    expect(await openSession(await seal({ user, created: now, seen: now }), s, now)).toEqual({
+      user,
+      created: now,
+      seen: now,
+    });
+    // Made by the version that revoked sessions by id: the id is ignored, its person's sign-outs apply to it.
+    const older = { ...user, sub: 'u-older-cookie' };
+    const withId = await seal({ sid: 'session-id-1', user: older, created: now, seen: now });
+    expect(await openSession(withId, s, now)).toEqual({ user: older, created: now, seen: now });
+    signedOutPeople().signOut(personKey(older), now + 1000, s.maxMs, now + 1000);
+    expect(await openSession(withId, s, now + 2000)).toBeUndefined();
   });
 
-  it('refuses a signed-out session, and so does every renewal of it, until its absolute timeout', async () => {
-    const session = newSession(user, now);
-    expect(session.sid).toMatch(/^[A-Za-z0-9_-]{22}$/);
-    expect(newSession(user, now).sid).not.toBe(session.sid);
+  it('refuses every session its person started before they signed out, and every renewal of them', async () => {
+    const person = { ...user, sub: 'u-signs-out' };
+    const record = signedOutPeople();
+    const session = newSession(person, now);
     const copy = await sealSession(session, s);
-    const other = await sealSession(newSession(user, now), s);
-    expect(await openSession(copy, s, now + 1000)).toMatchObject({ sid: session.sid });
-    revokedSessions().revoke(session.sid, session.created + s.maxMs, now + 1000);
+    // The same person signed in from another browser, before the sign-out, and someone else.
+    const elsewhere = await sealSession(newSession(person, now + 500), s);
+    const other = { ...user, sub: 'u-stays' };
+    const someoneElse = await sealSession(newSession(other, now), s);
+    expect(await openSession(copy, s, now + 1000)).toMatchObject({ user: person, created: now });
+    record.signOut(personKey(person), now + 1000, s.maxMs, now + 1000);
     expect(await openSession(copy, s, now + 2000)).toBeUndefined();
-    // A renewal sealed before (or by a copy after) the sign-out keeps the id, so it is refused too.
+    expect(await openSession(elsewhere, s, now + 2000)).toBeUndefined();
+    // A renewal sealed before (or by a copy after) the sign-out keeps the sign-in time, so it is refused too.
     const renewed = await sealSession({ ...session, seen: now + 5 * 60_000 }, s);
     expect(await openSession(renewed, s, now + 6 * 60_000)).toBeUndefined();
-    // The person's other sessions (another browser) are not signed out.
-    expect(await openSession(other, s, now + 2000)).toMatchObject({ user });
+    expect(await openSession(someoneElse, s, now + 2000)).toMatchObject({ user: other });
+    // However late it was renewed, up to the absolute timeout.
+    const late = await sealSession({ ...session, seen: now + s.maxMs - 2000 }, s);
+    expect(await openSession(late, s, now + s.maxMs - 1000)).toBeUndefined();
+    const lateOfSomeoneElse = await sealSession({ ...newSession(other, now), seen: now + s.maxMs - 2000 }, s);
+    expect(await openSession(lateOfSomeoneElse, s, now + s.maxMs - 1000)).toBeDefined();
+    // Signing in again after the sign-out gives a session that works, and so do its renewals.
+    const again = newSession(person, now + 3000);
+    expect(again.created).toBe(now + 3000);
+    const fresh = await sealSession(again, s);
+    expect(await openSession(fresh, s, now + 4000)).toEqual(again);
+    const freshRenewed = await sealSession({ ...again, seen: now + 5 * 60_000 }, s);
+    expect(await openSession(freshRenewed, s, now + 6 * 60_000)).toMatchObject({ created: now + 3000 });
+  });
+
+  it('gives a working session to a person who signs in again in the same millisecond as their sign-out', async () => {
+    const person = { ...user, sub: 'u-same-ms' };
+    const t = now + 10 * 60_000;
+    const before = await sealSession(newSession(person, t), s);
+    signedOutPeople().signOut(personKey(person), t, s.maxMs, t);
+    expect(await openSession(before, s, t)).toBeUndefined();
+    const again = newSession(person, t);
+    expect(again.created).toBeGreaterThan(t);
+    expect(again.seen).toBe(t);
+    expect(await openSession(await sealSession(again, s), s, t)).toEqual(again);
+    // With the clock stepped back a little since the sign-out too.
+    const stepped = newSession(person, t - 2000);
+    expect(await openSession(await sealSession(stepped, s), s, t - 2000)).toEqual(stepped);
   });
 
   it('refuses a cookie changed by one character, or made with another secret', async () => {
-    const value = await sealSession({ sid, user, created: now, seen: now }, s);
+    const value = await sealSession({ user, created: now, seen: now }, s);
     const at = value.length - 5;
     const changed = value.slice(0, at) + (value[at] === 'A' ? 'B' : 'A') + value.slice(at + 1);
     expect(await openSession(changed, s, now)).toBeUndefined();
     const other = settings({ ...ENV, ADMIN_UI_SESSION_SECRET: 'another-session-secret-of-32-characters!' });
-    const foreign = await sealSession({ sid, user: { ...user, role: 'admin' }, created: now, seen: now }, other);
+    const foreign = await sealSession({ user: { ...user, role: 'admin' }, created: now, seen: now }, other);
     expect(await openSession(foreign, s, now)).toBeUndefined();
     expect(await openSession('', s, now)).toBeUndefined();
   });

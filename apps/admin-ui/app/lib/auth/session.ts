@@ -1,9 +1,8 @@
 // Read by the proxy (middleware) and the server. The cookies are encrypted and authenticated (JWE, dir + A256GCM),
 // so the browser can neither read nor change them: editing the role in one makes it fail to open.
-import { randomBytes } from 'node:crypto';
 import { isAdminRole, type AdminRole } from '@shieldx/security';
 import { EncryptJWT, jwtDecrypt } from 'jose';
-import { revokedSessions } from './revocation';
+import { personKey, signedOutPeople, type SignedOutPeople } from './revocation';
 import type { OidcSettings } from './settings';
 
 /** The signed-in person, as the session keeps them. */
@@ -16,11 +15,13 @@ export interface SessionUser {
   readonly idp: string;
 }
 
-/** A session: its id, who, since when (epoch ms), last seen when (epoch ms). */
+/** A session: who, since when (epoch ms), last seen when (epoch ms). */
 export interface Session {
-  /** Random, made at sign-in and kept by every renewal: what sign-out revokes ({@link revokedSessions}). */
-  readonly sid: string;
   readonly user: SessionUser;
+  /**
+   * When the person signed in, kept by every renewal: their sign-out ends every session of theirs started at or
+   * before it ({@link signedOutPeople}).
+   */
   readonly created: number;
   readonly seen: number;
 }
@@ -52,9 +53,12 @@ export function seenRefreshMs(settings: Pick<OidcSettings, 'idleMs'>): number {
   return Math.max(1, Math.min(SEEN_REFRESH_MAX_MS, Math.floor(settings.idleMs / 4)));
 }
 
-/** A new session of `user` made at `now`, with a fresh random id. */
-export function newSession(user: SessionUser, now: number): Session {
-  return { sid: randomBytes(16).toString('base64url'), user, created: now, seen: now };
+/**
+ * A new session of `user` signed in at `now`. It starts after the person's last sign-out even when that was in the same
+ * millisecond (or the clock stepped back since), so their sign-out never ends a session they start after it.
+ */
+export function newSession(user: SessionUser, now: number, signedOut: SignedOutPeople = signedOutPeople()): Session {
+  return { user, created: signedOut.startTime(personKey(user), now), seen: now };
 }
 
 /** The session cookie's name: `__Host-` prefixed over https, so no subdomain or plain-http page can set it. */
@@ -109,7 +113,7 @@ async function open(value: string | undefined, key: Uint8Array, purpose: string,
 /** Encrypts a session into a cookie value that expires at its absolute timeout. */
 export function sealSession(session: Session, settings: OidcSettings): Promise<string> {
   return seal(
-    { sid: session.sid, user: session.user, created: session.created, seen: session.seen },
+    { user: session.user, created: session.created, seen: session.seen },
     settings.sessionKey,
     Math.floor((session.created + settings.maxMs) / 1000),
     'shieldx-session',
@@ -122,8 +126,8 @@ function text(value: unknown, max: number): string | undefined {
 
 /**
  * Opens a session cookie: undefined when it is missing, tampered with, made with another secret, past its absolute
- * timeout (`ADMIN_UI_SESSION_MAX` from sign-in), idle for longer than `ADMIN_UI_SESSION_IDLE`, without a session id
- * (made before sessions had one) or signed out ({@link revokedSessions}, this process's record).
+ * timeout (`ADMIN_UI_SESSION_MAX` from sign-in), idle for longer than `ADMIN_UI_SESSION_IDLE`, without its person or
+ * sign-in time, or started at or before its person last signed out ({@link signedOutPeople}, this process's record).
  */
 export async function openSession(
   value: string | undefined,
@@ -133,21 +137,18 @@ export async function openSession(
   const payload = await open(value, settings.sessionKey, 'shieldx-session', now);
   if (payload === undefined) return undefined;
   const { created, seen } = payload;
-  const sid = text(payload.sid, 64);
   const user = payload.user as Record<string, unknown> | undefined;
   if (typeof created !== 'number' || typeof seen !== 'number' || typeof user !== 'object' || user === null) {
     return undefined;
   }
-  if (sid === undefined) return undefined;
   if (now - created > settings.maxMs || now - seen > settings.idleMs || seen > now + 60_000) return undefined;
-  if (revokedSessions().has(sid, now)) return undefined;
   const sub = text(user.sub, 255);
   const idp = text(user.idp, 500);
   if (sub === undefined || idp === undefined || !isAdminRole(user.role)) return undefined;
+  if (signedOutPeople().refuses(personKey({ idp, sub }), created, now)) return undefined;
   const email = text(user.email, 320);
   const name = text(user.name, 200);
   return {
-    sid,
     created,
     seen,
     user: {
