@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { OrchestratorConfig } from '../src/config/config';
 import { ORCH_CONFIG } from '../src/config/config.module';
 import { PolicyService } from '../src/policy/policy.service';
+import { reloadConfig, writeConfigFile } from './config-file';
 import { startOrchestrator, type RunningOrchestrator } from './harness';
 
 /**
@@ -18,17 +19,8 @@ describe('configuration reloads at once', () => {
   let rules: string;
   let orch: RunningOrchestrator;
 
-  const writeConfig = (lines: Record<string, string>) =>
-    writeFileSync(
-      file,
-      Object.entries(lines)
-        .map(([key, value]) => `${key}: ${JSON.stringify(value)}`)
-        .join('\n'),
-    );
-  const reload = async () => {
-    const response = await fetch(`${orch.url}/admin/config/reload`, { method: 'POST' });
-    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-  };
+  const writeConfig = (lines: Record<string, string>) => writeConfigFile(file, lines);
+  const reload = () => reloadConfig(orch.url);
   const running = () => orch.app.get<symbol, OrchestratorConfig>(ORCH_CONFIG);
   const audited = async (type: string) => {
     const response = await fetch(`${orch.url}/admin/audit?type=${type}&limit=100&order=asc&after=0`);

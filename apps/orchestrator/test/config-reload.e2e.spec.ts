@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemoBackend, type RunningDemoBackend } from '../src/demo/demo-backends';
+import { reloadConfig, writeConfigFile } from './config-file';
 import { post, startOrchestrator, type RunningOrchestrator } from './harness';
 
 const ROUTE = { service: 'api', tenant: 'acme', scope: 'read', path: '/v1/items' };
@@ -15,18 +16,9 @@ describe('configuration reload', () => {
   let second: RunningDemoBackend;
   let orch: RunningOrchestrator;
 
-  const writeConfig = (lines: Record<string, string>) =>
-    writeFileSync(
-      file,
-      Object.entries(lines)
-        .map(([key, value]) => `${key}: ${JSON.stringify(value)}`)
-        .join('\n'),
-    );
+  const writeConfig = (lines: Record<string, string>) => writeConfigFile(file, lines);
 
-  const reload = async () => {
-    const response = await fetch(`${orch.url}/admin/config/reload`, { method: 'POST' });
-    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-  };
+  const reload = () => reloadConfig(orch.url);
 
   const auditOf = async () => {
     const response = await fetch(`${orch.url}/admin/audit?type=admin.action&limit=50`);

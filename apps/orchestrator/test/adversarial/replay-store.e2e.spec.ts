@@ -43,6 +43,17 @@ describe('the in-process replay store under a flood from one client', () => {
   let jwk: JWK;
   let counter = 0;
 
+  /** The store bounded as above, proofs named for PUBLIC; 127.0.0.9 stands for a proxy in front of IPv6 clients. */
+  const storeEnv = (): Record<string, string> => ({
+    ORCH_POOL_API: backend.url,
+    ADMISSION_SECRET: SECRET,
+    ORCH_PUBLIC_URL: PUBLIC,
+    ORCH_REPLAY_MAX_KEYS: String(MAX_KEYS),
+    ORCH_REPLAY_CLIENT_SHARE: String(SHARE),
+    ORCH_IP_BURST: '100000',
+    ORCH_TRUSTED_PROXIES: '127.0.0.9/32',
+  });
+
   const admission = () =>
     signAdmission({ secret: SECRET, method: 'POST', pathWithQuery: '/route', nonce: `nonce-${++counter}-0123456789` });
   const proof = () =>
@@ -55,16 +66,7 @@ describe('the in-process replay store under a flood from one client', () => {
     privateKey = pair.privateKey;
     jwk = await exportJWK(pair.publicKey);
     backend = await startDemoBackend({ name: 'a', delayMs: 0, jitterMs: 0 });
-    orch = await startOrchestrator({
-      ORCH_POOL_API: backend.url,
-      ADMISSION_SECRET: SECRET,
-      ORCH_PUBLIC_URL: PUBLIC,
-      ORCH_REPLAY_MAX_KEYS: String(MAX_KEYS),
-      ORCH_REPLAY_CLIENT_SHARE: String(SHARE),
-      ORCH_IP_BURST: '100000',
-      // 127.0.0.9 stands for a proxy in front of IPv6 clients.
-      ORCH_TRUSTED_PROXIES: '127.0.0.9/32',
-    });
+    orch = await startOrchestrator(storeEnv());
     store = orch.app.get(ReplayBackend).store as MemoryReplayStore;
   });
 
@@ -118,13 +120,9 @@ describe('the in-process replay store under a flood from one client', () => {
   });
 
   it('refuses a flood of DPoP proofs (without admission) the same way, per client', async () => {
-    const dpopOnly = await startOrchestrator({
-      ORCH_POOL_API: backend.url,
-      ORCH_PUBLIC_URL: PUBLIC,
-      ORCH_REPLAY_MAX_KEYS: String(MAX_KEYS),
-      ORCH_REPLAY_CLIENT_SHARE: String(SHARE),
-      ORCH_IP_BURST: '100000',
-    });
+    const withoutAdmission = storeEnv();
+    delete withoutAdmission['ADMISSION_SECRET'];
+    const dpopOnly = await startOrchestrator(withoutAdmission);
     try {
       const statuses: number[] = [];
       for (let i = 0; i < 12; i++)
@@ -156,16 +154,7 @@ describe('the in-process replay store under a flood from one client', () => {
   });
 
   it('never charges finer than a /64, even when the per-IP bucket counts single addresses', async () => {
-    const perAddress = await startOrchestrator({
-      ORCH_POOL_API: backend.url,
-      ADMISSION_SECRET: SECRET,
-      ORCH_PUBLIC_URL: PUBLIC,
-      ORCH_REPLAY_MAX_KEYS: String(MAX_KEYS),
-      ORCH_REPLAY_CLIENT_SHARE: String(SHARE),
-      ORCH_IP_BURST: '100000',
-      ORCH_TRUSTED_PROXIES: '127.0.0.9/32',
-      ORCH_IPV6_CLIENT_PREFIX: '128',
-    });
+    const perAddress = await startOrchestrator({ ...storeEnv(), ORCH_IPV6_CLIENT_PREFIX: '128' });
     try {
       const statuses: number[] = [];
       // Eleven addresses of one /64: one host's, however many it uses.
