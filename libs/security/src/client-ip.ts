@@ -1,10 +1,13 @@
 import { BlockList, isIP } from 'node:net';
 
 /**
- * The one spelling of an address, so that every spelling of it is one client: an IPv6 address that stands for an IPv4
- * host ({@link ipv4Host}: mapped `::ffff:10.0.0.1` in any case or form, translated, compatible, NAT64) becomes that
- * IPv4 address, any other IPv6 address its RFC 5952 form (lowercase, no leading zeros, the longest run of zero groups
- * as `::`; a zone is kept as it is). An IPv4 address, or anything that is not an address, is returned as it is.
+ * The one spelling of an address, so that every spelling of it is one client: an IPv4-mapped IPv6 address in any form
+ * (`::ffff:10.0.0.1`, `::FFFF:a00:1`, `0:0:0:0:0:ffff:10.0.0.1`) becomes its IPv4 address, which a dual-stack
+ * socket's IPv4 peer is and which trusted-proxy lists match either way; any other IPv6 address its RFC 5952 form
+ * (lowercase, no leading zeros, the longest run of zero groups as `::`; a zone is kept as it is). The other forms that
+ * carry an IPv4 address (translated, compatible, NAT64) stay IPv6 addresses: what they say of the host is not taken
+ * for its identity (a trusted-proxy entry or loopback must not match them by their IPv4 part); {@link clientKey} counts
+ * them per host. An IPv4 address, or anything that is not an address, is returned as it is.
  */
 export function normalizeIp(ip: string): string {
   if (!ip.includes(':')) return ip;
@@ -12,8 +15,9 @@ export function normalizeIp(ip: string): string {
   if (ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4) return ip.slice(7);
   const groups = ipv6Groups(ip);
   if (groups === undefined) return ip;
+  if (groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff) return ipv4Of(groups[6], groups[7]);
   const zone = ip.indexOf('%');
-  return ipv4Host(groups) ?? rfc5952(groups) + (zone === -1 ? '' : ip.slice(zone));
+  return rfc5952(groups) + (zone === -1 ? '' : ip.slice(zone));
 }
 
 /**
@@ -149,12 +153,16 @@ export function anonymizeIp(ip: string): string {
  * The key a client is counted under by per-client limits: an IPv4 address as it is, an IPv6 address as its network of
  * `v6PrefixBits` bits (`2001:db8:1:2::5` with 64 → `2001:db8:1:2::/64`). One IPv6 subscriber usually holds a whole /64
  * (often a /56 or /48) and may use any address in it, so counting single IPv6 addresses lets one client rotate
- * through fresh buckets. Anything that is not an IP address is returned as it is.
+ * through fresh buckets. An IPv6 address that stands for an IPv4 host ({@link ipv4Host}: translated, compatible,
+ * NAT64, as a translator in front of an IPv6-only site writes its IPv4 clients) is counted as that host, by its
+ * address as given ({@link normalizeIp}'s spelling). Anything that is not an IP address is returned as it is.
  */
 export function clientKey(ip: string, v6PrefixBits: number): string {
   if (!ip.includes(':') || v6PrefixBits >= 128) return ip;
-  if (isIP(ip) !== 6) return ip;
-  const groups = expandIpv6(ip).map((group) => parseInt(group, 16));
+  const groups = ipv6Groups(ip);
+  if (groups === undefined) return ip;
+  // An IPv4 host written as IPv6 by a translator (NAT64, SIIT) is a host of its own, not one of a /64 of them.
+  if (ipv4Host(groups) !== undefined) return ip;
   let bits = v6PrefixBits;
   const kept: string[] = [];
   for (const group of groups) {

@@ -65,16 +65,17 @@ describe(normalizeIp.name, () => {
     }
   });
 
-  it('writes the other forms that stand for an IPv4 host as the IPv4 address: translated, compatible, NAT64', () => {
-    for (const spelling of ['::ffff:0:8.8.8.8', '::FFFF:0:808:808', '::8.8.8.8', '::808:808', '64:ff9b::8.8.8.8']) {
-      expect(normalizeIp(spelling), spelling).toBe('8.8.8.8');
-    }
-    expect(normalizeIp('64:FF9B:0:0:0:0:C633:6407')).toBe('198.51.100.7');
-    // `::` and `::1` are themselves, not IPv4 addresses 0.0.0.0 and 0.0.0.1.
-    expect(normalizeIp('0:0:0:0:0:0:0:0')).toBe('::');
-    expect(normalizeIp('::0:1')).toBe('::1');
-    // Clients a translator writes so are one client each, not one /64 bucket for all of them.
+  it('keeps the other forms that carry an IPv4 address as IPv6 addresses, and counts each as one host', () => {
+    // Translated, compatible and NAT64 forms are not the IPv4 host for identity: a trusted-proxy entry or loopback must
+    // not match them by their IPv4 part (`::127.0.0.1` is not 127.0.0.1).
+    expect(normalizeIp('::FFFF:0:808:808')).toBe('::ffff:0:808:808');
+    expect(normalizeIp('::127.0.0.1')).toBe('::7f00:1');
+    expect(normalizeIp('64:FF9B:0:0:0:0:C633:6407')).toBe('64:ff9b::c633:6407');
+    // Clients a translator writes so are one client each, not one /64 bucket for all of them; `::1` is no such form.
+    expect(clientKey(normalizeIp('64:ff9b::8.8.8.8'), 64)).toBe('64:ff9b::808:808');
     expect(clientKey(normalizeIp('64:ff9b::8.8.8.8'), 64)).not.toBe(clientKey(normalizeIp('64:ff9b::8.8.4.4'), 64));
+    expect(clientKey(normalizeIp('::ffff:0:8.8.8.8'), 64)).toBe('::ffff:0:808:808');
+    expect(clientKey('::1', 64)).toBe('::/64');
   });
 
   it('writes any other IPv6 address in its RFC 5952 form', () => {
@@ -136,7 +137,8 @@ describe(clientKey.name, () => {
     expect(clientKey('2001:db8::1', 48)).toBe('2001:db8::/48');
     expect(clientKey('::1', 64)).toBe('::/64');
     expect(clientKey('2001:db8::1', 128)).toBe('2001:db8::1');
-    expect(clientKey('64:ff9b::192.0.2.1', 96)).toBe('64:ff9b::/96');
+    // A translator's IPv4 client (NAT64) is a host of its own at any prefix.
+    expect(clientKey('64:ff9b::c000:201', 96)).toBe('64:ff9b::c000:201');
     expect(clientKey('fe80::1%eth0', 64)).toBe('fe80::/64');
     expect(clientKey('unknown', 64)).toBe('unknown');
   });
