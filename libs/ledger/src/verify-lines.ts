@@ -154,12 +154,14 @@ export async function resolveFiles(
 }
 
 /**
- * Whether the file at `path` has what only a ledger has beside it: a head file (the default one beside it, or
- * `headPath` when one is named) or rotated files of its name. An export file is written alone, with its head in its
+ * Whether the file at `path` is a ledger's by what only a ledger has: a rotated file's name, a head file (the default
+ * one beside it, or `headPath` when one is named) or rotated files of its name beside it. An export file is written alone, with its head in its
  * header, so a file with either is a ledger, whatever its first line says.
  */
 export async function hasLedgerCompanions(path: string, headPath: string | false | undefined): Promise<boolean> {
   const active = resolve(path);
+  // A rotated file of a ledger, verified alone, is named like one.
+  if (looksRotated(basename(active))) return true;
   // The default head file counts even when another one (or none) is named for this verification.
   if (await exists(defaultHeadPath(active))) return true;
   if (typeof headPath === 'string' && (await exists(resolve(headPath)))) return true;

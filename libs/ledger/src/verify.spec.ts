@@ -290,6 +290,15 @@ describe(verifyLedger.name, () => {
       expect(await verifyLedger(path, { headPath: elsewhere })).toMatchObject({ ok: false, line: 1 });
     });
 
+    it('so is a rotated file verified alone', async () => {
+      await build(30, 4096);
+      const rotated = join(dir, 'ledger.000001.jsonl');
+      const { header } = await planLedgerExport(rotated, { by: 'seq', fromSeq: 1, toSeq: 12 });
+      await edit(rotated, (lines) => lines.unshift(encodeExportHeader(header)));
+      expect(await verifyLedger(rotated)).not.toHaveProperty('export');
+      expect(await verifyLedger(rotated)).toMatchObject({ ok: false });
+    });
+
     it('so is one with rotated files of its name', async () => {
       await build(30, 4096);
       const { header } = await planLedgerExport(path, { by: 'seq', fromSeq: 1, toSeq: 30 });

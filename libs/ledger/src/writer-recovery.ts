@@ -110,9 +110,16 @@ export interface HeadCheckInput {
   cutting: boolean;
 }
 
-/** How to let a ledger that does not match its head start anyway: a deliberate, recorded operator action. */
-export const HEAD_ADVICE =
-  'run "shieldx ledger verify"; to accept the ledger as it is, move the head file aside and start once with ORCH_LEDGER_ACCEPT_HEADLESS=1 (recorded in the ledger)';
+/**
+ * How to check a ledger that does not match its head, then let it start anyway (a deliberate, recorded operator
+ * action). The command names the head file: kept elsewhere (ORCH_LEDGER_HEAD_PATH), verify would not find it alone.
+ */
+export function headAdvice(path: string, headPath: string): string {
+  return (
+    `run "shieldx ledger verify ${path} --head ${headPath}"; to accept the ledger as it is, move the head file aside ` +
+    'and start once with ORCH_LEDGER_ACCEPT_HEADLESS=1 (recorded in the ledger)'
+  );
+}
 
 /**
  * Checks the ledger on disk against its head file before anything is written (see {@link LedgerWriter.open}).
@@ -124,7 +131,10 @@ export async function checkHead(input: HeadCheckInput): Promise<LedgerHeadCheck>
   const found = await readLedgerHead(headPath, fs);
   if (found.kind === 'missing') return { path: headPath, status: 'missing', head: null };
   if (found.kind === 'invalid') {
-    throw new LedgerHeadError(headPath, `the ledger head ${headPath} is not a head (${found.message}); ${HEAD_ADVICE}`);
+    throw new LedgerHeadError(
+      headPath,
+      `the ledger head ${headPath} is not a head (${found.message}); ${headAdvice(path, headPath)}`,
+    );
   }
   const head = found.head;
   // With a key every head must be signed: an unsigned one is what a forger without the key would write.
@@ -133,7 +143,7 @@ export async function checkHead(input: HeadCheckInput): Promise<LedgerHeadCheck>
     if (problem !== null) {
       throw new LedgerHeadError(
         headPath,
-        `the ledger head ${headPath}: ${problem} (another key, or a forged head); ${HEAD_ADVICE}`,
+        `the ledger head ${headPath}: ${problem} (another key, or a forged head); ${headAdvice(path, headPath)}`,
       );
     }
   }
@@ -144,14 +154,14 @@ export async function checkHead(input: HeadCheckInput): Promise<LedgerHeadCheck>
     throw new LedgerHeadError(
       headPath,
       `the ledger ${path} ends at seq ${lastSeq}${input.cutting ? ' once its invalid last line is cut' : ''}, but ` +
-        `${witnessed}: ${missing} removed or changed, or the ledger replaced by an older copy; ${HEAD_ADVICE}`,
+        `${witnessed}: ${missing} removed or changed, or the ledger replaced by an older copy; ${headAdvice(path, headPath)}`,
     );
   }
   if (head.closed && lastSeq > head.seq) {
     throw new LedgerHeadError(
       headPath,
       `the ledger ${path} ends at seq ${lastSeq}, but ${witnessed}: seq ${head.seq + 1}..${lastSeq} were appended ` +
-        `after the writer closed it, by something else; ${HEAD_ADVICE}`,
+        `after the writer closed it, by something else; ${headAdvice(path, headPath)}`,
     );
   }
   const hash =
@@ -164,7 +174,7 @@ export async function checkHead(input: HeadCheckInput): Promise<LedgerHeadCheck>
     throw new LedgerHeadError(
       headPath,
       `the ledger ${path}: ${witnessed} with hash ${head.hash}, but the entry there ` +
-        `${hash === null ? 'is missing or invalid' : `has hash ${hash}`}: rewritten after the head was written; ${HEAD_ADVICE}`,
+        `${hash === null ? 'is missing or invalid' : `has hash ${hash}`}: rewritten after the head was written; ${headAdvice(path, headPath)}`,
     );
   }
   return { path: headPath, status: 'matched', head };

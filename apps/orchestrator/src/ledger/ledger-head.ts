@@ -74,7 +74,7 @@ export async function refuseLostHead(
         : ` and the ledger starts at seq ${prunedAt} (older files archived), so nothing shows it never had one`;
   throw new LedgerHeadError(
     headPath,
-    `the head file ${headPath} is missing${why}. Run "shieldx ledger verify"; restore the head file, move the ledger ` +
+    `the head file ${headPath} is missing${why}. Run "shieldx ledger verify ${path} --head ${headPath}"; restore the head file, move the ledger ` +
       'aside to start a new one, or start once with ORCH_LEDGER_ACCEPT_HEADLESS=1 to accept it as it is',
   );
 }
