@@ -56,7 +56,8 @@ export const RATE_LIMITS: Section = {
       doc:
         'an IPv6 client is counted by its network of this many bits (a subscriber holds a whole /64 or more) for ' +
         "the per-IP bucket, the replay store's per-client share (never finer than a /64) and the per-client shares of " +
-        'backend connections and WebSocket tunnels; 128 counts single addresses',
+        'backend connections and WebSocket tunnels; 128 counts single addresses (a host using many addresses is then ' +
+        'many clients for the bucket and those shares)',
       see: [{ title: 'IPv6 clients', href: 'rate-limiting.md#ipv6-clients' }],
     }),
     setting({
