@@ -2,12 +2,12 @@
 // Internal to verifyLedger.
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
-import { basename, dirname, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { decodeLine, MAX_LINE_BYTES } from './entry';
 import { defaultHeadPath } from './head';
 import { nodeFileSystem } from './file-system';
-import { activePathsInDir, fileSetFromNames, looksRotated } from './naming';
+import { activePathsInDir, fileSetFromNames, looksRotated, parseRotatedName } from './naming';
 import { readTailLines } from './tail';
 import type { VerifyFailure, VerifyFailureReason } from './verify-types';
 
@@ -154,24 +154,28 @@ export async function resolveFiles(
 }
 
 /**
- * Whether the file at `path` is a ledger's by what only a ledger has: a rotated file's name, a head file (the default
- * one beside it, or `headPath` when one is named) or rotated files of its name beside it. An export file is written alone, with its head in its
- * header, so a file with either is a ledger, whatever its first line says.
+ * Whether the file at `path` is a ledger's, whatever its first line says, by what only a ledger has: a head file named
+ * for it (`headPath`: whoever names one says it is a ledger, even when that file is gone), its default head file
+ * beside it, rotated files of its name beside it, or, for a rotated file's name, its ledger's active file or head file
+ * beside it.
  */
 export async function hasLedgerCompanions(path: string, headPath: string | false | undefined): Promise<boolean> {
+  if (typeof headPath === 'string') return true;
   const active = resolve(path);
-  // A rotated file of a ledger, verified alone, is named like one.
-  if (looksRotated(basename(active))) return true;
-  // The default head file counts even when another one (or none) is named for this verification.
   if (await exists(defaultHeadPath(active))) return true;
-  if (typeof headPath === 'string' && (await exists(resolve(headPath)))) return true;
   let names: string[];
   try {
     names = await readdir(dirname(active));
   } catch {
     return false;
   }
-  return fileSetFromNames(active, names).rotated.length > 0;
+  if (fileSetFromNames(active, names).rotated.length > 0) return true;
+  // A rotated file verified alone: its ledger's active file or head file is beside it (an export merely named
+  // `export.20261206.jsonl` has neither).
+  const rotated = parseRotatedName(basename(active));
+  if (rotated === null) return false;
+  const ledger = join(dirname(active), rotated.stem + rotated.ext);
+  return names.includes(basename(ledger)) || (await exists(defaultHeadPath(ledger)));
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -282,10 +282,11 @@ describe(verifyLedger.name, () => {
       // The writer left its head file beside it: a ledger, even when verified without its head.
       expect(await verifyLedger(path)).toMatchObject({ ok: false, reason: 'malformed', line: 1 });
       expect(await verifyLedger(path, { headPath: false })).toMatchObject({ ok: false, reason: 'malformed', line: 1 });
-      // A head file kept elsewhere (ORCH_LEDGER_HEAD_PATH) counts when it is named.
+      // A head file kept elsewhere (ORCH_LEDGER_HEAD_PATH): naming it says the file is a ledger, even once it is gone.
       await rm(defaultHeadPath(path));
+      expect(await verifyLedger(path)).toMatchObject({ ok: true, export: { fromSeq: 1 } });
       const elsewhere = join(dir, 'elsewhere.head');
-      expect(await verifyLedger(path, { headPath: elsewhere })).toMatchObject({ ok: true, export: { fromSeq: 1 } });
+      expect(await verifyLedger(path, { headPath: elsewhere })).toMatchObject({ ok: false, line: 1 });
       await writeFile(elsewhere, 'a head file\n');
       expect(await verifyLedger(path, { headPath: elsewhere })).toMatchObject({ ok: false, line: 1 });
     });
@@ -297,6 +298,15 @@ describe(verifyLedger.name, () => {
       await edit(rotated, (lines) => lines.unshift(encodeExportHeader(header)));
       expect(await verifyLedger(rotated)).not.toHaveProperty('export');
       expect(await verifyLedger(rotated)).toMatchObject({ ok: false });
+    });
+
+    it('an export named like a rotated file, with no ledger of that name beside it, is still an export', async () => {
+      await build(8);
+      const { header } = await planLedgerExport(path, { by: 'seq', fromSeq: 1, toSeq: 8 });
+      const lines = [encodeExportHeader(header), ...(await readLines(path))];
+      const exported = join(dir, 'export.20261206.jsonl');
+      await writeLines(exported, lines);
+      expect(await verifyLedger(exported)).toMatchObject({ ok: true, export: { fromSeq: 1, toSeq: 8 } });
     });
 
     it('so is one with rotated files of its name', async () => {

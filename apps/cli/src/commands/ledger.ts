@@ -41,9 +41,10 @@ export const LEDGER_USAGE = `usage: shieldx ledger verify <file|dir> [--hmac-sec
 
   An export file (shieldx ledger export) is recognised by its first line and verified alone: its lines, their
   chain from the export's anchor, its checkpoints, and the head it carries (--no-head and --allow-pruned-start do
-  not apply) — unless it has a ledger's companions (a rotated file's name, its head file beside it or named with
-  --head, rotated files of its name): then it is verified as the ledger it is. With a key its last entry must be a signed checkpoint or the signed head;
-  without one only the chain is checked ("no signatures checked").
+  not apply) — unless it has a ledger's companions (its head file beside it, any head file named with --head,
+  rotated files of its name, or for a rotated file's name its ledger's active or head file beside it): then it is
+  verified as the ledger it is. With a key its last entry must be a signed checkpoint or the signed head; without
+  one only the chain is checked ("no signatures checked").
 
 usage: shieldx ledger export <file|dir> (--from-seq <n> --to-seq <m> | --since <iso> --until <iso>)
                               [--head <file> | --no-head] [--out <file>]
