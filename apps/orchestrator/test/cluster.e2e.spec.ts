@@ -237,6 +237,13 @@ describe('two instances sharing one Redis', () => {
     const reload = await call(a, 'POST', '/admin/policy/reload');
     expect(reload.status).toBe(200);
     await within(1000, async () => (await version(b)) > before, 'B reloaded its policy');
+    // B's record names where the reload came from.
+    const audit = await call(b, 'GET', '/admin/audit?type=policy.reloaded&limit=20');
+    expect(audit.body.entries).toContainEqual(
+      expect.objectContaining({
+        data: expect.objectContaining({ trigger: 'cluster', actor: 'cluster:instance-a' }),
+      }),
+    );
   });
 
   it('promotes the candidate on B when an admin promotes it on A, and a reload on A reverts both', async () => {

@@ -138,7 +138,8 @@ export class PolicySyncService implements OnModuleInit {
   private async apply(kind: PolicyChange, corrId: string | undefined, origin: string): Promise<void> {
     this.metrics.sync('policy', 'applied');
     this.logger.log({ event: 'cluster_policy_reload', kind, origin, instance: this.channel.instanceId });
-    await this.policy.reload('cluster', corrId);
+    // The reload names who caused it, as the promotion below does: the instance the change came from.
+    await this.policy.reload('cluster', corrId, `cluster:${origin}`);
     if (kind !== 'promote') return;
     try {
       this.policy.promote(`cluster:${origin}`, corrId, 'cluster');
