@@ -78,7 +78,8 @@ describe('proxy', () => {
     expect((await proxy(request('/pools', { session: fresh }))).cookies.get('shieldx-session')).toBeUndefined();
     const due = await seal({ ...newSession(user, now - 60_000), seen: now - 5000 });
     const renewed = (await proxy(request('/pools', { session: due }))).cookies.get('shieldx-session');
-    expect(renewed?.value).toBeTruthy();
+    // A renewed cookie is a sealed session (JWE compact, five parts), which the lines below open.
+    expect(renewed?.value.split('.')).toHaveLength(5);
     const opened = await openSession(renewed?.value, settings, Date.now());
     expect(opened?.seen).toBeGreaterThanOrEqual(now);
     expect(opened?.created).toBe(now - 60_000);

@@ -162,7 +162,7 @@ export async function resolveFiles(
 export async function hasLedgerCompanions(path: string, headPath: string | false | undefined): Promise<boolean> {
   if (typeof headPath === 'string') return true;
   const active = resolve(path);
-  if (await exists(defaultHeadPath(active))) return true;
+  if ((await nodeFileSystem.sizeOf(defaultHeadPath(active))) !== null) return true;
   let names: string[];
   try {
     names = await readdir(dirname(active));
@@ -175,14 +175,5 @@ export async function hasLedgerCompanions(path: string, headPath: string | false
   const rotated = parseRotatedName(basename(active));
   if (rotated === null) return false;
   const ledger = join(dirname(active), rotated.stem + rotated.ext);
-  return names.includes(basename(ledger)) || (await exists(defaultHeadPath(ledger)));
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
+  return names.includes(basename(ledger)) || (await nodeFileSystem.sizeOf(defaultHeadPath(ledger))) !== null;
 }

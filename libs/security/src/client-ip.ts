@@ -15,7 +15,7 @@ export function normalizeIp(ip: string): string {
   if (ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4) return ip.slice(7);
   const groups = ipv6Groups(ip);
   if (groups === undefined) return ip;
-  if (groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff) return ipv4Of(groups[6], groups[7]);
+  if (isMapped(groups)) return ipv4Of(groups[6], groups[7]);
   const zone = ip.indexOf('%');
   return rfc5952(groups) + (zone === -1 ? '' : ip.slice(zone));
 }
@@ -38,11 +38,18 @@ export function ipv6Groups(ip: string): number[] | undefined {
  */
 export function ipv4Host(groups: readonly number[]): string | undefined {
   const zeroUpTo = (n: number) => groups.slice(0, n).every((group) => group === 0);
-  const mapped = zeroUpTo(5) && groups[5] === 0xffff;
+  const mapped = isMapped(groups);
   const translated = zeroUpTo(4) && groups[4] === 0xffff && groups[5] === 0;
   const compatible = zeroUpTo(6) && (groups[6] !== 0 || groups[7] > 1);
   const nat64 = groups[0] === 0x64 && groups[1] === 0xff9b && groups.slice(2, 6).every((group) => group === 0);
   return mapped || translated || compatible || nat64 ? ipv4Of(groups[6], groups[7]) : undefined;
+}
+
+/** Whether eight 16-bit groups are an IPv4-mapped address (`::ffff:0:0/96`). */
+function isMapped(groups: readonly number[]): boolean {
+  return (
+    groups[0] === 0 && groups[1] === 0 && groups[2] === 0 && groups[3] === 0 && groups[4] === 0 && groups[5] === 0xffff
+  );
 }
 
 /** Two 16-bit groups as a dotted IPv4 address. */

@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import {
   fileSetFromNames,
+  nodeFileSystem,
   type LedgerEntry,
   LedgerHeadError,
   type VerificationKey,
@@ -47,7 +48,8 @@ export async function refuseLostHead(
   const headPath = resolve(settings.headPath);
   if (existsSync(headPath)) return;
   const files = fileSetFromNames(path, await listDir(dirname(path)));
-  if (files.rotated.length === 0 && (!files.activeExists || (await sizeOf(path)) === 0)) return;
+  // An empty active file alone (or /dev/full, whose size reads 0) is a fresh ledger.
+  if (files.rotated.length === 0 && (!files.activeExists || ((await nodeFileSystem.sizeOf(path)) ?? 0) === 0)) return;
   const { result, sinceSeq } = await verifiedHistory(path, settings);
   // Written before heads existed, whole and intact: the start records "head": "missing".
   if (result.ok && result.startsAt === null && sinceSeq === null) return;
@@ -117,16 +119,6 @@ async function listDir(dir: string): Promise<string[]> {
     return await readdir(dir);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
-}
-
-/** The size of the file at `path` (what the writer resumes from; 0 for a device such as /dev/full), 0 when gone. */
-async function sizeOf(path: string): Promise<number> {
-  try {
-    return (await stat(path)).size;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
     throw error;
   }
 }

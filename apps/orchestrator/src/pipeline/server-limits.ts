@@ -64,16 +64,28 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Socket):
 }
 
 /**
- * The documented JSON error (docs/http-api.md) as a whole HTTP/1.1 response closing its connection, for a socket no
- * framework response exists on (a fresh correlation id: the request was never routed).
+ * The documented JSON error (docs/http-api.md) of a request that was never routed (a fresh correlation id), closing
+ * its connection: the headers and the body.
  */
-export function rawErrorResponse(status: number, code: string, message: string): string {
+function unroutedError(code: string, message: string): { headers: Record<string, string>; body: string } {
   const correlationId = randomUUID();
   const body = JSON.stringify({ error: code, message, correlationId });
-  return (
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-    `Content-Length: ${Buffer.byteLength(body)}\r\nX-Correlation-ID: ${correlationId}\r\nConnection: close\r\n\r\n${body}`
-  );
+  return {
+    headers: {
+      'Content-Type': 'application/json; charset=utf-8',
+      'Content-Length': String(Buffer.byteLength(body)),
+      'X-Correlation-ID': correlationId,
+      Connection: 'close',
+    },
+    body,
+  };
+}
+
+/** {@link unroutedError} as a whole HTTP/1.1 response, for a socket no framework response exists on. */
+export function rawErrorResponse(status: number, code: string, message: string): string {
+  const { headers, body } = unroutedError(code, message);
+  const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${lines.join('')}\r\n${body}`;
 }
 
 /**
@@ -81,17 +93,10 @@ export function rawErrorResponse(status: number, code: string, message: string):
  * defined, RFC 9110 §10.1.1; Node answers that one itself) gets the documented JSON 417 rather than Node's empty one.
  */
 export function answerUnmetExpectation(_request: IncomingMessage, response: ServerResponse): void {
-  const correlationId = randomUUID();
-  const body = JSON.stringify({
-    error: 'expectation_failed',
-    message: 'the only expectation this gateway meets is Expect: 100-continue',
-    correlationId,
-  });
-  response.writeHead(417, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-    'x-correlation-id': correlationId,
-    connection: 'close',
-  });
+  const { headers, body } = unroutedError(
+    'expectation_failed',
+    'the only expectation this gateway meets is Expect: 100-continue',
+  );
+  response.writeHead(417, headers);
   response.end(body);
 }

@@ -63,12 +63,16 @@ export function installUpgrades(
 ): void {
   const connections = new Set<Socket>();
   upgraded.set(server, connections);
-  server.on('upgrade', (request: IncomingMessage, socket: Socket, head: Buffer) => {
+  /** A connection Node handed to a listener: no longer Node's to guard or to close. */
+  const takeOver = (socket: Socket): void => {
     // Node removed its own handlers from the socket: an error here must not become an uncaught exception.
     socket.on('error', () => socket.destroy());
     // The socket also left the server's list of connections: it is tracked here until it closes (closeUpgrades).
     connections.add(socket);
     socket.once('close', () => connections.delete(socket));
+  };
+  server.on('upgrade', (request: IncomingMessage, socket: Socket, head: Buffer) => {
+    takeOver(socket);
     // Read from now on, so that a client going away (FIN) while earlier responses are written is noticed.
     const upgrade = watch(socket, head);
     afterEarlierResponses(socket, () => upgradeRequest(request, upgrade, route));
@@ -76,9 +80,7 @@ export function installUpgrades(
   // CONNECT asks for a tunnel to an authority, which a reverse proxy never gives; Node hands such a request to
   // `connect` listeners and, without one, closes the connection without a word. Answered with the documented error.
   server.on('connect', (_request: IncomingMessage, socket: Socket) => {
-    socket.on('error', () => socket.destroy());
-    connections.add(socket);
-    socket.once('close', () => connections.delete(socket));
+    takeOver(socket);
     afterEarlierResponses(socket, () => {
       socket.write(
         rawErrorResponse(405, 'method_not_allowed', 'CONNECT is not served: this gateway is not a forward proxy'),
